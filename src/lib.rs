@@ -1,0 +1,9 @@
+//! # malmoi (말모이)
+//!
+//! Korean and English text from morphemes to neural models, in Rust. This
+//! umbrella crate re-exports the layers so `malmoi::tokenize`, `malmoi::tensor`
+//! and `malmoi::embed` are one dependency away.
+
+pub use malmoi_embed as embed;
+pub use malmoi_tensor as tensor;
+pub use malmoi_tokenize as tokenize;
