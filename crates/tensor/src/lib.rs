@@ -2,6 +2,13 @@
 //!
 //! ndarray `f32` tensors with reverse-mode autograd, fused recurrent and
 //! attention kernels, layers, optimisers and safetensors checkpoints.
+//!
+//! The core is [`Tensor`]: a cheap handle to an array that records the
+//! operations that made it, so [`Tensor::backward`] can fill the gradients of
+//! the parameters a loss depends on. Operations are methods on `Tensor`
+//! (see [`ops`]), named after PyTorch's; [`no_grad`] turns recording off;
+//! [`gradcheck::check_gradients`] verifies any differentiable function
+//! against finite differences.
 
 pub mod checkpoint;
 pub mod error;
@@ -11,3 +18,8 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gradcheck::{GradCheckOptions, GradCheckReport, check_gradients};
+pub use ops::clip::clip_grad_norm;
+pub use tensor::{Backward, Tensor, grad_needed, is_grad_enabled, no_grad};

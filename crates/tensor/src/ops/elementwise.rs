@@ -1,0 +1,250 @@
+//! Elementwise arithmetic with numpy broadcasting: `add`, `sub`, `mul`,
+//! `div` between tensors, and scalar `add_scalar`, `mul_scalar`, `neg`,
+//! `powf`.
+//!
+//! The backward of a broadcasting op sums the incoming gradient back to each
+//! operand's shape ([`reduce_to_shape`]).
+
+use ndarray::{ArrayD, Zip};
+
+use super::{broadcast_shapes, reduce_to_shape};
+use crate::error::Result;
+use crate::tensor::{Backward, Tensor};
+
+/// Which binary operation a [`BinaryBackward`] differentiates.
+#[derive(Clone, Copy, Debug)]
+enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Backward of a broadcasting binary op.
+struct BinaryBackward(BinaryOp);
+
+impl Backward for BinaryBackward {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+        }
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let (a, b) = (&parents[0], &parents[1]);
+        let grad_a = a.requires_grad().then(|| {
+            let full = match self.0 {
+                BinaryOp::Add | BinaryOp::Sub => grad.clone(),
+                BinaryOp::Mul => grad * &*b.data(),
+                BinaryOp::Div => grad / &*b.data(),
+            };
+            reduce_to_shape(full, a.data().shape())
+        });
+        let grad_b = b.requires_grad().then(|| {
+            let full = match self.0 {
+                BinaryOp::Add => grad.clone(),
+                BinaryOp::Sub => -grad,
+                BinaryOp::Mul => grad * &*a.data(),
+                BinaryOp::Div => {
+                    let b = b.data();
+                    -(grad * &*a.data()) / &(&*b * &*b)
+                }
+            };
+            reduce_to_shape(full, b.data().shape())
+        });
+        vec![grad_a, grad_b]
+    }
+}
+
+impl Tensor {
+    fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let name = BinaryBackward(op).name();
+        let value = {
+            let (a, b) = (self.data(), other.data());
+            broadcast_shapes(name, a.shape(), b.shape())?;
+            match op {
+                BinaryOp::Add => &*a + &*b,
+                BinaryOp::Sub => &*a - &*b,
+                BinaryOp::Mul => &*a * &*b,
+                BinaryOp::Div => &*a / &*b,
+            }
+        };
+        Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], BinaryBackward(op)))
+    }
+
+    /// `self + other`, broadcasting like numpy.
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Add)
+    }
+
+    /// `self - other`, broadcasting like numpy.
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Sub)
+    }
+
+    /// Elementwise `self * other`, broadcasting like numpy.
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Mul)
+    }
+
+    /// Elementwise `self / other`, broadcasting like numpy.
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Div)
+    }
+
+    /// `self + value`.
+    pub fn add_scalar(&self, value: f32) -> Tensor {
+        self.map_unary(UnaryOp::AddScalar(value))
+    }
+
+    /// `self * value`.
+    pub fn mul_scalar(&self, value: f32) -> Tensor {
+        self.map_unary(UnaryOp::MulScalar(value))
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Tensor {
+        self.map_unary(UnaryOp::MulScalar(-1.0))
+    }
+
+    /// `self ^ exponent`, elementwise (PyTorch's `pow` with a float exponent).
+    pub fn powf(&self, exponent: f32) -> Tensor {
+        self.map_unary(UnaryOp::Pow(exponent))
+    }
+
+    /// Applies an elementwise function; the backward multiplies by its
+    /// derivative, computed from the input or (when cheaper) the saved output.
+    pub(crate) fn map_unary(&self, op: UnaryOp) -> Tensor {
+        let output = self.data().mapv(|x| op.apply(x));
+        let saved_output = (op.derivative_from_output() && crate::tensor::grad_needed(&[self])).then(|| output.clone());
+        Tensor::from_op(output, vec![self.clone()], UnaryBackward { op, saved_output })
+    }
+}
+
+/// An elementwise function `f(x)` with a known derivative.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UnaryOp {
+    AddScalar(f32),
+    MulScalar(f32),
+    Pow(f32),
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Relu,
+    /// Exact GELU, `x·Φ(x)` (PyTorch's default `approximate='none'`).
+    Gelu,
+    /// GELU's tanh approximation (`approximate='tanh'`, GPT-2).
+    GeluTanh,
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_TANH_COEFF: f32 = 0.044_715;
+
+impl UnaryOp {
+    fn name(self) -> &'static str {
+        match self {
+            UnaryOp::AddScalar(_) => "add_scalar",
+            UnaryOp::MulScalar(_) => "mul_scalar",
+            UnaryOp::Pow(_) => "powf",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Gelu => "gelu",
+            UnaryOp::GeluTanh => "gelu_tanh",
+        }
+    }
+
+    pub(crate) fn apply(self, x: f32) -> f32 {
+        match self {
+            UnaryOp::AddScalar(c) => x + c,
+            UnaryOp::MulScalar(c) => x * c,
+            UnaryOp::Pow(p) => x.powf(p),
+            UnaryOp::Exp => x.exp(),
+            UnaryOp::Log => x.ln(),
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::Sigmoid => sigmoid(x),
+            UnaryOp::Relu => x.max(0.0),
+            UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+            UnaryOp::GeluTanh => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x * x * x)).tanh()),
+        }
+    }
+
+    /// True when the derivative is cheapest as a function of the output.
+    fn derivative_from_output(self) -> bool {
+        matches!(self, UnaryOp::Exp | UnaryOp::Sqrt | UnaryOp::Tanh | UnaryOp::Sigmoid)
+    }
+
+    /// `f'`, given the output `y` for ops that [`derivative_from_output`]
+    /// and the input `x` for the others.
+    fn derivative(self, v: f32) -> f32 {
+        match self {
+            UnaryOp::AddScalar(_) => 1.0,
+            UnaryOp::MulScalar(c) => c,
+            UnaryOp::Pow(p) => p * v.powf(p - 1.0),
+            UnaryOp::Exp => v,
+            UnaryOp::Log => 1.0 / v,
+            UnaryOp::Sqrt => 0.5 / v,
+            UnaryOp::Tanh => 1.0 - v * v,
+            UnaryOp::Sigmoid => v * (1.0 - v),
+            UnaryOp::Relu => {
+                if v > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            UnaryOp::Gelu => {
+                let cdf = 0.5 * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2));
+                let pdf = (-0.5 * v * v).exp() * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
+                cdf + v * pdf
+            }
+            UnaryOp::GeluTanh => {
+                let inner = SQRT_2_OVER_PI * (v + GELU_TANH_COEFF * v * v * v);
+                let t = inner.tanh();
+                let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEFF * v * v);
+                0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * d_inner
+            }
+        }
+    }
+}
+
+/// Numerically safe logistic function.
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Backward of an elementwise function.
+struct UnaryBackward {
+    op: UnaryOp,
+    saved_output: Option<ArrayD<f32>>,
+}
+
+impl Backward for UnaryBackward {
+    fn name(&self) -> &'static str {
+        self.op.name()
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let op = self.op;
+        let mut out = grad.clone();
+        match &self.saved_output {
+            Some(output) => Zip::from(&mut out).and(output).for_each(|g, &y| *g *= op.derivative(y)),
+            None => Zip::from(&mut out).and(&*parents[0].data()).for_each(|g, &x| *g *= op.derivative(x)),
+        }
+        vec![Some(out)]
+    }
+}
