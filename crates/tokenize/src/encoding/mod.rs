@@ -1,1 +1,54 @@
-//! (being written)
+//! Integer encoding in the style of Keras' text preprocessing:
+//! [`Tokenizer`] maps tokens to frequency-ranked indices and back, and
+//! [`pad_sequences`] makes the resulting sequences one length.
+
+mod pad;
+mod tokenizer;
+
+pub use pad::{PadOptions, Padded, Side, pad_sequences};
+pub use tokenizer::{Tokenizer, text_to_word_sequence};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What can go wrong saving or loading a [`Tokenizer`].
+#[derive(Debug, thiserror::Error)]
+pub enum EncodingError {
+    /// The file could not be read or written.
+    #[error("cannot {action} tokenizer file {}: {source}", path.display())]
+    Io {
+        /// `"read"` or `"write"`.
+        action: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The JSON is not a Keras `Tokenizer.to_json()` document or is inconsistent.
+    #[error("malformed tokenizer JSON{}: {reason}", in_file(path.as_deref()))]
+    Malformed {
+        /// The file, when the JSON came from one.
+        path: Option<PathBuf>,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn in_file(path: Option<&Path>) -> String {
+    path.map(|p| format!(" in {}", p.display())).unwrap_or_default()
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Keras-compatibility tests for `encoding`. Expected values come from Keras
+//! 3.15's legacy `Tokenizer` and `pad_sequences`, printed by
+//! `benches/reference/keras_tokenizer_reference.py`.
+
+use malmoi_tokenize::encoding::{
+    EncodingError, PadOptions, Side, Tokenizer, pad_sequences, text_to_word_sequence,
+};
+
+fn docs() -> Vec<Vec<&'static str>> {
+    vec![
+        vec!["영화", "정말", "재밌다", "배우", "연기", "최고"],
+        vec!["영화", "별로", "지루하다", "연기", "별로"],
+        vec!["정말", "최고", "영화", "Best"],
+        vec!["배우", "best", "연기", "좋다"],
+    ]
+}
+
+fn tests() -> Vec<Vec<&'static str>> {
+    vec![vec!["영화", "꿀잼", "최고", "별로", "BEST", "지루하다"], vec![]]
+}
+
+const KERAS_ORDER: [&str; 10] =
+    ["영화", "연기", "정말", "배우", "최고", "별로", "best", "재밌다", "지루하다", "좋다"];
+
+fn fitted(tokenizer: Tokenizer) -> Tokenizer {
+    let mut tokenizer = tokenizer;
+    tokenizer.fit_on_texts(docs());
+    tokenizer
+}
+
+fn back_to_text(tokenizer: &Tokenizer, mut seqs: Vec<Vec<u32>>) -> Vec<String> {
+    seqs.push(vec![0, 3, 99]);
+    tokenizer.sequences_to_texts(&seqs)
+}
+
+#[test]
+fn vocabulary_is_ranked_like_keras() {
+    let tokenizer = fitted(Tokenizer::new());
+    let words: Vec<&str> = tokenizer.word_index().map(|(w, _)| w).collect();
+    assert_eq!(words, KERAS_ORDER);
+    assert_eq!(tokenizer.index_of("영화"), Some(1));
+    assert_eq!(tokenizer.word_of(10), Some("좋다"));
+    assert_eq!(tokenizer.word_of(0), None);
+    assert_eq!(tokenizer.document_count(), 4);
+    assert_eq!(tokenizer.word_docs().count("연기"), 3);
+    assert_eq!(tokenizer.word_docs().count("별로"), 1);
+    assert_eq!(tokenizer.word_counts().count("별로"), 2);
+}
+
+#[test]
+fn plain_sequences_match_keras() {
+    let tokenizer = fitted(Tokenizer::new());
+    let seqs = tokenizer.texts_to_sequences(tests());
+    assert_eq!(seqs, vec![vec![1, 5, 6, 7, 9], vec![]]);
+    assert_eq!(back_to_text(&tokenizer, seqs), ["영화 최고 별로 best 지루하다", "", "정말"]);
+    assert_eq!(tokenizer.vocab_size(), 11);
+}
+
+#[test]
+fn oov_sequences_match_keras() {
+    let tokenizer = fitted(Tokenizer::new().with_oov_token("<OOV>"));
+    assert_eq!(tokenizer.index_of("<OOV>"), Some(1));
+    assert_eq!(tokenizer.index_of("영화"), Some(2));
+    let seqs = tokenizer.texts_to_sequences(tests());
+    assert_eq!(seqs, vec![vec![2, 1, 6, 7, 8, 10], vec![]]);
+    assert_eq!(
+        back_to_text(&tokenizer, seqs),
+        ["영화 <OOV> 최고 별로 best 지루하다", "", "<OOV> 연기 <OOV>"]
+    );
+}
+
+#[test]
+fn num_words_matches_keras() {
+    let tokenizer = fitted(Tokenizer::new().with_num_words(5));
+    let seqs = tokenizer.texts_to_sequences(tests());
+    assert_eq!(seqs, vec![vec![1], vec![]]);
+    assert_eq!(back_to_text(&tokenizer, seqs), ["영화", "", "정말"]);
+    assert_eq!(tokenizer.vocab_size(), 5);
+
+    let tokenizer = fitted(Tokenizer::new().with_num_words(5).with_oov_token("<OOV>"));
+    let seqs = tokenizer.texts_to_sequences(tests());
+    assert_eq!(seqs, vec![vec![2, 1, 1, 1, 1, 1], vec![]]);
+    assert_eq!(
+        back_to_text(&tokenizer, seqs),
+        ["영화 <OOV> <OOV> <OOV> <OOV> <OOV>", "", "<OOV> 연기 <OOV>"]
+    );
+}
+
+#[test]
+fn rare_words_follow_the_lecture_recipe() {
+    let tokenizer = fitted(Tokenizer::new());
+    let rare = tokenizer.rare_words(2);
+    assert_eq!((rare.total, rare.rare), (10, 3)); // 재밌다, 지루하다, 좋다
+    assert_eq!((rare.total_freq, rare.rare_freq), (19, 3));
+    assert_eq!(rare.vocab_size_without_rare(), 8);
+    // A second tokenizer with that num_words encodes only the frequent words.
+    let trimmed = fitted(Tokenizer::new().with_num_words(rare.vocab_size_without_rare()));
+    assert_eq!(trimmed.texts_to_sequences(tests())[0], vec![1, 5, 6, 7]);
+}
+
+/// Written by Keras' `Tokenizer(oov_token="<OOV>").to_json()` on `docs()`.
+const KERAS_JSON: &str = r##"{"class_name": "Tokenizer", "config": {"num_words": null, "filters": "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n", "lower": true, "split": " ", "char_level": false, "oov_token": "<OOV>", "document_count": 4, "word_counts": "{\"\\uc601\\ud654\": 3, \"\\uc815\\ub9d0\": 2, \"\\uc7ac\\ubc0c\\ub2e4\": 1, \"\\ubc30\\uc6b0\": 2, \"\\uc5f0\\uae30\": 3, \"\\ucd5c\\uace0\": 2, \"\\ubcc4\\ub85c\": 2, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 1, \"best\": 2, \"\\uc88b\\ub2e4\": 1}", "word_docs": "{\"\\uc7ac\\ubc0c\\ub2e4\": 1, \"\\uc815\\ub9d0\": 2, \"\\ubc30\\uc6b0\": 2, \"\\uc601\\ud654\": 3, \"\\ucd5c\\uace0\": 2, \"\\uc5f0\\uae30\": 3, \"\\ubcc4\\ub85c\": 1, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 1, \"best\": 2, \"\\uc88b\\ub2e4\": 1}", "index_docs": "{\"9\": 1, \"4\": 2, \"5\": 2, \"2\": 3, \"6\": 2, \"3\": 3, \"7\": 1, \"10\": 1, \"8\": 2, \"11\": 1}", "index_word": "{\"1\": \"<OOV>\", \"2\": \"\\uc601\\ud654\", \"3\": \"\\uc5f0\\uae30\", \"4\": \"\\uc815\\ub9d0\", \"5\": \"\\ubc30\\uc6b0\", \"6\": \"\\ucd5c\\uace0\", \"7\": \"\\ubcc4\\ub85c\", \"8\": \"best\", \"9\": \"\\uc7ac\\ubc0c\\ub2e4\", \"10\": \"\\uc9c0\\ub8e8\\ud558\\ub2e4\", \"11\": \"\\uc88b\\ub2e4\"}", "word_index": "{\"<OOV>\": 1, \"\\uc601\\ud654\": 2, \"\\uc5f0\\uae30\": 3, \"\\uc815\\ub9d0\": 4, \"\\ubc30\\uc6b0\": 5, \"\\ucd5c\\uace0\": 6, \"\\ubcc4\\ub85c\": 7, \"best\": 8, \"\\uc7ac\\ubc0c\\ub2e4\": 9, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 10, \"\\uc88b\\ub2e4\": 11}"}}"##;
+
+#[test]
+fn loads_a_tokenizer_written_by_keras() {
+    let loaded = Tokenizer::from_json(KERAS_JSON).unwrap();
+    let ours = fitted(Tokenizer::new().with_oov_token("<OOV>"));
+    assert_eq!(loaded.word_index().collect::<Vec<_>>(), ours.word_index().collect::<Vec<_>>());
+    assert_eq!(loaded.texts_to_sequences(tests()), ours.texts_to_sequences(tests()));
+    assert_eq!(loaded.word_counts(), ours.word_counts());
+    assert_eq!(loaded.word_docs().count("연기"), 3);
+    assert_eq!(loaded.document_count(), 4);
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    let tokenizer = fitted(Tokenizer::new().with_oov_token("<OOV>").with_num_words(6));
+    tokenizer.save(&path).unwrap();
+    let loaded = Tokenizer::load(&path).unwrap();
+    assert_eq!(loaded, tokenizer);
+    // Continued fitting after a reload ranks ties exactly as before.
+    let (mut a, mut b) = (tokenizer, loaded);
+    a.fit_on_texts([["새", "새", "별로"]]);
+    b.fit_on_texts([["새", "새", "별로"]]);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn malformed_files_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let err = Tokenizer::load(&path).unwrap_err();
+    assert!(matches!(err, EncodingError::Malformed { .. }));
+    assert!(err.to_string().contains("broken.json"), "{err}");
+
+    let gap = KERAS_JSON.replace(r#"\"\\uc88b\\ub2e4\": 11"#, r#"\"\\uc88b\\ub2e4\": 12"#);
+    let err = Tokenizer::from_json(&gap).unwrap_err().to_string();
+    assert!(err.contains("without gaps"), "{err}");
+
+    let other = KERAS_JSON.replace(r#""class_name": "Tokenizer""#, r#""class_name": "Vocab""#);
+    assert!(Tokenizer::from_json(&other).unwrap_err().to_string().contains("class_name"));
+
+    let missing = Tokenizer::load(dir.path().join("absent.json")).unwrap_err();
+    assert!(matches!(missing, EncodingError::Io { .. }));
+    assert!(missing.to_string().contains("absent.json"));
+}
+
+#[test]
+fn empty_input_gives_empty_results() {
+    let mut tokenizer = Tokenizer::new();
+    tokenizer.fit_on_texts(Vec::<Vec<String>>::new());
+    assert!(tokenizer.is_empty());
+    assert_eq!(tokenizer.texts_to_sequences([["x"]]), vec![Vec::<u32>::new()]);
+    tokenizer.fit_on_texts([Vec::<&str>::new()]);
+    assert_eq!(tokenizer.document_count(), 1);
+    assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer);
+    assert!(text_to_word_sequence("  ,.! ").is_empty());
+}
+
+#[test]
+fn pad_sequences_matches_keras() {
+    let s = vec![vec![1], vec![2, 3], vec![4, 5, 6]];
+    let pad = |maxlen, padding, truncating, value| {
+        pad_sequences(&s, PadOptions { maxlen, padding, truncating }, value).to_vecs()
+    };
+    use Side::{Post, Pre};
+    assert_eq!(pad(None, Pre, Pre, 0), [[0, 0, 1], [0, 2, 3], [4, 5, 6]]);
+    assert_eq!(pad(Some(2), Pre, Pre, 0), [[0, 1], [2, 3], [5, 6]]);
+    assert_eq!(pad(Some(2), Post, Post, 0), [[1, 0], [2, 3], [4, 5]]);
+    assert_eq!(pad(Some(4), Post, Pre, 9), [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]);
+    assert_eq!(pad(Some(2), Pre, Post, 0), [[0, 1], [2, 3], [4, 5]]);
+}
