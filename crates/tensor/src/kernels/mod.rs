@@ -1,1 +1,154 @@
-//! (being written)
+//! Fused kernels: whole-sequence LSTM and GRU, and scaled dot-product
+//! attention, each with a hand-written backward pass.
+//!
+//! A graph of small autograd ops would record thousands of nodes for one
+//! recurrent layer over one batch; these kernels run the whole thing as a
+//! few large matrix products plus tight elementwise loops, and keep exactly
+//! what the backward pass needs.
+//!
+//! Every kernel comes in two layers:
+//!
+//! * plain ndarray functions (`lstm_forward` / `lstm_backward`, …): forward
+//!   returns the outputs and a cache, backward takes the cache and the output
+//!   gradients and returns every input gradient;
+//! * autograd operations on [`Tensor`](crate::tensor::Tensor)s
+//!   ([`lstm`], [`gru`], [`scaled_dot_product_attention`]) built on them.
+//!
+//! Recurrent kernels follow PyTorch's parameter layout (`weight_ih`,
+//! `weight_hh`, `bias_ih`, `bias_hh`; gate order `i, f, g, o` for the LSTM and
+//! `r, z, n` for the GRU), so PyTorch weights load unchanged.
+
+mod attention;
+mod gru;
+mod lstm;
+mod packing;
+
+pub use attention::{AttentionCache, AttentionGrads, AttentionMask, attention_backward, attention_forward};
+pub use gru::{GruCache, GruGrads, GruOutput, gru_backward, gru_forward};
+pub use lstm::{LstmCache, LstmGrads, LstmOutput, lstm_backward, lstm_forward};
+
+use std::ops::Range;
+
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, linalg::general_mat_mul};
+
+use packing::Packing;
+
+pub(crate) use crate::error::{Error, Result};
+
+/// The four parameters of a recurrent layer, in PyTorch's layout.
+///
+/// For a layer with `G` gates (4 for an LSTM, 3 for a GRU), input size `I`
+/// and hidden size `H`: `weight_ih` is `(G·H, I)`, `weight_hh` is `(G·H, H)`,
+/// and both biases are `(G·H,)`.
+#[derive(Debug, Clone, Copy)]
+pub struct RecurrentWeights<'a> {
+    /// Input-to-hidden weights, `(G·H, I)`.
+    pub weight_ih: ArrayView2<'a, f32>,
+    /// Hidden-to-hidden weights, `(G·H, H)`.
+    pub weight_hh: ArrayView2<'a, f32>,
+    /// Input-to-hidden bias, `(G·H,)`.
+    pub bias_ih: ArrayView1<'a, f32>,
+    /// Hidden-to-hidden bias, `(G·H,)`.
+    pub bias_hh: ArrayView1<'a, f32>,
+}
+
+impl RecurrentWeights<'_> {
+    /// Hidden size `H`, after checking that the four shapes agree for `gates`
+    /// gates and input size `input_size`.
+    fn hidden_size(&self, op: &'static str, gates: usize, input_size: usize) -> Result<usize> {
+        let hidden = self.weight_hh.ncols();
+        let rows = gates * hidden;
+        expect_shape(op, &[rows, hidden], self.weight_hh.shape())?;
+        expect_shape(op, &[rows, input_size], self.weight_ih.shape())?;
+        expect_shape(op, &[rows], self.bias_ih.shape())?;
+        expect_shape(op, &[rows], self.bias_hh.shape())?;
+        Ok(hidden)
+    }
+}
+
+/// An [`Error::Invalid`] raised by kernel `op`.
+fn invalid(op: &'static str, reason: String) -> Error {
+    Error::Invalid { op, reason }
+}
+
+/// `a · b` as a new array.
+fn matmul(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> Array2<f32> {
+    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+    gemm(1.0, a, b, 0.0, &mut c.view_mut());
+    c
+}
+
+/// `c = alpha · a · b + beta · c`.
+fn gemm(alpha: f32, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut ArrayViewMut2<f32>) {
+    general_mat_mul(alpha, a, b, beta, c);
+}
+
+/// The logistic function `1 / (1 + e^(-x))`.
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Checks that `got` is `expected`.
+fn expect_shape(op: &'static str, expected: &[usize], got: &[usize]) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::Shape { op, expected: expected.to_vec(), got: got.to_vec() })
+    }
+}
+
+/// Rows `rows` of a row-major buffer this module allocated, as one slice.
+fn block(a: &Array2<f32>, rows: Range<usize>) -> &[f32] {
+    let cols = a.ncols();
+    &a.as_slice().expect("kernel buffers are row-major")[rows.start * cols..rows.end * cols]
+}
+
+/// Rows `rows` of a row-major buffer this module allocated, as one mutable slice.
+fn block_mut(a: &mut Array2<f32>, rows: Range<usize>) -> &mut [f32] {
+    let cols = a.ncols();
+    &mut a.as_slice_mut().expect("kernel buffers are row-major")[rows.start * cols..rows.end * cols]
+}
+
+/// A row-major slice as a matrix with `cols` columns.
+fn view(data: &[f32], cols: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((data.len() / cols, cols), data).expect("whole rows")
+}
+
+/// A mutable row-major slice as a matrix with `cols` columns.
+fn view_mut(data: &mut [f32], cols: usize) -> ArrayViewMut2<'_, f32> {
+    ArrayViewMut2::from_shape((data.len() / cols, cols), data).expect("whole rows")
+}
+
+/// The gradient of a recurrent layer's output sequence `(B, T, H)` in packed
+/// rows (zeros when absent).
+fn packed_output_grad(
+    op: &'static str,
+    packing: &Packing,
+    d_output: Option<ArrayView3<f32>>,
+    hidden: usize,
+) -> Result<Array2<f32>> {
+    match d_output {
+        None => Ok(Array2::zeros((packing.rows(), hidden))),
+        Some(d) => {
+            expect_shape(op, &[packing.batch(), packing.time(), hidden], d.shape())?;
+            Ok(packing.pack(d))
+        }
+    }
+}
+
+/// The gradient of a final state `(B, H)` in sorted order (zeros when absent).
+fn sorted_state_grad(
+    op: &'static str,
+    packing: &Packing,
+    d_state: Option<ArrayView2<f32>>,
+    hidden: usize,
+) -> Result<Array2<f32>> {
+    match d_state {
+        None => Ok(Array2::zeros((packing.batch(), hidden))),
+        Some(d) => {
+            expect_shape(op, &[packing.batch(), hidden], d.shape())?;
+            Ok(packing.sort_rows(d))
+        }
+    }
+}

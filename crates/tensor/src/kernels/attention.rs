@@ -1,0 +1,195 @@
+//! Scaled dot-product attention with key-padding and causal masks.
+//!
+//! For each batch element and head, with queries `Q (Tq, D)`, keys
+//! `K (Tk, D)` and values `V (Tk, Dv)`:
+//!
+//! ```text
+//! S = scale · Q Kᵀ      (masked entries set to −∞)
+//! P = softmax(S)        (row-wise, max-subtracted)
+//! O = P V
+//! ```
+//!
+//! and backwards `dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`,
+//! `dQ = scale · dS K`, `dK = scale · dSᵀ Q`. Batch elements × heads run in
+//! parallel.
+
+use ndarray::{Array2, Array4, ArrayView2, ArrayView4, s};
+use rayon::prelude::*;
+
+use super::{Result, expect_shape, gemm, invalid, view, view_mut};
+
+/// Which keys each query may attend to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttentionMask<'a> {
+    /// `(B, Tk)`; `true` marks a padding key that no query attends to (the
+    /// convention of `nn.MultiheadAttention`'s `key_padding_mask`).
+    pub key_padding: Option<ArrayView2<'a, bool>>,
+    /// Query `i` attends only to keys `j ≤ i + (Tk − Tq)`: the queries are the
+    /// last `Tq` positions of the `Tk` keys. With `Tq == Tk` this is PyTorch's
+    /// `is_causal=True`; with a key/value cache (`Tq < Tk`) it lets new tokens
+    /// see every earlier one.
+    pub causal: bool,
+}
+
+impl AttentionMask<'_> {
+    /// True when query `i` of batch element `b` may not see key `j`.
+    #[inline]
+    fn hides(&self, b: usize, i: usize, j: usize, offset: usize) -> bool {
+        (self.causal && j > i + offset) || self.key_padding.is_some_and(|pad| pad[[b, j]])
+    }
+}
+
+/// What [`attention_backward`] needs from the forward pass.
+#[derive(Debug, Clone)]
+pub struct AttentionCache {
+    /// Attention weights `P`, `(B, heads, Tq, Tk)`.
+    pub probs: Array4<f32>,
+    /// The score scale that was used.
+    pub scale: f32,
+}
+
+/// Gradients of the queries, keys and values.
+#[derive(Debug, Clone)]
+pub struct AttentionGrads {
+    /// `(B, heads, Tq, D)`.
+    pub query: Array4<f32>,
+    /// `(B, heads, Tk, D)`.
+    pub key: Array4<f32>,
+    /// `(B, heads, Tk, Dv)`.
+    pub value: Array4<f32>,
+}
+
+/// Attention of `query (B, heads, Tq, D)` over `key (B, heads, Tk, D)` and
+/// `value (B, heads, Tk, Dv)`; returns `(B, heads, Tq, Dv)` and the cache.
+///
+/// `scale` defaults to `1/√D`. A query whose keys are all masked gets a zero
+/// output and zero gradients (PyTorch returns NaN there).
+///
+/// # Errors
+/// [`Error::Shape`](crate::error::Error::Shape) if the shapes disagree;
+/// [`Error::Invalid`](crate::error::Error::Invalid) for a causal mask with
+/// more queries than keys.
+pub fn attention_forward(
+    query: ArrayView4<f32>,
+    key: ArrayView4<f32>,
+    value: ArrayView4<f32>,
+    mask: &AttentionMask,
+    scale: Option<f32>,
+) -> Result<(Array4<f32>, AttentionCache)> {
+    let (batch, heads, tq, d) = query.dim();
+    let (tk, dv) = (key.dim().2, value.dim().3);
+    expect_shape("attention", &[batch, heads, tk, d], key.shape())?;
+    expect_shape("attention", &[batch, heads, tk, dv], value.shape())?;
+    if let Some(pad) = mask.key_padding {
+        expect_shape("attention", &[batch, tk], pad.shape())?;
+    }
+    if tk == 0 || d == 0 || dv == 0 {
+        return Err(invalid("attention", format!("empty keys or features: Tk={tk}, D={d}, Dv={dv}")));
+    }
+    if mask.causal && tq > tk {
+        return Err(invalid("attention", format!("causal mask with {tq} queries but only {tk} keys")));
+    }
+    let scale = scale.unwrap_or(1.0 / (d as f32).sqrt());
+    let offset = tk - tq;
+
+    let mut output = Array4::zeros((batch, heads, tq, dv));
+    let mut probs = Array4::zeros((batch, heads, tq, tk));
+    per_head(&mut output, &mut probs, |index, out, p| {
+        let (b, head) = (index / heads, index % heads);
+        let q = query.slice(s![b, head, .., ..]);
+        let k = key.slice(s![b, head, .., ..]);
+        let v = value.slice(s![b, head, .., ..]);
+        let mut scores = view_mut(p, tk);
+        gemm(scale, &q, &k.t(), 0.0, &mut scores);
+        for (i, mut row) in scores.rows_mut().into_iter().enumerate() {
+            let row = row.as_slice_mut().expect("row-major scores");
+            for (j, s) in row.iter_mut().enumerate() {
+                if mask.hides(b, i, j, offset) {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+            softmax_in_place(row);
+        }
+        gemm(1.0, &view(p, tk), &v, 0.0, &mut view_mut(out, dv));
+    });
+    Ok((output, AttentionCache { probs, scale }))
+}
+
+/// Row softmax over the unmasked (finite) entries; an all-masked row becomes zeros.
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return;
+    }
+    let mut sum = 0.0;
+    for s in row.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|s| *s *= inv);
+}
+
+/// Back-propagates `d_output (B, heads, Tq, Dv)` through [`attention_forward`]
+/// called with these `query`, `key` and `value`.
+///
+/// # Errors
+/// [`Error::Shape`](crate::error::Error::Shape) if `d_output` or the inputs do
+/// not match the cached forward pass.
+pub fn attention_backward(
+    cache: &AttentionCache,
+    query: ArrayView4<f32>,
+    key: ArrayView4<f32>,
+    value: ArrayView4<f32>,
+    d_output: ArrayView4<f32>,
+) -> Result<AttentionGrads> {
+    let (batch, heads, tq, tk) = cache.probs.dim();
+    let (d, dv) = (query.dim().3, value.dim().3);
+    expect_shape("attention backward", &[batch, heads, tq, d], query.shape())?;
+    expect_shape("attention backward", &[batch, heads, tk, d], key.shape())?;
+    expect_shape("attention backward", &[batch, heads, tk, dv], value.shape())?;
+    expect_shape("attention backward", &[batch, heads, tq, dv], d_output.shape())?;
+
+    let mut d_query = Array4::zeros((batch, heads, tq, d));
+    let mut d_key = Array4::zeros((batch, heads, tk, d));
+    let mut d_value = Array4::zeros((batch, heads, tk, dv));
+    let probs = cache.probs.as_slice().expect("row-major probabilities");
+    row_major(&mut d_query)
+        .par_chunks_mut((tq * d).max(1))
+        .zip(row_major(&mut d_key).par_chunks_mut(tk * d))
+        .zip(row_major(&mut d_value).par_chunks_mut(tk * dv))
+        .enumerate()
+        .for_each(|(index, ((dq, dk), dval))| {
+            let (b, head) = (index / heads, index % heads);
+            let p = view(&probs[index * tq * tk..(index + 1) * tq * tk], tk);
+            let d_out = d_output.slice(s![b, head, .., ..]);
+            gemm(1.0, &p.t(), &d_out, 0.0, &mut view_mut(dval, dv));
+            let mut d_scores = Array2::zeros((tq, tk));
+            gemm(1.0, &d_out, &value.slice(s![b, head, .., ..]).t(), 0.0, &mut d_scores.view_mut());
+            for (mut ds, p) in d_scores.rows_mut().into_iter().zip(p.rows()) {
+                let dot: f32 = ds.iter().zip(p.iter()).map(|(g, p)| g * p).sum();
+                ds.zip_mut_with(&p, |g, &p| *g = p * (*g - dot));
+            }
+            gemm(cache.scale, &d_scores.view(), &key.slice(s![b, head, .., ..]), 0.0, &mut view_mut(dq, d));
+            gemm(cache.scale, &d_scores.t(), &query.slice(s![b, head, .., ..]), 0.0, &mut view_mut(dk, d));
+        });
+    Ok(AttentionGrads { query: d_query, key: d_key, value: d_value })
+}
+
+/// Runs `f(index, output block, probability block)` for every (batch, head)
+/// pair in parallel, `index = b · heads + head`.
+fn per_head(output: &mut Array4<f32>, probs: &mut Array4<f32>, f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
+    let (_, _, tq, dv) = output.dim();
+    let tk = probs.dim().3;
+    row_major(output)
+        .par_chunks_mut((tq * dv).max(1))
+        .zip(row_major(probs).par_chunks_mut((tq * tk).max(1)))
+        .enumerate()
+        .for_each(|(index, (out, p))| f(index, out, p));
+}
+
+/// The elements of an array this module allocated, in row-major order.
+fn row_major(a: &mut Array4<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("kernel buffers are row-major")
+}
