@@ -1,1 +1,156 @@
-//! (being written)
+//! Losses, each fused into one op with mean reduction: `cross_entropy` over
+//! logits (with an ignore index), `binary_cross_entropy_with_logits` and
+//! `mse_loss`.
+
+use ndarray::{Array2, ArrayD, IxDyn, Zip};
+
+use super::elementwise::sigmoid;
+use super::softmax::softmax_lane;
+use crate::error::{Error, Result};
+use crate::tensor::{Backward, Tensor, grad_needed};
+
+/// Backward of `cross_entropy`: `(softmax − one_hot) / count` on counted rows.
+struct CrossEntropyBackward {
+    /// Softmax of the logits, `(rows, classes)`; ignored rows are zero.
+    probs: Array2<f32>,
+    targets: Vec<usize>,
+    ignore_index: Option<usize>,
+    count: usize,
+}
+
+impl Backward for CrossEntropyBackward {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let scale = grad.iter().next().copied().unwrap_or(0.0) / self.count.max(1) as f32;
+        let mut out = self.probs.clone();
+        for (mut row, &target) in out.outer_iter_mut().zip(&self.targets) {
+            if Some(target) == self.ignore_index {
+                continue;
+            }
+            row[target] -= 1.0;
+            row.mapv_inplace(|v| v * scale);
+        }
+        let shape = parents[0].shape();
+        vec![Some(out.into_shape_with_order(IxDyn(&shape)).expect("same size"))]
+    }
+}
+
+/// Backward of an elementwise loss with mean reduction: the saved
+/// per-element derivatives with respect to input and target, times the
+/// output gradient.
+struct MeanLossBackward {
+    name: &'static str,
+    d_input: ArrayD<f32>,
+    d_target: ArrayD<f32>,
+}
+
+impl Backward for MeanLossBackward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let g = grad.iter().next().copied().unwrap_or(0.0);
+        vec![
+            parents[0].requires_grad().then(|| self.d_input.mapv(|d| d * g)),
+            parents[1].requires_grad().then(|| self.d_target.mapv(|d| d * g)),
+        ]
+    }
+}
+
+impl Tensor {
+    /// Mean cross-entropy between logits `(..., classes)` and class ids with
+    /// the logits' leading shape (`F.cross_entropy`). Rows whose target
+    /// equals `ignore_index` (padding) contribute nothing and are not
+    /// counted; if every row is ignored the loss is 0.
+    ///
+    /// ```
+    /// use malmoi_tensor::Tensor;
+    /// use ndarray::array;
+    /// let logits = Tensor::parameter(array![[2.0_f32, 0.0], [0.0, 0.0]].into_dyn());
+    /// let targets = array![0_usize, 1].into_dyn();
+    /// let loss = logits.cross_entropy(&targets, Some(1))?;   // second row ignored
+    /// assert!((loss.item()? - (1.0 + (-2.0_f32).exp()).ln()).abs() < 1e-6);
+    /// # Ok::<(), malmoi_tensor::Error>(())
+    /// ```
+    pub fn cross_entropy(&self, targets: &ArrayD<usize>, ignore_index: Option<usize>) -> Result<Tensor> {
+        let data = self.data();
+        let Some((&classes, leading)) = data.shape().split_last() else {
+            return Err(Error::Invalid { op: "cross_entropy", reason: "logits must have a class axis".into() });
+        };
+        if targets.shape() != leading {
+            return Err(Error::Shape { op: "cross_entropy", expected: leading.to_vec(), got: targets.shape().to_vec() });
+        }
+        let targets: Vec<usize> = targets.iter().copied().collect();
+        let is_counted = |t: usize| Some(t) != ignore_index;
+        if let Some(&bad) = targets.iter().find(|&&t| is_counted(t) && t >= classes) {
+            return Err(Error::IndexOutOfRange { op: "cross_entropy", index: bad, size: classes });
+        }
+        let mut log_probs = data.to_shape((targets.len(), classes)).expect("rows × classes").to_owned();
+        drop(data);
+        let mut total = 0.0_f64;
+        let mut count = 0;
+        for (mut row, &target) in log_probs.outer_iter_mut().zip(&targets) {
+            if is_counted(target) {
+                softmax_lane(row.view_mut(), true);
+                total -= row[target] as f64;
+                count += 1;
+            } else {
+                row.fill(f32::NEG_INFINITY);
+            }
+        }
+        let loss = if count == 0 { 0.0 } else { (total / count as f64) as f32 };
+        let probs = if grad_needed(&[self]) { log_probs.mapv_into(f32::exp) } else { Array2::zeros((0, 0)) };
+        let backward = CrossEntropyBackward { probs, targets, ignore_index, count };
+        Ok(Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), loss), vec![self.clone()], backward))
+    }
+
+    /// Mean binary cross-entropy between logits and targets in `[0, 1]` of
+    /// the same shape (`F.binary_cross_entropy_with_logits`), computed as
+    /// `max(x, 0) − x·t + log(1 + e^−|x|)`, which never overflows.
+    pub fn binary_cross_entropy_with_logits(&self, targets: &Tensor) -> Result<Tensor> {
+        self.mean_loss(targets, "binary_cross_entropy_with_logits", |x, t| {
+            let loss = x.max(0.0) - x * t + (-x.abs()).exp().ln_1p();
+            (loss, sigmoid(x) - t, -x)
+        })
+    }
+
+    /// Mean squared error between tensors of the same shape (`F.mse_loss`).
+    pub fn mse_loss(&self, targets: &Tensor) -> Result<Tensor> {
+        self.mean_loss(targets, "mse_loss", |x, t| {
+            let diff = x - t;
+            (diff * diff, 2.0 * diff, -2.0 * diff)
+        })
+    }
+
+    /// Shared body of the elementwise mean losses: `per_element(x, t)`
+    /// returns the loss and its derivatives with respect to `x` and `t`.
+    fn mean_loss(
+        &self,
+        targets: &Tensor,
+        name: &'static str,
+        per_element: impl Fn(f32, f32) -> (f32, f32, f32),
+    ) -> Result<Tensor> {
+        let (x, t) = (self.data(), targets.data());
+        if x.shape() != t.shape() {
+            return Err(Error::Shape { op: name, expected: x.shape().to_vec(), got: t.shape().to_vec() });
+        }
+        let n = x.len().max(1) as f32;
+        let mut d_input = ArrayD::zeros(x.raw_dim());
+        let mut d_target = ArrayD::zeros(x.raw_dim());
+        let mut total = 0.0_f64;
+        Zip::from(&mut d_input).and(&mut d_target).and(&*x).and(&*t).for_each(|di, dt, &x, &t| {
+            let (loss, dx, dtt) = per_element(x, t);
+            total += loss as f64;
+            *di = dx / n;
+            *dt = dtt / n;
+        });
+        drop((x, t));
+        let loss = ArrayD::from_elem(IxDyn(&[]), (total / n as f64) as f32);
+        Ok(Tensor::from_op(loss, vec![self.clone(), targets.clone()], MeanLossBackward { name, d_input, d_target }))
+    }
+}
+

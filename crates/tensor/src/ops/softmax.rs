@@ -1,1 +1,74 @@
-//! (being written)
+//! Numerically stable `softmax` and `log_softmax` along an axis.
+//!
+//! Both subtract each lane's maximum before exponentiating, so large logits
+//! never overflow; the backward passes use the saved output only.
+
+use ndarray::{ArrayD, ArrayViewMut1, Axis, Zip};
+
+use super::normalize_axis;
+use crate::error::Result;
+use crate::tensor::{Backward, Tensor, grad_needed};
+
+/// Backward of `softmax` / `log_softmax` from the saved output `y`:
+/// softmax `∂x = y ⊙ (g − Σ g⊙y)`, log-softmax `∂x = g − eʸ Σ g`.
+struct SoftmaxBackward {
+    axis: usize,
+    log: bool,
+    output: ArrayD<f32>,
+}
+
+impl Backward for SoftmaxBackward {
+    fn name(&self) -> &'static str {
+        if self.log { "log_softmax" } else { "softmax" }
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let mut out = grad.clone();
+        let axis = Axis(self.axis);
+        Zip::from(out.lanes_mut(axis)).and(self.output.lanes(axis)).for_each(|mut g, y| {
+            if self.log {
+                let total: f32 = g.sum();
+                g.zip_mut_with(&y, |g, &y| *g -= y.exp() * total);
+            } else {
+                let dot: f32 = g.iter().zip(y.iter()).map(|(g, y)| g * y).sum();
+                g.zip_mut_with(&y, |g, &y| *g = y * (*g - dot));
+            }
+        });
+        vec![Some(out)]
+    }
+}
+
+/// In-place stable softmax (or log-softmax) of one lane.
+pub(crate) fn softmax_lane(mut lane: ArrayViewMut1<'_, f32>, log: bool) {
+    let max = lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let max = if max.is_finite() { max } else { 0.0 };
+    if log {
+        let log_total = lane.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+        lane.mapv_inplace(|v| v - max - log_total);
+    } else {
+        lane.mapv_inplace(|v| (v - max).exp());
+        let total: f32 = lane.sum();
+        lane.mapv_inplace(|v| v / total);
+    }
+}
+
+impl Tensor {
+    fn softmax_impl(&self, axis: isize, log: bool) -> Result<Tensor> {
+        let op = if log { "log_softmax" } else { "softmax" };
+        let mut value = self.data().to_owned();
+        let axis = normalize_axis(op, axis, value.ndim())?;
+        value.lanes_mut(Axis(axis)).into_iter().for_each(|lane| softmax_lane(lane, log));
+        let output = if grad_needed(&[self]) { value.clone() } else { ArrayD::zeros(ndarray::IxDyn(&[])) };
+        Ok(Tensor::from_op(value, vec![self.clone()], SoftmaxBackward { axis, log, output }))
+    }
+
+    /// `exp(x) / Σ exp(x)` along `axis` (negative allowed), computed stably.
+    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+        self.softmax_impl(axis, false)
+    }
+
+    /// `x − log Σ exp(x)` along `axis`, computed stably (no `log(0)`).
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+        self.softmax_impl(axis, true)
+    }
+}
