@@ -13,10 +13,11 @@
 //! `dQ = scale · dS K`, `dK = scale · dSᵀ Q`. Batch elements × heads run in
 //! parallel.
 
-use ndarray::{Array2, Array4, ArrayView2, ArrayView4, s};
+use ndarray::{Array2, Array4, ArrayD, ArrayView2, ArrayView4, Ix4, s};
 use rayon::prelude::*;
 
-use super::{Result, expect_shape, gemm, invalid, view, view_mut};
+use super::{Result, expect_shape, fixed, gemm, invalid, view, view_mut};
+use crate::tensor::{Backward, Tensor};
 
 /// Which keys each query may attend to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,17 +101,15 @@ pub fn attention_forward(
         let k = key.slice(s![b, head, .., ..]);
         let v = value.slice(s![b, head, .., ..]);
         let mut scores = view_mut(p, tk);
-        gemm(scale, &q, &k.t(), 0.0, &mut scores);
+        gemm(q, k.t(), &mut scores, false, false);
         for (i, mut row) in scores.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("row-major scores");
             for (j, s) in row.iter_mut().enumerate() {
-                if mask.hides(b, i, j, offset) {
-                    *s = f32::NEG_INFINITY;
-                }
+                *s = if mask.hides(b, i, j, offset) { f32::NEG_INFINITY } else { *s * scale };
             }
             softmax_in_place(row);
         }
-        gemm(1.0, &view(p, tk), &v, 0.0, &mut view_mut(out, dv));
+        gemm(view(p, tk), v, &mut view_mut(out, dv), false, false);
     });
     Ok((output, AttentionCache { probs, scale }))
 }
@@ -164,15 +163,15 @@ pub fn attention_backward(
             let (b, head) = (index / heads, index % heads);
             let p = view(&probs[index * tq * tk..(index + 1) * tq * tk], tk);
             let d_out = d_output.slice(s![b, head, .., ..]);
-            gemm(1.0, &p.t(), &d_out, 0.0, &mut view_mut(dval, dv));
+            gemm(p.t(), d_out, &mut view_mut(dval, dv), false, false);
             let mut d_scores = Array2::zeros((tq, tk));
-            gemm(1.0, &d_out, &value.slice(s![b, head, .., ..]).t(), 0.0, &mut d_scores.view_mut());
+            gemm(d_out, value.slice(s![b, head, .., ..]).t(), &mut d_scores.view_mut(), false, false);
             for (mut ds, p) in d_scores.rows_mut().into_iter().zip(p.rows()) {
                 let dot: f32 = ds.iter().zip(p.iter()).map(|(g, p)| g * p).sum();
-                ds.zip_mut_with(&p, |g, &p| *g = p * (*g - dot));
+                ds.zip_mut_with(&p, |g, &p| *g = cache.scale * p * (*g - dot));
             }
-            gemm(cache.scale, &d_scores.view(), &key.slice(s![b, head, .., ..]), 0.0, &mut view_mut(dq, d));
-            gemm(cache.scale, &d_scores.t(), &query.slice(s![b, head, .., ..]), 0.0, &mut view_mut(dk, d));
+            gemm(d_scores.view(), key.slice(s![b, head, .., ..]), &mut view_mut(dq, d), false, false);
+            gemm(d_scores.t(), query.slice(s![b, head, .., ..]), &mut view_mut(dk, d), false, false);
         });
     Ok(AttentionGrads { query: d_query, key: d_key, value: d_value })
 }
@@ -192,4 +191,67 @@ fn per_head(output: &mut Array4<f32>, probs: &mut Array4<f32>, f: impl Fn(usize,
 /// The elements of an array this module allocated, in row-major order.
 fn row_major(a: &mut Array4<f32>) -> &mut [f32] {
     a.as_slice_mut().expect("kernel buffers are row-major")
+}
+
+/// Scaled dot-product attention as one autograd operation, like
+/// `torch.nn.functional.scaled_dot_product_attention`: `query
+/// (B, heads, Tq, D)`, `key (B, heads, Tk, D)`, `value (B, heads, Tk, Dv)`
+/// give `(B, heads, Tq, Dv)`. See [`attention_forward`] for the mask and
+/// `scale`.
+///
+/// ```
+/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::kernels::{AttentionMask, scaled_dot_product_attention};
+/// use ndarray::{Array2, ArrayD};
+///
+/// let q = Tensor::parameter(ArrayD::from_elem(&[1, 2, 3, 4][..], 0.5));
+/// let kv = Tensor::parameter(ArrayD::from_elem(&[1, 2, 3, 4][..], 0.25));
+/// let padding = Array2::from_shape_vec((1, 3), vec![false, false, true]).unwrap();
+/// let mask = AttentionMask { key_padding: Some(padding.view()), causal: true };
+/// let out = scaled_dot_product_attention(&q, &kv, &kv, &mask, None)?;
+/// assert_eq!(out.shape(), vec![1, 2, 3, 4]);
+/// out.sum().backward()?;
+/// assert!(q.grad().is_some());
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`attention_forward`], plus [`Error::Invalid`](crate::error::Error::Invalid)
+/// when a tensor is not 4-D.
+pub fn scaled_dot_product_attention(
+    query: &Tensor,
+    key: &Tensor,
+    value: &Tensor,
+    mask: &AttentionMask,
+    scale: Option<f32>,
+) -> Result<Tensor> {
+    let (output, cache) = {
+        let (q, k, v) = (query.data(), key.data(), value.data());
+        attention_forward(fixed("attention", &q)?, fixed("attention", &k)?, fixed("attention", &v)?, mask, scale)?
+    };
+    let parents = vec![query.clone(), key.clone(), value.clone()];
+    Ok(Tensor::from_op(output.into_dyn(), parents, AttentionBackward { cache }))
+}
+
+/// A 4-D array that the forward pass already checked.
+fn view4(a: &ArrayD<f32>) -> ArrayView4<'_, f32> {
+    a.view().into_dimensionality::<Ix4>().expect("checked by the forward pass")
+}
+
+/// Backward of [`scaled_dot_product_attention`].
+struct AttentionBackward {
+    cache: AttentionCache,
+}
+
+impl Backward for AttentionBackward {
+    fn name(&self) -> &'static str {
+        "scaled_dot_product_attention"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let (q, k, v) = (parents[0].data(), parents[1].data(), parents[2].data());
+        let grads = attention_backward(&self.cache, view4(&q), view4(&k), view4(&v), view4(grad))
+            .expect("shapes were checked by the forward pass");
+        vec![Some(grads.query.into_dyn()), Some(grads.key.into_dyn()), Some(grads.value.into_dyn())]
+    }
 }

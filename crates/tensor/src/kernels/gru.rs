@@ -13,14 +13,16 @@
 //! before the product (the original paper, Keras' `reset_after=False`).
 //! Layout and masking are those of the [LSTM kernel](super::lstm_forward).
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
 use rayon::prelude::*;
 
 use super::packing::Packing;
 use super::{
-    RecurrentWeights, Result, block, block_mut, expect_shape, gemm, matmul, packed_output_grad, sigmoid,
-    sorted_state_grad, view, view_mut,
+    RecurrentParams, RecurrentWeights, Result, block, block_mut, expect_shape, gemm, join_sequence_and_states, matmul,
+    packed_output_grad, sigmoid, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
+    with_recurrent_inputs,
 };
+use crate::tensor::{Backward, Tensor};
 
 /// What [`gru_forward`] computes.
 #[derive(Debug, Clone)]
@@ -95,12 +97,11 @@ pub fn gru_forward(
     let rows = packing.rows();
     let mut gates = Array2::zeros((rows, 3 * h));
     gates.assign(&weights.bias_ih);
-    gemm(1.0, &inputs.view(), &weights.weight_ih.t(), 1.0, &mut gates.view_mut());
+    gemm(inputs.view(), weights.weight_ih.t(), &mut gates.view_mut(), true, true);
 
     let mut hidden_n = Array2::zeros((rows, h));
     let mut hidden = Array2::zeros((rows, h));
     let mut hidden_gates = Array2::zeros((batch, 3 * h));
-    let weight_hh_t = weights.weight_hh.t();
     for t in 0..packing.steps() {
         let step = packing.step_rows(t);
         let n = step.len();
@@ -111,7 +112,7 @@ pub fn gru_forward(
         };
         let mut step_hidden_gates = hidden_gates.slice_mut(s![..n, ..]);
         step_hidden_gates.assign(&weights.bias_hh);
-        gemm(1.0, &view(h_prev, h), &weight_hh_t, 1.0, &mut step_hidden_gates);
+        gemm(view(h_prev, h), weights.weight_hh.t(), &mut step_hidden_gates, true, true);
         block_mut(&mut gates, step.clone())
             .par_chunks_mut(3 * h)
             .zip(block(&hidden_gates, 0..n).par_chunks(3 * h))
@@ -190,14 +191,14 @@ pub fn gru_backward(
             });
         // dh_{t-1} = z ⊙ dh (already in dh) + d_hidden_gates · W_hh
         let d_prev = block_mut(&mut dh, 0..n);
-        gemm(1.0, &d_hidden_gates.slice(s![step, ..]), &weights.weight_hh, 1.0, &mut view_mut(d_prev, h));
+        gemm(d_hidden_gates.slice(s![step, ..]), weights.weight_hh, &mut view_mut(d_prev, h), true, true);
     }
 
     let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());
     Ok(GruGrads {
-        input: packing.unpack(matmul(&d_input_gates.view(), &weights.weight_ih).view()),
-        weight_ih: matmul(&d_input_gates.t(), &cache.inputs.view()),
-        weight_hh: matmul(&d_hidden_gates.t(), &h_prev.view()),
+        input: packing.unpack(matmul(d_input_gates.view(), weights.weight_ih).view()),
+        weight_ih: matmul(d_input_gates.t(), cache.inputs.view()),
+        weight_hh: matmul(d_hidden_gates.t(), h_prev.view()),
         bias_ih: d_input_gates.sum_axis(Axis(0)),
         bias_hh: d_hidden_gates.sum_axis(Axis(0)),
         h0: packing.unsort_rows(dh.view()),
@@ -232,5 +233,60 @@ fn cell_backward(
         d_hidden_gates[h + j] = da_z;
         d_hidden_gates[2 * h + j] = da_n * r;
         dh[j] = dh_j * z;
+    }
+}
+
+/// A GRU over `x (B, T, I)` as one autograd operation: returns the output
+/// sequence `(B, T, H)` and the final state `h_n (B, H)`, like
+/// `torch.nn.GRU(batch_first=True)` on a packed sequence.
+///
+/// See [`gru_forward`] for `lengths` and `h0`; gradients flow to `x`, the
+/// four parameters and `h0`.
+///
+/// # Errors
+/// As [`gru_forward`], plus [`Error::Invalid`](crate::error::Error::Invalid)
+/// when a tensor has the wrong number of dimensions.
+pub fn gru(x: &Tensor, params: RecurrentParams, lengths: Option<&[usize]>, h0: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+    let mut parents = vec![x.clone()];
+    parents.extend(params.tensors());
+    parents.extend(h0.cloned());
+    let (out, cache) = with_recurrent_inputs("gru", &parents, |x, weights, states| {
+        gru_forward(x, &weights, lengths, states.first().map(|h0| h0.view()))
+    })?;
+    let time = out.output.dim().1;
+    let joined = join_sequence_and_states(&out.output, &[&out.h_n]);
+    let node = Tensor::from_op(joined, parents, GruBackward { cache, time });
+    let (output, mut states) = split_sequence_and_states(&node, time, 1)?;
+    Ok((output, states.remove(0)))
+}
+
+/// Backward of [`gru`]: the gradient of the joined `(B, T + 1, H)` node.
+struct GruBackward {
+    cache: GruCache,
+    time: usize,
+}
+
+impl Backward for GruBackward {
+    fn name(&self) -> &'static str {
+        "gru"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let (d_output, d_states) = split_sequence_grad(grad, self.time);
+        let grads = with_recurrent_inputs("gru", parents, |_, weights, _| {
+            gru_backward(&self.cache, &weights, Some(d_output), Some(d_states[0]))
+        })
+        .expect("shapes were checked by the forward pass");
+        let mut out = vec![
+            Some(grads.input.into_dyn()),
+            Some(grads.weight_ih.into_dyn()),
+            Some(grads.weight_hh.into_dyn()),
+            Some(grads.bias_ih.into_dyn()),
+            Some(grads.bias_hh.into_dyn()),
+        ];
+        if parents.len() == 6 {
+            out.push(Some(grads.h0.into_dyn()));
+        }
+        out
     }
 }

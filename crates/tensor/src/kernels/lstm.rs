@@ -14,11 +14,15 @@
 //! Padded steps cost nothing: their outputs are zero and the state is
 //! carried unchanged, so the final state is the one after the last valid step.
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
 use rayon::prelude::*;
 
 use super::packing::Packing;
-use super::{RecurrentWeights, Result, block, block_mut, gemm, matmul, sigmoid, view, view_mut};
+use super::{
+    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul, sigmoid,
+    split_sequence_and_states, split_sequence_grad, view, view_mut, with_recurrent_inputs,
+};
+use crate::tensor::{Backward, Tensor};
 
 /// What [`lstm_forward`] computes.
 #[derive(Debug, Clone)]
@@ -97,11 +101,10 @@ pub fn lstm_forward(
     let rows = packing.rows();
     let mut gates = Array2::zeros((rows, 4 * h));
     gates.assign(&(&weights.bias_ih + &weights.bias_hh));
-    gemm(1.0, &inputs.view(), &weights.weight_ih.t(), 1.0, &mut gates.view_mut());
+    gemm(inputs.view(), weights.weight_ih.t(), &mut gates.view_mut(), true, true);
 
     let mut cells = Array2::zeros((rows, h));
     let mut hidden = Array2::zeros((rows, h));
-    let weight_hh_t = weights.weight_hh.t();
     for t in 0..packing.steps() {
         let step = packing.step_rows(t);
         let n = step.len();
@@ -112,7 +115,7 @@ pub fn lstm_forward(
             Some(prev) => (&done_h[prev.start * h..prev.end * h], &done_c[prev.start * h..prev.end * h]),
         };
         let step_gates = block_mut(&mut gates, step);
-        gemm(1.0, &view(h_prev, h), &weight_hh_t, 1.0, &mut view_mut(step_gates, 4 * h));
+        gemm(view(h_prev, h), weights.weight_hh.t(), &mut view_mut(step_gates, 4 * h), true, true);
         step_gates
             .par_chunks_mut(4 * h)
             .zip(c_prev.par_chunks(h))
@@ -192,15 +195,15 @@ pub fn lstm_backward(
             });
         // dh_{t-1} of the running sequences = da · W_hh
         let mut dh_prev = dh.slice_mut(s![..n, ..]);
-        gemm(1.0, &d_gates.slice(s![step, ..]), &weights.weight_hh, 0.0, &mut dh_prev);
+        gemm(d_gates.slice(s![step, ..]), weights.weight_hh, &mut dh_prev, false, true);
     }
 
     let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());
     let bias = d_gates.sum_axis(Axis(0));
     Ok(LstmGrads {
-        input: packing.unpack(matmul(&d_gates.view(), &weights.weight_ih).view()),
-        weight_ih: matmul(&d_gates.t(), &cache.inputs.view()),
-        weight_hh: matmul(&d_gates.t(), &h_prev.view()),
+        input: packing.unpack(matmul(d_gates.view(), weights.weight_ih).view()),
+        weight_ih: matmul(d_gates.t(), cache.inputs.view()),
+        weight_hh: matmul(d_gates.t(), h_prev.view()),
         bias_ih: bias.clone(),
         bias_hh: bias,
         h0: packing.unsort_rows(dh.view()),
@@ -225,5 +228,90 @@ fn cell_backward(da: &mut [f32], gates: &[f32], c: &[f32], c_prev: &[f32], d_out
         da[2 * h + j] = dc_j * i * (1.0 - g * g);
         da[3 * h + j] = dh_j * tanh_c * o * (1.0 - o);
         dc[j] = dc_j * f;
+    }
+}
+
+/// An LSTM over `x (B, T, I)` as one autograd operation: returns the output
+/// sequence `(B, T, H)` and the final states `(h_n, c_n)`, each `(B, H)`,
+/// like `torch.nn.LSTM(batch_first=True)` on a packed sequence.
+///
+/// See [`lstm_forward`] for `lengths` and `initial`; gradients flow to `x`,
+/// the four parameters and the initial states.
+///
+/// ```
+/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::kernels::{RecurrentParams, lstm};
+/// use ndarray::ArrayD;
+///
+/// let (batch, time, input, hidden) = (2, 3, 4, 5);
+/// let param = |shape: &[usize]| Tensor::parameter(ArrayD::from_elem(shape, 0.1));
+/// let (w_ih, w_hh, b_ih, b_hh) = (param(&[4 * hidden, input]), param(&[4 * hidden, hidden]), param(&[4 * hidden]), param(&[4 * hidden]));
+/// let params = RecurrentParams { weight_ih: &w_ih, weight_hh: &w_hh, bias_ih: &b_ih, bias_hh: &b_hh };
+/// let x = Tensor::constant(ArrayD::ones(&[batch, time, input][..]));
+/// let (output, (h_n, _c_n)) = lstm(&x, params, Some(&[3, 1]), None)?;
+/// assert_eq!(output.shape(), vec![batch, time, hidden]);
+/// assert_eq!(output.data()[[1, 2, 0]], 0.0); // padded step
+/// h_n.sum().backward()?;
+/// assert!(w_hh.grad().is_some());
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`lstm_forward`], plus [`Error::Invalid`](crate::error::Error::Invalid)
+/// when a tensor has the wrong number of dimensions.
+pub fn lstm(
+    x: &Tensor,
+    params: RecurrentParams,
+    lengths: Option<&[usize]>,
+    initial: Option<(&Tensor, &Tensor)>,
+) -> Result<(Tensor, (Tensor, Tensor))> {
+    let mut parents = vec![x.clone()];
+    parents.extend(params.tensors());
+    if let Some((h0, c0)) = initial {
+        parents.extend([h0.clone(), c0.clone()]);
+    }
+    let (out, cache) = with_recurrent_inputs("lstm", &parents, |x, weights, states| {
+        let initial = match states {
+            [h0, c0] => Some((h0.view(), c0.view())),
+            _ => None,
+        };
+        lstm_forward(x, &weights, lengths, initial)
+    })?;
+    let time = out.output.dim().1;
+    let joined = join_sequence_and_states(&out.output, &[&out.h_n, &out.c_n]);
+    let node = Tensor::from_op(joined, parents, LstmBackward { cache, time });
+    let (output, states) = split_sequence_and_states(&node, time, 2)?;
+    let [h_n, c_n]: [Tensor; 2] = states.try_into().expect("two states");
+    Ok((output, (h_n, c_n)))
+}
+
+/// Backward of [`lstm`]: the gradient of the joined `(B, T + 2, H)` node.
+struct LstmBackward {
+    cache: LstmCache,
+    time: usize,
+}
+
+impl Backward for LstmBackward {
+    fn name(&self) -> &'static str {
+        "lstm"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let (d_output, d_states) = split_sequence_grad(grad, self.time);
+        let grads = with_recurrent_inputs("lstm", parents, |_, weights, _| {
+            lstm_backward(&self.cache, &weights, Some(d_output), Some(d_states[0]), Some(d_states[1]))
+        })
+        .expect("shapes were checked by the forward pass");
+        let mut out = vec![
+            Some(grads.input.into_dyn()),
+            Some(grads.weight_ih.into_dyn()),
+            Some(grads.weight_hh.into_dyn()),
+            Some(grads.bias_ih.into_dyn()),
+            Some(grads.bias_hh.into_dyn()),
+        ];
+        if parents.len() == 7 {
+            out.extend([Some(grads.h0.into_dyn()), Some(grads.c0.into_dyn())]);
+        }
+        out
     }
 }

@@ -23,17 +23,21 @@ mod gru;
 mod lstm;
 mod packing;
 
-pub use attention::{AttentionCache, AttentionGrads, AttentionMask, attention_backward, attention_forward};
-pub use gru::{GruCache, GruGrads, GruOutput, gru_backward, gru_forward};
-pub use lstm::{LstmCache, LstmGrads, LstmOutput, lstm_backward, lstm_forward};
+pub use attention::{
+    AttentionCache, AttentionGrads, AttentionMask, attention_backward, attention_forward, scaled_dot_product_attention,
+};
+pub use gru::{GruCache, GruGrads, GruOutput, gru, gru_backward, gru_forward};
+pub use lstm::{LstmCache, LstmGrads, LstmOutput, lstm, lstm_backward, lstm_forward};
 
 use std::ops::Range;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, linalg::general_mat_mul};
+use ndarray::{Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dimension, s};
 
+use crate::tensor::Tensor;
 use packing::Packing;
 
 pub(crate) use crate::error::{Error, Result};
+use crate::ops::matmul::gemm;
 
 /// The four parameters of a recurrent layer, in PyTorch's layout.
 ///
@@ -50,6 +54,83 @@ pub struct RecurrentWeights<'a> {
     pub bias_ih: ArrayView1<'a, f32>,
     /// Hidden-to-hidden bias, `(G·H,)`.
     pub bias_hh: ArrayView1<'a, f32>,
+}
+
+/// The four parameter tensors of a recurrent layer, in PyTorch's layout
+/// (shapes as in [`RecurrentWeights`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecurrentParams<'a> {
+    /// Input-to-hidden weights, `(G·H, I)`.
+    pub weight_ih: &'a Tensor,
+    /// Hidden-to-hidden weights, `(G·H, H)`.
+    pub weight_hh: &'a Tensor,
+    /// Input-to-hidden bias, `(G·H,)`.
+    pub bias_ih: &'a Tensor,
+    /// Hidden-to-hidden bias, `(G·H,)`.
+    pub bias_hh: &'a Tensor,
+}
+
+impl RecurrentParams<'_> {
+    /// The four tensors in parent order.
+    fn tensors(&self) -> [Tensor; 4] {
+        [self.weight_ih.clone(), self.weight_hh.clone(), self.bias_ih.clone(), self.bias_hh.clone()]
+    }
+}
+
+/// Runs `f` on the values of a recurrent operation's parents
+/// `[x, weight_ih, weight_hh, bias_ih, bias_hh, initial states…]`.
+fn with_recurrent_inputs<R>(
+    op: &'static str,
+    parents: &[Tensor],
+    f: impl FnOnce(ArrayView3<f32>, RecurrentWeights, &[ArrayView2<f32>]) -> Result<R>,
+) -> Result<R> {
+    let guards: Vec<_> = parents.iter().map(Tensor::data).collect();
+    let weights = RecurrentWeights {
+        weight_ih: fixed(op, &guards[1])?,
+        weight_hh: fixed(op, &guards[2])?,
+        bias_ih: fixed(op, &guards[3])?,
+        bias_hh: fixed(op, &guards[4])?,
+    };
+    let states = guards[5..].iter().map(|g| fixed(op, g)).collect::<Result<Vec<_>>>()?;
+    f(fixed(op, &guards[0])?, weights, &states)
+}
+
+/// A dynamic-rank array as a view of fixed rank `D`.
+fn fixed<'a, D: Dimension>(op: &'static str, a: &'a ArrayD<f32>) -> Result<ArrayView<'a, f32, D>> {
+    a.view().into_dimensionality::<D>().map_err(|_| {
+        invalid(op, format!("expected a {}-D tensor, got shape {:?}", D::NDIM.unwrap_or(0), a.shape()))
+    })
+}
+
+/// `(B, T + S, H)`: the output sequence followed by `S` final states, the
+/// value of the single graph node a recurrent operation records.
+fn join_sequence_and_states(output: &Array3<f32>, states: &[&Array2<f32>]) -> ArrayD<f32> {
+    let (batch, time, hidden) = output.dim();
+    let mut joined = Array3::zeros((batch, time + states.len(), hidden));
+    joined.slice_mut(s![.., ..time, ..]).assign(output);
+    for (k, state) in states.iter().enumerate() {
+        joined.slice_mut(s![.., time + k, ..]).assign(*state);
+    }
+    joined.into_dyn()
+}
+
+/// Splits a [`join_sequence_and_states`] node into the output sequence
+/// `(B, T, H)` and `states` final states `(B, H)`, as graph operations.
+fn split_sequence_and_states(joined: &Tensor, time: usize, states: usize) -> Result<(Tensor, Vec<Tensor>)> {
+    let shape = joined.shape();
+    let output = joined.narrow(1, 0, time)?;
+    let states = (0..states)
+        .map(|k| joined.narrow(1, time + k, 1)?.reshape(&[shape[0], shape[2]]))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((output, states))
+}
+
+/// The gradient of a [`join_sequence_and_states`] node as the output
+/// sequence's gradient and the final states' gradients.
+fn split_sequence_grad(grad: &ArrayD<f32>, time: usize) -> (ArrayView3<'_, f32>, Vec<ArrayView2<'_, f32>>) {
+    let grad: ArrayView3<f32> = grad.view().into_dimensionality().expect("recurrent gradients are 3-D");
+    let states = (time..grad.dim().1).map(|t| grad.index_axis_move(Axis(1), t)).collect();
+    (grad.slice_move(s![.., ..time, ..]), states)
 }
 
 impl RecurrentWeights<'_> {
@@ -72,15 +153,10 @@ fn invalid(op: &'static str, reason: String) -> Error {
 }
 
 /// `a · b` as a new array.
-fn matmul(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> Array2<f32> {
+fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    gemm(1.0, a, b, 0.0, &mut c.view_mut());
+    gemm(a, b, &mut c.view_mut(), false, true);
     c
-}
-
-/// `c = alpha · a · b + beta · c`.
-fn gemm(alpha: f32, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut ArrayViewMut2<f32>) {
-    general_mat_mul(alpha, a, b, beta, c);
 }
 
 /// The logistic function `1 / (1 + e^(-x))`.
