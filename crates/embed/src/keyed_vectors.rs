@@ -112,10 +112,23 @@ impl KeyedVectors {
         &self.vectors
     }
 
-    /// Mutable raw buffer for training; invalidates the unit-vector cache.
-    pub(crate) fn as_flat_mut(&mut self) -> &mut [f32] {
+    /// The word ↔ row map.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocab
+    }
+
+    /// Moves the vector buffer out for training (the table is unusable until
+    /// [`put_vectors`](Self::put_vectors)); invalidates the unit-vector cache.
+    pub(crate) fn take_vectors(&mut self) -> Vec<f32> {
         self.unit = OnceLock::new();
-        &mut self.vectors
+        std::mem::take(&mut self.vectors)
+    }
+
+    /// Puts back a buffer of the same shape taken by [`take_vectors`](Self::take_vectors).
+    pub(crate) fn put_vectors(&mut self, vectors: Vec<f32>) {
+        debug_assert_eq!(vectors.len(), self.len() * self.vector_size);
+        self.unit = OnceLock::new();
+        self.vectors = vectors;
     }
 
     /// Vector of row `i`.

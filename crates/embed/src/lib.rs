@@ -24,7 +24,7 @@ pub mod onehot;
 pub mod sparse;
 pub mod tfidf;
 pub mod vocab;
-//W2V pub mod word2vec;
+pub mod word2vec;
 pub mod word2vec_format;
 
 pub use count::{CountOptions, CountVectorizer, DocFrequency};
@@ -34,4 +34,4 @@ pub use onehot::OneHotEncoder;
 pub use sparse::CsrMatrix;
 pub use tfidf::{IdfWeight, Norm, TfWeight, TfidfOptions, TfidfTransformer, TfidfVectorizer};
 pub use vocab::Vocabulary;
-//W2V pub use word2vec::{Architecture, Word2Vec, Word2VecConfig};
+pub use word2vec::{Architecture, Corpus, TrainingReport, Word2Vec, Word2VecConfig};
