@@ -1,0 +1,263 @@
+//! The BPE model: vocabulary, ranked merges and the encoding of one word.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use super::byte_level::{BYTE_TO_CHAR, symbols_to_bytes};
+use super::cache::WordCache;
+use super::error::{BpeError, Result};
+
+/// Two adjacent token ids.
+pub(crate) type Pair = (u32, u32);
+
+/// Default number of words kept by the encoding cache.
+pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+
+/// A byte-level BPE model: token ids, merge ranks and a cache of encoded words.
+#[derive(Debug)]
+pub struct BpeModel {
+    vocab: FxHashMap<String, u32>,
+    id_to_token: Vec<Option<String>>,
+    /// `merges[(a, b)] = (rank, id of a+b)`: lower ranks merge first.
+    merges: FxHashMap<Pair, (u32, u32)>,
+    /// The pairs in rank order, as saved in `tokenizer.json`.
+    ranked_pairs: Vec<Pair>,
+    /// Id of the token for each single byte, if the vocabulary has one.
+    byte_ids: [Option<u32>; 256],
+    /// Tokens that are valid byte-level strings, by their bytes (for `ignore_merges`).
+    bytes_to_id: FxHashMap<Box<[u8]>, u32>,
+    unk_token: Option<String>,
+    fuse_unk: bool,
+    ignore_merges: bool,
+    cache: WordCache,
+}
+
+/// One symbol of a word being merged: a doubly linked list over a vector.
+#[derive(Clone, Copy, Debug)]
+struct Symbol {
+    id: u32,
+    prev: i32,
+    next: i32,
+    /// Number of bytes covered; 0 marks a symbol merged into its left neighbour.
+    len: u32,
+}
+
+impl BpeModel {
+    /// Builds a model from a vocabulary and merges given as token pairs in rank order.
+    ///
+    /// `source` names the file for error messages. Fails when a merge uses a token that is
+    /// not in the vocabulary or produces one that is not.
+    pub(crate) fn new(
+        vocab: FxHashMap<String, u32>,
+        merges: &[(String, String)],
+        unk_token: Option<String>,
+        fuse_unk: bool,
+        ignore_merges: bool,
+        source: &std::path::Path,
+    ) -> Result<Self> {
+        let format_error = |message: String| BpeError::Format {
+            path: source.to_path_buf(),
+            message,
+        };
+        let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let mut id_to_token = vec![None; size];
+        for (token, &id) in &vocab {
+            if let Some(other) = id_to_token[id as usize].replace(token.clone()) {
+                return Err(format_error(format!(
+                    "model.vocab gives id {id} to both {other:?} and {token:?}"
+                )));
+            }
+        }
+        if let Some(unk) = unk_token.as_ref().filter(|unk| !vocab.contains_key(*unk)) {
+            return Err(format_error(format!(
+                "model.unk_token {unk:?} is not in model.vocab"
+            )));
+        }
+        let id_of = |token: &str, rank: usize| {
+            vocab.get(token).copied().ok_or_else(|| {
+                format_error(format!(
+                    "model.merges[{rank}] uses {token:?}, which is not in model.vocab"
+                ))
+            })
+        };
+        let mut merge_map = FxHashMap::default();
+        let mut ranked_pairs = Vec::with_capacity(merges.len());
+        for (rank, (left, right)) in merges.iter().enumerate() {
+            let pair = (id_of(left, rank)?, id_of(right, rank)?);
+            let merged = id_of(&format!("{left}{right}"), rank)?;
+            // As in `tokenizers`, a repeated pair keeps its last rank.
+            if merge_map.insert(pair, (rank as u32, merged)).is_some() {
+                ranked_pairs.retain(|&p| p != pair);
+            }
+            ranked_pairs.push(pair);
+        }
+        let byte_ids = std::array::from_fn(|b| {
+            vocab
+                .get(BYTE_TO_CHAR[b].encode_utf8(&mut [0; 4]) as &str)
+                .copied()
+        });
+        let bytes_to_id = vocab
+            .iter()
+            .filter_map(|(token, &id)| Some((symbols_to_bytes(token)?.into_boxed_slice(), id)))
+            .collect();
+        Ok(Self {
+            vocab,
+            id_to_token,
+            merges: merge_map,
+            ranked_pairs,
+            byte_ids,
+            bytes_to_id,
+            unk_token,
+            fuse_unk,
+            ignore_merges,
+            cache: WordCache::new(DEFAULT_CACHE_CAPACITY),
+        })
+    }
+
+    /// The id of a vocabulary token.
+    pub(crate) fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.vocab.get(token).copied()
+    }
+
+    /// The vocabulary token with this id.
+    pub(crate) fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.id_to_token.get(id as usize)?.as_deref()
+    }
+
+    /// Number of tokens in the vocabulary.
+    pub(crate) fn len(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// The vocabulary as (token, id) pairs in id order.
+    pub(crate) fn tokens_by_id(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.id_to_token
+            .iter()
+            .enumerate()
+            .filter_map(|(id, token)| Some((token.as_deref()?, id as u32)))
+    }
+
+    /// The merges in rank order, as token strings.
+    pub(crate) fn merges_as_tokens(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ranked_pairs.iter().map(|&(a, b)| {
+            let token = |id| self.id_to_token(id).unwrap_or_default();
+            (token(a), token(b))
+        })
+    }
+
+    pub(crate) fn unk_token(&self) -> Option<&str> {
+        self.unk_token.as_deref()
+    }
+
+    pub(crate) fn fuse_unk(&self) -> bool {
+        self.fuse_unk
+    }
+
+    pub(crate) fn ignore_merges(&self) -> bool {
+        self.ignore_merges
+    }
+
+    /// Appends the ids of one pre-tokenized word (raw bytes) to `out`.
+    pub(crate) fn encode_word(&self, word: &[u8], out: &mut Vec<u32>) -> Result<()> {
+        if self.cache.extend_from(word, out) {
+            return Ok(());
+        }
+        let start = out.len();
+        match self.bytes_to_id.get(word).filter(|_| self.ignore_merges) {
+            Some(&id) => out.push(id),
+            None => self.merge_word(word, out)?,
+        }
+        self.cache.insert(word, &out[start..]);
+        Ok(())
+    }
+
+    /// Starts from one symbol per byte and applies merges lowest rank first (leftmost first
+    /// among equal ranks), with the same priority queue discipline as `tokenizers`.
+    fn merge_word(&self, word: &[u8], out: &mut Vec<u32>) -> Result<()> {
+        let mut symbols = self.initial_symbols(word)?;
+        let mut queue: BinaryHeap<Reverse<(u32, u32, u32)>> = symbols
+            .windows(2)
+            .enumerate()
+            .filter_map(|(pos, w)| {
+                let &(rank, merged) = self.merges.get(&(w[0].id, w[1].id))?;
+                Some(Reverse((rank, pos as u32, merged)))
+            })
+            .collect();
+        while let Some(Reverse((_, pos, merged))) = queue.pop() {
+            let pos = pos as usize;
+            let current = symbols[pos];
+            if current.len == 0 || current.next < 0 {
+                continue;
+            }
+            let right_pos = current.next as usize;
+            let right = symbols[right_pos];
+            // Skip queue entries made stale by earlier merges.
+            if self.merges.get(&(current.id, right.id)).map(|m| m.1) != Some(merged) {
+                continue;
+            }
+            symbols[pos] = Symbol {
+                id: merged,
+                len: current.len + right.len,
+                next: right.next,
+                ..current
+            };
+            symbols[right_pos].len = 0;
+            if right.next >= 0 {
+                symbols[right.next as usize].prev = pos as i32;
+            }
+            if current.prev >= 0
+                && let Some(&(rank, id)) = self
+                    .merges
+                    .get(&(symbols[current.prev as usize].id, merged))
+            {
+                queue.push(Reverse((rank, current.prev as u32, id)));
+            }
+            if right.next >= 0
+                && let Some(&(rank, id)) =
+                    self.merges.get(&(merged, symbols[right.next as usize].id))
+            {
+                queue.push(Reverse((rank, pos as u32, id)));
+            }
+        }
+        out.extend(symbols.iter().filter(|s| s.len > 0).map(|s| s.id));
+        Ok(())
+    }
+
+    /// One symbol per byte; bytes missing from the vocabulary become `unk_token`
+    /// (fused when `fuse_unk`) or an error when there is none.
+    fn initial_symbols(&self, word: &[u8]) -> Result<Vec<Symbol>> {
+        let unk_id = self
+            .unk_token
+            .as_deref()
+            .and_then(|unk| self.token_to_id(unk));
+        let mut symbols: Vec<Symbol> = Vec::with_capacity(word.len());
+        for &byte in word {
+            let id = match (self.byte_ids[byte as usize], unk_id) {
+                (Some(id), _) => id,
+                (None, Some(unk)) => unk,
+                (None, None) => return Err(BpeError::ByteNotInVocab { byte }),
+            };
+            let is_unk = Some(id) == unk_id && self.byte_ids[byte as usize].is_none();
+            if let Some(last) = symbols
+                .last_mut()
+                .filter(|s| is_unk && self.fuse_unk && s.id == id)
+            {
+                last.len += 1;
+                continue;
+            }
+            let n = symbols.len() as i32;
+            if let Some(last) = symbols.last_mut() {
+                last.next = n;
+            }
+            symbols.push(Symbol {
+                id,
+                prev: n - 1,
+                next: -1,
+                len: 1,
+            });
+        }
+        Ok(symbols)
+    }
+}

@@ -1,0 +1,162 @@
+//! The ByteLevel pre-tokenizer: GPT-2's split of text into words before BPE.
+//!
+//! GPT-2 splits with `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
+//! The `regex` crate has no look-ahead, so the split uses the pattern without `\s+(?!\S)` and
+//! restores its effect by hand: a run of two or more whitespace characters followed by a
+//! non-space gives its last character back, so that `"  world"` splits as `" "`, `" world"`,
+//! exactly as Hugging Face `tokenizers` (Oniguruma) does.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// GPT-2's pattern without the look-ahead alternative (see the module documentation).
+static GPT2_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+")
+        .expect("the GPT-2 split pattern is a valid regex")
+});
+
+/// Settings of the ByteLevel pre-tokenizer, as stored in `tokenizer.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteLevelPreTokenizer {
+    /// Prepend a space to text that does not start with one, so a first word is encoded like
+    /// any other (`"hello"` → `"Ġhello"`). Decoding then yields that extra space.
+    #[serde(default = "default_true")]
+    pub add_prefix_space: bool,
+    /// Kept for compatibility with `tokenizer.json`; only affects offsets, which this crate does not report.
+    #[serde(default = "default_true")]
+    pub trim_offsets: bool,
+    /// Split with GPT-2's pattern; when false the whole text is one word.
+    #[serde(default = "default_true")]
+    pub use_regex: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for ByteLevelPreTokenizer {
+    /// GPT-2's split without a prefix space: encoding then round-trips any text.
+    fn default() -> Self {
+        Self {
+            add_prefix_space: false,
+            trim_offsets: true,
+            use_regex: true,
+        }
+    }
+}
+
+impl ByteLevelPreTokenizer {
+    /// Calls `f` with each word of `text` in order; the words concatenate to `text`
+    /// (with a leading space added when `add_prefix_space` asks for it).
+    pub fn for_each_word<'t>(&self, text: &'t str, mut f: impl FnMut(&str)) {
+        if text.is_empty() {
+            return;
+        }
+        let text: Cow<'t, str> = if self.add_prefix_space && !text.starts_with(' ') {
+            Cow::Owned(format!(" {text}"))
+        } else {
+            Cow::Borrowed(text)
+        };
+        if self.use_regex {
+            gpt2_words(&text).for_each(f);
+        } else {
+            f(&text);
+        }
+    }
+}
+
+/// Splits `text` into GPT-2 words; the pieces concatenate to `text`.
+///
+/// ```
+/// use malmoi_tokenize::bpe::gpt2_words;
+/// let words: Vec<&str> = gpt2_words("I'll pay 1,000원  now!\n").collect();
+/// assert_eq!(words, ["I", "'ll", " pay", " 1", ",", "000", "원", " ", " now", "!", "\n"]);
+/// ```
+pub fn gpt2_words(text: &str) -> Gpt2Words<'_> {
+    Gpt2Words { text, pos: 0 }
+}
+
+/// Iterator over the GPT-2 words of a text, made by [`gpt2_words`].
+#[derive(Clone, Debug)]
+pub struct Gpt2Words<'t> {
+    text: &'t str,
+    pos: usize,
+}
+
+impl<'t> Iterator for Gpt2Words<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let rest = &self.text[self.pos..];
+        if rest.is_empty() {
+            return None;
+        }
+        let end = match GPT2_SPLIT.find_at(self.text, self.pos) {
+            // Every character matches one alternative, so a match starts here.
+            Some(m) if m.start() == self.pos => {
+                keep_last_space_for_next_word(self.text, m.start(), m.end())
+            }
+            Some(m) => m.start(),
+            None => self.text.len(),
+        };
+        let word = &self.text[self.pos..end];
+        self.pos = end;
+        Some(word)
+    }
+}
+
+/// Emulates `\s+(?!\S)`: a whitespace run of two or more characters that is followed by a
+/// non-space ends one character early, leaving that character to start the next word.
+fn keep_last_space_for_next_word(text: &str, start: usize, end: usize) -> usize {
+    if end == text.len() {
+        return end;
+    }
+    let matched = &text[start..end];
+    let mut chars = matched.char_indices().rev();
+    match (chars.next(), chars.next()) {
+        (Some((last_at, last)), Some(_)) if last.is_whitespace() => start + last_at,
+        _ => end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<&str> {
+        gpt2_words(text).collect()
+    }
+
+    #[test]
+    fn whitespace_runs_give_their_last_space_to_the_next_word() {
+        assert_eq!(words("a  b"), ["a", " ", " b"]);
+        assert_eq!(words("a \n\n c  "), ["a", " \n\n", " c", "  "]);
+        assert_eq!(words("x\n\ny"), ["x", "\n", "\n", "y"]);
+        assert_eq!(words("  \u{3000}d"), ["  ", "\u{3000}", "d"]);
+    }
+
+    #[test]
+    fn contractions_letters_numbers_and_symbols() {
+        assert_eq!(words("'sx's 'S"), ["'s", "x", "'s", " '", "S"]);
+        assert_eq!(words(" 12.5"), [" 12", ".", "5"]);
+        assert_eq!(words("안녕하세요 세계!!"), ["안녕하세요", " 세계", "!!"]);
+        assert_eq!(words("e\u{200b}f"), ["e", "\u{200b}", "f"]);
+    }
+
+    #[test]
+    fn prefix_space_is_added_once() {
+        let pre = ByteLevelPreTokenizer {
+            add_prefix_space: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        pre.for_each_word("hi there", |w| out.push(w.to_owned()));
+        assert_eq!(out, [" hi", " there"]);
+        out.clear();
+        pre.for_each_word(" hi", |w| out.push(w.to_owned()));
+        assert_eq!(out, [" hi"]);
+    }
+}
