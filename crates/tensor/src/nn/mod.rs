@@ -1,1 +1,93 @@
-//! (being written)
+//! Layers and the parameter-collection pattern.
+//!
+//! A layer is a struct holding its parameters as [`Tensor`]s and a
+//! `forward` method; the [`Module`] trait lists those parameters under stable
+//! dotted names (`"encoder.lstm.weight_ih"`), which is what optimisers
+//! update and [checkpoints](crate::checkpoint) save. A container names its
+//! children's parameters with [`prefixed`]:
+//!
+//! ```
+//! use malmoi_tensor::nn::{Embedding, Linear, Module, prefixed};
+//! use malmoi_tensor::{Result, Tensor};
+//! use ndarray::ArrayD;
+//! use rand::{SeedableRng, rngs::StdRng};
+//!
+//! /// Mean of the token embeddings, then a linear layer.
+//! struct BagOfEmbeddings {
+//!     embedding: Embedding,
+//!     output: Linear,
+//! }
+//!
+//! impl Module for BagOfEmbeddings {
+//!     fn named_parameters(&self) -> Vec<(String, Tensor)> {
+//!         let mut params = prefixed("embedding", self.embedding.named_parameters());
+//!         params.extend(prefixed("output", self.output.named_parameters()));
+//!         params
+//!     }
+//! }
+//!
+//! impl BagOfEmbeddings {
+//!     fn forward(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
+//!         self.output.forward(&self.embedding.forward(ids)?.mean_axes(&[1], false)?)
+//!     }
+//! }
+//!
+//! let mut rng = StdRng::seed_from_u64(0);
+//! let model = BagOfEmbeddings {
+//!     embedding: Embedding::new(100, 8, Some(0), &mut rng)?,
+//!     output: Linear::new(8, 2, true, &mut rng)?,
+//! };
+//! let names: Vec<String> = model.named_parameters().into_iter().map(|(name, _)| name).collect();
+//! assert_eq!(names, ["embedding.weight", "output.weight", "output.bias"]);
+//! assert_eq!(model.num_parameters(), 100 * 8 + 8 * 2 + 2);
+//! let logits = model.forward(&ndarray::array![[1, 2, 0]].into_dyn())?;
+//! assert_eq!(logits.shape(), vec![1, 2]);
+//! # Ok::<(), malmoi_tensor::Error>(())
+//! ```
+
+mod dropout;
+mod embedding;
+pub mod init;
+mod layer_norm;
+mod linear;
+
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use layer_norm::LayerNorm;
+pub use linear::Linear;
+
+use crate::tensor::Tensor;
+
+/// Something with named trainable parameters (a layer or a whole model).
+pub trait Module {
+    /// Every parameter with its stable dotted name, always in the same
+    /// order. Names are what checkpoints store, so changing one breaks
+    /// loading older checkpoints.
+    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+
+    /// The parameters without their names.
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Total number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.named_parameters().iter().map(|(_, p)| p.len()).sum()
+    }
+
+    /// Forgets every parameter's gradient.
+    fn zero_grad(&self) {
+        self.named_parameters().iter().for_each(|(_, p)| p.zero_grad());
+    }
+
+    /// Switches between training (`true`) and evaluation behaviour — what
+    /// `model.train()` / `model.eval()` do in PyTorch. Only layers that
+    /// behave differently (dropout) override it; containers must forward it
+    /// to their children.
+    fn set_training(&mut self, _training: bool) {}
+}
+
+/// Names `params` as children of `prefix`: `"weight"` becomes `"prefix.weight"`.
+pub fn prefixed(prefix: &str, params: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+    params.into_iter().map(|(name, p)| (format!("{prefix}.{name}"), p)).collect()
+}

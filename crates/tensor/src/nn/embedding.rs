@@ -1,0 +1,98 @@
+//! Token embedding table.
+
+use ndarray::{ArrayD, Axis};
+use rand::Rng;
+
+use super::Module;
+use super::init;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// A `(num_embeddings, dim)` table looked up by token id
+/// (`torch.nn.Embedding`, Keras' `Embedding`); its parameter is `weight`.
+///
+/// With a `padding_idx`, that row starts at zero, positions holding it give
+/// zero vectors and send no gradient, so the row stays zero through
+/// training (PyTorch's semantics for a zero padding row).
+///
+/// ```
+/// use malmoi_tensor::nn::Embedding;
+/// use ndarray::array;
+/// use rand::{SeedableRng, rngs::StdRng};
+///
+/// let table = Embedding::new(10, 4, Some(0), &mut StdRng::seed_from_u64(1))?;
+/// let vectors = table.forward(&array![[3, 7, 0, 0]].into_dyn())?;
+/// assert_eq!(vectors.shape(), vec![1, 4, 4]);
+/// assert!(vectors.data().slice(ndarray::s![0, 2, ..]).iter().all(|&v| v == 0.0));
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    /// `(num_embeddings, dim)`.
+    pub weight: Tensor,
+    /// The id whose row is kept at zero, if any.
+    pub padding_idx: Option<usize>,
+}
+
+impl Embedding {
+    /// A table initialised from `N(0, 1)` (PyTorch's default), with the
+    /// padding row zeroed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty table;
+    /// [`Error::IndexOutOfRange`] if `padding_idx ≥ num_embeddings`.
+    pub fn new(num_embeddings: usize, dim: usize, padding_idx: Option<usize>, rng: &mut impl Rng) -> Result<Self> {
+        if num_embeddings == 0 || dim == 0 {
+            return Err(Error::Invalid { op: "Embedding", reason: format!("empty table {num_embeddings} × {dim}") });
+        }
+        let mut weight = init::normal(&[num_embeddings, dim], 0.0, 1.0, rng)?;
+        if let Some(pad) = padding_idx.filter(|&pad| pad < num_embeddings) {
+            weight.index_axis_mut(Axis(0), pad).fill(0.0);
+        }
+        Self::from_weights(weight, padding_idx)
+    }
+
+    /// A table with the given `(num_embeddings, dim)` weights (pretrained
+    /// vectors, e.g. word2vec); the padding row is used as given.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] unless `weight` is 2-D;
+    /// [`Error::IndexOutOfRange`] if `padding_idx ≥ num_embeddings`.
+    pub fn from_weights(weight: ArrayD<f32>, padding_idx: Option<usize>) -> Result<Self> {
+        if weight.ndim() != 2 {
+            return Err(Error::Invalid { op: "Embedding", reason: format!("weight must be 2-D, got {:?}", weight.shape()) });
+        }
+        let rows = weight.shape()[0];
+        if let Some(pad) = padding_idx.filter(|&pad| pad >= rows) {
+            return Err(Error::IndexOutOfRange { op: "Embedding", index: pad, size: rows });
+        }
+        Ok(Embedding { weight: Tensor::parameter(weight), padding_idx })
+    }
+
+    /// Number of rows (vocabulary size).
+    pub fn num_embeddings(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// Vector size.
+    pub fn dim(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// Looks up `ids` of any shape, giving `ids.shape() + [dim]`.
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an id ≥ `num_embeddings`.
+    pub fn forward(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
+        let vectors = self.weight.gather_rows(ids)?;
+        let Some(pad) = self.padding_idx else { return Ok(vectors) };
+        let keep = ids.mapv(|id| if id == pad { 0.0 } else { 1.0 }).insert_axis(Axis(ids.ndim()));
+        vectors.mul(&Tensor::constant(keep))
+    }
+}
+
+impl Module for Embedding {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        vec![("weight".to_string(), self.weight.clone())]
+    }
+}
