@@ -1,0 +1,16 @@
+//! # malmoi-seq
+//!
+//! Recurrent sequence models on malmoi-tensor (simple RNN, LSTM, GRU, bidirectional and
+//! stacked), the training utilities a Keras user expects (seeded batching, validation split,
+//! early stopping, metrics, history and training curves), and the lecture's NSMC movie-review
+//! sentiment pipeline.
+
+pub mod batching;
+pub mod early_stopping;
+pub mod error;
+pub mod history;
+pub mod io;
+pub mod metrics;
+pub mod nsmc;
+
+pub use error::{Error, Result};

@@ -1,0 +1,105 @@
+//! Reading labelled review files in the NSMC format.
+//!
+//! NSMC files are tab-separated with a header line `id\tdocument\tlabel` and **no quoting**:
+//! a document may begin with an unmatched `"`, so every line is split on tabs as it is. A few
+//! documents are empty strings; they are kept.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// One labelled document: the review text and its binary label (0 negative, 1 positive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabeledText {
+    /// The row's identifier as written in the file.
+    pub id: String,
+    /// The review text (possibly empty).
+    pub document: String,
+    /// 0 = negative, 1 = positive.
+    pub label: u8,
+}
+
+/// The header every NSMC file starts with.
+const HEADER: &str = "id\tdocument\tlabel";
+
+/// Reads an NSMC-style TSV file (`id\tdocument\tlabel`, header first, no quoting).
+///
+/// A malformed row gives [`Error::MalformedRow`] naming the file, the 1-based line and what is
+/// wrong; a missing header gives the same error for line 1.
+pub fn read_labeled_tsv(path: impl AsRef<Path>) -> Result<Vec<LabeledText>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_labeled_tsv(&text, path)
+}
+
+/// Parses the text of an NSMC-style TSV file; `source` names it in errors.
+pub fn parse_labeled_tsv(text: &str, source: &Path) -> Result<Vec<LabeledText>> {
+    let malformed = |line: usize, reason: String| Error::MalformedRow {
+        path: source.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut lines = text.lines();
+    match lines.next() {
+        Some(header) if header.trim_end_matches('\r') == HEADER => {}
+        Some(other) => {
+            return Err(malformed(1, format!("expected header {HEADER:?}, found {other:?}")));
+        }
+        None => return Err(malformed(1, "the file is empty; expected a header".into())),
+    }
+    lines
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(index, line)| parse_row(line.trim_end_matches('\r')).map_err(|r| malformed(index + 2, r)))
+        .collect()
+}
+
+fn parse_row(line: &str) -> std::result::Result<LabeledText, String> {
+    let fields: Vec<&str> = line.split('\t').collect();
+    let [id, document, label] = fields[..] else {
+        return Err(format!("expected 3 tab-separated fields, found {}", fields.len()));
+    };
+    let label = match label {
+        "0" => 0,
+        "1" => 1,
+        other => return Err(format!("label must be 0 or 1, found {other:?}")),
+    };
+    Ok(LabeledText { id: id.to_owned(), document: document.to_owned(), label })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<LabeledText>> {
+        parse_labeled_tsv(text, Path::new("reviews.tsv"))
+    }
+
+    #[test]
+    fn reads_rows_with_unmatched_quotes_and_empty_documents() {
+        let rows = parse("id\tdocument\tlabel\n1\t\"그냥 그랬다\t0\n2\t\t1\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].document, "\"그냥 그랬다");
+        assert_eq!(rows[1].document, "");
+        assert_eq!(rows[1].label, 1);
+    }
+
+    #[test]
+    fn malformed_rows_name_the_line() {
+        let err = parse("id\tdocument\tlabel\n1\tgood\t1\n2\tbad\t7\n").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("reviews.tsv:3"), "{message}");
+        assert!(message.contains("label must be 0 or 1"), "{message}");
+        let err = parse("id\tdocument\tlabel\n1\tmissing label\n").unwrap_err();
+        assert!(err.to_string().contains("found 2"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_header_is_an_error() {
+        assert!(parse("1\tgood\t1\n").unwrap_err().to_string().contains("expected header"));
+        assert!(parse("").is_err());
+    }
+}
