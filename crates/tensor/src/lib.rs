@@ -23,3 +23,8 @@ pub use error::{Error, Result};
 pub use gradcheck::{GradCheckOptions, GradCheckReport, check_gradients};
 pub use ops::clip::clip_grad_norm;
 pub use tensor::{Backward, Tensor, grad_needed, is_grad_enabled, no_grad};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

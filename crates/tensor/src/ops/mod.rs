@@ -61,13 +61,9 @@ pub fn reduce_to_shape(grad: ArrayD<f32>, shape: &[usize]) -> ArrayD<f32> {
     let mut reduced = if extra > 0 {
         let rows: usize = grad.shape()[..extra].iter().product();
         let rest: Vec<usize> = grad.shape()[extra..].to_vec();
-        let standard = grad.as_standard_layout().into_owned();
         let mut flat_shape = vec![rows];
         flat_shape.extend_from_slice(&rest);
-        standard
-            .into_shape_with_order(IxDyn(&flat_shape))
-            .expect("standard layout reshapes")
-            .sum_axis(Axis(0))
+        grad.to_shape(IxDyn(&flat_shape)).expect("same number of elements").sum_axis(Axis(0))
     } else {
         grad
     };
