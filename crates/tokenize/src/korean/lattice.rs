@@ -1,0 +1,367 @@
+//! A MeCab-ko-compatible Viterbi search over lindera's compiled mecab-ko-dic.
+//!
+//! lindera's own `Segmenter` differs from MeCab in two ways that matter for
+//! Korean, where words are separated by spaces:
+//!
+//! * it puts whitespace into the lattice as `SP` unknown words with their own
+//!   context ids, so the word after a space connects to `SP` rather than to
+//!   the word before the space; MeCab skips the whitespace and connects the
+//!   two words directly (charging mecab-ko's left-space penalty instead);
+//! * it does not start unknown-word candidates inside an unknown word it has
+//!   already grouped, where MeCab does (MeCab splits `...` as `.` + `..`).
+//!
+//! This module reproduces MeCab's `Tokenizer::lookup` and `Viterbi::connect`
+//! on lindera's data structures (trie, unknown dictionary, character
+//! definitions, connection matrix, user dictionary), so that analyses match
+//! MeCab-ko's; lindera's segmenter remains available as
+//! [`Engine::Lindera`](super::Engine::Lindera).
+
+use lindera::dictionary::{Dictionary, UserDictionary};
+use lindera_dictionary::dictionary::character_definition::CategoryId;
+use lindera_dictionary::space_penalty::SpacePenaltyTable;
+use lindera_dictionary::viterbi::{LexType, WordId};
+
+/// MeCab's default `max-grouping-size`: runs of more than 1 + 24 characters
+/// of one category are not grouped into a single unknown word.
+const MAX_GROUPING: usize = 24;
+
+/// Bytes of one serialized word entry: id u32, cost i16, left u16, right u16.
+const ENTRY_LEN: usize = 10;
+
+/// Marks "no node" in the linked lists.
+const NONE: u32 = u32::MAX;
+
+/// The dictionaries and derived tables the search reads, prepared once.
+pub(crate) struct Lexicon {
+    dictionary: Dictionary,
+    user: Option<UserDictionary>,
+    space_penalty: Option<SpacePenaltyTable>,
+    space_mask: u64,
+}
+
+/// A character's categories as a bit set plus MeCab's default (first) category.
+#[derive(Clone, Copy, Default)]
+struct CharInfo {
+    mask: u64,
+    default: u32,
+}
+
+/// A lattice node: a candidate morpheme and its best path so far.
+#[derive(Clone, Copy)]
+struct Node {
+    /// First and one-past-last character of the surface (after any spaces).
+    start: u32,
+    end: u32,
+    left_id: u16,
+    right_id: u16,
+    /// Word cost plus the left-space penalty when preceded by whitespace.
+    word_cost: i32,
+    word_id: WordId,
+    /// Best path cost from BOS through this node.
+    path_cost: i64,
+    prev: u32,
+    /// Next node ending at the same position.
+    end_next: u32,
+}
+
+/// One morpheme of the best path: byte range and dictionary word id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Piece {
+    pub start: usize,
+    pub end: usize,
+    pub word_id: WordId,
+}
+
+/// Reusable buffers for one search at a time.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    chars: Vec<char>,
+    /// Byte offset of every character, plus the text length.
+    offsets: Vec<usize>,
+    info: Vec<CharInfo>,
+    nodes: Vec<Node>,
+    /// Per position, the last-inserted node ending there (MeCab's `end_node_list`).
+    end_head: Vec<u32>,
+    /// User dictionary matches (start char, end char, entry bytes offset), by start.
+    user_matches: Vec<(u32, u32, usize)>,
+}
+
+impl Lexicon {
+    /// Prepares the search for `dictionary` and an optional user dictionary
+    /// whose context ids are already in the dictionary's id space.
+    pub(crate) fn new(dictionary: Dictionary, user: Option<UserDictionary>) -> Self {
+        let space_penalty = dictionary.metadata.space_penalty.as_ref().and_then(|config| {
+            SpacePenaltyTable::build(config, &dictionary, user.as_ref()).ok()
+        });
+        let space_mask = dictionary
+            .character_definition
+            .category_id_by_name("SPACE")
+            .map_or(0, category_bit);
+        Self {
+            dictionary,
+            user,
+            space_penalty,
+            space_mask,
+        }
+    }
+
+    /// The system dictionary.
+    pub(crate) fn dictionary(&self) -> &Dictionary {
+        &self.dictionary
+    }
+
+    /// The user dictionary, if any.
+    pub(crate) fn user(&self) -> Option<&UserDictionary> {
+        self.user.as_ref()
+    }
+
+    /// Appends the best analysis of `text` to `out`.
+    pub(crate) fn analyze(&self, text: &str, ws: &mut Workspace, out: &mut Vec<Piece>) {
+        self.prepare(text, ws);
+        let n = ws.chars.len();
+        for pos in 0..n {
+            if ws.end_head[pos] == NONE {
+                continue;
+            }
+            let Some(begin) = (pos..n).find(|&i| ws.info[i].mask & self.space_mask == 0) else {
+                break; // only whitespace remains
+            };
+            let first = ws.nodes.len();
+            self.lookup(ws, begin);
+            if begin > pos {
+                self.charge_space_penalty(&mut ws.nodes[first..]);
+            }
+            self.connect(ws, pos, first);
+        }
+        self.backtrack(ws, out);
+    }
+
+    /// Fills the per-character tables and resets the lattice to BOS.
+    fn prepare(&self, text: &str, ws: &mut Workspace) {
+        ws.chars.clear();
+        ws.offsets.clear();
+        ws.info.clear();
+        for (offset, c) in text.char_indices() {
+            ws.chars.push(c);
+            ws.offsets.push(offset);
+            ws.info.push(self.char_info(c));
+        }
+        ws.offsets.push(text.len());
+        let n = ws.chars.len();
+        ws.end_head.clear();
+        ws.end_head.resize(n + 1, NONE);
+        ws.nodes.clear();
+        ws.nodes.push(Node {
+            start: 0,
+            end: 0,
+            left_id: 0,
+            right_id: 0,
+            word_cost: 0,
+            word_id: WordId::new(LexType::System, 0),
+            path_cost: 0,
+            prev: NONE,
+            end_next: NONE,
+        });
+        ws.end_head[0] = 0;
+        self.find_user_matches(text, ws);
+    }
+
+    fn char_info(&self, c: char) -> CharInfo {
+        let categories = self.dictionary.character_definition.lookup_categories(c);
+        CharInfo {
+            mask: categories.iter().fold(0, |mask, &id| mask | category_bit(id)),
+            default: categories.first().map_or(0, |id| id.0 as u32),
+        }
+    }
+
+    /// Records every user dictionary match, sorted by start character.
+    fn find_user_matches(&self, text: &str, ws: &mut Workspace) {
+        ws.user_matches.clear();
+        let Some(user) = &self.user else { return };
+        for m in user.dict.da.find_overlapping_iter(text) {
+            let (Ok(start), Ok(end)) = (
+                ws.offsets.binary_search(&m.start()),
+                ws.offsets.binary_search(&m.end()),
+            ) else {
+                continue;
+            };
+            let (offset, count) = user.dict.decode_val(m.value());
+            for k in 0..count as usize {
+                let at = (offset as usize + k) * ENTRY_LEN;
+                ws.user_matches.push((start as u32, end as u32, at));
+            }
+        }
+        ws.user_matches.sort_by_key(|&(start, _, _)| start);
+    }
+
+    /// MeCab's `Tokenizer::lookup`: pushes the candidates starting at
+    /// character `begin` (dictionary words, then unknown words).
+    fn lookup(&self, ws: &mut Workspace, begin: usize) {
+        let Workspace {
+            chars,
+            info,
+            nodes,
+            user_matches,
+            ..
+        } = ws;
+        let dictionary = &self.dictionary;
+        let first = nodes.len();
+        for (entries, len) in dictionary.prefix_dictionary.common_prefix_search(&chars[begin..]) {
+            for entry in entries.chunks_exact(ENTRY_LEN) {
+                nodes.push(node_from_entry(entry, LexType::System, begin, begin + len));
+            }
+        }
+        if let Some(user) = &self.user {
+            let from = user_matches.partition_point(|&(start, _, _)| (start as usize) < begin);
+            for &(start, end, at) in &user_matches[from..] {
+                if start as usize != begin {
+                    break;
+                }
+                if let Some(entry) = user.dict.vals_data.get(at..at + ENTRY_LEN) {
+                    nodes.push(node_from_entry(entry, LexType::User, begin, end as usize));
+                }
+            }
+        }
+        let char_info = info[begin];
+        let category = CategoryId(char_info.default as usize);
+        let definition = dictionary.character_definition.lookup_definition(category);
+        if nodes.len() > first && !definition.invoke {
+            return;
+        }
+        let n = chars.len();
+        let mut group_end = None;
+        if definition.group {
+            let mut end = begin + 1;
+            let mut previous = char_info.mask;
+            while end < n && previous & info[end].mask != 0 {
+                previous = info[end].mask;
+                end += 1;
+            }
+            if end - (begin + 1) <= MAX_GROUPING {
+                self.add_unknown(nodes, category, begin, end);
+            }
+            group_end = Some(end);
+        }
+        for end in (begin + 1..=n).take(definition.length as usize) {
+            if Some(end) == group_end {
+                break;
+            }
+            self.add_unknown(nodes, category, begin, end);
+            if end >= n || char_info.mask & info[end].mask == 0 {
+                break;
+            }
+        }
+        if nodes.len() == first {
+            self.add_unknown(nodes, category, begin, begin + 1);
+        }
+    }
+
+    fn add_unknown(&self, nodes: &mut Vec<Node>, category: CategoryId, begin: usize, end: usize) {
+        let unknown = &self.dictionary.unknown_dictionary;
+        for &id in unknown.lookup_word_ids(category) {
+            let entry = unknown.word_entry(id);
+            nodes.push(Node {
+                start: begin as u32,
+                end: end as u32,
+                left_id: entry.left_id() as u16,
+                right_id: entry.right_id() as u16,
+                word_cost: i32::from(entry.word_cost()),
+                word_id: WordId::new(LexType::Unknown, id),
+                path_cost: 0,
+                prev: NONE,
+                end_next: NONE,
+            });
+        }
+    }
+
+    /// mecab-ko's left-space penalty for candidates that follow whitespace.
+    fn charge_space_penalty(&self, nodes: &mut [Node]) {
+        if let Some(table) = &self.space_penalty {
+            for node in nodes {
+                node.word_cost += table.cost(node.word_id);
+            }
+        }
+    }
+
+    /// MeCab's `connect`: links each new node (last pushed first) to its best
+    /// predecessor ending at `pos`, then files it under its end position.
+    fn connect(&self, ws: &mut Workspace, pos: usize, first: usize) {
+        let matrix = &self.dictionary.connection_cost_matrix;
+        for index in (first..ws.nodes.len()).rev() {
+            let node = ws.nodes[index];
+            let mut best_cost = i64::MAX;
+            let mut best = NONE;
+            let mut left = ws.end_head[pos];
+            while left != NONE {
+                let l = &ws.nodes[left as usize];
+                let cost = l.path_cost
+                    + i64::from(matrix.cost(u32::from(l.right_id), u32::from(node.left_id)));
+                if cost < best_cost {
+                    best_cost = cost;
+                    best = left;
+                }
+                left = l.end_next;
+            }
+            let end = node.end as usize;
+            let node = &mut ws.nodes[index];
+            node.path_cost = best_cost + i64::from(node.word_cost);
+            node.prev = best;
+            node.end_next = ws.end_head[end];
+            ws.end_head[end] = index as u32;
+        }
+    }
+
+    /// Connects EOS to the last position reached and walks the best path back.
+    fn backtrack(&self, ws: &Workspace, out: &mut Vec<Piece>) {
+        let matrix = &self.dictionary.connection_cost_matrix;
+        let Some(last) = (1..ws.end_head.len()).rev().find(|&p| ws.end_head[p] != NONE) else {
+            return;
+        };
+        let mut best_cost = i64::MAX;
+        let mut best = NONE;
+        let mut node = ws.end_head[last];
+        while node != NONE {
+            let n = &ws.nodes[node as usize];
+            let cost = n.path_cost + i64::from(matrix.cost(u32::from(n.right_id), 0));
+            if cost < best_cost {
+                best_cost = cost;
+                best = node;
+            }
+            node = n.end_next;
+        }
+        let first_piece = out.len();
+        while best != NONE && best != 0 {
+            let n = &ws.nodes[best as usize];
+            out.push(Piece {
+                start: ws.offsets[n.start as usize],
+                end: ws.offsets[n.end as usize],
+                word_id: n.word_id,
+            });
+            best = n.prev;
+        }
+        out[first_piece..].reverse();
+    }
+}
+
+fn category_bit(id: CategoryId) -> u64 {
+    if id.0 < 64 { 1 << id.0 } else { 0 }
+}
+
+/// Decodes a serialized word entry (little endian id, cost, left id, right id).
+fn node_from_entry(entry: &[u8], lex_type: LexType, begin: usize, end: usize) -> Node {
+    let id = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+    let cost = i16::from_le_bytes([entry[4], entry[5]]);
+    let left_id = u16::from_le_bytes([entry[6], entry[7]]);
+    let right_id = u16::from_le_bytes([entry[8], entry[9]]);
+    Node {
+        start: begin as u32,
+        end: end as u32,
+        left_id,
+        right_id,
+        word_cost: i32::from(cost),
+        word_id: WordId::new(lex_type, id),
+        path_cost: 0,
+        prev: NONE,
+        end_next: NONE,
+    }
+}
