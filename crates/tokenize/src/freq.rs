@@ -116,7 +116,10 @@ impl FreqDist {
 
     /// Tokens that occurred exactly once, in first-occurrence order.
     pub fn hapaxes(&self) -> Vec<&str> {
-        self.iter().filter(|&(_, n)| n == 1).map(|(token, _)| token).collect()
+        self.iter()
+            .filter(|&(_, n)| n == 1)
+            .map(|(token, _)| token)
+            .collect()
     }
 
     /// Every `(token, count)` in first-occurrence order.
@@ -209,7 +212,11 @@ impl RareWords {
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +226,10 @@ mod tests {
     #[test]
     fn most_common_breaks_ties_by_first_occurrence() {
         let fd: FreqDist = ["b", "a", "c", "a", "b", "d"].into_iter().collect();
-        assert_eq!(fd.most_common(10), vec![("b", 2), ("a", 2), ("c", 1), ("d", 1)]);
+        assert_eq!(
+            fd.most_common(10),
+            vec![("b", 2), ("a", 2), ("c", 1), ("d", 1)]
+        );
         assert_eq!(fd.most_common(3), vec![("b", 2), ("a", 2), ("c", 1)]);
         assert_eq!(fd.most_common(0), vec![]);
         assert_eq!(fd.max(), Some("b"));

@@ -16,11 +16,24 @@ fn docs() -> Vec<Vec<&'static str>> {
 }
 
 fn tests() -> Vec<Vec<&'static str>> {
-    vec![vec!["영화", "꿀잼", "최고", "별로", "BEST", "지루하다"], vec![]]
+    vec![
+        vec!["영화", "꿀잼", "최고", "별로", "BEST", "지루하다"],
+        vec![],
+    ]
 }
 
-const KERAS_ORDER: [&str; 10] =
-    ["영화", "연기", "정말", "배우", "최고", "별로", "best", "재밌다", "지루하다", "좋다"];
+const KERAS_ORDER: [&str; 10] = [
+    "영화",
+    "연기",
+    "정말",
+    "배우",
+    "최고",
+    "별로",
+    "best",
+    "재밌다",
+    "지루하다",
+    "좋다",
+];
 
 fn fitted(tokenizer: Tokenizer) -> Tokenizer {
     let mut tokenizer = tokenizer;
@@ -52,7 +65,10 @@ fn plain_sequences_match_keras() {
     let tokenizer = fitted(Tokenizer::new());
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![1, 5, 6, 7, 9], vec![]]);
-    assert_eq!(back_to_text(&tokenizer, seqs), ["영화 최고 별로 best 지루하다", "", "정말"]);
+    assert_eq!(
+        back_to_text(&tokenizer, seqs),
+        ["영화 최고 별로 best 지루하다", "", "정말"]
+    );
     assert_eq!(tokenizer.vocab_size(), 11);
 }
 
@@ -105,8 +121,14 @@ const KERAS_JSON: &str = r##"{"class_name": "Tokenizer", "config": {"num_words":
 fn loads_a_tokenizer_written_by_keras() {
     let loaded = Tokenizer::from_json(KERAS_JSON).unwrap();
     let ours = fitted(Tokenizer::new().with_oov_token("<OOV>"));
-    assert_eq!(loaded.word_index().collect::<Vec<_>>(), ours.word_index().collect::<Vec<_>>());
-    assert_eq!(loaded.texts_to_sequences(tests()), ours.texts_to_sequences(tests()));
+    assert_eq!(
+        loaded.word_index().collect::<Vec<_>>(),
+        ours.word_index().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        loaded.texts_to_sequences(tests()),
+        ours.texts_to_sequences(tests())
+    );
     assert_eq!(loaded.word_counts(), ours.word_counts());
     assert_eq!(loaded.word_docs().count("연기"), 3);
     assert_eq!(loaded.document_count(), 4);
@@ -141,7 +163,12 @@ fn malformed_files_name_the_file_and_the_problem() {
     assert!(err.contains("without gaps"), "{err}");
 
     let other = KERAS_JSON.replace(r#""class_name": "Tokenizer""#, r#""class_name": "Vocab""#);
-    assert!(Tokenizer::from_json(&other).unwrap_err().to_string().contains("class_name"));
+    assert!(
+        Tokenizer::from_json(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("class_name")
+    );
 
     let missing = Tokenizer::load(dir.path().join("absent.json")).unwrap_err();
     assert!(matches!(missing, EncodingError::Io { .. }));
@@ -153,10 +180,16 @@ fn empty_input_gives_empty_results() {
     let mut tokenizer = Tokenizer::new();
     tokenizer.fit_on_texts(Vec::<Vec<String>>::new());
     assert!(tokenizer.is_empty());
-    assert_eq!(tokenizer.texts_to_sequences([["x"]]), vec![Vec::<u32>::new()]);
+    assert_eq!(
+        tokenizer.texts_to_sequences([["x"]]),
+        vec![Vec::<u32>::new()]
+    );
     tokenizer.fit_on_texts([Vec::<&str>::new()]);
     assert_eq!(tokenizer.document_count(), 1);
-    assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer);
+    assert_eq!(
+        Tokenizer::from_json(&tokenizer.to_json()).unwrap(),
+        tokenizer
+    );
     assert!(text_to_word_sequence("  ,.! ").is_empty());
 }
 
@@ -164,12 +197,24 @@ fn empty_input_gives_empty_results() {
 fn pad_sequences_matches_keras() {
     let s = vec![vec![1], vec![2, 3], vec![4, 5, 6]];
     let pad = |maxlen, padding, truncating, value| {
-        pad_sequences(&s, PadOptions { maxlen, padding, truncating }, value).to_vecs()
+        pad_sequences(
+            &s,
+            PadOptions {
+                maxlen,
+                padding,
+                truncating,
+            },
+            value,
+        )
+        .to_vecs()
     };
     use Side::{Post, Pre};
     assert_eq!(pad(None, Pre, Pre, 0), [[0, 0, 1], [0, 2, 3], [4, 5, 6]]);
     assert_eq!(pad(Some(2), Pre, Pre, 0), [[0, 1], [2, 3], [5, 6]]);
     assert_eq!(pad(Some(2), Post, Post, 0), [[1, 0], [2, 3], [4, 5]]);
-    assert_eq!(pad(Some(4), Post, Pre, 9), [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]);
+    assert_eq!(
+        pad(Some(4), Post, Pre, 9),
+        [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]
+    );
     assert_eq!(pad(Some(2), Pre, Post, 0), [[0, 1], [2, 3], [4, 5]]);
 }

@@ -152,7 +152,10 @@ impl Tokenizer {
         D: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        texts.into_iter().map(|doc| self.text_to_sequence(doc)).collect()
+        texts
+            .into_iter()
+            .map(|doc| self.text_to_sequence(doc))
+            .collect()
     }
 
     /// Converts indices back to space-joined words. As in Keras, an index
@@ -172,7 +175,10 @@ impl Tokenizer {
 
     /// Converts every index sequence back to text.
     pub fn sequences_to_texts<S: AsRef<[u32]>>(&self, sequences: &[S]) -> Vec<String> {
-        sequences.iter().map(|seq| self.sequence_to_text(seq.as_ref())).collect()
+        sequences
+            .iter()
+            .map(|seq| self.sequence_to_text(seq.as_ref()))
+            .collect()
     }
 
     /// The index of `word` in the full vocabulary (Keras' `word_index[word]`),
@@ -189,7 +195,10 @@ impl Tokenizer {
 
     /// `(word, index)` pairs in index order (Keras' `word_index`).
     pub fn word_index(&self) -> impl ExactSizeIterator<Item = (&str, u32)> + '_ {
-        self.vocab.iter().enumerate().map(|(pos, word)| (word.as_str(), pos as u32 + 1))
+        self.vocab
+            .iter()
+            .enumerate()
+            .map(|(pos, word)| (word.as_str(), pos as u32 + 1))
     }
 
     /// Number of indexed words, OOV token included (`len(word_index)`).
@@ -333,8 +342,10 @@ impl Tokenizer {
             .iter()
             .filter_map(|(word, n)| Some((self.index_of(word)?.to_string(), n)))
             .collect();
-        let index_word: IndexMap<String, &str> =
-            self.word_index().map(|(word, i)| (i.to_string(), word)).collect();
+        let index_word: IndexMap<String, &str> = self
+            .word_index()
+            .map(|(word, i)| (i.to_string(), word))
+            .collect();
         let word_index: IndexMap<&str, u32> = self.word_index().collect();
         let counts = |fd: &FreqDist| json(&fd.iter().collect::<IndexMap<_, _>>());
         let document = KerasJson {
@@ -381,14 +392,19 @@ impl Tokenizer {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text)
-            .map_err(|reason| EncodingError::Malformed { path: Some(path.to_owned()), reason })
+        Self::parse(&text).map_err(|reason| EncodingError::Malformed {
+            path: Some(path.to_owned()),
+            reason,
+        })
     }
 
     fn parse(text: &str) -> Result<Self, String> {
         let document: KerasJson = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if document.class_name != "Tokenizer" {
-            return Err(format!("class_name is {:?}, expected \"Tokenizer\"", document.class_name));
+            return Err(format!(
+                "class_name is {:?}, expected \"Tokenizer\"",
+                document.class_name
+            ));
         }
         let config = document.config;
         let word_index: IndexMap<String, u32> = inner_json("word_index", &config.word_index)?;
@@ -401,10 +417,12 @@ impl Tokenizer {
             word_docs: counts_from(inner_json("word_docs", &config.word_docs)?),
             vocab: vocab_from(word_index)?,
         };
-        if let Some(oov) = &tokenizer.oov_token {
-            if tokenizer.index_of(oov) != Some(1) {
-                return Err(format!("oov_token {oov:?} does not have index 1 in word_index"));
-            }
+        if let Some(oov) = &tokenizer.oov_token
+            && tokenizer.index_of(oov) != Some(1)
+        {
+            return Err(format!(
+                "oov_token {oov:?} does not have index 1 in word_index"
+            ));
         }
         Ok(tokenizer)
     }
@@ -459,7 +477,10 @@ mod tests {
     fn oov_token_seen_in_texts_keeps_index_one() {
         let mut tokenizer = Tokenizer::new().with_oov_token("x");
         tokenizer.fit_on_texts([["y", "x", "x"]]);
-        assert_eq!(tokenizer.word_index().collect::<Vec<_>>(), vec![("x", 1), ("y", 2)]);
+        assert_eq!(
+            tokenizer.word_index().collect::<Vec<_>>(),
+            vec![("x", 1), ("y", 2)]
+        );
     }
 
     #[test]

@@ -12,15 +12,38 @@
 //! (`Mr.`, `Dr.`, `etc.`, …).
 
 /// Abbreviations whose period does not end a sentence (compared in lower case).
-const ABBREVIATIONS: [&str; 14] =
-    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "no"];
+const ABBREVIATIONS: [&str; 14] = [
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "no",
+];
 
 /// Characters that are always a token of their own.
 fn always_split(c: char) -> bool {
     matches!(
         c,
-        ';' | '@' | '#' | '$' | '%' | '&' | '*' | '?' | '!' | '(' | ')' | '[' | ']' | '{' | '}'
-            | '<' | '>' | '«' | '»' | '“' | '”' | '‘' | '’' | '„' | '\u{2012}'..='\u{2015}'
+        ';' | '@'
+            | '#'
+            | '$'
+            | '%'
+            | '&'
+            | '*'
+            | '?'
+            | '!'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '«'
+            | '»'
+            | '“'
+            | '”'
+            | '‘'
+            | '’'
+            | '„'
+            | '\u{2012}'..='\u{2015}'
     )
 }
 
@@ -94,19 +117,30 @@ fn split_chunk(chunk: &str, is_last: bool, tokens: &mut Vec<String>) {
 fn quote(tokens: &[String], chunk_start: usize, word: &str) -> String {
     let opens = word.is_empty()
         && (tokens.len() == chunk_start
-            || tokens.last().is_some_and(|t| matches!(t.as_str(), "(" | "[" | "{" | "<" | "``")));
+            || tokens
+                .last()
+                .is_some_and(|t| matches!(t.as_str(), "(" | "[" | "{" | "<" | "``")));
     if opens { "``" } else { "''" }.to_owned()
 }
 
 /// Splits a period off the word before any closing brackets or quotes at
 /// the end of a chunk, when the chunk ends a sentence.
 fn split_final_period(tokens: &mut Vec<String>, chunk_start: usize, is_last: bool) {
-    let closers = tokens[chunk_start..].iter().rev().take_while(|t| closes(t)).count();
-    let Some(pos) = (tokens.len() - closers).checked_sub(1).filter(|&p| p >= chunk_start) else {
+    let closers = tokens[chunk_start..]
+        .iter()
+        .rev()
+        .take_while(|t| closes(t))
+        .count();
+    let Some(pos) = (tokens.len() - closers)
+        .checked_sub(1)
+        .filter(|&p| p >= chunk_start)
+    else {
         return;
     };
     let token = &tokens[pos];
-    let Some(stem) = token.strip_suffix('.') else { return };
+    let Some(stem) = token.strip_suffix('.') else {
+        return;
+    };
     if stem.is_empty() || stem.ends_with('.') || (!is_last && is_abbreviation(stem)) {
         return;
     }
@@ -123,7 +157,9 @@ fn is_abbreviation(stem: &str) -> bool {
     let single_letter = chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none();
     single_letter
         || stem.contains('.')
-        || ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(stem.trim_start_matches('\'')))
+        || ABBREVIATIONS
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(stem.trim_start_matches('\'')))
 }
 
 fn flush_word(word: &mut String, tokens: &mut Vec<String>) {
@@ -148,12 +184,20 @@ fn split_word(word: &str, tokens: &mut Vec<String>) {
         return;
     }
     let (stem, suffix_1) = split_suffix(word, &["'s", "'S", "'m", "'M", "'d", "'D", "'"]);
-    let (stem, suffix_2) = split_suffix(stem, &["'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T"]);
+    let (stem, suffix_2) = split_suffix(
+        stem,
+        &["'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T"],
+    );
     match split_whole_word_contraction(stem) {
         Some((a, b)) => tokens.extend([a.to_owned(), b.to_owned()]),
         None => tokens.push(stem.to_owned()),
     }
-    tokens.extend([suffix_2, suffix_1].into_iter().flatten().map(str::to_owned));
+    tokens.extend(
+        [suffix_2, suffix_1]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned),
+    );
 }
 
 /// `'hello` → `'` + `hello`, but not `'s`, `'re`, `'ll`, … (contractions).
@@ -163,11 +207,13 @@ fn opening_apostrophe(word: &str) -> Option<&str> {
         return None;
     }
     let lower = rest.to_lowercase();
-    let contraction = ["re", "ve", "ll", "m", "t", "s", "d", "n"].iter().any(|suffix| {
-        lower.strip_prefix(suffix).is_some_and(|after| {
-            !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
-        })
-    });
+    let contraction = ["re", "ve", "ll", "m", "t", "s", "d", "n"]
+        .iter()
+        .any(|suffix| {
+            lower
+                .strip_prefix(suffix)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+        });
     (!contraction).then_some(rest)
 }
 
@@ -175,10 +221,11 @@ fn opening_apostrophe(word: &str) -> Option<&str> {
 /// an apostrophe precedes it.
 fn split_suffix<'a>(word: &'a str, suffixes: &[&'static str]) -> (&'a str, Option<&'static str>) {
     for &suffix in suffixes {
-        if let Some(stem) = word.strip_suffix(suffix) {
-            if !stem.is_empty() && !stem.ends_with('\'') {
-                return (stem, Some(suffix));
-            }
+        if let Some(stem) = word.strip_suffix(suffix)
+            && !stem.is_empty()
+            && !stem.ends_with('\'')
+        {
+            return (stem, Some(suffix));
         }
     }
     (word, None)
@@ -215,9 +262,15 @@ mod tests {
 
     #[test]
     fn sentence_ends_but_not_abbreviations() {
-        assert_eq!(tok("Mr. Smith left. He ran."), ["Mr.", "Smith", "left", ".", "He", "ran", "."]);
+        assert_eq!(
+            tok("Mr. Smith left. He ran."),
+            ["Mr.", "Smith", "left", ".", "He", "ran", "."]
+        );
         assert_eq!(tok("The U.S. is big"), ["The", "U.S.", "is", "big"]);
-        assert_eq!(tok("I live in the U.S."), ["I", "live", "in", "the", "U.S", "."]);
+        assert_eq!(
+            tok("I live in the U.S."),
+            ["I", "live", "in", "the", "U.S", "."]
+        );
         assert_eq!(tok("J. R. R. Tolkien"), ["J.", "R.", "R.", "Tolkien"]);
     }
 
@@ -229,7 +282,9 @@ mod tests {
 
     #[test]
     fn odd_input_never_panics() {
-        for text in ["", "'", "''", "\"", ".", "..", "n't", "'s", "-", "--", "…", "가.", "'t", "é'"] {
+        for text in [
+            "", "'", "''", "\"", ".", "..", "n't", "'s", "-", "--", "…", "가.", "'t", "é'",
+        ] {
             let _ = tok(text);
         }
     }

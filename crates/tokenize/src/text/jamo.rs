@@ -49,7 +49,7 @@ impl Syllable {
     /// Splits a syllable 가-힣; `None` for any other character.
     pub fn from_char(c: char) -> Option<Self> {
         let offset = (c as u32).checked_sub(SYLLABLE_BASE)?;
-        (offset < SYLLABLE_COUNT).then(|| Self {
+        (offset < SYLLABLE_COUNT).then_some(Self {
             initial: (offset / (MEDIALS * FINALS)) as u8,
             medial: (offset / FINALS % MEDIALS) as u8,
             final_: (offset % FINALS) as u8,
@@ -108,7 +108,10 @@ fn initial_index(c: char) -> Option<u8> {
     if (INITIAL_BASE..INITIAL_BASE + 19).contains(&code) {
         return Some((code - INITIAL_BASE) as u8);
     }
-    COMPAT_INITIALS.iter().position(|&j| j == c).map(|i| i as u8)
+    COMPAT_INITIALS
+        .iter()
+        .position(|&j| j == c)
+        .map(|i| i as u8)
 }
 
 fn medial_index(c: char) -> Option<u8> {
@@ -124,7 +127,10 @@ fn final_index(c: char) -> Option<u8> {
     if (FINAL_BASE + 1..FINAL_BASE + FINALS).contains(&code) {
         return Some((code - FINAL_BASE) as u8);
     }
-    COMPAT_FINALS.iter().position(|&j| j == c).map(|i| i as u8 + 1)
+    COMPAT_FINALS
+        .iter()
+        .position(|&j| j == c)
+        .map(|i| i as u8 + 1)
 }
 
 /// Replaces every syllable by its compatibility jamo; other characters are
@@ -138,7 +144,9 @@ fn final_index(c: char) -> Option<u8> {
 /// assert_eq!(compose(&decompose("값이 갔어요")), "값이 갔어요");
 /// ```
 pub fn decompose(text: &str) -> String {
-    decompose_with(text, |s| [Some(s.initial()), Some(s.medial()), s.final_consonant()])
+    decompose_with(text, |s| {
+        [Some(s.initial()), Some(s.medial()), s.final_consonant()]
+    })
 }
 
 /// Replaces every syllable by conjoining jamo (the Hangul part of Unicode
@@ -172,21 +180,30 @@ pub fn compose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        let (Some(initial), Some(medial)) = (initial_index(chars[i]), chars.get(i + 1).and_then(|&c| medial_index(c)))
-        else {
+        let (Some(initial), Some(medial)) = (
+            initial_index(chars[i]),
+            chars.get(i + 1).and_then(|&c| medial_index(c)),
+        ) else {
             out.push(chars[i]);
             i += 1;
             continue;
         };
         i += 2;
         let mut final_ = 0;
-        if let Some(index) = chars.get(i).and_then(|&c| final_index(c)) {
-            if !is_vowel(i + 1) {
-                final_ = index;
-                i += 1;
-            }
+        if let Some(index) = chars.get(i).and_then(|&c| final_index(c))
+            && !is_vowel(i + 1)
+        {
+            final_ = index;
+            i += 1;
         }
-        out.push(Syllable { initial, medial, final_ }.to_char());
+        out.push(
+            Syllable {
+                initial,
+                medial,
+                final_,
+            }
+            .to_char(),
+        );
     }
     out
 }
