@@ -1,1 +1,65 @@
-fn main() {}
+//! Byte-level BPE throughput (tokens/s) on NSMC reviews, 1 and 2 threads, and training time.
+//!
+//! `cargo bench --bench bpe`. The tokenizer is trained here exactly as
+//! `cargo run --release --example bpe -- ../shared/data/nsmc/reviews_unlabeled.txt --lines 100000`
+//! trains it (vocab 8000, min frequency 2), so `benches/reference/bpe_reference.py throughput`
+//! on that example's tokenizer.json measures Python `tokenizers` on the same model and text.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use malmoi::tokenize::bpe::{BpeTrainer, ByteLevelBpe};
+
+/// Lines used to train the tokenizer (as the example with `--lines 100000`).
+const TRAIN_LINES: usize = 100_000;
+/// Lines encoded per iteration.
+const ENCODE_LINES: usize = 20_000;
+
+fn nsmc_lines() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nsmc/reviews_unlabeled.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the bench needs ../shared/data beside the repository)", path.display()));
+    text.lines().take(TRAIN_LINES).map(str::to_owned).collect()
+}
+
+fn trainer() -> BpeTrainer {
+    BpeTrainer::new()
+        .vocab_size(8000)
+        .min_frequency(2)
+        .special_tokens(["<pad>", "<unk>", "</s>", "<mask>"])
+}
+
+fn encode(c: &mut Criterion) {
+    let lines = nsmc_lines();
+    let tokenizer: ByteLevelBpe = trainer().train(&lines).expect("training on NSMC");
+    let batch = &lines[..ENCODE_LINES];
+    let tokens: usize = tokenizer.encode_batch_ids(batch).expect("encoding NSMC").iter().map(Vec::len).sum();
+
+    let mut group = c.benchmark_group("bpe_encode_nsmc_20k_lines");
+    group.throughput(Throughput::Elements(tokens as u64));
+    group.sample_size(20);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        group.bench_function(BenchmarkId::new("encode_batch_ids", threads), |b| {
+            b.iter(|| pool.install(|| tokenizer.encode_batch_ids(black_box(batch)).expect("encode")))
+        });
+        group.bench_function(BenchmarkId::new("encode_batch", threads), |b| {
+            b.iter(|| pool.install(|| tokenizer.encode_batch(black_box(batch)).expect("encode")))
+        });
+    }
+    group.finish();
+}
+
+fn train(c: &mut Criterion) {
+    let lines = nsmc_lines();
+    let mut group = c.benchmark_group("bpe_train_nsmc");
+    group.sample_size(10);
+    let lines_20k = &lines[..20_000];
+    group.throughput(Throughput::Bytes(lines_20k.iter().map(|l| l.len() as u64).sum()));
+    group.bench_function("20k_lines_vocab_8000", |b| b.iter(|| trainer().train(black_box(lines_20k)).expect("train")));
+    group.finish();
+}
+
+criterion_group!(benches, encode, train);
+criterion_main!(benches);
