@@ -1,1 +1,273 @@
-//! (being written)
+//! Optimisers and learning-rate schedules.
+//!
+//! An optimiser owns the named parameters of a model
+//! ([`Module::named_parameters`](crate::nn::Module::named_parameters)) and
+//! one state buffer per parameter and kind (momentum, moment estimates). After
+//! `loss.backward()`, [`Optimizer::step`] updates every parameter that has a
+//! gradient; [`Optimizer::zero_grad`] clears the gradients for the next batch.
+//! [`Optimizer::state`] / [`Optimizer::load_state`] capture and restore
+//! everything a resumed run needs, and [`OptimizerState`] saves it as a
+//! safetensors file (buffers named `"{buffer}.{parameter}"`, e.g.
+//! `"exp_avg.encoder.weight"`).
+//!
+//! ```
+//! use malmoi_tensor::nn::{Linear, Module};
+//! use malmoi_tensor::optim::{Adam, Optimizer, Schedule};
+//! use malmoi_tensor::Tensor;
+//! use ndarray::array;
+//! use rand::{SeedableRng, rngs::StdRng};
+//!
+//! let model = Linear::new(2, 1, true, &mut StdRng::seed_from_u64(0))?;
+//! let mut optimizer = Adam::new(model.named_parameters(), 0.05)?;
+//! let schedule = Schedule::warmup_cosine(10, 200, 0.1)?;
+//! let x = Tensor::constant(array![[1.0_f32, 2.0], [3.0, -1.0]].into_dyn());
+//! let y = Tensor::constant(array![[1.0_f32], [-2.0]].into_dyn());
+//! for step in 0..200 {
+//!     optimizer.set_learning_rate(schedule.learning_rate(0.05, step));
+//!     optimizer.zero_grad();
+//!     let loss = model.forward(&x)?.mse_loss(&y)?;
+//!     loss.backward()?;
+//!     optimizer.step()?;
+//! }
+//! assert!(model.forward(&x)?.mse_loss(&y)?.item()? < 1e-3);
+//! # Ok::<(), malmoi_tensor::Error>(())
+//! ```
+
+mod adam;
+mod adamw;
+mod rmsprop;
+mod schedule;
+mod sgd;
+
+pub use adam::Adam;
+pub use adamw::AdamW;
+pub use rmsprop::RmsProp;
+pub use schedule::Schedule;
+pub use sgd::Sgd;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use ndarray::ArrayD;
+
+use crate::checkpoint;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// A gradient-based optimiser.
+pub trait Optimizer {
+    /// Updates every parameter that has a gradient.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] if the learning rate is not finite.
+    fn step(&mut self) -> Result<()>;
+
+    /// Forgets the gradients of all parameters.
+    fn zero_grad(&self);
+
+    /// The current learning rate.
+    fn learning_rate(&self) -> f32;
+
+    /// Sets the learning rate (schedules call this before each step).
+    fn set_learning_rate(&mut self, learning_rate: f32);
+
+    /// Everything needed to resume: buffers, step counts and learning rate.
+    fn state(&self) -> OptimizerState;
+
+    /// Restores a state captured by [`Optimizer::state`] of the same kind of
+    /// optimiser over parameters with the same names and shapes.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for another kind of optimiser; as
+    /// [`Checkpoint::get_shaped`](checkpoint::Checkpoint::get_shaped) for
+    /// missing or misshapen buffers.
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
+}
+
+/// An optimiser's resumable state.
+#[derive(Debug, Clone)]
+pub struct OptimizerState {
+    /// Which optimiser wrote it (`"sgd"`, `"rmsprop"`, `"adam"`, `"adamw"`).
+    pub kind: String,
+    /// The learning rate at the time.
+    pub learning_rate: f32,
+    /// Number of updates applied to each parameter, by parameter name.
+    pub steps: BTreeMap<String, u64>,
+    /// Buffers named `"{buffer}.{parameter}"`.
+    pub buffers: BTreeMap<String, ArrayD<f32>>,
+}
+
+impl OptimizerState {
+    /// Writes the state to a safetensors file (atomically); the kind,
+    /// learning rate and step counts go into the metadata.
+    ///
+    /// # Errors
+    /// As [`checkpoint::save`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let metadata = BTreeMap::from([
+            ("optimizer".to_string(), self.kind.clone()),
+            ("learning_rate".to_string(), self.learning_rate.to_string()),
+            ("steps".to_string(), serde_json::to_string(&self.steps)?),
+        ]);
+        checkpoint::save(path, self.buffers.iter().map(|(name, a)| (name.as_str(), a)), &metadata)
+    }
+
+    /// Reads a state written by [`OptimizerState::save`].
+    ///
+    /// # Errors
+    /// As [`checkpoint::load`], plus [`Error::Checkpoint`] when the metadata
+    /// is missing or malformed.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = checkpoint::load(path)?;
+        let field = |key: &str| {
+            file.metadata()
+                .get(key)
+                .ok_or_else(|| Error::Checkpoint(format!("{}: no {key:?} in the optimiser metadata", path.display())))
+        };
+        let learning_rate = field("learning_rate")?
+            .parse()
+            .map_err(|e| Error::Checkpoint(format!("{}: learning_rate: {e}", path.display())))?;
+        let mut buffers = BTreeMap::new();
+        for name in file.names() {
+            buffers.insert(name.to_string(), file.get(name)?.clone());
+        }
+        Ok(OptimizerState {
+            kind: field("optimizer")?.clone(),
+            learning_rate,
+            steps: serde_json::from_str(field("steps")?)?,
+            buffers,
+        })
+    }
+}
+
+/// The parameters an optimiser updates, with their state buffers and step
+/// counts — the bookkeeping every optimiser shares.
+#[derive(Debug)]
+struct ParamSlots {
+    kind: &'static str,
+    params: Vec<(String, Tensor)>,
+    buffer_names: &'static [&'static str],
+    /// `buffers[param][kind]`, zeros until the parameter's first update.
+    buffers: Vec<Vec<ArrayD<f32>>>,
+    steps: Vec<u64>,
+}
+
+impl ParamSlots {
+    fn new(kind: &'static str, params: Vec<(String, Tensor)>, buffer_names: &'static [&'static str]) -> Result<Self> {
+        let mut seen = HashSet::new();
+        if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+            return Err(Error::Invalid { op: kind, reason: format!("parameter name {name:?} appears twice") });
+        }
+        let buffers = params
+            .iter()
+            .map(|(_, p)| buffer_names.iter().map(|_| ArrayD::zeros(p.data().raw_dim())).collect())
+            .collect();
+        let steps = vec![0; params.len()];
+        Ok(ParamSlots { kind, params, buffer_names, buffers, steps })
+    }
+
+    /// Calls `update(parameter, gradient, buffers, step)` for every parameter
+    /// with a gradient, `step` counting this update (1 on the first).
+    fn update(&mut self, learning_rate: f32, mut update: impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64)) -> Result<()> {
+        if !learning_rate.is_finite() {
+            return Err(Error::NonFinite { what: format!("{} learning rate", self.kind) });
+        }
+        for (((_, param), buffers), step) in self.params.iter().zip(&mut self.buffers).zip(&mut self.steps) {
+            param.with_grad(|grad| {
+                if let Some(grad) = grad {
+                    *step += 1;
+                    param.update_data(|value| update(value, grad, buffers, *step));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(|(_, p)| p.zero_grad());
+    }
+
+    fn state(&self, learning_rate: f32) -> OptimizerState {
+        let mut state = OptimizerState {
+            kind: self.kind.to_string(),
+            learning_rate,
+            steps: BTreeMap::new(),
+            buffers: BTreeMap::new(),
+        };
+        for (((name, _), buffers), &step) in self.params.iter().zip(&self.buffers).zip(&self.steps) {
+            state.steps.insert(name.clone(), step);
+            for (buffer_name, buffer) in self.buffer_names.iter().zip(buffers) {
+                state.buffers.insert(format!("{buffer_name}.{name}"), buffer.clone());
+            }
+        }
+        state
+    }
+
+    /// Restores buffers and steps; returns the saved learning rate.
+    fn load_state(&mut self, state: &OptimizerState) -> Result<f32> {
+        if state.kind != self.kind {
+            return Err(Error::Invalid { op: self.kind, reason: format!("cannot load the state of a {:?} optimiser", state.kind) });
+        }
+        let mut restored = Vec::with_capacity(self.params.len());
+        for (name, param) in &self.params {
+            let step = *state.steps.get(name).ok_or_else(|| Error::MissingTensor { name: format!("steps.{name}") })?;
+            let mut buffers = Vec::with_capacity(self.buffer_names.len());
+            for buffer_name in self.buffer_names {
+                let key = format!("{buffer_name}.{name}");
+                let buffer = state.buffers.get(&key).ok_or_else(|| Error::MissingTensor { name: key.clone() })?;
+                if buffer.shape() != param.data().shape() {
+                    return Err(Error::CheckpointShape { name: key, expected: param.shape(), got: buffer.shape().to_vec() });
+                }
+                buffers.push(buffer.clone());
+            }
+            restored.push((step, buffers));
+        }
+        for ((step, buffers), (slot_step, slot_buffers)) in restored.into_iter().zip(self.steps.iter_mut().zip(&mut self.buffers)) {
+            *slot_step = step;
+            *slot_buffers = buffers;
+        }
+        Ok(state.learning_rate)
+    }
+}
+
+/// Checks that a hyperparameter lies in `range`, naming it otherwise.
+fn check_range(op: &'static str, name: &str, value: f32, range: impl std::ops::RangeBounds<f32>) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::Invalid { op, reason: format!("{name} = {value} is out of range") })
+    }
+}
+
+/// Implements [`Optimizer`]'s bookkeeping methods for a struct with `slots`
+/// and `learning_rate` fields and an `update` method.
+macro_rules! optimizer_bookkeeping {
+    () => {
+        fn step(&mut self) -> crate::error::Result<()> {
+            self.update()
+        }
+
+        fn zero_grad(&self) {
+            self.slots.zero_grad();
+        }
+
+        fn learning_rate(&self) -> f32 {
+            self.learning_rate
+        }
+
+        fn set_learning_rate(&mut self, learning_rate: f32) {
+            self.learning_rate = learning_rate;
+        }
+
+        fn state(&self) -> crate::optim::OptimizerState {
+            self.slots.state(self.learning_rate)
+        }
+
+        fn load_state(&mut self, state: &crate::optim::OptimizerState) -> crate::error::Result<()> {
+            self.learning_rate = self.slots.load_state(state)?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use optimizer_bookkeeping;
