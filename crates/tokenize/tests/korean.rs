@@ -53,7 +53,10 @@ fn nouns_keep_only_n_tags() {
 fn stems_restore_dictionary_forms() {
     let a = analyzer();
     assert_eq!(a.morphs_stem("만드는").unwrap(), ["만들다"]);
-    assert_eq!(a.morphs_stem("어제 버스를 탔다").unwrap(), ["어제", "버스", "를", "타다"]);
+    assert_eq!(
+        a.morphs_stem("어제 버스를 탔다").unwrap(),
+        ["어제", "버스", "를", "타다"]
+    );
     assert_eq!(a.morphs_stem("공부했다").unwrap(), ["공부", "하다"]);
     assert_eq!(a.morphs_stem("예뻤어요").unwrap(), ["예쁘다"]);
 }
@@ -67,8 +70,20 @@ fn stems_of_the_lecture_example() {
         .morphs_stem("와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔")
         .unwrap();
     let expected = [
-        "와", "이런", "것", "도", "영화", "라고", "차라리", "뮤직", "비디오", "를", "만들다", "게",
-        "낫다", "뻔",
+        "와",
+        "이런",
+        "것",
+        "도",
+        "영화",
+        "라고",
+        "차라리",
+        "뮤직",
+        "비디오",
+        "를",
+        "만들다",
+        "게",
+        "낫다",
+        "뻔",
     ];
     assert_eq!(stems, expected);
 }
@@ -133,7 +148,10 @@ fn user_entries_become_single_morphemes() {
 
     let with_user = Analyzer::builder()
         .dictionary_path(dir)
-        .user_entries([UserEntry::new("챗GPT", "NNP"), UserEntry::new("딥러닝", "NNG")])
+        .user_entries([
+            UserEntry::new("챗GPT", "NNP"),
+            UserEntry::new("딥러닝", "NNG"),
+        ])
         .build()
         .unwrap();
     let pos = with_user.pos(text).unwrap();
@@ -151,7 +169,10 @@ fn user_entries_become_single_morphemes() {
         .map(|(s, t)| (s.to_string(), t.to_string()))
         .collect();
     assert_eq!(pos, expected);
-    assert_eq!(with_user.nouns(text).unwrap(), strings(&["챗GPT", "딥러닝", "공부"]));
+    assert_eq!(
+        with_user.nouns(text).unwrap(),
+        strings(&["챗GPT", "딥러닝", "공부"])
+    );
 }
 
 #[test]
@@ -175,7 +196,14 @@ fn bad_user_entries_are_typed_errors() {
 #[test]
 fn odd_scripts_and_symbols_do_not_break_analysis() {
     let a = analyzer();
-    for text in ["😀😀 좋아요", "ㅋㅋㅋㅋㅋ", "漢字 한자", "a,b\"c", "\u{0}\u{1}널", "ﾟ∀ﾟ"] {
+    for text in [
+        "😀😀 좋아요",
+        "ㅋㅋㅋㅋㅋ",
+        "漢字 한자",
+        "a,b\"c",
+        "\u{0}\u{1}널",
+        "ﾟ∀ﾟ",
+    ] {
         let morphs = a.morphs(text).unwrap();
         assert!(!morphs.is_empty(), "{text:?}");
         let joined: String = morphs.concat();
@@ -203,4 +231,32 @@ proptest! {
         let expected: String = text.chars().filter(|c| *c != ' ').collect();
         prop_assert_eq!(morphs.concat(), expected);
     }
+}
+
+#[test]
+fn lindera_engine_connects_through_whitespace_nodes() {
+    // MeCab-ko connects 와 directly to 이런 and reads 와 as an interjection;
+    // lindera's segmenter puts an SP node between them, which changes the
+    // connection costs and makes 와 the verb 오다 + 아 (see docs/perf/korean.md).
+    use malmoi_tokenize::korean::Engine;
+    let dir = analyzer().dictionary_dir().unwrap().to_path_buf();
+    let lindera = Analyzer::builder()
+        .dictionary_path(dir)
+        .engine(Engine::Lindera)
+        .build()
+        .unwrap();
+    let text = "와 이런";
+    let tags = |a: &Analyzer| {
+        a.pos(text)
+            .unwrap()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tags(analyzer()), ["IC", "MM"]);
+    assert_eq!(tags(&lindera), ["VV+EC", "MM"]);
+    assert_eq!(
+        lindera.morphs("아버지가방에들어가신다").unwrap(),
+        analyzer().morphs("아버지가방에들어가신다").unwrap()
+    );
 }

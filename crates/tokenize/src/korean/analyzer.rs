@@ -135,7 +135,9 @@ impl Analyzer {
 
     /// Morphemes of `text` (KoNLPy's `morphs`).
     pub fn morphs(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        self.with_morphemes(text, |ms| ms.iter().map(|m| m.surface.to_string()).collect())
+        self.with_morphemes(text, |ms| {
+            ms.iter().map(|m| m.surface.to_string()).collect()
+        })
     }
 
     /// Morphemes with predicates in dictionary form (Okt's `morphs(stem=True)`):
@@ -143,7 +145,9 @@ impl Analyzer {
     pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
         let dictionary = self.shared.search.dictionaries().0;
         self.with_morphemes(text, |ms| {
-            stem_morphs(ms, |surface, tag| inflected_expression(dictionary, surface, tag))
+            stem_morphs(ms, |surface, tag| {
+                inflected_expression(dictionary, surface, tag)
+            })
         })
     }
 
@@ -219,7 +223,10 @@ impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analyzer")
             .field("dictionary_dir", &self.shared.dictionary_dir)
-            .field("user_dictionary", &self.shared.search.dictionaries().1.is_some())
+            .field(
+                "user_dictionary",
+                &self.shared.search.dictionaries().1.is_some(),
+            )
             .finish()
     }
 }
@@ -372,7 +379,9 @@ impl AnalyzerBuilder {
             (None, false) => {
                 return Err(KoreanError::UserEntry {
                     surface: self.user_entries[0].surface().to_string(),
-                    reason: "user entries need a dictionary directory with left-id.def and right-id.def".into(),
+                    reason:
+                        "user entries need a dictionary directory with left-id.def and right-id.def"
+                            .into(),
                 });
             }
         };

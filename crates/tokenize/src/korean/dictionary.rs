@@ -119,7 +119,9 @@ impl DictionaryLocator {
         }
         let mut attempts = vec![
             "explicit path: none given (Analyzer::builder().dictionary_path(DIR))".to_string(),
-            format!("environment: {ENV_DICTIONARY} is not set (export {ENV_DICTIONARY}=DIR, a built dictionary)"),
+            format!(
+                "environment: {ENV_DICTIONARY} is not set (export {ENV_DICTIONARY}=DIR, a built dictionary)"
+            ),
         ];
         let Some(root) = self.cache_root.clone().or_else(default_cache_root) else {
             attempts.push(
@@ -162,7 +164,10 @@ impl DictionaryLocator {
             .source
             .clone()
             .map(|p| (p, "source: Analyzer::builder().dictionary_source(PATH)"))
-            .or_else(|| env_path(ENV_SOURCE).map(|p| (p, "source: environment variable MALMOI_KO_DIC_SOURCE")));
+            .or_else(|| {
+                env_path(ENV_SOURCE)
+                    .map(|p| (p, "source: environment variable MALMOI_KO_DIC_SOURCE"))
+            });
         if let Some((source, route)) = explicit {
             return build_from_source(&source, root, target)
                 .map_err(|e| vec![format!("{route}: {e}")]);
@@ -403,11 +408,20 @@ fn pip_download(dir: &Path) -> Result<PathBuf, String> {
             .output();
         match output {
             Ok(out) if out.status.success() => {
-                return find_wheel(dir).ok_or_else(|| format!("{program} reported success but left no .whl in {}", dir.display()));
+                return find_wheel(dir).ok_or_else(|| {
+                    format!(
+                        "{program} reported success but left no .whl in {}",
+                        dir.display()
+                    )
+                });
             }
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
                 errors.push(format!("`{program}` failed ({}): {last}", out.status));
             }
             Err(e) => errors.push(format!("`{program}` not runnable: {e}")),

@@ -74,9 +74,7 @@ impl KoreanError {
 }
 
 fn unavailable_message(attempts: &[String]) -> String {
-    let mut message = String::from(
-        "no mecab-ko-dic dictionary available; every route failed:\n",
-    );
+    let mut message = String::from("no mecab-ko-dic dictionary available; every route failed:\n");
     for (i, attempt) in attempts.iter().enumerate() {
         message.push_str(&format!("  {}. {attempt}\n", i + 1));
     }

@@ -90,9 +90,11 @@ impl Lexicon {
     /// Prepares the search for `dictionary` and an optional user dictionary
     /// whose context ids are already in the dictionary's id space.
     pub(crate) fn new(dictionary: Dictionary, user: Option<UserDictionary>) -> Self {
-        let space_penalty = dictionary.metadata.space_penalty.as_ref().and_then(|config| {
-            SpacePenaltyTable::build(config, &dictionary, user.as_ref()).ok()
-        });
+        let space_penalty = dictionary
+            .metadata
+            .space_penalty
+            .as_ref()
+            .and_then(|config| SpacePenaltyTable::build(config, &dictionary, user.as_ref()).ok());
         let space_mask = dictionary
             .character_definition
             .category_id_by_name("SPACE")
@@ -169,7 +171,9 @@ impl Lexicon {
     fn char_info(&self, c: char) -> CharInfo {
         let categories = self.dictionary.character_definition.lookup_categories(c);
         CharInfo {
-            mask: categories.iter().fold(0, |mask, &id| mask | category_bit(id)),
+            mask: categories
+                .iter()
+                .fold(0, |mask, &id| mask | category_bit(id)),
             default: categories.first().map_or(0, |id| id.0 as u32),
         }
     }
@@ -206,7 +210,10 @@ impl Lexicon {
         } = ws;
         let dictionary = &self.dictionary;
         let first = nodes.len();
-        for (entries, len) in dictionary.prefix_dictionary.common_prefix_search(&chars[begin..]) {
+        for (entries, len) in dictionary
+            .prefix_dictionary
+            .common_prefix_search(&chars[begin..])
+        {
             for entry in entries.chunks_exact(ENTRY_LEN) {
                 nodes.push(node_from_entry(entry, LexType::System, begin, begin + len));
             }
@@ -314,7 +321,10 @@ impl Lexicon {
     /// Connects EOS to the last position reached and walks the best path back.
     fn backtrack(&self, ws: &Workspace, out: &mut Vec<Piece>) {
         let matrix = &self.dictionary.connection_cost_matrix;
-        let Some(last) = (1..ws.end_head.len()).rev().find(|&p| ws.end_head[p] != NONE) else {
+        let Some(last) = (1..ws.end_head.len())
+            .rev()
+            .find(|&p| ws.end_head[p] != NONE)
+        else {
             return;
         };
         let mut best_cost = i64::MAX;

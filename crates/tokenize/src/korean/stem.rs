@@ -37,7 +37,10 @@ fn dictionary_form(
         }
         expression => expression,
     };
-    let stem = expression.split(['/', '+']).next().unwrap_or(morpheme.surface);
+    let stem = expression
+        .split(['/', '+'])
+        .next()
+        .unwrap_or(morpheme.surface);
     Some(format!("{stem}다"))
 }
 

@@ -141,7 +141,11 @@ fn csv_field(value: &str) -> String {
 fn check_surface(entry: &UserEntry) -> Result<(), KoreanError> {
     let problem = if entry.surface.trim().is_empty() {
         Some("surface is empty or whitespace")
-    } else if entry.surface.chars().any(|c| c.is_whitespace() || c == '\0') {
+    } else if entry
+        .surface
+        .chars()
+        .any(|c| c.is_whitespace() || c == '\0')
+    {
         Some("surface contains whitespace or NUL")
     } else {
         None
@@ -186,7 +190,10 @@ pub(crate) fn build_user_dictionary(
     DictionaryBuilder::new(metadata.clone())
         .build_user_dict_from_reader(csv.as_bytes())
         .map_err(|e| KoreanError::UserEntry {
-            surface: entries.first().map(|e| e.surface.clone()).unwrap_or_default(),
+            surface: entries
+                .first()
+                .map(|e| e.surface.clone())
+                .unwrap_or_default(),
             reason: e.to_string(),
         })
 }
