@@ -23,6 +23,9 @@ pub enum Error {
         /// What is wrong with the row.
         reason: String,
     },
+    /// A tensor operation failed (mismatched shapes, non-finite loss, bad checkpoint, …).
+    #[error(transparent)]
+    Tensor(#[from] malmoi_tensor::Error),
     /// Arguments that do not fit together (empty data, a fraction outside 0..1, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

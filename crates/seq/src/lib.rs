@@ -12,5 +12,6 @@ pub mod history;
 pub mod io;
 pub mod metrics;
 pub mod nsmc;
+pub mod recurrent;
 
 pub use error::{Error, Result};
