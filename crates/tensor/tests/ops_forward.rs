@@ -257,3 +257,48 @@ fn clip_grad_norm_scales_to_max_norm() {
     a.update_grad(|g| g.fill(f32::NAN));
     assert!(matches!(clip_grad_norm(&[a], 1.0), Err(Error::NonFinite { .. })));
 }
+
+#[test]
+fn large_tensors_take_the_parallel_path_with_the_same_results() {
+    // 256 × 160 elements is above the parallel threshold; one row is below it.
+    let (rows, cols) = (256, 160);
+    let x = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| ((i[0] * 7 + i[1] * 13) % 29) as f32 / 7.0 - 2.0);
+    let c = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| ((i[0] + 3 * i[1]) % 11) as f32 / 11.0 - 0.5);
+    let targets: ArrayD<usize> = ArrayD::from_shape_fn(IxDyn(&[rows]), |i| (i[0] * 31) % cols);
+    type RowOp = fn(&Tensor, &ArrayD<usize>) -> Tensor;
+    let ops: [(&str, RowOp); 5] = [
+        ("softmax", |t, _| t.softmax(-1).unwrap()),
+        ("log_softmax", |t, _| t.log_softmax(-1).unwrap()),
+        ("layer_norm", |t, _| t.layer_norm(None, None, 1e-5).unwrap()),
+        ("tanh", |t, _| t.tanh()),
+        ("cross_entropy", |t, y| t.cross_entropy(y, None).unwrap().mul_scalar(y.len() as f32)),
+    ];
+    for (name, op) in ops {
+        let full_param = Tensor::parameter(x.clone());
+        let full = op(&full_param, &targets);
+        let weights = if full.ndim() == 0 { Tensor::scalar(1.0) } else { Tensor::constant(c.clone()) };
+        full.mul(&weights).unwrap().sum().backward().unwrap();
+
+        let row_param = Tensor::parameter(x.clone());
+        let mut total = Tensor::scalar(0.0);
+        for i in 0..rows {
+            let row = row_param.narrow(0, i, 1).unwrap();
+            let row_targets = targets.slice(ndarray::s![i..i + 1]).to_owned().into_dyn();
+            let out = op(&row, &row_targets);
+            let weight = if out.ndim() == 0 {
+                Tensor::scalar(1.0)
+            } else {
+                Tensor::constant(c.slice(ndarray::s![i..i + 1, ..]).to_owned().into_dyn())
+            };
+            total = total.add(&out.mul(&weight).unwrap().sum()).unwrap();
+            if out.ndim() > 0 {
+                let full_row = full.data().slice(ndarray::s![i..i + 1, ..]).to_owned().into_dyn();
+                out.data().iter().zip(full_row.iter()).for_each(|(a, b)| assert_abs_diff_eq!(a, b, epsilon = 1e-5));
+            }
+        }
+        total.backward().unwrap();
+        let (a, b) = (full_param.grad().unwrap(), row_param.grad().unwrap());
+        let worst = a.iter().zip(b.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "{name}: parallel and per-row gradients differ by {worst}");
+    }
+}

@@ -7,7 +7,7 @@
 
 use ndarray::{ArrayD, Zip};
 
-use super::{broadcast_shapes, reduce_to_shape};
+use super::{PARALLEL_MIN_ELEMENTS, broadcast_shapes, reduce_to_shape};
 use crate::error::Result;
 use crate::tensor::{Backward, Tensor};
 
@@ -118,7 +118,11 @@ impl Tensor {
     /// Applies an elementwise function; the backward multiplies by its
     /// derivative, computed from the input or (when cheaper) the saved output.
     pub(crate) fn map_unary(&self, op: UnaryOp) -> Tensor {
-        let output = self.data().mapv(|x| op.apply(x));
+        let input = self.data();
+        let mut output = ArrayD::zeros(input.raw_dim());
+        let parallel = input.len() >= PARALLEL_MIN_ELEMENTS;
+        zip_for_each!(parallel, Zip::from(&mut output).and(&*input), |y, &x| *y = op.apply(x));
+        drop(input);
         let saved_output = (op.derivative_from_output() && crate::tensor::grad_needed(&[self])).then(|| output.clone());
         Tensor::from_op(output, vec![self.clone()], UnaryBackward { op, saved_output })
     }
@@ -241,9 +245,13 @@ impl Backward for UnaryBackward {
     fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
         let op = self.op;
         let mut out = grad.clone();
+        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
         match &self.saved_output {
-            Some(output) => Zip::from(&mut out).and(output).for_each(|g, &y| *g *= op.derivative(y)),
-            None => Zip::from(&mut out).and(&*parents[0].data()).for_each(|g, &x| *g *= op.derivative(x)),
+            Some(output) => zip_for_each!(parallel, Zip::from(&mut out).and(output), |g, &y| *g *= op.derivative(y)),
+            None => {
+                let input = parents[0].data();
+                zip_for_each!(parallel, Zip::from(&mut out).and(&*input), |g, &x| *g *= op.derivative(x))
+            }
         }
         vec![Some(out)]
     }

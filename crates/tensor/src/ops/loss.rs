@@ -2,10 +2,11 @@
 //! logits (with an ignore index), `binary_cross_entropy_with_logits` and
 //! `mse_loss`.
 
-use ndarray::{Array2, ArrayD, IxDyn, Zip};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, IxDyn, Zip};
 
 use super::elementwise::sigmoid;
 use super::softmax::softmax_lane;
+use super::PARALLEL_MIN_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::tensor::{Backward, Tensor, grad_needed};
 
@@ -26,13 +27,13 @@ impl Backward for CrossEntropyBackward {
     fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
         let scale = grad.iter().next().copied().unwrap_or(0.0) / self.count.max(1) as f32;
         let mut out = self.probs.clone();
-        for (mut row, &target) in out.outer_iter_mut().zip(&self.targets) {
-            if Some(target) == self.ignore_index {
-                continue;
+        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
+        zip_for_each!(parallel, Zip::from(out.rows_mut()).and(ArrayView1::from(&self.targets)), |mut row, &target| {
+            if Some(target) != self.ignore_index {
+                row[target] -= 1.0;
+                row.mapv_inplace(|v| v * scale);
             }
-            row[target] -= 1.0;
-            row.mapv_inplace(|v| v * scale);
-        }
+        });
         let shape = parents[0].shape();
         vec![Some(out.into_shape_with_order(IxDyn(&shape)).expect("same size"))]
     }
@@ -91,18 +92,19 @@ impl Tensor {
         }
         let mut log_probs = data.to_shape((targets.len(), classes)).expect("rows × classes").to_owned();
         drop(data);
-        let mut total = 0.0_f64;
-        let mut count = 0;
-        for (mut row, &target) in log_probs.outer_iter_mut().zip(&targets) {
+        let mut row_losses = Array1::<f64>::zeros(targets.len());
+        let parallel = log_probs.len() >= PARALLEL_MIN_ELEMENTS;
+        let rows = Zip::from(log_probs.rows_mut()).and(ArrayView1::from(&targets)).and(&mut row_losses);
+        zip_for_each!(parallel, rows, |mut row, &target, loss| {
             if is_counted(target) {
                 softmax_lane(row.view_mut(), true);
-                total -= row[target] as f64;
-                count += 1;
+                *loss = -row[target] as f64;
             } else {
                 row.fill(f32::NEG_INFINITY);
             }
-        }
-        let loss = if count == 0 { 0.0 } else { (total / count as f64) as f32 };
+        });
+        let count = targets.iter().filter(|&&t| is_counted(t)).count();
+        let loss = if count == 0 { 0.0 } else { (row_losses.sum() / count as f64) as f32 };
         let probs = if grad_needed(&[self]) { log_probs.mapv_into(f32::exp) } else { Array2::zeros((0, 0)) };
         let backward = CrossEntropyBackward { probs, targets, ignore_index, count };
         Ok(Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), loss), vec![self.clone()], backward))

@@ -5,6 +5,20 @@
 //!
 //! Axes are `isize` and may be negative (`-1` is the last axis), as in PyTorch.
 
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+/// Below this many elements, elementwise and row-wise loops stay on the
+/// calling thread: rayon's fork-join costs microseconds, more than the work.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// Runs `zip.for_each(f)`, on the current rayon pool when `parallel`.
+macro_rules! zip_for_each {
+    ($parallel:expr, $zip:expr, $f:expr) => {
+        if $parallel { $zip.par_for_each($f) } else { $zip.for_each($f) }
+    };
+}
+
 pub mod activation;
 pub mod clip;
 pub mod dropout;
@@ -17,8 +31,6 @@ pub mod norm;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
-
-use ndarray::{ArrayD, Axis, IxDyn};
 
 use crate::error::{Error, Result};
 

@@ -3,6 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, Zip};
 
+use super::PARALLEL_MIN_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::tensor::{Backward, Tensor, grad_needed};
 
@@ -30,8 +31,9 @@ impl Backward for LayerNormBackward {
         results.push(parents[0].requires_grad().then(|| {
             let mut grad_x = Array2::zeros((rows, dim));
             let inv_dim = 1.0 / dim as f32;
-            Zip::from(grad_x.rows_mut()).and(g.rows()).and(self.normalized.rows()).and(&self.rstd).for_each(
-                |mut gx, g, xhat, &rstd| {
+            let parallel = grad_x.len() >= PARALLEL_MIN_ELEMENTS;
+            let rows_zip = Zip::from(grad_x.rows_mut()).and(g.rows()).and(self.normalized.rows()).and(&self.rstd);
+            zip_for_each!(parallel, rows_zip, |mut gx, g, xhat, &rstd| {
                     // gxhat = g ⊙ w; gx = rstd · (gxhat − mean(gxhat) − xhat · mean(gxhat ⊙ xhat))
                     Zip::from(&mut gx).and(&g).for_each(|out, &g| *out = g);
                     if let Some(w) = &weight {
@@ -40,8 +42,7 @@ impl Backward for LayerNormBackward {
                     let mean_g = gx.sum() * inv_dim;
                     let mean_gx = gx.iter().zip(xhat.iter()).map(|(a, b)| a * b).sum::<f32>() * inv_dim;
                     Zip::from(&mut gx).and(&xhat).for_each(|out, &xh| *out = rstd * (*out - mean_g - xh * mean_gx));
-                },
-            );
+            });
             grad_x.into_shape_with_order(grad.raw_dim()).expect("same size")
         }));
         if self.has_weight {
@@ -76,7 +77,8 @@ impl Tensor {
         let x = data.to_shape((rows, dim)).expect("rows × dim");
         let mut normalized = Array2::zeros((rows, dim));
         let mut rstd = Array1::zeros(rows);
-        Zip::from(normalized.rows_mut()).and(x.rows()).and(&mut rstd).for_each(|mut out, x, rstd| {
+        let parallel = normalized.len() >= PARALLEL_MIN_ELEMENTS;
+        zip_for_each!(parallel, Zip::from(normalized.rows_mut()).and(x.rows()).and(&mut rstd), |mut out, x, rstd| {
             let mean = x.sum() / dim as f32;
             let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / dim as f32;
             *rstd = 1.0 / (var + eps).sqrt();
@@ -84,7 +86,11 @@ impl Tensor {
         });
         let shape = data.raw_dim();
         drop(data);
-        let mut value = normalized.clone();
+        let mut parents = vec![self.clone()];
+        parents.extend(weight.cloned());
+        parents.extend(bias.cloned());
+        let needed = grad_needed(&parents.iter().collect::<Vec<_>>());
+        let mut value = if needed { normalized.clone() } else { std::mem::take(&mut normalized) };
         if let Some(w) = weight {
             value *= &w.data().to_shape(dim).expect("dim");
         }
@@ -92,15 +98,6 @@ impl Tensor {
             value += &b.data().to_shape(dim).expect("dim");
         }
         let value = value.into_shape_with_order(shape).expect("same size");
-        let mut parents = vec![self.clone()];
-        parents.extend(weight.cloned());
-        parents.extend(bias.cloned());
-        let parent_refs: Vec<&Tensor> = parents.iter().collect();
-        let (normalized, rstd) = if grad_needed(&parent_refs) {
-            (normalized, rstd)
-        } else {
-            (Array2::zeros((0, 0)), Array1::zeros(0))
-        };
         let backward = LayerNormBackward { normalized, rstd, has_weight: weight.is_some(), has_bias: bias.is_some() };
         Ok(Tensor::from_op(value, parents, backward))
     }

@@ -5,7 +5,7 @@
 
 use ndarray::{ArrayD, ArrayViewMut1, Axis, Zip};
 
-use super::normalize_axis;
+use super::{PARALLEL_MIN_ELEMENTS, normalize_axis};
 use crate::error::Result;
 use crate::tensor::{Backward, Tensor, grad_needed};
 
@@ -25,7 +25,8 @@ impl Backward for SoftmaxBackward {
     fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
         let mut out = grad.clone();
         let axis = Axis(self.axis);
-        Zip::from(out.lanes_mut(axis)).and(self.output.lanes(axis)).for_each(|mut g, y| {
+        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
+        zip_for_each!(parallel, Zip::from(out.lanes_mut(axis)).and(self.output.lanes(axis)), |mut g, y| {
             if self.log {
                 let total: f32 = g.sum();
                 g.zip_mut_with(&y, |g, &y| *g -= y.exp() * total);
@@ -57,7 +58,8 @@ impl Tensor {
         let op = if log { "log_softmax" } else { "softmax" };
         let mut value = self.data().to_owned();
         let axis = normalize_axis(op, axis, value.ndim())?;
-        value.lanes_mut(Axis(axis)).into_iter().for_each(|lane| softmax_lane(lane, log));
+        let parallel = value.len() >= PARALLEL_MIN_ELEMENTS;
+        zip_for_each!(parallel, Zip::from(value.lanes_mut(Axis(axis))), |lane| softmax_lane(lane, log));
         let output = if grad_needed(&[self]) { value.clone() } else { ArrayD::zeros(ndarray::IxDyn(&[])) };
         Ok(Tensor::from_op(value, vec![self.clone()], SoftmaxBackward { axis, log, output }))
     }
