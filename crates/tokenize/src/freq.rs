@@ -7,6 +7,7 @@
 //! `Counter.most_common` and Keras' `Tokenizer` do.
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 /// A frequency distribution: how often each token occurred.
 ///
@@ -25,7 +26,8 @@ use indexmap::IndexMap;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FreqDist {
-    counts: IndexMap<String, usize>,
+    /// Fx hashing: several times faster than SipHash on short tokens.
+    counts: IndexMap<String, usize, FxBuildHasher>,
     total: usize,
 }
 

@@ -1,11 +1,12 @@
 //! Keras' `Tokenizer` over token lists: frequency-ranked vocabulary,
 //! `num_words`, OOV token, sequences ↔ texts, and its JSON format.
 
+use rustc_hash::FxHashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::path::Path;
 
 use indexmap::{IndexMap, IndexSet};
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use super::{EncodingError, write_atomic};
@@ -61,7 +62,7 @@ pub struct Tokenizer {
     word_counts: FreqDist,
     word_docs: FreqDist,
     /// The word at position `p` has index `p + 1`.
-    vocab: IndexSet<String>,
+    vocab: IndexSet<String, FxBuildHasher>,
 }
 
 impl Default for Tokenizer {
@@ -73,7 +74,7 @@ impl Default for Tokenizer {
             document_count: 0,
             word_counts: FreqDist::new(),
             word_docs: FreqDist::new(),
-            vocab: IndexSet::new(),
+            vocab: IndexSet::default(),
         }
     }
 }
@@ -115,7 +116,7 @@ impl Tokenizer {
     {
         for doc in texts {
             let doc: Vec<S> = doc.into_iter().collect();
-            let mut seen = HashSet::with_capacity(doc.len());
+            let mut seen = FxHashSet::default();
             for token in &doc {
                 let token = self.normalise(token.as_ref());
                 self.word_counts.add(&token);
@@ -277,7 +278,8 @@ impl Tokenizer {
     /// Unlike Keras, an OOV token that also occurs in the texts keeps index 1
     /// instead of being given a second index.
     fn rebuild_vocab(&mut self) {
-        let mut vocab = IndexSet::with_capacity(self.word_counts.unique() + 1);
+        let mut vocab =
+            IndexSet::with_capacity_and_hasher(self.word_counts.unique() + 1, FxBuildHasher);
         vocab.extend(self.oov_token.clone());
         for (word, _) in self.word_counts.most_common(usize::MAX) {
             if !vocab.contains(word) {
@@ -445,7 +447,9 @@ fn counts_from(counts: IndexMap<String, usize>) -> FreqDist {
 }
 
 /// Orders `word_index` by index, which must run 1, 2, …, len without gaps.
-fn vocab_from(word_index: IndexMap<String, u32>) -> Result<IndexSet<String>, String> {
+fn vocab_from(
+    word_index: IndexMap<String, u32>,
+) -> Result<IndexSet<String, FxBuildHasher>, String> {
     let mut entries: Vec<(String, u32)> = word_index.into_iter().collect();
     entries.sort_unstable_by_key(|&(_, index)| index);
     for (pos, (word, index)) in entries.iter().enumerate() {
