@@ -7,6 +7,8 @@ Writes crates/tokenize/tests/fixtures/bpe/:
   tokenizer_prefix.json the same model with add_prefix_space=True and a
                         TemplateProcessing post-processor "$A </s>"
   expected.json         ids and tokens of every sentence under both tokenizers
+  added_cases.json      added tokens with single_word / lstrip / rstrip / normalized set,
+                        and the ids tokenizers gives for edge-case texts once they are added
 
 Run from the repository root:  python3 benches/reference/bpe_fixture.py
 """
@@ -14,7 +16,7 @@ Run from the repository root:  python3 benches/reference/bpe_fixture.py
 import json
 import pathlib
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 OUT = pathlib.Path("crates/tokenize/tests/fixtures/bpe")
 
@@ -199,6 +201,31 @@ def variants(sentences):
     return out
 
 
+ADDED_CASES = [
+    "a[SW]b", "a [SW] b", "[SW]", "_[SW]", "é[SW]", "한[SW] x", "a.[SW].b", "1[SW]",
+    "a   [L]b", "a[R]   b", "x  [LR]  y", "[L][L]  [R] [R]", "  [LR][LR]  ",
+    "말모이는 말모이다", "<mask>x <mask>", "<mask><mask>x", "[L]\n\t[R]\n",
+]
+
+
+def write_added_cases(tokenizer):
+    """Adds tokens with every matching option and records how texts around them encode."""
+    extended = Tokenizer.from_str(tokenizer.to_str())
+    extended.add_tokens([
+        AddedToken("[SW]", single_word=True),
+        AddedToken("[L]", lstrip=True),
+        AddedToken("[R]", rstrip=True),
+        AddedToken("말모이", normalized=True),
+        AddedToken("<mask>x", normalized=False),
+    ])
+    extended.add_special_tokens([AddedToken("[LR]", lstrip=True, rstrip=True, special=True)])
+    added = json.loads(extended.to_str())["added_tokens"]
+    cases = [{"text": text, "ids": extended.encode(text).ids} for text in ADDED_CASES]
+    (OUT / "added_cases.json").write_text(
+        json.dumps({"added_tokens": added, "cases": cases}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+
+
 def main():
     sentences = BASE + variants(BASE)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -235,6 +262,7 @@ def main():
         assert tokenizer.decode(plain.ids, skip_special_tokens=False) == s, repr(s)
         cases.append({"text": s, "ids": plain.ids, "tokens": plain.tokens, "prefix_ids": pre.ids})
     (OUT / "expected.json").write_text(json.dumps(cases, ensure_ascii=False, indent=0), encoding="utf-8")
+    write_added_cases(tokenizer)
     print(f"{len(cases)} sentences, vocab {tokenizer.get_vocab_size()}, corpus {len(lines)} lines")
 
 

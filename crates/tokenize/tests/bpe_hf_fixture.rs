@@ -133,3 +133,32 @@ fn vocabulary_lookups() {
     assert_eq!(tokenizer.added_tokens().len(), 4);
     assert!(tokenizer.added_tokens().iter().all(|t| t.special));
 }
+
+#[test]
+fn added_token_options_match_tokenizers() {
+    #[derive(Deserialize)]
+    struct AddedCases {
+        added_tokens: Value,
+        cases: Vec<AddedCase>,
+    }
+    #[derive(Deserialize)]
+    struct AddedCase {
+        text: String,
+        ids: Vec<u32>,
+    }
+    let added: AddedCases =
+        serde_json::from_str(&std::fs::read_to_string(fixture("added_cases.json")).unwrap())
+            .unwrap();
+    let mut json = read_json(&fixture("tokenizer.json"));
+    json["added_tokens"] = added.added_tokens;
+    let tokenizer = ByteLevelBpe::from_json_str(&json.to_string()).unwrap();
+    assert_eq!(tokenizer.vocab_size(), 806);
+    for case in added.cases {
+        assert_eq!(
+            tokenizer.encode_ids(&case.text).unwrap(),
+            case.ids,
+            "{:?}",
+            case.text
+        );
+    }
+}
