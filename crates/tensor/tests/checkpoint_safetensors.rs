@@ -36,6 +36,15 @@ fn round_trips_tensors_and_metadata() {
     // nothing but the checkpoint is left in the directory
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(entries, ["state.safetensors"]);
+    // and it has the permissions of an ordinarily created file
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain));
+    }
 }
 
 #[test]
