@@ -10,19 +10,32 @@
 //! line, no quoting), analyses every document in parallel and prints
 //! `id<TAB>morph1 morph2 …` per line, the input of
 //! `benches/reference/mecab_agreement.py`. `--dump-pos` prints `surface/TAG`.
+//! `--throughput FILE` times the analysis of every document of the file on
+//! one thread and on rayon pools of 1 and 2 threads. `--lindera` (first)
+//! switches to lindera's own segmenter instead of the MeCab-compatible search.
 
 use std::error::Error;
 use std::time::Instant;
 
-use malmoi::tokenize::korean::Analyzer;
+use malmoi::tokenize::korean::{Analyzer, Engine};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let analyzer = Analyzer::new()?;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let engine = if args.first().is_some_and(|a| a == "--lindera") {
+        args.remove(0);
+        Engine::Lindera
+    } else {
+        Engine::Mecab
+    };
+    let analyzer = Analyzer::builder().engine(engine).build()?;
     match args.first().map(String::as_str) {
         Some(mode @ ("--dump" | "--dump-pos")) => {
             let path = args.get(1).ok_or("usage: --dump NSMC_TSV")?;
-            dump(&analyzer, path, mode == "--dump-pos")
+            dump(&analyzer, &read_documents(path)?, mode == "--dump-pos")
+        }
+        Some("--throughput") => {
+            let path = args.get(1).ok_or("usage: --throughput NSMC_TSV")?;
+            throughput(&analyzer, &read_documents(path)?)
         }
         Some(_) => {
             for text in &args {
@@ -43,17 +56,26 @@ fn show(analyzer: &Analyzer, text: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Analyses every document of an NSMC TSV and prints one line per document.
-fn dump(analyzer: &Analyzer, path: &str, with_tags: bool) -> Result<(), Box<dyn Error>> {
+/// (id, document) rows of an NSMC TSV: header skipped, split on tabs only.
+fn read_documents(path: &str) -> Result<Vec<(String, String)>, Box<dyn Error>> {
     let content = std::fs::read_to_string(path)?;
-    let rows: Vec<(&str, &str)> = content
+    Ok(content
         .lines()
         .skip(1)
         .map(|line| {
             let mut fields = line.split('\t');
-            (fields.next().unwrap_or(""), fields.next().unwrap_or(""))
+            let id = fields.next().unwrap_or("").to_string();
+            (id, fields.next().unwrap_or("").to_string())
         })
-        .collect();
+        .collect())
+}
+
+/// Analyses every document and prints one line per document.
+fn dump(
+    analyzer: &Analyzer,
+    rows: &[(String, String)],
+    with_tags: bool,
+) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let lines: Vec<String> = if with_tags {
         rows.iter()
@@ -64,7 +86,7 @@ fn dump(analyzer: &Analyzer, path: &str, with_tags: bool) -> Result<(), Box<dyn 
             })
             .collect::<Result<_, Box<dyn Error>>>()?
     } else {
-        let docs: Vec<&str> = rows.iter().map(|(_, doc)| *doc).collect();
+        let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
         let morphs = analyzer.batch_morphs(&docs, false)?;
         rows.iter()
             .zip(morphs)
@@ -80,5 +102,42 @@ fn dump(analyzer: &Analyzer, path: &str, with_tags: bool) -> Result<(), Box<dyn 
         rows.len(),
         rows.len() as f64 / seconds
     );
+    Ok(())
+}
+
+/// Documents per second: a plain loop, then `batch_morphs` on 1 and 2 threads.
+fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<dyn Error>> {
+    let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
+    let report = |label: &str, seconds: f64, morphemes: usize| {
+        println!(
+            "{label}: {} docs in {seconds:.2} s = {:.0} docs/s, {:.0} morphemes/s",
+            docs.len(),
+            docs.len() as f64 / seconds,
+            morphemes as f64 / seconds
+        );
+    };
+    let started = Instant::now();
+    let mut morphemes = 0;
+    for doc in &docs {
+        morphemes += analyzer.morphs(doc)?.len();
+    }
+    report(
+        "loop over morphs(), 1 thread",
+        started.elapsed().as_secs_f64(),
+        morphemes,
+    );
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        let started = Instant::now();
+        let result = pool.install(|| analyzer.batch_morphs(&docs, false))?;
+        let morphemes = result.iter().map(Vec::len).sum();
+        report(
+            &format!("batch_morphs, {threads} thread(s)"),
+            started.elapsed().as_secs_f64(),
+            morphemes,
+        );
+    }
     Ok(())
 }

@@ -3,7 +3,10 @@
 Usage:
     cargo run --release --example morphs -- --dump ../shared/data/nsmc/ratings_test.txt > /tmp/ours.tsv
     python benches/reference/mecab_agreement.py ../shared/data/nsmc/ratings_test.txt /tmp/ours.tsv \
-        [--dicdir DIR] [--show N]
+        [--dicdir DIR] [--show N] [--pos]
+
+With `--pos` the dump must come from `--dump-pos` (`surface/TAG` items) and
+surfaces and tags are compared together.
 
 The NSMC file is a TSV (id, document, label) with a header and no quoting, so
 it is split on tabs, never read with a quote-aware CSV reader. `--dicdir`
@@ -43,6 +46,8 @@ def read_dump(path):
 
 def kind_of(theirs, ours):
     """A coarse label for how two morpheme sequences differ."""
+    if theirs != ours and [t.rsplit("/", 1)[0] for t in theirs] == [o.rsplit("/", 1)[0] for o in ours]:
+        return "same morphemes, other tags"
     if "".join(theirs) != "".join(ours):
         return "different characters covered"
     matcher = difflib.SequenceMatcher(a=theirs, b=ours, autojunk=False)
@@ -64,6 +69,7 @@ def main():
     parser.add_argument("dump")
     parser.add_argument("--dicdir")
     parser.add_argument("--show", type=int, default=5)
+    parser.add_argument("--pos", action="store_true", help="compare surface/TAG pairs")
     args = parser.parse_args()
 
     tagger = mecab.MeCab(dictionary_path=args.dicdir) if args.dicdir else mecab.MeCab()
@@ -73,7 +79,11 @@ def main():
     examples = collections.defaultdict(list)
     for doc_id, doc in read_nsmc(args.nsmc):
         total += 1
-        theirs = [m.surface for m in tagger.parse(doc)] if doc.strip() else []
+        morphemes = tagger.parse(doc) if doc.strip() else []
+        if args.pos:
+            theirs = [f"{m.surface}/{m.feature.pos}" for m in morphemes]
+        else:
+            theirs = [m.surface for m in morphemes]
         mine = ours.get(doc_id)
         if mine is None:
             kinds["missing from dump"] += 1
