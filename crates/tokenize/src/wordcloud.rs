@@ -27,6 +27,9 @@ const PALETTE: [&str; 10] = [
 /// Sans CJK, Nanum Gothic, DejaVu Sans) reach from about 0.8 em above the
 /// baseline (Hangul, ascenders) to 0.21 em below it (descenders).
 const LINE_HEIGHT_EM: f64 = 1.05;
+/// Space kept free before and after a word, in em, so that neighbours on
+/// one line read as separate words.
+const SIDE_MARGIN_EM: f64 = 0.12;
 /// Distance from the box centre down to the baseline, in em.
 const BASELINE_EM: f64 = 0.31;
 /// Share of the canvas the words' boxes may cover: the largest font size is
@@ -244,9 +247,8 @@ impl WordCloud {
                 .iter()
                 .zip(relative)
                 .map(|(&(text, _), &r)| {
-                    let size = self.font_size(r, max_size);
-                    (text_width_em(text) * size + self.padding)
-                        * (LINE_HEIGHT_EM * size + self.padding)
+                    let (w, h) = self.box_size(text_width_em(text), self.font_size(r, max_size));
+                    w * h
                 })
                 .sum()
         };
@@ -267,6 +269,15 @@ impl WordCloud {
         lo
     }
 
+    /// Width and height of a horizontal word's box: estimated glyphs, side
+    /// margins and padding.
+    fn box_size(&self, width_em: f64, size: f64) -> (f64, f64) {
+        (
+            (width_em + 2.0 * SIDE_MARGIN_EM) * size + self.padding,
+            LINE_HEIGHT_EM * size + self.padding,
+        )
+    }
+
     /// Tries `size`, both orientations, then ever smaller sizes down to the
     /// minimum; `None` when the word fits nowhere.
     fn place(
@@ -283,10 +294,7 @@ impl WordCloud {
         let start_angle = rng.random::<f64>() * std::f64::consts::TAU;
         while size >= self.min_font_size {
             for vertical in [vertical, !vertical] {
-                let (mut w, mut h) = (
-                    width_em * size + self.padding,
-                    LINE_HEIGHT_EM * size + self.padding,
-                );
+                let (mut w, mut h) = self.box_size(width_em, size);
                 if vertical {
                     std::mem::swap(&mut w, &mut h);
                 }
