@@ -98,10 +98,13 @@ impl BpeModel {
                 .get(BYTE_TO_CHAR[b].encode_utf8(&mut [0; 4]) as &str)
                 .copied()
         });
-        let bytes_to_id = vocab
-            .iter()
-            .filter_map(|(token, &id)| Some((symbols_to_bytes(token)?.into_boxed_slice(), id)))
-            .collect();
+        let bytes_to_id = match ignore_merges {
+            true => vocab
+                .iter()
+                .filter_map(|(token, &id)| Some((symbols_to_bytes(token)?.into_boxed_slice(), id)))
+                .collect(),
+            false => FxHashMap::default(),
+        };
         Ok(Self {
             vocab,
             id_to_token,
@@ -165,7 +168,11 @@ impl BpeModel {
             return Ok(());
         }
         let start = out.len();
-        match self.bytes_to_id.get(word).filter(|_| self.ignore_merges) {
+        match self
+            .ignore_merges
+            .then(|| self.bytes_to_id.get(word))
+            .flatten()
+        {
             Some(&id) => out.push(id),
             None => self.merge_word(word, out)?,
         }
@@ -259,5 +266,55 @@ impl BpeModel {
             });
         }
         Ok(symbols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Vocabulary a b c bc ab abc with merges (b c), (a b).
+    fn model(ignore_merges: bool) -> BpeModel {
+        let vocab = ["a", "b", "c", "bc", "ab", "abc"].iter().enumerate();
+        let vocab = vocab.map(|(id, t)| (t.to_string(), id as u32)).collect();
+        let merges = [
+            ("b".to_owned(), "c".to_owned()),
+            ("a".to_owned(), "b".to_owned()),
+        ];
+        BpeModel::new(
+            vocab,
+            &merges,
+            None,
+            false,
+            ignore_merges,
+            std::path::Path::new("test"),
+        )
+        .unwrap()
+    }
+
+    fn encode(model: &BpeModel, word: &str) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        model.encode_word(word.as_bytes(), &mut ids)?;
+        Ok(ids)
+    }
+
+    #[test]
+    fn lower_rank_merges_first() {
+        let model = model(false);
+        assert_eq!(encode(&model, "abc").unwrap(), [0, 3]);
+        assert_eq!(encode(&model, "abab").unwrap(), [4, 4]);
+        // Cached words give the same answer.
+        assert_eq!(encode(&model, "abc").unwrap(), [0, 3]);
+    }
+
+    #[test]
+    fn ignore_merges_takes_whole_words_from_the_vocabulary() {
+        assert_eq!(encode(&model(true), "abc").unwrap(), [5]);
+    }
+
+    #[test]
+    fn bytes_outside_the_vocabulary_are_an_error() {
+        let err = encode(&model(false), "abd").unwrap_err();
+        assert!(matches!(err, BpeError::ByteNotInVocab { byte: b'd' }));
     }
 }
