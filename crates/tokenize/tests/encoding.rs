@@ -218,3 +218,41 @@ fn pad_sequences_matches_keras() {
     );
     assert_eq!(pad(Some(2), Pre, Post, 0), [[0, 1], [2, 3], [4, 5]]);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn corpus() -> impl Strategy<Value = Vec<Vec<String>>> {
+        let token = prop_oneof!["[a-cA-C가나]{1,2}", "\\PC{0,4}"];
+        prop::collection::vec(prop::collection::vec(token, 0..8), 0..8)
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trip_and_decoding_for_any_tokens(
+            docs in corpus(),
+            num_words in 0usize..6,
+            oov in any::<bool>(),
+        ) {
+            let mut tokenizer = Tokenizer::new().with_num_words(num_words);
+            if oov {
+                tokenizer = tokenizer.with_oov_token("<OOV>");
+            }
+            tokenizer.fit_on_texts(&docs);
+            prop_assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer.clone());
+
+            let seqs = tokenizer.texts_to_sequences(&docs);
+            let limit = tokenizer.vocab_size() as u32;
+            prop_assert!(seqs.iter().flatten().all(|&i| i >= 1 && i < limit));
+            if num_words == 0 && !oov {
+                // Without a limit every fitted token comes back (lower-cased).
+                for (doc, seq) in docs.iter().zip(&seqs) {
+                    prop_assert_eq!(seq.len(), doc.len());
+                    let words: Vec<String> = doc.iter().map(|t| t.to_lowercase()).collect();
+                    prop_assert_eq!(tokenizer.sequence_to_text(seq), words.join(" "));
+                }
+            }
+        }
+    }
+}

@@ -213,12 +213,17 @@ impl Tokenizer {
     }
 
     /// Size of an embedding table for the produced indices: the highest
-    /// index that can occur plus one (padding 0).
+    /// index that can occur plus one (padding 0). The OOV index 1 can occur
+    /// even when `num_words` is 1, as in Keras.
     pub fn vocab_size(&self) -> usize {
         let all = self.vocab.len() + 1;
-        match self.num_words {
+        let kept = match self.num_words {
             Some(n) if n > 0 => n.min(all),
             _ => all,
+        };
+        match self.oov_index() {
+            Some(oov) => kept.max(oov as usize + 1),
+            None => kept,
         }
     }
 
