@@ -110,7 +110,7 @@ pub fn check_gradients(
             let analytic = analytic as f64;
             let abs_error = (analytic - numeric).abs();
             let scale = analytic.abs().max(numeric.abs());
-            if !(abs_error <= opts.atol + opts.rtol * scale) {
+            if abs_error.is_nan() || abs_error > opts.atol + opts.rtol * scale {
                 return Err(Error::GradientMismatch { input, index, analytic, numeric });
             }
             report.checked += 1;

@@ -20,7 +20,7 @@ use crate::tensor::Tensor;
 /// # Ok::<(), malmoi_tensor::Error>(())
 /// ```
 pub fn clip_grad_norm(params: &[Tensor], max_norm: f32) -> Result<f32> {
-    if !(max_norm >= 0.0) {
+    if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::Invalid { op: "clip_grad_norm", reason: format!("max_norm must be >= 0, got {max_norm}") });
     }
     let squared: f64 = params
