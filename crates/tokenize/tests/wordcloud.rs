@@ -171,3 +171,25 @@ fn writes_atomically_and_names_the_file_on_failure() {
     let err = layout.write_svg(&missing).unwrap_err();
     assert!(matches!(err, WordCloudError::Io { .. }) && err.to_string().contains("cloud.svg"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_words_lay_out_validly(
+            words in prop::collection::vec(("\\PC{0,12}", 0usize..1000), 0..40),
+            seed in any::<u64>(),
+        ) {
+            let pairs: Vec<(&str, usize)> = words.iter().map(|(w, n)| (w.as_str(), *n)).collect();
+            let layout = WordCloud::new().with_size(300, 200).with_seed(seed)
+                .generate_from_frequencies(&pairs).unwrap();
+            assert_valid(&layout);
+            let svg = layout.to_svg();
+            prop_assert_eq!(svg.matches("<text").count(), layout.words().len());
+            prop_assert!(!svg.chars().any(|c| (c as u32) < 0x20 && c != '\n'));
+        }
+    }
+}
