@@ -5,5 +5,6 @@
 //! and `malmoi::embed` are one dependency away.
 
 pub use malmoi_embed as embed;
+pub use malmoi_seq as seq;
 pub use malmoi_tensor as tensor;
 pub use malmoi_tokenize as tokenize;

@@ -26,6 +26,31 @@ pub enum Error {
     /// A tensor operation failed (mismatched shapes, non-finite loss, bad checkpoint, …).
     #[error(transparent)]
     Tensor(#[from] malmoi_tensor::Error),
+    /// Korean analysis failed (the dictionary could not be found or built, …).
+    #[error(transparent)]
+    Analyzer(#[from] malmoi_tokenize::korean::KoreanError),
+    /// The vocabulary file could not be read or written.
+    #[error(transparent)]
+    Encoding(#[from] malmoi_tokenize::encoding::EncodingError),
+    /// Training produced a NaN or infinite loss.
+    #[error("the loss became non-finite in epoch {epoch}, batch {batch}; lower the learning rate")]
+    NonFiniteLoss {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+    },
+    /// A saved model directory is incomplete, of another version, or does not fit its config.
+    #[error("model directory {path}: {reason}")]
+    ModelDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A text in which no word of the vocabulary remains after preprocessing.
+    #[error("no known Korean word in {0:?}: nothing to judge")]
+    NoKnownWords(String),
     /// Arguments that do not fit together (empty data, a fraction outside 0..1, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -13,5 +13,6 @@ pub mod io;
 pub mod metrics;
 pub mod nsmc;
 pub mod recurrent;
+pub mod sentiment;
 
 pub use error::{Error, Result};

@@ -1,0 +1,174 @@
+//! The review classifier: Embedding → recurrent encoder → (pooling) → Dense(1) → sigmoid.
+
+use malmoi_tensor::nn::{Embedding, Linear, Module, init, prefixed};
+use malmoi_tensor::{Tensor, no_grad};
+use ndarray::{Array2, ArrayD};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::recurrent::{CellKind, Initialization, Recurrent, RecurrentConfig};
+
+/// How the encoder's outputs become one vector per review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Pooling {
+    /// The final hidden state (Keras' `LSTM(return_sequences=False)`).
+    #[default]
+    LastHidden,
+    /// The element-wise maximum over the valid steps' outputs.
+    MaxOverTime,
+}
+
+/// The classifier's shape; saved with a trained pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Rows of the embedding table (index 0 is padding).
+    pub vocab_size: usize,
+    /// Width of a word vector.
+    pub embedding_dim: usize,
+    /// The recurrent encoder (its `input_size` equals `embedding_dim`).
+    pub encoder: RecurrentConfig,
+    /// How encoder outputs are reduced.
+    pub pooling: Pooling,
+}
+
+impl ModelConfig {
+    /// The lecture's model: Embedding(vocab, 100) → LSTM(128) → Dense(1, sigmoid), Keras' initialisers.
+    pub fn lecture(vocab_size: usize) -> Self {
+        let encoder = RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
+        Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden }
+    }
+}
+
+/// A padded batch of id sequences: `ids` is `(batch, time)` with the valid ids first and 0 after.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Token ids, post-padded with 0.
+    pub ids: ArrayD<usize>,
+    /// Valid steps per sequence.
+    pub lengths: Vec<usize>,
+}
+
+impl Batch {
+    /// Pads `sequences` to the longest among them; sequences longer than `maxlen` keep their
+    /// last `maxlen` ids (Keras' `truncating='pre'`).
+    pub fn new<S: AsRef<[u32]>>(sequences: &[S], maxlen: usize) -> Self {
+        let clipped: Vec<&[u32]> = sequences.iter().map(|s| {
+            let s = s.as_ref();
+            &s[s.len().saturating_sub(maxlen)..]
+        }).collect();
+        let time = clipped.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut ids = Array2::<usize>::zeros((clipped.len(), time));
+        for (mut row, sequence) in ids.rows_mut().into_iter().zip(&clipped) {
+            for (slot, &id) in row.iter_mut().zip(*sequence) {
+                *slot = id as usize;
+            }
+        }
+        Self { ids: ids.into_dyn(), lengths: clipped.iter().map(|s| s.len()).collect() }
+    }
+}
+
+/// Embedding → recurrent encoder → pooling → one logit per review.
+#[derive(Debug)]
+pub struct SentimentModel {
+    config: ModelConfig,
+    embedding: Embedding,
+    encoder: Recurrent,
+    output: Linear,
+}
+
+impl SentimentModel {
+    /// A freshly initialised model; the same seed gives the same weights.
+    pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
+        if config.encoder.input_size != config.embedding_dim {
+            return Err(Error::InvalidArgument(format!(
+                "encoder input {} must equal embedding width {}",
+                config.encoder.input_size, config.embedding_dim
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let table = init::uniform(&[config.vocab_size, config.embedding_dim], -0.05, 0.05, &mut rng)?;
+        let embedding = Embedding::from_weights(table, Some(0))?;
+        let encoder = Recurrent::new(config.encoder.clone(), &mut rng)?;
+        let features = config.encoder.output_size();
+        let weight = init::xavier_uniform(&[1, features], 1.0, &mut rng)?;
+        let output = Linear::from_weights(weight, Some(init::zeros(&[1])))?;
+        Ok(Self { config, embedding, encoder, output })
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// One logit per sequence, `(batch,)`; sigmoid of it is the positive probability.
+    pub fn logits(&self, batch: &Batch) -> Result<Tensor> {
+        if let Some(&bad) = batch.ids.iter().find(|&&id| id >= self.config.vocab_size) {
+            return Err(Error::InvalidArgument(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab_size)));
+        }
+        let vectors = self.embedding.forward(&batch.ids)?;
+        let encoded = self.encoder.forward(&vectors, Some(&batch.lengths), None)?;
+        let pooled = match self.config.pooling {
+            Pooling::LastHidden => encoded.last_hidden(self.config.encoder.directions())?,
+            Pooling::MaxOverTime => max_over_valid_steps(&encoded.output, &batch.lengths)?,
+        };
+        let batch_size = batch.lengths.len();
+        Ok(self.output.forward(&pooled)?.reshape(&[batch_size])?)
+    }
+
+    /// Positive-class probabilities, computed without recording gradients.
+    pub fn probabilities(&self, batch: &Batch) -> Result<Vec<f32>> {
+        let logits = no_grad(|| self.logits(batch))?;
+        Ok(logits.data().iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
+    }
+}
+
+/// Maximum over each sequence's valid steps of `(batch, time, features)`.
+fn max_over_valid_steps(outputs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    let shape = outputs.shape();
+    let mask = ArrayD::from_shape_fn(ndarray::IxDyn(&shape), |index| index[1] >= lengths[index[0]]);
+    Ok(outputs.masked_fill(&mask, -1e9)?.max_axis(1, false)?)
+}
+
+impl Module for SentimentModel {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("embedding", self.embedding.named_parameters());
+        params.extend(prefixed("encoder", self.encoder.named_parameters()));
+        params.extend(prefixed("output", self.output.named_parameters()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.encoder.set_training(training);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_post_pad_and_keep_the_last_ids() {
+        let batch = Batch::new(&[vec![1, 2, 3, 4], vec![5]], 3);
+        assert_eq!(batch.lengths, [3, 1]);
+        assert_eq!(batch.ids.as_slice().unwrap(), &[2, 3, 4, 5, 0, 0]);
+    }
+
+    #[test]
+    fn logits_have_one_value_per_review_and_pooling_options_work() {
+        for pooling in [Pooling::LastHidden, Pooling::MaxOverTime] {
+            let mut config = ModelConfig::lecture(20);
+            config.embedding_dim = 6;
+            config.encoder.input_size = 6;
+            config.encoder.hidden_size = 5;
+            config.pooling = pooling;
+            let model = SentimentModel::new(config, 3).unwrap();
+            let batch = Batch::new(&[vec![1, 2, 3], vec![4]], 30);
+            let p = model.probabilities(&batch).unwrap();
+            assert_eq!(p.len(), 2);
+            assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
+            assert!(model.logits(&Batch::new(&[vec![25]], 30)).is_err(), "out-of-vocabulary id");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The sentiment pipeline on a small synthetic corpus: learning, saving, loading, resuming and
+//! bad input.
+
+use malmoi_seq::Error;
+use malmoi_seq::nsmc::LabeledText;
+use malmoi_seq::sentiment::{CheckpointDir, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
+use malmoi_tokenize::korean::Analyzer;
+
+fn corpus() -> Vec<LabeledText> {
+    let positive = ["정말 재밌는 영화", "최고의 영화 감동", "배우 연기 최고", "재밌고 감동적인 영화", "강력 추천 명작"];
+    let negative = ["정말 지루한 영화", "최악의 영화 시간 낭비", "배우 연기 최악", "지루하고 재미없는 영화", "돈 아까운 졸작"];
+    (0..8)
+        .flat_map(|round| {
+            positive.iter().map(|t| (t, 1)).chain(negative.iter().map(|t| (t, 0))).map(move |(t, label)| LabeledText {
+                id: format!("{round}"),
+                document: t.to_string(),
+                label,
+            })
+        })
+        .collect()
+}
+
+fn small_model(vocab_size: usize) -> ModelConfig {
+    let mut config = ModelConfig::lecture(vocab_size);
+    config.embedding_dim = 8;
+    config.encoder.input_size = 8;
+    config.encoder.hidden_size = 8;
+    config
+}
+
+fn train_config(epochs: usize) -> TrainConfig {
+    TrainConfig { batch_size: 8, max_epochs: epochs, learning_rate: 0.01, progress: false, patience: 100, ..TrainConfig::default() }
+}
+
+fn train(epochs: usize, checkpoints: Option<&CheckpointDir>) -> SentimentPipeline {
+    let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
+    SentimentPipeline::train(&corpus(), preprocessor, small_model, 1, &train_config(epochs), checkpoints).unwrap().0
+}
+
+#[test]
+fn learns_saves_and_loads() {
+    let pipeline = train(12, None);
+    assert!(pipeline.evaluate(&corpus()).unwrap().accuracy() > 0.9);
+    let good = pipeline.predict("정말 최고의 영화").unwrap();
+    let bad = pipeline.predict("지루하고 최악").unwrap();
+    assert!(good.is_positive() && !bad.is_positive(), "{good:?} {bad:?}");
+    assert!(bad.to_string().ends_with("확률로 부정 리뷰입니다."), "{bad}");
+
+    let dir = tempfile::tempdir().unwrap();
+    pipeline.save(dir.path()).unwrap();
+    let loaded = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap();
+    assert_eq!(loaded.predict("정말 최고의 영화").unwrap(), good);
+    assert_eq!(loaded.config(), pipeline.config());
+}
+
+#[test]
+fn texts_without_known_words_are_typed_errors() {
+    let pipeline = train(1, None);
+    for text in ["", "   ", "hello world", "ㅋㅋㅋ"] {
+        assert!(matches!(pipeline.predict(text), Err(Error::NoKnownWords(_))), "{text:?}");
+    }
+}
+
+#[test]
+fn broken_model_directories_are_typed_errors() {
+    let pipeline = train(1, None);
+    let dir = tempfile::tempdir().unwrap();
+    pipeline.save(dir.path()).unwrap();
+    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+    std::fs::write(dir.path().join("config.json"), config.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::ModelDir { .. }) && err.to_string().contains("format version 99"), "{err}");
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::ModelDir { .. }), "{err}");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_result() {
+    let straight = tempfile::tempdir().unwrap();
+    let reference = train(4, Some(&CheckpointDir(straight.path().into())));
+    // The same run stopped after two epochs, then started again with the full budget.
+    let interrupted = tempfile::tempdir().unwrap();
+    let dir = CheckpointDir(interrupted.path().into());
+    train(2, Some(&dir));
+    let resumed = train(4, Some(&dir));
+    for text in ["정말 최고의 영화", "지루하고 최악"] {
+        assert_eq!(resumed.predict(text).unwrap(), reference.predict(text).unwrap(), "{text}");
+    }
+    let other = TrainConfig { learning_rate: 0.5, ..train_config(4) };
+    let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
+    let err = SentimentPipeline::train(&corpus(), preprocessor, small_model, 1, &other, Some(&dir)).unwrap_err();
+    assert!(err.to_string().contains("another configuration"), "{err}");
+}
