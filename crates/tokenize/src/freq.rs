@@ -24,6 +24,9 @@ use rustc_hash::FxBuildHasher;
 /// assert_eq!(fd.freq("the"), 3.0 / 8.0);
 /// assert_eq!(fd.hapaxes(), vec!["cat", "hat", "bat"]);
 /// ```
+///
+/// Equality compares counts only, not first-occurrence order, as Python's
+/// `Counter` does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FreqDist {
     /// Fx hashing: several times faster than SipHash on short tokens.

@@ -53,7 +53,7 @@ pub fn text_to_word_sequence(text: &str) -> Vec<String> {
 /// assert_eq!(seqs, vec![vec![2, 1, 1]]);
 /// assert_eq!(tokenizer.sequences_to_texts(&seqs), vec!["영화 <OOV> <OOV>"]);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Tokenizer {
     num_words: Option<usize>,
     oov_token: Option<String>,
@@ -63,6 +63,21 @@ pub struct Tokenizer {
     word_docs: FreqDist,
     /// The word at position `p` has index `p + 1`.
     vocab: IndexSet<String, FxBuildHasher>,
+}
+
+/// Equal when settings, counts and every word's index agree; unlike
+/// `FreqDist`'s, this equality is order-sensitive, since first-occurrence
+/// order decides the index of future ties.
+impl PartialEq for Tokenizer {
+    fn eq(&self, other: &Self) -> bool {
+        self.num_words == other.num_words
+            && self.oov_token == other.oov_token
+            && self.lower == other.lower
+            && self.document_count == other.document_count
+            && self.word_counts.iter().eq(other.word_counts.iter())
+            && self.word_docs == other.word_docs
+            && self.vocab.iter().eq(other.vocab.iter())
+    }
 }
 
 impl Default for Tokenizer {
@@ -490,6 +505,15 @@ mod tests {
             tokenizer.word_index().collect::<Vec<_>>(),
             vec![("x", 1), ("y", 2)]
         );
+    }
+
+    #[test]
+    fn equality_sees_index_order() {
+        let (mut ab, mut ba) = (Tokenizer::new(), Tokenizer::new());
+        ab.fit_on_texts([["a", "b"]]);
+        ba.fit_on_texts([["b", "a"]]);
+        assert_eq!(ab.word_counts(), ba.word_counts());
+        assert_ne!(ab, ba);
     }
 
     #[test]
