@@ -210,6 +210,53 @@ const NLTK_CASES: &[(&str, &[&str])] = &[
             "“", "Curly", "quotes", "”", "are", "‘", "fancy", "’", "here", ".",
         ],
     ),
+    (
+        "I'd've gone, y'all.",
+        &["I'd", "'ve", "gone", ",", "y'all", "."],
+    ),
+    (
+        "The '90s were fun.",
+        &["The", "'", "90s", "were", "fun", "."],
+    ),
+    ("rock 'n' roll", &["rock", "'n", "'", "roll"]),
+    ("'Tis the season.", &["'", "Tis", "the", "season", "."]),
+    ("naïve café owners.", &["naïve", "café", "owners", "."]),
+    (
+        "Visit https://example.com/a?b=c now.",
+        &[
+            "Visit",
+            "https",
+            ":",
+            "//example.com/a",
+            "?",
+            "b=c",
+            "now",
+            ".",
+        ],
+    ),
+    (
+        "C++ and A&B at 3:00pm.",
+        &["C++", "and", "A", "&", "B", "at", "3:00pm", "."],
+    ),
+    (
+        "He has a Ph.D. in it.",
+        &["He", "has", "a", "Ph.D.", "in", "it", "."],
+    ),
+    (
+        "Apples, pears, etc.",
+        &["Apples", ",", "pears", ",", "etc", "."],
+    ),
+    ("Wait... what?", &["Wait", "...", "what", "?"]),
+    ("(See above.)", &["(", "See", "above", ".", ")"]),
+    ("Hello.\"", &["Hello", ".", "''"]),
+    ("It's 5 o'clock.", &["It", "'s", "5", "o'clock", "."]),
+    ("'Hello' said he.", &["'", "Hello", "'", "said", "he", "."]),
+    ("Don’t stop.", &["Don", "’", "t", "stop", "."]),
+    ("A--B", &["A", "--", "B"]),
+    ("x---y", &["x", "--", "-y"]),
+    ("pre-trained models", &["pre-trained", "models"]),
+    ("\"Quote\" here", &["``", "Quote", "''", "here"]),
+    ("email: a@b.c", &["email", ":", "a", "@", "b.c"]),
 ];
 
 #[test]
