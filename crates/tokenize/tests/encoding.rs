@@ -256,3 +256,74 @@ mod properties {
         }
     }
 }
+
+/// The lecture's NSMC preprocessing end to end, against python-mecab-ko and
+/// Keras (`benches/reference/keras_lecture_pipeline.py`): clean, morphs,
+/// stopwords, fit, rare-word count, `num_words`, sequences, padding.
+#[test]
+fn lecture_pipeline_matches_mecab_and_keras() {
+    use malmoi_tokenize::korean::Analyzer;
+    use malmoi_tokenize::text::{Stopwords, clean_hangul};
+
+    let nsmc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nsmc");
+    let documents = |file: &str, n: usize| -> Vec<String> {
+        let path = nsmc.join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("NSMC data expected at {}: {e}", path.display()));
+        text.lines()
+            .skip(1)
+            .take(n)
+            .map(|row| row.split('\t').nth(1).unwrap_or("").to_owned())
+            .collect()
+    };
+    let analyzer = Analyzer::new().expect("mecab-ko-dic must be found or built");
+    let stopwords = Stopwords::korean();
+    let preprocess = |doc: &String| stopwords.filter(analyzer.morphs(&clean_hangul(doc)).unwrap());
+    let train: Vec<Vec<String>> = documents("ratings_train.txt", 2000)
+        .iter()
+        .map(preprocess)
+        .collect();
+    let test: Vec<Vec<String>> = documents("ratings_test.txt", 5)
+        .iter()
+        .map(preprocess)
+        .collect();
+
+    let mut tokenizer = Tokenizer::new();
+    tokenizer.fit_on_texts(&train);
+    let rare = tokenizer.rare_words(3);
+    assert_eq!(
+        (rare.total, rare.rare, rare.total_freq, rare.rare_freq),
+        (5302, 3941, 27315, 4717)
+    );
+    assert_eq!(rare.vocab_size_without_rare(), 1362);
+
+    let mut tokenizer = Tokenizer::new().with_num_words(rare.vocab_size_without_rare());
+    tokenizer.fit_on_texts(&train);
+    let top: Vec<&str> = tokenizer.word_index().take(10).map(|(w, _)| w).collect();
+    assert_eq!(
+        top,
+        ["영화", "다", "하", "고", "을", "보", "게", "지", "없", "있"]
+    );
+    let padded = pad_sequences(
+        &tokenizer.texts_to_sequences(&test),
+        PadOptions {
+            maxlen: Some(30),
+            ..Default::default()
+        },
+        0,
+    );
+    let mut keras = vec![vec![0u32; 30]; 5];
+    keras[0][27..].copy_from_slice(&[101, 318, 2]);
+    keras[1][23..].copy_from_slice(&[40, 454, 261, 277, 7, 70, 81]);
+    keras[2] = vec![
+        64, 128, 3, 4, 97, 196, 4, 57, 101, 47, 293, 25, 209, 6, 189, 268, 126, 1271, 140, 3, 8, 1,
+        521, 38, 13, 7, 69, 28, 2, 139,
+    ];
+    keras[3][11..].copy_from_slice(&[
+        82, 491, 58, 1342, 5, 23, 210, 255, 3, 2, 138, 4, 10, 24, 86, 47, 175, 82, 89,
+    ]);
+    keras[4][10..].copy_from_slice(&[
+        40, 1224, 1174, 9, 58, 432, 72, 675, 40, 33, 4, 10, 67, 315, 3, 373, 46, 11, 3, 8,
+    ]);
+    assert_eq!(padded.to_vecs(), keras);
+}
