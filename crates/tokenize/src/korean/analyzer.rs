@@ -135,40 +135,35 @@ impl Analyzer {
 
     /// Morphemes of `text` (KoNLPy's `morphs`).
     pub fn morphs(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        self.with_morphemes(text, |ms| {
-            ms.iter().map(|m| m.surface.to_string()).collect()
-        })
+        self.with_pieces(text, |_, text, pieces| surfaces(text, pieces))
     }
 
     /// Morphemes with predicates in dictionary form (Okt's `morphs(stem=True)`):
     /// 만드는 → 만들다, 탔다 → 타다; endings attached to a predicate are absorbed.
     pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        let dictionary = self.shared.search.dictionaries().0;
-        self.with_morphemes(text, |ms| {
-            stem_morphs(ms, |surface, tag| {
-                inflected_expression(dictionary, surface, tag)
-            })
-        })
+        self.with_pieces(text, stems)
     }
 
     /// (surface, Sejong tag) pairs (KoNLPy's `pos`). Inflected forms carry a
     /// compound tag such as `VV+EP`.
     pub fn pos(&self, text: &str) -> Result<Vec<(String, String)>, KoreanError> {
-        self.with_morphemes(text, |ms| {
-            ms.iter()
+        self.with_pieces(text, |search, text, pieces| {
+            Ok(morphemes(search, text, pieces)?
+                .iter()
                 .map(|m| (m.surface.to_string(), m.tag.to_string()))
-                .collect()
+                .collect())
         })
     }
 
     /// Nouns: morphemes whose tag starts with `N` (NNG, NNP, NNB, NR, NP…),
     /// as KoNLPy's and python-mecab-ko's `nouns` select them.
     pub fn nouns(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        self.with_morphemes(text, |ms| {
-            ms.iter()
+        self.with_pieces(text, |search, text, pieces| {
+            Ok(morphemes(search, text, pieces)?
+                .iter()
                 .filter(|m| m.tag.starts_with('N'))
                 .map(|m| m.surface.to_string())
-                .collect()
+                .collect())
         })
     }
 
@@ -180,28 +175,25 @@ impl Analyzer {
         stem: bool,
     ) -> Result<Vec<Vec<String>>, KoreanError> {
         let search = &self.shared.search;
-        let dictionary = search.dictionaries().0;
         texts
             .par_iter()
             .map_init(Scratch::default, |scratch, text| {
-                analyze_with(search, text.as_ref(), scratch, |ms| {
+                analyze_with(search, text.as_ref(), scratch, |search, text, pieces| {
                     if stem {
-                        stem_morphs(ms, |surface, tag| {
-                            inflected_expression(dictionary, surface, tag)
-                        })
+                        stems(search, text, pieces)
                     } else {
-                        ms.iter().map(|m| m.surface.to_string()).collect()
+                        surfaces(text, pieces)
                     }
                 })
             })
             .collect()
     }
 
-    /// Runs `f` on the morphemes of `text`, reusing a pooled lattice.
-    fn with_morphemes<R>(
+    /// Runs `f` on the best analysis of `text`, reusing pooled buffers.
+    fn with_pieces<R>(
         &self,
         text: &str,
-        f: impl FnOnce(&[Morpheme<'_>]) -> R,
+        f: impl FnOnce(&Search, &str, &[Piece]) -> Result<R, KoreanError>,
     ) -> Result<R, KoreanError> {
         let pooled = self.lock_pool().pop();
         let mut scratch = pooled.unwrap_or_default();
@@ -231,24 +223,58 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// Segments `text` and hands its morphemes to `f`.
+/// Segments `text` and hands the pieces of its best analysis to `f`.
 fn analyze_with<R>(
     search: &Search,
     text: &str,
     scratch: &mut Scratch,
-    f: impl FnOnce(&[Morpheme<'_>]) -> R,
+    f: impl FnOnce(&Search, &str, &[Piece]) -> Result<R, KoreanError>,
 ) -> Result<R, KoreanError> {
-    if text.trim().is_empty() {
-        return Ok(f(&[]));
+    scratch.pieces.clear();
+    if !text.trim().is_empty() {
+        search.segment(text, scratch)?;
     }
-    search.segment(text, scratch)?;
+    f(search, text, &scratch.pieces)
+}
+
+/// The surface of a piece.
+fn surface<'a>(text: &'a str, piece: &Piece) -> Result<&'a str, KoreanError> {
+    text.get(piece.start..piece.end).ok_or_else(|| {
+        KoreanError::Analysis(format!(
+            "morpheme offsets {}..{} outside the text",
+            piece.start, piece.end
+        ))
+    })
+}
+
+/// The surfaces of all pieces (no dictionary lookups).
+fn surfaces(text: &str, pieces: &[Piece]) -> Result<Vec<String>, KoreanError> {
+    pieces
+        .iter()
+        .map(|piece| surface(text, piece).map(str::to_string))
+        .collect()
+}
+
+/// The pieces with their tags and expressions.
+fn morphemes<'a>(
+    search: &'a Search,
+    text: &'a str,
+    pieces: &[Piece],
+) -> Result<Vec<Morpheme<'a>>, KoreanError> {
     let (dictionary, user) = search.dictionaries();
-    let morphemes = scratch
-        .pieces
+    pieces
         .iter()
         .map(|piece| morpheme(dictionary, user, text, piece))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(f(&morphemes))
+        .collect()
+}
+
+/// Morphemes with predicates in dictionary form.
+fn stems(search: &Search, text: &str, pieces: &[Piece]) -> Result<Vec<String>, KoreanError> {
+    let dictionary = search.dictionaries().0;
+    let morphemes = morphemes(search, text, pieces)?;
+    Ok(stem_morphs(&morphemes, |surface, tag| {
+        inflected_expression(dictionary, surface, tag)
+    }))
 }
 
 /// Reads a piece's surface, tag and expression without copying.
@@ -258,10 +284,7 @@ fn morpheme<'a>(
     text: &'a str,
     piece: &Piece,
 ) -> Result<Morpheme<'a>, KoreanError> {
-    let (start, end) = (piece.start, piece.end);
-    let surface = text.get(start..end).ok_or_else(|| {
-        KoreanError::Analysis(format!("morpheme offsets {start}..{end} outside the text"))
-    })?;
+    let surface = surface(text, piece)?;
     let id = piece.word_id.id() as usize;
     let mut fields = if piece.word_id.is_unknown() {
         dictionary.unknown_word_details_iter(id)
@@ -281,8 +304,8 @@ fn morpheme<'a>(
         surface,
         tag,
         expression,
-        start,
-        end,
+        start: piece.start,
+        end: piece.end,
     })
 }
 

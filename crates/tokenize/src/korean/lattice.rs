@@ -57,11 +57,18 @@ struct Node {
     /// Word cost plus the left-space penalty when preceded by whitespace.
     word_cost: i32,
     word_id: WordId,
-    /// Best path cost from BOS through this node.
-    path_cost: i64,
+    /// The best predecessor's node index.
     prev: u32,
-    /// Next node ending at the same position.
-    end_next: u32,
+}
+
+/// A node as seen from the nodes that may follow it: what `connect` reads,
+/// packed contiguously per end position.
+#[derive(Clone, Copy)]
+struct Ending {
+    right_id: u16,
+    node: u32,
+    /// Best path cost from BOS through the node.
+    path_cost: i64,
 }
 
 /// One morpheme of the best path: byte range and dictionary word id.
@@ -80,8 +87,9 @@ pub(crate) struct Workspace {
     offsets: Vec<usize>,
     info: Vec<CharInfo>,
     nodes: Vec<Node>,
-    /// Per position, the last-inserted node ending there (MeCab's `end_node_list`).
-    end_head: Vec<u32>,
+    /// Per position, the nodes ending there in insertion order (MeCab's
+    /// `end_node_list` read backwards). Inner vectors keep their capacity.
+    endings: Vec<Vec<Ending>>,
     /// User dictionary matches (start char, end char, entry bytes offset), by start.
     user_matches: Vec<(u32, u32, usize)>,
 }
@@ -122,7 +130,7 @@ impl Lexicon {
         self.prepare(text, ws);
         let n = ws.chars.len();
         for pos in 0..n {
-            if ws.end_head[pos] == NONE {
+            if ws.endings[pos].is_empty() {
                 continue;
             }
             let Some(begin) = (pos..n).find(|&i| ws.info[i].mask & self.space_mask == 0) else {
@@ -150,8 +158,12 @@ impl Lexicon {
         }
         ws.offsets.push(text.len());
         let n = ws.chars.len();
-        ws.end_head.clear();
-        ws.end_head.resize(n + 1, NONE);
+        if ws.endings.len() < n + 1 {
+            ws.endings.resize_with(n + 1, Vec::new);
+        }
+        for endings in &mut ws.endings[..=n] {
+            endings.clear();
+        }
         ws.nodes.clear();
         ws.nodes.push(Node {
             start: 0,
@@ -160,11 +172,13 @@ impl Lexicon {
             right_id: 0,
             word_cost: 0,
             word_id: WordId::new(LexType::System, 0),
-            path_cost: 0,
             prev: NONE,
-            end_next: NONE,
         });
-        ws.end_head[0] = 0;
+        ws.endings[0].push(Ending {
+            right_id: 0,
+            node: 0,
+            path_cost: 0,
+        });
         self.find_user_matches(text, ws);
     }
 
@@ -274,9 +288,7 @@ impl Lexicon {
                 right_id: entry.right_id() as u16,
                 word_cost: i32::from(entry.word_cost()),
                 word_id: WordId::new(LexType::Unknown, id),
-                path_cost: 0,
                 prev: NONE,
-                end_next: NONE,
             });
         }
     }
@@ -291,53 +303,62 @@ impl Lexicon {
     }
 
     /// MeCab's `connect`: links each new node (last pushed first) to its best
-    /// predecessor ending at `pos`, then files it under its end position.
+    /// predecessor ending at `pos` (last inserted first, first minimum wins),
+    /// then files it under its end position.
     fn connect(&self, ws: &mut Workspace, pos: usize, first: usize) {
-        let matrix = &self.dictionary.connection_cost_matrix;
         for index in (first..ws.nodes.len()).rev() {
             let node = ws.nodes[index];
+            let row = self.matrix_row(node.left_id);
             let mut best_cost = i64::MAX;
-            let mut best = NONE;
-            let mut left = ws.end_head[pos];
-            while left != NONE {
-                let l = &ws.nodes[left as usize];
-                let cost = l.path_cost
-                    + i64::from(matrix.cost(u32::from(l.right_id), u32::from(node.left_id)));
+            let mut best = &ws.endings[pos][0];
+            for ending in ws.endings[pos].iter().rev() {
+                let connection = row.get(usize::from(ending.right_id)).copied().unwrap_or(0);
+                let cost = ending.path_cost + i64::from(connection);
                 if cost < best_cost {
                     best_cost = cost;
-                    best = left;
+                    best = ending;
                 }
-                left = l.end_next;
             }
-            let end = node.end as usize;
-            let node = &mut ws.nodes[index];
-            node.path_cost = best_cost + i64::from(node.word_cost);
-            node.prev = best;
-            node.end_next = ws.end_head[end];
-            ws.end_head[end] = index as u32;
+            let prev = best.node;
+            ws.nodes[index].prev = prev;
+            ws.endings[node.end as usize].push(Ending {
+                right_id: node.right_id,
+                node: index as u32,
+                path_cost: best_cost + i64::from(node.word_cost),
+            });
         }
+    }
+
+    /// Connection costs from every right context id to `left_id` (empty for
+    /// an id outside a malformed matrix, which then costs nothing).
+    fn matrix_row(&self, left_id: u16) -> &[i16] {
+        let matrix = &self.dictionary.connection_cost_matrix;
+        let width = matrix.forward_size as usize;
+        let start = usize::from(left_id) * width;
+        matrix.costs().get(start..start + width).unwrap_or(&[])
     }
 
     /// Connects EOS to the last position reached and walks the best path back.
     fn backtrack(&self, ws: &Workspace, out: &mut Vec<Piece>) {
-        let matrix = &self.dictionary.connection_cost_matrix;
-        let Some(last) = (1..ws.end_head.len())
+        let Some(last) = (1..ws.endings.len().min(ws.chars.len() + 1))
             .rev()
-            .find(|&p| ws.end_head[p] != NONE)
+            .find(|&p| !ws.endings[p].is_empty())
         else {
             return;
         };
+        let eos_row = self.matrix_row(0);
         let mut best_cost = i64::MAX;
         let mut best = NONE;
-        let mut node = ws.end_head[last];
-        while node != NONE {
-            let n = &ws.nodes[node as usize];
-            let cost = n.path_cost + i64::from(matrix.cost(u32::from(n.right_id), 0));
+        for ending in ws.endings[last].iter().rev() {
+            let connection = eos_row
+                .get(usize::from(ending.right_id))
+                .copied()
+                .unwrap_or(0);
+            let cost = ending.path_cost + i64::from(connection);
             if cost < best_cost {
                 best_cost = cost;
-                best = node;
+                best = ending.node;
             }
-            node = n.end_next;
         }
         let first_piece = out.len();
         while best != NONE && best != 0 {
@@ -370,8 +391,6 @@ fn node_from_entry(entry: &[u8], lex_type: LexType, begin: usize, end: usize) ->
         right_id,
         word_cost: i32::from(cost),
         word_id: WordId::new(lex_type, id),
-        path_cost: 0,
         prev: NONE,
-        end_next: NONE,
     }
 }
