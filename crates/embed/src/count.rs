@@ -11,7 +11,6 @@ use crate::sparse::CsrMatrix;
 use crate::vocab::Vocabulary;
 use foldhash::{HashMap, HashMapExt};
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 /// A document-frequency bound, absolute or relative (scikit-learn's int vs. float `min_df`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,8 +43,8 @@ impl DocFrequency {
 /// Options of [`CountVectorizer`]; the defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountOptions {
-    /// Smallest and largest n-gram length, inclusive (`(1, 1)`: unigrams only). N-grams are
-    /// the tokens joined by one space, as in scikit-learn.
+    /// Smallest and largest n-gram length, inclusive (`(1, 1)`: unigrams only; at most
+    /// [`MAX_NGRAM`]). N-grams are the tokens joined by one space, as in scikit-learn.
     pub ngram_range: (usize, usize),
     /// Drop terms found in fewer documents than this (default `Count(1)`).
     pub min_df: DocFrequency,
@@ -72,9 +71,9 @@ impl Default for CountOptions {
 impl CountOptions {
     fn validate(&self) -> Result<()> {
         let (lo, hi) = self.ngram_range;
-        if lo == 0 || lo > hi {
+        if lo == 0 || lo > hi || hi > MAX_NGRAM {
             return Err(EmbedError::InvalidParameter(format!(
-                "ngram_range ({lo}, {hi}) must satisfy 1 <= min <= max"
+                "ngram_range ({lo}, {hi}) must satisfy 1 <= min <= max <= {MAX_NGRAM}"
             )));
         }
         self.min_df.validate("min_df")?;
@@ -109,10 +108,80 @@ struct RowCounts {
     counts: Vec<u32>,
 }
 
-/// One chunk of documents counted against its own term table.
+/// One chunk of documents counted against its own term tables: unigram strings by local
+/// unigram id, and each local term's n-gram key over those ids.
 struct ChunkCounts<'a> {
-    terms: Vec<Cow<'a, str>>,
+    unigrams: Vec<&'a str>,
+    keys: Vec<NgramKey>,
     rows: RowCounts,
+}
+
+/// Longest supported n-gram: n-grams are keyed by up to four packed 32-bit unigram ids, so
+/// counting them hashes integers instead of joined strings.
+pub const MAX_NGRAM: usize = 4;
+
+/// An n-gram as `Σ (id_k + 1) << 32k` over its unigram ids (zero-free, so lengths differ).
+type NgramKey = u128;
+
+fn pack(ids: impl Iterator<Item = u32>) -> NgramKey {
+    ids.enumerate().fold(0, |key, (k, id)| key | ((id as u128 + 1) << (32 * k)))
+}
+
+fn unpack(key: NgramKey) -> impl Iterator<Item = u32> {
+    (0..MAX_NGRAM).map(move |k| (key >> (32 * k)) as u32).take_while(|&x| x != 0).map(|x| x - 1)
+}
+
+/// A borrowed token as a hash key, compared eight bytes at a time without a library call
+/// (tokens are short, and comparing them dominated counting).
+#[derive(Clone, Copy)]
+struct TokenKey<'a>(&'a str);
+
+impl std::hash::Hash for TokenKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for TokenKey<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let (mut words_a, mut words_b) = (a.chunks_exact(8), b.chunks_exact(8));
+        let word = |w: &[u8]| u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if (&mut words_a).zip(&mut words_b).any(|(x, y)| word(x) != word(y)) {
+            return false;
+        }
+        let (rest_a, rest_b) = (words_a.remainder(), words_b.remainder());
+        (0..rest_a.len()).all(|k| rest_a[k] == rest_b[k])
+    }
+}
+
+impl Eq for TokenKey<'_> {}
+
+/// Term tables of all chunks merged: global unigram strings, each global term's key over
+/// them, and the term's document frequency and total count.
+struct MergedTerms<'a> {
+    unigrams: Vec<&'a str>,
+    keys: Vec<NgramKey>,
+    df: Vec<u32>,
+    total: Vec<u64>,
+}
+
+impl MergedTerms<'_> {
+    /// The term's text: its unigrams joined by one space.
+    fn name(&self, term: u32) -> String {
+        let mut name = String::new();
+        for (k, u) in unpack(self.keys[term as usize]).enumerate() {
+            if k > 0 {
+                name.push(' ');
+            }
+            name.push_str(self.unigrams[u as usize]);
+        }
+        name
+    }
 }
 
 impl CountVectorizer {
@@ -182,11 +251,7 @@ impl CountVectorizer {
         let ngram = self.options.ngram_range;
         let rows: Vec<RowCounts> = doc_chunks(docs)
             .map(|chunk| {
-                let mut rows = count_rows(chunk, ngram, |gram, _| {
-                    vocabulary.index(gram).map(|i| i as u32)
-                });
-                sort_rows(&mut rows);
-                rows
+                count_rows(chunk, ngram, |gram| vocabulary.index(gram).map(|i| i as u32))
             })
             .collect();
         Ok(concat_rows(rows, vocabulary.len(), self.options.binary))
@@ -211,48 +276,24 @@ impl CountVectorizer {
     }
 
     /// Merges the chunk term tables, applies the df limits and `max_features`, and returns
-    /// the sorted vocabulary and, per chunk, local id → column (`u32::MAX` when dropped).
+    /// the sorted vocabulary and, per chunk, local term id → column (`u32::MAX` when dropped).
     fn select_terms(
         &self,
         chunks: &[ChunkCounts<'_>],
         n_docs: usize,
     ) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
-        let mut global: HashMap<&str, u32> = HashMap::new();
-        let mut terms: Vec<&str> = Vec::new();
-        let mut df: Vec<u32> = Vec::new();
-        let mut total: Vec<u64> = Vec::new();
-        let mut local_to_global = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            let (chunk_df, chunk_total) = chunk.rows.term_stats(chunk.terms.len());
-            let map: Vec<u32> = chunk
-                .terms
-                .iter()
-                .enumerate()
-                .map(|(local, term)| {
-                    let g = *global.entry(term.as_ref()).or_insert_with(|| {
-                        terms.push(term.as_ref());
-                        df.push(0);
-                        total.push(0);
-                        terms.len() as u32 - 1
-                    });
-                    df[g as usize] += chunk_df[local];
-                    total[g as usize] += chunk_total[local];
-                    g
-                })
-                .collect();
-            local_to_global.push(map);
-        }
-        if terms.is_empty() {
+        let (merged, local_to_global) = merge_chunks(chunks);
+        if merged.keys.is_empty() {
             return Err(EmbedError::EmptyVocabulary(
                 "the documents contain no terms".to_string(),
             ));
         }
-        let kept = self.filter_by_frequency(&terms, &df, &total, n_docs)?;
-        let mut global_to_final = vec![u32::MAX; terms.len()];
-        for (column, &g) in kept.iter().enumerate() {
-            global_to_final[g as usize] = column as u32;
+        let kept = self.filter_by_frequency(&merged, n_docs)?;
+        let mut global_to_final = vec![u32::MAX; merged.keys.len()];
+        for (column, (_, g)) in kept.iter().enumerate() {
+            global_to_final[*g as usize] = column as u32;
         }
-        let vocabulary = Vocabulary::from_terms(kept.iter().map(|&g| terms[g as usize]));
+        let vocabulary = Vocabulary::from_terms(kept.into_iter().map(|(name, _)| name));
         let local_to_final = local_to_global
             .into_iter()
             .map(|map| map.into_iter().map(|g| global_to_final[g as usize]).collect())
@@ -260,14 +301,8 @@ impl CountVectorizer {
         Ok((vocabulary, local_to_final))
     }
 
-    /// Global ids of the kept terms, sorted by term.
-    fn filter_by_frequency(
-        &self,
-        terms: &[&str],
-        df: &[u32],
-        total: &[u64],
-        n_docs: usize,
-    ) -> Result<Vec<u32>> {
+    /// The kept terms (text and global id), sorted by text.
+    fn filter_by_frequency(&self, merged: &MergedTerms<'_>, n_docs: usize) -> Result<Vec<(String, u32)>> {
         let min = self.options.min_df.to_count(n_docs);
         let max = self.options.max_df.to_count(n_docs);
         if max < min {
@@ -275,15 +310,17 @@ impl CountVectorizer {
                 "max_df corresponds to fewer documents than min_df".to_string(),
             ));
         }
-        let mut kept: Vec<u32> = (0..terms.len() as u32)
-            .filter(|&g| (min..=max).contains(&(df[g as usize] as f64)))
+        let mut kept: Vec<(String, u32)> = (0..merged.keys.len() as u32)
+            .into_par_iter()
+            .filter(|&g| (min..=max).contains(&(merged.df[g as usize] as f64)))
+            .map(|g| (merged.name(g), g))
             .collect();
-        kept.par_sort_unstable_by_key(|&g| terms[g as usize]);
+        kept.par_sort_unstable();
         if let Some(limit) = self.options.max_features {
             if limit < kept.len() {
-                kept.sort_by_key(|&g| std::cmp::Reverse(total[g as usize]));
+                kept.sort_by_key(|(_, g)| std::cmp::Reverse(merged.total[*g as usize]));
                 kept.truncate(limit);
-                kept.sort_unstable_by_key(|&g| terms[g as usize]);
+                kept.sort_unstable();
             }
         }
         if kept.is_empty() {
@@ -293,6 +330,48 @@ impl CountVectorizer {
         }
         Ok(kept)
     }
+}
+
+/// Merges the chunks' tables; returns the merged terms and, per chunk, local term → global term.
+fn merge_chunks<'a>(chunks: &[ChunkCounts<'a>]) -> (MergedTerms<'a>, Vec<Vec<u32>>) {
+    let mut unigram_ids: HashMap<TokenKey<'a>, u32> = HashMap::new();
+    let mut term_ids: HashMap<NgramKey, u32> = HashMap::new();
+    let mut merged = MergedTerms { unigrams: Vec::new(), keys: Vec::new(), df: Vec::new(), total: Vec::new() };
+    let mut local_to_global = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let unigram_map: Vec<u32> = chunk
+            .unigrams
+            .iter()
+            .map(|&u| {
+                let next = merged.unigrams.len() as u32;
+                *unigram_ids.entry(TokenKey(u)).or_insert_with(|| {
+                    merged.unigrams.push(u);
+                    next
+                })
+            })
+            .collect();
+        let (chunk_df, chunk_total) = chunk.rows.term_stats(chunk.keys.len());
+        let map: Vec<u32> = chunk
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(local, &key)| {
+                let key = pack(unpack(key).map(|u| unigram_map[u as usize]));
+                let next = merged.keys.len() as u32;
+                let g = *term_ids.entry(key).or_insert_with(|| {
+                    merged.keys.push(key);
+                    merged.df.push(0);
+                    merged.total.push(0);
+                    next
+                });
+                merged.df[g as usize] += chunk_df[local];
+                merged.total[g as usize] += chunk_total[local];
+                g
+            })
+            .collect();
+        local_to_global.push(map);
+    }
+    (merged, local_to_global)
 }
 
 /// Tokenizes `texts` with `analyzer`, in parallel.
@@ -311,76 +390,121 @@ fn doc_chunks<D: Sync>(docs: &[D]) -> impl IndexedParallelIterator<Item = &[D]> 
     docs.par_chunks(size)
 }
 
-/// Counts the chunk's n-grams against a fresh local term table.
-fn count_chunk<'a, D, S>(docs: &'a [D], ngram: (usize, usize)) -> ChunkCounts<'a>
+/// Counts the chunk's n-grams against fresh local tables: each token is hashed once (as a
+/// string, to its unigram id) and longer n-grams are hashed as packed ids.
+fn count_chunk<'a, D, S>(docs: &'a [D], (lo, hi): (usize, usize)) -> ChunkCounts<'a>
 where
     D: AsRef<[S]>,
     S: AsRef<str> + 'a,
 {
-    let mut table: HashMap<Cow<'a, str>, u32> = HashMap::new();
-    let rows = count_rows(docs, ngram, |gram, borrowed| {
-        if let Some(&id) = table.get(gram) {
-            return Some(id);
+    let mut unigram_ids: HashMap<TokenKey<'a>, u32> = HashMap::with_capacity(1 << 14);
+    let mut unigrams: Vec<&'a str> = Vec::new();
+    let mut unigram_term: Vec<u32> = Vec::new();
+    let mut ngram_terms: HashMap<NgramKey, u32> = HashMap::new();
+    let mut keys: Vec<NgramKey> = Vec::new();
+    let mut rows = RowCounts::new();
+    let (mut doc_unigrams, mut doc_terms, mut slot) = (Vec::new(), Vec::new(), Vec::new());
+    for doc in docs {
+        doc_unigrams.clear();
+        for token in doc.as_ref() {
+            let token: &'a str = token.as_ref();
+            let next = unigrams.len() as u32;
+            doc_unigrams.push(*unigram_ids.entry(TokenKey(token)).or_insert_with(|| {
+                unigrams.push(token);
+                unigram_term.push(u32::MAX);
+                next
+            }));
         }
-        let id = table.len() as u32;
-        let key = borrowed.map_or_else(|| Cow::Owned(gram.to_owned()), Cow::Borrowed);
-        table.insert(key, id);
-        Some(id)
-    });
-    let mut terms = vec![Cow::Borrowed(""); table.len()];
-    for (term, id) in table {
-        terms[id as usize] = term;
+        for n in lo..=hi.min(doc_unigrams.len()) {
+            for window in doc_unigrams.windows(n) {
+                let next = keys.len() as u32;
+                let term = if n == 1 {
+                    let slot = &mut unigram_term[window[0] as usize];
+                    if *slot == u32::MAX {
+                        *slot = next;
+                        keys.push(pack(window.iter().copied()));
+                    }
+                    *slot
+                } else {
+                    let key = pack(window.iter().copied());
+                    *ngram_terms.entry(key).or_insert_with(|| {
+                        keys.push(key);
+                        next
+                    })
+                };
+                doc_terms.push(term);
+            }
+        }
+        rows.push_document(&mut doc_terms, &mut slot);
     }
-    ChunkCounts { terms, rows }
+    ChunkCounts { unigrams, keys, rows }
 }
 
-/// Counts each document's n-grams, with ids given by `id_of(gram, borrowed)`; `borrowed` is
-/// the gram itself when it is a single token borrowed from the document. Ids within a row
-/// come out sorted by id.
-fn count_rows<'a, D, S>(
-    docs: &'a [D],
+/// Counts each document's n-grams (joined by spaces) with columns from `column_of`; rows
+/// come out sorted by column.
+fn count_rows<D, S>(
+    docs: &[D],
     (lo, hi): (usize, usize),
-    mut id_of: impl FnMut(&str, Option<&'a str>) -> Option<u32>,
+    column_of: impl Fn(&str) -> Option<u32>,
 ) -> RowCounts
 where
     D: AsRef<[S]>,
-    S: AsRef<str> + 'a,
+    S: AsRef<str>,
 {
-    let mut rows = RowCounts { indptr: vec![0], ids: Vec::new(), counts: Vec::new() };
-    let mut doc_ids: Vec<u32> = Vec::new();
+    let mut rows = RowCounts::new();
+    let (mut doc_ids, mut slot) = (Vec::new(), Vec::new());
     let mut gram = String::new();
     for doc in docs {
         let tokens = doc.as_ref();
-        doc_ids.clear();
         for n in lo..=hi.min(tokens.len()) {
             for window in tokens.windows(n) {
-                let id = if n == 1 {
-                    let token = window[0].as_ref();
-                    id_of(token, Some(token))
-                } else {
-                    gram.clear();
-                    for (k, token) in window.iter().enumerate() {
-                        if k > 0 {
-                            gram.push(' ');
-                        }
-                        gram.push_str(token.as_ref());
+                gram.clear();
+                for (k, token) in window.iter().enumerate() {
+                    if k > 0 {
+                        gram.push(' ');
                     }
-                    id_of(&gram, None)
-                };
-                doc_ids.extend(id);
+                    gram.push_str(token.as_ref());
+                }
+                doc_ids.extend(column_of(&gram));
             }
         }
-        doc_ids.sort_unstable();
-        for run in doc_ids.chunk_by(|a, b| a == b) {
-            rows.ids.push(run[0]);
-            rows.counts.push(run.len() as u32);
-        }
-        rows.indptr.push(rows.ids.len());
+        rows.push_document(&mut doc_ids, &mut slot);
     }
+    sort_rows(&mut rows);
     rows
 }
 
 impl RowCounts {
+    fn new() -> Self {
+        RowCounts { indptr: vec![0], ids: Vec::new(), counts: Vec::new() }
+    }
+
+    /// Appends a document given the ids of its terms (one per occurrence, any order), in
+    /// first-occurrence order. `slot` is all zeros between calls (a scratch id → position
+    /// table that replaces sorting). Empties `terms`.
+    fn push_document(&mut self, terms: &mut Vec<u32>, slot: &mut Vec<u32>) {
+        let start = self.ids.len();
+        for &id in terms.iter() {
+            let id = id as usize;
+            if id >= slot.len() {
+                slot.resize(id + 1, 0);
+            }
+            match slot[id] {
+                0 => {
+                    self.ids.push(id as u32);
+                    self.counts.push(1);
+                    slot[id] = (self.ids.len() - start) as u32;
+                }
+                position => self.counts[start + position as usize - 1] += 1,
+            }
+        }
+        for &id in &self.ids[start..] {
+            slot[id as usize] = 0;
+        }
+        self.indptr.push(self.ids.len());
+        terms.clear();
+    }
+
     /// Document frequency and total count of each of `n_terms` ids.
     fn term_stats(&self, n_terms: usize) -> (Vec<u32>, Vec<u64>) {
         let mut df = vec![0u32; n_terms];
@@ -415,20 +539,20 @@ fn remap_rows(rows: RowCounts, map: &[u32]) -> RowCounts {
     out
 }
 
-/// Sorts every row's entries by column.
+/// Sorts every row's entries by column (as packed `id << 32 | count` words).
 fn sort_rows(rows: &mut RowCounts) {
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut packed: Vec<u64> = Vec::new();
     for w in rows.indptr.windows(2) {
         let (ids, counts) = (&mut rows.ids[w[0]..w[1]], &mut rows.counts[w[0]..w[1]]);
         if ids.is_sorted() {
             continue;
         }
-        pairs.clear();
-        pairs.extend(ids.iter().copied().zip(counts.iter().copied()));
-        pairs.sort_unstable();
-        for (k, (id, count)) in pairs.iter().enumerate() {
-            ids[k] = *id;
-            counts[k] = *count;
+        packed.clear();
+        packed.extend(ids.iter().zip(counts.iter()).map(|(&i, &c)| (i as u64) << 32 | c as u64));
+        packed.sort_unstable();
+        for (k, p) in packed.iter().enumerate() {
+            ids[k] = (p >> 32) as u32;
+            counts[k] = *p as u32;
         }
     }
 }

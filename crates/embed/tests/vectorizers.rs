@@ -21,6 +21,15 @@ fn ngrams_join_tokens_with_a_space() {
 }
 
 #[test]
+fn four_grams_and_transform_agree_with_fit() {
+    let opts = CountOptions { ngram_range: (3, 4), ..Default::default() };
+    let mut cv = CountVectorizer::with_options(opts);
+    let x = cv.fit_transform(&docs()).unwrap();
+    assert_eq!(cv.feature_names().unwrap(), ["a a a", "a a a d", "a a d", "a b a", "a b a c", "b a c"]);
+    assert_eq!(cv.transform(&docs()).unwrap(), x);
+}
+
+#[test]
 fn min_df_max_df_and_max_features() {
     let opts = CountOptions { min_df: DocFrequency::Count(2), ..Default::default() };
     let mut cv = CountVectorizer::with_options(opts);
@@ -60,8 +69,10 @@ fn empty_input_is_a_typed_error() {
         Err(EmbedError::EmptyVocabulary(_))
     ));
     assert!(matches!(CountVectorizer::new().transform(&docs()), Err(EmbedError::NotFitted)));
-    let bad = CountOptions { ngram_range: (2, 1), ..Default::default() };
-    assert!(matches!(CountVectorizer::with_options(bad).fit(&docs()), Err(EmbedError::InvalidParameter(_))));
+    for ngram_range in [(2, 1), (0, 1), (1, 5)] {
+        let bad = CountOptions { ngram_range, ..Default::default() };
+        assert!(matches!(CountVectorizer::with_options(bad).fit(&docs()), Err(EmbedError::InvalidParameter(_))));
+    }
 }
 
 fn weigh(tf: TfWeight, sublinear_tf: bool, norm: Norm) -> Vec<f64> {

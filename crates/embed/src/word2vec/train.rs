@@ -140,11 +140,7 @@ impl Trainer<'_> {
             |worker, job| {
                 let alpha = self.learning_rate(done.load(Ordering::Relaxed));
                 let raw = self.encode(corpus, job, worker);
-                for s in 0..worker.ends.len() {
-                    let start = if s == 0 { 0 } else { worker.ends[s - 1] };
-                    let end = worker.ends[s];
-                    self.train_sentence(worker, weights, start..end, alpha);
-                }
+                self.train_job(worker, weights, alpha);
                 worker.effective += worker.ids.len() as u64;
                 done.fetch_add(raw, Ordering::Relaxed);
                 progress.inc(raw);
@@ -186,6 +182,34 @@ impl Trainer<'_> {
         raw
     }
 
+    /// Trains on the sentences encoded in `worker`, with AVX2 when the CPU has it.
+    fn train_job(&self, worker: &mut Worker, weights: &Weights<'_>, alpha: f32) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { self.train_job_avx2(worker, weights, alpha) };
+        }
+        self.train_sentences(worker, weights, alpha);
+    }
+
+    /// [`train_sentences`](Self::train_sentences) compiled for AVX2: everything below it is
+    /// inlined, so its dot products and axpys use 256-bit vectors.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn train_job_avx2(&self, worker: &mut Worker, weights: &Weights<'_>, alpha: f32) {
+        self.train_sentences(worker, weights, alpha);
+    }
+
+    #[inline(always)]
+    fn train_sentences(&self, worker: &mut Worker, weights: &Weights<'_>, alpha: f32) {
+        for s in 0..worker.ends.len() {
+            let start = if s == 0 { 0 } else { worker.ends[s - 1] };
+            let end = worker.ends[s];
+            self.train_sentence(worker, weights, start..end, alpha);
+        }
+    }
+
+    #[inline(always)]
     fn train_sentence(
         &self,
         worker: &mut Worker,
@@ -239,7 +263,7 @@ impl Trainer<'_> {
     /// Predicts `word` from `input`: updates the output rows (hierarchical softmax along the
     /// word's Huffman path, and/or the word against `negative` sampled noise words) and
     /// accumulates the input's gradient into `neu1e`.
-    #[inline]
+    #[inline(always)]
     fn output_layer(
         &self,
         weights: &Weights<'_>,
