@@ -260,3 +260,17 @@ fn lindera_engine_connects_through_whitespace_nodes() {
         analyzer().morphs("아버지가방에들어가신다").unwrap()
     );
 }
+
+#[test]
+fn long_texts_are_analysed_in_bounded_chunks() {
+    let a = analyzer();
+    let sentence = "아버지가방에들어가신다 ";
+    let long = sentence.repeat(10_000);
+    let morphs = a.morphs(&long).unwrap();
+    assert_eq!(morphs.len(), 6 * 10_000);
+    assert_eq!(&morphs[..6], a.morphs(sentence).unwrap().as_slice());
+
+    let unbroken = "가나다라마바사".repeat(10_000);
+    let morphs = a.morphs(&unbroken).unwrap();
+    assert_eq!(morphs.concat(), unbroken);
+}

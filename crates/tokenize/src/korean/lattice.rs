@@ -28,7 +28,10 @@ const MAX_GROUPING: usize = 24;
 /// Bytes of one serialized word entry: id u32, cost i16, left u16, right u16.
 const ENTRY_LEN: usize = 10;
 
-/// Marks "no node" in the linked lists.
+/// Longest text searched as one lattice (see [`Lexicon::analyze`]).
+const MAX_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Marks "no predecessor".
 const NONE: u32 = u32::MAX;
 
 /// The dictionaries and derived tables the search reads, prepared once.
@@ -126,7 +129,26 @@ impl Lexicon {
     }
 
     /// Appends the best analysis of `text` to `out`.
+    ///
+    /// Texts longer than [`MAX_CHUNK_BYTES`] are analysed in chunks cut at
+    /// whitespace, which bounds the lattice's memory; shorter texts (every
+    /// review, sentence or paragraph) are one lattice, as in MeCab.
     pub(crate) fn analyze(&self, text: &str, ws: &mut Workspace, out: &mut Vec<Piece>) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let chunk = chunk_at_whitespace(rest);
+            let offset = chunk.as_ptr() as usize - text.as_ptr() as usize;
+            let first = out.len();
+            self.analyze_chunk(chunk, ws, out);
+            for piece in &mut out[first..] {
+                piece.start += offset;
+                piece.end += offset;
+            }
+            rest = &rest[chunk.len()..];
+        }
+    }
+
+    fn analyze_chunk(&self, text: &str, ws: &mut Workspace, out: &mut Vec<Piece>) {
         self.prepare(text, ws);
         let n = ws.chars.len();
         for pos in 0..n {
@@ -371,6 +393,23 @@ impl Lexicon {
             best = n.prev;
         }
         out[first_piece..].reverse();
+    }
+}
+
+/// The longest prefix of `text` within [`MAX_CHUNK_BYTES`] that ends after a
+/// whitespace character (or at a character boundary when there is none).
+fn chunk_at_whitespace(text: &str) -> &str {
+    if text.len() <= MAX_CHUNK_BYTES {
+        return text;
+    }
+    let mut limit = MAX_CHUNK_BYTES;
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let head = &text[..limit];
+    match head.rfind(char::is_whitespace) {
+        Some(at) if at > 0 => &text[..at + head[at..].chars().next().map_or(1, char::len_utf8)],
+        _ => head,
     }
 }
 
