@@ -6,6 +6,14 @@
 //! viewer): Hangul, CJK and other wide glyphs count as 1 em, Latin letters
 //! about 0.6 em. The estimate is generous and every box gets padding, so
 //! words do not touch in the listed fonts.
+//!
+//! Sizing: a word's size grows with the square root of its count (so its
+//! area grows with the count). The largest size is lowered until the boxes
+//! of all words would cover at most 60 % of the canvas, but not below a
+//! third of the configured largest size; a word that fits nowhere is tried
+//! in the other orientation and at ever smaller sizes, and later words are
+//! never drawn larger than it. Words that fit nowhere at the smallest size
+//! are left out.
 
 use std::path::{Path, PathBuf};
 
