@@ -4,19 +4,27 @@
 //! ```text
 //! cargo run --release --example word2vec -- --corpus PATH [--sg] [--hs] [--negative 5]
 //!     [--size 100] [--window 5] [--min-count 5] [--sample 1e-3] [--epochs 5] [--workers N]
-//!     [--seed 1] [--out vectors.bin] [--text] [--model model.w2v] [--quiet] [WORD ...]
+//!     [--seed 1] [--out vectors.bin] [--text] [--model model.w2v] [--quiet]
+//!     [--pairs PAIRS.tsv] [--analogies ANALOGIES.txt] [WORD ...]
+//! cargo run --release --example word2vec -- --vectors gensim.bin [--pairs …] [--analogies …] [WORD ...]
 //! ```
 //!
 //! The corpus has one sentence per line with space-separated tokens (for Korean, morphemes:
 //! see the `tokenize_corpus` example). Vectors are saved in word2vec binary format (`--text`
 //! for text), which gensim's `KeyedVectors.load_word2vec_format` reads; `--model` also saves
 //! the full model for continued training. A query `A+B-C` asks for the analogy B - C + A.
+//! `--vectors` skips training and loads word2vec binary vectors (e.g. gensim's) instead;
+//! `--pairs` (word1 TAB word2 TAB score) and `--analogies` (a b c d per line) score the
+//! vectors like gensim's `evaluate_word_pairs` / `evaluate_word_analogies`.
 
-use malmoi::embed::{Architecture, Corpus, Word2Vec, Word2VecConfig};
+use malmoi::embed::{Architecture, Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use std::path::PathBuf;
 
 struct Args {
-    corpus: PathBuf,
+    corpus: Option<PathBuf>,
+    vectors: Option<PathBuf>,
+    pairs: Option<PathBuf>,
+    analogies: Option<PathBuf>,
     config: Word2VecConfig,
     out: PathBuf,
     text: bool,
@@ -27,6 +35,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut config = Word2VecConfig::default();
     let (mut corpus, mut model, mut text) = (None, None, false);
+    let (mut vectors, mut pairs, mut analogies) = (None, None, None);
     let mut out = PathBuf::from("vectors.bin");
     let mut queries = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -35,6 +44,9 @@ fn parse_args() -> Result<Args, String> {
         let number = |v: String| v.parse::<f64>().map_err(|e| format!("{arg}: {e}"));
         match arg.as_str() {
             "--corpus" => corpus = Some(PathBuf::from(value()?)),
+            "--vectors" => vectors = Some(PathBuf::from(value()?)),
+            "--pairs" => pairs = Some(PathBuf::from(value()?)),
+            "--analogies" => analogies = Some(PathBuf::from(value()?)),
             "--sg" => config.architecture = Architecture::SkipGram,
             "--hs" => config.hs = true,
             "--negative" => config.negative = number(value()?)? as usize,
@@ -54,14 +66,30 @@ fn parse_args() -> Result<Args, String> {
             word => queries.push(word.to_string()),
         }
     }
-    let corpus = corpus.ok_or("--corpus PATH is required")?;
-    Ok(Args { corpus, config, out, text, model, queries })
+    if corpus.is_none() && vectors.is_none() {
+        return Err("--corpus PATH (or --vectors PATH) is required".into());
+    }
+    Ok(Args { corpus, vectors, pairs, analogies, config, out, text, model, queries })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args().map_err(|e| format!("{e}\nusage: see the top of examples/word2vec.rs"))?;
-    let corpus = Corpus::File(&args.corpus);
-    let mut model = Word2Vec::new(args.config)?;
+    let wv = match (&args.vectors, &args.corpus) {
+        (Some(path), _) => KeyedVectors::load_word2vec_format(path, true)?,
+        (None, Some(corpus)) => train(&args, corpus)?,
+        (None, None) => unreachable!("checked by parse_args"),
+    };
+    evaluate(&wv, &args)?;
+    for query in &args.queries {
+        answer(&wv, query);
+    }
+    Ok(())
+}
+
+/// Builds the vocabulary, trains, saves, and returns the vectors.
+fn train(args: &Args, corpus: &std::path::Path) -> Result<KeyedVectors, Box<dyn std::error::Error>> {
+    let corpus = Corpus::File(corpus);
+    let mut model = Word2Vec::new(args.config.clone())?;
     let start = std::time::Instant::now();
     model.build_vocab(&corpus)?;
     println!(
@@ -86,16 +114,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model.save(path)?;
         println!("saved model to {}", path.display());
     }
-    for query in &args.queries {
-        answer(&model, query);
+    Ok(model.into_keyed_vectors())
+}
+
+/// Scores the vectors on the word-pair and analogy files, if given.
+fn evaluate(wv: &KeyedVectors, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(path) = &args.pairs {
+        let text = std::fs::read_to_string(path)?;
+        let pairs: Vec<(&str, &str, f64)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                Some((f.next()?, f.next()?, f.next()?.parse().ok()?))
+            })
+            .collect();
+        let score = wv.evaluate_word_pairs(&pairs);
+        println!("word pairs: Spearman {:.3} on {} pairs ({} skipped)", score.spearman, score.used, score.skipped);
+    }
+    if let Some(path) = &args.analogies {
+        let text = std::fs::read_to_string(path)?;
+        let questions: Vec<[&str; 4]> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().collect::<Vec<_>>().try_into().ok())
+            .collect();
+        let score = wv.evaluate_word_analogies(&questions)?;
+        println!("analogies: {:.1}% of {} questions ({} skipped)", 100.0 * score.accuracy, score.used, score.skipped);
     }
     Ok(())
 }
 
 /// Prints the neighbours of `word`, or of the analogy `a+b-c`.
-fn answer(model: &Word2Vec, query: &str) {
+fn answer(wv: &KeyedVectors, query: &str) {
     let (positive, negative) = split_query(query);
-    match model.wv().most_similar(&positive, &negative, 10) {
+    match wv.most_similar(&positive, &negative, 10) {
         Ok(neighbours) => {
             let list: Vec<String> = neighbours.iter().map(|(w, s)| format!("{w} {s:.3}")).collect();
             println!("{query}: {}", list.join(", "));

@@ -19,6 +19,7 @@
 
 pub mod count;
 pub mod error;
+pub mod evaluation;
 pub mod keyed_vectors;
 pub mod onehot;
 pub mod sparse;
@@ -29,6 +30,7 @@ pub mod word2vec_format;
 
 pub use count::{CountOptions, CountVectorizer, DocFrequency};
 pub use error::{EmbedError, Result};
+pub use evaluation::{AnalogyScore, PairScore};
 pub use keyed_vectors::KeyedVectors;
 pub use onehot::OneHotEncoder;
 pub use sparse::CsrMatrix;
