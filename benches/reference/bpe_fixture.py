@@ -7,6 +7,8 @@ Writes crates/tokenize/tests/fixtures/bpe/:
   tokenizer_prefix.json the same model with add_prefix_space=True and a
                         TemplateProcessing post-processor "$A </s>"
   expected.json         ids and tokens of every sentence under both tokenizers
+  random_cases.json     ids of 1,000 seeded random strings drawn from all of Unicode plus
+                        contractions, odd whitespace and special tokens (both tokenizers)
   added_cases.json      added tokens with single_word / lstrip / rstrip / normalized set,
                         and the ids tokenizers gives for edge-case texts once they are added
 
@@ -15,6 +17,7 @@ Run from the repository root:  python3 benches/reference/bpe_fixture.py
 
 import json
 import pathlib
+import random
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -208,6 +211,36 @@ ADDED_CASES = [
 ]
 
 
+RANDOM_PIECES = [
+    " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", "\u200b", "\u0085", "\u2028", "\x0b", "\x1c",
+    "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'", "<pad>", "</s>", "<mask>", "한", "ㄱ", "\u1100", "a", "Z", "1",
+    "\u0663", "\u216b", "\u00bd", "\u00b2", "😀", "👨‍👩‍👧", "e\u0301", "!", "...",
+]
+
+
+def random_text(rng):
+    """Up to 30 pieces, half from RANDOM_PIECES, half random code points of every plane."""
+    parts = []
+    for _ in range(rng.randint(0, 30)):
+        if rng.random() < 0.5:
+            parts.append(rng.choice(RANDOM_PIECES))
+            continue
+        while True:
+            cp = rng.choice([rng.randint(0, 0x7F), rng.randint(0x80, 0x2FFF), rng.randint(0x3000, 0xFFFF),
+                             rng.randint(0x10000, 0x10FFFF)])
+            if not 0xD800 <= cp <= 0xDFFF:
+                parts.append(chr(cp))
+                break
+    return "".join(parts)
+
+
+def write_random_cases(tokenizer, prefixed):
+    rng = random.Random(20240315)
+    texts = [random_text(rng) for _ in range(1000)]
+    cases = [{"text": t, "ids": tokenizer.encode(t).ids, "prefix_ids": prefixed.encode(t).ids} for t in texts]
+    (OUT / "random_cases.json").write_text(json.dumps(cases, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
 def write_added_cases(tokenizer):
     """Adds tokens with every matching option and records how texts around them encode."""
     extended = Tokenizer.from_str(tokenizer.to_str())
@@ -263,6 +296,7 @@ def main():
         cases.append({"text": s, "ids": plain.ids, "tokens": plain.tokens, "prefix_ids": pre.ids})
     (OUT / "expected.json").write_text(json.dumps(cases, ensure_ascii=False, indent=0), encoding="utf-8")
     write_added_cases(tokenizer)
+    write_random_cases(tokenizer, prefixed)
     print(f"{len(cases)} sentences, vocab {tokenizer.get_vocab_size()}, corpus {len(lines)} lines")
 
 

@@ -44,6 +44,36 @@ fn encodes_like_tokenizers() {
 }
 
 #[test]
+fn random_unicode_strings_encode_like_tokenizers() {
+    #[derive(Deserialize)]
+    struct RandomCase {
+        text: String,
+        ids: Vec<u32>,
+        prefix_ids: Vec<u32>,
+    }
+    let text = std::fs::read_to_string(fixture("random_cases.json")).unwrap();
+    let cases: Vec<RandomCase> = serde_json::from_str(&text).unwrap();
+    assert_eq!(cases.len(), 1000);
+    let plain = ByteLevelBpe::from_file(fixture("tokenizer.json")).unwrap();
+    let prefixed = ByteLevelBpe::from_file(fixture("tokenizer_prefix.json")).unwrap();
+    for case in cases {
+        assert_eq!(
+            plain.encode_ids(&case.text).unwrap(),
+            case.ids,
+            "{:?}",
+            case.text
+        );
+        assert_eq!(
+            prefixed.encode_ids(&case.text).unwrap(),
+            case.prefix_ids,
+            "{:?}",
+            case.text
+        );
+        assert_eq!(plain.decode(&case.ids).unwrap(), case.text);
+    }
+}
+
+#[test]
 fn prefix_space_and_template_post_processor_match_tokenizers() {
     let tokenizer = ByteLevelBpe::from_file(fixture("tokenizer_prefix.json")).unwrap();
     assert!(tokenizer.pre_tokenizer().add_prefix_space);
@@ -55,6 +85,13 @@ fn prefix_space_and_template_post_processor_match_tokenizers() {
             case.text
         );
     }
+}
+
+#[test]
+fn tokenizer_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ByteLevelBpe>();
+    assert_send_sync::<BpeTrainer>();
 }
 
 #[test]
