@@ -98,7 +98,7 @@ fn merge_with_unknown_token_is_reported() {
 fn unsupported_components_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     type Edit = fn(&mut Value);
-    let cases: [(Edit, &str); 5] = [
+    let cases: [(Edit, &str); 6] = [
         (|j| j["model"]["type"] = "WordPiece".into(), "model type"),
         (
             |j| j["normalizer"] = serde_json::json!({"type": "NFC"}),
@@ -108,7 +108,14 @@ fn unsupported_components_are_reported() {
             |j| j["pre_tokenizer"] = serde_json::json!({"type": "Whitespace"}),
             "pre_tokenizer",
         ),
-        (|j| j["added_tokens"][0]["id"] = 7.into(), "added token"),
+        (
+            |j| j["added_tokens"][0]["id"] = 7.into(),
+            "model.vocab gives it id 0",
+        ),
+        (
+            |j| j["added_tokens"][1]["content"] = "[NEW]".into(),
+            "which model.vocab gives to \"<unk>\"",
+        ),
         (|j| j["model"]["vocab"]["Ġ"] = 0.into(), "id 0"),
     ];
     for (edit, expected) in cases {

@@ -91,15 +91,7 @@ pub(crate) fn from_json_str(json: &str, source: &Path) -> Result<ByteLevelBpe> {
     let post_processor = PostProcessor::from_json(file.post_processor).map_err(format_error)?;
     let model = model_from_file(file.model, source)?;
     for token in &file.added_tokens {
-        if let Some(model_id) = model
-            .token_to_id(&token.content)
-            .filter(|&id| id != token.id)
-        {
-            return Err(format_error(format!(
-                "added token {:?} has id {} but model.vocab gives it id {model_id}",
-                token.content, token.id
-            )));
-        }
+        check_added_token(token, &model).map_err(format_error)?;
     }
     let added = AddedVocabulary::new(file.added_tokens).map_err(format_error)?;
     Ok(ByteLevelBpe::from_parts(
@@ -118,6 +110,29 @@ pub(crate) fn from_file(path: &Path) -> Result<ByteLevelBpe> {
         source: e,
     })?;
     from_json_str(&json, path)
+}
+
+/// An added token must agree with the vocabulary on its id, both ways.
+fn check_added_token(token: &AddedToken, model: &BpeModel) -> std::result::Result<(), String> {
+    if let Some(model_id) = model
+        .token_to_id(&token.content)
+        .filter(|&id| id != token.id)
+    {
+        return Err(format!(
+            "added token {:?} has id {} but model.vocab gives it id {model_id}",
+            token.content, token.id
+        ));
+    }
+    if let Some(other) = model
+        .id_to_token(token.id)
+        .filter(|&other| other != token.content)
+    {
+        return Err(format!(
+            "added token {:?} has id {}, which model.vocab gives to {other:?}",
+            token.content, token.id
+        ));
+    }
+    Ok(())
 }
 
 fn require_null(value: &Value, field: &str) -> std::result::Result<(), String> {
