@@ -232,3 +232,23 @@ fn checker_rejects_a_wrong_backward() {
     );
     assert!(matches!(result, Err(malmoi_tensor::Error::GradientMismatch { .. })));
 }
+
+#[test]
+fn minimum_maximum_and_clamp() {
+    // Inputs kept apart (no ties within eps) so the functions are smooth there.
+    let a = away_from_zero(&[3, 4], 52);
+    let b = ArrayD::zeros(IxDyn(&[4]));
+    check(|t| t[0].minimum(&t[1]), &[a.clone(), b.clone()]);
+    check(|t| t[0].maximum(&t[1]), &[a.clone(), b.clone()]);
+    check(|t| t[1].maximum(&t[0]), &[a.clone(), b]);
+    check(|t| t[0].clamp(-0.5, 0.5), &[a.mapv(|v| if (v.abs() - 0.5).abs() < 0.05 { v * 1.3 } else { v })]);
+}
+
+#[test]
+fn gather_along_an_axis() {
+    let indices = array![[2_usize, 0], [1, 1], [3, 2]].into_dyn();
+    check(|t| t[0].gather(1, &indices), &[randn(&[3, 4], 53)]);
+    let along_rows = array![[0_usize, 2, 1, 0]].into_dyn();
+    check(|t| t[0].gather(0, &along_rows), &[randn(&[3, 4], 54)]);
+    check(|t| t[0].log_softmax(-1)?.gather(-1, &indices), &[randn(&[3, 4], 55)]);
+}

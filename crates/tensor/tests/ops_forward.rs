@@ -302,3 +302,27 @@ fn large_tensors_take_the_parallel_path_with_the_same_results() {
         assert!(worst < 1e-4, "{name}: parallel and per-row gradients differ by {worst}");
     }
 }
+
+#[test]
+fn minimum_maximum_clamp_and_gather_values() {
+    let a = t(array![[1.0_f32, -2.0], [3.0, 0.5]].into_dyn());
+    let b = t(array![0.5_f32, 0.5].into_dyn());
+    assert_eq!(a.minimum(&b).unwrap().to_array(), array![[0.5_f32, -2.0], [0.5, 0.5]].into_dyn());
+    assert_eq!(a.maximum(&b).unwrap().to_array(), array![[1.0_f32, 0.5], [3.0, 0.5]].into_dyn());
+    assert!(matches!(a.minimum(&Tensor::zeros(&[3])), Err(Error::Shape { op: "minimum", .. })));
+    assert_eq!(a.clamp(-1.0, 1.0).unwrap().to_array(), array![[1.0_f32, -1.0], [1.0, 0.5]].into_dyn());
+    assert!(matches!(a.clamp(1.0, -1.0), Err(Error::Invalid { op: "clamp", .. })));
+
+    // Ties split the gradient evenly, as torch.maximum does.
+    let x = Tensor::parameter(array![2.0_f32].into_dyn());
+    let y = Tensor::parameter(array![2.0_f32].into_dyn());
+    x.maximum(&y).unwrap().sum().backward().unwrap();
+    assert_eq!((x.grad().unwrap()[[0]], y.grad().unwrap()[[0]]), (0.5, 0.5));
+
+    let picked = a.gather(1, &array![[1_usize, 1, 0], [0, 1, 1]].into_dyn()).unwrap();
+    assert_eq!(picked.to_array(), array![[-2.0_f32, -2.0, 1.0], [3.0, 0.5, 0.5]].into_dyn());
+    assert!(matches!(a.gather(1, &array![[2_usize]].into_dyn()), Err(Error::IndexOutOfRange { index: 2, .. })));
+    assert!(matches!(a.gather(0, &array![0_usize].into_dyn()), Err(Error::Shape { op: "gather", .. })));
+    assert!(matches!(a.gather(1, &array![[0_usize], [0], [1]].into_dyn()), Err(Error::Shape { op: "gather", .. })));
+    assert_eq!(a.gather(0, &array![[0_usize], [1], [1]].into_dyn()).unwrap().shape(), vec![3, 1]);
+}

@@ -1,11 +1,11 @@
 //! Elementwise arithmetic with numpy broadcasting: `add`, `sub`, `mul`,
-//! `div` between tensors, and scalar `add_scalar`, `mul_scalar`, `neg`,
-//! `powf`.
+//! `div`, `minimum`, `maximum` between tensors, and scalar `add_scalar`,
+//! `mul_scalar`, `neg`, `powf`, `clamp`.
 //!
 //! The backward of a broadcasting op sums the incoming gradient back to each
 //! operand's shape ([`reduce_to_shape`]).
 
-use ndarray::{ArrayD, Zip};
+use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::{PARALLEL_MIN_ELEMENTS, broadcast_shapes, reduce_to_shape};
 use crate::error::Result;
@@ -18,6 +18,32 @@ enum BinaryOp {
     Sub,
     Mul,
     Div,
+    Minimum,
+    Maximum,
+}
+
+impl BinaryOp {
+    /// Share of the gradient that goes to operand `x` when the other is `y`
+    /// (`minimum`/`maximum`): all of it when `x` is selected, half on ties
+    /// (as PyTorch), none otherwise.
+    fn selection_share(self, x: f32, y: f32) -> f32 {
+        if x == y {
+            0.5
+        } else if (x < y) == matches!(self, BinaryOp::Minimum) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    /// The gradient of one operand of `minimum`/`maximum`, at full shape.
+    fn selection_grad(self, grad: &ArrayD<f32>, x: &ArrayD<f32>, y: &ArrayD<f32>) -> ArrayD<f32> {
+        let x = x.broadcast(grad.raw_dim()).expect("operands broadcast to the output");
+        let y = y.broadcast(grad.raw_dim()).expect("operands broadcast to the output");
+        let mut out = grad.clone();
+        Zip::from(&mut out).and(&x).and(&y).for_each(|g, &x, &y| *g *= self.selection_share(x, y));
+        out
+    }
 }
 
 /// Backward of a broadcasting binary op.
@@ -30,6 +56,8 @@ impl Backward for BinaryBackward {
             BinaryOp::Sub => "sub",
             BinaryOp::Mul => "mul",
             BinaryOp::Div => "div",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Maximum => "maximum",
         }
     }
 
@@ -40,6 +68,7 @@ impl Backward for BinaryBackward {
                 BinaryOp::Add | BinaryOp::Sub => grad.clone(),
                 BinaryOp::Mul => grad * &*b.data(),
                 BinaryOp::Div => grad / &*b.data(),
+                BinaryOp::Minimum | BinaryOp::Maximum => self.0.selection_grad(grad, &a.data(), &b.data()),
             };
             reduce_to_shape(full, a.data().shape())
         });
@@ -52,6 +81,7 @@ impl Backward for BinaryBackward {
                     let b = b.data();
                     -(grad * &*a.data()) / &(&*b * &*b)
                 }
+                BinaryOp::Minimum | BinaryOp::Maximum => self.0.selection_grad(grad, &b.data(), &a.data()),
             };
             reduce_to_shape(full, b.data().shape())
         });
@@ -64,12 +94,17 @@ impl Tensor {
         let name = BinaryBackward(op).name();
         let value = {
             let (a, b) = (self.data(), other.data());
-            broadcast_shapes(name, a.shape(), b.shape())?;
+            let shape = broadcast_shapes(name, a.shape(), b.shape())?;
             match op {
                 BinaryOp::Add => &*a + &*b,
                 BinaryOp::Sub => &*a - &*b,
                 BinaryOp::Mul => &*a * &*b,
                 BinaryOp::Div => &*a / &*b,
+                BinaryOp::Minimum | BinaryOp::Maximum => {
+                    let (a, b) = (a.broadcast(IxDyn(&shape)).expect("checked"), b.broadcast(IxDyn(&shape)).expect("checked"));
+                    let pick_a = |x: f32, y: f32| x.is_nan() || op.selection_share(x, y) > 0.0;
+                    Zip::from(&a).and(&b).map_collect(|&x, &y| if pick_a(x, y) { x } else { y })
+                }
             }
         };
         Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], BinaryBackward(op)))
@@ -93,6 +128,27 @@ impl Tensor {
     /// Elementwise `self / other`, broadcasting like numpy.
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
         self.binary(other, BinaryOp::Div)
+    }
+
+    /// Elementwise minimum, broadcasting (`torch.minimum`); on ties each
+    /// operand gets half the gradient, as in PyTorch.
+    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Minimum)
+    }
+
+    /// Elementwise maximum, broadcasting (`torch.maximum`); on ties each
+    /// operand gets half the gradient, as in PyTorch.
+    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Maximum)
+    }
+
+    /// Limits every element to `[min, max]` (`torch.clamp`); the gradient
+    /// passes where the input lies inside the range (bounds included).
+    pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(crate::error::Error::Invalid { op: "clamp", reason: format!("need min <= max, got {min} and {max}") });
+        }
+        Ok(self.map_unary(UnaryOp::Clamp(min, max)))
     }
 
     /// `self + value`.
@@ -134,6 +190,7 @@ pub(crate) enum UnaryOp {
     AddScalar(f32),
     MulScalar(f32),
     Pow(f32),
+    Clamp(f32, f32),
     Exp,
     Log,
     Sqrt,
@@ -155,6 +212,7 @@ impl UnaryOp {
             UnaryOp::AddScalar(_) => "add_scalar",
             UnaryOp::MulScalar(_) => "mul_scalar",
             UnaryOp::Pow(_) => "powf",
+            UnaryOp::Clamp(..) => "clamp",
             UnaryOp::Exp => "exp",
             UnaryOp::Log => "log",
             UnaryOp::Sqrt => "sqrt",
@@ -171,6 +229,7 @@ impl UnaryOp {
             UnaryOp::AddScalar(c) => x + c,
             UnaryOp::MulScalar(c) => x * c,
             UnaryOp::Pow(p) => x.powf(p),
+            UnaryOp::Clamp(lo, hi) => x.clamp(lo, hi),
             UnaryOp::Exp => x.exp(),
             UnaryOp::Log => x.ln(),
             UnaryOp::Sqrt => x.sqrt(),
@@ -194,6 +253,13 @@ impl UnaryOp {
             UnaryOp::AddScalar(_) => 1.0,
             UnaryOp::MulScalar(c) => c,
             UnaryOp::Pow(p) => p * v.powf(p - 1.0),
+            UnaryOp::Clamp(lo, hi) => {
+                if (lo..=hi).contains(&v) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
             UnaryOp::Exp => v,
             UnaryOp::Log => 1.0 / v,
             UnaryOp::Sqrt => 0.5 / v,

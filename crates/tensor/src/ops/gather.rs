@@ -1,7 +1,10 @@
-//! Row gather — the embedding lookup — with a scatter-add backward.
+//! Gathers with scatter-add backward passes: `gather_rows` (the embedding
+//! lookup) and `gather` along an axis (picking the log-probability of each
+//! chosen token, as in PPO and DPO).
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice, Zip};
 
+use super::normalize_axis;
 use crate::error::{Error, Result};
 use crate::tensor::{Backward, Tensor};
 
@@ -60,5 +63,73 @@ impl Tensor {
         let value = gathered.into_shape_with_order(IxDyn(&shape)).expect("same number of elements");
         drop(table);
         Ok(Tensor::from_op(value, vec![self.clone()], GatherRowsBackward { indices: flat }))
+    }
+}
+
+/// Backward of `gather`: each output element's gradient is added to the
+/// element it was read from.
+struct GatherBackward {
+    axis: usize,
+    indices: ArrayD<usize>,
+}
+
+impl Backward for GatherBackward {
+    fn name(&self) -> &'static str {
+        "gather"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let mut out = ArrayD::zeros(IxDyn(&parents[0].shape()));
+        let axis = Axis(self.axis);
+        let mut target = out.slice_each_axis_mut(|d| index_extent(d.axis.index(), self.axis, self.indices.shape()));
+        Zip::from(target.lanes_mut(axis)).and(self.indices.lanes(axis)).and(grad.lanes(axis)).for_each(
+            |mut lane, indices, grads| {
+                for (&i, &g) in indices.iter().zip(grads.iter()) {
+                    lane[i] += g;
+                }
+            },
+        );
+        vec![Some(out)]
+    }
+}
+
+/// The part of the source a gather with `index_shape` reads: the whole of
+/// `axis`, and the index's extent along every other axis.
+fn index_extent(dim: usize, axis: usize, index_shape: &[usize]) -> Slice {
+    if dim == axis { Slice::from(..) } else { Slice::from(..index_shape[dim]) }
+}
+
+impl Tensor {
+    /// Picks elements along `axis`: `out[i][j][k] = self[i][indices[i][j][k]][k]`
+    /// for `axis = 1` (`torch.gather`). `indices` has the same rank as
+    /// `self` and no larger extent on the other axes; the result has its shape.
+    ///
+    /// ```
+    /// use malmoi_tensor::Tensor;
+    /// use ndarray::array;
+    /// let log_probs = Tensor::constant(array![[-0.1_f32, -2.3, -3.0], [-1.2, -0.4, -2.0]].into_dyn());
+    /// let chosen = log_probs.gather(-1, &array![[0_usize], [1]].into_dyn())?;
+    /// assert_eq!(chosen.to_array(), array![[-0.1_f32], [-0.4]].into_dyn());
+    /// # Ok::<(), malmoi_tensor::Error>(())
+    /// ```
+    pub fn gather(&self, axis: isize, indices: &ArrayD<usize>) -> Result<Tensor> {
+        let data = self.data();
+        let axis = normalize_axis("gather", axis, data.ndim())?;
+        let fits = indices.ndim() == data.ndim()
+            && indices.shape().iter().zip(data.shape()).enumerate().all(|(d, (i, s))| d == axis || i <= s);
+        if !fits {
+            return Err(Error::Shape { op: "gather", expected: data.shape().to_vec(), got: indices.shape().to_vec() });
+        }
+        let size = data.shape()[axis];
+        if let Some(&bad) = indices.iter().find(|&&i| i >= size) {
+            return Err(Error::IndexOutOfRange { op: "gather", index: bad, size });
+        }
+        let source: ArrayViewD<'_, f32> = data.slice_each_axis(|d| index_extent(d.axis.index(), axis, indices.shape()));
+        let mut value = ArrayD::zeros(indices.raw_dim());
+        Zip::from(value.lanes_mut(Axis(axis))).and(indices.lanes(Axis(axis))).and(source.lanes(Axis(axis))).for_each(
+            |mut out, indices, source| out.zip_mut_with(&indices, |o, &i| *o = source[i]),
+        );
+        drop(data);
+        Ok(Tensor::from_op(value, vec![self.clone()], GatherBackward { axis, indices: indices.clone() }))
     }
 }
