@@ -146,6 +146,10 @@ fn cross_entropy_values_and_errors() {
     let targets = array![[2_usize, 0]].into_dyn();
     let expected = ((1.0_f32.exp() + 2.0_f32.exp() + 3.0_f32.exp()).ln() - 3.0 + 3.0_f32.ln()) / 2.0;
     assert_abs_diff_eq!(logits.cross_entropy(&targets, None).unwrap().item().unwrap(), expected, epsilon = 1e-6);
+    // Extreme logits: exact, no overflow and no log(0).
+    let extreme = t(array![[1000.0_f32, 0.0], [-1000.0, 1000.0]].into_dyn());
+    let loss = extreme.cross_entropy(&array![1_usize, 0].into_dyn(), None).unwrap().item().unwrap();
+    assert_abs_diff_eq!(loss, 1500.0, epsilon = 1e-3);
     let all_ignored = array![[7_usize, 7]].into_dyn();
     assert_eq!(logits.cross_entropy(&all_ignored, Some(7)).unwrap().item().unwrap(), 0.0);
     assert!(matches!(

@@ -90,22 +90,25 @@ impl Tensor {
         if let Some(&bad) = targets.iter().find(|&&t| is_counted(t) && t >= classes) {
             return Err(Error::IndexOutOfRange { op: "cross_entropy", index: bad, size: classes });
         }
-        let mut log_probs = data.to_shape((targets.len(), classes)).expect("rows × classes").to_owned();
+        // One exponential pass per row: the lane becomes softmax(x) (kept for
+        // backward), and the loss is log Σ e^(x − max) + max − x[target].
+        let mut probs = data.to_shape((targets.len(), classes)).expect("rows × classes").to_owned();
         drop(data);
         let mut row_losses = Array1::<f64>::zeros(targets.len());
-        let parallel = log_probs.len() >= PARALLEL_MIN_ELEMENTS;
-        let rows = Zip::from(log_probs.rows_mut()).and(ArrayView1::from(&targets)).and(&mut row_losses);
+        let parallel = probs.len() >= PARALLEL_MIN_ELEMENTS;
+        let rows = Zip::from(probs.rows_mut()).and(ArrayView1::from(&targets)).and(&mut row_losses);
         zip_for_each!(parallel, rows, |mut row, &target, loss| {
             if is_counted(target) {
-                softmax_lane(row.view_mut(), true);
-                *loss = -row[target] as f64;
+                let target_logit = row[target];
+                let (max, total) = softmax_lane(row.view_mut(), false);
+                *loss = (total.ln() + max - target_logit) as f64;
             } else {
-                row.fill(f32::NEG_INFINITY);
+                row.fill(0.0);
             }
         });
         let count = targets.iter().filter(|&&t| is_counted(t)).count();
         let loss = if count == 0 { 0.0 } else { (row_losses.sum() / count as f64) as f32 };
-        let probs = if grad_needed(&[self]) { log_probs.mapv_into(f32::exp) } else { Array2::zeros((0, 0)) };
+        let probs = if grad_needed(&[self]) { probs } else { Array2::zeros((0, 0)) };
         let backward = CrossEntropyBackward { probs, targets, ignore_index, count };
         Ok(Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), loss), vec![self.clone()], backward))
     }

@@ -39,17 +39,22 @@ impl Backward for SoftmaxBackward {
     }
 }
 
-/// In-place stable softmax (or log-softmax) of one lane.
-pub(crate) fn softmax_lane(mut lane: ArrayViewMut1<'_, f32>, log: bool) {
+/// In-place stable softmax (or log-softmax) of one lane; returns the
+/// shift `max` and `Σ e^(x − max)`, so `log Σ e^x = max + ln(total)`.
+pub(crate) fn softmax_lane(mut lane: ArrayViewMut1<'_, f32>, log: bool) -> (f32, f32) {
     let max = lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let max = if max.is_finite() { max } else { 0.0 };
     if log {
-        let log_total = lane.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+        let total = lane.iter().map(|&v| (v - max).exp()).sum::<f32>();
+        let log_total = total.ln();
         lane.mapv_inplace(|v| v - max - log_total);
+        (max, total)
     } else {
         lane.mapv_inplace(|v| (v - max).exp());
         let total: f32 = lane.sum();
-        lane.mapv_inplace(|v| v / total);
+        let inverse = 1.0 / total;
+        lane.mapv_inplace(|v| v * inverse);
+        (max, total)
     }
 }
 
@@ -59,7 +64,9 @@ impl Tensor {
         let mut value = self.data().to_owned();
         let axis = normalize_axis(op, axis, value.ndim())?;
         let parallel = value.len() >= PARALLEL_MIN_ELEMENTS;
-        zip_for_each!(parallel, Zip::from(value.lanes_mut(Axis(axis))), |lane| softmax_lane(lane, log));
+        zip_for_each!(parallel, Zip::from(value.lanes_mut(Axis(axis))), |lane| {
+            softmax_lane(lane, log);
+        });
         let output = if grad_needed(&[self]) { value.clone() } else { ArrayD::zeros(ndarray::IxDyn(&[])) };
         Ok(Tensor::from_op(value, vec![self.clone()], SoftmaxBackward { axis, log, output }))
     }
