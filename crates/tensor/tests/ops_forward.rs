@@ -330,3 +330,17 @@ fn minimum_maximum_clamp_and_gather_values() {
     assert!(matches!(a.gather(1, &array![[0_usize], [0], [1]].into_dyn()), Err(Error::Shape { op: "gather", .. })));
     assert_eq!(a.gather(0, &array![[0_usize], [1], [1]].into_dyn()).unwrap().shape(), vec![3, 1]);
 }
+
+#[test]
+fn empty_dimensions_are_handled() {
+    let a = Tensor::parameter(ArrayD::zeros(IxDyn(&[2, 3, 0])));
+    let b = Tensor::parameter(ArrayD::zeros(IxDyn(&[0, 4])));
+    let c = a.matmul(&b).unwrap();
+    assert_eq!(c.shape(), vec![2, 3, 4]);
+    assert!(c.data().iter().all(|&v| v == 0.0));
+    c.sum().backward().unwrap();
+    assert_eq!(a.grad().unwrap().shape(), &[2, 3, 0]);
+    assert_eq!(b.grad().unwrap().shape(), &[0, 4]);
+    let rows = Tensor::zeros(&[0, 5]).matmul(&Tensor::zeros(&[5, 2])).unwrap();
+    assert_eq!(rows.shape(), vec![0, 2]);
+}

@@ -80,7 +80,7 @@ pub fn matmul_views(a: ArrayViewD<'_, f32>, b: ArrayViewD<'_, f32>) -> Result<Ar
     }
     if rb == 2 {
         // (..., m, k) · (k, n): one large product over all rows of `a`.
-        let rows = a.len() / k.max(1);
+        let rows: usize = a.shape()[..ra - 1].iter().product();
         let a_std = a.as_standard_layout();
         let a2 = a_std.view().into_shape_with_order((rows, k)).expect("standard layout reshapes");
         let b2 = b.into_dimensionality::<Ix2>().expect("rank 2");
@@ -144,12 +144,12 @@ impl Backward for MatmulBackward {
         let grad_b = parents[1].requires_grad().then(|| {
             if b.ndim() == 2 {
                 // Σ over all rows: (rows, k)ᵀ · (rows, n) in one product.
-                let k = a.shape()[a.ndim() - 1];
-                let n = b.shape()[1];
+                let (k, n) = (b.shape()[0], b.shape()[1]);
+                let rows: usize = a.shape()[..a.ndim() - 1].iter().product();
                 let a_std = a.as_standard_layout();
-                let a2 = a_std.view().into_shape_with_order((a.len() / k.max(1), k)).expect("standard");
+                let a2 = a_std.view().into_shape_with_order((rows, k)).expect("standard");
                 let g_std = grad.as_standard_layout();
-                let g2 = g_std.view().into_shape_with_order((grad.len() / n.max(1), n)).expect("standard");
+                let g2 = g_std.view().into_shape_with_order((rows, n)).expect("standard");
                 let mut out = ndarray::Array2::zeros((k, n));
                 gemm(a2.t(), g2, &mut out.view_mut(), false, true);
                 out.into_dyn()
