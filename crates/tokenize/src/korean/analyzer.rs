@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use lindera::dictionary::{Dictionary, Lattice, UserDictionary};
 use lindera::mode::Mode;
@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::dictionary::{DictionaryLocator, load_dictionary};
 use super::error::KoreanError;
 use super::lattice::{Lexicon, Piece, Workspace};
-use super::stem::stem_morphs;
+use super::stem::{IrregularStems, stem_morphs};
 use super::user_dict::{UserEntry, build_user_dictionary};
 
 /// Index of the expression field (`타/VV/*+았/EP/*`) among a ko-dic entry's
@@ -46,6 +46,8 @@ struct Shared {
     dictionary_dir: Option<PathBuf>,
     /// Search buffers kept between calls so a call does not allocate them.
     scratch_pool: Mutex<Vec<Scratch>>,
+    /// Stems of irregular predicates for `morphs_stem`, built on first use.
+    irregular_stems: OnceLock<IrregularStems>,
 }
 
 /// Which lattice search turns text into morphemes.
@@ -141,7 +143,10 @@ impl Analyzer {
     /// Morphemes with predicates in dictionary form (Okt's `morphs(stem=True)`):
     /// 만드는 → 만들다, 탔다 → 타다; endings attached to a predicate are absorbed.
     pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        self.with_pieces(text, stems)
+        let irregular = self.irregular_stems();
+        self.with_pieces(text, |search, text, pieces| {
+            stems(search, irregular, text, pieces)
+        })
     }
 
     /// (surface, Sejong tag) pairs (KoNLPy's `pos`). Inflected forms carry a
@@ -175,18 +180,32 @@ impl Analyzer {
         stem: bool,
     ) -> Result<Vec<Vec<String>>, KoreanError> {
         let search = &self.shared.search;
+        let irregular = if stem {
+            Some(self.irregular_stems())
+        } else {
+            None
+        };
         texts
             .par_iter()
             .map_init(Scratch::default, |scratch, text| {
-                analyze_with(search, text.as_ref(), scratch, |search, text, pieces| {
-                    if stem {
-                        stems(search, text, pieces)
-                    } else {
-                        surfaces(text, pieces)
-                    }
-                })
+                analyze_with(
+                    search,
+                    text.as_ref(),
+                    scratch,
+                    |search, text, pieces| match irregular {
+                        Some(irregular) => stems(search, irregular, text, pieces),
+                        None => surfaces(text, pieces),
+                    },
+                )
             })
             .collect()
+    }
+
+    /// The irregular-stem table, built from the dictionary on first use.
+    fn irregular_stems(&self) -> &IrregularStems {
+        self.shared
+            .irregular_stems
+            .get_or_init(|| IrregularStems::build(self.shared.search.dictionaries().0))
     }
 
     /// Runs `f` on the best analysis of `text`, reusing pooled buffers.
@@ -269,12 +288,14 @@ fn morphemes<'a>(
 }
 
 /// Morphemes with predicates in dictionary form.
-fn stems(search: &Search, text: &str, pieces: &[Piece]) -> Result<Vec<String>, KoreanError> {
-    let dictionary = search.dictionaries().0;
+fn stems(
+    search: &Search,
+    irregular: &IrregularStems,
+    text: &str,
+    pieces: &[Piece],
+) -> Result<Vec<String>, KoreanError> {
     let morphemes = morphemes(search, text, pieces)?;
-    Ok(stem_morphs(&morphemes, |surface, tag| {
-        inflected_expression(dictionary, surface, tag)
-    }))
+    Ok(stem_morphs(&morphemes, irregular))
 }
 
 /// Reads a piece's surface, tag and expression without copying.
@@ -307,20 +328,6 @@ fn morpheme<'a>(
         start: piece.start,
         end: piece.end,
     })
-}
-
-/// The expression of a system entry with this surface and tag that has one
-/// (an `Inflect` entry), e.g. `만들/VV/*` for 만드/VV.
-fn inflected_expression(dictionary: &Dictionary, surface: &str, tag: &str) -> Option<String> {
-    dictionary
-        .prefix_dictionary
-        .find_surface_iter(surface)
-        .find_map(|entry| {
-            let mut fields = dictionary.word_details_iter(entry.word_id().id() as usize);
-            let entry_tag = fields.next()?;
-            let expression = fields.nth(EXPRESSION_FIELD - 1)?;
-            (entry_tag == tag && expression != "*").then(|| expression.to_string())
-        })
 }
 
 /// Builds an [`Analyzer`]: dictionary location, source and user entries.
@@ -422,6 +429,7 @@ impl AnalyzerBuilder {
                 search,
                 dictionary_dir,
                 scratch_pool: Mutex::new(Vec::new()),
+                irregular_stems: OnceLock::new(),
             }),
         })
     }

@@ -8,10 +8,60 @@
 //! when the entry is inflected (`탔` → `타/VV/*+았/EP/*`, `만드` → `만들/VV/*`).
 //! mecab-ko-dic sometimes lists the same stem twice with equal cost, once
 //! with and once without an expression (만드/VV in VV.csv and Inflect.csv);
-//! when the chosen entry has none, the caller's `find_expression` looks the
-//! surface up for an inflected twin.
+//! [`IrregularStems`] maps such surfaces to their stems.
+
+use std::collections::HashMap;
+
+use lindera::dictionary::Dictionary;
 
 use super::analyzer::Morpheme;
+
+/// Index of the type field (`Inflect`) among a ko-dic entry's detail fields.
+const TYPE_FIELD: usize = 4;
+/// Index of the expression field (`만들/VV/*`).
+const EXPRESSION_FIELD: usize = 7;
+
+/// Stems of the dictionary's single-morpheme inflected predicate entries
+/// (surface 만드, tag VV → stem 만들), read from every system entry once.
+#[derive(Debug, Default)]
+pub(crate) struct IrregularStems {
+    by_surface: HashMap<String, Vec<(String, String)>>,
+}
+
+impl IrregularStems {
+    /// Scans the dictionary's entries (reading, tag, type, expression).
+    pub(crate) fn build(dictionary: &Dictionary) -> Self {
+        let mut by_surface: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for id in 0..dictionary.prefix_dictionary.word_count() {
+            let fields: Vec<&str> = dictionary.word_details_iter(id).collect();
+            let (Some(tag), Some(reading), Some(kind), Some(expression)) = (
+                fields.first(),
+                fields.get(3),
+                fields.get(TYPE_FIELD),
+                fields.get(EXPRESSION_FIELD),
+            ) else {
+                continue;
+            };
+            if *kind != "Inflect" || !PREDICATE_TAGS.contains(tag) || expression.contains('+') {
+                continue;
+            }
+            let stem = expression.split('/').next().unwrap_or(reading);
+            let entries = by_surface.entry(reading.to_string()).or_default();
+            if !entries.iter().any(|(t, _)| t == tag) {
+                entries.push((tag.to_string(), stem.to_string()));
+            }
+        }
+        Self { by_surface }
+    }
+
+    fn stem(&self, surface: &str, tag: &str) -> Option<&str> {
+        self.by_surface
+            .get(surface)?
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, stem)| stem.as_str())
+    }
+}
 
 /// First tags of morphemes that are replaced by their dictionary form.
 const PREDICATE_TAGS: [&str; 6] = ["VV", "VA", "VX", "VCN", "XSV", "XSA"];
@@ -22,41 +72,31 @@ fn first_tag(tag: &str) -> &str {
 }
 
 /// The dictionary form (stem + 다) of a predicate morpheme, `None` for others.
-fn dictionary_form(
-    morpheme: &Morpheme<'_>,
-    find_expression: &impl Fn(&str, &str) -> Option<String>,
-) -> Option<String> {
+fn dictionary_form(morpheme: &Morpheme<'_>, irregular: &IrregularStems) -> Option<String> {
     if !PREDICATE_TAGS.contains(&first_tag(morpheme.tag)) {
         return None;
     }
-    let looked_up;
-    let expression = match morpheme.expression {
-        "*" | "" => {
-            looked_up = find_expression(morpheme.surface, morpheme.tag);
-            looked_up.as_deref().unwrap_or(morpheme.surface)
-        }
-        expression => expression,
+    let stem = match morpheme.expression {
+        "*" | "" => irregular
+            .stem(morpheme.surface, morpheme.tag)
+            .unwrap_or(morpheme.surface),
+        expression => expression
+            .split(['/', '+'])
+            .next()
+            .unwrap_or(morpheme.surface),
     };
-    let stem = expression
-        .split(['/', '+'])
-        .next()
-        .unwrap_or(morpheme.surface);
     Some(format!("{stem}다"))
 }
 
 /// Morphemes with predicates replaced by their dictionary forms and their
-/// attached endings dropped. `find_expression(surface, tag)` returns the
-/// expression of an inflected dictionary entry with that surface and tag.
-pub(crate) fn stem_morphs(
-    morphemes: &[Morpheme<'_>],
-    find_expression: impl Fn(&str, &str) -> Option<String>,
-) -> Vec<String> {
+/// attached endings dropped.
+pub(crate) fn stem_morphs(morphemes: &[Morpheme<'_>], irregular: &IrregularStems) -> Vec<String> {
     let mut out = Vec::with_capacity(morphemes.len());
     let mut i = 0;
     while i < morphemes.len() {
         let morpheme = &morphemes[i];
         i += 1;
-        let Some(form) = dictionary_form(morpheme, &find_expression) else {
+        let Some(form) = dictionary_form(morpheme, irregular) else {
             out.push(morpheme.surface.to_string());
             continue;
         };
