@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example sentiment -- "영화 노잼이네" "영화 꿀잼이다"
 //! cargo run --release --example sentiment -- --train [--data DIR] [--out DIR] [--kind lstm|gru|bilstm]
-//!                                            [--pooling last|max] [--epochs N] [--checkpoints DIR]
+//!                                            [--pooling last|max] [--dropout P] [--no-clean]
+//!                                            [--epochs N] [--checkpoints DIR]
 //! ```
 //!
 //! The first form loads the model the repository ships (`models/sentiment/`, trained by the
@@ -60,15 +61,18 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     if let Some(epochs) = option(args, "--epochs") {
         config.max_epochs = epochs.parse()?;
     }
+    let dropout: f32 = option(args, "--dropout").map_or(Ok(0.0), str::parse)?;
+    let preprocess = PreprocessConfig { clean_hangul: !args.iter().any(|a| a == "--no-clean"), ..PreprocessConfig::default() };
     let checkpoints = option(args, "--checkpoints").map(|dir| CheckpointDir(dir.into()));
 
     let started = Instant::now();
     let train = read_labeled_tsv(data.join("ratings_train.txt"))?;
     let test = read_labeled_tsv(data.join("ratings_test.txt"))?;
-    let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new()?);
+    let preprocessor = Preprocessor::new(preprocess, Analyzer::new()?);
     let model = |vocab_size| {
         let mut model = ModelConfig::lecture(vocab_size);
         model.pooling = pooling;
+        model.dropout = dropout;
         match kind {
             "gru" => model.encoder.kind = CellKind::Gru,
             "bilstm" => model.encoder.bidirectional = true,
@@ -76,7 +80,11 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
         }
         model
     };
-    let (pipeline, history) = SentimentPipeline::train(&train, preprocessor, model, 3, &config, checkpoints.as_ref())?;
+    let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config);
+    if let Some(dir) = checkpoints {
+        trainer = trainer.checkpoints(dir);
+    }
+    let (pipeline, history) = trainer.train(&train)?;
     let seconds: Vec<f64> = history.epochs.iter().map(|e| e.seconds).collect();
     let test_started = Instant::now();
     let matrix = pipeline.evaluate(&test)?;
@@ -127,7 +135,7 @@ fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 
 /// Arguments that are neither flags nor flag values.
 fn positional(args: &[String]) -> Vec<&String> {
-    let takes_value = ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints"];
+    let takes_value = ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout"];
     let mut out = Vec::new();
     let mut skip = false;
     for arg in args {

@@ -34,7 +34,11 @@ fn train_config(epochs: usize) -> TrainConfig {
 
 fn train(epochs: usize, checkpoints: Option<&CheckpointDir>) -> SentimentPipeline {
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    SentimentPipeline::train(&corpus(), preprocessor, small_model, 1, &train_config(epochs), checkpoints).unwrap().0
+    let mut trainer = SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(train_config(epochs));
+    if let Some(dir) = checkpoints {
+        trainer = trainer.checkpoints(dir.clone());
+    }
+    trainer.train(&corpus()).unwrap().0
 }
 
 #[test]
@@ -90,6 +94,29 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     }
     let other = TrainConfig { learning_rate: 0.5, ..train_config(4) };
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let err = SentimentPipeline::train(&corpus(), preprocessor, small_model, 1, &other, Some(&dir)).unwrap_err();
+    let trainer = SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(other).checkpoints(dir);
+    let err = trainer.train(&corpus()).unwrap_err();
     assert!(err.to_string().contains("another configuration"), "{err}");
+}
+
+#[test]
+fn pretrained_word_vectors_seed_the_embedding() {
+    let words: Vec<String> = ["영화", "최고", "없는말"].iter().map(|s| s.to_string()).collect();
+    let vectors = malmoi_embed::KeyedVectors::from_flat(words, 8, (0..24).map(|i| i as f32).collect()).unwrap();
+    let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
+    let config = TrainConfig { max_epochs: 0, ..train_config(0) };
+    let (pipeline, _) = SentimentPipeline::trainer(preprocessor)
+        .model(small_model)
+        .min_count(1)
+        .config(config)
+        .pretrained_embeddings(&vectors)
+        .train(&corpus())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    pipeline.save(dir.path()).unwrap();
+    let weights = malmoi_tensor::checkpoint::load(dir.path().join("model.safetensors")).unwrap();
+    let table = weights.get("embedding.weight").unwrap();
+    let tokenizer = malmoi_tokenize::encoding::Tokenizer::load(dir.path().join("tokenizer.json")).unwrap();
+    let row = tokenizer.index_of("영화").unwrap() as usize;
+    assert_eq!(table.index_axis(ndarray::Axis(0), row).iter().copied().collect::<Vec<f32>>(), (0..8).map(|i| i as f32).collect::<Vec<_>>());
 }

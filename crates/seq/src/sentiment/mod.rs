@@ -12,6 +12,7 @@ mod train;
 use std::fmt;
 use std::path::Path;
 
+use malmoi_embed::KeyedVectors;
 use malmoi_tensor::checkpoint;
 use malmoi_tokenize::encoding::Tokenizer;
 use malmoi_tokenize::korean::Analyzer;
@@ -80,34 +81,18 @@ pub struct SentimentPipeline {
 }
 
 impl SentimentPipeline {
-    /// Preprocesses `reviews`, builds the vocabulary and trains a model shaped by `model`
-    /// (whose `vocab_size` is replaced by the vocabulary's); returns the pipeline with the best
-    /// epoch's weights and the training history.
-    pub fn train(
-        reviews: &[LabeledText],
-        preprocessor: Preprocessor,
-        model: impl FnOnce(usize) -> ModelConfig,
-        min_count: usize,
-        train: &TrainConfig,
-        checkpoints: Option<&CheckpointDir>,
-    ) -> Result<(Self, History)> {
-        let texts: Vec<&str> = reviews.iter().map(|r| r.document.as_str()).collect();
-        let tokens = preprocessor.batch_tokens(&texts)?;
-        let tokenizer = build_vocabulary(&tokens, min_count);
-        let encoded = tokenizer.texts_to_sequences(&tokens);
-        let (sequences, labels): (Vec<Vec<u32>>, Vec<u8>) =
-            encoded.into_iter().zip(reviews).filter(|(s, _)| !s.is_empty()).map(|(s, r)| (s, r.label)).unzip();
-        let model_config = model(tokenizer.vocab_size());
-        let mut classifier = SentimentModel::new(model_config.clone(), train.seed)?;
-        let history = fit(&mut classifier, Labeled { sequences: &sequences, labels: &labels }, train, checkpoints)?;
-        let config = PipelineConfig {
-            format_version: FORMAT_VERSION,
-            preprocess: preprocessor.config().clone(),
-            maxlen: train.maxlen,
-            min_count,
-            model: model_config,
-        };
-        Ok((Self { config, preprocessor, tokenizer, model: classifier }, history))
+    /// Starts configuring a training run that preprocesses with `preprocessor`; the defaults
+    /// are the lecture's (its model, words seen fewer than 3 times dropped, [`TrainConfig`]'s
+    /// defaults, no checkpoints, randomly initialised word vectors).
+    pub fn trainer<'a>(preprocessor: Preprocessor) -> SentimentTrainer<'a> {
+        SentimentTrainer {
+            preprocessor,
+            model: Box::new(ModelConfig::lecture),
+            min_count: 3,
+            config: TrainConfig::default(),
+            checkpoints: None,
+            pretrained: None,
+        }
     }
 
     /// The saved configuration.
@@ -195,6 +180,76 @@ impl SentimentPipeline {
         checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| model_dir_error(e.to_string()))?;
         let preprocessor = Preprocessor::new(config.preprocess.clone(), analyzer);
         Ok(Self { config, preprocessor, tokenizer, model })
+    }
+}
+
+/// A training run being configured; [`train`](Self::train) runs it.
+pub struct SentimentTrainer<'a> {
+    preprocessor: Preprocessor,
+    model: Box<dyn FnOnce(usize) -> ModelConfig + 'a>,
+    min_count: usize,
+    config: TrainConfig,
+    checkpoints: Option<CheckpointDir>,
+    pretrained: Option<&'a KeyedVectors>,
+}
+
+impl<'a> SentimentTrainer<'a> {
+    /// The classifier's shape for a given vocabulary size (default [`ModelConfig::lecture`]).
+    pub fn model(mut self, model: impl FnOnce(usize) -> ModelConfig + 'a) -> Self {
+        self.model = Box::new(model);
+        self
+    }
+
+    /// Words seen fewer than `min_count` times in training are left out (default 3).
+    pub fn min_count(mut self, min_count: usize) -> Self {
+        self.min_count = min_count;
+        self
+    }
+
+    /// Batch size, epochs, learning rate, seed, … (default [`TrainConfig::default`]).
+    pub fn config(mut self, config: TrainConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Saves every epoch into `dir` and resumes an interrupted run found there.
+    pub fn checkpoints(mut self, dir: CheckpointDir) -> Self {
+        self.checkpoints = Some(dir);
+        self
+    }
+
+    /// Starts the word vectors of words that `vectors` knows from its vectors (for example
+    /// word2vec trained on unlabelled reviews); their width must equal the model's.
+    pub fn pretrained_embeddings(mut self, vectors: &'a KeyedVectors) -> Self {
+        self.pretrained = Some(vectors);
+        self
+    }
+
+    /// Preprocesses `reviews`, builds the vocabulary and trains; returns the pipeline with the
+    /// best epoch's weights and the training history.
+    pub fn train(self, reviews: &[LabeledText]) -> Result<(SentimentPipeline, History)> {
+        let texts: Vec<&str> = reviews.iter().map(|r| r.document.as_str()).collect();
+        let tokens = self.preprocessor.batch_tokens(&texts)?;
+        let tokenizer = build_vocabulary(&tokens, self.min_count);
+        let encoded = tokenizer.texts_to_sequences(&tokens);
+        let (sequences, labels): (Vec<Vec<u32>>, Vec<u8>) =
+            encoded.into_iter().zip(reviews).filter(|(s, _)| !s.is_empty()).map(|(s, r)| (s, r.label)).unzip();
+        let model_config = (self.model)(tokenizer.vocab_size());
+        let mut model = SentimentModel::new(model_config.clone(), self.config.seed)?;
+        if let Some(vectors) = self.pretrained {
+            let rows = tokenizer.word_index().filter_map(|(word, index)| Some((index as usize, vectors.get_vector(word).ok()?)));
+            model.set_word_vectors(rows)?;
+        }
+        let data = Labeled { sequences: &sequences, labels: &labels };
+        let history = fit(&mut model, data, &self.config, self.checkpoints.as_ref())?;
+        let config = PipelineConfig {
+            format_version: FORMAT_VERSION,
+            preprocess: self.preprocessor.config().clone(),
+            maxlen: self.config.maxlen,
+            min_count: self.min_count,
+            model: model_config,
+        };
+        Ok((SentimentPipeline { config, preprocessor: self.preprocessor, tokenizer, model }, history))
     }
 }
 

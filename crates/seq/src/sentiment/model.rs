@@ -1,6 +1,6 @@
 //! The review classifier: Embedding → recurrent encoder → (pooling) → Dense(1) → sigmoid.
 
-use malmoi_tensor::nn::{Embedding, Linear, Module, init, prefixed};
+use malmoi_tensor::nn::{Dropout, Embedding, Linear, Module, init, prefixed};
 use malmoi_tensor::{Tensor, no_grad};
 use ndarray::{Array2, ArrayD};
 use rand::SeedableRng;
@@ -31,13 +31,16 @@ pub struct ModelConfig {
     pub encoder: RecurrentConfig,
     /// How encoder outputs are reduced.
     pub pooling: Pooling,
+    /// Dropout on the word vectors and on the pooled features during training (0 = none).
+    #[serde(default)]
+    pub dropout: f32,
 }
 
 impl ModelConfig {
     /// The lecture's model: Embedding(vocab, 100) → LSTM(128) → Dense(1, sigmoid), Keras' initialisers.
     pub fn lecture(vocab_size: usize) -> Self {
         let encoder = RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
-        Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden }
+        Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden, dropout: 0.0 }
     }
 }
 
@@ -75,6 +78,7 @@ pub struct SentimentModel {
     config: ModelConfig,
     embedding: Embedding,
     encoder: Recurrent,
+    dropout: Dropout,
     output: Linear,
 }
 
@@ -94,7 +98,8 @@ impl SentimentModel {
         let features = config.encoder.output_size();
         let weight = init::xavier_uniform(&[1, features], 1.0, &mut rng)?;
         let output = Linear::from_weights(weight, Some(init::zeros(&[1])))?;
-        Ok(Self { config, embedding, encoder, output })
+        let dropout = Dropout::new(config.dropout, seed ^ 0x5eed)?;
+        Ok(Self { config, embedding, encoder, dropout, output })
     }
 
     /// The configuration it was built with.
@@ -107,14 +112,32 @@ impl SentimentModel {
         if let Some(&bad) = batch.ids.iter().find(|&&id| id >= self.config.vocab_size) {
             return Err(Error::InvalidArgument(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab_size)));
         }
-        let vectors = self.embedding.forward(&batch.ids)?;
+        let vectors = self.dropout.forward(&self.embedding.forward(&batch.ids)?)?;
         let encoded = self.encoder.forward(&vectors, Some(&batch.lengths), None)?;
         let pooled = match self.config.pooling {
             Pooling::LastHidden => encoded.last_hidden(self.config.encoder.directions())?,
             Pooling::MaxOverTime => max_over_valid_steps(&encoded.output, &batch.lengths)?,
         };
         let batch_size = batch.lengths.len();
-        Ok(self.output.forward(&pooled)?.reshape(&[batch_size])?)
+        Ok(self.output.forward(&self.dropout.forward(&pooled)?)?.reshape(&[batch_size])?)
+    }
+
+    /// Overwrites the word vectors of the given rows (e.g. from word2vec); returns how many
+    /// rows were set. Rows outside the vocabulary are skipped; a vector of the wrong width is an
+    /// error.
+    pub fn set_word_vectors<'v>(&self, rows: impl IntoIterator<Item = (usize, &'v [f32])>) -> Result<usize> {
+        let (vocab, width) = (self.config.vocab_size, self.config.embedding_dim);
+        self.embedding.weight.update_data(|table| {
+            let mut set = 0;
+            for (row, vector) in rows.into_iter().filter(|&(row, _)| row > 0 && row < vocab) {
+                if vector.len() != width {
+                    return Err(Error::InvalidArgument(format!("word vectors of width {} for an embedding of width {width}", vector.len())));
+                }
+                table.index_axis_mut(ndarray::Axis(0), row).iter_mut().zip(vector).for_each(|(w, &v)| *w = v);
+                set += 1;
+            }
+            Ok(set)
+        })
     }
 
     /// Positive-class probabilities, computed without recording gradients.
@@ -141,6 +164,7 @@ impl Module for SentimentModel {
 
     fn set_training(&mut self, training: bool) {
         self.encoder.set_training(training);
+        self.dropout.set_training(training);
     }
 }
 
