@@ -1,5 +1,6 @@
 //! The BPE model: vocabulary, ranked merges and the encoding of one word.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -15,6 +16,20 @@ pub(crate) type Pair = (u32, u32);
 /// Default number of words kept by the encoding cache.
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 100_000;
 
+/// A pending merge: (rank, position of its left symbol, id of the merged token).
+type QueuedMerge = Reverse<(u32, u32, u32)>;
+
+/// Buffers of [`BpeModel::merge_word`], kept per thread so words allocate nothing.
+#[derive(Default)]
+struct Scratch {
+    symbols: Vec<Symbol>,
+    queue: BinaryHeap<QueuedMerge>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
 /// A byte-level BPE model: token ids, merge ranks and a cache of encoded words.
 #[derive(Debug)]
 pub struct BpeModel {
@@ -28,7 +43,7 @@ pub struct BpeModel {
     byte_ids: [Option<u32>; 256],
     /// Tokens that are valid byte-level strings, by their bytes (for `ignore_merges`).
     bytes_to_id: FxHashMap<Box<[u8]>, u32>,
-    unk_token: Option<String>,
+    unk_id: Option<u32>,
     fuse_unk: bool,
     ignore_merges: bool,
     cache: WordCache,
@@ -70,11 +85,12 @@ impl BpeModel {
                 )));
             }
         }
-        if let Some(unk) = unk_token.as_ref().filter(|unk| !vocab.contains_key(*unk)) {
-            return Err(format_error(format!(
-                "model.unk_token {unk:?} is not in model.vocab"
-            )));
-        }
+        let unk_id = match unk_token {
+            Some(unk) => Some(vocab.get(&unk).copied().ok_or_else(|| {
+                format_error(format!("model.unk_token {unk:?} is not in model.vocab"))
+            })?),
+            None => None,
+        };
         let id_of = |token: &str, rank: usize| {
             vocab.get(token).copied().ok_or_else(|| {
                 format_error(format!(
@@ -112,7 +128,7 @@ impl BpeModel {
             ranked_pairs,
             byte_ids,
             bytes_to_id,
-            unk_token,
+            unk_id,
             fuse_unk,
             ignore_merges,
             cache: WordCache::new(DEFAULT_CACHE_CAPACITY),
@@ -151,7 +167,7 @@ impl BpeModel {
     }
 
     pub(crate) fn unk_token(&self) -> Option<&str> {
-        self.unk_token.as_deref()
+        self.id_to_token(self.unk_id?)
     }
 
     pub(crate) fn fuse_unk(&self) -> bool {
@@ -183,70 +199,73 @@ impl BpeModel {
     /// Starts from one symbol per byte and applies merges lowest rank first (leftmost first
     /// among equal ranks), with the same priority queue discipline as `tokenizers`.
     fn merge_word(&self, word: &[u8], out: &mut Vec<u32>) -> Result<()> {
-        let mut symbols = self.initial_symbols(word)?;
-        let mut queue: BinaryHeap<Reverse<(u32, u32, u32)>> = symbols
-            .windows(2)
-            .enumerate()
-            .filter_map(|(pos, w)| {
+        SCRATCH.with_borrow_mut(|Scratch { symbols, queue }| {
+            self.initial_symbols(word, symbols)?;
+            queue.clear();
+            queue.extend(symbols.windows(2).enumerate().filter_map(|(pos, w)| {
                 let &(rank, merged) = self.merges.get(&(w[0].id, w[1].id))?;
                 Some(Reverse((rank, pos as u32, merged)))
-            })
-            .collect();
-        while let Some(Reverse((_, pos, merged))) = queue.pop() {
-            let pos = pos as usize;
-            let current = symbols[pos];
-            if current.len == 0 || current.next < 0 {
-                continue;
+            }));
+            while let Some(Reverse((_, pos, merged))) = queue.pop() {
+                self.merge_at(symbols, queue, pos as usize, merged);
             }
-            let right_pos = current.next as usize;
-            let right = symbols[right_pos];
-            // Skip queue entries made stale by earlier merges.
-            if self.merges.get(&(current.id, right.id)).map(|m| m.1) != Some(merged) {
-                continue;
-            }
-            symbols[pos] = Symbol {
-                id: merged,
-                len: current.len + right.len,
-                next: right.next,
-                ..current
-            };
-            symbols[right_pos].len = 0;
-            if right.next >= 0 {
-                symbols[right.next as usize].prev = pos as i32;
-            }
-            if current.prev >= 0
-                && let Some(&(rank, id)) = self
-                    .merges
-                    .get(&(symbols[current.prev as usize].id, merged))
-            {
-                queue.push(Reverse((rank, current.prev as u32, id)));
-            }
-            if right.next >= 0
-                && let Some(&(rank, id)) =
-                    self.merges.get(&(merged, symbols[right.next as usize].id))
-            {
-                queue.push(Reverse((rank, pos as u32, id)));
-            }
-        }
-        out.extend(symbols.iter().filter(|s| s.len > 0).map(|s| s.id));
-        Ok(())
+            out.extend(symbols.iter().filter(|s| s.len > 0).map(|s| s.id));
+            Ok(())
+        })
     }
 
-    /// One symbol per byte; bytes missing from the vocabulary become `unk_token`
-    /// (fused when `fuse_unk`) or an error when there is none.
-    fn initial_symbols(&self, word: &[u8]) -> Result<Vec<Symbol>> {
-        let unk_id = self
-            .unk_token
-            .as_deref()
-            .and_then(|unk| self.token_to_id(unk));
-        let mut symbols: Vec<Symbol> = Vec::with_capacity(word.len());
+    /// Merges the symbol at `pos` with its right neighbour into `merged`, unless the queue
+    /// entry went stale, and queues the merges this makes possible with both neighbours.
+    fn merge_at(
+        &self,
+        symbols: &mut [Symbol],
+        queue: &mut BinaryHeap<QueuedMerge>,
+        pos: usize,
+        merged: u32,
+    ) {
+        let current = symbols[pos];
+        if current.len == 0 || current.next < 0 {
+            return;
+        }
+        let right_pos = current.next as usize;
+        let right = symbols[right_pos];
+        if self.merges.get(&(current.id, right.id)).map(|m| m.1) != Some(merged) {
+            return;
+        }
+        symbols[pos] = Symbol {
+            id: merged,
+            len: current.len + right.len,
+            next: right.next,
+            ..current
+        };
+        symbols[right_pos].len = 0;
+        if right.next >= 0 {
+            symbols[right.next as usize].prev = pos as i32;
+        }
+        if current.prev >= 0
+            && let Some(&(rank, id)) = self
+                .merges
+                .get(&(symbols[current.prev as usize].id, merged))
+        {
+            queue.push(Reverse((rank, current.prev as u32, id)));
+        }
+        if right.next >= 0
+            && let Some(&(rank, id)) = self.merges.get(&(merged, symbols[right.next as usize].id))
+        {
+            queue.push(Reverse((rank, pos as u32, id)));
+        }
+    }
+
+    /// Fills `symbols` with one symbol per byte; bytes missing from the vocabulary become
+    /// `unk_token` (fused when `fuse_unk`) or an error when there is none.
+    fn initial_symbols(&self, word: &[u8], symbols: &mut Vec<Symbol>) -> Result<()> {
+        symbols.clear();
         for &byte in word {
-            let id = match (self.byte_ids[byte as usize], unk_id) {
-                (Some(id), _) => id,
-                (None, Some(unk)) => unk,
+            let (id, is_unk) = match (self.byte_ids[byte as usize], self.unk_id) {
+                (Some(id), _) => (id, false),
+                (None, Some(unk)) => (unk, true),
                 (None, None) => return Err(BpeError::ByteNotInVocab { byte }),
             };
-            let is_unk = Some(id) == unk_id && self.byte_ids[byte as usize].is_none();
             if let Some(last) = symbols
                 .last_mut()
                 .filter(|s| is_unk && self.fuse_unk && s.id == id)
@@ -265,7 +284,7 @@ impl BpeModel {
                 len: 1,
             });
         }
-        Ok(symbols)
+        Ok(())
     }
 }
 
@@ -310,6 +329,20 @@ mod tests {
     #[test]
     fn ignore_merges_takes_whole_words_from_the_vocabulary() {
         assert_eq!(encode(&model(true), "abc").unwrap(), [5]);
+    }
+
+    #[test]
+    fn bytes_outside_the_vocabulary_become_unk() {
+        let vocab = ["a", "b", "<unk>"].iter().enumerate();
+        let vocab: FxHashMap<String, u32> =
+            vocab.map(|(id, t)| (t.to_string(), id as u32)).collect();
+        let path = std::path::Path::new("test");
+        let unk = Some("<unk>".to_owned());
+        let fused = BpeModel::new(vocab.clone(), &[], unk.clone(), true, false, path).unwrap();
+        assert_eq!(encode(&fused, "axxb").unwrap(), [0, 2, 1]);
+        let unfused = BpeModel::new(vocab, &[], unk, false, false, path).unwrap();
+        assert_eq!(encode(&unfused, "axxb").unwrap(), [0, 2, 2, 1]);
+        assert_eq!(unfused.unk_token(), Some("<unk>"));
     }
 
     #[test]
