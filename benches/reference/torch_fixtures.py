@@ -4,6 +4,7 @@ crates/tensor/tests/fixtures/.
 
     pip install torch safetensors keras   # CPU wheels from PyPI
     python benches/reference/torch_fixtures.py
+    python benches/reference/torch_fixtures.py --bench   # PyTorch timings for docs/perf/tensor-nn.md
 
 Each file holds the inputs, the fixed weights (with PyTorch's parameter
 names), the outputs and the gradients of a scalar probe loss; the Rust tests
@@ -151,7 +152,60 @@ def optimizers():
     save("optimizers", tensors, steps=steps, keras=keras.__version__)
 
 
+def bench():
+    """PyTorch CPU times of the shapes in benches/tensor_kernels.rs (median of 30 runs)."""
+    import statistics
+    import time
+
+    def median_ms(fn, runs=30):
+        for _ in range(5):
+            fn()
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return 1e3 * statistics.median(times)
+
+    batch, steps, inputs, hidden = 64, 30, 100, 128
+    lengths = torch.tensor([1 + (b * 13) % 22 for b in range(batch)])
+    print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for name, cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+            module = cls(inputs, hidden, batch_first=True)
+            x = torch.randn(batch, steps, inputs, requires_grad=True)
+
+            def full():
+                out, _ = module(x)
+                out.backward(torch.ones_like(out))
+
+            def masked():
+                out, _ = packed_run(module, x, lengths, None)
+                out.backward(torch.ones_like(out))
+
+            def forward_only():
+                with torch.no_grad():
+                    module(x)
+
+            for case, fn in (("forward_backward/full", full), ("forward_backward/masked", masked),
+                             ("forward_only/full", forward_only)):
+                print(f"{name}/{case}/{threads}t: {median_ms(fn):.2f} ms")
+        shape = (8, 4, 128, 64)
+        q, k, v = (torch.randn(shape, requires_grad=True) for _ in range(3))
+
+        def attention_step():
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out.backward(torch.ones_like(out))
+
+        print(f"attention/causal_forward_backward/{threads}t: {median_ms(attention_step):.2f} ms")
+
+
 if __name__ == "__main__":
+    import sys
+    if "--bench" in sys.argv:
+        bench()
+        sys.exit()
     OUT.mkdir(parents=True, exist_ok=True)
     recurrent("lstm")
     recurrent("gru")

@@ -16,10 +16,11 @@
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
 use rayon::prelude::*;
 
+use super::activation::{sigmoid, tanh};
 use super::packing::Packing;
 use super::{
     RecurrentParams, RecurrentWeights, Result, block, block_mut, expect_shape, gemm, join_sequence_and_states, matmul,
-    packed_output_grad, sigmoid, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
+    packed_output_grad, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
     with_recurrent_inputs,
 };
 use crate::tensor::{Backward, Tensor};
@@ -130,19 +131,22 @@ pub fn gru_forward(
     Ok((output, GruCache { packing, inputs, gates, hidden_n, hidden, h0 }))
 }
 
-/// One GRU cell on one sequence: `gates` holds the input projections and
-/// becomes the activated `r, z, n`; `hidden_gates` holds `W_hh h + b_hh`.
-#[inline]
-fn cell_forward(gates: &mut [f32], hidden_gates: &[f32], hidden_n: &mut [f32], h_prev: &[f32], h_out: &mut [f32]) {
-    let h = h_out.len();
-    let (r, rest) = gates.split_at_mut(h);
-    let (z, n) = rest.split_at_mut(h);
-    for j in 0..h {
-        r[j] = sigmoid(r[j] + hidden_gates[j]);
-        z[j] = sigmoid(z[j] + hidden_gates[h + j]);
-        hidden_n[j] = hidden_gates[2 * h + j];
-        n[j] = (n[j] + r[j] * hidden_n[j]).tanh();
-        h_out[j] = (1.0 - z[j]) * n[j] + z[j] * h_prev[j];
+multiversion! {
+    /// One GRU cell on one sequence: `gates` holds the input projections and
+    /// becomes the activated `r, z, n`; `hidden_gates` holds `W_hh h + b_hh`.
+    fn cell_forward(gates: &mut [f32], hidden_gates: &[f32], hidden_n: &mut [f32], h_prev: &[f32], h_out: &mut [f32]) {
+        let h = h_out.len();
+        let (r, rest) = gates.split_at_mut(h);
+        let (z, n) = rest.split_at_mut(h);
+        // equal lengths, stated so the loop compiles without bounds checks
+        let (n, hidden_gates, hidden_n, h_prev) = (&mut n[..h], &hidden_gates[..3 * h], &mut hidden_n[..h], &h_prev[..h]);
+        for j in 0..h {
+            r[j] = sigmoid(r[j] + hidden_gates[j]);
+            z[j] = sigmoid(z[j] + hidden_gates[h + j]);
+            hidden_n[j] = hidden_gates[2 * h + j];
+            n[j] = tanh(n[j] + r[j] * hidden_n[j]);
+            h_out[j] = (1.0 - z[j]) * n[j] + z[j] * h_prev[j];
+        }
     }
 }
 
@@ -205,34 +209,37 @@ pub fn gru_backward(
     })
 }
 
-/// One GRU cell backwards on one sequence: writes the input-side and
-/// hidden-side pre-activation gradients and replaces `dh` (the gradient
-/// arriving from the next step) by the part of the previous state's gradient
-/// that bypasses `W_hh`.
-#[inline]
-fn cell_backward(
-    d_input_gates: &mut [f32],
-    d_hidden_gates: &mut [f32],
-    gates: &[f32],
-    hidden_n: &[f32],
-    h_prev: &[f32],
-    d_out: &[f32],
-    dh: &mut [f32],
-) {
-    let h = dh.len();
-    for j in 0..h {
-        let (r, z, n) = (gates[j], gates[h + j], gates[2 * h + j]);
-        let dh_j = dh[j] + d_out[j];
-        let da_n = dh_j * (1.0 - z) * (1.0 - n * n);
-        let da_z = dh_j * (h_prev[j] - n) * z * (1.0 - z);
-        let da_r = da_n * hidden_n[j] * r * (1.0 - r);
-        d_input_gates[j] = da_r;
-        d_input_gates[h + j] = da_z;
-        d_input_gates[2 * h + j] = da_n;
-        d_hidden_gates[j] = da_r;
-        d_hidden_gates[h + j] = da_z;
-        d_hidden_gates[2 * h + j] = da_n * r;
-        dh[j] = dh_j * z;
+multiversion! {
+    /// One GRU cell backwards on one sequence: writes the input-side and
+    /// hidden-side pre-activation gradients and replaces `dh` (the gradient
+    /// arriving from the next step) by the part of the previous state's gradient
+    /// that bypasses `W_hh`.
+    fn cell_backward(
+        d_input_gates: &mut [f32],
+        d_hidden_gates: &mut [f32],
+        gates: &[f32],
+        hidden_n: &[f32],
+        h_prev: &[f32],
+        d_out: &[f32],
+        dh: &mut [f32],
+    ) {
+        let h = dh.len();
+        let (d_input_gates, d_hidden_gates, gates) = (&mut d_input_gates[..3 * h], &mut d_hidden_gates[..3 * h], &gates[..3 * h]);
+        let (hidden_n, h_prev, d_out) = (&hidden_n[..h], &h_prev[..h], &d_out[..h]);
+        for j in 0..h {
+            let (r, z, n) = (gates[j], gates[h + j], gates[2 * h + j]);
+            let dh_j = dh[j] + d_out[j];
+            let da_n = dh_j * (1.0 - z) * (1.0 - n * n);
+            let da_z = dh_j * (h_prev[j] - n) * z * (1.0 - z);
+            let da_r = da_n * hidden_n[j] * r * (1.0 - r);
+            d_input_gates[j] = da_r;
+            d_input_gates[h + j] = da_z;
+            d_input_gates[2 * h + j] = da_n;
+            d_hidden_gates[j] = da_r;
+            d_hidden_gates[h + j] = da_z;
+            d_hidden_gates[2 * h + j] = da_n * r;
+            dh[j] = dh_j * z;
+        }
     }
 }
 

@@ -17,9 +17,10 @@
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
 use rayon::prelude::*;
 
+use super::activation::{sigmoid, tanh};
 use super::packing::Packing;
 use super::{
-    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul, sigmoid,
+    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul,
     split_sequence_and_states, split_sequence_grad, view, view_mut, with_recurrent_inputs,
 };
 use crate::tensor::{Backward, Tensor};
@@ -134,21 +135,24 @@ pub fn lstm_forward(
     Ok((output, cache))
 }
 
-/// One LSTM cell on one sequence: activates the pre-activations in `gates`
-/// in place and writes the new cell and hidden state.
-#[inline]
-fn cell_forward(gates: &mut [f32], c_prev: &[f32], c: &mut [f32], h_out: &mut [f32]) {
-    let h = c.len();
-    let (i, rest) = gates.split_at_mut(h);
-    let (f, rest) = rest.split_at_mut(h);
-    let (g, o) = rest.split_at_mut(h);
-    for j in 0..h {
-        i[j] = sigmoid(i[j]);
-        f[j] = sigmoid(f[j]);
-        g[j] = g[j].tanh();
-        o[j] = sigmoid(o[j]);
-        c[j] = f[j] * c_prev[j] + i[j] * g[j];
-        h_out[j] = o[j] * c[j].tanh();
+multiversion! {
+    /// One LSTM cell on one sequence: activates the pre-activations in `gates`
+    /// in place and writes the new cell and hidden state.
+    fn cell_forward(gates: &mut [f32], c_prev: &[f32], c: &mut [f32], h_out: &mut [f32]) {
+        let h = c.len();
+        let (i, rest) = gates.split_at_mut(h);
+        let (f, rest) = rest.split_at_mut(h);
+        let (g, o) = rest.split_at_mut(h);
+        // equal lengths, stated so the loop compiles without bounds checks
+        let (o, c_prev, h_out) = (&mut o[..h], &c_prev[..h], &mut h_out[..h]);
+        for j in 0..h {
+            i[j] = sigmoid(i[j]);
+            f[j] = sigmoid(f[j]);
+            g[j] = tanh(g[j]);
+            o[j] = sigmoid(o[j]);
+            c[j] = f[j] * c_prev[j] + i[j] * g[j];
+            h_out[j] = o[j] * tanh(c[j]);
+        }
     }
 }
 
@@ -211,23 +215,26 @@ pub fn lstm_backward(
     })
 }
 
-/// One LSTM cell backwards on one sequence: from the step's output gradient
-/// `d_out`, the gradient `dh` flowing from the next step and the cell
-/// gradient `dc`, writes the pre-activation gradients `da` and replaces `dc`
-/// by the gradient of the previous cell state.
-#[inline]
-fn cell_backward(da: &mut [f32], gates: &[f32], c: &[f32], c_prev: &[f32], d_out: &[f32], dh: &[f32], dc: &mut [f32]) {
-    let h = c.len();
-    for j in 0..h {
-        let (i, f, g, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
-        let tanh_c = c[j].tanh();
-        let dh_j = dh[j] + d_out[j];
-        let dc_j = dc[j] + dh_j * o * (1.0 - tanh_c * tanh_c);
-        da[j] = dc_j * g * i * (1.0 - i);
-        da[h + j] = dc_j * c_prev[j] * f * (1.0 - f);
-        da[2 * h + j] = dc_j * i * (1.0 - g * g);
-        da[3 * h + j] = dh_j * tanh_c * o * (1.0 - o);
-        dc[j] = dc_j * f;
+multiversion! {
+    /// One LSTM cell backwards on one sequence: from the step's output gradient
+    /// `d_out`, the gradient `dh` flowing from the next step and the cell
+    /// gradient `dc`, writes the pre-activation gradients `da` and replaces `dc`
+    /// by the gradient of the previous cell state.
+    fn cell_backward(da: &mut [f32], gates: &[f32], c: &[f32], c_prev: &[f32], d_out: &[f32], dh: &[f32], dc: &mut [f32]) {
+        let h = c.len();
+        let (gates, da) = (&gates[..4 * h], &mut da[..4 * h]);
+        let (c_prev, d_out, dh, dc) = (&c_prev[..h], &d_out[..h], &dh[..h], &mut dc[..h]);
+        for j in 0..h {
+            let (i, f, g, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
+            let tanh_c = tanh(c[j]);
+            let dh_j = dh[j] + d_out[j];
+            let dc_j = dc[j] + dh_j * o * (1.0 - tanh_c * tanh_c);
+            da[j] = dc_j * g * i * (1.0 - i);
+            da[h + j] = dc_j * c_prev[j] * f * (1.0 - f);
+            da[2 * h + j] = dc_j * i * (1.0 - g * g);
+            da[3 * h + j] = dh_j * tanh_c * o * (1.0 - o);
+            dc[j] = dc_j * f;
+        }
     }
 }
 

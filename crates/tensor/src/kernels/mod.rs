@@ -18,6 +18,41 @@
 //! `weight_hh`, `bias_ih`, `bias_hh`; gate order `i, f, g, o` for the LSTM and
 //! `r, z, n` for the GRU), so PyTorch weights load unchanged.
 
+/// Defines a function whose body is compiled three times — for AVX-512,
+/// for AVX2 and for the baseline target — and picks the widest the CPU
+/// supports at run time, so the elementwise cell loops run on full-width
+/// SIMD registers without a `target-cpu` build flag.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) {
+                    portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
+mod activation;
 mod attention;
 mod gru;
 mod lstm;
@@ -157,12 +192,6 @@ fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
     gemm(a, b, &mut c.view_mut(), false, true);
     c
-}
-
-/// The logistic function `1 / (1 + e^(-x))`.
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// Checks that `got` is `expected`.
