@@ -2,7 +2,7 @@
 //! numpy-broadcast batch dimensions), on the `gemm` crate's AVX2/AVX-512
 //! kernels (see `docs/perf/tensor-core.md` for why not `matrixmultiply`).
 //!
-//! [`gemm`] and [`matmul_views`] are public so fused kernels can run their
+//! [`gemm()`] and [`matmul_views`] are public so fused kernels can run their
 //! products on plain arrays without building a graph.
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn};
