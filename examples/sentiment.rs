@@ -4,7 +4,7 @@
 //! cargo run --release --example sentiment -- "영화 노잼이네" "영화 꿀잼이다"
 //! cargo run --release --example sentiment -- --train [--data DIR] [--out DIR] [--kind lstm|gru|bilstm]
 //!                                            [--pooling last|max] [--dropout P] [--no-clean]
-//!                                            [--epochs N] [--checkpoints DIR]
+//!                                            [--epochs N] [--checkpoints DIR] [--word2vec CORPUS]
 //! ```
 //!
 //! The first form loads the model the repository ships (`models/sentiment/`, trained by the
@@ -14,13 +14,15 @@
 //! exists the files are downloaded with `curl` from the NSMC project's public GitHub location
 //! into `data/nsmc/`. Training writes the pipeline, its training curve (`curve.svg`) and the
 //! test accuracy to `--out` (default `models/sentiment/`); `--checkpoints DIR` makes an
-//! interrupted run resumable.
+//! interrupted run resumable; `--word2vec CORPUS` starts the word vectors from word2vec trained
+//! on unlabelled reviews (e.g. `../shared/data/nsmc/reviews_unlabeled.txt`).
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::sentiment::{CheckpointDir, ModelConfig, Pooling, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
@@ -68,7 +70,7 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let train = read_labeled_tsv(data.join("ratings_train.txt"))?;
     let test = read_labeled_tsv(data.join("ratings_test.txt"))?;
-    let preprocessor = Preprocessor::new(preprocess, Analyzer::new()?);
+    let preprocessor = Preprocessor::new(preprocess.clone(), Analyzer::new()?);
     let model = |vocab_size| {
         let mut model = ModelConfig::lecture(vocab_size);
         model.pooling = pooling;
@@ -80,9 +82,13 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
         }
         model
     };
+    let vectors = option(args, "--word2vec").map(|corpus| word_vectors(Path::new(corpus), &preprocess)).transpose()?;
     let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config);
     if let Some(dir) = checkpoints {
         trainer = trainer.checkpoints(dir);
+    }
+    if let Some(vectors) = &vectors {
+        trainer = trainer.pretrained_embeddings(vectors);
     }
     let (pipeline, history) = trainer.train(&train)?;
     let seconds: Vec<f64> = history.epochs.iter().map(|e| e.seconds).collect();
@@ -102,6 +108,25 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     );
     println!("saved to {} · total {:.0} s", out.display(), started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// word2vec (CBOW, 100 dimensions, 5 epochs) trained on `corpus`, one review per line,
+/// preprocessed exactly as the classifier's input is.
+fn word_vectors(corpus: &Path, preprocess: &PreprocessConfig) -> Result<KeyedVectors, Box<dyn Error>> {
+    let started = Instant::now();
+    let text = std::fs::read_to_string(corpus)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let sentences = Preprocessor::new(preprocess.clone(), Analyzer::new()?).batch_tokens(&lines)?;
+    let config = Word2VecConfig { vector_size: 100, min_count: 3, ..Word2VecConfig::default() };
+    let (model, report) = Word2Vec::fit(config, &Corpus::Sentences(&sentences))?;
+    eprintln!(
+        "word2vec: {} words from {} reviews, {:.0} words/s, {:.0} s in all",
+        model.wv().len(),
+        lines.len(),
+        report.effective_words_per_second(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(model.into_keyed_vectors())
 }
 
 /// The NSMC directory: the argument, `MALMOI_NSMC_DIR`, the shared copy, or a download.
@@ -135,7 +160,7 @@ fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 
 /// Arguments that are neither flags nor flag values.
 fn positional(args: &[String]) -> Vec<&String> {
-    let takes_value = ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout"];
+    let takes_value = ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout", "--word2vec"];
     let mut out = Vec::new();
     let mut skip = false;
     for arg in args {
