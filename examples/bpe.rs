@@ -50,7 +50,8 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Each token of `text` as the text it stands for, joined with `|`.
+/// Each token of `text` as the text it stands for, joined with `|` (a token that ends
+/// inside a multi-byte character shows that character's bytes as `�`).
 fn show(tokenizer: &ByteLevelBpe, text: &str) -> Result<String, Box<dyn Error>> {
     let ids = tokenizer.encode_ids(text)?;
     let pieces: Result<Vec<String>, _> = ids.iter().map(|&id| tokenizer.decode(&[id])).collect();

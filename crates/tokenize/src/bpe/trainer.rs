@@ -72,7 +72,8 @@ impl BpeTrainer {
         }
     }
 
-    /// Stops merging once the vocabulary (special tokens + 256 bytes + merges) has this many tokens.
+    /// Stops merging once the vocabulary (special tokens + 256 bytes + merges) has this many
+    /// tokens; the special tokens and the 256 byte symbols are always kept, even beyond it.
     pub fn vocab_size(mut self, vocab_size: usize) -> Self {
         self.vocab_size = vocab_size;
         self
