@@ -105,7 +105,8 @@ fn dump(
     Ok(())
 }
 
-/// Documents per second: a plain loop, then `batch_morphs` on 1 and 2 threads.
+/// Documents per second: a plain loop, then `batch_morphs` (without and with
+/// stems) on 1 and 2 threads.
 fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<dyn Error>> {
     let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
     let report = |label: &str, seconds: f64, morphemes: usize| {
@@ -126,15 +127,15 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
         started.elapsed().as_secs_f64(),
         morphemes,
     );
-    for threads in [1, 2] {
+    for (stem, threads) in [(false, 1), (false, 2), (true, 1), (true, 2)] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()?;
         let started = Instant::now();
-        let result = pool.install(|| analyzer.batch_morphs(&docs, false))?;
+        let result = pool.install(|| analyzer.batch_morphs(&docs, stem))?;
         let morphemes = result.iter().map(Vec::len).sum();
         report(
-            &format!("batch_morphs, {threads} thread(s)"),
+            &format!("batch_morphs(stem={stem}), {threads} thread(s)"),
             started.elapsed().as_secs_f64(),
             morphemes,
         );
