@@ -36,7 +36,7 @@ impl LayerNorm {
     /// # Errors
     /// [`Error::Invalid`] for `dim == 0` or a non-positive `eps`.
     pub fn new(dim: usize, eps: f32) -> Result<Self> {
-        if dim == 0 || !(eps > 0.0) {
+        if dim == 0 || eps.is_nan() || eps <= 0.0 {
             return Err(Error::Invalid { op: "LayerNorm", reason: format!("dim {dim}, eps {eps}") });
         }
         Ok(LayerNorm {
