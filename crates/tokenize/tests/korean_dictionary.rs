@@ -317,3 +317,33 @@ fn when_every_route_fails_the_error_lists_them_all() {
     }
     assert_eq!(attempts.len(), 5, "{message}");
 }
+
+#[test]
+fn user_entries_from_a_csv_file() {
+    let tmp = TempDir::new().unwrap();
+    let dir = built_mini_dictionary(&tmp);
+    let file = tmp.path().join("user.csv");
+    fs::write(&file, "# new words\n챗GPT,NNP\n\n딥러닝, NNG, -2000\n").unwrap();
+    let entries = UserEntry::read_csv(&file).unwrap();
+    assert_eq!(
+        entries,
+        [
+            UserEntry::new("챗GPT", "NNP"),
+            UserEntry::new("딥러닝", "NNG").cost(-2000)
+        ]
+    );
+    let analyzer = Analyzer::builder()
+        .dictionary_path(&dir)
+        .user_entries(entries)
+        .build()
+        .unwrap();
+    assert_eq!(analyzer.morphs("챗GPT가").unwrap(), ["챗GPT", "가"]);
+
+    fs::write(&file, "챗GPT,NNP\n딥러닝,NNG,cheap\n").unwrap();
+    let err = UserEntry::read_csv(&file).unwrap_err();
+    assert!(
+        matches!(err, KoreanError::MalformedUserDictionary { line: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("user.csv:2"), "{err}");
+}

@@ -49,6 +49,17 @@ pub enum KoreanError {
         reason: String,
     },
 
+    /// A user dictionary file has a bad line.
+    #[error("{path}:{line}: {reason}")]
+    MalformedUserDictionary {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+
     /// lindera failed while analysing text.
     #[error("morphological analysis failed: {0}")]
     Analysis(String),

@@ -49,6 +49,53 @@ impl UserEntry {
         self
     }
 
+    /// Reads entries from a file of `surface,TAG` or `surface,TAG,cost` lines
+    /// (blank lines and lines starting with `#` are skipped). Errors name
+    /// the file and line.
+    ///
+    /// ```no_run
+    /// use malmoi_tokenize::korean::{Analyzer, UserEntry};
+    /// // user.csv:  챗GPT,NNP
+    /// //            딥러닝,NNG,-2000
+    /// let entries = UserEntry::read_csv("user.csv")?;
+    /// let analyzer = Analyzer::builder().user_entries(entries).build()?;
+    /// # Ok::<(), malmoi_tokenize::korean::KoreanError>(())
+    /// ```
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<UserEntry>, KoreanError> {
+        let path = path.as_ref();
+        let text = fs::read_to_string(path).map_err(|e| KoreanError::io(path, e))?;
+        let bad_line = |number: usize, reason: String| KoreanError::MalformedUserDictionary {
+            path: path.to_path_buf(),
+            line: number,
+            reason,
+        };
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let entry = match fields.as_slice() {
+                [surface, tag] => UserEntry::new(*surface, *tag),
+                [surface, tag, cost] => {
+                    let cost = cost
+                        .parse::<i16>()
+                        .map_err(|e| bad_line(i + 1, format!("cost {cost:?}: {e}")))?;
+                    UserEntry::new(*surface, *tag).cost(cost)
+                }
+                _ => {
+                    return Err(bad_line(
+                        i + 1,
+                        format!("expected `surface,TAG` or `surface,TAG,cost`, got {line:?}"),
+                    ));
+                }
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
     /// The surface form.
     pub fn surface(&self) -> &str {
         &self.surface
