@@ -4,9 +4,17 @@
 //!
 //! ```text
 //! cargo run --release --example tfidf
+//! cargo run --release --example tfidf -- --tokens /tmp/train_morphs.txt
 //! ```
+//!
+//! With `--tokens PATH` (one pre-tokenized document per line, space-separated, e.g. from the
+//! `tokenize_corpus` example) it instead times `fit_transform` on that corpus (best of five,
+//! wall clock and, on Linux, this process's CPU seconds), as
+//! benches/reference/sklearn_tfidf.py does for scikit-learn.
 
-use malmoi::embed::{CountVectorizer, CsrMatrix, IdfWeight, Norm, TfidfOptions, TfidfVectorizer};
+use malmoi::embed::{
+    CountOptions, CountVectorizer, CsrMatrix, DocFrequency, IdfWeight, Norm, TfidfOptions, TfidfVectorizer,
+};
 
 const DOCS: [&str; 4] = ["배가 부르다", "배의 가격이 비싸다", "진짜 사과가 진짜 좋다", "아침엔 사과가 좋다"];
 
@@ -37,7 +45,47 @@ fn print_matrix(title: &str, terms: &[String], m: &CsrMatrix, decimals: usize) {
     }
 }
 
-fn main() -> Result<(), malmoi::embed::EmbedError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().position(|a| a == "--tokens").and_then(|i| args.get(i + 1)) {
+        Some(path) => time_corpus(path),
+        None => Ok(print_lecture_tables()?),
+    }
+}
+
+/// Times `fit_transform` on a pre-tokenized corpus: unigrams, and uni+bigrams with min_df=2.
+fn time_corpus(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path)?;
+    let docs: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    let bigrams = CountOptions { ngram_range: (1, 2), min_df: DocFrequency::Count(2), ..Default::default() };
+    for (name, options) in [("unigrams", CountOptions::default()), ("uni+bigrams, min_df=2", bigrams)] {
+        let (mut best_wall, mut best_cpu, mut shape) = (f64::INFINITY, f64::INFINITY, (0, 0, 0));
+        for _ in 0..5 {
+            let (wall, cpu) = (std::time::Instant::now(), cpu_seconds());
+            let x = TfidfVectorizer::new(options.clone(), Default::default()).fit_transform(&docs)?;
+            best_wall = best_wall.min(wall.elapsed().as_secs_f64());
+            best_cpu = best_cpu.min(cpu_seconds() - cpu);
+            shape = (x.shape().0, x.shape().1, x.nnz());
+        }
+        println!(
+            "malmoi {name}: {best_wall:.3} s wall, {best_cpu:.2} CPU-s ({} docs, {} terms, {} non-zeros)",
+            shape.0, shape.1, shape.2
+        );
+    }
+    Ok(())
+}
+
+/// CPU seconds (user + system, all threads) used by this process so far; Linux only (NaN
+/// elsewhere). Resolution: one clock tick (usually 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn print_lecture_tables() -> Result<(), malmoi::embed::EmbedError> {
     let mut counts = CountVectorizer::new();
     let tf = counts.fit_transform_texts(&DOCS, words)?;
     let terms = counts.feature_names()?.to_vec();

@@ -39,7 +39,7 @@ def train(args):
     logging.basicConfig(format="%(asctime)s %(message)s", level=logging.INFO)
     corpus = LineSentence(args.corpus)
     model = Word2Vec(vector_size=100, window=5, min_count=5, negative=5, sample=1e-3,
-                     sg=1 if args.sg else 0, workers=args.workers, epochs=5, seed=1)
+                     sg=1 if args.sg else 0, workers=args.workers, epochs=5, seed=args.seed)
     t = time.time()
     model.build_vocab(corpus)
     print(f"vocabulary: {len(model.wv)} words ({time.time() - t:.1f} s)")
@@ -61,6 +61,7 @@ if __name__ == "__main__":
     p.add_argument("--corpus")
     p.add_argument("--sg", action="store_true")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out")
     p.add_argument("--fixture")
     p.add_argument("queries", nargs="*")
