@@ -9,6 +9,8 @@
 //!   Compare with `benches/reference/matmul_numpy.py` (OpenBLAS sgemm).
 //! * `op_overhead/*`: graph bookkeeping on 2×2 tensors.
 //! * `mlp_train_step`: forward, backward and SGD update of a two-layer MLP.
+//! * `fma_peak/*`: the machine's fp32 peak — 12 independent chains of
+//!   512-bit fused multiply-adds per thread (AVX-512 machines only).
 //!
 //! Run: `cargo bench --bench tensor` (filter with e.g. `-- matmul`).
 
@@ -110,5 +112,45 @@ fn mlp_train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, op_overhead, mlp_train_step);
+/// Iterations of 12 independent 16-lane FMA chains: 12·16·2 FLOP each.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn fma_chains(iterations: u64) -> f32 {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_reduce_add_ps, _mm512_set1_ps};
+    let mut acc = [_mm512_set1_ps(0.0); 12];
+    let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    for _ in 0..iterations {
+        for r in acc.iter_mut() {
+            *r = _mm512_fmadd_ps(*r, a, b);
+        }
+    }
+    acc.iter().map(|&r| _mm512_reduce_add_ps(r)).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn fma_peak(c: &mut Criterion) {
+    if !std::arch::is_x86_feature_detected!("avx512f") {
+        return;
+    }
+    const ITERATIONS: u64 = 1_000_000;
+    let run = || {
+        // SAFETY: the avx512f target feature was detected above.
+        black_box(unsafe { fma_chains(black_box(ITERATIONS)) })
+    };
+    let mut group = c.benchmark_group("fma_peak");
+    group.sample_size(20);
+    for threads in [1_usize, 2] {
+        group.throughput(Throughput::Elements(threads as u64 * ITERATIONS * 12 * 16 * 2));
+        let pool = pool(threads);
+        group.bench_function(format!("avx512/{threads}t"), |bench| {
+            bench.iter(|| pool.broadcast(|_| run()));
+        });
+    }
+    group.finish();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fma_peak(_: &mut Criterion) {}
+
+criterion_group!(benches, matmul, op_overhead, mlp_train_step, fma_peak);
 criterion_main!(benches);
