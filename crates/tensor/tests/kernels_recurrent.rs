@@ -214,3 +214,40 @@ fn gru_rejects_bad_shapes() {
     let lstm_weights = Weights::random(4, I, H, 1);
     assert!(gru_forward(x.view(), &lstm_weights.view(), None, None).is_err());
 }
+
+/// Every output and gradient of both kernels on a batch of 40 (lengths
+/// 1..=6), run in a pool of `threads` threads.
+fn run_both_kernels(threads: usize) -> Vec<ArrayD<f32>> {
+    let (batch, time, input, hidden) = (40, 6, 3, 5);
+    let lengths: Vec<usize> = (0..batch).map(|b| 1 + (b * 7) % time).collect();
+    let x = random(&[batch, time, input], 1.0, 70).into_dimensionality::<Ix3>().unwrap();
+    let probe = random(&[batch, time, hidden], 1.0, 71).into_dimensionality::<Ix3>().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let lstm_weights = Weights::random(4, input, hidden, 72);
+        let (lstm_out, cache) = lstm_forward(x.view(), &lstm_weights.view(), Some(&lengths), None).unwrap();
+        let lstm_grads = lstm_backward(&cache, &lstm_weights.view(), Some(probe.view()), None, None).unwrap();
+        let gru_weights = Weights::random(3, input, hidden, 73);
+        let (gru_out, cache) = gru_forward(x.view(), &gru_weights.view(), Some(&lengths), None).unwrap();
+        let gru_grads = gru_backward(&cache, &gru_weights.view(), Some(probe.view()), None).unwrap();
+        vec![
+            lstm_out.output.into_dyn(),
+            lstm_out.c_n.into_dyn(),
+            lstm_grads.input.into_dyn(),
+            lstm_grads.weight_hh.into_dyn(),
+            gru_out.output.into_dyn(),
+            gru_grads.input.into_dyn(),
+            gru_grads.weight_hh.into_dyn(),
+            gru_grads.bias_hh.into_dyn(),
+        ]
+    })
+}
+
+#[test]
+fn steps_split_over_threads_give_the_single_thread_results() {
+    let single = run_both_kernels(1);
+    let split = run_both_kernels(3); // 40 rows → tasks of 16, 16 and 8
+    for (k, (a, b)) in split.iter().zip(&single).enumerate() {
+        assert_close(a, b, 1e-6, &format!("result {k}"));
+    }
+}

@@ -13,14 +13,14 @@
 //! before the product (the original paper, Keras' `reset_after=False`).
 //! Layout and masking are those of the [LSTM kernel](super::lstm_forward).
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
 
 use super::activation::{sigmoid, tanh};
 use super::packing::Packing;
 use super::{
     RecurrentParams, RecurrentWeights, Result, block, block_mut, expect_shape, gemm, join_sequence_and_states, matmul,
-    packed_output_grad, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
+    packed_output_grad, rows_per_task, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
     with_recurrent_inputs,
 };
 use crate::tensor::{Backward, Tensor};
@@ -103,6 +103,7 @@ pub fn gru_forward(
     let mut hidden_n = Array2::zeros((rows, h));
     let mut hidden = Array2::zeros((rows, h));
     let mut hidden_gates = Array2::zeros((batch, 3 * h));
+    let bias_hh = weights.bias_hh.to_vec();
     for t in 0..packing.steps() {
         let step = packing.step_rows(t);
         let n = step.len();
@@ -111,17 +112,20 @@ pub fn gru_forward(
             None => block(&h0, 0..n),
             Some(prev) => &done[prev.start * h..prev.end * h],
         };
-        let mut step_hidden_gates = hidden_gates.slice_mut(s![..n, ..]);
-        step_hidden_gates.assign(&weights.bias_hh);
-        gemm(view(h_prev, h), weights.weight_hh.t(), &mut step_hidden_gates, true, true);
+        // each task: W_hh h + b_hh for its rows, then their cells
+        let rows = rows_per_task(n);
         block_mut(&mut gates, step.clone())
-            .par_chunks_mut(3 * h)
-            .zip(block(&hidden_gates, 0..n).par_chunks(3 * h))
-            .zip(block_mut(&mut hidden_n, step).par_chunks_mut(h))
-            .zip(h_prev.par_chunks(h))
-            .zip(now.par_chunks_mut(h))
-            .with_min_len(8)
-            .for_each(|((((g, hg), hn), h_prev), h_out)| cell_forward(g, hg, hn, h_prev, h_out));
+            .par_chunks_mut(rows * 3 * h)
+            .zip(block_mut(&mut hidden_gates, 0..n).par_chunks_mut(rows * 3 * h))
+            .zip(block_mut(&mut hidden_n, step).par_chunks_mut(rows * h))
+            .zip(h_prev.par_chunks(rows * h))
+            .zip(now.par_chunks_mut(rows * h))
+            .for_each(|((((g, hg), hn), h_prev), h_out)| {
+                hg.chunks_mut(3 * h).for_each(|row| row.copy_from_slice(&bias_hh));
+                gemm(view(h_prev, h), weights.weight_hh.t(), &mut view_mut(hg, 3 * h), true, false);
+                let rows = g.chunks_mut(3 * h).zip(hg.chunks(3 * h)).zip(hn.chunks_mut(h)).zip(h_prev.chunks(h)).zip(h_out.chunks_mut(h));
+                rows.for_each(|((((g, hg), hn), h_prev), h_out)| cell_forward(g, hg, hn, h_prev, h_out));
+            });
     }
 
     let output = GruOutput {
@@ -181,21 +185,25 @@ pub fn gru_backward(
             None => block(&cache.h0, 0..n),
             Some(prev) => block(&cache.hidden, prev),
         };
+        // each task: its rows' cells, then dh_{t-1} = z ⊙ dh (left in dh by
+        // the cells) + d_hidden_gates · W_hh for them
+        let rows = rows_per_task(n);
         block_mut(&mut d_input_gates, step.clone())
-            .par_chunks_mut(3 * h)
-            .zip(block_mut(&mut d_hidden_gates, step.clone()).par_chunks_mut(3 * h))
-            .zip(block(&cache.gates, step.clone()).par_chunks(3 * h))
-            .zip(block(&cache.hidden_n, step.clone()).par_chunks(h))
-            .zip(h_prev.par_chunks(h))
-            .zip(block(&d_out, step.clone()).par_chunks(h))
-            .zip(block_mut(&mut dh, 0..n).par_chunks_mut(h))
-            .with_min_len(8)
+            .par_chunks_mut(rows * 3 * h)
+            .zip(block_mut(&mut d_hidden_gates, step.clone()).par_chunks_mut(rows * 3 * h))
+            .zip(block(&cache.gates, step.clone()).par_chunks(rows * 3 * h))
+            .zip(block(&cache.hidden_n, step.clone()).par_chunks(rows * h))
+            .zip(h_prev.par_chunks(rows * h))
+            .zip(block(&d_out, step).par_chunks(rows * h))
+            .zip(block_mut(&mut dh, 0..n).par_chunks_mut(rows * h))
             .for_each(|((((((dx, dhg), gates), hn), h_prev), d_out), dh)| {
-                cell_backward(dx, dhg, gates, hn, h_prev, d_out, dh)
+                let rows = (dx.chunks_mut(3 * h).zip(dhg.chunks_mut(3 * h)).zip(gates.chunks(3 * h)))
+                    .zip(hn.chunks(h).zip(h_prev.chunks(h)).zip(d_out.chunks(h)).zip(dh.chunks_mut(h)));
+                rows.for_each(|(((dx, dhg), gates), (((hn, h_prev), d_out), dh))| {
+                    cell_backward(dx, dhg, gates, hn, h_prev, d_out, dh)
+                });
+                gemm(view(dhg, 3 * h), weights.weight_hh, &mut view_mut(dh, h), true, false);
             });
-        // dh_{t-1} = z ⊙ dh (already in dh) + d_hidden_gates · W_hh
-        let d_prev = block_mut(&mut dh, 0..n);
-        gemm(d_hidden_gates.slice(s![step, ..]), weights.weight_hh, &mut view_mut(d_prev, h), true, true);
     }
 
     let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());

@@ -14,13 +14,13 @@
 //! Padded steps cost nothing: their outputs are zero and the state is
 //! carried unchanged, so the final state is the one after the last valid step.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
 
 use super::activation::{sigmoid, tanh};
 use super::packing::Packing;
 use super::{
-    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul,
+    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul, rows_per_task,
     split_sequence_and_states, split_sequence_grad, view, view_mut, with_recurrent_inputs,
 };
 use crate::tensor::{Backward, Tensor};
@@ -115,15 +115,19 @@ pub fn lstm_forward(
             None => (block(&h0, 0..n), block(&c0, 0..n)),
             Some(prev) => (&done_h[prev.start * h..prev.end * h], &done_c[prev.start * h..prev.end * h]),
         };
-        let step_gates = block_mut(&mut gates, step);
-        gemm(view(h_prev, h), weights.weight_hh.t(), &mut view_mut(step_gates, 4 * h), true, true);
-        step_gates
-            .par_chunks_mut(4 * h)
-            .zip(c_prev.par_chunks(h))
-            .zip(now_c.par_chunks_mut(h))
-            .zip(now_h.par_chunks_mut(h))
-            .with_min_len(8)
-            .for_each(|(((g, c_prev), c), h_out)| cell_forward(g, c_prev, c, h_out));
+        // each task: its rows' recurrent product, then their cells
+        let rows = rows_per_task(n);
+        block_mut(&mut gates, step)
+            .par_chunks_mut(rows * 4 * h)
+            .zip(h_prev.par_chunks(rows * h))
+            .zip(c_prev.par_chunks(rows * h))
+            .zip(now_c.par_chunks_mut(rows * h))
+            .zip(now_h.par_chunks_mut(rows * h))
+            .for_each(|((((g, h_prev), c_prev), c), h_out)| {
+                gemm(view(h_prev, h), weights.weight_hh.t(), &mut view_mut(g, 4 * h), true, false);
+                let rows = g.chunks_mut(4 * h).zip(c_prev.chunks(h)).zip(c.chunks_mut(h)).zip(h_out.chunks_mut(h));
+                rows.for_each(|(((g, c_prev), c), h_out)| cell_forward(g, c_prev, c, h_out));
+            });
     }
 
     let output = LstmOutput {
@@ -185,21 +189,24 @@ pub fn lstm_backward(
             None => block(&cache.c0, 0..n),
             Some(prev) => block(&cache.cells, prev),
         };
+        // each task: its rows' cells, then dh_{t-1} = da · W_hh for them
+        let rows = rows_per_task(n);
         block_mut(&mut d_gates, step.clone())
-            .par_chunks_mut(4 * h)
-            .zip(block(&cache.gates, step.clone()).par_chunks(4 * h))
-            .zip(block(&cache.cells, step.clone()).par_chunks(h))
-            .zip(c_prev.par_chunks(h))
-            .zip(block(&d_out, step.clone()).par_chunks(h))
-            .zip(block(&dh, 0..n).par_chunks(h))
-            .zip(block_mut(&mut dc, 0..n).par_chunks_mut(h))
-            .with_min_len(8)
+            .par_chunks_mut(rows * 4 * h)
+            .zip(block(&cache.gates, step.clone()).par_chunks(rows * 4 * h))
+            .zip(block(&cache.cells, step.clone()).par_chunks(rows * h))
+            .zip(c_prev.par_chunks(rows * h))
+            .zip(block(&d_out, step).par_chunks(rows * h))
+            .zip(block_mut(&mut dh, 0..n).par_chunks_mut(rows * h))
+            .zip(block_mut(&mut dc, 0..n).par_chunks_mut(rows * h))
             .for_each(|((((((da, gates), c), c_prev), d_out), dh), dc)| {
-                cell_backward(da, gates, c, c_prev, d_out, dh, dc)
+                let rows = (da.chunks_mut(4 * h).zip(gates.chunks(4 * h)).zip(c.chunks(h)).zip(c_prev.chunks(h)))
+                    .zip(d_out.chunks(h).zip(dh.chunks(h)).zip(dc.chunks_mut(h)));
+                rows.for_each(|((((da, gates), c), c_prev), ((d_out, dh), dc))| {
+                    cell_backward(da, gates, c, c_prev, d_out, dh, dc)
+                });
+                gemm(view(da, 4 * h), weights.weight_hh, &mut view_mut(dh, h), false, false);
             });
-        // dh_{t-1} of the running sequences = da · W_hh
-        let mut dh_prev = dh.slice_mut(s![..n, ..]);
-        gemm(d_gates.slice(s![step, ..]), weights.weight_hh, &mut dh_prev, false, true);
     }
 
     let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());

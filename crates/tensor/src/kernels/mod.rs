@@ -173,6 +173,9 @@ impl RecurrentWeights<'_> {
     /// gates and input size `input_size`.
     fn hidden_size(&self, op: &'static str, gates: usize, input_size: usize) -> Result<usize> {
         let hidden = self.weight_hh.ncols();
+        if hidden == 0 {
+            return Err(invalid(op, "hidden size 0".to_string()));
+        }
         let rows = gates * hidden;
         expect_shape(op, &[rows, hidden], self.weight_hh.shape())?;
         expect_shape(op, &[rows, input_size], self.weight_ih.shape())?;
@@ -201,6 +204,13 @@ fn expect_shape(op: &'static str, expected: &[usize], got: &[usize]) -> Result<(
     } else {
         Err(Error::Shape { op, expected: expected.to_vec(), got: got.to_vec() })
     }
+}
+
+/// How many of a step's `n` sequences one parallel task takes: the step is
+/// split evenly over the rayon threads, but never into products of fewer
+/// than 16 rows, whose scheduling would cost more than they save.
+fn rows_per_task(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads()).max(16)
 }
 
 /// Rows `rows` of a row-major buffer this module allocated, as one slice.
