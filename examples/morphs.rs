@@ -118,6 +118,7 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
         );
     };
     let started = Instant::now();
+    let cpu_started = thread_cpu_seconds();
     let mut morphemes = 0;
     for doc in &docs {
         morphemes += analyzer.morphs(doc)?.len();
@@ -127,6 +128,13 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
         started.elapsed().as_secs_f64(),
         morphemes,
     );
+    if let (Some(before), Some(after)) = (cpu_started, thread_cpu_seconds()) {
+        report(
+            "  the same per CPU-second of this thread",
+            after - before,
+            morphemes,
+        );
+    }
     for (stem, threads) in [(false, 1), (false, 2), (true, 1), (true, 2)] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -141,4 +149,13 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
         );
     }
     Ok(())
+}
+
+/// CPU time this thread has run, from Linux's `/proc/thread-self/schedstat`
+/// (nanoseconds on CPU): wall-clock figures on a shared machine mix in time
+/// spent waiting for a core.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos / 1e9)
 }
