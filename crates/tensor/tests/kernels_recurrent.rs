@@ -251,3 +251,18 @@ fn steps_split_over_threads_give_the_single_thread_results() {
         assert_close(a, b, 1e-6, &format!("result {k}"));
     }
 }
+
+#[test]
+fn empty_batches_and_sequences_are_handled() {
+    let w = Weights::random(4, I, H, 80);
+    let probe = |b: usize, t: usize| Array3::<f32>::ones((b, t, H));
+    for (batch, time, lengths) in [(0, T, None), (B, 0, None), (B, T, Some(vec![0, 0, 0]))] {
+        let x = Array3::<f32>::ones((batch, time, I));
+        let (out, cache) = lstm_forward(x.view(), &w.view(), lengths.as_deref(), None).unwrap();
+        assert_eq!(out.output.dim(), (batch, time, H));
+        assert!(out.h_n.iter().chain(out.output.iter()).all(|&v| v == 0.0));
+        let grads = lstm_backward(&cache, &w.view(), Some(probe(batch, time).view()), None, None).unwrap();
+        assert!(grads.weight_hh.iter().all(|&v| v == 0.0));
+        assert_eq!(grads.input.dim(), (batch, time, I));
+    }
+}

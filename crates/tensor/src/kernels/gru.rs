@@ -258,6 +258,24 @@ multiversion! {
 /// See [`gru_forward`] for `lengths` and `h0`; gradients flow to `x`, the
 /// four parameters and `h0`.
 ///
+/// ```
+/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::kernels::{RecurrentParams, gru};
+/// use ndarray::ArrayD;
+///
+/// let (input, hidden) = (3, 4);
+/// let param = |shape: &[usize]| Tensor::parameter(ArrayD::from_elem(shape, 0.2));
+/// let (w_ih, w_hh, b_ih, b_hh) = (param(&[3 * hidden, input]), param(&[3 * hidden, hidden]), param(&[3 * hidden]), param(&[3 * hidden]));
+/// let params = RecurrentParams { weight_ih: &w_ih, weight_hh: &w_hh, bias_ih: &b_ih, bias_hh: &b_hh };
+/// let x = Tensor::constant(ArrayD::ones(&[2, 5, input][..]));
+/// let (output, h_n) = gru(&x, params, Some(&[5, 2]), None)?;
+/// // the second sequence stops after 2 steps: its final state is its output at step 1
+/// assert_eq!(h_n.data()[[1, 0]], output.data()[[1, 1, 0]]);
+/// h_n.sum().backward()?;
+/// assert!(w_ih.grad().is_some());
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+///
 /// # Errors
 /// As [`gru_forward`], plus [`Error::Invalid`](crate::error::Error::Invalid)
 /// when a tensor has the wrong number of dimensions.
