@@ -155,7 +155,17 @@ impl Tensor {
 
     /// A constant filled with zeros.
     pub fn zeros(shape: &[usize]) -> Tensor {
-        Tensor::constant(ArrayD::zeros(IxDyn(shape)))
+        Tensor::full(shape, 0.0)
+    }
+
+    /// A constant filled with ones.
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// A constant with every element equal to `value`.
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        Tensor::constant(ArrayD::from_elem(IxDyn(shape), value))
     }
 
     /// The result of an operation over `parents`.

@@ -18,6 +18,7 @@ fn broadcasting_add_matches_numpy() {
     let c = a.add(&b).unwrap();
     assert_eq!(c.shape(), vec![3, 4]);
     assert_eq!(c.data()[[2, 1]], 23.0);
+    assert_eq!(Tensor::ones(&[2]).add(&Tensor::full(&[2], 0.5)).unwrap().to_array(), array![1.5_f32, 1.5].into_dyn());
     let s = Tensor::scalar(2.0).mul(&a).unwrap();
     assert_eq!(s.to_array(), array![[2.0_f32], [4.0], [6.0]].into_dyn());
 }
