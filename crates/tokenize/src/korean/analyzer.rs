@@ -415,14 +415,20 @@ impl AnalyzerBuilder {
                 });
             }
         };
-        // The segmenter moves user entries into the dictionary's context-id space.
-        let segmenter = Segmenter::new(Mode::Normal, dictionary, user_dictionary);
         let search = match self.engine {
-            Engine::Mecab => Search::Mecab(Lexicon::new(
-                segmenter.dictionary,
-                segmenter.user_dictionary,
-            )),
-            Engine::Lindera => Search::Lindera(segmenter),
+            Engine::Mecab => {
+                let dir = dictionary_dir.clone().unwrap_or_default();
+                let lexicon = Lexicon::new(dictionary, user_dictionary).map_err(|e| {
+                    KoreanError::MalformedDictionary {
+                        path: dir.join("metadata.json"),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Search::Mecab(lexicon)
+            }
+            Engine::Lindera => {
+                Search::Lindera(Segmenter::new(Mode::Normal, dictionary, user_dictionary))
+            }
         };
         Ok(Analyzer {
             shared: Arc::new(Shared {

@@ -99,23 +99,40 @@ pub(crate) struct Workspace {
 
 impl Lexicon {
     /// Prepares the search for `dictionary` and an optional user dictionary
-    /// whose context ids are already in the dictionary's id space.
-    pub(crate) fn new(dictionary: Dictionary, user: Option<UserDictionary>) -> Self {
-        let space_penalty = dictionary
-            .metadata
-            .space_penalty
-            .as_ref()
-            .and_then(|config| SpacePenaltyTable::build(config, &dictionary, user.as_ref()).ok());
+    /// compiled against it (in mecab-ko-dic's original context ids).
+    ///
+    /// Fails when the dictionary ships left-space penalty rules its schema
+    /// cannot apply (no part-of-speech field).
+    pub(crate) fn new(
+        dictionary: Dictionary,
+        user: Option<UserDictionary>,
+    ) -> Result<Self, lindera::error::LinderaError> {
+        // lindera's builder relabels context ids for cache locality; user
+        // entries must follow the same permutation.
+        let user = user.map(|mut user| {
+            if let Some(map) = &dictionary.metadata.context_id_map {
+                user.remap_context_ids(map);
+            }
+            user
+        });
+        let space_penalty = match &dictionary.metadata.space_penalty {
+            Some(config) => Some(SpacePenaltyTable::build(
+                config,
+                &dictionary,
+                user.as_ref(),
+            )?),
+            None => None,
+        };
         let space_mask = dictionary
             .character_definition
             .category_id_by_name("SPACE")
             .map_or(0, category_bit);
-        Self {
+        Ok(Self {
             dictionary,
             user,
             space_penalty,
             space_mask,
-        }
+        })
     }
 
     /// The system dictionary.
