@@ -102,7 +102,7 @@ impl BpeTrainer {
         self
     }
 
-    /// Shows a progress bar on stderr while counting words and merging.
+    /// Shows progress on stderr: texts counted, then vocabulary size while merging.
     pub fn show_progress(mut self, show_progress: bool) -> Self {
         self.show_progress = show_progress;
         self
@@ -119,7 +119,7 @@ impl BpeTrainer {
         }
         let words = self.count_words(texts);
         let mut state = MergeState::new(&self.special_tokens, words);
-        let progress = self.progress_bar(self.vocab_size.saturating_sub(state.id_to_token.len()));
+        let progress = self.progress_bar("merging, vocabulary size", self.vocab_size);
         let merges = state.merge_until(self.vocab_size, self.min_frequency, &progress);
         progress.finish_and_clear();
         self.build_tokenizer(state.id_to_token, &merges)
@@ -131,7 +131,7 @@ impl BpeTrainer {
         I: IntoIterator,
         I::Item: AsRef<str> + Send,
     {
-        let progress = self.progress_bar(0);
+        let progress = self.progress_bar("counting words, texts read", 0);
         let mut total = WordCounts::default();
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut texts = texts.into_iter().peekable();
@@ -154,21 +154,25 @@ impl BpeTrainer {
         total
     }
 
-    fn progress_bar(&self, len: usize) -> ProgressBar {
+    /// A progress bar on stderr (hidden unless `show_progress`); `len` 0 gives a counter.
+    fn progress_bar(&self, message: &'static str, len: usize) -> ProgressBar {
         if !self.show_progress {
             return ProgressBar::hidden();
         }
-        let bar = if len == 0 {
-            ProgressBar::new_spinner()
-        } else {
-            ProgressBar::new(len as u64)
+        let (bar, template) = match len {
+            0 => (
+                ProgressBar::new_spinner(),
+                "{msg} {pos} [{elapsed_precise}]",
+            ),
+            _ => (
+                ProgressBar::new(len as u64),
+                "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]",
+            ),
         };
-        let style =
-            ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]");
-        if let Ok(style) = style {
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
-        bar
+        bar.with_message(message)
     }
 
     /// Assembles the tokenizer: vocabulary, merges in rank order, special tokens as added tokens.
