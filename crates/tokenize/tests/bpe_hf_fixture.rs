@@ -125,6 +125,23 @@ fn legacy_string_merges_load_the_same_model() {
 }
 
 #[test]
+fn empty_affixes_as_in_gpt2_files_are_accepted() {
+    let mut json = read_json(&fixture("tokenizer.json"));
+    json["model"]["continuing_subword_prefix"] = "".into();
+    json["model"]["end_of_word_suffix"] = "".into();
+    let tokenizer = ByteLevelBpe::from_json_str(&json.to_string()).unwrap();
+    assert_eq!(
+        tokenizer.encode_ids("hello 한국어").unwrap(),
+        ByteLevelBpe::from_file(fixture("tokenizer.json"))
+            .unwrap()
+            .encode_ids("hello 한국어")
+            .unwrap()
+    );
+    json["model"]["end_of_word_suffix"] = "</w>".into();
+    assert!(ByteLevelBpe::from_json_str(&json.to_string()).is_err());
+}
+
+#[test]
 fn save_then_load_round_trips_the_file() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["tokenizer.json", "tokenizer_prefix.json"] {

@@ -175,9 +175,14 @@ fn model_from_file(model: ModelFile, source: &Path) -> Result<BpeModel> {
             "model.byte_fallback is not supported by byte-level BPE",
         ));
     }
-    if model.continuing_subword_prefix.is_some() || model.end_of_word_suffix.is_some() {
+    // GPT-2's and RoBERTa's files spell "none" as an empty string.
+    let affixes = [&model.continuing_subword_prefix, &model.end_of_word_suffix];
+    if affixes
+        .iter()
+        .any(|affix| affix.as_deref().is_some_and(|a| !a.is_empty()))
+    {
         return Err(unsupported(
-            "model.continuing_subword_prefix and end_of_word_suffix are not supported (must be null)",
+            "model.continuing_subword_prefix and end_of_word_suffix are not supported (must be null or \"\")",
         ));
     }
     let merges = model
