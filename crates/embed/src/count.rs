@@ -383,9 +383,10 @@ where
     texts.par_iter().map(|t| analyzer(t.as_ref())).collect()
 }
 
-/// Splits `docs` into contiguous chunks (a few per thread) as a parallel iterator.
+/// Splits `docs` into one contiguous chunk per thread, as a parallel iterator: each chunk
+/// has its own term table, and merging costs (chunks × distinct terms per chunk).
 fn doc_chunks<D: Sync>(docs: &[D]) -> impl IndexedParallelIterator<Item = &[D]> {
-    let pieces = 4 * rayon::current_num_threads();
+    let pieces = rayon::current_num_threads();
     let size = docs.len().div_ceil(pieces).max(256);
     docs.par_chunks(size)
 }
