@@ -10,11 +10,15 @@
 //! * `gru/*`: the same shapes with a GRU.
 //! * `attention/*`: scaled dot-product attention forward + backward with a
 //!   causal mask, batch 8 × 4 heads × 128 positions × 64 dimensions.
+//! * `optimizer_step/*`: one RMSprop / Adam update of the NSMC model's
+//!   embedding table (19 407 × 100 parameters, dense gradient); "elem/s" is
+//!   parameters per second.
 //!
 //! Run: `cargo bench --bench tensor_kernels` (filter with e.g. `-- lstm`).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use malmoi_tensor::kernels::{AttentionMask, RecurrentParams, gru, lstm, scaled_dot_product_attention};
+use malmoi_tensor::optim::{Adam, Optimizer, RmsProp};
 use malmoi_tensor::{Tensor, no_grad};
 use ndarray::{ArrayD, IxDyn};
 use std::time::Duration;
@@ -122,5 +126,28 @@ fn attention(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, recurrent, attention);
+fn optimizer_step(c: &mut Criterion) {
+    let shape = [19_407, 100];
+    let table = Tensor::parameter(filled(&shape, 9));
+    table.sum().backward().expect("scalar");
+    let named = || vec![("embedding.weight".to_string(), table.clone())];
+    let mut optimizers: Vec<(&str, Box<dyn Optimizer>)> = vec![
+        ("rmsprop", Box::new(RmsProp::new(named()).expect("optimizer"))),
+        ("adam", Box::new(Adam::new(named(), 1e-3).expect("optimizer"))),
+    ];
+    let mut group = c.benchmark_group("optimizer_step");
+    group.sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements((shape[0] * shape[1]) as u64));
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        for (name, optimizer) in &mut optimizers {
+            group.bench_function(BenchmarkId::new(*name, format!("{threads}t")), |bench| {
+                pool.install(|| bench.iter(|| optimizer.step().expect("finite learning rate")))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, recurrent, attention, optimizer_step);
 criterion_main!(benches);

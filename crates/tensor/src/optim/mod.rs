@@ -54,8 +54,8 @@ use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// A gradient-based optimiser.
-pub trait Optimizer {
+/// A gradient-based optimiser (`Send`, so a training loop can run on any thread).
+pub trait Optimizer: Send {
     /// Updates every parameter that has a gradient.
     ///
     /// # Errors
