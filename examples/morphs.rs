@@ -15,11 +15,19 @@
 //! switches to lindera's own segmenter instead of the MeCab-compatible search.
 
 use std::error::Error;
+use std::io::Write;
 use std::time::Instant;
 
 use malmoi::tokenize::korean::{Analyzer, Engine};
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let engine = if args.first().is_some_and(|a| a == "--lindera") {
         args.remove(0);
@@ -94,9 +102,11 @@ fn dump(
             .collect()
     };
     let seconds = started.elapsed().as_secs_f64();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for line in &lines {
-        println!("{line}");
+        writeln!(out, "{line}")?;
     }
+    out.flush()?;
     eprintln!(
         "{} documents in {seconds:.2} s ({:.0} docs/s)",
         rows.len(),
