@@ -316,12 +316,12 @@ impl CountVectorizer {
             .map(|g| (merged.name(g), g))
             .collect();
         kept.par_sort_unstable();
-        if let Some(limit) = self.options.max_features {
-            if limit < kept.len() {
-                kept.sort_by_key(|(_, g)| std::cmp::Reverse(merged.total[*g as usize]));
-                kept.truncate(limit);
-                kept.sort_unstable();
-            }
+        if let Some(limit) = self.options.max_features
+            && limit < kept.len()
+        {
+            kept.sort_by_key(|(_, g)| std::cmp::Reverse(merged.total[*g as usize]));
+            kept.truncate(limit);
+            kept.sort_unstable();
         }
         if kept.is_empty() {
             return Err(EmbedError::EmptyVocabulary(

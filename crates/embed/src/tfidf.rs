@@ -111,10 +111,10 @@ impl TfidfTransformer {
 
     /// Learns document frequencies and IDF from a count matrix.
     pub fn fit(&mut self, counts: &CsrMatrix) -> Result<&mut Self> {
-        if let IdfWeight::Lecture { base } = self.options.idf {
-            if !(base > 0.0 && base != 1.0) {
-                return Err(EmbedError::InvalidParameter(format!("log base {base}")));
-            }
+        if let IdfWeight::Lecture { base } = self.options.idf
+            && !(base > 0.0 && base != 1.0)
+        {
+            return Err(EmbedError::InvalidParameter(format!("log base {base}")));
         }
         let (n_docs, n_cols) = counts.shape();
         let mut df = vec![0u32; n_cols];

@@ -261,7 +261,6 @@ impl Word2Vec {
         let start = std::time::Instant::now();
         let result = trainer.run(corpus, config.epochs, config.workers, &weights, &progress);
         let seconds = start.elapsed().as_secs_f64();
-        drop(weights);
         self.wv.put_vectors(syn0);
         progress.finish_and_clear();
         let (raw_words, effective_words) = result.map_err(|e| match (e, corpus.path()) {
