@@ -150,6 +150,7 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
             .num_threads(threads)
             .build()?;
         let started = Instant::now();
+        let cpu_started = process_cpu_seconds();
         let result = pool.install(|| analyzer.batch_morphs(&docs, stem))?;
         let morphemes = result.iter().map(Vec::len).sum();
         report(
@@ -157,6 +158,13 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
             started.elapsed().as_secs_f64(),
             morphemes,
         );
+        if let (Some(before), Some(after)) = (cpu_started, process_cpu_seconds()) {
+            report(
+                "  the same per CPU-second of the process",
+                after - before,
+                morphemes,
+            );
+        }
     }
     Ok(())
 }
@@ -168,4 +176,15 @@ fn thread_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
     Some(nanos / 1e9)
+}
+
+/// CPU time of the whole process (all threads), from Linux's `/proc/self/stat`
+/// (user + system time in clock ticks of 1/100 s).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
