@@ -16,3 +16,8 @@ pub mod recurrent;
 pub mod sentiment;
 
 pub use error::{Error, Result};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

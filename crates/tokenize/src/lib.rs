@@ -1,8 +1,22 @@
 //! # malmoi-tokenize
 //!
-//! Text → tokens → ids: Korean morphological analysis (lindera + mecab-ko-dic),
+//! Text → tokens → ids: Korean morphological analysis (mecab-ko-dic on lindera),
 //! text cleaning and jamo utilities, frequency statistics and word clouds,
 //! Keras-style integer encoding and GPT-2 style byte-level BPE.
+//!
+//! ```
+//! use malmoi_tokenize::{Analyzer, FreqDist, Tokenizer};
+//!
+//! let analyzer = Analyzer::new()?; // finds or builds the dictionary on first use
+//! assert_eq!(analyzer.morphs("아버지가방에들어가신다")?, ["아버지", "가", "방", "에", "들어가", "신다"]);
+//! let docs = analyzer.batch_morphs(&["영화 정말 재밌다", "영화 최악"], true)?;
+//! let counts: FreqDist = docs.iter().flatten().map(String::as_str).collect();
+//! assert_eq!(counts.most_common(1)[0].0, "영화");
+//! let mut tokenizer = Tokenizer::new();
+//! tokenizer.fit_on_texts(&docs);
+//! assert_eq!(tokenizer.texts_to_sequences(&docs)[1].len(), 2);
+//! # Ok::<(), malmoi_tokenize::Error>(())
+//! ```
 
 pub mod bpe;
 pub mod encoding;
@@ -10,3 +24,35 @@ pub mod freq;
 pub mod korean;
 pub mod text;
 pub mod wordcloud;
+
+pub use bpe::{BpeError, BpeTrainer, ByteLevelBpe};
+pub use encoding::{EncodingError, PadOptions, Tokenizer, pad_sequences};
+pub use freq::FreqDist;
+pub use korean::{Analyzer, KoreanError, UserEntry};
+pub use text::{HangulCleaner, Stopwords, TextError, word_tokenize};
+pub use wordcloud::{WordCloud, WordCloudError};
+
+/// Any error of this crate: each module's own error type, wrapped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Korean analysis or its dictionary.
+    #[error(transparent)]
+    Korean(#[from] KoreanError),
+    /// Byte-level BPE: tokenizer files, unknown ids, training.
+    #[error(transparent)]
+    Bpe(#[from] BpeError),
+    /// Integer encoding: tokenizer JSON files.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
+    /// Text utilities: stopword files.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// Word clouds: options and output files.
+    #[error(transparent)]
+    WordCloud(#[from] WordCloudError),
+}
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
