@@ -17,6 +17,8 @@
 //! assert_eq!(x.shape(), (2, 3));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod count;
 pub mod error;
 pub mod evaluation;
