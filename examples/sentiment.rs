@@ -13,7 +13,7 @@
 //! `MALMOI_NSMC_DIR` environment variable is used, then `../shared/data/nsmc`, and when none
 //! exists the files are downloaded with `curl` from the NSMC project's public GitHub location
 //! into `data/nsmc/`. Training writes the pipeline, its training curve (`curve.svg`) and the
-//! test accuracy to `--out` (default `models/sentiment/`); `--checkpoints DIR` makes an
+//! test accuracy to `--out` (default `models/sentiment/`, weights stored as float16); `--checkpoints DIR` makes an
 //! interrupted run resumable; `--word2vec CORPUS` starts the word vectors from word2vec trained
 //! on unlabelled reviews (e.g. `../shared/data/nsmc/reviews_unlabeled.txt`).
 
@@ -26,6 +26,7 @@ use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::sentiment::{CheckpointDir, ModelConfig, Pooling, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
+use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::korean::Analyzer;
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentiment");
@@ -94,7 +95,7 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     let seconds: Vec<f64> = history.epochs.iter().map(|e| e.seconds).collect();
     let test_started = Instant::now();
     let matrix = pipeline.evaluate(&test)?;
-    pipeline.save(&out)?;
+    pipeline.save_with(&out, Precision::F16)?;
     history.plot_svg(out.join("curve.svg"))?;
     println!("vocabulary: {}", pipeline.vocab_size());
     println!("epochs: {} (mean {:.1} s each)", seconds.len(), seconds.iter().sum::<f64>() / seconds.len().max(1) as f64);

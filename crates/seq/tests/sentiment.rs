@@ -55,6 +55,11 @@ fn learns_saves_and_loads() {
     let loaded = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap();
     assert_eq!(loaded.predict("정말 최고의 영화").unwrap(), good);
     assert_eq!(loaded.config(), pipeline.config());
+
+    let half = tempfile::tempdir().unwrap();
+    pipeline.save_with(half.path(), malmoi_tensor::checkpoint::Precision::F16).unwrap();
+    let loaded = SentimentPipeline::load(half.path(), Analyzer::new().unwrap()).unwrap();
+    assert!((loaded.predict("정말 최고의 영화").unwrap().positive - good.positive).abs() < 5e-3);
 }
 
 #[test]

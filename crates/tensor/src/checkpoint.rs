@@ -1,5 +1,7 @@
 //! Checkpoints in the safetensors format (what PyTorch and Hugging Face
 //! read and write): named `f32` tensors plus a string-to-string metadata map.
+//! Tensors are stored as `F32` by default, or as `F16` / `BF16` to halve a
+//! file meant for distribution ([`save_with`]); all three load as `f32`.
 //!
 //! Writes are atomic — the file is written to a temporary file in the same
 //! directory, flushed to disk, then renamed over the target — so a crash
@@ -39,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::nn::Module;
 use crate::tensor::Tensor;
 
-/// A safetensors file's contents: its `F32` tensors by name, the names and
+/// A safetensors file's contents: its float tensors by name (as `f32`), the names and
 /// dtypes of any other tensors, and the metadata map.
 #[derive(Debug, Clone, Default)]
 pub struct Checkpoint {
@@ -53,7 +55,7 @@ impl Checkpoint {
     ///
     /// # Errors
     /// [`Error::MissingTensor`] if there is none;
-    /// [`Error::WrongDtype`] if it is not stored as `F32`.
+    /// [`Error::WrongDtype`] if it is not stored as `F32`, `F16` or `BF16`.
     pub fn get(&self, name: &str) -> Result<&ArrayD<f32>> {
         if let Some(dtype) = self.other_dtypes.get(name) {
             return Err(Error::WrongDtype { name: name.to_string(), dtype: dtype.clone() });
@@ -103,12 +105,39 @@ impl Checkpoint {
     }
 }
 
-/// An `f32` array as little-endian bytes for the safetensors writer.
-struct F32View<'a>(&'a ArrayD<f32>);
+/// The number format tensors are stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// 32-bit floats: exact.
+    #[default]
+    F32,
+    /// IEEE half precision: half the size, about 3 significant digits.
+    F16,
+    /// bfloat16: half the size, f32's range, about 2 significant digits.
+    BF16,
+}
 
-impl View for F32View<'_> {
+impl Precision {
+    fn dtype(self) -> Dtype {
+        match self {
+            Precision::F32 => Dtype::F32,
+            Precision::F16 => Dtype::F16,
+            Precision::BF16 => Dtype::BF16,
+        }
+    }
+
+    fn bytes_per_value(self) -> usize {
+        if self == Precision::F32 { 4 } else { 2 }
+    }
+}
+
+/// An `f32` array as little-endian bytes of a chosen precision for the
+/// safetensors writer.
+struct StoredView<'a>(&'a ArrayD<f32>, Precision);
+
+impl View for StoredView<'_> {
     fn dtype(&self) -> Dtype {
-        Dtype::F32
+        self.1.dtype()
     }
 
     fn shape(&self) -> &[usize] {
@@ -116,15 +145,30 @@ impl View for F32View<'_> {
     }
 
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.iter().flat_map(|v| v.to_le_bytes()).collect())
+        let values = self.0.iter();
+        Cow::Owned(match self.1 {
+            Precision::F32 => values.flat_map(|v| v.to_le_bytes()).collect(),
+            Precision::F16 => values.flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
+            Precision::BF16 => values.flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect(),
+        })
     }
 
     fn data_len(&self) -> usize {
-        self.0.len() * 4
+        self.0.len() * self.1.bytes_per_value()
     }
 }
 
-/// Writes named tensors and `metadata` to `path` atomically.
+/// The values of a stored tensor as `f32`, if its dtype is a float format we read.
+fn read_values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    match dtype {
+        Dtype::F32 => Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+        Dtype::F16 => Some(bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
+        Dtype::BF16 => Some(bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
+        _ => None,
+    }
+}
+
+/// Writes named tensors and `metadata` to `path` atomically, as `F32`.
 ///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be written;
@@ -134,8 +178,22 @@ pub fn save<'a>(
     tensors: impl IntoIterator<Item = (&'a str, &'a ArrayD<f32>)>,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    save_with(path, tensors, metadata, Precision::F32)
+}
+
+/// Writes named tensors and `metadata` to `path` atomically, stored with `precision`.
+///
+/// # Errors
+/// As [`save`].
+pub fn save_with<'a>(
+    path: impl AsRef<Path>,
+    tensors: impl IntoIterator<Item = (&'a str, &'a ArrayD<f32>)>,
+    metadata: &BTreeMap<String, String>,
+    precision: Precision,
+) -> Result<()> {
     let path = path.as_ref();
-    let mut named: Vec<(&str, F32View)> = tensors.into_iter().map(|(name, array)| (name, F32View(array))).collect();
+    let mut named: Vec<(&str, StoredView)> =
+        tensors.into_iter().map(|(name, array)| (name, StoredView(array, precision))).collect();
     named.sort_by_key(|(name, _)| *name);
     if let Some(pair) = named.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(Error::Checkpoint(format!("{}: tensor name {:?} given twice", path.display(), pair[0].0)));
@@ -185,11 +243,10 @@ pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
         ..Checkpoint::default()
     };
     for (name, view) in file.iter() {
-        if view.dtype() != Dtype::F32 {
+        let Some(values) = read_values(view.dtype(), view.data()) else {
             checkpoint.other_dtypes.insert(name.to_string(), view.dtype().to_string());
             continue;
-        }
-        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        };
         let array = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
             .map_err(|e| Error::Checkpoint(format!("{}: tensor {name:?}: {e}", path.display())))?;
         checkpoint.tensors.insert(name.to_string(), array);
@@ -197,14 +254,27 @@ pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
     Ok(checkpoint)
 }
 
-/// Saves every parameter of `module` under its dotted name.
+/// Saves every parameter of `module` under its dotted name, as `F32`.
 ///
 /// # Errors
 /// As [`save`].
 pub fn save_module(path: impl AsRef<Path>, module: &impl Module, metadata: &BTreeMap<String, String>) -> Result<()> {
+    save_module_with(path, module, metadata, Precision::F32)
+}
+
+/// Saves every parameter of `module` under its dotted name, stored with `precision`.
+///
+/// # Errors
+/// As [`save`].
+pub fn save_module_with(
+    path: impl AsRef<Path>,
+    module: &impl Module,
+    metadata: &BTreeMap<String, String>,
+    precision: Precision,
+) -> Result<()> {
     let params = module.named_parameters();
     let arrays: Vec<(String, ArrayD<f32>)> = params.iter().map(|(name, p)| (name.clone(), p.to_array())).collect();
-    save(path, arrays.iter().map(|(name, a)| (name.as_str(), a)), metadata)
+    save_with(path, arrays.iter().map(|(name, a)| (name.as_str(), a)), metadata, precision)
 }
 
 /// Loads every parameter of `module` from `path` (extra tensors in the file

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::Path;
 
 use malmoi_embed::KeyedVectors;
-use malmoi_tensor::checkpoint;
+use malmoi_tensor::checkpoint::{self, Precision};
 use malmoi_tokenize::encoding::Tokenizer;
 use malmoi_tokenize::korean::Analyzer;
 use serde::{Deserialize, Serialize};
@@ -146,15 +146,21 @@ impl SentimentPipeline {
         Ok(evaluate(&self.model, Labeled { sequences: &sequences, labels: &labels }, &all, self.config.maxlen)?.1)
     }
 
-    /// Saves `config.json`, `tokenizer.json` and `model.safetensors` into `dir` (created if
-    /// needed); every file is written atomically.
+    /// Saves `config.json`, `tokenizer.json` and `model.safetensors` (f32) into `dir`
+    /// (created if needed); every file is written atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_with(dir, Precision::F32)
+    }
+
+    /// As [`save`](Self::save), storing the weights with `precision`: `F16` halves the model
+    /// for distribution at a cost of about 1e-3 in the probabilities.
+    pub fn save_with(&self, dir: impl AsRef<Path>, precision: Precision) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         let config = serde_json::to_string_pretty(&self.config).expect("config serialises");
         write_atomic(&dir.join("config.json"), config.as_bytes())?;
         self.tokenizer.save(dir.join("tokenizer.json"))?;
-        checkpoint::save_module(dir.join("model.safetensors"), &self.model, &Default::default())?;
+        checkpoint::save_module_with(dir.join("model.safetensors"), &self.model, &Default::default(), precision)?;
         Ok(())
     }
 
