@@ -39,6 +39,16 @@ fn linear_gradients_pass_gradcheck() {
 }
 
 #[test]
+fn linear_without_bias_and_with_constant_input_passes_gradcheck() {
+    let x = Tensor::constant(init::uniform(&[3, 4], -1.0, 1.0, &mut rng(8)).unwrap());
+    let weight = init::uniform(&[2, 4], -1.0, 1.0, &mut rng(9)).unwrap();
+    check_gradients(|t| Linear { weight: t[0].clone(), bias: None }.forward(&x), &[weight], GradCheckOptions::default()).unwrap();
+    let layer = Linear::new(4, 2, false, &mut rng(0)).unwrap();
+    assert!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[3, 5])))).is_err(), "wrong feature count");
+    assert_eq!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[0, 4])))).unwrap().shape(), vec![0, 2]);
+}
+
+#[test]
 fn linear_default_init_is_pytorchs_bound() {
     let layer = Linear::new(64, 32, true, &mut rng(0)).unwrap();
     let bound = 1.0 / 8.0;

@@ -1,12 +1,13 @@
 //! Fully connected layer.
 
-use ndarray::ArrayD;
+use ndarray::{Array2, ArrayD, ArrayView2, Axis, CowArray, Ix1, Ix2, IxDyn};
 use rand::Rng;
 
 use super::Module;
 use super::init::{self, Fan, Nonlinearity};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::ops::matmul::gemm;
+use crate::tensor::{Backward, Tensor};
 
 /// `y = x Wᵀ + b` over the last axis (`torch.nn.Linear`, Keras' `Dense`
 /// without activation).
@@ -54,8 +55,8 @@ impl Linear {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not fit together.
     pub fn from_weights(weight: ArrayD<f32>, bias: Option<ArrayD<f32>>) -> Result<Self> {
-        if weight.ndim() != 2 {
-            return Err(Error::Invalid { op: "Linear", reason: format!("weight must be 2-D, got {:?}", weight.shape()) });
+        if weight.ndim() != 2 || weight.is_empty() {
+            return Err(Error::Invalid { op: "Linear", reason: format!("weight must be 2-D and non-empty, got {:?}", weight.shape()) });
         }
         if let Some(b) = &bias
             && b.shape() != [weight.shape()[0]]
@@ -77,14 +78,73 @@ impl Linear {
 
     /// Applies the layer to `x (…, in_features)`, giving `(…, out_features)`.
     ///
+    /// One recorded operation: a single product over all leading axes
+    /// against the weight read transposed in place, the bias added in the
+    /// same pass.
+    ///
     /// # Errors
     /// [`Error::Shape`] if the last axis of `x` is not `in_features`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.weight.transpose(0, 1)?)?;
-        match &self.bias {
-            Some(bias) => y.add(bias),
-            None => Ok(y),
+        let (out_features, in_features) = (self.out_features(), self.in_features());
+        let value = {
+            let x = x.data();
+            if x.shape().last() != Some(&in_features) {
+                return Err(Error::Shape { op: "Linear", expected: vec![in_features], got: x.shape().to_vec() });
+            }
+            let mut y = Array2::zeros((x.len() / in_features, out_features));
+            if let Some(bias) = &self.bias {
+                y.assign(&bias.data().view().into_dimensionality::<Ix1>().expect("1-D bias"));
+            }
+            let weight = self.weight.data();
+            gemm(as_rows(&x, in_features).view(), matrix(&weight).t(), &mut y.view_mut(), self.bias.is_some(), true);
+            let mut shape = x.shape().to_vec();
+            *shape.last_mut().expect("checked above") = out_features;
+            y.into_shape_with_order(IxDyn(&shape)).expect("same element count")
+        };
+        let mut parents = vec![x.clone(), self.weight.clone()];
+        parents.extend(self.bias.clone());
+        Ok(Tensor::from_op(value, parents, LinearBackward))
+    }
+}
+
+/// `a` as a matrix of rows of `width` elements (copied only if not row-major).
+fn as_rows(a: &ArrayD<f32>, width: usize) -> CowArray<'_, f32, Ix2> {
+    a.to_shape((a.len() / width, width)).expect("whole rows")
+}
+
+/// A 2-D parameter's values as a matrix view.
+fn matrix(a: &ArrayD<f32>) -> ArrayView2<'_, f32> {
+    a.view().into_dimensionality::<Ix2>().expect("2-D weight")
+}
+
+/// Backward of [`Linear::forward`] with parents `[x, weight, bias?]`:
+/// `dx = dy·W`, `dW = dyᵀ·x`, `db = Σ dy` over all leading axes.
+struct LinearBackward;
+
+impl Backward for LinearBackward {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        let (x, weight) = (parents[0].data(), parents[1].data());
+        let (out_features, in_features) = (weight.shape()[0], weight.shape()[1]);
+        let dy = as_rows(grad, out_features);
+        let d_input = parents[0].requires_grad().then(|| {
+            let mut dx = Array2::zeros((dy.nrows(), in_features));
+            gemm(dy.view(), matrix(&weight), &mut dx.view_mut(), false, true);
+            dx.into_shape_with_order(x.raw_dim()).expect("input shape")
+        });
+        let d_weight = parents[1].requires_grad().then(|| {
+            let mut dw = Array2::zeros((out_features, in_features));
+            gemm(dy.t(), as_rows(&x, in_features).view(), &mut dw.view_mut(), false, true);
+            dw.into_dyn()
+        });
+        let mut grads = vec![d_input, d_weight];
+        if let Some(bias) = parents.get(2) {
+            grads.push(bias.requires_grad().then(|| dy.sum_axis(Axis(0)).into_dyn()));
         }
+        grads
     }
 }
 
