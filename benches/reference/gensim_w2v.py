@@ -31,6 +31,16 @@ def fixture(out_dir):
     with open(f"{out_dir}/gensim_similarities.tsv", "w", encoding="utf-8") as f:
         for a, b in pairs:
             f.write(f"{a}\t{b}\t{model.wv.similarity(a, b):.7f}\n")
+    # query \t positive words \t negative words \t gensim's top 3 as word:score
+    queries = [("most_similar", ["영화"], []), ("most_similar", ["배우", "사과"], ["영화"]),
+               ("most_similar_cosmul", ["배우", "사과"], ["영화"]), ("most_similar_cosmul", ["오늘"], [])]
+    with open(f"{out_dir}/gensim_queries.tsv", "w", encoding="utf-8") as f:
+        for name, pos, neg in queries:
+            top = getattr(model.wv, name)(positive=pos, negative=neg, topn=3)
+            answer = " ".join(f"{w}:{s:.7f}" for w, s in top)
+            f.write(f"{name}\t{' '.join(pos)}\t{' '.join(neg)}\t{answer}\n")
+        odd = model.wv.doesnt_match(["영화", "배우", "연기", "사과"])
+        f.write(f"doesnt_match\t영화 배우 연기 사과\t\t{odd}:0\n")
 
 
 def train(args):

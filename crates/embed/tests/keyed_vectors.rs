@@ -115,3 +115,33 @@ fn malformed_files_name_the_line() {
         Err(EmbedError::MalformedVectorFile { line: 2, .. })
     ));
 }
+
+#[test]
+fn queries_match_gensim() {
+    // gensim's most_similar, most_similar_cosmul and doesnt_match on its own vectors.
+    let kv = KeyedVectors::load_word2vec_format(fixture("gensim_vectors.bin"), true).unwrap();
+    let expected = std::fs::read_to_string(fixture("gensim_queries.tsv")).unwrap();
+    for line in expected.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let positive: Vec<&str> = fields[1].split_whitespace().collect();
+        let negative: Vec<&str> = fields[2].split_whitespace().collect();
+        let want: Vec<(&str, f32)> = fields[3]
+            .split(' ')
+            .map(|p| {
+                let (w, s) = p.rsplit_once(':').unwrap();
+                (w, s.parse().unwrap())
+            })
+            .collect();
+        let got: Vec<(String, f32)> = match fields[0] {
+            "most_similar" => kv.most_similar(&positive, &negative, 3).unwrap(),
+            "most_similar_cosmul" => kv.most_similar_cosmul(&positive, &negative, 3).unwrap(),
+            "doesnt_match" => vec![(kv.doesnt_match(&positive).unwrap(), 0.0)],
+            other => panic!("unknown query {other}"),
+        };
+        assert_eq!(got.len(), want.len(), "{line}");
+        for ((gw, gs), (ww, ws)) in got.iter().zip(&want) {
+            assert_eq!(gw, ww, "{line}");
+            assert!((gs - ws).abs() < 1e-5, "{line}: {gs} vs {ws}");
+        }
+    }
+}
