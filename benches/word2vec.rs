@@ -4,7 +4,7 @@
 //! Throughput is in raw words per second.
 //!
 //! The side-by-side comparison with gensim on NSMC uses `examples/word2vec.rs` and
-//! benches/reference/gensim_w2v.py (see docs/perf/embed.md).
+//! benches/reference/gensim_w2v.py (see docs/performance.md).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::embed::{Architecture, Corpus, Word2Vec, Word2VecConfig};

@@ -1,6 +1,6 @@
 """gensim reference for malmoi-embed's word2vec.
 
-Train and time (the side-by-side comparison in docs/perf/embed.md):
+Train and time (the side-by-side comparison in docs/performance.md):
     python3 benches/reference/gensim_w2v.py --corpus /tmp/corpus.txt [--sg] --out /tmp/gensim.bin
 Same hyper-parameters as `cargo run --release --example word2vec`: vector 100, window 5,
 min_count 5, negative 5, sample 1e-3, 5 epochs, 2 workers. Prints effective words/s as gensim

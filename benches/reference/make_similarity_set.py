@@ -1,5 +1,5 @@
 """Builds the small Korean similarity and analogy sets used to compare malmoi's word2vec
-with gensim's on NSMC (docs/perf/embed.md).
+with gensim's on NSMC (docs/performance.md).
 
 How it was made: the word pairs and their 0-10 similarity scores below were written by hand
 (by the malmoi-embed author, judging meaning, not co-occurrence: antonyms score low) from

@@ -4,7 +4,7 @@ crates/tensor/tests/fixtures/.
 
     pip install torch safetensors keras   # CPU wheels from PyPI
     python benches/reference/torch_fixtures.py
-    python benches/reference/torch_fixtures.py --bench   # PyTorch timings for docs/perf/tensor-nn.md
+    python benches/reference/torch_fixtures.py --bench   # PyTorch timings for docs/performance.md
 
 Each file holds the inputs, the fixed weights (with PyTorch's parameter
 names), the outputs and the gradients of a scalar probe loss; the Rust tests

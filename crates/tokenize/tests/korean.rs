@@ -237,7 +237,7 @@ proptest! {
 fn lindera_engine_connects_through_whitespace_nodes() {
     // MeCab-ko connects 와 directly to 이런 and reads 와 as an interjection;
     // lindera's segmenter puts an SP node between them, which changes the
-    // connection costs and makes 와 the verb 오다 + 아 (see docs/perf/korean.md).
+    // connection costs and makes 와 the verb 오다 + 아 (see docs/performance.md).
     use malmoi_tokenize::korean::Engine;
     let dir = analyzer().dictionary_dir().unwrap().to_path_buf();
     let lindera = Analyzer::builder()

@@ -1,6 +1,6 @@
 //! Matrix multiplication: 2-D and batched (`(..., m, k) · (..., k, n)` with
 //! numpy-broadcast batch dimensions), on the `gemm` crate's AVX2/AVX-512
-//! kernels (see `docs/perf/tensor-core.md` for why not `matrixmultiply`).
+//! kernels (see `docs/performance.md` for why not `matrixmultiply`).
 //!
 //! [`gemm()`] and [`matmul_views`] are public so fused kernels can run their
 //! products on plain arrays without building a graph.
