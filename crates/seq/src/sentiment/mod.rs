@@ -260,9 +260,36 @@ impl<'a> SentimentTrainer<'a> {
 }
 
 /// The lecture's vocabulary: words seen at least `min_count` times, most frequent first.
+///
+/// The tokenizer is fitted on the kept words alone, so it stores nothing about rare words (a
+/// smaller `tokenizer.json`) and gives every kept word the index it has among all words.
 fn build_vocabulary(tokens: &[Vec<String>], min_count: usize) -> Tokenizer {
     let mut counter = Tokenizer::new();
     counter.fit_on_texts(tokens);
     let keep = counter.rare_words(min_count).vocab_size_without_rare();
-    counter.with_num_words(keep)
+    let kept = |word: &&String| counter.index_of(&word.to_lowercase()).is_some_and(|index| (index as usize) < keep);
+    let mut tokenizer = Tokenizer::new();
+    tokenizer.fit_on_texts(tokens.iter().map(|doc| doc.iter().filter(kept)));
+    tokenizer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vocabulary_keeps_frequent_words_with_their_full_ranking() {
+        let docs: Vec<Vec<String>> = [["영화", "최고", "희귀"], ["영화", "최고", "영화"], ["영화", "별로", "별로"]]
+            .iter()
+            .map(|d| d.iter().map(|w| w.to_string()).collect())
+            .collect();
+        let vocabulary = build_vocabulary(&docs, 2);
+        let mut full = Tokenizer::new();
+        full.fit_on_texts(&docs);
+        assert_eq!(vocabulary.len(), 3, "희귀 is seen once");
+        for word in ["영화", "최고", "별로"] {
+            assert_eq!(vocabulary.index_of(word), full.index_of(word), "{word}");
+        }
+        assert_eq!(vocabulary.index_of("희귀"), None);
+    }
 }
