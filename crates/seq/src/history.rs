@@ -82,7 +82,13 @@ where
         .x_label_area_size(30)
         .y_label_area_size(50)
         .build_cartesian_2d(1f64..epochs as f64, (lo - pad)..(hi + pad))?;
-    chart.configure_mesh().x_labels(epochs.min(15)).light_line_style(WHITE).x_desc("epoch").draw()?;
+    chart
+        .configure_mesh()
+        .x_labels(epochs.min(15))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(WHITE)
+        .x_desc("epoch")
+        .draw()?;
     for &(name, values, color) in series {
         let points = values.iter().enumerate().map(|(i, &v)| (i as f64 + 1.0, v));
         chart
