@@ -4,6 +4,7 @@ use ndarray::Zip;
 
 use super::{Optimizer, ParamSlots, check_range, optimizer_bookkeeping};
 use crate::error::Result;
+use crate::ops::PARALLEL_MIN_ELEMENTS;
 use crate::tensor::Tensor;
 
 /// State of the default rule.
@@ -108,11 +109,19 @@ impl RmsProp {
         let (lr, rho, eps, mu, centered) = (self.learning_rate, self.rho, self.epsilon, self.momentum, self.centered);
         self.slots.update(lr, |param, grad, buffers, _| {
             let [velocity, momentum, average] = buffers else {
-                // the plain (default) rule keeps only the velocity
-                Zip::from(param).and(grad).and(&mut buffers[0]).for_each(|p, &g, v| {
+                // the plain (default) rule keeps only the velocity; a large table (an
+                // embedding) is split over the rayon threads: sqrt and division per element
+                // make it compute-bound
+                let zip = Zip::from(param).and(grad).and(&mut buffers[0]);
+                let rule = |p: &mut f32, &g: &f32, v: &mut f32| {
                     *v = rho * *v + (1.0 - rho) * g * g;
                     *p -= lr * g / (*v + eps).sqrt();
-                });
+                };
+                if zip.size() >= PARALLEL_MIN_ELEMENTS {
+                    zip.par_for_each(rule);
+                } else {
+                    zip.for_each(rule);
+                }
                 return;
             };
             Zip::from(param).and(grad).and(velocity).and(momentum).and(average).for_each(|p, &g, v, m, a| {
