@@ -353,13 +353,11 @@ impl Recurrent {
                 self.config.input_size
             )));
         }
-        if let Some(lengths) = lengths {
-            if lengths.len() != shape[0] || lengths.iter().any(|&len| len > shape[1]) {
-                return Err(Error::InvalidArgument(format!(
-                    "lengths {lengths:?} do not fit a batch of {} sequences of {} steps",
-                    shape[0], shape[1]
-                )));
-            }
+        if let Some(lengths) = lengths.filter(|l| l.len() != shape[0] || l.iter().any(|&len| len > shape[1])) {
+            return Err(Error::InvalidArgument(format!(
+                "lengths {lengths:?} do not fit a batch of {} sequences of {} steps",
+                shape[0], shape[1]
+            )));
         }
         let expected = self.layers.len() * self.config.directions();
         if let Some(initial) = initial.filter(|states| states.len() != expected) {
