@@ -30,33 +30,18 @@ const FALLBACK: [&str; 8] = [
 fn documents() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nsmc/ratings_train.txt");
     match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .lines()
-            .skip(1)
-            .take(DOCUMENTS)
-            .map(|line| line.split('\t').nth(1).unwrap_or("").to_string())
-            .collect(),
-        Err(_) => FALLBACK
-            .iter()
-            .cycle()
-            .take(DOCUMENTS)
-            .map(|s| s.to_string())
-            .collect(),
+        Ok(text) => {
+            text.lines().skip(1).take(DOCUMENTS).map(|line| line.split('\t').nth(1).unwrap_or("").to_string()).collect()
+        }
+        Err(_) => FALLBACK.iter().cycle().take(DOCUMENTS).map(|s| s.to_string()).collect(),
     }
 }
 
 fn analyze(c: &mut Criterion) {
     let docs = documents();
     let mecab = Analyzer::new().expect("mecab-ko-dic");
-    let dir = mecab
-        .dictionary_dir()
-        .expect("a dictionary directory")
-        .to_path_buf();
-    let lindera = Analyzer::builder()
-        .dictionary_path(dir)
-        .engine(Engine::Lindera)
-        .build()
-        .expect("mecab-ko-dic");
+    let dir = mecab.dictionary_dir().expect("a dictionary directory").to_path_buf();
+    let lindera = Analyzer::builder().dictionary_path(dir).engine(Engine::Lindera).build().expect("mecab-ko-dic");
 
     let mut group = c.benchmark_group("korean_nsmc_2k_docs");
     group.throughput(Throughput::Elements(docs.len() as u64));
@@ -69,32 +54,14 @@ fn analyze(c: &mut Criterion) {
         })
     });
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool");
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
         for (name, analyzer) in [("mecab", &mecab), ("lindera", &lindera)] {
-            group.bench_function(
-                BenchmarkId::new(format!("batch_morphs/{name}"), threads),
-                |b| {
-                    b.iter(|| {
-                        pool.install(|| {
-                            analyzer
-                                .batch_morphs(black_box(&docs), false)
-                                .expect("analysis")
-                        })
-                    })
-                },
-            );
+            group.bench_function(BenchmarkId::new(format!("batch_morphs/{name}"), threads), |b| {
+                b.iter(|| pool.install(|| analyzer.batch_morphs(black_box(&docs), false).expect("analysis")))
+            });
         }
         group.bench_function(BenchmarkId::new("batch_morphs_stem/mecab", threads), |b| {
-            b.iter(|| {
-                pool.install(|| {
-                    mecab
-                        .batch_morphs(black_box(&docs), true)
-                        .expect("analysis")
-                })
-            })
+            b.iter(|| pool.install(|| mecab.batch_morphs(black_box(&docs), true).expect("analysis")))
         });
     }
     group.finish();

@@ -24,10 +24,7 @@ fn nsmc_lines() -> Vec<String> {
 }
 
 fn trainer() -> BpeTrainer {
-    BpeTrainer::new()
-        .vocab_size(8000)
-        .min_frequency(2)
-        .special_tokens(["<pad>", "<unk>", "</s>", "<mask>"])
+    BpeTrainer::new().vocab_size(8000).min_frequency(2).special_tokens(["<pad>", "<unk>", "</s>", "<mask>"])
 }
 
 fn encode(c: &mut Criterion) {

@@ -104,7 +104,9 @@ fn mlp_train_step(c: &mut Criterion) {
         }
     };
     let mut group = c.benchmark_group("mlp_train_step");
-    group.sample_size(30).throughput(Throughput::Elements((3 * 2 * batch * (inputs * hidden + hidden * classes)) as u64));
+    group
+        .sample_size(30)
+        .throughput(Throughput::Elements((3 * 2 * batch * (inputs * hidden + hidden * classes)) as u64));
     for threads in [1, 2] {
         let pool = pool(threads);
         group.bench_function(format!("64x228x512x1000/{threads}t"), |bench| pool.install(|| bench.iter(step)));

@@ -85,14 +85,17 @@ fn recurrent(c: &mut Criterion) {
             for (case, lengths) in [("full", None), ("masked", Some(masked.as_slice()))] {
                 let steps = lengths.map_or(BATCH * TIME, |l| l.iter().sum());
                 group.throughput(Throughput::Elements(recurrent_flops(gates, steps)));
-                group.bench_function(BenchmarkId::new(format!("forward_backward/{case}"), format!("{threads}t")), |bench| {
-                    pool.install(|| {
-                        bench.iter(|| {
-                            let output = run(lengths);
-                            output.backward_with(ArrayD::ones(output.data().raw_dim())).expect("backward");
+                group.bench_function(
+                    BenchmarkId::new(format!("forward_backward/{case}"), format!("{threads}t")),
+                    |bench| {
+                        pool.install(|| {
+                            bench.iter(|| {
+                                let output = run(lengths);
+                                output.backward_with(ArrayD::ones(output.data().raw_dim())).expect("backward");
+                            })
                         })
-                    })
-                });
+                    },
+                );
             }
             group.throughput(Throughput::Elements(recurrent_flops(gates, BATCH * TIME) / 3));
             group.bench_function(BenchmarkId::new("forward_only/full", format!("{threads}t")), |bench| {
@@ -106,7 +109,11 @@ fn recurrent(c: &mut Criterion) {
 fn attention(c: &mut Criterion) {
     let (batch, heads, time, dim) = (8, 4, 128, 64);
     let shape = [batch, heads, time, dim];
-    let (q, k, v) = (Tensor::parameter(filled(&shape, 6)), Tensor::parameter(filled(&shape, 7)), Tensor::parameter(filled(&shape, 8)));
+    let (q, k, v) = (
+        Tensor::parameter(filled(&shape, 6)),
+        Tensor::parameter(filled(&shape, 7)),
+        Tensor::parameter(filled(&shape, 8)),
+    );
     let mask = AttentionMask { key_padding: None, causal: true };
     let mut group = c.benchmark_group("attention");
     group.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));

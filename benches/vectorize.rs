@@ -60,9 +60,7 @@ fn vectorize(c: &mut Criterion) {
     });
     let bigrams = CountOptions { ngram_range: (1, 2), min_df: DocFrequency::Count(2), ..Default::default() };
     group.bench_function("tfidf_uni_bigrams_min_df_2", |b| {
-        b.iter(|| {
-            TfidfVectorizer::new(bigrams.clone(), Default::default()).fit_transform(black_box(&docs)).unwrap()
-        })
+        b.iter(|| TfidfVectorizer::new(bigrams.clone(), Default::default()).fit_transform(black_box(&docs)).unwrap())
     });
     let mut fitted = TfidfVectorizer::default();
     fitted.fit(&docs).unwrap();

@@ -27,9 +27,7 @@ fn sentences() -> Vec<Vec<String>> {
         let len = rng.random_range(5..30);
         words += len;
         out.push(
-            (0..len)
-                .map(|_| format!("w{}", harmonic.partition_point(|&h| h < rng.random::<f64>() * total)))
-                .collect(),
+            (0..len).map(|_| format!("w{}", harmonic.partition_point(|&h| h < rng.random::<f64>() * total))).collect(),
         );
     }
     out
@@ -43,13 +41,7 @@ fn train(c: &mut Criterion) {
     group.sample_size(10).throughput(Throughput::Elements(words as u64));
     for architecture in [Architecture::Cbow, Architecture::SkipGram] {
         for workers in [1, 2] {
-            let config = Word2VecConfig {
-                architecture,
-                epochs: 1,
-                workers,
-                progress: false,
-                ..Default::default()
-            };
+            let config = Word2VecConfig { architecture, epochs: 1, workers, progress: false, ..Default::default() };
             let mut model = Word2Vec::new(config).unwrap();
             model.build_vocab(&corpus).unwrap();
             group.bench_function(format!("{architecture:?}/{workers}_threads"), |b| {

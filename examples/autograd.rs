@@ -191,8 +191,9 @@ impl CharMlp {
 
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
-    let corpus = std::fs::read_to_string(&args.corpus)
-        .map_err(|e| format!("cannot read corpus {}: {e} (give a path: --example autograd -- FILE)", args.corpus.display()))?;
+    let corpus = std::fs::read_to_string(&args.corpus).map_err(|e| {
+        format!("cannot read corpus {}: {e} (give a path: --example autograd -- FILE)", args.corpus.display())
+    })?;
     let mut texts: Vec<String> =
         corpus.lines().map(str::trim).filter(|l| !l.is_empty()).take(args.lines).map(String::from).collect();
     let mut rng = StdRng::seed_from_u64(args.seed);
@@ -211,7 +212,12 @@ fn main() -> Result<(), BoxError> {
     );
 
     let model = CharMlp::new(vocab.len(), args.context, &mut rng)?;
-    println!("model: {} parameters; uniform guessing would score ln {} = {:.3}", model.num_parameters(), vocab.len(), (vocab.len() as f32).ln());
+    println!(
+        "model: {} parameters; uniform guessing would score ln {} = {:.3}",
+        model.num_parameters(),
+        vocab.len(),
+        (vocab.len() as f32).ln()
+    );
     let base_lr = 3e-3;
     let mut optimizer = AdamW::new(model.named_parameters(), base_lr)?.with_weight_decay(0.01)?;
     let schedule = Schedule::warmup_cosine(args.steps / 20, args.steps, 0.1)?;

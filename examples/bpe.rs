@@ -37,7 +37,9 @@ fn parse_args() -> Result<Args, String> {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--vocab-size" => args.vocab_size = value(&arg)?.parse().map_err(|e| format!("--vocab-size: {e}"))?,
-            "--min-frequency" => args.min_frequency = value(&arg)?.parse().map_err(|e| format!("--min-frequency: {e}"))?,
+            "--min-frequency" => {
+                args.min_frequency = value(&arg)?.parse().map_err(|e| format!("--min-frequency: {e}"))?
+            }
             "--lines" => args.lines = value(&arg)?.parse().map_err(|e| format!("--lines: {e}"))?,
             "--out" => args.out = value(&arg)?,
             _ if args.corpus.is_empty() && !arg.starts_with("--") => args.corpus = arg,

@@ -33,13 +33,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let usage = "usage: freq FILE [--out PATH] [--top N] [--seed S] [--english]";
-    let mut args = Args {
-        file: String::new(),
-        out: "wordcloud.svg".into(),
-        top: 20,
-        seed: 0,
-        english: false,
-    };
+    let mut args = Args { file: String::new(), out: "wordcloud.svg".into(), top: 20, seed: 0, english: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or(format!("{arg} needs a value; {usage}"));
@@ -61,32 +55,21 @@ fn parse_args() -> Result<Args, String> {
 /// True when most letters are Hangul syllables.
 fn is_korean(text: &str) -> bool {
     let letters = text.chars().filter(|c| c.is_alphabetic());
-    let (hangul, all) = letters.fold((0usize, 0usize), |(h, a), c| {
-        (h + usize::from(('가'..='힣').contains(&c)), a + 1)
-    });
+    let (hangul, all) =
+        letters.fold((0usize, 0usize), |(h, a), c| (h + usize::from(('가'..='힣').contains(&c)), a + 1));
     hangul * 2 > all
 }
 
 fn korean_nouns(lines: &[&str]) -> Result<FreqDist, Box<dyn Error>> {
     let analyzer = Analyzer::new()?;
     let stopwords = Stopwords::korean();
-    let per_line: Vec<Vec<String>> = lines
-        .par_iter()
-        .map(|line| analyzer.nouns(line))
-        .collect::<Result<_, _>>()?;
-    Ok(per_line
-        .into_iter()
-        .flat_map(|nouns| stopwords.filter(nouns))
-        .collect())
+    let per_line: Vec<Vec<String>> = lines.par_iter().map(|line| analyzer.nouns(line)).collect::<Result<_, _>>()?;
+    Ok(per_line.into_iter().flat_map(|nouns| stopwords.filter(nouns)).collect())
 }
 
 fn english_words(lines: &[&str]) -> FreqDist {
     let per_line: Vec<Vec<String>> = lines.par_iter().map(|line| word_tokenize(line)).collect();
-    per_line
-        .into_iter()
-        .flatten()
-        .filter(|token| token.chars().any(char::is_alphanumeric))
-        .collect()
+    per_line.into_iter().flatten().filter(|token| token.chars().any(char::is_alphanumeric)).collect()
 }
 
 fn main() -> ExitCode {
@@ -106,23 +89,11 @@ fn run() -> Result<(), Box<dyn Error>> {
     let korean = !args.english && is_korean(&text);
 
     let start = Instant::now();
-    let fd = if korean {
-        korean_nouns(&lines)?
-    } else {
-        english_words(&lines)
-    };
+    let fd = if korean { korean_nouns(&lines)? } else { english_words(&lines) };
     let elapsed = start.elapsed().as_secs_f64();
-    let method = if korean {
-        "Korean nouns, lecture stopwords removed"
-    } else {
-        "English word_tokenize"
-    };
+    let method = if korean { "Korean nouns, lecture stopwords removed" } else { "English word_tokenize" };
     println!("file:      {} ({} lines; {method})", args.file, lines.len());
-    println!(
-        "tokenized: {:.2} s ({:.0} lines/s)",
-        elapsed,
-        lines.len() as f64 / elapsed.max(1e-9)
-    );
+    println!("tokenized: {:.2} s ({:.0} lines/s)", elapsed, lines.len() as f64 / elapsed.max(1e-9));
     println!("tokens:    {}", fd.total());
     println!("unique:    {}", fd.unique());
     println!("hapaxes:   {}", fd.hapaxes().len());
@@ -135,11 +106,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     );
     println!("most_common({}):", args.top);
     for (rank, (word, count)) in fd.most_common(args.top).into_iter().enumerate() {
-        println!(
-            "  {:>3}. {word}\t{count}\t{:.2} %",
-            rank + 1,
-            100.0 * fd.freq(word)
-        );
+        println!("  {:>3}. {word}\t{count}\t{:.2} %", rank + 1, 100.0 * fd.freq(word));
     }
 
     let start = Instant::now();

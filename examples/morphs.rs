@@ -79,11 +79,7 @@ fn read_documents(path: &str) -> Result<Vec<(String, String)>, Box<dyn Error>> {
 }
 
 /// Analyses every document and prints one line per document.
-fn dump(
-    analyzer: &Analyzer,
-    rows: &[(String, String)],
-    with_tags: bool,
-) -> Result<(), Box<dyn Error>> {
+fn dump(analyzer: &Analyzer, rows: &[(String, String)], with_tags: bool) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let lines: Vec<String> = if with_tags {
         rows.iter()
@@ -96,10 +92,7 @@ fn dump(
     } else {
         let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
         let morphs = analyzer.batch_morphs(&docs, false)?;
-        rows.iter()
-            .zip(morphs)
-            .map(|((id, _), m)| format!("{id}\t{}", m.join(" ")))
-            .collect()
+        rows.iter().zip(morphs).map(|((id, _), m)| format!("{id}\t{}", m.join(" "))).collect()
     };
     let seconds = started.elapsed().as_secs_f64();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -107,11 +100,7 @@ fn dump(
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    eprintln!(
-        "{} documents in {seconds:.2} s ({:.0} docs/s)",
-        rows.len(),
-        rows.len() as f64 / seconds
-    );
+    eprintln!("{} documents in {seconds:.2} s ({:.0} docs/s)", rows.len(), rows.len() as f64 / seconds);
     Ok(())
 }
 
@@ -133,37 +122,19 @@ fn throughput(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<
     for doc in &docs {
         morphemes += analyzer.morphs(doc)?.len();
     }
-    report(
-        "loop over morphs(), 1 thread",
-        started.elapsed().as_secs_f64(),
-        morphemes,
-    );
+    report("loop over morphs(), 1 thread", started.elapsed().as_secs_f64(), morphemes);
     if let (Some(before), Some(after)) = (cpu_started, thread_cpu_seconds()) {
-        report(
-            "  the same per CPU-second of this thread",
-            after - before,
-            morphemes,
-        );
+        report("  the same per CPU-second of this thread", after - before, morphemes);
     }
     for (stem, threads) in [(false, 1), (false, 2), (true, 1), (true, 2)] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         let started = Instant::now();
         let cpu_started = process_cpu_seconds();
         let result = pool.install(|| analyzer.batch_morphs(&docs, stem))?;
         let morphemes = result.iter().map(Vec::len).sum();
-        report(
-            &format!("batch_morphs(stem={stem}), {threads} thread(s)"),
-            started.elapsed().as_secs_f64(),
-            morphemes,
-        );
+        report(&format!("batch_morphs(stem={stem}), {threads} thread(s)"), started.elapsed().as_secs_f64(), morphemes);
         if let (Some(before), Some(after)) = (cpu_started, process_cpu_seconds()) {
-            report(
-                "  the same per CPU-second of the process",
-                after - before,
-                morphemes,
-            );
+            report("  the same per CPU-second of the process", after - before, morphemes);
         }
     }
     Ok(())

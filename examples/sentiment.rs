@@ -25,7 +25,9 @@ use std::time::Instant;
 use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::recurrent::CellKind;
-use malmoi::seq::sentiment::{CheckpointDir, ModelConfig, Pooling, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
+use malmoi::seq::sentiment::{
+    CheckpointDir, ModelConfig, Pooling, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
+};
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::korean::Analyzer;
 
@@ -65,7 +67,8 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
         config.max_epochs = epochs.parse()?;
     }
     let dropout: f32 = option(args, "--dropout").map_or(Ok(0.0), str::parse)?;
-    let preprocess = PreprocessConfig { clean_hangul: !args.iter().any(|a| a == "--no-clean"), ..PreprocessConfig::default() };
+    let preprocess =
+        PreprocessConfig { clean_hangul: !args.iter().any(|a| a == "--no-clean"), ..PreprocessConfig::default() };
     let checkpoints = option(args, "--checkpoints").map(|dir| CheckpointDir(dir.into()));
 
     let started = Instant::now();
@@ -98,7 +101,11 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     pipeline.save_with(&out, Precision::F16)?;
     history.plot_svg(out.join("curve.svg"))?;
     println!("vocabulary: {}", pipeline.vocab_size());
-    println!("epochs: {} (mean {:.1} s each)", seconds.len(), seconds.iter().sum::<f64>() / seconds.len().max(1) as f64);
+    println!(
+        "epochs: {} (mean {:.1} s each)",
+        seconds.len(),
+        seconds.iter().sum::<f64>() / seconds.len().max(1) as f64
+    );
     println!(
         "test accuracy: {:.2} % (precision {:.4}, recall {:.4}, F1 {:.4}) in {:.1} s",
         matrix.accuracy() * 100.0,
@@ -146,7 +153,8 @@ fn nsmc_dir(arg: Option<&str>) -> Result<PathBuf, Box<dyn Error>> {
         let path = target.join(file);
         if !path.exists() {
             eprintln!("downloading {NSMC_URL}/{file}");
-            let status = Command::new("curl").args(["-fsSL", "-o"]).arg(&path).arg(format!("{NSMC_URL}/{file}")).status()?;
+            let status =
+                Command::new("curl").args(["-fsSL", "-o"]).arg(&path).arg(format!("{NSMC_URL}/{file}")).status()?;
             if !status.success() {
                 return Err(format!("download of {file} failed; pass --data DIR with the NSMC files").into());
             }
@@ -161,7 +169,8 @@ fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 
 /// Arguments that are neither flags nor flag values.
 fn positional(args: &[String]) -> Vec<&String> {
-    let takes_value = ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout", "--word2vec"];
+    let takes_value =
+        ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout", "--word2vec"];
     let mut out = Vec::new();
     let mut skip = false;
     for arg in args {

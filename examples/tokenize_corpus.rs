@@ -35,11 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut lines = reader.lines().skip(usize::from(column.is_some()));
     let (start, mut done) = (std::time::Instant::now(), 0usize);
     loop {
-        let batch: Vec<String> = lines
-            .by_ref()
-            .take(BATCH)
-            .map(|line| line.map(|l| field(&l, column)))
-            .collect::<Result<_, _>>()?;
+        let batch: Vec<String> =
+            lines.by_ref().take(BATCH).map(|line| line.map(|l| field(&l, column))).collect::<Result<_, _>>()?;
         if batch.is_empty() {
             break;
         }

@@ -133,10 +133,8 @@ fn evaluate(wv: &KeyedVectors, args: &Args) -> Result<(), Box<dyn std::error::Er
     }
     if let Some(path) = &args.analogies {
         let text = std::fs::read_to_string(path)?;
-        let questions: Vec<[&str; 4]> = text
-            .lines()
-            .filter_map(|l| l.split_whitespace().collect::<Vec<_>>().try_into().ok())
-            .collect();
+        let questions: Vec<[&str; 4]> =
+            text.lines().filter_map(|l| l.split_whitespace().collect::<Vec<_>>().try_into().ok()).collect();
         let score = wv.evaluate_word_analogies(&questions)?;
         println!("analogies: {:.1}% of {} questions ({} skipped)", 100.0 * score.accuracy, score.used, score.skipped);
     }

@@ -32,9 +32,9 @@ impl DocFrequency {
 
     fn validate(self, name: &str) -> Result<()> {
         match self {
-            DocFrequency::Fraction(f) if !(0.0..=1.0).contains(&f) => Err(
-                EmbedError::InvalidParameter(format!("{name} fraction {f} is outside [0, 1]")),
-            ),
+            DocFrequency::Fraction(f) if !(0.0..=1.0).contains(&f) => {
+                Err(EmbedError::InvalidParameter(format!("{name} fraction {f} is outside [0, 1]")))
+            }
             _ => Ok(()),
         }
     }
@@ -228,8 +228,7 @@ impl CountVectorizer {
     {
         self.options.validate()?;
         let ngram = self.options.ngram_range;
-        let chunks: Vec<ChunkCounts<'_>> =
-            doc_chunks(docs).map(|chunk| count_chunk(chunk, ngram)).collect();
+        let chunks: Vec<ChunkCounts<'_>> = doc_chunks(docs).map(|chunk| count_chunk(chunk, ngram)).collect();
         let (vocabulary, local_to_final) = self.select_terms(&chunks, docs.len())?;
         let rows: Vec<RowCounts> = chunks
             .into_par_iter()
@@ -250,9 +249,7 @@ impl CountVectorizer {
         let vocabulary = self.vocabulary.as_ref().ok_or(EmbedError::NotFitted)?;
         let ngram = self.options.ngram_range;
         let rows: Vec<RowCounts> = doc_chunks(docs)
-            .map(|chunk| {
-                count_rows(chunk, ngram, |gram| vocabulary.index(gram).map(|i| i as u32))
-            })
+            .map(|chunk| count_rows(chunk, ngram, |gram| vocabulary.index(gram).map(|i| i as u32)))
             .collect();
         Ok(concat_rows(rows, vocabulary.len(), self.options.binary))
     }
@@ -277,16 +274,10 @@ impl CountVectorizer {
 
     /// Merges the chunk term tables, applies the df limits and `max_features`, and returns
     /// the sorted vocabulary and, per chunk, local term id → column (`u32::MAX` when dropped).
-    fn select_terms(
-        &self,
-        chunks: &[ChunkCounts<'_>],
-        n_docs: usize,
-    ) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
+    fn select_terms(&self, chunks: &[ChunkCounts<'_>], n_docs: usize) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
         let (merged, local_to_global) = merge_chunks(chunks);
         if merged.keys.is_empty() {
-            return Err(EmbedError::EmptyVocabulary(
-                "the documents contain no terms".to_string(),
-            ));
+            return Err(EmbedError::EmptyVocabulary("the documents contain no terms".to_string()));
         }
         let kept = self.filter_by_frequency(&merged, n_docs)?;
         let mut global_to_final = vec![u32::MAX; merged.keys.len()];
@@ -306,9 +297,7 @@ impl CountVectorizer {
         let min = self.options.min_df.to_count(n_docs);
         let max = self.options.max_df.to_count(n_docs);
         if max < min {
-            return Err(EmbedError::InvalidParameter(
-                "max_df corresponds to fewer documents than min_df".to_string(),
-            ));
+            return Err(EmbedError::InvalidParameter("max_df corresponds to fewer documents than min_df".to_string()));
         }
         let mut kept: Vec<(String, u32)> = (0..merged.keys.len() as u32)
             .into_par_iter()
@@ -443,11 +432,7 @@ where
 
 /// Counts each document's n-grams (joined by spaces) with columns from `column_of`; rows
 /// come out sorted by column.
-fn count_rows<D, S>(
-    docs: &[D],
-    (lo, hi): (usize, usize),
-    column_of: impl Fn(&str) -> Option<u32>,
-) -> RowCounts
+fn count_rows<D, S>(docs: &[D], (lo, hi): (usize, usize), column_of: impl Fn(&str) -> Option<u32>) -> RowCounts
 where
     D: AsRef<[S]>,
     S: AsRef<str>,

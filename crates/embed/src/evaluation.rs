@@ -48,11 +48,7 @@ impl KeyedVectors {
                 model.push(similarity as f64);
             }
         }
-        PairScore {
-            spearman: spearman(&human, &model),
-            used: human.len(),
-            skipped: pairs.len() - human.len(),
-        }
+        PairScore { spearman: spearman(&human, &model), used: human.len(), skipped: pairs.len() - human.len() }
     }
 
     /// Accuracy on analogy questions `a : b = c : d` (is `d` the best 3CosAdd answer?);

@@ -35,9 +35,7 @@ pub struct KeyedVectors {
 
 impl PartialEq for KeyedVectors {
     fn eq(&self, other: &Self) -> bool {
-        self.vocab == other.vocab
-            && self.vector_size == other.vector_size
-            && self.vectors == other.vectors
+        self.vocab == other.vocab && self.vector_size == other.vector_size && self.vectors == other.vectors
     }
 }
 
@@ -46,10 +44,7 @@ impl KeyedVectors {
     /// distinct.
     pub fn from_flat(words: Vec<String>, vector_size: usize, vectors: Vec<f32>) -> Result<Self> {
         if vectors.len() != words.len() * vector_size {
-            return Err(EmbedError::DimensionMismatch {
-                expected: words.len() * vector_size,
-                actual: vectors.len(),
-            });
+            return Err(EmbedError::DimensionMismatch { expected: words.len() * vector_size, actual: vectors.len() });
         }
         let n = words.len();
         let vocab = Vocabulary::from_terms(words);
@@ -63,10 +58,7 @@ impl KeyedVectors {
     pub fn new(words: Vec<String>, vectors: Array2<f32>) -> Result<Self> {
         let d = vectors.ncols();
         if vectors.nrows() != words.len() {
-            return Err(EmbedError::DimensionMismatch {
-                expected: words.len(),
-                actual: vectors.nrows(),
-            });
+            return Err(EmbedError::DimensionMismatch { expected: words.len(), actual: vectors.nrows() });
         }
         Self::from_flat(words, d, vectors.as_standard_layout().iter().copied().collect())
     }
@@ -175,12 +167,7 @@ impl KeyedVectors {
     /// The `topn` words closest (by cosine) to the mean of the `positive` unit vectors minus
     /// the `negative` ones, excluding the query words: gensim's `most_similar`, which for
     /// `positive = [b, c]`, `negative = [a]` is the 3CosAdd analogy `a : b = c : ?`.
-    pub fn most_similar(
-        &self,
-        positive: &[&str],
-        negative: &[&str],
-        topn: usize,
-    ) -> Result<Vec<(String, f32)>> {
+    pub fn most_similar(&self, positive: &[&str], negative: &[&str], topn: usize) -> Result<Vec<(String, f32)>> {
         let mut mean = vec![0.0f32; self.vector_size];
         let used = self.query_rows(positive, negative)?;
         for (&row, weight) in used.iter().zip(signs(positive, negative)) {
@@ -193,12 +180,7 @@ impl KeyedVectors {
 
     /// The 3CosMul analogy (Levy & Goldberg 2014, gensim's `most_similar_cosmul`): ranks words
     /// by `Π_pos (1 + cos)/2 / (Π_neg (1 + cos)/2 + 1e-6)`.
-    pub fn most_similar_cosmul(
-        &self,
-        positive: &[&str],
-        negative: &[&str],
-        topn: usize,
-    ) -> Result<Vec<(String, f32)>> {
+    pub fn most_similar_cosmul(&self, positive: &[&str], negative: &[&str], topn: usize) -> Result<Vec<(String, f32)>> {
         let used = self.query_rows(positive, negative)?;
         let shifted = |row: usize| {
             let v = &self.unit_flat()[row * self.vector_size..][..self.vector_size];
@@ -224,13 +206,7 @@ impl KeyedVectors {
     }
 
     /// Analogy `a : b = c : ?` by 3CosMul.
-    pub fn analogy_cosmul(
-        &self,
-        a: &str,
-        b: &str,
-        c: &str,
-        topn: usize,
-    ) -> Result<Vec<(String, f32)>> {
+    pub fn analogy_cosmul(&self, a: &str, b: &str, c: &str, topn: usize) -> Result<Vec<(String, f32)>> {
         self.most_similar_cosmul(&[b, c], &[a], topn)
     }
 
@@ -257,10 +233,7 @@ impl KeyedVectors {
     /// The `topn` words closest (by cosine) to an arbitrary vector.
     pub fn similar_by_vector(&self, vector: &[f32], topn: usize) -> Result<Vec<(String, f32)>> {
         if vector.len() != self.vector_size {
-            return Err(EmbedError::DimensionMismatch {
-                expected: self.vector_size,
-                actual: vector.len(),
-            });
+            return Err(EmbedError::DimensionMismatch { expected: self.vector_size, actual: vector.len() });
         }
         let mut unit = vector.to_vec();
         normalize(&mut unit);
@@ -297,10 +270,7 @@ impl KeyedVectors {
             candidates.truncate(topn);
         }
         candidates.sort_unstable_by(by_score);
-        candidates
-            .into_iter()
-            .map(|i| (self.vocab.terms()[i].clone(), scores[i]))
-            .collect()
+        candidates.into_iter().map(|i| (self.vocab.terms()[i].clone(), scores[i])).collect()
     }
 }
 

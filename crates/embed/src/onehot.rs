@@ -66,10 +66,7 @@ impl OneHotEncoder {
 
     /// One sparse one-hot row per word.
     pub fn encode_sequence<S: AsRef<str>>(&self, words: &[S]) -> Result<CsrMatrix> {
-        let indices = words
-            .iter()
-            .map(|w| self.index(w.as_ref()).map(|i| i as u32))
-            .collect::<Result<Vec<u32>>>()?;
+        let indices = words.iter().map(|w| self.index(w.as_ref()).map(|i| i as u32)).collect::<Result<Vec<u32>>>()?;
         let n = indices.len();
         Ok(CsrMatrix::from_parts_unchecked(n, self.dim(), (0..=n).collect(), indices, vec![1.0; n]))
     }

@@ -28,13 +28,7 @@ pub struct CsrMatrix {
 impl CsrMatrix {
     /// Builds a matrix from raw CSR arrays, checking that they are consistent (indptr of
     /// length `n_rows + 1`, non-decreasing, columns in range and strictly increasing per row).
-    pub fn new(
-        n_rows: usize,
-        n_cols: usize,
-        indptr: Vec<usize>,
-        indices: Vec<u32>,
-        data: Vec<f64>,
-    ) -> Result<Self> {
+    pub fn new(n_rows: usize, n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f64>) -> Result<Self> {
         let invalid = |msg: &str| Err(EmbedError::InvalidParameter(format!("CSR: {msg}")));
         if indptr.len() != n_rows + 1 || indptr[0] != 0 {
             return invalid("indptr must have n_rows + 1 entries starting at 0");

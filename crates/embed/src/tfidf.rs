@@ -143,10 +143,7 @@ impl TfidfTransformer {
     pub fn transform(&self, counts: &CsrMatrix) -> Result<CsrMatrix> {
         let idf = self.idf.as_ref().ok_or(EmbedError::NotFitted)?;
         if counts.shape().1 != idf.len() {
-            return Err(EmbedError::DimensionMismatch {
-                expected: idf.len(),
-                actual: counts.shape().1,
-            });
+            return Err(EmbedError::DimensionMismatch { expected: idf.len(), actual: counts.shape().1 });
         }
         let mut out = counts.clone();
         let options = self.options;
@@ -216,10 +213,7 @@ pub struct TfidfVectorizer {
 impl TfidfVectorizer {
     /// A vectorizer with the given counting and weighting options.
     pub fn new(count: CountOptions, tfidf: TfidfOptions) -> Self {
-        TfidfVectorizer {
-            counter: CountVectorizer::with_options(count),
-            transformer: TfidfTransformer::new(tfidf),
-        }
+        TfidfVectorizer { counter: CountVectorizer::with_options(count), transformer: TfidfTransformer::new(tfidf) }
     }
 
     /// The fitted vocabulary, or `None` before fitting.

@@ -53,16 +53,12 @@ impl KeyedVectors {
     pub fn load_word2vec_format(path: impl AsRef<Path>, binary: bool) -> Result<Self> {
         let path = path.as_ref();
         let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
-        let malformed = |line: usize, reason: String| EmbedError::MalformedVectorFile {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let malformed =
+            |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
         let mut header = String::new();
         reader.read_line(&mut header)?;
-        let (count, dim) = parse_header(&header).ok_or_else(|| {
-            malformed(1, format!("expected '<count> <dimension>', found {:?}", header.trim_end()))
-        })?;
+        let (count, dim) = parse_header(&header)
+            .ok_or_else(|| malformed(1, format!("expected '<count> <dimension>', found {:?}", header.trim_end())))?;
         let mut table = Table::with_capacity(count, dim);
         for entry in 0..count {
             let line = entry + 2;

@@ -11,11 +11,7 @@ fn whitespace(text: &str) -> Vec<String> {
 }
 
 fn lecture_vectorizer() -> TfidfVectorizer {
-    let options = TfidfOptions {
-        idf: IdfWeight::Lecture { base: 10.0 },
-        norm: Norm::None,
-        ..Default::default()
-    };
+    let options = TfidfOptions { idf: IdfWeight::Lecture { base: 10.0 }, norm: Norm::None, ..Default::default() };
     TfidfVectorizer::new(Default::default(), options)
 }
 

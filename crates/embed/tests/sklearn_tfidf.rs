@@ -67,7 +67,8 @@ fn matches_scikit_learn_to_1e_6() {
         let (count, tfidf) = options(&case["params"]);
         let mut vectorizer = TfidfVectorizer::new(count, tfidf);
         let x = vectorizer.fit_transform(&docs).unwrap();
-        let vocabulary: Vec<&str> = case["vocabulary"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let vocabulary: Vec<&str> =
+            case["vocabulary"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
         assert_eq!(vectorizer.feature_names().unwrap(), vocabulary, "{name}: vocabulary");
         for (ours, theirs) in vectorizer.idf().unwrap().iter().zip(floats(&case["idf"])) {
             assert!((ours - theirs).abs() < 1e-6, "{name}: idf {ours} vs {theirs}");

@@ -1,8 +1,8 @@
 //! Count / TF-IDF options, bad input and one-hot encoding.
 
 use malmoi_embed::{
-    CountOptions, CountVectorizer, DocFrequency, EmbedError, IdfWeight, Norm, OneHotEncoder,
-    TfWeight, TfidfOptions, TfidfVectorizer,
+    CountOptions, CountVectorizer, DocFrequency, EmbedError, IdfWeight, Norm, OneHotEncoder, TfWeight, TfidfOptions,
+    TfidfVectorizer,
 };
 
 fn docs() -> Vec<Vec<&'static str>> {
@@ -64,10 +64,7 @@ fn empty_input_is_a_typed_error() {
     let none: Vec<Vec<String>> = vec![];
     assert!(matches!(TfidfVectorizer::default().fit_transform(&none), Err(EmbedError::EmptyVocabulary(_))));
     let opts = CountOptions { min_df: DocFrequency::Count(3), ..Default::default() };
-    assert!(matches!(
-        CountVectorizer::with_options(opts).fit_transform(&docs()),
-        Err(EmbedError::EmptyVocabulary(_))
-    ));
+    assert!(matches!(CountVectorizer::with_options(opts).fit_transform(&docs()), Err(EmbedError::EmptyVocabulary(_))));
     assert!(matches!(CountVectorizer::new().transform(&docs()), Err(EmbedError::NotFitted)));
     for ngram_range in [(2, 1), (0, 1), (1, 5)] {
         let bad = CountOptions { ngram_range, ..Default::default() };

@@ -61,7 +61,8 @@ fn all_four_variants_learn_the_topics() {
             // (CBOW's context means blur the topics on a vocabulary this small).
             let floor = if architecture == Architecture::SkipGram { 0.7 } else { 0.1 };
             assert!(gap > floor, "{architecture:?} hs={hs}: within-minus-across cosine {gap}");
-            let top: Vec<String> = model.wv().most_similar(&["사자"], &[], 3).unwrap().into_iter().map(|p| p.0).collect();
+            let top: Vec<String> =
+                model.wv().most_similar(&["사자"], &[], 3).unwrap().into_iter().map(|p| p.0).collect();
             assert!(top.iter().all(|w| ["개", "고양이", "호랑이", "돼지", "토끼"].contains(&w.as_str())), "{top:?}");
         }
     }
@@ -143,8 +144,5 @@ fn bad_input_gives_typed_errors() {
     c.negative = 0;
     assert!(matches!(Word2Vec::new(c), Err(EmbedError::InvalidParameter(_))));
     let missing = std::path::Path::new("/nonexistent/corpus.txt");
-    assert!(matches!(
-        Word2Vec::fit(config(Architecture::Cbow, false), &Corpus::File(missing)),
-        Err(EmbedError::Io(_))
-    ));
+    assert!(matches!(Word2Vec::fit(config(Architecture::Cbow, false), &Corpus::File(missing)), Err(EmbedError::Io(_))));
 }

@@ -17,15 +17,9 @@ use crate::error::{Error, Result};
 /// assert_eq!(train, (0..8).collect::<Vec<_>>());
 /// assert_eq!(valid, vec![8, 9]);
 /// ```
-pub fn validation_split(
-    n: usize,
-    fraction: f64,
-    shuffle_seed: Option<u64>,
-) -> Result<(Vec<usize>, Vec<usize>)> {
+pub fn validation_split(n: usize, fraction: f64, shuffle_seed: Option<u64>) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(0.0..1.0).contains(&fraction) {
-        return Err(Error::InvalidArgument(format!(
-            "validation fraction must be in [0, 1), got {fraction}"
-        )));
+        return Err(Error::InvalidArgument(format!("validation fraction must be in [0, 1), got {fraction}")));
     }
     let mut indices: Vec<usize> = (0..n).collect();
     if let Some(seed) = shuffle_seed {

@@ -124,10 +124,7 @@ mod tests {
         let losses = [0.40, 0.35, 0.36, 0.37, 0.34, 0.38, 0.39, 0.40, 0.41];
         let verdicts: Vec<Verdict> = losses.iter().map(|&l| stop.observe(l)).collect();
         use Verdict::*;
-        assert_eq!(
-            verdicts,
-            [Improved, Improved, Continue, Continue, Improved, Continue, Continue, Continue, Stop]
-        );
+        assert_eq!(verdicts, [Improved, Improved, Continue, Continue, Improved, Continue, Continue, Continue, Stop]);
         assert_eq!(stop.best_epoch(), Some(4));
     }
 

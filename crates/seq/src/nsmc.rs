@@ -28,20 +28,13 @@ const HEADER: &str = "id\tdocument\tlabel";
 /// wrong; a missing header gives the same error for line 1.
 pub fn read_labeled_tsv(path: impl AsRef<Path>) -> Result<Vec<LabeledText>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     parse_labeled_tsv(&text, path)
 }
 
 /// Parses the text of an NSMC-style TSV file; `source` names it in errors.
 pub fn parse_labeled_tsv(text: &str, source: &Path) -> Result<Vec<LabeledText>> {
-    let malformed = |line: usize, reason: String| Error::MalformedRow {
-        path: source.to_path_buf(),
-        line,
-        reason,
-    };
+    let malformed = |line: usize, reason: String| Error::MalformedRow { path: source.to_path_buf(), line, reason };
     let mut lines = text.lines();
     match lines.next() {
         Some(header) if header.trim_end_matches('\r') == HEADER => {}

@@ -171,14 +171,25 @@ impl Direction {
     }
 
     fn named_parameters(&self, suffix: &str) -> Vec<(String, Tensor)> {
-        [("weight_ih", &self.weight_ih), ("weight_hh", &self.weight_hh), ("bias_ih", &self.bias_ih), ("bias_hh", &self.bias_hh)]
-            .into_iter()
-            .map(|(name, tensor)| (format!("{name}_{suffix}"), tensor.clone()))
-            .collect()
+        [
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias_ih", &self.bias_ih),
+            ("bias_hh", &self.bias_hh),
+        ]
+        .into_iter()
+        .map(|(name, tensor)| (format!("{name}_{suffix}"), tensor.clone()))
+        .collect()
     }
 
     /// Runs this direction forwards over `x` `(B, T, I)`.
-    fn run(&self, kind: CellKind, x: &Tensor, lengths: Option<&[usize]>, initial: Option<&State>) -> Result<(Tensor, State)> {
+    fn run(
+        &self,
+        kind: CellKind,
+        x: &Tensor,
+        lengths: Option<&[usize]>,
+        initial: Option<&State>,
+    ) -> Result<(Tensor, State)> {
         match kind {
             CellKind::Lstm => {
                 let initial = match initial {
@@ -240,9 +251,8 @@ fn step_mask(lengths: &[usize], step: usize) -> Tensor {
 
 /// Keras' recurrent kernel: an orthogonal `(hidden, hidden)` block per gate, stacked.
 fn keras_recurrent_kernel(gates: usize, hidden: usize, rng: &mut impl Rng) -> Result<ArrayD<f32>> {
-    let blocks: Vec<ArrayD<f32>> = (0..gates)
-        .map(|_| init::orthogonal(&[hidden, hidden], 1.0, rng))
-        .collect::<std::result::Result<_, _>>()?;
+    let blocks: Vec<ArrayD<f32>> =
+        (0..gates).map(|_| init::orthogonal(&[hidden, hidden], 1.0, rng)).collect::<std::result::Result<_, _>>()?;
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
     Ok(ndarray::concatenate(ndarray::Axis(0), &views).expect("equal blocks"))
 }

@@ -11,7 +11,8 @@ use rand::{SeedableRng, rngs::StdRng};
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recurrent_torch.safetensors");
 
 fn bidirectional(kind: CellKind, input: usize, hidden: usize, layers: usize) -> Recurrent {
-    let config = RecurrentConfig { num_layers: layers, bidirectional: true, ..RecurrentConfig::new(kind, input, hidden) };
+    let config =
+        RecurrentConfig { num_layers: layers, bidirectional: true, ..RecurrentConfig::new(kind, input, hidden) };
     Recurrent::new(config, &mut StdRng::seed_from_u64(7)).unwrap()
 }
 
@@ -55,10 +56,14 @@ fn padding_never_influences_outputs_or_gradients() {
         let mut noisy = clean.clone();
         noisy.slice_mut(s![1, 2.., ..]).fill(100.0);
         noisy.slice_mut(s![2, 3.., ..]).fill(-7.0);
-        let run = |x: &ArrayD<f32>| no_grad(|| layer.forward(&Tensor::constant(x.clone()), Some(&lengths), None)).unwrap();
+        let run =
+            |x: &ArrayD<f32>| no_grad(|| layer.forward(&Tensor::constant(x.clone()), Some(&lengths), None)).unwrap();
         let (a, b) = (run(&clean), run(&noisy));
         assert_close(&a.output.to_array(), &b.output.to_array(), &format!("{kind:?} outputs"));
-        assert!(a.output.to_array().slice(s![1, 2.., ..]).iter().all(|&v| v == 0.0), "{kind:?}: padded outputs are zero");
+        assert!(
+            a.output.to_array().slice(s![1, 2.., ..]).iter().all(|&v| v == 0.0),
+            "{kind:?}: padded outputs are zero"
+        );
         let input = Tensor::parameter(noisy);
         let out = layer.forward(&input, Some(&lengths), None).unwrap();
         out.output.sum().add(&out.last_hidden(2).unwrap().sum()).unwrap().backward().unwrap();

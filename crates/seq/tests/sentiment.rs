@@ -3,12 +3,15 @@
 
 use malmoi_seq::Error;
 use malmoi_seq::nsmc::LabeledText;
-use malmoi_seq::sentiment::{CheckpointDir, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
+use malmoi_seq::sentiment::{
+    CheckpointDir, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
+};
 use malmoi_tokenize::korean::Analyzer;
 
 fn corpus() -> Vec<LabeledText> {
     let positive = ["정말 재밌는 영화", "최고의 영화 감동", "배우 연기 최고", "재밌고 감동적인 영화", "강력 추천 명작"];
-    let negative = ["정말 지루한 영화", "최악의 영화 시간 낭비", "배우 연기 최악", "지루하고 재미없는 영화", "돈 아까운 졸작"];
+    let negative =
+        ["정말 지루한 영화", "최악의 영화 시간 낭비", "배우 연기 최악", "지루하고 재미없는 영화", "돈 아까운 졸작"];
     (0..8)
         .flat_map(|round| {
             positive.iter().map(|t| (t, 1)).chain(negative.iter().map(|t| (t, 0))).map(move |(t, label)| LabeledText {
@@ -29,12 +32,20 @@ fn small_model(vocab_size: usize) -> ModelConfig {
 }
 
 fn train_config(epochs: usize) -> TrainConfig {
-    TrainConfig { batch_size: 8, max_epochs: epochs, learning_rate: 0.01, progress: false, patience: 100, ..TrainConfig::default() }
+    TrainConfig {
+        batch_size: 8,
+        max_epochs: epochs,
+        learning_rate: 0.01,
+        progress: false,
+        patience: 100,
+        ..TrainConfig::default()
+    }
 }
 
 fn train(epochs: usize, checkpoints: Option<&CheckpointDir>) -> SentimentPipeline {
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let mut trainer = SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(train_config(epochs));
+    let mut trainer =
+        SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(train_config(epochs));
     if let Some(dir) = checkpoints {
         trainer = trainer.checkpoints(dir.clone());
     }
@@ -76,7 +87,8 @@ fn broken_model_directories_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     pipeline.save(dir.path()).unwrap();
     let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
-    std::fs::write(dir.path().join("config.json"), config.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    std::fs::write(dir.path().join("config.json"), config.replace("\"format_version\": 1", "\"format_version\": 99"))
+        .unwrap();
     let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
     assert!(matches!(err, Error::ModelDir { .. }) && err.to_string().contains("format version 99"), "{err}");
     std::fs::write(dir.path().join("config.json"), config).unwrap();
@@ -99,7 +111,8 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     }
     let other = TrainConfig { learning_rate: 0.5, ..train_config(4) };
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let trainer = SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(other).checkpoints(dir);
+    let trainer =
+        SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(other).checkpoints(dir);
     let err = trainer.train(&corpus()).unwrap_err();
     assert!(err.to_string().contains("another configuration"), "{err}");
 }
@@ -123,5 +136,8 @@ fn pretrained_word_vectors_seed_the_embedding() {
     let table = weights.get("embedding.weight").unwrap();
     let tokenizer = malmoi_tokenize::encoding::Tokenizer::load(dir.path().join("tokenizer.json")).unwrap();
     let row = tokenizer.index_of("영화").unwrap() as usize;
-    assert_eq!(table.index_axis(ndarray::Axis(0), row).iter().copied().collect::<Vec<f32>>(), (0..8).map(|i| i as f32).collect::<Vec<_>>());
+    assert_eq!(
+        table.index_axis(ndarray::Axis(0), row).iter().copied().collect::<Vec<f32>>(),
+        (0..8).map(|i| i as f32).collect::<Vec<_>>()
+    );
 }

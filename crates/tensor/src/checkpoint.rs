@@ -70,7 +70,11 @@ impl Checkpoint {
     pub fn get_shaped(&self, name: &str, shape: &[usize]) -> Result<&ArrayD<f32>> {
         let tensor = self.get(name)?;
         if tensor.shape() != shape {
-            return Err(Error::CheckpointShape { name: name.to_string(), expected: shape.to_vec(), got: tensor.shape().to_vec() });
+            return Err(Error::CheckpointShape {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                got: tensor.shape().to_vec(),
+            });
         }
         Ok(tensor)
     }
@@ -94,10 +98,8 @@ impl Checkpoint {
     /// # Errors
     /// As [`Checkpoint::get_shaped`].
     pub fn load_into(&self, params: &[(String, Tensor)]) -> Result<()> {
-        let values = params
-            .iter()
-            .map(|(name, param)| self.get_shaped(name, &param.shape()))
-            .collect::<Result<Vec<_>>>()?;
+        let values =
+            params.iter().map(|(name, param)| self.get_shaped(name, &param.shape())).collect::<Result<Vec<_>>>()?;
         for ((_, param), value) in params.iter().zip(values) {
             param.set_data(value.clone())?;
         }

@@ -83,10 +83,8 @@ pub fn check_gradients(
     if output.requires_grad() {
         output.backward_with(weights.clone())?;
     }
-    let analytic: Vec<ArrayD<f32>> = params
-        .iter()
-        .map(|p| p.grad().unwrap_or_else(|| ArrayD::zeros(p.data().raw_dim())))
-        .collect();
+    let analytic: Vec<ArrayD<f32>> =
+        params.iter().map(|p| p.grad().unwrap_or_else(|| ArrayD::zeros(p.data().raw_dim()))).collect();
 
     let weighted_loss = |values: &[ArrayD<f32>]| -> Result<f64> {
         let constants: Vec<Tensor> = values.iter().cloned().map(Tensor::constant).collect();

@@ -120,12 +120,7 @@ pub fn grad_needed(parents: &[&Tensor]) -> bool {
 
 impl Tensor {
     fn leaf(data: ArrayD<f32>, requires_grad: bool) -> Tensor {
-        Tensor(Arc::new(Node {
-            data: RwLock::new(data),
-            grad: Mutex::new(None),
-            requires_grad,
-            origin: None,
-        }))
+        Tensor(Arc::new(Node { data: RwLock::new(data), grad: Mutex::new(None), requires_grad, origin: None }))
     }
 
     /// A leaf that never receives a gradient (inputs, targets, masks).
@@ -313,7 +308,11 @@ impl Tensor {
             if parent_grads.len() != origin.parents.len() {
                 return Err(Error::Invalid {
                     op: origin.backward.name(),
-                    reason: format!("backward returned {} gradients for {} parents", parent_grads.len(), origin.parents.len()),
+                    reason: format!(
+                        "backward returned {} gradients for {} parents",
+                        parent_grads.len(),
+                        origin.parents.len()
+                    ),
                 });
             }
             for (parent, parent_grad) in origin.parents.iter().zip(parent_grads) {

@@ -25,11 +25,16 @@ fn attend(inputs: &[ArrayD<f32>], mask: &AttentionMask) -> ArrayD<f32> {
 }
 
 fn check_gradients(mask: &AttentionMask, seed: u64) {
-    let inputs = vec![random(&[B, HEADS, TQ, D], 1.0, seed), random(&[B, HEADS, TK, D], 1.0, seed + 1), random(&[B, HEADS, TK, DV], 1.0, seed + 2)];
+    let inputs = vec![
+        random(&[B, HEADS, TQ, D], 1.0, seed),
+        random(&[B, HEADS, TK, D], 1.0, seed + 1),
+        random(&[B, HEADS, TK, DV], 1.0, seed + 2),
+    ];
     let probe = random(&[B, HEADS, TQ, DV], 1.0, seed + 3);
     let view = |k: usize| inputs[k].view().into_dimensionality::<Ix4>().unwrap();
     let (_, cache) = attention_forward(view(0), view(1), view(2), mask, None).unwrap();
-    let grads = attention_backward(&cache, view(0), view(1), view(2), probe.view().into_dimensionality().unwrap()).unwrap();
+    let grads =
+        attention_backward(&cache, view(0), view(1), view(2), probe.view().into_dimensionality().unwrap()).unwrap();
     let analytic = [grads.query.into_dyn(), grads.key.into_dyn(), grads.value.into_dyn()];
     for (index, analytic) in analytic.iter().enumerate() {
         let numeric = numeric_grad(|inputs| (attend(inputs, mask) * &probe).sum(), &inputs, index);
@@ -52,24 +57,45 @@ fn gradients_match_finite_differences_with_padding_and_causal_mask() {
 fn masked_keys_do_not_influence_outputs() {
     let pad = padding();
     let mask = AttentionMask { key_padding: Some(pad.view()), causal: true };
-    let mut inputs = vec![random(&[B, HEADS, TQ, D], 1.0, 5), random(&[B, HEADS, TK, D], 1.0, 6), random(&[B, HEADS, TK, DV], 1.0, 7)];
+    let mut inputs = vec![
+        random(&[B, HEADS, TQ, D], 1.0, 5),
+        random(&[B, HEADS, TK, D], 1.0, 6),
+        random(&[B, HEADS, TK, DV], 1.0, 7),
+    ];
     let before = attend(&inputs, &mask);
     // change padded keys of batch 1 and the last key (hidden from query 0 by causality)
     inputs[1].slice_mut(s![1, .., 2.., ..]).fill(9.0);
     inputs[2].slice_mut(s![1, .., 2.., ..]).fill(-9.0);
     inputs[2].slice_mut(s![0, .., 3, ..]).fill(5.0);
     let after = attend(&inputs, &mask);
-    assert_close(&after.slice(s![1, .., .., ..]).to_owned().into_dyn(), &before.slice(s![1, .., .., ..]).to_owned().into_dyn(), 1e-6, "padded keys");
+    assert_close(
+        &after.slice(s![1, .., .., ..]).to_owned().into_dyn(),
+        &before.slice(s![1, .., .., ..]).to_owned().into_dyn(),
+        1e-6,
+        "padded keys",
+    );
     // causal with Tq=3, Tk=4: query i sees keys j ≤ i + 1, so queries 0 and 1 never see key 3
-    assert_close(&after.slice(s![0, .., ..2, ..]).to_owned().into_dyn(), &before.slice(s![0, .., ..2, ..]).to_owned().into_dyn(), 1e-6, "future key");
-    assert!((&after.slice(s![0, .., 2, ..]) - &before.slice(s![0, .., 2, ..])).iter().any(|d| d.abs() > 1e-3), "the last query does see key 3");
+    assert_close(
+        &after.slice(s![0, .., ..2, ..]).to_owned().into_dyn(),
+        &before.slice(s![0, .., ..2, ..]).to_owned().into_dyn(),
+        1e-6,
+        "future key",
+    );
+    assert!(
+        (&after.slice(s![0, .., 2, ..]) - &before.slice(s![0, .., 2, ..])).iter().any(|d| d.abs() > 1e-3),
+        "the last query does see key 3"
+    );
 }
 
 #[test]
 fn fully_masked_queries_output_zero_and_softmax_is_stable() {
     let pad = Array2::from_elem((B, TK), true);
     let mask = AttentionMask { key_padding: Some(pad.view()), causal: false };
-    let inputs = vec![random(&[B, HEADS, TQ, D], 1.0, 8), random(&[B, HEADS, TK, D], 1.0, 9), random(&[B, HEADS, TK, DV], 1.0, 10)];
+    let inputs = vec![
+        random(&[B, HEADS, TQ, D], 1.0, 8),
+        random(&[B, HEADS, TK, D], 1.0, 9),
+        random(&[B, HEADS, TK, DV], 1.0, 10),
+    ];
     assert!(attend(&inputs, &mask).iter().all(|&v| v == 0.0));
     // huge scores must not overflow
     let huge = vec![inputs[0].mapv(|v| v * 1e4), inputs[1].mapv(|v| v * 1e4), inputs[2].clone()];

@@ -95,7 +95,8 @@ fn attention_op_passes_gradcheck_with_masks() {
     let padding = Array2::from_shape_fn((2, 4), |(b, j)| b == 1 && j == 3);
     for causal in [false, true] {
         let mask = AttentionMask { key_padding: Some(padding.view()), causal };
-        let inputs = vec![random(&[2, 2, 4, 3], 1.0, 31), random(&[2, 2, 4, 3], 1.0, 32), random(&[2, 2, 4, 5], 1.0, 33)];
+        let inputs =
+            vec![random(&[2, 2, 4, 3], 1.0, 31), random(&[2, 2, 4, 3], 1.0, 32), random(&[2, 2, 4, 5], 1.0, 33)];
         check_gradients(
             |t| scaled_dot_product_attention(&t[0], &t[1], &t[2], &mask, Some(0.7)),
             &inputs,

@@ -62,7 +62,8 @@ const LENGTHS: [usize; 3] = [2, 4, 0];
 
 /// Inputs of the checked function, in order: x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh.
 fn lstm_inputs(seed: u64) -> Vec<ArrayD<f32>> {
-    let mut inputs = vec![random(&[B, T, I], 1.0, seed), random(&[B, H], 0.5, seed + 1), random(&[B, H], 0.5, seed + 2)];
+    let mut inputs =
+        vec![random(&[B, T, I], 1.0, seed), random(&[B, H], 0.5, seed + 1), random(&[B, H], 0.5, seed + 2)];
     inputs.extend(Weights::random(4, I, H, seed + 3).as_list());
     inputs
 }
@@ -74,7 +75,9 @@ fn lstm_loss(inputs: &[ArrayD<f32>], probes: &[ArrayD<f32>]) -> f32 {
     let c0 = inputs[2].view().into_dimensionality::<Ix2>().unwrap();
     let w = Weights::from_list(&inputs[3..]);
     let (out, _) = lstm_forward(x, &w.view(), Some(&LENGTHS), Some((h0, c0))).unwrap();
-    (&out.output.into_dyn() * &probes[0]).sum() + (&out.h_n.into_dyn() * &probes[1]).sum() + (&out.c_n.into_dyn() * &probes[2]).sum()
+    (&out.output.into_dyn() * &probes[0]).sum()
+        + (&out.h_n.into_dyn() * &probes[1]).sum()
+        + (&out.c_n.into_dyn() * &probes[2]).sum()
 }
 
 #[test]
@@ -122,7 +125,12 @@ fn lstm_skips_padding_and_ends_at_last_valid_step() {
         let alone = x.slice(s![b..b + 1, ..len, ..]);
         let init = (h0.slice(s![b..b + 1, ..]), c0.slice(s![b..b + 1, ..]));
         let (single, _) = lstm_forward(alone, &w.view(), None, Some(init)).unwrap();
-        assert_close(&batched.output.slice(s![b, ..len, ..]).to_owned().into_dyn(), &single.output.slice(s![0, .., ..]).to_owned().into_dyn(), 1e-6, "outputs");
+        assert_close(
+            &batched.output.slice(s![b, ..len, ..]).to_owned().into_dyn(),
+            &single.output.slice(s![0, .., ..]).to_owned().into_dyn(),
+            1e-6,
+            "outputs",
+        );
         assert!(batched.output.slice(s![b, len.., ..]).iter().all(|&v| v == 0.0), "padded outputs are zero");
         assert_close(&batched.h_n.row(b).to_owned().into_dyn(), &single.h_n.row(0).to_owned().into_dyn(), 1e-6, "h_n");
         assert_close(&batched.c_n.row(b).to_owned().into_dyn(), &single.c_n.row(0).to_owned().into_dyn(), 1e-6, "c_n");
@@ -198,7 +206,12 @@ fn gru_skips_padding_and_ends_at_last_valid_step() {
     for (b, &len) in LENGTHS.iter().enumerate() {
         let alone = x.slice(s![b..b + 1, ..len, ..]);
         let (single, _) = gru_forward(alone, &w.view(), None, Some(h0.slice(s![b..b + 1, ..]))).unwrap();
-        assert_close(&batched.output.slice(s![b, ..len, ..]).to_owned().into_dyn(), &single.output.slice(s![0, .., ..]).to_owned().into_dyn(), 1e-6, "outputs");
+        assert_close(
+            &batched.output.slice(s![b, ..len, ..]).to_owned().into_dyn(),
+            &single.output.slice(s![0, .., ..]).to_owned().into_dyn(),
+            1e-6,
+            "outputs",
+        );
         assert!(batched.output.slice(s![b, len.., ..]).iter().all(|&v| v == 0.0), "padded outputs are zero");
         assert_close(&batched.h_n.row(b).to_owned().into_dyn(), &single.h_n.row(0).to_owned().into_dyn(), 1e-6, "h_n");
     }

@@ -13,7 +13,11 @@ fn rng(seed: u64) -> StdRng {
 
 #[test]
 fn linear_computes_x_w_transpose_plus_b() {
-    let layer = Linear::from_weights(array![[1.0_f32, 2.0], [0.0, -1.0], [3.0, 0.5]].into_dyn(), Some(array![0.1_f32, 0.2, 0.3].into_dyn())).unwrap();
+    let layer = Linear::from_weights(
+        array![[1.0_f32, 2.0], [0.0, -1.0], [3.0, 0.5]].into_dyn(),
+        Some(array![0.1_f32, 0.2, 0.3].into_dyn()),
+    )
+    .unwrap();
     let y = layer.forward(&Tensor::constant(array![[1.0_f32, 1.0], [2.0, -1.0]].into_dyn())).unwrap();
     let expected = array![[3.1_f32, -0.8, 3.8], [0.1, 1.2, 5.8]].into_dyn();
     assert!((&*y.data() - &expected).iter().all(|d| d.abs() < 1e-6));
@@ -42,7 +46,12 @@ fn linear_gradients_pass_gradcheck() {
 fn linear_without_bias_and_with_constant_input_passes_gradcheck() {
     let x = Tensor::constant(init::uniform(&[3, 4], -1.0, 1.0, &mut rng(8)).unwrap());
     let weight = init::uniform(&[2, 4], -1.0, 1.0, &mut rng(9)).unwrap();
-    check_gradients(|t| Linear { weight: t[0].clone(), bias: None }.forward(&x), &[weight], GradCheckOptions::default()).unwrap();
+    check_gradients(
+        |t| Linear { weight: t[0].clone(), bias: None }.forward(&x),
+        &[weight],
+        GradCheckOptions::default(),
+    )
+    .unwrap();
     let layer = Linear::new(4, 2, false, &mut rng(0)).unwrap();
     assert!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[3, 5])))).is_err(), "wrong feature count");
     assert_eq!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[0, 4])))).unwrap().shape(), vec![0, 2]);
@@ -86,8 +95,14 @@ fn layer_norm_normalises_and_passes_gradcheck() {
         assert!(row.mean().unwrap().abs() < 1e-5);
         assert!((row.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-3);
     }
-    let inputs = vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(6)).unwrap(), init::normal(&[4], 0.0, 0.5, &mut rng(7)).unwrap()];
-    check_gradients(|t| LayerNorm { weight: t[1].clone(), bias: t[2].clone(), eps: 1e-5 }.forward(&t[0]), &inputs, GradCheckOptions::default()).unwrap();
+    let inputs =
+        vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(6)).unwrap(), init::normal(&[4], 0.0, 0.5, &mut rng(7)).unwrap()];
+    check_gradients(
+        |t| LayerNorm { weight: t[1].clone(), bias: t[2].clone(), eps: 1e-5 }.forward(&t[0]),
+        &inputs,
+        GradCheckOptions::default(),
+    )
+    .unwrap();
     assert_eq!(norm.named_parameters().len(), 2);
 }
 
@@ -110,7 +125,8 @@ fn dropout_is_seeded_and_off_in_eval_mode() {
 #[test]
 fn prefixed_names_nest() {
     let layer = Linear::new(2, 2, false, &mut rng(0)).unwrap();
-    let names: Vec<_> = prefixed("encoder", prefixed("proj", layer.named_parameters())).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<_> =
+        prefixed("encoder", prefixed("proj", layer.named_parameters())).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["encoder.proj.weight"]);
 }
 

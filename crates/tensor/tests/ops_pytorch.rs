@@ -29,7 +29,8 @@ fn load(name: &str) -> Case {
         .expect("inputs")
         .iter()
         .map(|(key, input)| {
-            let shape: Vec<usize> = input["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> =
+                input["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
             let data = ArrayD::from_shape_vec(IxDyn(&shape), floats(&input["values"])).expect("shape fits");
             (key.clone(), Tensor::parameter(data))
         })

@@ -67,7 +67,9 @@ fn assert_matches(actual: &ArrayD<f32>, expected: &ArrayD<f32>, what: &str) {
 fn sgd_nesterov_with_weight_decay_matches_pytorch() {
     let f = fixture();
     let w = descend(
-        |p| Box::new(Sgd::new(p, 0.05).unwrap().with_momentum(0.9, 0.0, true).unwrap().with_weight_decay(0.01).unwrap()),
+        |p| {
+            Box::new(Sgd::new(p, 0.05).unwrap().with_momentum(0.9, 0.0, true).unwrap().with_weight_decay(0.01).unwrap())
+        },
         &f,
     );
     assert_matches(&w, f.get("sgd_nesterov.final").unwrap(), "sgd nesterov");
@@ -106,7 +108,12 @@ fn rmsprop_defaults_match_keras() {
 fn rmsprop_keras_formula_with_momentum_and_centering() {
     // one step by hand: v = 0.1·g², a = 0.1·g, Δ = η·g/√(v − a² + ε), m = Δ
     let w = Tensor::parameter(array![1.0_f32, -1.0].into_dyn());
-    let mut rmsprop = RmsProp::new(vec![("w".into(), w.clone())]).unwrap().with_learning_rate(0.01).unwrap().with_momentum(0.5, true).unwrap();
+    let mut rmsprop = RmsProp::new(vec![("w".into(), w.clone())])
+        .unwrap()
+        .with_learning_rate(0.01)
+        .unwrap()
+        .with_momentum(0.5, true)
+        .unwrap();
     w.mul(&Tensor::constant(array![2.0_f32, 0.5].into_dyn())).unwrap().sum().backward().unwrap();
     rmsprop.step().unwrap();
     for (k, (&g, &w0)) in [2.0_f32, 0.5].iter().zip(&[1.0_f32, -1.0]).enumerate() {

@@ -142,8 +142,11 @@ fn embedding_lstm_linear_bce_matches_pytorch_loss_and_gradients() {
     let f = fixture("composite");
     let model = SentimentModel {
         embedding: Embedding::from_weights(f.get("embedding.weight").unwrap().clone(), Some(0)).unwrap(),
-        lstm: Recurrent { weights: ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|n| param(&f, &format!("lstm.{n}"))) },
-        head: Linear::from_weights(f.get("head.weight").unwrap().clone(), Some(f.get("head.bias").unwrap().clone())).unwrap(),
+        lstm: Recurrent {
+            weights: ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|n| param(&f, &format!("lstm.{n}"))),
+        },
+        head: Linear::from_weights(f.get("head.weight").unwrap().clone(), Some(f.get("head.bias").unwrap().clone()))
+            .unwrap(),
     };
     let ids = f.get("ids").unwrap().mapv(|id| id as usize);
     let logits = model.logits(&ids).unwrap();

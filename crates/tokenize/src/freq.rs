@@ -90,11 +90,7 @@ impl FreqDist {
     /// Relative frequency of `token`: `count(token) / total()`, 0 for an empty
     /// distribution.
     pub fn freq(&self, token: &str) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.count(token) as f64 / self.total as f64
-        }
+        if self.total == 0 { 0.0 } else { self.count(token) as f64 / self.total as f64 }
     }
 
     /// The `n` most frequent tokens with their counts, most frequent first;
@@ -121,10 +117,7 @@ impl FreqDist {
 
     /// Tokens that occurred exactly once, in first-occurrence order.
     pub fn hapaxes(&self) -> Vec<&str> {
-        self.iter()
-            .filter(|&(_, n)| n == 1)
-            .map(|(token, _)| token)
-            .collect()
+        self.iter().filter(|&(_, n)| n == 1).map(|(token, _)| token).collect()
     }
 
     /// Every `(token, count)` in first-occurrence order.
@@ -140,13 +133,7 @@ impl FreqDist {
             rare += 1;
             rare_freq += n;
         }
-        RareWords {
-            threshold,
-            total: self.unique(),
-            rare,
-            total_freq: self.total,
-            rare_freq,
-        }
+        RareWords { threshold, total: self.unique(), rare, total_freq: self.total, rare_freq }
     }
 
     fn entry(&self, index: usize) -> (&str, usize) {
@@ -217,11 +204,7 @@ impl RareWords {
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
 #[cfg(test)]
@@ -231,10 +214,7 @@ mod tests {
     #[test]
     fn most_common_breaks_ties_by_first_occurrence() {
         let fd: FreqDist = ["b", "a", "c", "a", "b", "d"].into_iter().collect();
-        assert_eq!(
-            fd.most_common(10),
-            vec![("b", 2), ("a", 2), ("c", 1), ("d", 1)]
-        );
+        assert_eq!(fd.most_common(10), vec![("b", 2), ("a", 2), ("c", 1), ("d", 1)]);
         assert_eq!(fd.most_common(3), vec![("b", 2), ("a", 2), ("c", 1)]);
         assert_eq!(fd.most_common(0), vec![]);
         assert_eq!(fd.max(), Some("b"));

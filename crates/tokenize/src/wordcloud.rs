@@ -23,13 +23,12 @@ use rand::{Rng, SeedableRng};
 use crate::freq::FreqDist;
 
 /// Fonts that render Hangul on Linux, Windows and macOS, then a fallback.
-pub const KOREAN_FONT_FAMILY: &str = "'Noto Sans CJK KR', 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', 'NanumGothic', sans-serif";
+pub const KOREAN_FONT_FAMILY: &str =
+    "'Noto Sans CJK KR', 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', 'NanumGothic', sans-serif";
 
 /// A qualitative palette (Tableau 10) that reads well on white.
-const PALETTE: [&str; 10] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#6b6b6b",
-];
+const PALETTE: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#6b6b6b"];
 
 /// Box height in em: the glyphs of common Korean and Latin fonts (Noto
 /// Sans CJK, Nanum Gothic, DejaVu Sans) reach from about 0.8 em above the
@@ -180,16 +179,10 @@ impl WordCloud {
 
     /// Lays out `(word, count)` pairs; the order of equal counts is kept,
     /// zero counts are ignored.
-    pub fn generate_from_frequencies(
-        &self,
-        words: &[(&str, usize)],
-    ) -> Result<Layout, WordCloudError> {
+    pub fn generate_from_frequencies(&self, words: &[(&str, usize)]) -> Result<Layout, WordCloudError> {
         self.validate()?;
-        let mut ranked: Vec<(&str, usize)> = words
-            .iter()
-            .copied()
-            .filter(|&(w, n)| n > 0 && !w.trim().is_empty())
-            .collect();
+        let mut ranked: Vec<(&str, usize)> =
+            words.iter().copied().filter(|&(w, n)| n > 0 && !w.trim().is_empty()).collect();
         ranked.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         ranked.truncate(self.max_words);
 
@@ -203,8 +196,7 @@ impl WordCloud {
         for (&(text, count), &relative) in ranked.iter().zip(&relative) {
             let wanted = self.font_size(relative, max_size).min(size_cap);
             let vertical = rng.random::<f64>() >= self.prefer_horizontal;
-            let Some(word) = self.place(&mut placer, &mut rng, text, count, wanted, vertical)
-            else {
+            let Some(word) = self.place(&mut placer, &mut rng, text, count, wanted, vertical) else {
                 continue;
             };
             size_cap = word.font_size;
@@ -223,11 +215,7 @@ impl WordCloud {
         let problem = if self.width == 0 || self.height == 0 {
             Some(format!("canvas {}x{} has no area", self.width, self.height))
         } else if !(self.min_font_size > 0.0 && self.min_font_size <= self.max_font_size()) {
-            Some(format!(
-                "font sizes must satisfy 0 < min ({}) <= max ({})",
-                self.min_font_size,
-                self.max_font_size()
-            ))
+            Some(format!("font sizes must satisfy 0 < min ({}) <= max ({})", self.min_font_size, self.max_font_size()))
         } else if !(self.scaling >= 0.0 && (0.0..=1.0).contains(&self.prefer_horizontal)) {
             Some("scaling must be >= 0 and prefer_horizontal in [0, 1]".to_owned())
         } else {
@@ -268,11 +256,7 @@ impl WordCloud {
         // Bisection: area grows with the largest size.
         for _ in 0..30 {
             let mid = (lo + hi) / 2.0;
-            if area(mid) <= budget {
-                lo = mid
-            } else {
-                hi = mid
-            }
+            if area(mid) <= budget { lo = mid } else { hi = mid }
         }
         lo
     }
@@ -280,10 +264,7 @@ impl WordCloud {
     /// Width and height of a horizontal word's box: estimated glyphs, side
     /// margins and padding.
     fn box_size(&self, width_em: f64, size: f64) -> (f64, f64) {
-        (
-            (width_em + 2.0 * SIDE_MARGIN_EM) * size + self.padding,
-            LINE_HEIGHT_EM * size + self.padding,
-        )
+        ((width_em + 2.0 * SIDE_MARGIN_EM) * size + self.padding, LINE_HEIGHT_EM * size + self.padding)
     }
 
     /// Tries `size`, both orientations, then ever smaller sizes down to the
@@ -387,12 +368,7 @@ struct Placer {
 
 impl Placer {
     fn new(width: f64, height: f64) -> Self {
-        Self {
-            width,
-            height,
-            boxes: Vec::new(),
-            last_hit: 0,
-        }
+        Self { width, height, boxes: Vec::new(), last_hit: 0 }
     }
 
     fn place(&mut self, w: f64, h: f64, start_angle: f64) -> Option<Rect> {
@@ -405,16 +381,8 @@ impl Placer {
         let (mut angle, mut radius) = (0.0_f64, 0.0_f64);
         while radius <= max_radius {
             let theta = start_angle + angle;
-            let (x, y) = (
-                cx + radius * aspect * theta.cos(),
-                cy + radius * theta.sin(),
-            );
-            let rect = Rect {
-                x0: x - w / 2.0,
-                y0: y - h / 2.0,
-                x1: x + w / 2.0,
-                y1: y + h / 2.0,
-            };
+            let (x, y) = (cx + radius * aspect * theta.cos(), cy + radius * theta.sin());
+            let rect = Rect { x0: x - w / 2.0, y0: y - h / 2.0, x1: x + w / 2.0, y1: y + h / 2.0 };
             if self.inside(&rect) && self.is_free(&rect) {
                 self.boxes.push(rect);
                 return Some(rect);
@@ -430,11 +398,7 @@ impl Placer {
     }
 
     fn is_free(&mut self, rect: &Rect) -> bool {
-        if self
-            .boxes
-            .get(self.last_hit)
-            .is_some_and(|b| b.overlaps(rect))
-        {
+        if self.boxes.get(self.last_hit).is_some_and(|b| b.overlaps(rect)) {
             return false;
         }
         match self.boxes.iter().position(|b| b.overlaps(rect)) {
@@ -490,33 +454,16 @@ impl Layout {
         use std::fmt::Write;
         let mut svg = String::with_capacity(256 + 160 * self.words.len());
         let (w, h) = (self.width, self.height);
-        let _ = writeln!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#
-        );
-        let _ = writeln!(
-            svg,
-            r#"<rect width="100%" height="100%" fill="{}"/>"#,
-            escape_xml(&self.background)
-        );
-        let _ = writeln!(
-            svg,
-            r#"<g font-family="{}" text-anchor="middle">"#,
-            escape_xml(&self.font_family)
-        );
+        let _ =
+            writeln!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#);
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="{}"/>"#, escape_xml(&self.background));
+        let _ = writeln!(svg, r#"<g font-family="{}" text-anchor="middle">"#, escape_xml(&self.font_family));
         for word in &self.words {
             let (x, y) = word.bbox.centre();
             let baseline = BASELINE_EM * word.font_size;
-            let (tx, ty) = if word.vertical {
-                (x + baseline, y)
-            } else {
-                (x, y + baseline)
-            };
-            let rotate = if word.vertical {
-                format!(r#" transform="rotate(-90 {tx:.1} {ty:.1})""#)
-            } else {
-                String::new()
-            };
+            let (tx, ty) = if word.vertical { (x + baseline, y) } else { (x, y + baseline) };
+            let rotate =
+                if word.vertical { format!(r#" transform="rotate(-90 {tx:.1} {ty:.1})""#) } else { String::new() };
             let _ = writeln!(
                 svg,
                 r#"<text x="{tx:.1}" y="{ty:.1}" font-size="{:.1}" fill="{}"{rotate}>{}</text>"#,
@@ -532,12 +479,8 @@ impl Layout {
     /// Writes [`to_svg`](Self::to_svg) to `path` atomically.
     pub fn write_svg(&self, path: impl AsRef<Path>) -> Result<(), WordCloudError> {
         let path = path.as_ref();
-        crate::encoding::write_atomic(path, self.to_svg().as_bytes()).map_err(|source| {
-            WordCloudError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        })
+        crate::encoding::write_atomic(path, self.to_svg().as_bytes())
+            .map_err(|source| WordCloudError::Io { path: path.to_owned(), source })
     }
 }
 

@@ -16,9 +16,7 @@ struct Case {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/bpe")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bpe").join(name)
 }
 
 fn cases() -> Vec<Case> {
@@ -57,18 +55,8 @@ fn random_unicode_strings_encode_like_tokenizers() {
     let plain = ByteLevelBpe::from_file(fixture("tokenizer.json")).unwrap();
     let prefixed = ByteLevelBpe::from_file(fixture("tokenizer_prefix.json")).unwrap();
     for case in cases {
-        assert_eq!(
-            plain.encode_ids(&case.text).unwrap(),
-            case.ids,
-            "{:?}",
-            case.text
-        );
-        assert_eq!(
-            prefixed.encode_ids(&case.text).unwrap(),
-            case.prefix_ids,
-            "{:?}",
-            case.text
-        );
+        assert_eq!(plain.encode_ids(&case.text).unwrap(), case.ids, "{:?}", case.text);
+        assert_eq!(prefixed.encode_ids(&case.text).unwrap(), case.prefix_ids, "{:?}", case.text);
         assert_eq!(plain.decode(&case.ids).unwrap(), case.text);
     }
 }
@@ -78,12 +66,7 @@ fn prefix_space_and_template_post_processor_match_tokenizers() {
     let tokenizer = ByteLevelBpe::from_file(fixture("tokenizer_prefix.json")).unwrap();
     assert!(tokenizer.pre_tokenizer().add_prefix_space);
     for case in cases() {
-        assert_eq!(
-            tokenizer.encode_ids(&case.text).unwrap(),
-            case.prefix_ids,
-            "{:?}",
-            case.text
-        );
+        assert_eq!(tokenizer.encode_ids(&case.text).unwrap(), case.prefix_ids, "{:?}", case.text);
     }
 }
 
@@ -112,11 +95,7 @@ fn legacy_string_merges_load_the_same_model() {
     let mut json = read_json(&fixture("tokenizer.json"));
     let merges = json["model"]["merges"].as_array_mut().unwrap();
     for merge in merges.iter_mut() {
-        *merge = Value::String(format!(
-            "{} {}",
-            merge[0].as_str().unwrap(),
-            merge[1].as_str().unwrap()
-        ));
+        *merge = Value::String(format!("{} {}", merge[0].as_str().unwrap(), merge[1].as_str().unwrap()));
     }
     let legacy = ByteLevelBpe::from_json_str(&json.to_string()).unwrap();
     for case in cases().iter().take(100) {
@@ -132,10 +111,7 @@ fn empty_affixes_as_in_gpt2_files_are_accepted() {
     let tokenizer = ByteLevelBpe::from_json_str(&json.to_string()).unwrap();
     assert_eq!(
         tokenizer.encode_ids("hello 한국어").unwrap(),
-        ByteLevelBpe::from_file(fixture("tokenizer.json"))
-            .unwrap()
-            .encode_ids("hello 한국어")
-            .unwrap()
+        ByteLevelBpe::from_file(fixture("tokenizer.json")).unwrap().encode_ids("hello 한국어").unwrap()
     );
     json["model"]["end_of_word_suffix"] = "</w>".into();
     assert!(ByteLevelBpe::from_json_str(&json.to_string()).is_err());
@@ -148,11 +124,7 @@ fn save_then_load_round_trips_the_file() {
         let tokenizer = ByteLevelBpe::from_file(fixture(name)).unwrap();
         let saved = dir.path().join(name);
         tokenizer.save(&saved).unwrap();
-        assert_eq!(
-            read_json(&saved),
-            read_json(&fixture(name)),
-            "{name} changed on save"
-        );
+        assert_eq!(read_json(&saved), read_json(&fixture(name)), "{name} changed on save");
         let reloaded = ByteLevelBpe::from_file(&saved).unwrap();
         assert_eq!(reloaded.vocab_size(), tokenizer.vocab_size());
     }
@@ -201,18 +173,12 @@ fn added_token_options_match_tokenizers() {
         ids: Vec<u32>,
     }
     let added: AddedCases =
-        serde_json::from_str(&std::fs::read_to_string(fixture("added_cases.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture("added_cases.json")).unwrap()).unwrap();
     let mut json = read_json(&fixture("tokenizer.json"));
     json["added_tokens"] = added.added_tokens;
     let tokenizer = ByteLevelBpe::from_json_str(&json.to_string()).unwrap();
     assert_eq!(tokenizer.vocab_size(), 806);
     for case in added.cases {
-        assert_eq!(
-            tokenizer.encode_ids(&case.text).unwrap(),
-            case.ids,
-            "{:?}",
-            case.text
-        );
+        assert_eq!(tokenizer.encode_ids(&case.text).unwrap(), case.ids, "{:?}", case.text);
     }
 }

@@ -11,13 +11,11 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bpe/tokenizer.json")
 }
 
-static TOKENIZER: LazyLock<ByteLevelBpe> =
-    LazyLock::new(|| ByteLevelBpe::from_file(fixture()).unwrap());
+static TOKENIZER: LazyLock<ByteLevelBpe> = LazyLock::new(|| ByteLevelBpe::from_file(fixture()).unwrap());
 
 /// The fixture's JSON with one edit applied, written to a file in `dir`.
 fn edited_fixture(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
-    let mut json: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
     edit(&mut json);
     let path = dir.join("edited.json");
     std::fs::write(&path, json.to_string()).unwrap();
@@ -28,10 +26,7 @@ fn format_message(result: Result<ByteLevelBpe, BpeError>, path: &Path) -> String
     match result {
         Err(e @ BpeError::Format { .. }) => {
             let message = e.to_string();
-            assert!(
-                message.starts_with(&path.display().to_string()),
-                "{message}"
-            );
+            assert!(message.starts_with(&path.display().to_string()), "{message}");
             message
         }
         other => panic!("expected a format error, got {other:?}"),
@@ -48,16 +43,7 @@ fn empty_text_gives_no_ids() {
 #[test]
 fn unknown_id_is_an_error() {
     let err = TOKENIZER.decode(&[5, 800]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            BpeError::UnknownId {
-                id: 800,
-                vocab_size: 800
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, BpeError::UnknownId { id: 800, vocab_size: 800 }), "{err}");
 }
 
 #[test]
@@ -75,23 +61,15 @@ fn invalid_json_names_the_file_and_position() {
     let err = ByteLevelBpe::from_file(&path).unwrap_err();
     assert!(matches!(err, BpeError::Json { .. }));
     let message = err.to_string();
-    assert!(
-        message.contains("broken.json") && message.contains("line 1"),
-        "{message}"
-    );
+    assert!(message.contains("broken.json") && message.contains("line 1"), "{message}");
 }
 
 #[test]
 fn merge_with_unknown_token_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let path = edited_fixture(dir.path(), |json| {
-        json["model"]["merges"][5] = serde_json::json!(["Ġ", "zzzz"])
-    });
+    let path = edited_fixture(dir.path(), |json| json["model"]["merges"][5] = serde_json::json!(["Ġ", "zzzz"]));
     let message = format_message(ByteLevelBpe::from_file(&path), &path);
-    assert!(
-        message.contains("model.merges[5]") && message.contains("zzzz"),
-        "{message}"
-    );
+    assert!(message.contains("model.merges[5]") && message.contains("zzzz"), "{message}");
 }
 
 #[test]
@@ -100,31 +78,16 @@ fn unsupported_components_are_reported() {
     type Edit = fn(&mut Value);
     let cases: [(Edit, &str); 6] = [
         (|j| j["model"]["type"] = "WordPiece".into(), "model type"),
-        (
-            |j| j["normalizer"] = serde_json::json!({"type": "NFC"}),
-            "normalizer",
-        ),
-        (
-            |j| j["pre_tokenizer"] = serde_json::json!({"type": "Whitespace"}),
-            "pre_tokenizer",
-        ),
-        (
-            |j| j["added_tokens"][0]["id"] = 7.into(),
-            "model.vocab gives it id 0",
-        ),
-        (
-            |j| j["added_tokens"][1]["content"] = "[NEW]".into(),
-            "which model.vocab gives to \"<unk>\"",
-        ),
+        (|j| j["normalizer"] = serde_json::json!({"type": "NFC"}), "normalizer"),
+        (|j| j["pre_tokenizer"] = serde_json::json!({"type": "Whitespace"}), "pre_tokenizer"),
+        (|j| j["added_tokens"][0]["id"] = 7.into(), "model.vocab gives it id 0"),
+        (|j| j["added_tokens"][1]["content"] = "[NEW]".into(), "which model.vocab gives to \"<unk>\""),
         (|j| j["model"]["vocab"]["Ġ"] = 0.into(), "id 0"),
     ];
     for (edit, expected) in cases {
         let path = edited_fixture(dir.path(), edit);
         let message = format_message(ByteLevelBpe::from_file(&path), &path);
-        assert!(
-            message.contains(expected),
-            "{message} should mention {expected}"
-        );
+        assert!(message.contains(expected), "{message} should mention {expected}");
     }
 }
 
@@ -132,26 +95,18 @@ fn unsupported_components_are_reported() {
 fn wrong_shape_is_a_json_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = edited_fixture(dir.path(), |json| json["model"]["merges"] = 3.into());
-    assert!(matches!(
-        ByteLevelBpe::from_file(&path),
-        Err(BpeError::Json { .. })
-    ));
+    assert!(matches!(ByteLevelBpe::from_file(&path), Err(BpeError::Json { .. })));
 }
 
 #[test]
 fn save_to_a_missing_directory_is_an_io_error() {
-    let err = TOKENIZER
-        .save("/nonexistent/dir/tokenizer.json")
-        .unwrap_err();
+    let err = TOKENIZER.save("/nonexistent/dir/tokenizer.json").unwrap_err();
     assert!(matches!(err, BpeError::Io { .. }), "{err}");
 }
 
 #[test]
 fn empty_special_token_is_a_config_error() {
-    let err = BpeTrainer::new()
-        .special_tokens([""])
-        .train(["a"])
-        .unwrap_err();
+    let err = BpeTrainer::new().special_tokens([""]).train(["a"]).unwrap_err();
     assert!(matches!(err, BpeError::Config(_)));
 }
 

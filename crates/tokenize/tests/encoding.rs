@@ -2,9 +2,7 @@
 //! 3.15's legacy `Tokenizer` and `pad_sequences`, printed by
 //! `benches/reference/keras_tokenizer_reference.py`.
 
-use malmoi_tokenize::encoding::{
-    EncodingError, PadOptions, Side, Tokenizer, pad_sequences, text_to_word_sequence,
-};
+use malmoi_tokenize::encoding::{EncodingError, PadOptions, Side, Tokenizer, pad_sequences, text_to_word_sequence};
 
 fn docs() -> Vec<Vec<&'static str>> {
     vec![
@@ -16,24 +14,10 @@ fn docs() -> Vec<Vec<&'static str>> {
 }
 
 fn tests() -> Vec<Vec<&'static str>> {
-    vec![
-        vec!["영화", "꿀잼", "최고", "별로", "BEST", "지루하다"],
-        vec![],
-    ]
+    vec![vec!["영화", "꿀잼", "최고", "별로", "BEST", "지루하다"], vec![]]
 }
 
-const KERAS_ORDER: [&str; 10] = [
-    "영화",
-    "연기",
-    "정말",
-    "배우",
-    "최고",
-    "별로",
-    "best",
-    "재밌다",
-    "지루하다",
-    "좋다",
-];
+const KERAS_ORDER: [&str; 10] = ["영화", "연기", "정말", "배우", "최고", "별로", "best", "재밌다", "지루하다", "좋다"];
 
 fn fitted(tokenizer: Tokenizer) -> Tokenizer {
     let mut tokenizer = tokenizer;
@@ -65,10 +49,7 @@ fn plain_sequences_match_keras() {
     let tokenizer = fitted(Tokenizer::new());
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![1, 5, 6, 7, 9], vec![]]);
-    assert_eq!(
-        back_to_text(&tokenizer, seqs),
-        ["영화 최고 별로 best 지루하다", "", "정말"]
-    );
+    assert_eq!(back_to_text(&tokenizer, seqs), ["영화 최고 별로 best 지루하다", "", "정말"]);
     assert_eq!(tokenizer.vocab_size(), 11);
 }
 
@@ -79,10 +60,7 @@ fn oov_sequences_match_keras() {
     assert_eq!(tokenizer.index_of("영화"), Some(2));
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![2, 1, 6, 7, 8, 10], vec![]]);
-    assert_eq!(
-        back_to_text(&tokenizer, seqs),
-        ["영화 <OOV> 최고 별로 best 지루하다", "", "<OOV> 연기 <OOV>"]
-    );
+    assert_eq!(back_to_text(&tokenizer, seqs), ["영화 <OOV> 최고 별로 best 지루하다", "", "<OOV> 연기 <OOV>"]);
 }
 
 #[test]
@@ -96,10 +74,7 @@ fn num_words_matches_keras() {
     let tokenizer = fitted(Tokenizer::new().with_num_words(5).with_oov_token("<OOV>"));
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![2, 1, 1, 1, 1, 1], vec![]]);
-    assert_eq!(
-        back_to_text(&tokenizer, seqs),
-        ["영화 <OOV> <OOV> <OOV> <OOV> <OOV>", "", "<OOV> 연기 <OOV>"]
-    );
+    assert_eq!(back_to_text(&tokenizer, seqs), ["영화 <OOV> <OOV> <OOV> <OOV> <OOV>", "", "<OOV> 연기 <OOV>"]);
 }
 
 #[test]
@@ -121,14 +96,8 @@ const KERAS_JSON: &str = r##"{"class_name": "Tokenizer", "config": {"num_words":
 fn loads_a_tokenizer_written_by_keras() {
     let loaded = Tokenizer::from_json(KERAS_JSON).unwrap();
     let ours = fitted(Tokenizer::new().with_oov_token("<OOV>"));
-    assert_eq!(
-        loaded.word_index().collect::<Vec<_>>(),
-        ours.word_index().collect::<Vec<_>>()
-    );
-    assert_eq!(
-        loaded.texts_to_sequences(tests()),
-        ours.texts_to_sequences(tests())
-    );
+    assert_eq!(loaded.word_index().collect::<Vec<_>>(), ours.word_index().collect::<Vec<_>>());
+    assert_eq!(loaded.texts_to_sequences(tests()), ours.texts_to_sequences(tests()));
     assert_eq!(loaded.word_counts(), ours.word_counts());
     assert_eq!(loaded.word_docs().count("연기"), 3);
     assert_eq!(loaded.document_count(), 4);
@@ -163,12 +132,7 @@ fn malformed_files_name_the_file_and_the_problem() {
     assert!(err.contains("without gaps"), "{err}");
 
     let other = KERAS_JSON.replace(r#""class_name": "Tokenizer""#, r#""class_name": "Vocab""#);
-    assert!(
-        Tokenizer::from_json(&other)
-            .unwrap_err()
-            .to_string()
-            .contains("class_name")
-    );
+    assert!(Tokenizer::from_json(&other).unwrap_err().to_string().contains("class_name"));
 
     let missing = Tokenizer::load(dir.path().join("absent.json")).unwrap_err();
     assert!(matches!(missing, EncodingError::Io { .. }));
@@ -180,16 +144,10 @@ fn empty_input_gives_empty_results() {
     let mut tokenizer = Tokenizer::new();
     tokenizer.fit_on_texts(Vec::<Vec<String>>::new());
     assert!(tokenizer.is_empty());
-    assert_eq!(
-        tokenizer.texts_to_sequences([["x"]]),
-        vec![Vec::<u32>::new()]
-    );
+    assert_eq!(tokenizer.texts_to_sequences([["x"]]), vec![Vec::<u32>::new()]);
     tokenizer.fit_on_texts([Vec::<&str>::new()]);
     assert_eq!(tokenizer.document_count(), 1);
-    assert_eq!(
-        Tokenizer::from_json(&tokenizer.to_json()).unwrap(),
-        tokenizer
-    );
+    assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer);
     assert!(text_to_word_sequence("  ,.! ").is_empty());
 }
 
@@ -197,25 +155,13 @@ fn empty_input_gives_empty_results() {
 fn pad_sequences_matches_keras() {
     let s = vec![vec![1], vec![2, 3], vec![4, 5, 6]];
     let pad = |maxlen, padding, truncating, value| {
-        pad_sequences(
-            &s,
-            PadOptions {
-                maxlen,
-                padding,
-                truncating,
-            },
-            value,
-        )
-        .to_vecs()
+        pad_sequences(&s, PadOptions { maxlen, padding, truncating }, value).to_vecs()
     };
     use Side::{Post, Pre};
     assert_eq!(pad(None, Pre, Pre, 0), [[0, 0, 1], [0, 2, 3], [4, 5, 6]]);
     assert_eq!(pad(Some(2), Pre, Pre, 0), [[0, 1], [2, 3], [5, 6]]);
     assert_eq!(pad(Some(2), Post, Post, 0), [[1, 0], [2, 3], [4, 5]]);
-    assert_eq!(
-        pad(Some(4), Post, Pre, 9),
-        [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]
-    );
+    assert_eq!(pad(Some(4), Post, Pre, 9), [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]);
     assert_eq!(pad(Some(2), Pre, Post, 0), [[0, 1], [2, 3], [4, 5]]);
 }
 
@@ -268,62 +214,37 @@ fn lecture_pipeline_matches_mecab_and_keras() {
     let nsmc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nsmc");
     let documents = |file: &str, n: usize| -> Vec<String> {
         let path = nsmc.join(file);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("NSMC data expected at {}: {e}", path.display()));
-        text.lines()
-            .skip(1)
-            .take(n)
-            .map(|row| row.split('\t').nth(1).unwrap_or("").to_owned())
-            .collect()
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NSMC data expected at {}: {e}", path.display()));
+        text.lines().skip(1).take(n).map(|row| row.split('\t').nth(1).unwrap_or("").to_owned()).collect()
     };
     let analyzer = Analyzer::new().expect("mecab-ko-dic must be found or built");
     let stopwords = Stopwords::korean();
     let preprocess = |doc: &String| stopwords.filter(analyzer.morphs(&clean_hangul(doc)).unwrap());
-    let train: Vec<Vec<String>> = documents("ratings_train.txt", 2000)
-        .iter()
-        .map(preprocess)
-        .collect();
-    let test: Vec<Vec<String>> = documents("ratings_test.txt", 5)
-        .iter()
-        .map(preprocess)
-        .collect();
+    let train: Vec<Vec<String>> = documents("ratings_train.txt", 2000).iter().map(preprocess).collect();
+    let test: Vec<Vec<String>> = documents("ratings_test.txt", 5).iter().map(preprocess).collect();
 
     let mut tokenizer = Tokenizer::new();
     tokenizer.fit_on_texts(&train);
     let rare = tokenizer.rare_words(3);
-    assert_eq!(
-        (rare.total, rare.rare, rare.total_freq, rare.rare_freq),
-        (5302, 3941, 27315, 4717)
-    );
+    assert_eq!((rare.total, rare.rare, rare.total_freq, rare.rare_freq), (5302, 3941, 27315, 4717));
     assert_eq!(rare.vocab_size_without_rare(), 1362);
 
     let mut tokenizer = Tokenizer::new().with_num_words(rare.vocab_size_without_rare());
     tokenizer.fit_on_texts(&train);
     let top: Vec<&str> = tokenizer.word_index().take(10).map(|(w, _)| w).collect();
-    assert_eq!(
-        top,
-        ["영화", "다", "하", "고", "을", "보", "게", "지", "없", "있"]
-    );
-    let padded = pad_sequences(
-        &tokenizer.texts_to_sequences(&test),
-        PadOptions {
-            maxlen: Some(30),
-            ..Default::default()
-        },
-        0,
-    );
+    assert_eq!(top, ["영화", "다", "하", "고", "을", "보", "게", "지", "없", "있"]);
+    let padded =
+        pad_sequences(&tokenizer.texts_to_sequences(&test), PadOptions { maxlen: Some(30), ..Default::default() }, 0);
     let mut keras = vec![vec![0u32; 30]; 5];
     keras[0][27..].copy_from_slice(&[101, 318, 2]);
     keras[1][23..].copy_from_slice(&[40, 454, 261, 277, 7, 70, 81]);
     keras[2] = vec![
-        64, 128, 3, 4, 97, 196, 4, 57, 101, 47, 293, 25, 209, 6, 189, 268, 126, 1271, 140, 3, 8, 1,
-        521, 38, 13, 7, 69, 28, 2, 139,
+        64, 128, 3, 4, 97, 196, 4, 57, 101, 47, 293, 25, 209, 6, 189, 268, 126, 1271, 140, 3, 8, 1, 521, 38, 13, 7, 69,
+        28, 2, 139,
     ];
-    keras[3][11..].copy_from_slice(&[
-        82, 491, 58, 1342, 5, 23, 210, 255, 3, 2, 138, 4, 10, 24, 86, 47, 175, 82, 89,
-    ]);
-    keras[4][10..].copy_from_slice(&[
-        40, 1224, 1174, 9, 58, 432, 72, 675, 40, 33, 4, 10, 67, 315, 3, 373, 46, 11, 3, 8,
-    ]);
+    keras[3][11..].copy_from_slice(&[82, 491, 58, 1342, 5, 23, 210, 255, 3, 2, 138, 4, 10, 24, 86, 47, 175, 82, 89]);
+    keras[4][10..]
+        .copy_from_slice(&[40, 1224, 1174, 9, 58, 432, 72, 675, 40, 33, 4, 10, 67, 315, 3, 373, 46, 11, 3, 8]);
     assert_eq!(padded.to_vecs(), keras);
 }

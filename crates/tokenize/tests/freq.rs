@@ -11,23 +11,8 @@ fn agrees_with_nltk_freqdist() {
     // NLTK 3.10: FreqDist(TEXT.split()) → N, B, most_common(6), hapaxes(), freq('fox'), max().
     let fd: FreqDist = TEXT.split_whitespace().collect();
     assert_eq!((fd.total(), fd.unique()), (21, 13));
-    assert_eq!(
-        fd.most_common(6),
-        [
-            ("the", 4),
-            ("fox", 2),
-            ("over", 2),
-            ("dog", 2),
-            ("and", 2),
-            ("runs", 2)
-        ]
-    );
-    assert_eq!(
-        fd.hapaxes(),
-        [
-            "quick", "brown", "jumps", "lazy", "sleeps", "while", "hills"
-        ]
-    );
+    assert_eq!(fd.most_common(6), [("the", 4), ("fox", 2), ("over", 2), ("dog", 2), ("and", 2), ("runs", 2)]);
+    assert_eq!(fd.hapaxes(), ["quick", "brown", "jumps", "lazy", "sleeps", "while", "hills"]);
     assert!((fd.freq("fox") - 0.09523809523809523).abs() < 1e-15);
     assert_eq!(fd.max(), Some("the"));
     assert_eq!(fd.count("cat"), 0);

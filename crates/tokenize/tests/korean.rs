@@ -26,26 +26,15 @@ fn morphs_of_the_classic_sentence() {
 #[test]
 fn pos_gives_sejong_tags_and_compound_tags_of_inflected_forms() {
     let pos = analyzer().pos("아버지가방에들어가신다").unwrap();
-    let expected = [
-        ("아버지", "NNG"),
-        ("가", "JKS"),
-        ("방", "NNG"),
-        ("에", "JKB"),
-        ("들어가", "VV"),
-        ("신다", "EP+EC"),
-    ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(s, t)| (s.to_string(), t.to_string()))
-        .collect();
+    let expected =
+        [("아버지", "NNG"), ("가", "JKS"), ("방", "NNG"), ("에", "JKB"), ("들어가", "VV"), ("신다", "EP+EC")];
+    let expected: Vec<(String, String)> = expected.iter().map(|(s, t)| (s.to_string(), t.to_string())).collect();
     assert_eq!(pos, expected);
 }
 
 #[test]
 fn nouns_keep_only_n_tags() {
-    let nouns = analyzer()
-        .nouns("와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔")
-        .unwrap();
+    let nouns = analyzer().nouns("와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔").unwrap();
     assert_eq!(nouns, ["것", "영화", "뮤직", "비디오", "게", "뻔"]);
 }
 
@@ -53,10 +42,7 @@ fn nouns_keep_only_n_tags() {
 fn stems_restore_dictionary_forms() {
     let a = analyzer();
     assert_eq!(a.morphs_stem("만드는").unwrap(), ["만들다"]);
-    assert_eq!(
-        a.morphs_stem("어제 버스를 탔다").unwrap(),
-        ["어제", "버스", "를", "타다"]
-    );
+    assert_eq!(a.morphs_stem("어제 버스를 탔다").unwrap(), ["어제", "버스", "를", "타다"]);
     assert_eq!(a.morphs_stem("공부했다").unwrap(), ["공부", "하다"]);
     assert_eq!(a.morphs_stem("예뻤어요").unwrap(), ["예쁘다"]);
 }
@@ -66,25 +52,9 @@ fn stems_of_the_lecture_example() {
     // okt.morphs('와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔', stem=True)
     // gives 와 이런 것 도 영화 라고 차라리 뮤직비디오 를 만들다 게 낫다 뻔; mecab-ko-dic
     // splits 뮤직비디오 in two, the predicates agree.
-    let stems = analyzer()
-        .morphs_stem("와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔")
-        .unwrap();
-    let expected = [
-        "와",
-        "이런",
-        "것",
-        "도",
-        "영화",
-        "라고",
-        "차라리",
-        "뮤직",
-        "비디오",
-        "를",
-        "만들다",
-        "게",
-        "낫다",
-        "뻔",
-    ];
+    let stems = analyzer().morphs_stem("와 이런 것도 영화라고 차라리 뮤직비디오를 만드는 게 나을 뻔").unwrap();
+    let expected =
+        ["와", "이런", "것", "도", "영화", "라고", "차라리", "뮤직", "비디오", "를", "만들다", "게", "낫다", "뻔"];
     assert_eq!(stems, expected);
 }
 
@@ -122,10 +92,8 @@ fn batch_equals_sequential() {
     let a = analyzer();
     for stem in [false, true] {
         let batch = a.batch_morphs(&texts, stem).unwrap();
-        let sequential: Vec<Vec<String>> = texts
-            .iter()
-            .map(|t| if stem { a.morphs_stem(t) } else { a.morphs(t) }.unwrap())
-            .collect();
+        let sequential: Vec<Vec<String>> =
+            texts.iter().map(|t| if stem { a.morphs_stem(t) } else { a.morphs(t) }.unwrap()).collect();
         assert_eq!(batch, sequential, "stem={stem}");
     }
 }
@@ -148,10 +116,7 @@ fn user_entries_become_single_morphemes() {
 
     let with_user = Analyzer::builder()
         .dictionary_path(dir)
-        .user_entries([
-            UserEntry::new("챗GPT", "NNP"),
-            UserEntry::new("딥러닝", "NNG"),
-        ])
+        .user_entries([UserEntry::new("챗GPT", "NNP"), UserEntry::new("딥러닝", "NNG")])
         .build()
         .unwrap();
     let pos = with_user.pos(text).unwrap();
@@ -164,15 +129,9 @@ fn user_entries_become_single_morphemes() {
         ("했", "XSV+EP"),
         ("다", "EC"),
     ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(s, t)| (s.to_string(), t.to_string()))
-        .collect();
+    let expected: Vec<(String, String)> = expected.iter().map(|(s, t)| (s.to_string(), t.to_string())).collect();
     assert_eq!(pos, expected);
-    assert_eq!(
-        with_user.nouns(text).unwrap(),
-        strings(&["챗GPT", "딥러닝", "공부"])
-    );
+    assert_eq!(with_user.nouns(text).unwrap(), strings(&["챗GPT", "딥러닝", "공부"]));
 }
 
 #[test]
@@ -183,11 +142,7 @@ fn bad_user_entries_are_typed_errors() {
         (UserEntry::new("  ", "NNG"), "empty"),
         (UserEntry::new("두 단어", "NNG"), "whitespace"),
     ] {
-        let err = Analyzer::builder()
-            .dictionary_path(&dir)
-            .user_entries([entry])
-            .build()
-            .unwrap_err();
+        let err = Analyzer::builder().dictionary_path(&dir).user_entries([entry]).build().unwrap_err();
         assert!(matches!(err, KoreanError::UserEntry { .. }), "{err}");
         assert!(err.to_string().contains(needle), "{err}");
     }
@@ -196,14 +151,7 @@ fn bad_user_entries_are_typed_errors() {
 #[test]
 fn odd_scripts_and_symbols_do_not_break_analysis() {
     let a = analyzer();
-    for text in [
-        "😀😀 좋아요",
-        "ㅋㅋㅋㅋㅋ",
-        "漢字 한자",
-        "a,b\"c",
-        "\u{0}\u{1}널",
-        "ﾟ∀ﾟ",
-    ] {
+    for text in ["😀😀 좋아요", "ㅋㅋㅋㅋㅋ", "漢字 한자", "a,b\"c", "\u{0}\u{1}널", "ﾟ∀ﾟ"] {
         let morphs = a.morphs(text).unwrap();
         assert!(!morphs.is_empty(), "{text:?}");
         let joined: String = morphs.concat();
@@ -240,25 +188,12 @@ fn lindera_engine_connects_through_whitespace_nodes() {
     // connection costs and makes 와 the verb 오다 + 아 (see docs/performance.md).
     use malmoi_tokenize::korean::Engine;
     let dir = analyzer().dictionary_dir().unwrap().to_path_buf();
-    let lindera = Analyzer::builder()
-        .dictionary_path(dir)
-        .engine(Engine::Lindera)
-        .build()
-        .unwrap();
+    let lindera = Analyzer::builder().dictionary_path(dir).engine(Engine::Lindera).build().unwrap();
     let text = "와 이런";
-    let tags = |a: &Analyzer| {
-        a.pos(text)
-            .unwrap()
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect::<Vec<_>>()
-    };
+    let tags = |a: &Analyzer| a.pos(text).unwrap().into_iter().map(|(_, t)| t).collect::<Vec<_>>();
     assert_eq!(tags(analyzer()), ["IC", "MM"]);
     assert_eq!(tags(&lindera), ["VV+EC", "MM"]);
-    assert_eq!(
-        lindera.morphs("아버지가방에들어가신다").unwrap(),
-        analyzer().morphs("아버지가방에들어가신다").unwrap()
-    );
+    assert_eq!(lindera.morphs("아버지가방에들어가신다").unwrap(), analyzer().morphs("아버지가방에들어가신다").unwrap());
 }
 
 #[test]

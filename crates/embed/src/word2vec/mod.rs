@@ -264,10 +264,9 @@ impl Word2Vec {
         self.wv.put_vectors(syn0);
         progress.finish_and_clear();
         let (raw_words, effective_words) = result.map_err(|e| match (e, corpus.path()) {
-            (EmbedError::Io(io), Some(path)) => EmbedError::Io(std::io::Error::new(
-                io.kind(),
-                format!("{}: {io}", path.display()),
-            )),
+            (EmbedError::Io(io), Some(path)) => {
+                EmbedError::Io(std::io::Error::new(io.kind(), format!("{}: {io}", path.display())))
+            }
             (e, _) => e,
         })?;
         Ok(TrainingReport { epochs: config.epochs, raw_words, effective_words, seconds })
@@ -283,9 +282,7 @@ impl Word2Vec {
         let expected_neg = if self.config.negative > 0 { n * d } else { 0 };
         let expected_hs = if self.config.hs { (n - 1) * d } else { 0 };
         if self.wv.vector_size() != d || self.syn1neg.len() != expected_neg || self.syn1.len() != expected_hs {
-            return Err(EmbedError::InvalidParameter(
-                "vector_size, negative or hs changed after build_vocab".into(),
-            ));
+            return Err(EmbedError::InvalidParameter("vector_size, negative or hs changed after build_vocab".into()));
         }
         Ok(())
     }

@@ -53,11 +53,8 @@ impl Word2Vec {
     /// Loads a model written by [`save`](Self::save).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let malformed = |line: usize, reason: String| EmbedError::MalformedVectorFile {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let malformed =
+            |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
         let mut reader = BufReader::new(File::open(path)?);
         let mut line = String::new();
         reader.read_line(&mut line)?;
@@ -66,14 +63,11 @@ impl Word2Vec {
         }
         line.clear();
         reader.read_line(&mut line)?;
-        let header: Header =
-            serde_json::from_str(&line).map_err(|e| malformed(2, format!("model header: {e}")))?;
+        let header: Header = serde_json::from_str(&line).map_err(|e| malformed(2, format!("model header: {e}")))?;
         let d = header.config.vector_size;
         let mut read_matrix = |len: usize| -> Result<Vec<f32>> {
             let mut bytes = vec![0u8; len * 4];
-            reader
-                .read_exact(&mut bytes)
-                .map_err(|e| malformed(3, format!("weights: {e}")))?;
+            reader.read_exact(&mut bytes).map_err(|e| malformed(3, format!("weights: {e}")))?;
             Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
         };
         let syn0 = read_matrix(header.words.len() * d)?;

@@ -83,10 +83,7 @@ impl UnigramTable {
                 small.push(l);
             }
         }
-        let threshold = probability
-            .iter()
-            .map(|p| (p * u32::MAX as f64).min(u32::MAX as f64) as u32)
-            .collect();
+        let threshold = probability.iter().map(|p| (p * u32::MAX as f64).min(u32::MAX as f64) as u32).collect();
         UnigramTable { threshold, alias }
     }
 

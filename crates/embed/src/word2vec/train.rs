@@ -210,13 +210,7 @@ impl Trainer<'_> {
     }
 
     #[inline(always)]
-    fn train_sentence(
-        &self,
-        worker: &mut Worker,
-        weights: &Weights<'_>,
-        span: std::ops::Range<usize>,
-        alpha: f32,
-    ) {
+    fn train_sentence(&self, worker: &mut Worker, weights: &Weights<'_>, span: std::ops::Range<usize>, alpha: f32) {
         let Worker { rng, neu1, neu1e, ids, .. } = worker;
         let sentence = &ids[span];
         for (pos, &word) in sentence.iter().enumerate() {

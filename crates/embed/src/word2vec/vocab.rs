@@ -16,11 +16,7 @@ pub(crate) struct WordCounts {
 /// Counts tokens on `workers` threads. With `max_vocab_size`, whenever a table grows past it,
 /// words rarer than a rising threshold are dropped (word2vec.c's and gensim's pruning, applied
 /// per thread and again after merging).
-pub(crate) fn count_words(
-    corpus: &Corpus<'_>,
-    workers: usize,
-    max_vocab_size: Option<usize>,
-) -> Result<WordCounts> {
+pub(crate) fn count_words(corpus: &Corpus<'_>, workers: usize, max_vocab_size: Option<usize>) -> Result<WordCounts> {
     let states = run_jobs(
         corpus,
         1,

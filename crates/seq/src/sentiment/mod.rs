@@ -243,7 +243,9 @@ impl<'a> SentimentTrainer<'a> {
         let model_config = (self.model)(tokenizer.vocab_size());
         let mut model = SentimentModel::new(model_config.clone(), self.config.seed)?;
         if let Some(vectors) = self.pretrained {
-            let rows = tokenizer.word_index().filter_map(|(word, index)| Some((index as usize, vectors.get_vector(word).ok()?)));
+            let rows = tokenizer
+                .word_index()
+                .filter_map(|(word, index)| Some((index as usize, vectors.get_vector(word).ok()?)));
             model.set_word_vectors(rows)?;
         }
         let data = Labeled { sequences: &sequences, labels: &labels };

@@ -39,7 +39,8 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The lecture's model: Embedding(vocab, 100) → LSTM(128) → Dense(1, sigmoid), Keras' initialisers.
     pub fn lecture(vocab_size: usize) -> Self {
-        let encoder = RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
+        let encoder =
+            RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
         Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden, dropout: 0.0 }
     }
 }
@@ -57,10 +58,13 @@ impl Batch {
     /// Pads `sequences` to the longest among them; sequences longer than `maxlen` keep their
     /// last `maxlen` ids (Keras' `truncating='pre'`).
     pub fn new<S: AsRef<[u32]>>(sequences: &[S], maxlen: usize) -> Self {
-        let clipped: Vec<&[u32]> = sequences.iter().map(|s| {
-            let s = s.as_ref();
-            &s[s.len().saturating_sub(maxlen)..]
-        }).collect();
+        let clipped: Vec<&[u32]> = sequences
+            .iter()
+            .map(|s| {
+                let s = s.as_ref();
+                &s[s.len().saturating_sub(maxlen)..]
+            })
+            .collect();
         let time = clipped.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut ids = Array2::<usize>::zeros((clipped.len(), time));
         for (mut row, sequence) in ids.rows_mut().into_iter().zip(&clipped) {
@@ -110,7 +114,10 @@ impl SentimentModel {
     /// One logit per sequence, `(batch,)`; sigmoid of it is the positive probability.
     pub fn logits(&self, batch: &Batch) -> Result<Tensor> {
         if let Some(&bad) = batch.ids.iter().find(|&&id| id >= self.config.vocab_size) {
-            return Err(Error::InvalidArgument(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab_size)));
+            return Err(Error::InvalidArgument(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                self.config.vocab_size
+            )));
         }
         let vectors = self.dropout.forward(&self.embedding.forward(&batch.ids)?)?;
         let encoded = self.encoder.forward(&vectors, Some(&batch.lengths), None)?;
@@ -131,7 +138,10 @@ impl SentimentModel {
             let mut set = 0;
             for (row, vector) in rows.into_iter().filter(|&(row, _)| row > 0 && row < vocab) {
                 if vector.len() != width {
-                    return Err(Error::InvalidArgument(format!("word vectors of width {} for an embedding of width {width}", vector.len())));
+                    return Err(Error::InvalidArgument(format!(
+                        "word vectors of width {} for an embedding of width {width}",
+                        vector.len()
+                    )));
                 }
                 table.index_axis_mut(ndarray::Axis(0), row).iter_mut().zip(vector).for_each(|(w, &v)| *w = v);
                 set += 1;

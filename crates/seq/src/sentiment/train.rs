@@ -125,7 +125,12 @@ fn same_run(saved: &TrainConfig, requested: &TrainConfig) -> bool {
 ///
 /// With a checkpoint directory every epoch is saved atomically and a run that was stopped
 /// resumes from its last completed epoch when called again with the same configuration.
-pub fn fit(model: &mut SentimentModel, data: Labeled<'_>, config: &TrainConfig, checkpoints: Option<&CheckpointDir>) -> Result<History> {
+pub fn fit(
+    model: &mut SentimentModel,
+    data: Labeled<'_>,
+    config: &TrainConfig,
+    checkpoints: Option<&CheckpointDir>,
+) -> Result<History> {
     if data.sequences.len() != data.labels.len() || data.sequences.is_empty() {
         return Err(Error::InvalidArgument(format!(
             "need one label per sequence and at least one sequence, got {} and {}",
@@ -135,7 +140,12 @@ pub fn fit(model: &mut SentimentModel, data: Labeled<'_>, config: &TrainConfig, 
     }
     let (train, valid) = validation_split(data.sequences.len(), config.validation_split, None)?;
     let lengths: Vec<usize> = data.sequences.iter().map(|s| s.len().min(config.maxlen)).collect();
-    let plan = BatchPlan { batch_size: config.batch_size, shuffle: true, bucket_by_length: config.bucket_by_length, seed: config.seed };
+    let plan = BatchPlan {
+        batch_size: config.batch_size,
+        shuffle: true,
+        bucket_by_length: config.bucket_by_length,
+        seed: config.seed,
+    };
     let mut optimizer = RmsProp::new(model.named_parameters())?.with_learning_rate(config.learning_rate)?;
     let mut state = RunState {
         config: config.clone(),
@@ -159,7 +169,11 @@ pub fn fit(model: &mut SentimentModel, data: Labeled<'_>, config: &TrainConfig, 
         let batches = plan.batches(&train, &lengths, epoch)?;
         let (loss, accuracy) = train_epoch(model, &mut optimizer, data, &batches, config, epoch)?;
         model.set_training(false);
-        let (val_loss, val) = if valid.is_empty() { (f64::NAN, ConfusionMatrix::default()) } else { evaluate(model, data, &valid, config.maxlen)? };
+        let (val_loss, val) = if valid.is_empty() {
+            (f64::NAN, ConfusionMatrix::default())
+        } else {
+            evaluate(model, data, &valid, config.maxlen)?
+        };
         let record = EpochRecord {
             loss,
             accuracy,
@@ -228,7 +242,12 @@ fn train_epoch(
 }
 
 /// Mean loss and confusion matrix of `model` on the examples at `indices`.
-pub fn evaluate(model: &SentimentModel, data: Labeled<'_>, indices: &[usize], maxlen: usize) -> Result<(f64, ConfusionMatrix)> {
+pub fn evaluate(
+    model: &SentimentModel,
+    data: Labeled<'_>,
+    indices: &[usize],
+    maxlen: usize,
+) -> Result<(f64, ConfusionMatrix)> {
     let mut sorted = indices.to_vec();
     sorted.sort_by_key(|&i| data.sequences[i].len());
     let (mut loss_sum, mut matrix) = (0.0, ConfusionMatrix::default());
@@ -262,7 +281,8 @@ fn progress_bar(len: usize, epoch: usize, visible: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").expect("valid template");
+    let style =
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").expect("valid template");
     bar.set_style(style.progress_chars("=> "));
     bar.set_prefix((epoch + 1).to_string());
     bar

@@ -20,7 +20,8 @@ pub(super) fn exp(x: f32) -> f32 {
     let n = (x * LOG2_E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let r2 = r * r;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
         + 0.5;
     let mantissa = p * r2 + r + 1.0;
     // 2ⁿ for n in [−126, 128): the exponent field of a float
@@ -77,7 +78,11 @@ mod tests {
             assert!((sigmoid(x) as f64 - exact_sigmoid).abs() < 3e-7, "sigmoid({x})");
             let exact_tanh = (x as f64).tanh();
             let error = (tanh(x) as f64 - exact_tanh).abs();
-            assert!(error < 3e-7 && error <= 1e-6 * exact_tanh.abs().max(1e-30), "tanh({x}) = {} vs {exact_tanh}", tanh(x));
+            assert!(
+                error < 3e-7 && error <= 1e-6 * exact_tanh.abs().max(1e-30),
+                "tanh({x}) = {} vs {exact_tanh}",
+                tanh(x)
+            );
         }
         assert_eq!(tanh(0.0), 0.0);
         assert_eq!(tanh(-30.0), -1.0);

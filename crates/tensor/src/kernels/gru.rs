@@ -20,8 +20,8 @@ use super::activation::{sigmoid, tanh};
 use super::packing::Packing;
 use super::{
     RecurrentParams, RecurrentWeights, Result, block, block_mut, expect_shape, gemm, join_sequence_and_states, matmul,
-    packed_output_grad, rows_per_task, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view, view_mut,
-    with_recurrent_inputs,
+    packed_output_grad, rows_per_task, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view,
+    view_mut, with_recurrent_inputs,
 };
 use crate::tensor::{Backward, Tensor};
 
@@ -123,15 +123,18 @@ pub fn gru_forward(
             .for_each(|((((g, hg), hn), h_prev), h_out)| {
                 hg.chunks_mut(3 * h).for_each(|row| row.copy_from_slice(&bias_hh));
                 gemm(view(h_prev, h), weights.weight_hh.t(), &mut view_mut(hg, 3 * h), true, false);
-                let rows = g.chunks_mut(3 * h).zip(hg.chunks(3 * h)).zip(hn.chunks_mut(h)).zip(h_prev.chunks(h)).zip(h_out.chunks_mut(h));
+                let rows = g
+                    .chunks_mut(3 * h)
+                    .zip(hg.chunks(3 * h))
+                    .zip(hn.chunks_mut(h))
+                    .zip(h_prev.chunks(h))
+                    .zip(h_out.chunks_mut(h));
                 rows.for_each(|((((g, hg), hn), h_prev), h_out)| cell_forward(g, hg, hn, h_prev, h_out));
             });
     }
 
-    let output = GruOutput {
-        output: packing.unpack(hidden.view()),
-        h_n: packing.final_state(hidden.view(), h0.view()),
-    };
+    let output =
+        GruOutput { output: packing.unpack(hidden.view()), h_n: packing.final_state(hidden.view(), h0.view()) };
     Ok((output, GruCache { packing, inputs, gates, hidden_n, hidden, h0 }))
 }
 
@@ -279,7 +282,12 @@ multiversion! {
 /// # Errors
 /// As [`gru_forward`], plus [`Error::Invalid`](crate::error::Error::Invalid)
 /// when a tensor has the wrong number of dimensions.
-pub fn gru(x: &Tensor, params: RecurrentParams, lengths: Option<&[usize]>, h0: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+pub fn gru(
+    x: &Tensor,
+    params: RecurrentParams,
+    lengths: Option<&[usize]>,
+    h0: Option<&Tensor>,
+) -> Result<(Tensor, Tensor)> {
     let mut parents = vec![x.clone()];
     parents.extend(params.tensors());
     parents.extend(h0.cloned());

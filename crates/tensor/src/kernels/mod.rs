@@ -66,7 +66,9 @@ pub use lstm::{LstmCache, LstmGrads, LstmOutput, lstm, lstm_backward, lstm_forwa
 
 use std::ops::Range;
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dimension, s};
+use ndarray::{
+    Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dimension, s,
+};
 
 use crate::tensor::Tensor;
 use packing::Packing;
@@ -132,9 +134,9 @@ fn with_recurrent_inputs<R>(
 
 /// A dynamic-rank array as a view of fixed rank `D`.
 fn fixed<'a, D: Dimension>(op: &'static str, a: &'a ArrayD<f32>) -> Result<ArrayView<'a, f32, D>> {
-    a.view().into_dimensionality::<D>().map_err(|_| {
-        invalid(op, format!("expected a {}-D tensor, got shape {:?}", D::NDIM.unwrap_or(0), a.shape()))
-    })
+    a.view()
+        .into_dimensionality::<D>()
+        .map_err(|_| invalid(op, format!("expected a {}-D tensor, got shape {:?}", D::NDIM.unwrap_or(0), a.shape())))
 }
 
 /// `(B, T + S, H)`: the output sequence followed by `S` final states, the
@@ -199,11 +201,7 @@ fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
 
 /// Checks that `got` is `expected`.
 fn expect_shape(op: &'static str, expected: &[usize], got: &[usize]) -> Result<()> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(Error::Shape { op, expected: expected.to_vec(), got: got.to_vec() })
-    }
+    if expected == got { Ok(()) } else { Err(Error::Shape { op, expected: expected.to_vec(), got: got.to_vec() }) }
 }
 
 /// How many of a step's `n` sequences one parallel task takes: the step is

@@ -37,15 +37,16 @@ impl Packing {
             None => vec![time; batch],
             Some(lengths) => {
                 if lengths.len() != batch {
-                    return Err(invalid("recurrent", format!(
-                        "{} sequence lengths for a batch of {batch}",
-                        lengths.len()
-                    )));
+                    return Err(invalid(
+                        "recurrent",
+                        format!("{} sequence lengths for a batch of {batch}", lengths.len()),
+                    ));
                 }
                 if let Some(&bad) = lengths.iter().find(|&&len| len > time) {
-                    return Err(invalid("recurrent", format!(
-                        "sequence length {bad} exceeds the padded length {time}"
-                    )));
+                    return Err(invalid(
+                        "recurrent",
+                        format!("sequence length {bad} exceeds the padded length {time}"),
+                    ));
                 }
                 lengths.to_vec()
             }
@@ -53,9 +54,7 @@ impl Packing {
         let mut order: Vec<usize> = (0..batch).collect();
         order.sort_by_key(|&b| std::cmp::Reverse(lengths[b]));
         let steps = order.first().map_or(0, |&b| lengths[b]);
-        let batch_sizes: Vec<usize> = (0..steps)
-            .map(|t| lengths.iter().filter(|&&len| len > t).count())
-            .collect();
+        let batch_sizes: Vec<usize> = (0..steps).map(|t| lengths.iter().filter(|&&len| len > t).count()).collect();
         let mut offsets = Vec::with_capacity(steps + 1);
         offsets.push(0);
         for &n in &batch_sizes {

@@ -60,7 +60,10 @@ impl Embedding {
     /// [`Error::IndexOutOfRange`] if `padding_idx ≥ num_embeddings`.
     pub fn from_weights(weight: ArrayD<f32>, padding_idx: Option<usize>) -> Result<Self> {
         if weight.ndim() != 2 {
-            return Err(Error::Invalid { op: "Embedding", reason: format!("weight must be 2-D, got {:?}", weight.shape()) });
+            return Err(Error::Invalid {
+                op: "Embedding",
+                reason: format!("weight must be 2-D, got {:?}", weight.shape()),
+            });
         }
         let rows = weight.shape()[0];
         if let Some(pad) = padding_idx.filter(|&pad| pad >= rows) {

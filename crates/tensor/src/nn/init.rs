@@ -88,8 +88,8 @@ pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Resul
     if !(std >= 0.0 && std.is_finite()) {
         return Err(Error::Invalid { op: "init", reason: format!("normal: std must be finite and >= 0, got {std}") });
     }
-    let distribution =
-        Normal::new(mean, std).map_err(|e| Error::Invalid { op: "init", reason: format!("normal({mean}, {std}): {e}") })?;
+    let distribution = Normal::new(mean, std)
+        .map_err(|e| Error::Invalid { op: "init", reason: format!("normal({mean}, {std}): {e}") })?;
     Ok(ArrayD::random_using(IxDyn(shape), distribution, rng))
 }
 
@@ -126,7 +126,12 @@ pub fn xavier_normal(shape: &[usize], gain: f32, rng: &mut impl Rng) -> Result<A
 ///
 /// # Errors
 /// [`Error::Invalid`] for fewer than two dimensions.
-pub fn kaiming_uniform(shape: &[usize], fan: Fan, nonlinearity: Nonlinearity, rng: &mut impl Rng) -> Result<ArrayD<f32>> {
+pub fn kaiming_uniform(
+    shape: &[usize],
+    fan: Fan,
+    nonlinearity: Nonlinearity,
+    rng: &mut impl Rng,
+) -> Result<ArrayD<f32>> {
     let bound = nonlinearity.gain() * (3.0 / chosen_fan(shape, fan)? as f32).sqrt();
     uniform(shape, -bound, bound, rng)
 }
@@ -135,7 +140,12 @@ pub fn kaiming_uniform(shape: &[usize], fan: Fan, nonlinearity: Nonlinearity, rn
 ///
 /// # Errors
 /// [`Error::Invalid`] for fewer than two dimensions.
-pub fn kaiming_normal(shape: &[usize], fan: Fan, nonlinearity: Nonlinearity, rng: &mut impl Rng) -> Result<ArrayD<f32>> {
+pub fn kaiming_normal(
+    shape: &[usize],
+    fan: Fan,
+    nonlinearity: Nonlinearity,
+    rng: &mut impl Rng,
+) -> Result<ArrayD<f32>> {
     normal(shape, 0.0, nonlinearity.gain() / (chosen_fan(shape, fan)? as f32).sqrt(), rng)
 }
 
@@ -159,7 +169,10 @@ fn chosen_fan(shape: &[usize], fan: Fan) -> Result<usize> {
 /// [`Error::Invalid`] for fewer than two dimensions or an empty shape.
 pub fn orthogonal(shape: &[usize], gain: f32, rng: &mut impl Rng) -> Result<ArrayD<f32>> {
     if shape.len() < 2 || shape.contains(&0) {
-        return Err(Error::Invalid { op: "init", reason: format!("orthogonal needs a non-empty matrix, got {shape:?}") });
+        return Err(Error::Invalid {
+            op: "init",
+            reason: format!("orthogonal needs a non-empty matrix, got {shape:?}"),
+        });
     }
     let rows = shape[0];
     let cols = shape[1..].iter().product::<usize>();

@@ -42,9 +42,12 @@ impl Linear {
     /// [`Error::Invalid`] if `in_features` or `out_features` is zero.
     pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut impl Rng) -> Result<Self> {
         if in_features == 0 || out_features == 0 {
-            return Err(Error::Invalid { op: "Linear", reason: format!("empty layer {in_features} → {out_features}") });
+            return Err(Error::Invalid {
+                op: "Linear", reason: format!("empty layer {in_features} → {out_features}")
+            });
         }
-        let weight = init::kaiming_uniform(&[out_features, in_features], Fan::In, Nonlinearity::LeakyRelu(5f32.sqrt()), rng)?;
+        let weight =
+            init::kaiming_uniform(&[out_features, in_features], Fan::In, Nonlinearity::LeakyRelu(5f32.sqrt()), rng)?;
         let bound = 1.0 / (in_features as f32).sqrt();
         let bias = bias.then(|| init::uniform(&[out_features], -bound, bound, rng)).transpose()?;
         Self::from_weights(weight, bias)
@@ -56,7 +59,10 @@ impl Linear {
     /// [`Error::Shape`] if the shapes do not fit together.
     pub fn from_weights(weight: ArrayD<f32>, bias: Option<ArrayD<f32>>) -> Result<Self> {
         if weight.ndim() != 2 || weight.is_empty() {
-            return Err(Error::Invalid { op: "Linear", reason: format!("weight must be 2-D and non-empty, got {:?}", weight.shape()) });
+            return Err(Error::Invalid {
+                op: "Linear",
+                reason: format!("weight must be 2-D and non-empty, got {:?}", weight.shape()),
+            });
         }
         if let Some(b) = &bias
             && b.shape() != [weight.shape()[0]]

@@ -101,7 +101,8 @@ impl Tensor {
                 BinaryOp::Mul => &*a * &*b,
                 BinaryOp::Div => &*a / &*b,
                 BinaryOp::Minimum | BinaryOp::Maximum => {
-                    let (a, b) = (a.broadcast(IxDyn(&shape)).expect("checked"), b.broadcast(IxDyn(&shape)).expect("checked"));
+                    let (a, b) =
+                        (a.broadcast(IxDyn(&shape)).expect("checked"), b.broadcast(IxDyn(&shape)).expect("checked"));
                     let pick_a = |x: f32, y: f32| x.is_nan() || op.selection_share(x, y) > 0.0;
                     Zip::from(&a).and(&b).map_collect(|&x, &y| if pick_a(x, y) { x } else { y })
                 }
@@ -146,7 +147,10 @@ impl Tensor {
     /// passes where the input lies inside the range (bounds included).
     pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
         if min.is_nan() || max.is_nan() || min > max {
-            return Err(crate::error::Error::Invalid { op: "clamp", reason: format!("need min <= max, got {min} and {max}") });
+            return Err(crate::error::Error::Invalid {
+                op: "clamp",
+                reason: format!("need min <= max, got {min} and {max}"),
+            });
         }
         Ok(self.map_unary(UnaryOp::Clamp(min, max)))
     }
@@ -274,7 +278,8 @@ impl UnaryOp {
             }
             UnaryOp::Gelu => {
                 let cdf = 0.5 * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2));
-                let pdf = (-0.5 * v * v).exp() * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
+                let pdf =
+                    (-0.5 * v * v).exp() * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
                 cdf + v * pdf
             }
             UnaryOp::GeluTanh => {

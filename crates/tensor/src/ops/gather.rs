@@ -50,7 +50,10 @@ impl Tensor {
     pub fn gather_rows(&self, indices: &ArrayD<usize>) -> Result<Tensor> {
         let table = self.data();
         if table.ndim() != 2 {
-            return Err(Error::Invalid { op: "gather_rows", reason: format!("table must be 2-D, got shape {:?}", table.shape()) });
+            return Err(Error::Invalid {
+                op: "gather_rows",
+                reason: format!("table must be 2-D, got shape {:?}", table.shape()),
+            });
         }
         let (rows, dim) = (table.shape()[0], table.shape()[1]);
         let flat: Vec<usize> = indices.iter().copied().collect();
@@ -126,9 +129,10 @@ impl Tensor {
         }
         let source: ArrayViewD<'_, f32> = data.slice_each_axis(|d| index_extent(d.axis.index(), axis, indices.shape()));
         let mut value = ArrayD::zeros(indices.raw_dim());
-        Zip::from(value.lanes_mut(Axis(axis))).and(indices.lanes(Axis(axis))).and(source.lanes(Axis(axis))).for_each(
-            |mut out, indices, source| out.zip_mut_with(&indices, |o, &i| *o = source[i]),
-        );
+        Zip::from(value.lanes_mut(Axis(axis)))
+            .and(indices.lanes(Axis(axis)))
+            .and(source.lanes(Axis(axis)))
+            .for_each(|mut out, indices, source| out.zip_mut_with(&indices, |o, &i| *o = source[i]));
         drop(data);
         Ok(Tensor::from_op(value, vec![self.clone()], GatherBackward { axis, indices: indices.clone() }))
     }

@@ -4,9 +4,9 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, IxDyn, Zip};
 
+use super::PARALLEL_MIN_ELEMENTS;
 use super::elementwise::sigmoid;
 use super::softmax::softmax_lane;
-use super::PARALLEL_MIN_ELEMENTS;
 use crate::error::{Error, Result};
 use crate::tensor::{Backward, Tensor, grad_needed};
 
@@ -83,7 +83,11 @@ impl Tensor {
             return Err(Error::Invalid { op: "cross_entropy", reason: "logits must have a class axis".into() });
         };
         if targets.shape() != leading {
-            return Err(Error::Shape { op: "cross_entropy", expected: leading.to_vec(), got: targets.shape().to_vec() });
+            return Err(Error::Shape {
+                op: "cross_entropy",
+                expected: leading.to_vec(),
+                got: targets.shape().to_vec(),
+            });
         }
         let targets: Vec<usize> = targets.iter().copied().collect();
         let is_counted = |t: usize| Some(t) != ignore_index;
@@ -158,4 +162,3 @@ impl Tensor {
         Ok(Tensor::from_op(loss, vec![self.clone(), targets.clone()], MeanLossBackward { name, d_input, d_target }))
     }
 }
-

@@ -35,7 +35,11 @@ impl Tensor {
         let data = self.data();
         let mask = mask
             .broadcast(IxDyn(data.shape()))
-            .ok_or_else(|| Error::Shape { op: "masked_fill", expected: data.shape().to_vec(), got: mask.shape().to_vec() })?
+            .ok_or_else(|| Error::Shape {
+                op: "masked_fill",
+                expected: data.shape().to_vec(),
+                got: mask.shape().to_vec(),
+            })?
             .to_owned();
         let mut out = data.to_owned();
         drop(data);

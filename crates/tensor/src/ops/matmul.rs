@@ -16,7 +16,13 @@ use crate::tensor::{Backward, Tensor};
 ///
 /// Uses all threads of the current rayon pool when `parallel` is true and
 /// the product is large enough for `gemm` to split it.
-pub fn gemm(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: &mut ArrayViewMut2<'_, f32>, accumulate: bool, parallel: bool) {
+pub fn gemm(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     assert!(b.dim().0 == k && c.dim() == (m, n), "gemm: caller checks shapes");

@@ -5,7 +5,6 @@
 //!
 //! Axes are `isize` and may be negative (`-1` is the last axis), as in PyTorch.
 
-
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// Below this many elements, elementwise and row-wise loops stay on the

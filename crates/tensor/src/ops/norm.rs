@@ -34,14 +34,14 @@ impl Backward for LayerNormBackward {
             let parallel = grad_x.len() >= PARALLEL_MIN_ELEMENTS;
             let rows_zip = Zip::from(grad_x.rows_mut()).and(g.rows()).and(self.normalized.rows()).and(&self.rstd);
             zip_for_each!(parallel, rows_zip, |mut gx, g, xhat, &rstd| {
-                    // gxhat = g ⊙ w; gx = rstd · (gxhat − mean(gxhat) − xhat · mean(gxhat ⊙ xhat))
-                    Zip::from(&mut gx).and(&g).for_each(|out, &g| *out = g);
-                    if let Some(w) = &weight {
-                        gx *= w;
-                    }
-                    let mean_g = gx.sum() * inv_dim;
-                    let mean_gx = gx.iter().zip(xhat.iter()).map(|(a, b)| a * b).sum::<f32>() * inv_dim;
-                    Zip::from(&mut gx).and(&xhat).for_each(|out, &xh| *out = rstd * (*out - mean_g - xh * mean_gx));
+                // gxhat = g ⊙ w; gx = rstd · (gxhat − mean(gxhat) − xhat · mean(gxhat ⊙ xhat))
+                Zip::from(&mut gx).and(&g).for_each(|out, &g| *out = g);
+                if let Some(w) = &weight {
+                    gx *= w;
+                }
+                let mean_g = gx.sum() * inv_dim;
+                let mean_gx = gx.iter().zip(xhat.iter()).map(|(a, b)| a * b).sum::<f32>() * inv_dim;
+                Zip::from(&mut gx).and(&xhat).for_each(|out, &xh| *out = rstd * (*out - mean_g - xh * mean_gx));
             });
             grad_x.into_shape_with_order(grad.raw_dim()).expect("same size")
         }));
@@ -53,9 +53,10 @@ impl Backward for LayerNormBackward {
         }
         if self.has_bias {
             let bias = &parents[parents.len() - 1];
-            results.push(bias.requires_grad().then(|| {
-                g.sum_axis(Axis(0)).into_shape_with_order(IxDyn(&bias.shape())).expect("dim")
-            }));
+            results.push(
+                bias.requires_grad()
+                    .then(|| g.sum_axis(Axis(0)).into_shape_with_order(IxDyn(&bias.shape())).expect("dim")),
+            );
         }
         results
     }
@@ -67,7 +68,8 @@ impl Tensor {
     /// given (`F.layer_norm(x, (dim,), weight, bias, eps)`).
     pub fn layer_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let data = self.data();
-        let dim = *data.shape().last().ok_or_else(|| Error::Invalid { op: "layer_norm", reason: "scalar input".into() })?;
+        let dim =
+            *data.shape().last().ok_or_else(|| Error::Invalid { op: "layer_norm", reason: "scalar input".into() })?;
         for param in [weight, bias].into_iter().flatten() {
             if param.len() != dim || param.ndim() != 1 {
                 return Err(Error::Shape { op: "layer_norm", expected: vec![dim], got: param.shape() });

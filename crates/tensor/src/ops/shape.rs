@@ -116,7 +116,10 @@ impl Tensor {
         let ndim = self.ndim();
         let mut seen = vec![false; ndim];
         if order.len() != ndim || order.iter().any(|&a| a >= ndim || std::mem::replace(&mut seen[a], true)) {
-            return Err(Error::Invalid { op: "permute", reason: format!("{order:?} is not a permutation of {ndim} axes") });
+            return Err(Error::Invalid {
+                op: "permute",
+                reason: format!("{order:?} is not a permutation of {ndim} axes"),
+            });
         }
         let value = self.data().view().permuted_axes(IxDyn(order)).as_standard_layout().into_owned();
         let mut inverse = vec![0; ndim];
@@ -139,7 +142,10 @@ impl Tensor {
         let axis = normalize_axis("narrow", axis, data.ndim())?;
         let size = data.shape()[axis];
         if start + len > size {
-            return Err(Error::Invalid { op: "narrow", reason: format!("range {start}..{} exceeds size {size}", start + len) });
+            return Err(Error::Invalid {
+                op: "narrow",
+                reason: format!("range {start}..{} exceeds size {size}", start + len),
+            });
         }
         let value = data.slice_axis(Axis(axis), Slice::from(start..start + len)).as_standard_layout().into_owned();
         drop(data);

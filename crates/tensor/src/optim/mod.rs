@@ -169,7 +169,11 @@ impl ParamSlots {
 
     /// Calls `update(parameter, gradient, buffers, step)` for every parameter
     /// with a gradient, `step` counting this update (1 on the first).
-    fn update(&mut self, learning_rate: f32, mut update: impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64)) -> Result<()> {
+    fn update(
+        &mut self,
+        learning_rate: f32,
+        mut update: impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64),
+    ) -> Result<()> {
         if !learning_rate.is_finite() {
             return Err(Error::NonFinite { what: format!("{} learning rate", self.kind) });
         }
@@ -207,7 +211,10 @@ impl ParamSlots {
     /// Restores buffers and steps; returns the saved learning rate.
     fn load_state(&mut self, state: &OptimizerState) -> Result<f32> {
         if state.kind != self.kind {
-            return Err(Error::Invalid { op: self.kind, reason: format!("cannot load the state of a {:?} optimiser", state.kind) });
+            return Err(Error::Invalid {
+                op: self.kind,
+                reason: format!("cannot load the state of a {:?} optimiser", state.kind),
+            });
         }
         let mut restored = Vec::with_capacity(self.params.len());
         for (name, param) in &self.params {
@@ -217,13 +224,19 @@ impl ParamSlots {
                 let key = format!("{buffer_name}.{name}");
                 let buffer = state.buffers.get(&key).ok_or_else(|| Error::MissingTensor { name: key.clone() })?;
                 if buffer.shape() != param.data().shape() {
-                    return Err(Error::CheckpointShape { name: key, expected: param.shape(), got: buffer.shape().to_vec() });
+                    return Err(Error::CheckpointShape {
+                        name: key,
+                        expected: param.shape(),
+                        got: buffer.shape().to_vec(),
+                    });
                 }
                 buffers.push(buffer.clone());
             }
             restored.push((step, buffers));
         }
-        for ((step, buffers), (slot_step, slot_buffers)) in restored.into_iter().zip(self.steps.iter_mut().zip(&mut self.buffers)) {
+        for ((step, buffers), (slot_step, slot_buffers)) in
+            restored.into_iter().zip(self.steps.iter_mut().zip(&mut self.buffers))
+        {
             *slot_step = step;
             *slot_buffers = buffers;
         }

@@ -95,7 +95,10 @@ fn warm_up(step: usize, warmup_steps: usize) -> Option<f32> {
 
 fn check_steps(warmup_steps: usize, total_steps: usize) -> Result<()> {
     if warmup_steps > total_steps {
-        return Err(Error::Invalid { op: "schedule", reason: format!("warm-up {warmup_steps} exceeds total {total_steps} steps") });
+        return Err(Error::Invalid {
+            op: "schedule",
+            reason: format!("warm-up {warmup_steps} exceeds total {total_steps} steps"),
+        });
     }
     Ok(())
 }

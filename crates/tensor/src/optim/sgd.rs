@@ -68,7 +68,10 @@ impl Sgd {
         check_range("sgd", "momentum", momentum, 0.0..1.0)?;
         check_range("sgd", "dampening", dampening, 0.0..=1.0)?;
         if nesterov && (momentum == 0.0 || dampening != 0.0) {
-            return Err(Error::Invalid { op: "sgd", reason: "Nesterov momentum needs momentum > 0 and zero dampening".into() });
+            return Err(Error::Invalid {
+                op: "sgd",
+                reason: "Nesterov momentum needs momentum > 0 and zero dampening".into(),
+            });
         }
         (self.momentum, self.dampening, self.nesterov) = (momentum, dampening, nesterov);
         Ok(self)

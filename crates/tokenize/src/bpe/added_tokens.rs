@@ -85,10 +85,7 @@ impl AddedVocabulary {
         let mut by_content = FxHashMap::default();
         for (index, token) in tokens.iter().enumerate() {
             if token.content.is_empty() {
-                return Err(format!(
-                    "added_tokens[{index}] (id {}) has empty content",
-                    token.id
-                ));
+                return Err(format!("added_tokens[{index}] (id {}) has empty content", token.id));
             }
             if by_id.insert(token.id, index).is_some() {
                 return Err(format!("added_tokens: id {} appears twice", token.id));
@@ -97,13 +94,7 @@ impl AddedVocabulary {
         }
         let raw = Matcher::new(&tokens, |t| !t.normalized)?;
         let normalized = Matcher::new(&tokens, |t| t.normalized)?;
-        Ok(Self {
-            tokens,
-            by_id,
-            by_content,
-            raw,
-            normalized,
-        })
+        Ok(Self { tokens, by_id, by_content, raw, normalized })
     }
 
     /// The added tokens in their stored order.
@@ -127,9 +118,7 @@ impl AddedVocabulary {
         split_with(self.raw.as_ref(), &self.tokens, text, &mut first_pass);
         for segment in first_pass {
             match segment {
-                Segment::Text(piece) => {
-                    split_with(self.normalized.as_ref(), &self.tokens, piece, out)
-                }
+                Segment::Text(piece) => split_with(self.normalized.as_ref(), &self.tokens, piece, out),
                 token => out.push(token),
             }
         }
@@ -137,12 +126,8 @@ impl AddedVocabulary {
 }
 
 impl Matcher {
-    fn new(
-        tokens: &[AddedToken],
-        keep: impl Fn(&AddedToken) -> bool,
-    ) -> Result<Option<Self>, String> {
-        let token_of_pattern: Vec<usize> =
-            (0..tokens.len()).filter(|&i| keep(&tokens[i])).collect();
+    fn new(tokens: &[AddedToken], keep: impl Fn(&AddedToken) -> bool) -> Result<Option<Self>, String> {
+        let token_of_pattern: Vec<usize> = (0..tokens.len()).filter(|&i| keep(&tokens[i])).collect();
         if token_of_pattern.is_empty() {
             return Ok(None);
         }
@@ -150,21 +135,13 @@ impl Matcher {
             .match_kind(MatchKind::LeftmostLongest)
             .build(token_of_pattern.iter().map(|&i| &tokens[i].content))
             .map_err(|e| format!("added_tokens cannot be matched: {e}"))?;
-        Ok(Some(Self {
-            automaton,
-            token_of_pattern,
-        }))
+        Ok(Some(Self { automaton, token_of_pattern }))
     }
 }
 
 /// Appends the pieces of `text` around the matches of `matcher`, honouring
 /// `single_word`, `lstrip` and `rstrip`.
-fn split_with<'t>(
-    matcher: Option<&Matcher>,
-    tokens: &[AddedToken],
-    text: &'t str,
-    out: &mut Vec<Segment<'t>>,
-) {
+fn split_with<'t>(matcher: Option<&Matcher>, tokens: &[AddedToken], text: &'t str, out: &mut Vec<Segment<'t>>) {
     let Some(matcher) = matcher else {
         if !text.is_empty() {
             out.push(Segment::Text(text));
@@ -198,8 +175,7 @@ fn split_with<'t>(
 /// True when `text[start..end]` has no word character immediately on either side.
 fn stands_alone(text: &str, start: usize, end: usize) -> bool {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    !text[..start].chars().next_back().is_some_and(is_word)
-        && !text[end..].chars().next().is_some_and(is_word)
+    !text[..start].chars().next_back().is_some_and(is_word) && !text[end..].chars().next().is_some_and(is_word)
 }
 
 #[cfg(test)]
@@ -209,12 +185,7 @@ mod tests {
     fn vocabulary() -> AddedVocabulary {
         let mut mask = AddedToken::special(3, "<mask>");
         mask.lstrip = true;
-        AddedVocabulary::new(vec![
-            AddedToken::special(0, "<pad>"),
-            AddedToken::special(2, "</s>"),
-            mask,
-        ])
-        .unwrap()
+        AddedVocabulary::new(vec![AddedToken::special(0, "<pad>"), AddedToken::special(2, "</s>"), mask]).unwrap()
     }
 
     #[test]
@@ -237,12 +208,6 @@ mod tests {
     #[test]
     fn rejects_empty_and_repeated_tokens() {
         assert!(AddedVocabulary::new(vec![AddedToken::special(0, "")]).is_err());
-        assert!(
-            AddedVocabulary::new(vec![
-                AddedToken::special(0, "a"),
-                AddedToken::special(0, "b")
-            ])
-            .is_err()
-        );
+        assert!(AddedVocabulary::new(vec![AddedToken::special(0, "a"), AddedToken::special(0, "b")]).is_err());
     }
 }

@@ -49,9 +49,7 @@ const CHAR_TO_BYTE: [u16; MAX_CHAR + 1] = build_char_to_byte();
 
 /// The byte a byte-level character stands for, or `None` for characters outside the map.
 pub fn char_to_byte(c: char) -> Option<u8> {
-    CHAR_TO_BYTE
-        .get(c as usize)
-        .and_then(|&b| u8::try_from(b).ok())
+    CHAR_TO_BYTE.get(c as usize).and_then(|&b| u8::try_from(b).ok())
 }
 
 /// Maps bytes to their byte-level characters (`"한 a"` bytes → `"íķľĠa"`).

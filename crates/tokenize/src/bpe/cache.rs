@@ -26,10 +26,7 @@ impl WordCache {
     /// A cache holding at most about `capacity` words (0 disables caching).
     pub(crate) fn new(capacity: usize) -> Self {
         let shards = if capacity == 0 { 0 } else { SHARDS };
-        Self {
-            shards: (0..shards).map(|_| RwLock::default()).collect(),
-            shard_capacity: capacity.div_ceil(SHARDS),
-        }
+        Self { shards: (0..shards).map(|_| RwLock::default()).collect(), shard_capacity: capacity.div_ceil(SHARDS) }
     }
 
     fn shard(&self, word: &[u8]) -> Option<&Shard> {

@@ -74,19 +74,13 @@ enum MergeFile {
 
 /// Reads a tokenizer from `tokenizer.json` text; `source` names it in errors.
 pub(crate) fn from_json_str(json: &str, source: &Path) -> Result<ByteLevelBpe> {
-    let file: TokenizerFile = serde_json::from_str(json).map_err(|e| BpeError::Json {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    let format_error = |message: String| BpeError::Format {
-        path: source.to_path_buf(),
-        message,
-    };
+    let file: TokenizerFile =
+        serde_json::from_str(json).map_err(|e| BpeError::Json { path: source.to_path_buf(), source: e })?;
+    let format_error = |message: String| BpeError::Format { path: source.to_path_buf(), message };
     require_null(&file.truncation, "truncation").map_err(format_error)?;
     require_null(&file.padding, "padding").map_err(format_error)?;
     require_null(&file.normalizer, "normalizer").map_err(format_error)?;
-    let pre_tokenizer =
-        byte_level_component(file.pre_tokenizer, "pre_tokenizer").map_err(format_error)?;
+    let pre_tokenizer = byte_level_component(file.pre_tokenizer, "pre_tokenizer").map_err(format_error)?;
     let decoder = byte_level_component(file.decoder, "decoder").map_err(format_error)?;
     let post_processor = PostProcessor::from_json(file.post_processor).map_err(format_error)?;
     let model = model_from_file(file.model, source)?;
@@ -94,39 +88,24 @@ pub(crate) fn from_json_str(json: &str, source: &Path) -> Result<ByteLevelBpe> {
         check_added_token(token, &model).map_err(format_error)?;
     }
     let added = AddedVocabulary::new(file.added_tokens).map_err(format_error)?;
-    Ok(ByteLevelBpe::from_parts(
-        model,
-        added,
-        pre_tokenizer,
-        decoder,
-        post_processor,
-    ))
+    Ok(ByteLevelBpe::from_parts(model, added, pre_tokenizer, decoder, post_processor))
 }
 
 /// Reads a tokenizer from a `tokenizer.json` file.
 pub(crate) fn from_file(path: &Path) -> Result<ByteLevelBpe> {
-    let json = fs::read_to_string(path).map_err(|e| BpeError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let json = fs::read_to_string(path).map_err(|e| BpeError::Io { path: path.to_path_buf(), source: e })?;
     from_json_str(&json, path)
 }
 
 /// An added token must agree with the vocabulary on its id, both ways.
 fn check_added_token(token: &AddedToken, model: &BpeModel) -> std::result::Result<(), String> {
-    if let Some(model_id) = model
-        .token_to_id(&token.content)
-        .filter(|&id| id != token.id)
-    {
+    if let Some(model_id) = model.token_to_id(&token.content).filter(|&id| id != token.id) {
         return Err(format!(
             "added token {:?} has id {} but model.vocab gives it id {model_id}",
             token.content, token.id
         ));
     }
-    if let Some(other) = model
-        .id_to_token(token.id)
-        .filter(|&other| other != token.content)
-    {
+    if let Some(other) = model.id_to_token(token.id).filter(|&other| other != token.content) {
         return Err(format!(
             "added token {:?} has id {}, which model.vocab gives to {other:?}",
             token.content, token.id
@@ -138,31 +117,21 @@ fn check_added_token(token: &AddedToken, model: &BpeModel) -> std::result::Resul
 fn require_null(value: &Value, field: &str) -> std::result::Result<(), String> {
     match value {
         Value::Null => Ok(()),
-        _ => Err(format!(
-            "{field} must be null: this crate does not implement it (found {value})"
-        )),
+        _ => Err(format!("{field} must be null: this crate does not implement it (found {value})")),
     }
 }
 
 /// Reads a pre-tokenizer or decoder, which must be `ByteLevel`.
-fn byte_level_component(
-    value: Value,
-    field: &str,
-) -> std::result::Result<ByteLevelPreTokenizer, String> {
+fn byte_level_component(value: Value, field: &str) -> std::result::Result<ByteLevelPreTokenizer, String> {
     match value.get("type").and_then(Value::as_str) {
         Some("ByteLevel") => serde_json::from_value(value).map_err(|e| format!("{field}: {e}")),
-        Some(other) => Err(format!(
-            "{field} type {other:?} is not supported (only ByteLevel)"
-        )),
+        Some(other) => Err(format!("{field} type {other:?} is not supported (only ByteLevel)")),
         None => Err(format!("{field} must be a ByteLevel object, found {value}")),
     }
 }
 
 fn model_from_file(model: ModelFile, source: &Path) -> Result<BpeModel> {
-    let unsupported = |message: &str| BpeError::Format {
-        path: source.to_path_buf(),
-        message: message.to_owned(),
-    };
+    let unsupported = |message: &str| BpeError::Format { path: source.to_path_buf(), message: message.to_owned() };
     match model.kind.as_deref() {
         None | Some("BPE") => {}
         Some(other) => return Err(unsupported(&format!("model type {other:?} is not BPE"))),
@@ -171,16 +140,11 @@ fn model_from_file(model: ModelFile, source: &Path) -> Result<BpeModel> {
         return Err(unsupported("model.dropout is not supported (must be null)"));
     }
     if model.byte_fallback {
-        return Err(unsupported(
-            "model.byte_fallback is not supported by byte-level BPE",
-        ));
+        return Err(unsupported("model.byte_fallback is not supported by byte-level BPE"));
     }
     // GPT-2's and RoBERTa's files spell "none" as an empty string.
     let affixes = [&model.continuing_subword_prefix, &model.end_of_word_suffix];
-    if affixes
-        .iter()
-        .any(|affix| affix.as_deref().is_some_and(|a| !a.is_empty()))
-    {
+    if affixes.iter().any(|affix| affix.as_deref().is_some_and(|a| !a.is_empty())) {
         return Err(unsupported(
             "model.continuing_subword_prefix and end_of_word_suffix are not supported (must be null or \"\")",
         ));
@@ -199,14 +163,7 @@ fn model_from_file(model: ModelFile, source: &Path) -> Result<BpeModel> {
             },
         })
         .collect::<Result<Vec<_>>>()?;
-    BpeModel::new(
-        model.vocab,
-        &merges,
-        model.unk_token,
-        model.fuse_unk,
-        model.ignore_merges,
-        source,
-    )
+    BpeModel::new(model.vocab, &merges, model.unk_token, model.fuse_unk, model.ignore_merges, source)
 }
 
 /// The top level of `tokenizer.json`, as written (same key order as `tokenizers`).
@@ -269,15 +226,9 @@ pub(crate) fn to_json_string(tokenizer: &ByteLevelBpe) -> serde_json::Result<Str
         padding: None,
         added_tokens: tokenizer.added_tokens(),
         normalizer: None,
-        pre_tokenizer: Tagged {
-            kind: "ByteLevel",
-            settings: tokenizer.pre_tokenizer(),
-        },
+        pre_tokenizer: Tagged { kind: "ByteLevel", settings: tokenizer.pre_tokenizer() },
         post_processor: &tokenizer.post_processor().json,
-        decoder: Tagged {
-            kind: "ByteLevel",
-            settings: tokenizer.decoder(),
-        },
+        decoder: Tagged { kind: "ByteLevel", settings: tokenizer.decoder() },
         model: ModelOut {
             kind: "BPE",
             dropout: None,

@@ -72,30 +72,26 @@ impl BpeModel {
         ignore_merges: bool,
         source: &std::path::Path,
     ) -> Result<Self> {
-        let format_error = |message: String| BpeError::Format {
-            path: source.to_path_buf(),
-            message,
-        };
+        let format_error = |message: String| BpeError::Format { path: source.to_path_buf(), message };
         let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
         let mut id_to_token = vec![None; size];
         for (token, &id) in &vocab {
             if let Some(other) = id_to_token[id as usize].replace(token.clone()) {
-                return Err(format_error(format!(
-                    "model.vocab gives id {id} to both {other:?} and {token:?}"
-                )));
+                return Err(format_error(format!("model.vocab gives id {id} to both {other:?} and {token:?}")));
             }
         }
         let unk_id = match unk_token {
-            Some(unk) => Some(vocab.get(&unk).copied().ok_or_else(|| {
-                format_error(format!("model.unk_token {unk:?} is not in model.vocab"))
-            })?),
+            Some(unk) => Some(
+                vocab
+                    .get(&unk)
+                    .copied()
+                    .ok_or_else(|| format_error(format!("model.unk_token {unk:?} is not in model.vocab")))?,
+            ),
             None => None,
         };
         let id_of = |token: &str, rank: usize| {
             vocab.get(token).copied().ok_or_else(|| {
-                format_error(format!(
-                    "model.merges[{rank}] uses {token:?}, which is not in model.vocab"
-                ))
+                format_error(format!("model.merges[{rank}] uses {token:?}, which is not in model.vocab"))
             })
         };
         let mut merge_map = FxHashMap::default();
@@ -109,11 +105,7 @@ impl BpeModel {
             }
             ranked_pairs.push(pair);
         }
-        let byte_ids = std::array::from_fn(|b| {
-            vocab
-                .get(BYTE_TO_CHAR[b].encode_utf8(&mut [0; 4]) as &str)
-                .copied()
-        });
+        let byte_ids = std::array::from_fn(|b| vocab.get(BYTE_TO_CHAR[b].encode_utf8(&mut [0; 4]) as &str).copied());
         let bytes_to_id = match ignore_merges {
             true => vocab
                 .iter()
@@ -152,10 +144,7 @@ impl BpeModel {
 
     /// The vocabulary as (token, id) pairs in id order.
     pub(crate) fn tokens_by_id(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.id_to_token
-            .iter()
-            .enumerate()
-            .filter_map(|(id, token)| Some((token.as_deref()?, id as u32)))
+        self.id_to_token.iter().enumerate().filter_map(|(id, token)| Some((token.as_deref()?, id as u32)))
     }
 
     /// The merges in rank order, as token strings.
@@ -184,11 +173,7 @@ impl BpeModel {
             return Ok(());
         }
         let start = out.len();
-        match self
-            .ignore_merges
-            .then(|| self.bytes_to_id.get(word))
-            .flatten()
-        {
+        match self.ignore_merges.then(|| self.bytes_to_id.get(word)).flatten() {
             Some(&id) => out.push(id),
             None => self.merge_word(word, out)?,
         }
@@ -216,13 +201,7 @@ impl BpeModel {
 
     /// Merges the symbol at `pos` with its right neighbour into `merged`, unless the queue
     /// entry went stale, and queues the merges this makes possible with both neighbours.
-    fn merge_at(
-        &self,
-        symbols: &mut [Symbol],
-        queue: &mut BinaryHeap<QueuedMerge>,
-        pos: usize,
-        merged: u32,
-    ) {
+    fn merge_at(&self, symbols: &mut [Symbol], queue: &mut BinaryHeap<QueuedMerge>, pos: usize, merged: u32) {
         let current = symbols[pos];
         if current.len == 0 || current.next < 0 {
             return;
@@ -232,20 +211,13 @@ impl BpeModel {
         if self.merges.get(&(current.id, right.id)).map(|m| m.1) != Some(merged) {
             return;
         }
-        symbols[pos] = Symbol {
-            id: merged,
-            len: current.len + right.len,
-            next: right.next,
-            ..current
-        };
+        symbols[pos] = Symbol { id: merged, len: current.len + right.len, next: right.next, ..current };
         symbols[right_pos].len = 0;
         if right.next >= 0 {
             symbols[right.next as usize].prev = pos as i32;
         }
         if current.prev >= 0
-            && let Some(&(rank, id)) = self
-                .merges
-                .get(&(symbols[current.prev as usize].id, merged))
+            && let Some(&(rank, id)) = self.merges.get(&(symbols[current.prev as usize].id, merged))
         {
             queue.push(Reverse((rank, current.prev as u32, id)));
         }
@@ -266,10 +238,7 @@ impl BpeModel {
                 (None, Some(unk)) => (unk, true),
                 (None, None) => return Err(BpeError::ByteNotInVocab { byte }),
             };
-            if let Some(last) = symbols
-                .last_mut()
-                .filter(|s| is_unk && self.fuse_unk && s.id == id)
-            {
+            if let Some(last) = symbols.last_mut().filter(|s| is_unk && self.fuse_unk && s.id == id) {
                 last.len += 1;
                 continue;
             }
@@ -277,12 +246,7 @@ impl BpeModel {
             if let Some(last) = symbols.last_mut() {
                 last.next = n;
             }
-            symbols.push(Symbol {
-                id,
-                prev: n - 1,
-                next: -1,
-                len: 1,
-            });
+            symbols.push(Symbol { id, prev: n - 1, next: -1, len: 1 });
         }
         Ok(())
     }
@@ -296,19 +260,8 @@ mod tests {
     fn model(ignore_merges: bool) -> BpeModel {
         let vocab = ["a", "b", "c", "bc", "ab", "abc"].iter().enumerate();
         let vocab = vocab.map(|(id, t)| (t.to_string(), id as u32)).collect();
-        let merges = [
-            ("b".to_owned(), "c".to_owned()),
-            ("a".to_owned(), "b".to_owned()),
-        ];
-        BpeModel::new(
-            vocab,
-            &merges,
-            None,
-            false,
-            ignore_merges,
-            std::path::Path::new("test"),
-        )
-        .unwrap()
+        let merges = [("b".to_owned(), "c".to_owned()), ("a".to_owned(), "b".to_owned())];
+        BpeModel::new(vocab, &merges, None, false, ignore_merges, std::path::Path::new("test")).unwrap()
     }
 
     fn encode(model: &BpeModel, word: &str) -> Result<Vec<u32>> {
@@ -334,8 +287,7 @@ mod tests {
     #[test]
     fn bytes_outside_the_vocabulary_become_unk() {
         let vocab = ["a", "b", "<unk>"].iter().enumerate();
-        let vocab: FxHashMap<String, u32> =
-            vocab.map(|(id, t)| (t.to_string(), id as u32)).collect();
+        let vocab: FxHashMap<String, u32> = vocab.map(|(id, t)| (t.to_string(), id as u32)).collect();
         let path = std::path::Path::new("test");
         let unk = Some("<unk>".to_owned());
         let fused = BpeModel::new(vocab.clone(), &[], unk.clone(), true, false, path).unwrap();

@@ -29,11 +29,7 @@ impl PostProcessor {
             Some(other) => return Err(format!("post_processor type {other:?} is not supported")),
             None => return Err("post_processor has no \"type\"".to_owned()),
         };
-        Ok(Self {
-            prefix,
-            suffix,
-            json,
-        })
+        Ok(Self { prefix, suffix, json })
     }
 
     /// Wraps `ids` with the prefix and suffix.
@@ -56,10 +52,7 @@ fn token_id(json: &Value, field: &str) -> Result<u32, String> {
 
 /// Prefix and suffix ids of a template's `single` sequence.
 fn template_ids(json: &Value) -> Result<(Vec<u32>, Vec<u32>), String> {
-    let pieces = json
-        .get("single")
-        .and_then(Value::as_array)
-        .ok_or("post_processor.single must be a list")?;
+    let pieces = json.get("single").and_then(Value::as_array).ok_or("post_processor.single must be a list")?;
     let (mut prefix, mut suffix, mut seen_sequence) = (vec![], vec![], false);
     for piece in pieces {
         if piece.get("Sequence").is_some() {
@@ -71,22 +64,13 @@ fn template_ids(json: &Value) -> Result<(Vec<u32>, Vec<u32>), String> {
             .and_then(Value::as_str)
             .ok_or("post_processor.single has a piece that is neither Sequence nor SpecialToken")?;
         let ids = json
-            .pointer(&format!(
-                "/special_tokens/{}/ids",
-                name.replace('~', "~0").replace('/', "~1")
-            ))
+            .pointer(&format!("/special_tokens/{}/ids", name.replace('~', "~0").replace('/', "~1")))
             .and_then(Value::as_array)
             .ok_or_else(|| format!("post_processor.special_tokens has no ids for {name:?}"))?;
-        let target = if seen_sequence {
-            &mut suffix
-        } else {
-            &mut prefix
-        };
+        let target = if seen_sequence { &mut suffix } else { &mut prefix };
         for id in ids {
             let id = id.as_u64().and_then(|id| u32::try_from(id).ok());
-            target.push(id.ok_or_else(|| {
-                format!("post_processor.special_tokens.{name}.ids must be integers")
-            })?);
+            target.push(id.ok_or_else(|| format!("post_processor.special_tokens.{name}.ids must be integers"))?);
         }
     }
     Ok((prefix, suffix))

@@ -42,11 +42,7 @@ fn default_true() -> bool {
 impl Default for ByteLevelPreTokenizer {
     /// GPT-2's split without a prefix space: encoding then round-trips any text.
     fn default() -> Self {
-        Self {
-            add_prefix_space: false,
-            trim_offsets: true,
-            use_regex: true,
-        }
+        Self { add_prefix_space: false, trim_offsets: true, use_regex: true }
     }
 }
 
@@ -96,9 +92,7 @@ impl<'t> Iterator for Gpt2Words<'t> {
         let first = rest.chars().next()?;
         // Every character matches one alternative, so the anchored pattern always matches;
         // the fallback only guards against that reasoning being wrong.
-        let len = GPT2_SPLIT.find(rest).map_or(first.len_utf8(), |m| {
-            keep_last_space_for_next_word(rest, m.end())
-        });
+        let len = GPT2_SPLIT.find(rest).map_or(first.len_utf8(), |m| keep_last_space_for_next_word(rest, m.end()));
         self.pos += len;
         Some(&rest[..len])
     }
@@ -144,10 +138,7 @@ mod tests {
 
     #[test]
     fn prefix_space_is_added_once() {
-        let pre = ByteLevelPreTokenizer {
-            add_prefix_space: true,
-            ..Default::default()
-        };
+        let pre = ByteLevelPreTokenizer { add_prefix_space: true, ..Default::default() };
         let mut out = Vec::new();
         pre.for_each_word("hi there", |w| out.push(w.to_owned()));
         assert_eq!(out, [" hi", " there"]);

@@ -62,13 +62,7 @@ impl ByteLevelBpe {
         decoder: ByteLevelPreTokenizer,
         post_processor: PostProcessor,
     ) -> Self {
-        Self {
-            model,
-            added,
-            pre_tokenizer,
-            decoder,
-            post_processor,
-        }
+        Self { model, added, pre_tokenizer, decoder, post_processor }
     }
 
     /// Loads a Hugging Face `tokenizer.json` of a byte-level BPE tokenizer.
@@ -86,19 +80,14 @@ impl ByteLevelBpe {
 
     /// The tokenizer as `tokenizer.json` text, loadable by Python `tokenizers`.
     pub fn to_json_string(&self) -> Result<String> {
-        hf_json::to_json_string(self).map_err(|source| BpeError::Json {
-            path: "<memory>".into(),
-            source,
-        })
+        hf_json::to_json_string(self).map_err(|source| BpeError::Json { path: "<memory>".into(), source })
     }
 
     /// Saves the tokenizer as `tokenizer.json` (written to a temporary file, then renamed).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let json = hf_json::to_json_string(self).map_err(|source| BpeError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let json =
+            hf_json::to_json_string(self).map_err(|source| BpeError::Json { path: path.to_path_buf(), source })?;
         hf_json::write_atomically(path, &json)
     }
 
@@ -106,10 +95,7 @@ impl ByteLevelBpe {
     /// (like `tokenizers`' `encode(text)`). Empty text gives an empty encoding.
     pub fn encode(&self, text: &str) -> Result<Encoding> {
         let ids = self.encode_ids(text)?;
-        let tokens = ids
-            .iter()
-            .map(|&id| self.id_to_token(id).unwrap_or_default().to_owned())
-            .collect();
+        let tokens = ids.iter().map(|&id| self.id_to_token(id).unwrap_or_default().to_owned()).collect();
         Ok(Encoding { ids, tokens })
     }
 
@@ -141,18 +127,12 @@ impl ByteLevelBpe {
 
     /// Encodes many texts in parallel (rayon's global pool), in order.
     pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Encoding>> {
-        texts
-            .par_iter()
-            .map(|text| self.encode(text.as_ref()))
-            .collect()
+        texts.par_iter().map(|text| self.encode(text.as_ref())).collect()
     }
 
     /// Encodes many texts into ids in parallel, in order.
     pub fn encode_batch_ids<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<u32>>> {
-        texts
-            .par_iter()
-            .map(|text| self.encode_ids(text.as_ref()))
-            .collect()
+        texts.par_iter().map(|text| self.encode_ids(text.as_ref())).collect()
     }
 
     /// Decodes ids back into text, special tokens included, so `decode(encode(s)) == s`.
@@ -177,10 +157,7 @@ impl ByteLevelBpe {
                 }
                 continue;
             }
-            let token = self.model.id_to_token(id).ok_or(BpeError::UnknownId {
-                id,
-                vocab_size: self.vocab_size(),
-            })?;
+            let token = self.model.id_to_token(id).ok_or(BpeError::UnknownId { id, vocab_size: self.vocab_size() })?;
             push_token_bytes(token, &mut bytes);
         }
         Ok(match String::from_utf8(bytes) {
@@ -191,9 +168,7 @@ impl ByteLevelBpe {
 
     /// The id of a token (added tokens first, then the vocabulary), in byte-level spelling.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.added
-            .token_to_id(token)
-            .or_else(|| self.model.token_to_id(token))
+        self.added.token_to_id(token).or_else(|| self.model.token_to_id(token))
     }
 
     /// The token with this id, in byte-level spelling.
@@ -206,12 +181,7 @@ impl ByteLevelBpe {
 
     /// Number of tokens: the vocabulary plus added tokens that are not in it.
     pub fn vocab_size(&self) -> usize {
-        let extra = self
-            .added
-            .tokens()
-            .iter()
-            .filter(|t| self.model.token_to_id(&t.content).is_none())
-            .count();
+        let extra = self.added.tokens().iter().filter(|t| self.model.token_to_id(&t.content).is_none()).count();
         self.model.len() + extra
     }
 

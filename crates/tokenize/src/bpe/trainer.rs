@@ -141,9 +141,7 @@ impl BpeTrainer {
             let counts = chunk
                 .par_drain(..)
                 .fold(WordCounts::default, |mut counts, text| {
-                    self.pre_tokenizer.for_each_word(text.as_ref(), |word| {
-                        add_count(&mut counts, word.as_bytes(), 1)
-                    });
+                    self.pre_tokenizer.for_each_word(text.as_ref(), |word| add_count(&mut counts, word.as_bytes(), 1));
                     counts
                 })
                 .reduce(WordCounts::default, merge_counts);
@@ -160,14 +158,8 @@ impl BpeTrainer {
             return ProgressBar::hidden();
         }
         let (bar, template) = match len {
-            0 => (
-                ProgressBar::new_spinner(),
-                "{msg} {pos} [{elapsed_precise}]",
-            ),
-            _ => (
-                ProgressBar::new(len as u64),
-                "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]",
-            ),
+            0 => (ProgressBar::new_spinner(), "{msg} {pos} [{elapsed_precise}]"),
+            _ => (ProgressBar::new(len as u64), "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]"),
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
@@ -176,16 +168,8 @@ impl BpeTrainer {
     }
 
     /// Assembles the tokenizer: vocabulary, merges in rank order, special tokens as added tokens.
-    fn build_tokenizer(
-        &self,
-        id_to_token: Vec<String>,
-        merges: &[(String, String)],
-    ) -> Result<ByteLevelBpe> {
-        let vocab = id_to_token
-            .iter()
-            .enumerate()
-            .map(|(id, token)| (token.clone(), id as u32))
-            .collect();
+    fn build_tokenizer(&self, id_to_token: Vec<String>, merges: &[(String, String)]) -> Result<ByteLevelBpe> {
+        let vocab = id_to_token.iter().enumerate().map(|(id, token)| (token.clone(), id as u32)).collect();
         let source = std::path::Path::new("<trainer>");
         let model = BpeModel::new(vocab, merges, None, false, false, source)?;
         let specials = self
@@ -199,19 +183,11 @@ impl BpeTrainer {
                 tokens
             });
         let added = AddedVocabulary::new(specials).map_err(BpeError::Config)?;
-        let byte_level_json = json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+        let byte_level_json =
+            json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
         let post_processor = PostProcessor::from_json(byte_level_json).map_err(BpeError::Config)?;
-        let decoder = ByteLevelPreTokenizer {
-            add_prefix_space: true,
-            ..ByteLevelPreTokenizer::default()
-        };
-        Ok(ByteLevelBpe::from_parts(
-            model,
-            added,
-            self.pre_tokenizer,
-            decoder,
-            post_processor,
-        ))
+        let decoder = ByteLevelPreTokenizer { add_prefix_space: true, ..ByteLevelPreTokenizer::default() };
+        Ok(ByteLevelBpe::from_parts(model, added, self.pre_tokenizer, decoder, post_processor))
     }
 }
 
@@ -259,9 +235,7 @@ impl PartialOrd for QueuedPair {
 impl Ord for QueuedPair {
     /// Higher counts first; among equal counts the smaller pair of ids first.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.count
-            .cmp(&other.count)
-            .then_with(|| other.pair.cmp(&self.pair))
+        self.count.cmp(&other.count).then_with(|| other.pair.cmp(&self.pair))
     }
 }
 
@@ -292,14 +266,9 @@ impl MergeState {
         for c in alphabet() {
             state.intern(c.to_string());
         }
-        let byte_ids: Vec<u32> = BYTE_TO_CHAR
-            .iter()
-            .map(|c| state.token_to_id[&c.to_string()])
-            .collect();
+        let byte_ids: Vec<u32> = BYTE_TO_CHAR.iter().map(|c| state.token_to_id[&c.to_string()]).collect();
         for (word, count) in word_counts {
-            state
-                .words
-                .push(word.iter().map(|&b| byte_ids[b as usize]).collect());
+            state.words.push(word.iter().map(|&b| byte_ids[b as usize]).collect());
             state.counts.push(count);
         }
         state.count_pairs();
@@ -338,23 +307,14 @@ impl MergeState {
         for (pair, words) in where_seen {
             let count = self.pair_counts[&pair];
             if count > 0 {
-                self.queue.push(QueuedPair {
-                    count: count as u64,
-                    pair,
-                    words,
-                });
+                self.queue.push(QueuedPair { count: count as u64, pair, words });
             }
         }
     }
 
     /// Merges until the vocabulary reaches `vocab_size`, no pair is left, or the best pair is
     /// rarer than `min_frequency`. Returns the merges in the order they were made.
-    fn merge_until(
-        &mut self,
-        vocab_size: usize,
-        min_frequency: u64,
-        progress: &ProgressBar,
-    ) -> Vec<(String, String)> {
+    fn merge_until(&mut self, vocab_size: usize, min_frequency: u64, progress: &ProgressBar) -> Vec<(String, String)> {
         let mut merges = Vec::new();
         while self.id_to_token.len() < vocab_size {
             let Some(mut top) = self.queue.pop() else {
@@ -371,10 +331,7 @@ impl MergeState {
             if top.count < 1 || top.count < min_frequency {
                 break;
             }
-            let (left, right) = (
-                &self.id_to_token[top.pair.0 as usize],
-                &self.id_to_token[top.pair.1 as usize],
-            );
+            let (left, right) = (&self.id_to_token[top.pair.0 as usize], &self.id_to_token[top.pair.1 as usize]);
             merges.push((left.clone(), right.clone()));
             let merged = self.intern(format!("{left}{right}"));
             self.apply_merge(top.pair, merged, &top.words);
@@ -437,10 +394,7 @@ mod tests {
         let mut changes = Vec::new();
         merge_in_word(&mut word, (2, 2), 9, &mut changes);
         assert_eq!(word, [0, 1, 9, 3]);
-        assert_eq!(
-            changes,
-            [((1, 2), -1), ((1, 9), 1), ((2, 3), -1), ((9, 3), 1)]
-        );
+        assert_eq!(changes, [((1, 2), -1), ((1, 9), 1), ((2, 3), -1), ((9, 3), 1)]);
     }
 
     #[test]
@@ -456,11 +410,7 @@ mod tests {
     fn queue_prefers_count_then_smaller_pair() {
         let mut queue = BinaryHeap::new();
         for (count, pair) in [(3, (4, 5)), (5, (9, 9)), (5, (2, 8)), (1, (0, 0))] {
-            queue.push(QueuedPair {
-                count,
-                pair,
-                words: vec![],
-            });
+            queue.push(QueuedPair { count, pair, words: vec![] });
         }
         let order: Vec<Pair> = std::iter::from_fn(|| queue.pop().map(|q| q.pair)).collect();
         assert_eq!(order, [(2, 8), (9, 9), (4, 5), (0, 0)]);

@@ -36,8 +36,7 @@ pub enum EncodingError {
 }
 
 fn in_file(path: Option<&Path>) -> String {
-    path.map(|p| format!(" in {}", p.display()))
-        .unwrap_or_default()
+    path.map(|p| format!(" in {}", p.display())).unwrap_or_default()
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same

@@ -79,16 +79,8 @@ impl<T: Clone> Padded<T> {
 /// let x = pad_sequences(&seqs, post, 0);
 /// assert_eq!(x.to_vecs(), vec![vec![1, 0], vec![2, 3], vec![4, 5]]);
 /// ```
-pub fn pad_sequences<T: Copy, S: AsRef<[T]>>(
-    sequences: &[S],
-    options: PadOptions,
-    value: T,
-) -> Padded<T> {
-    let longest = sequences
-        .iter()
-        .map(|s| s.as_ref().len())
-        .max()
-        .unwrap_or(0);
+pub fn pad_sequences<T: Copy, S: AsRef<[T]>>(sequences: &[S], options: PadOptions, value: T) -> Padded<T> {
+    let longest = sequences.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
     let cols = options.maxlen.unwrap_or(longest);
     let mut data = Vec::with_capacity(sequences.len() * cols);
     for seq in sequences {
@@ -103,11 +95,7 @@ pub fn pad_sequences<T: Copy, S: AsRef<[T]>>(
             Side::Post => data.extend(kept.iter().copied().chain(fill)),
         }
     }
-    Padded {
-        data,
-        rows: sequences.len(),
-        cols,
-    }
+    Padded { data, rows: sequences.len(), cols }
 }
 
 #[cfg(test)]
@@ -118,47 +106,19 @@ mod tests {
     fn keras_docstring_examples() {
         let seqs = vec![vec![1], vec![2, 3], vec![4, 5, 6]];
         let with = |maxlen, padding, value| {
-            pad_sequences(
-                &seqs,
-                PadOptions {
-                    maxlen,
-                    padding,
-                    ..Default::default()
-                },
-                value,
-            )
-            .to_vecs()
+            pad_sequences(&seqs, PadOptions { maxlen, padding, ..Default::default() }, value).to_vecs()
         };
-        assert_eq!(
-            with(None, Side::Pre, -1),
-            vec![vec![-1, -1, 1], vec![-1, 2, 3], vec![4, 5, 6]]
-        );
-        assert_eq!(
-            with(None, Side::Post, 0),
-            vec![vec![1, 0, 0], vec![2, 3, 0], vec![4, 5, 6]]
-        );
-        assert_eq!(
-            with(Some(2), Side::Pre, 0),
-            vec![vec![0, 1], vec![2, 3], vec![5, 6]]
-        );
+        assert_eq!(with(None, Side::Pre, -1), vec![vec![-1, -1, 1], vec![-1, 2, 3], vec![4, 5, 6]]);
+        assert_eq!(with(None, Side::Post, 0), vec![vec![1, 0, 0], vec![2, 3, 0], vec![4, 5, 6]]);
+        assert_eq!(with(Some(2), Side::Pre, 0), vec![vec![0, 1], vec![2, 3], vec![5, 6]]);
     }
 
     #[test]
     fn empty_inputs_and_zero_length() {
         let none: Vec<Vec<u32>> = vec![];
-        assert_eq!(
-            pad_sequences(&none, PadOptions::default(), 0).shape(),
-            (0, 0)
-        );
+        assert_eq!(pad_sequences(&none, PadOptions::default(), 0).shape(), (0, 0));
         let seqs = vec![vec![], vec![7u32]];
-        let x = pad_sequences(
-            &seqs,
-            PadOptions {
-                maxlen: Some(0),
-                ..Default::default()
-            },
-            0,
-        );
+        let x = pad_sequences(&seqs, PadOptions { maxlen: Some(0), ..Default::default() }, 0);
         assert_eq!(x.shape(), (2, 0));
         assert_eq!(x.rows().count(), 2);
         assert_eq!(x.row(1), Some(&[][..]));

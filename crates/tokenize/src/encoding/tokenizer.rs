@@ -168,10 +168,7 @@ impl Tokenizer {
         D: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        texts
-            .into_iter()
-            .map(|doc| self.text_to_sequence(doc))
-            .collect()
+        texts.into_iter().map(|doc| self.text_to_sequence(doc)).collect()
     }
 
     /// Converts indices back to space-joined words. As in Keras, an index
@@ -191,10 +188,7 @@ impl Tokenizer {
 
     /// Converts every index sequence back to text.
     pub fn sequences_to_texts<S: AsRef<[u32]>>(&self, sequences: &[S]) -> Vec<String> {
-        sequences
-            .iter()
-            .map(|seq| self.sequence_to_text(seq.as_ref()))
-            .collect()
+        sequences.iter().map(|seq| self.sequence_to_text(seq.as_ref())).collect()
     }
 
     /// The index of `word` in the full vocabulary (Keras' `word_index[word]`),
@@ -211,10 +205,7 @@ impl Tokenizer {
 
     /// `(word, index)` pairs in index order (Keras' `word_index`).
     pub fn word_index(&self) -> impl ExactSizeIterator<Item = (&str, u32)> + '_ {
-        self.vocab
-            .iter()
-            .enumerate()
-            .map(|(pos, word)| (word.as_str(), pos as u32 + 1))
+        self.vocab.iter().enumerate().map(|(pos, word)| (word.as_str(), pos as u32 + 1))
     }
 
     /// Number of indexed words, OOV token included (`len(word_index)`).
@@ -298,8 +289,7 @@ impl Tokenizer {
     /// Unlike Keras, an OOV token that also occurs in the texts keeps index 1
     /// instead of being given a second index.
     fn rebuild_vocab(&mut self) {
-        let mut vocab =
-            IndexSet::with_capacity_and_hasher(self.word_counts.unique() + 1, FxBuildHasher);
+        let mut vocab = IndexSet::with_capacity_and_hasher(self.word_counts.unique() + 1, FxBuildHasher);
         vocab.extend(self.oov_token.clone());
         for (word, _) in self.word_counts.most_common(usize::MAX) {
             if !vocab.contains(word) {
@@ -359,15 +349,9 @@ impl Tokenizer {
     /// Serialises to Keras' `Tokenizer.to_json()` format, which
     /// `keras.preprocessing.text.tokenizer_from_json` reads.
     pub fn to_json(&self) -> String {
-        let index_docs: IndexMap<String, usize> = self
-            .word_docs
-            .iter()
-            .filter_map(|(word, n)| Some((self.index_of(word)?.to_string(), n)))
-            .collect();
-        let index_word: IndexMap<String, &str> = self
-            .word_index()
-            .map(|(word, i)| (i.to_string(), word))
-            .collect();
+        let index_docs: IndexMap<String, usize> =
+            self.word_docs.iter().filter_map(|(word, n)| Some((self.index_of(word)?.to_string(), n))).collect();
+        let index_word: IndexMap<String, &str> = self.word_index().map(|(word, i)| (i.to_string(), word)).collect();
         let word_index: IndexMap<&str, u32> = self.word_index().collect();
         let counts = |fd: &FreqDist| json(&fd.iter().collect::<IndexMap<_, _>>());
         let document = KerasJson {
@@ -414,19 +398,13 @@ impl Tokenizer {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|reason| EncodingError::Malformed {
-            path: Some(path.to_owned()),
-            reason,
-        })
+        Self::parse(&text).map_err(|reason| EncodingError::Malformed { path: Some(path.to_owned()), reason })
     }
 
     fn parse(text: &str) -> Result<Self, String> {
         let document: KerasJson = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if document.class_name != "Tokenizer" {
-            return Err(format!(
-                "class_name is {:?}, expected \"Tokenizer\"",
-                document.class_name
-            ));
+            return Err(format!("class_name is {:?}, expected \"Tokenizer\"", document.class_name));
         }
         let config = document.config;
         let word_index: IndexMap<String, u32> = inner_json("word_index", &config.word_index)?;
@@ -442,9 +420,7 @@ impl Tokenizer {
         if let Some(oov) = &tokenizer.oov_token
             && tokenizer.index_of(oov) != Some(1)
         {
-            return Err(format!(
-                "oov_token {oov:?} does not have index 1 in word_index"
-            ));
+            return Err(format!("oov_token {oov:?} does not have index 1 in word_index"));
         }
         Ok(tokenizer)
     }
@@ -467,9 +443,7 @@ fn counts_from(counts: IndexMap<String, usize>) -> FreqDist {
 }
 
 /// Orders `word_index` by index, which must run 1, 2, …, len without gaps.
-fn vocab_from(
-    word_index: IndexMap<String, u32>,
-) -> Result<IndexSet<String, FxBuildHasher>, String> {
+fn vocab_from(word_index: IndexMap<String, u32>) -> Result<IndexSet<String, FxBuildHasher>, String> {
     let mut entries: Vec<(String, u32)> = word_index.into_iter().collect();
     entries.sort_unstable_by_key(|&(_, index)| index);
     for (pos, (word, index)) in entries.iter().enumerate() {
@@ -501,10 +475,7 @@ mod tests {
     fn oov_token_seen_in_texts_keeps_index_one() {
         let mut tokenizer = Tokenizer::new().with_oov_token("x");
         tokenizer.fit_on_texts([["y", "x", "x"]]);
-        assert_eq!(
-            tokenizer.word_index().collect::<Vec<_>>(),
-            vec![("x", 1), ("y", 2)]
-        );
+        assert_eq!(tokenizer.word_index().collect::<Vec<_>>(), vec![("x", 1), ("y", 2)]);
     }
 
     #[test]

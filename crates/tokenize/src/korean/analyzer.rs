@@ -71,9 +71,7 @@ impl Search {
     fn dictionaries(&self) -> (&Dictionary, Option<&UserDictionary>) {
         match self {
             Search::Mecab(lexicon) => (lexicon.dictionary(), lexicon.user()),
-            Search::Lindera(segmenter) => {
-                (&segmenter.dictionary, segmenter.user_dictionary.as_ref())
-            }
+            Search::Lindera(segmenter) => (&segmenter.dictionary, segmenter.user_dictionary.as_ref()),
         }
     }
 
@@ -144,19 +142,14 @@ impl Analyzer {
     /// 만드는 → 만들다, 탔다 → 타다; endings attached to a predicate are absorbed.
     pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
         let irregular = self.irregular_stems();
-        self.with_pieces(text, |search, text, pieces| {
-            stems(search, irregular, text, pieces)
-        })
+        self.with_pieces(text, |search, text, pieces| stems(search, irregular, text, pieces))
     }
 
     /// (surface, Sejong tag) pairs (KoNLPy's `pos`). Inflected forms carry a
     /// compound tag such as `VV+EP`.
     pub fn pos(&self, text: &str) -> Result<Vec<(String, String)>, KoreanError> {
         self.with_pieces(text, |search, text, pieces| {
-            Ok(morphemes(search, text, pieces)?
-                .iter()
-                .map(|m| (m.surface.to_string(), m.tag.to_string()))
-                .collect())
+            Ok(morphemes(search, text, pieces)?.iter().map(|m| (m.surface.to_string(), m.tag.to_string())).collect())
         })
     }
 
@@ -174,38 +167,23 @@ impl Analyzer {
 
     /// `morphs` (or `morphs_stem` when `stem`) of every text, in parallel on
     /// rayon's pool; the result is in input order.
-    pub fn batch_morphs<S: AsRef<str> + Sync>(
-        &self,
-        texts: &[S],
-        stem: bool,
-    ) -> Result<Vec<Vec<String>>, KoreanError> {
+    pub fn batch_morphs<S: AsRef<str> + Sync>(&self, texts: &[S], stem: bool) -> Result<Vec<Vec<String>>, KoreanError> {
         let search = &self.shared.search;
-        let irregular = if stem {
-            Some(self.irregular_stems())
-        } else {
-            None
-        };
+        let irregular = if stem { Some(self.irregular_stems()) } else { None };
         texts
             .par_iter()
             .map_init(Scratch::default, |scratch, text| {
-                analyze_with(
-                    search,
-                    text.as_ref(),
-                    scratch,
-                    |search, text, pieces| match irregular {
-                        Some(irregular) => stems(search, irregular, text, pieces),
-                        None => surfaces(text, pieces),
-                    },
-                )
+                analyze_with(search, text.as_ref(), scratch, |search, text, pieces| match irregular {
+                    Some(irregular) => stems(search, irregular, text, pieces),
+                    None => surfaces(text, pieces),
+                })
             })
             .collect()
     }
 
     /// The irregular-stem table, built from the dictionary on first use.
     fn irregular_stems(&self) -> &IrregularStems {
-        self.shared
-            .irregular_stems
-            .get_or_init(|| IrregularStems::build(self.shared.search.dictionaries().0))
+        self.shared.irregular_stems.get_or_init(|| IrregularStems::build(self.shared.search.dictionaries().0))
     }
 
     /// Runs `f` on the best analysis of `text`, reusing pooled buffers.
@@ -223,10 +201,7 @@ impl Analyzer {
 
     fn lock_pool(&self) -> std::sync::MutexGuard<'_, Vec<Scratch>> {
         // A panic elsewhere cannot leave a Vec of buffers inconsistent.
-        self.shared
-            .scratch_pool
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.scratch_pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -234,10 +209,7 @@ impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analyzer")
             .field("dictionary_dir", &self.shared.dictionary_dir)
-            .field(
-                "user_dictionary",
-                &self.shared.search.dictionaries().1.is_some(),
-            )
+            .field("user_dictionary", &self.shared.search.dictionaries().1.is_some())
             .finish()
     }
 }
@@ -259,32 +231,19 @@ fn analyze_with<R>(
 /// The surface of a piece.
 fn surface<'a>(text: &'a str, piece: &Piece) -> Result<&'a str, KoreanError> {
     text.get(piece.start..piece.end).ok_or_else(|| {
-        KoreanError::Analysis(format!(
-            "morpheme offsets {}..{} outside the text",
-            piece.start, piece.end
-        ))
+        KoreanError::Analysis(format!("morpheme offsets {}..{} outside the text", piece.start, piece.end))
     })
 }
 
 /// The surfaces of all pieces (no dictionary lookups).
 fn surfaces(text: &str, pieces: &[Piece]) -> Result<Vec<String>, KoreanError> {
-    pieces
-        .iter()
-        .map(|piece| surface(text, piece).map(str::to_string))
-        .collect()
+    pieces.iter().map(|piece| surface(text, piece).map(str::to_string)).collect()
 }
 
 /// The pieces with their tags and expressions.
-fn morphemes<'a>(
-    search: &'a Search,
-    text: &'a str,
-    pieces: &[Piece],
-) -> Result<Vec<Morpheme<'a>>, KoreanError> {
+fn morphemes<'a>(search: &'a Search, text: &'a str, pieces: &[Piece]) -> Result<Vec<Morpheme<'a>>, KoreanError> {
     let (dictionary, user) = search.dictionaries();
-    pieces
-        .iter()
-        .map(|piece| morpheme(dictionary, user, text, piece))
-        .collect()
+    pieces.iter().map(|piece| morpheme(dictionary, user, text, piece)).collect()
 }
 
 /// Morphemes with predicates in dictionary form.
@@ -321,13 +280,7 @@ fn morpheme<'a>(
     };
     let tag = fields.next().unwrap_or("UNK");
     let expression = fields.nth(EXPRESSION_FIELD - 1).unwrap_or("*");
-    Ok(Morpheme {
-        surface,
-        tag,
-        expression,
-        start: piece.start,
-        end: piece.end,
-    })
+    Ok(Morpheme { surface, tag, expression, start: piece.start, end: piece.end })
 }
 
 /// Builds an [`Analyzer`]: dictionary location, source and user entries.
@@ -401,17 +354,11 @@ impl AnalyzerBuilder {
         let (dictionary, dictionary_dir) = self.load()?;
         let user_dictionary = match (&dictionary_dir, self.user_entries.is_empty()) {
             (_, true) => None,
-            (Some(dir), false) => Some(build_user_dictionary(
-                &self.user_entries,
-                dir,
-                &dictionary.metadata,
-            )?),
+            (Some(dir), false) => Some(build_user_dictionary(&self.user_entries, dir, &dictionary.metadata)?),
             (None, false) => {
                 return Err(KoreanError::UserEntry {
                     surface: self.user_entries[0].surface().to_string(),
-                    reason:
-                        "user entries need a dictionary directory with left-id.def and right-id.def"
-                            .into(),
+                    reason: "user entries need a dictionary directory with left-id.def and right-id.def".into(),
                 });
             }
         };
@@ -419,16 +366,11 @@ impl AnalyzerBuilder {
             Engine::Mecab => {
                 let dir = dictionary_dir.clone().unwrap_or_default();
                 let lexicon = Lexicon::new(dictionary, user_dictionary).map_err(|e| {
-                    KoreanError::MalformedDictionary {
-                        path: dir.join("metadata.json"),
-                        reason: e.to_string(),
-                    }
+                    KoreanError::MalformedDictionary { path: dir.join("metadata.json"), reason: e.to_string() }
                 })?;
                 Search::Mecab(lexicon)
             }
-            Engine::Lindera => {
-                Search::Lindera(Segmenter::new(Mode::Normal, dictionary, user_dictionary))
-            }
+            Engine::Lindera => Search::Lindera(Segmenter::new(Mode::Normal, dictionary, user_dictionary)),
         };
         Ok(Analyzer {
             shared: Arc::new(Shared {
@@ -444,11 +386,8 @@ impl AnalyzerBuilder {
         #[cfg(feature = "embed-ko-dic")]
         if self.embedded {
             let kind = lindera::dictionary::DictionaryKind::KoDic;
-            let dictionary = lindera::dictionary::load_embedded_dictionary(kind).map_err(|e| {
-                KoreanError::DictionaryUnavailable {
-                    attempts: vec![format!("embedded ko-dic: {e}")],
-                }
-            })?;
+            let dictionary = lindera::dictionary::load_embedded_dictionary(kind)
+                .map_err(|e| KoreanError::DictionaryUnavailable { attempts: vec![format!("embedded ko-dic: {e}")] })?;
             return Ok((dictionary, None));
         }
         let dir = self.locator.locate()?;

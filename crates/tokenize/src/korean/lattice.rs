@@ -116,23 +116,11 @@ impl Lexicon {
             user
         });
         let space_penalty = match &dictionary.metadata.space_penalty {
-            Some(config) => Some(SpacePenaltyTable::build(
-                config,
-                &dictionary,
-                user.as_ref(),
-            )?),
+            Some(config) => Some(SpacePenaltyTable::build(config, &dictionary, user.as_ref())?),
             None => None,
         };
-        let space_mask = dictionary
-            .character_definition
-            .category_id_by_name("SPACE")
-            .map_or(0, category_bit);
-        Ok(Self {
-            dictionary,
-            user,
-            space_penalty,
-            space_mask,
-        })
+        let space_mask = dictionary.character_definition.category_id_by_name("SPACE").map_or(0, category_bit);
+        Ok(Self { dictionary, user, space_penalty, space_mask })
     }
 
     /// The system dictionary.
@@ -213,20 +201,14 @@ impl Lexicon {
             word_id: WordId::new(LexType::System, 0),
             prev: NONE,
         });
-        ws.endings[0].push(Ending {
-            right_id: 0,
-            node: 0,
-            path_cost: 0,
-        });
+        ws.endings[0].push(Ending { right_id: 0, node: 0, path_cost: 0 });
         self.find_user_matches(text, ws);
     }
 
     fn char_info(&self, c: char) -> CharInfo {
         let categories = self.dictionary.character_definition.lookup_categories(c);
         CharInfo {
-            mask: categories
-                .iter()
-                .fold(0, |mask, &id| mask | category_bit(id)),
+            mask: categories.iter().fold(0, |mask, &id| mask | category_bit(id)),
             default: categories.first().map_or(0, |id| id.0 as u32),
         }
     }
@@ -236,10 +218,8 @@ impl Lexicon {
         ws.user_matches.clear();
         let Some(user) = &self.user else { return };
         for m in user.dict.da.find_overlapping_iter(text) {
-            let (Ok(start), Ok(end)) = (
-                ws.offsets.binary_search(&m.start()),
-                ws.offsets.binary_search(&m.end()),
-            ) else {
+            let (Ok(start), Ok(end)) = (ws.offsets.binary_search(&m.start()), ws.offsets.binary_search(&m.end()))
+            else {
                 continue;
             };
             let (offset, count) = user.dict.decode_val(m.value());
@@ -254,19 +234,10 @@ impl Lexicon {
     /// MeCab's `Tokenizer::lookup`: pushes the candidates starting at
     /// character `begin` (dictionary words, then unknown words).
     fn lookup(&self, ws: &mut Workspace, begin: usize) {
-        let Workspace {
-            chars,
-            info,
-            nodes,
-            user_matches,
-            ..
-        } = ws;
+        let Workspace { chars, info, nodes, user_matches, .. } = ws;
         let dictionary = &self.dictionary;
         let first = nodes.len();
-        for (entries, len) in dictionary
-            .prefix_dictionary
-            .common_prefix_search(&chars[begin..])
-        {
+        for (entries, len) in dictionary.prefix_dictionary.common_prefix_search(&chars[begin..]) {
             for entry in entries.chunks_exact(ENTRY_LEN) {
                 nodes.push(node_from_entry(entry, LexType::System, begin, begin + len));
             }
@@ -379,9 +350,7 @@ impl Lexicon {
 
     /// Connects EOS to the last position reached and walks the best path back.
     fn backtrack(&self, ws: &Workspace, out: &mut Vec<Piece>) {
-        let Some(last) = (1..ws.endings.len().min(ws.chars.len() + 1))
-            .rev()
-            .find(|&p| !ws.endings[p].is_empty())
+        let Some(last) = (1..ws.endings.len().min(ws.chars.len() + 1)).rev().find(|&p| !ws.endings[p].is_empty())
         else {
             return;
         };
@@ -389,10 +358,7 @@ impl Lexicon {
         let mut best_cost = i64::MAX;
         let mut best = NONE;
         for ending in ws.endings[last].iter().rev() {
-            let connection = eos_row
-                .get(usize::from(ending.right_id))
-                .copied()
-                .unwrap_or(0);
+            let connection = eos_row.get(usize::from(ending.right_id)).copied().unwrap_or(0);
             let cost = ending.path_cost + i64::from(connection);
             if cost < best_cost {
                 best_cost = cost;

@@ -28,8 +28,8 @@ mod user_dict;
 
 pub use analyzer::{Analyzer, AnalyzerBuilder, Engine};
 pub use dictionary::{
-    DictionaryLocator, ENV_DICTIONARY, ENV_SOURCE, KO_DIC_VERSION, SOURCE_WHEEL, build_dictionary,
-    cache_dir_name, default_cache_root, validate_dictionary_dir,
+    DictionaryLocator, ENV_DICTIONARY, ENV_SOURCE, KO_DIC_VERSION, SOURCE_WHEEL, build_dictionary, cache_dir_name,
+    default_cache_root, validate_dictionary_dir,
 };
 pub use error::KoreanError;
 pub use user_dict::{DEFAULT_USER_COST, UserEntry};

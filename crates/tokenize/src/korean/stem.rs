@@ -34,12 +34,9 @@ impl IrregularStems {
         let mut by_surface: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for id in 0..dictionary.prefix_dictionary.word_count() {
             let fields: Vec<&str> = dictionary.word_details_iter(id).collect();
-            let (Some(tag), Some(reading), Some(kind), Some(expression)) = (
-                fields.first(),
-                fields.get(3),
-                fields.get(TYPE_FIELD),
-                fields.get(EXPRESSION_FIELD),
-            ) else {
+            let (Some(tag), Some(reading), Some(kind), Some(expression)) =
+                (fields.first(), fields.get(3), fields.get(TYPE_FIELD), fields.get(EXPRESSION_FIELD))
+            else {
                 continue;
             };
             if *kind != "Inflect" || !PREDICATE_TAGS.contains(tag) || expression.contains('+') {
@@ -55,11 +52,7 @@ impl IrregularStems {
     }
 
     fn stem(&self, surface: &str, tag: &str) -> Option<&str> {
-        self.by_surface
-            .get(surface)?
-            .iter()
-            .find(|(t, _)| t == tag)
-            .map(|(_, stem)| stem.as_str())
+        self.by_surface.get(surface)?.iter().find(|(t, _)| t == tag).map(|(_, stem)| stem.as_str())
     }
 }
 
@@ -77,13 +70,8 @@ fn dictionary_form(morpheme: &Morpheme<'_>, irregular: &IrregularStems) -> Optio
         return None;
     }
     let stem = match morpheme.expression {
-        "*" | "" => irregular
-            .stem(morpheme.surface, morpheme.tag)
-            .unwrap_or(morpheme.surface),
-        expression => expression
-            .split(['/', '+'])
-            .next()
-            .unwrap_or(morpheme.surface),
+        "*" | "" => irregular.stem(morpheme.surface, morpheme.tag).unwrap_or(morpheme.surface),
+        expression => expression.split(['/', '+']).next().unwrap_or(morpheme.surface),
     };
     Some(format!("{stem}다"))
 }

@@ -36,11 +36,7 @@ pub struct UserEntry {
 impl UserEntry {
     /// An entry for `surface` with the Sejong tag `tag` (NNG, NNP, VV, …).
     pub fn new(surface: impl Into<String>, tag: impl Into<String>) -> Self {
-        Self {
-            surface: surface.into(),
-            tag: tag.into(),
-            cost: DEFAULT_USER_COST,
-        }
+        Self { surface: surface.into(), tag: tag.into(), cost: DEFAULT_USER_COST }
     }
 
     /// Sets the word cost (lower = preferred; system words cost about 0–8000).
@@ -79,16 +75,11 @@ impl UserEntry {
             let entry = match fields.as_slice() {
                 [surface, tag] => UserEntry::new(*surface, *tag),
                 [surface, tag, cost] => {
-                    let cost = cost
-                        .parse::<i16>()
-                        .map_err(|e| bad_line(i + 1, format!("cost {cost:?}: {e}")))?;
+                    let cost = cost.parse::<i16>().map_err(|e| bad_line(i + 1, format!("cost {cost:?}: {e}")))?;
                     UserEntry::new(*surface, *tag).cost(cost)
                 }
                 _ => {
-                    return Err(bad_line(
-                        i + 1,
-                        format!("expected `surface,TAG` or `surface,TAG,cost`, got {line:?}"),
-                    ));
+                    return Err(bad_line(i + 1, format!("expected `surface,TAG` or `surface,TAG,cost`, got {line:?}")));
                 }
             };
             entries.push(entry);
@@ -116,10 +107,7 @@ struct ContextIds {
 impl ContextIds {
     fn load(dictionary_dir: &Path) -> Result<Self, KoreanError> {
         let [left, right] = CONTEXT_ID_FILES.map(|name| read_id_def(&dictionary_dir.join(name)));
-        Ok(Self {
-            left: left?,
-            right: right?,
-        })
+        Ok(Self { left: left?, right: right? })
     }
 
     /// (left id, right id) for a word tagged `tag` whose final-consonant flag is `jongseong`.
@@ -156,9 +144,8 @@ fn read_id_def(path: &Path) -> Result<HashMap<String, u16>, KoreanError> {
         .filter(|line| !line.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
-            let parsed = line
-                .split_once(' ')
-                .and_then(|(id, feature)| Some((feature.to_string(), id.parse::<u16>().ok()?)));
+            let parsed =
+                line.split_once(' ').and_then(|(id, feature)| Some((feature.to_string(), id.parse::<u16>().ok()?)));
             parsed.ok_or_else(|| KoreanError::MalformedDictionary {
                 path: path.to_path_buf(),
                 reason: format!("line {}: expected `ID FEATURE`, got {line:?}", i + 1),
@@ -178,30 +165,19 @@ fn jongseong(surface: &str) -> char {
 
 /// Quotes a CSV field when needed.
 fn csv_field(value: &str) -> String {
-    if value.contains([',', '"']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
+    if value.contains([',', '"']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_string() }
 }
 
 fn check_surface(entry: &UserEntry) -> Result<(), KoreanError> {
     let problem = if entry.surface.trim().is_empty() {
         Some("surface is empty or whitespace")
-    } else if entry
-        .surface
-        .chars()
-        .any(|c| c.is_whitespace() || c == '\0')
-    {
+    } else if entry.surface.chars().any(|c| c.is_whitespace() || c == '\0') {
         Some("surface contains whitespace or NUL")
     } else {
         None
     };
     match problem {
-        Some(reason) => Err(KoreanError::UserEntry {
-            surface: entry.surface.clone(),
-            reason: reason.into(),
-        }),
+        Some(reason) => Err(KoreanError::UserEntry { surface: entry.surface.clone(), reason: reason.into() }),
         None => Ok(()),
     }
 }
@@ -218,31 +194,19 @@ pub(crate) fn build_user_dictionary(
     for entry in entries {
         check_surface(entry)?;
         let flag = jongseong(&entry.surface);
-        let (left, right) =
-            ids.for_entry(&entry.tag, flag)
-                .ok_or_else(|| KoreanError::UserEntry {
-                    surface: entry.surface.clone(),
-                    reason: format!(
-                        "unknown tag {:?}; known tags: {}",
-                        entry.tag,
-                        ids.known_tags().join(" ")
-                    ),
-                })?;
+        let (left, right) = ids.for_entry(&entry.tag, flag).ok_or_else(|| KoreanError::UserEntry {
+            surface: entry.surface.clone(),
+            reason: format!("unknown tag {:?}; known tags: {}", entry.tag, ids.known_tags().join(" ")),
+        })?;
         let surface = csv_field(&entry.surface);
-        csv.push_str(&format!(
-            "{surface},{left},{right},{},{},*,{flag},{surface},*,*,*,*\n",
-            entry.cost, entry.tag
-        ));
+        csv.push_str(&format!("{surface},{left},{right},{},{},*,{flag},{surface},*,*,*,*\n", entry.cost, entry.tag));
     }
-    DictionaryBuilder::new(metadata.clone())
-        .build_user_dict_from_reader(csv.as_bytes())
-        .map_err(|e| KoreanError::UserEntry {
-            surface: entries
-                .first()
-                .map(|e| e.surface.clone())
-                .unwrap_or_default(),
+    DictionaryBuilder::new(metadata.clone()).build_user_dict_from_reader(csv.as_bytes()).map_err(|e| {
+        KoreanError::UserEntry {
+            surface: entries.first().map(|e| e.surface.clone()).unwrap_or_default(),
             reason: e.to_string(),
-        })
+        }
+    })
 }
 
 #[cfg(test)]

@@ -141,10 +141,7 @@ mod tests {
 
     #[test]
     fn lecture_examples() {
-        assert_eq!(
-            clean_hangul("아 더빙.. 진짜 짜증나네요 목소리"),
-            "아 더빙 진짜 짜증나네요 목소리"
-        );
+        assert_eq!(clean_hangul("아 더빙.. 진짜 짜증나네요 목소리"), "아 더빙 진짜 짜증나네요 목소리");
         assert_eq!(
             clean_hangul("사이몬페그의 익살스런 연기가 돋보였던 영화!스파이더맨에서"),
             "사이몬페그의 익살스런 연기가 돋보였던 영화스파이더맨에서"

@@ -12,9 +12,8 @@
 //! (`Mr.`, `Dr.`, `etc.`, …).
 
 /// Abbreviations whose period does not end a sentence (compared in lower case).
-const ABBREVIATIONS: [&str; 14] = [
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "no",
-];
+const ABBREVIATIONS: [&str; 14] =
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "no"];
 
 /// Characters that are always a token of their own.
 fn always_split(c: char) -> bool {
@@ -117,24 +116,15 @@ fn split_chunk(chunk: &str, is_last: bool, tokens: &mut Vec<String>) {
 fn quote(tokens: &[String], chunk_start: usize, word: &str) -> String {
     let opens = word.is_empty()
         && (tokens.len() == chunk_start
-            || tokens
-                .last()
-                .is_some_and(|t| matches!(t.as_str(), "(" | "[" | "{" | "<" | "``")));
+            || tokens.last().is_some_and(|t| matches!(t.as_str(), "(" | "[" | "{" | "<" | "``")));
     if opens { "``" } else { "''" }.to_owned()
 }
 
 /// Splits a period off the word before any closing brackets or quotes at
 /// the end of a chunk, when the chunk ends a sentence.
 fn split_final_period(tokens: &mut Vec<String>, chunk_start: usize, is_last: bool) {
-    let closers = tokens[chunk_start..]
-        .iter()
-        .rev()
-        .take_while(|t| closes(t))
-        .count();
-    let Some(pos) = (tokens.len() - closers)
-        .checked_sub(1)
-        .filter(|&p| p >= chunk_start)
-    else {
+    let closers = tokens[chunk_start..].iter().rev().take_while(|t| closes(t)).count();
+    let Some(pos) = (tokens.len() - closers).checked_sub(1).filter(|&p| p >= chunk_start) else {
         return;
     };
     let token = &tokens[pos];
@@ -157,9 +147,7 @@ fn is_abbreviation(stem: &str) -> bool {
     let single_letter = chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none();
     single_letter
         || stem.contains('.')
-        || ABBREVIATIONS
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(stem.trim_start_matches('\'')))
+        || ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(stem.trim_start_matches('\'')))
 }
 
 fn flush_word(word: &mut String, tokens: &mut Vec<String>) {
@@ -184,20 +172,12 @@ fn split_word(word: &str, tokens: &mut Vec<String>) {
         return;
     }
     let (stem, suffix_1) = split_suffix(word, &["'s", "'S", "'m", "'M", "'d", "'D", "'"]);
-    let (stem, suffix_2) = split_suffix(
-        stem,
-        &["'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T"],
-    );
+    let (stem, suffix_2) = split_suffix(stem, &["'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T"]);
     match split_whole_word_contraction(stem) {
         Some((a, b)) => tokens.extend([a.to_owned(), b.to_owned()]),
         None => tokens.push(stem.to_owned()),
     }
-    tokens.extend(
-        [suffix_2, suffix_1]
-            .into_iter()
-            .flatten()
-            .map(str::to_owned),
-    );
+    tokens.extend([suffix_2, suffix_1].into_iter().flatten().map(str::to_owned));
 }
 
 /// `'hello` → `'` + `hello`, but not `'s`, `'re`, `'ll`, … (contractions).
@@ -207,13 +187,9 @@ fn opening_apostrophe(word: &str) -> Option<&str> {
         return None;
     }
     let lower = rest.to_lowercase();
-    let contraction = ["re", "ve", "ll", "m", "t", "s", "d", "n"]
-        .iter()
-        .any(|suffix| {
-            lower
-                .strip_prefix(suffix)
-                .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
-        });
+    let contraction = ["re", "ve", "ll", "m", "t", "s", "d", "n"].iter().any(|suffix| {
+        lower.strip_prefix(suffix).is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    });
     (!contraction).then_some(rest)
 }
 
@@ -262,15 +238,9 @@ mod tests {
 
     #[test]
     fn sentence_ends_but_not_abbreviations() {
-        assert_eq!(
-            tok("Mr. Smith left. He ran."),
-            ["Mr.", "Smith", "left", ".", "He", "ran", "."]
-        );
+        assert_eq!(tok("Mr. Smith left. He ran."), ["Mr.", "Smith", "left", ".", "He", "ran", "."]);
         assert_eq!(tok("The U.S. is big"), ["The", "U.S.", "is", "big"]);
-        assert_eq!(
-            tok("I live in the U.S."),
-            ["I", "live", "in", "the", "U.S", "."]
-        );
+        assert_eq!(tok("I live in the U.S."), ["I", "live", "in", "the", "U.S", "."]);
         assert_eq!(tok("J. R. R. Tolkien"), ["J.", "R.", "R.", "Tolkien"]);
     }
 
@@ -282,9 +252,7 @@ mod tests {
 
     #[test]
     fn odd_input_never_panics() {
-        for text in [
-            "", "'", "''", "\"", ".", "..", "n't", "'s", "-", "--", "…", "가.", "'t", "é'",
-        ] {
+        for text in ["", "'", "''", "\"", ".", "..", "n't", "'s", "-", "--", "…", "가.", "'t", "é'"] {
             let _ = tok(text);
         }
     }

@@ -15,16 +15,14 @@ const MEDIAL_BASE: u32 = 0x1161;
 const FINAL_BASE: u32 = 0x11A7; // final index 0 means none
 
 /// Compatibility jamo for the 19 initial consonants.
-const COMPAT_INITIALS: [char; 19] = [
-    'ㄱ', 'ㄲ', 'ㄴ', 'ㄷ', 'ㄸ', 'ㄹ', 'ㅁ', 'ㅂ', 'ㅃ', 'ㅅ', 'ㅆ', 'ㅇ', 'ㅈ', 'ㅉ', 'ㅊ', 'ㅋ',
-    'ㅌ', 'ㅍ', 'ㅎ',
-];
+const COMPAT_INITIALS: [char; 19] =
+    ['ㄱ', 'ㄲ', 'ㄴ', 'ㄷ', 'ㄸ', 'ㄹ', 'ㅁ', 'ㅂ', 'ㅃ', 'ㅅ', 'ㅆ', 'ㅇ', 'ㅈ', 'ㅉ', 'ㅊ', 'ㅋ', 'ㅌ', 'ㅍ', 'ㅎ'];
 /// The 21 medial vowels are consecutive in the compatibility block.
 const COMPAT_MEDIAL_BASE: u32 = 0x314F;
 /// Compatibility jamo for the 27 final consonants (index 1..=27).
 const COMPAT_FINALS: [char; 27] = [
-    'ㄱ', 'ㄲ', 'ㄳ', 'ㄴ', 'ㄵ', 'ㄶ', 'ㄷ', 'ㄹ', 'ㄺ', 'ㄻ', 'ㄼ', 'ㄽ', 'ㄾ', 'ㄿ', 'ㅀ', 'ㅁ',
-    'ㅂ', 'ㅄ', 'ㅅ', 'ㅆ', 'ㅇ', 'ㅈ', 'ㅊ', 'ㅋ', 'ㅌ', 'ㅍ', 'ㅎ',
+    'ㄱ', 'ㄲ', 'ㄳ', 'ㄴ', 'ㄵ', 'ㄶ', 'ㄷ', 'ㄹ', 'ㄺ', 'ㄻ', 'ㄼ', 'ㄽ', 'ㄾ', 'ㄿ', 'ㅀ', 'ㅁ', 'ㅂ', 'ㅄ', 'ㅅ',
+    'ㅆ', 'ㅇ', 'ㅈ', 'ㅊ', 'ㅋ', 'ㅌ', 'ㅍ', 'ㅎ',
 ];
 
 /// One precomposed Hangul syllable split into its parts.
@@ -71,9 +69,7 @@ impl Syllable {
 
     /// The precomposed character.
     pub fn to_char(self) -> char {
-        let code = SYLLABLE_BASE
-            + (self.initial as u32 * MEDIALS + self.medial as u32) * FINALS
-            + self.final_ as u32;
+        let code = SYLLABLE_BASE + (self.initial as u32 * MEDIALS + self.medial as u32) * FINALS + self.final_ as u32;
         char::from_u32(code).expect("syllable parts are in range")
     }
 
@@ -108,10 +104,7 @@ fn initial_index(c: char) -> Option<u8> {
     if (INITIAL_BASE..INITIAL_BASE + 19).contains(&code) {
         return Some((code - INITIAL_BASE) as u8);
     }
-    COMPAT_INITIALS
-        .iter()
-        .position(|&j| j == c)
-        .map(|i| i as u8)
+    COMPAT_INITIALS.iter().position(|&j| j == c).map(|i| i as u8)
 }
 
 fn medial_index(c: char) -> Option<u8> {
@@ -127,10 +120,7 @@ fn final_index(c: char) -> Option<u8> {
     if (FINAL_BASE + 1..FINAL_BASE + FINALS).contains(&code) {
         return Some((code - FINAL_BASE) as u8);
     }
-    COMPAT_FINALS
-        .iter()
-        .position(|&j| j == c)
-        .map(|i| i as u8 + 1)
+    COMPAT_FINALS.iter().position(|&j| j == c).map(|i| i as u8 + 1)
 }
 
 /// Replaces every syllable by its compatibility jamo; other characters are
@@ -144,9 +134,7 @@ fn final_index(c: char) -> Option<u8> {
 /// assert_eq!(compose(&decompose("값이 갔어요")), "값이 갔어요");
 /// ```
 pub fn decompose(text: &str) -> String {
-    decompose_with(text, |s| {
-        [Some(s.initial()), Some(s.medial()), s.final_consonant()]
-    })
+    decompose_with(text, |s| [Some(s.initial()), Some(s.medial()), s.final_consonant()])
 }
 
 /// Replaces every syllable by conjoining jamo (the Hangul part of Unicode
@@ -180,10 +168,8 @@ pub fn compose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        let (Some(initial), Some(medial)) = (
-            initial_index(chars[i]),
-            chars.get(i + 1).and_then(|&c| medial_index(c)),
-        ) else {
+        let (Some(initial), Some(medial)) = (initial_index(chars[i]), chars.get(i + 1).and_then(|&c| medial_index(c)))
+        else {
             out.push(chars[i]);
             i += 1;
             continue;
@@ -196,14 +182,7 @@ pub fn compose(text: &str) -> String {
             final_ = index;
             i += 1;
         }
-        out.push(
-            Syllable {
-                initial,
-                medial,
-                final_,
-            }
-            .to_char(),
-        );
+        out.push(Syllable { initial, medial, final_ }.to_char());
     }
     out
 }

@@ -8,10 +8,8 @@ use super::TextError;
 
 /// The lecture's Korean stopwords (불용어): particles and light words that
 /// carry little meaning for sentiment analysis.
-pub const KOREAN_STOPWORDS: [&str; 18] = [
-    "의", "가", "이", "은", "들", "는", "좀", "잘", "강", "과", "도", "를", "으로", "자", "에",
-    "와", "한", "하다",
-];
+pub const KOREAN_STOPWORDS: [&str; 18] =
+    ["의", "가", "이", "은", "들", "는", "좀", "잘", "강", "과", "도", "를", "으로", "자", "에", "와", "한", "하다"];
 
 /// A set of stopwords and the filter that removes them from token lists.
 ///
@@ -46,19 +44,13 @@ impl Stopwords {
     /// blank lines and lines starting with `#` ignored.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TextError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TextError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TextError::Io { path: path.to_owned(), source })?;
         Ok(Self::parse(&text))
     }
 
     /// Parses a list in the [`from_file`](Self::from_file) format.
     pub fn parse(text: &str) -> Self {
-        text.lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .collect()
+        text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect()
     }
 
     /// Adds one word; returns whether it was new.
@@ -84,18 +76,13 @@ impl Stopwords {
     /// The tokens that are not stopwords, in their original order (the
     /// lecture's `[word for word in tokens if word not in stopwords]`).
     pub fn filter<S: AsRef<str>>(&self, tokens: impl IntoIterator<Item = S>) -> Vec<S> {
-        tokens
-            .into_iter()
-            .filter(|token| !self.contains(token.as_ref()))
-            .collect()
+        tokens.into_iter().filter(|token| !self.contains(token.as_ref())).collect()
     }
 }
 
 impl<S: Into<String>> FromIterator<S> for Stopwords {
     fn from_iter<I: IntoIterator<Item = S>>(words: I) -> Self {
-        Self {
-            words: words.into_iter().map(Into::into).collect(),
-        }
+        Self { words: words.into_iter().map(Into::into).collect() }
     }
 }
 
