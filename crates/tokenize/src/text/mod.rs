@@ -4,6 +4,7 @@
 pub mod clean;
 pub mod english;
 pub mod jamo;
+pub mod romanize;
 pub mod stopwords;
 
 pub use clean::{HangulCleaner, clean_hangul};
