@@ -207,8 +207,11 @@ pub fn save_with<'a>(
 }
 
 /// Writes `bytes` to a temporary file next to `path`, syncs it, and renames
-/// it over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// it over `path`, so a crash leaves either the old file or the new one.
+///
+/// # Errors
+/// [`Error::Io`] if the directory cannot be written.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

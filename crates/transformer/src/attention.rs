@@ -1,0 +1,277 @@
+//! Multi-head attention: GPT's fused causal self-attention with a key/value cache, and the
+//! encoder's / decoder's multi-head attention over itself or another sequence.
+//!
+//! Shapes follow nanoGPT: `B` batch, `T` time, `C` channels (`n_embd`), `nh` heads,
+//! `hs = C / nh` head size. Heads are split as `(B, T, C) → (B, nh, T, hs)`, attended with
+//! malmoi-tensor's fused scaled-dot-product kernel, and merged back to `(B, T, C)`.
+
+use ndarray::{Array4, ArrayView2, ArrayView4, Ix4, s};
+use rand::Rng;
+
+use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
+use malmoi_tensor::nn::{Linear, Module, prefixed};
+use malmoi_tensor::{Tensor, grad_needed};
+
+use crate::error::{Error, Result};
+use crate::init::linear;
+
+/// `(B, T, C) → (B, nh, T, hs)`.
+pub fn split_heads(x: &Tensor, n_head: usize) -> Result<Tensor> {
+    let shape = x.shape();
+    let [b, t, c] = shape[..] else { return Err(Error::Input(format!("expected (B, T, C), got {shape:?}"))) };
+    Ok(x.reshape(&[b, t, n_head, c / n_head])?.permute(&[0, 2, 1, 3])?)
+}
+
+/// `(B, nh, T, hs) → (B, T, C)`.
+pub fn merge_heads(y: &Tensor) -> Result<Tensor> {
+    let shape = y.shape();
+    let [b, nh, t, hs] = shape[..] else { return Err(Error::Input(format!("expected (B, nh, T, hs), got {shape:?}"))) };
+    Ok(y.permute(&[0, 2, 1, 3])?.reshape(&[b, t, nh * hs])?)
+}
+
+fn view4(a: &ndarray::ArrayD<f32>) -> ArrayView4<'_, f32> {
+    a.view().into_dimensionality::<Ix4>().expect("split_heads gives 4-D tensors")
+}
+
+/// Attention of `(B, nh, Tq, hs)` queries over `(B, nh, Tk, hs)` keys and values.
+///
+/// With `keep_weights` the attention weights `(B, nh, Tq, Tk)` come back too; that is an
+/// inference-only path (run it under [`no_grad`](malmoi_tensor::no_grad)).
+///
+/// # Errors
+/// Shape errors from the kernel; [`Error::Input`] for `keep_weights` while gradients are
+/// recorded.
+pub fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &AttentionMask,
+    keep_weights: bool,
+) -> Result<(Tensor, Option<Array4<f32>>)> {
+    if !keep_weights {
+        return Ok((scaled_dot_product_attention(q, k, v, mask, None)?, None));
+    }
+    if grad_needed(&[q, k, v]) {
+        return Err(Error::Input("attention weights are returned only under no_grad".into()));
+    }
+    let (out, cache) = {
+        let (q, k, v) = (q.data(), k.data(), v.data());
+        attention_forward(view4(&q), view4(&k), view4(&v), mask, None)?
+    };
+    Ok((Tensor::constant(out.into_dyn()), Some(cache.probs)))
+}
+
+/// One layer's cached keys and values, `(B, nh, capacity, hs)` each, of which the first
+/// `len` positions are filled.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    keys: Array4<f32>,
+    values: Array4<f32>,
+    len: usize,
+}
+
+impl LayerCache {
+    /// An empty cache for `batch` sequences of at most `capacity` positions.
+    pub fn new(batch: usize, n_head: usize, capacity: usize, head_size: usize) -> Self {
+        let keys = Array4::zeros((batch, n_head, capacity, head_size));
+        LayerCache { values: keys.clone(), keys, len: 0 }
+    }
+
+    /// Positions filled.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first [`append`](Self::append).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends keys and values `(B, nh, T, hs)`.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when they do not fit.
+    pub fn append(&mut self, keys: ArrayView4<f32>, values: ArrayView4<f32>) -> Result<()> {
+        let (b, nh, t, hs) = keys.dim();
+        let (cb, cnh, capacity, chs) = self.keys.dim();
+        if (b, nh, hs) != (cb, cnh, chs) || values.dim() != keys.dim() {
+            return Err(Error::Input(format!("cache holds ({cb}, {cnh}, _, {chs}), got {:?}", keys.shape())));
+        }
+        if self.len + t > capacity {
+            return Err(Error::Input(format!("{} cached + {t} new positions exceed the context of {capacity}", self.len)));
+        }
+        let new = s![.., .., self.len..self.len + t, ..];
+        self.keys.slice_mut(new).assign(&keys);
+        self.values.slice_mut(new).assign(&values);
+        self.len += t;
+        Ok(())
+    }
+
+    /// The cache of the sequences `rows` (in that order, repeats allowed): how beam search
+    /// follows the beams it keeps.
+    pub fn select(&self, rows: &[usize]) -> LayerCache {
+        let axis = ndarray::Axis(0);
+        LayerCache { keys: self.keys.select(axis, rows), values: self.values.select(axis, rows), len: self.len }
+    }
+
+    /// Number of sequences.
+    pub fn batch(&self) -> usize {
+        self.keys.dim().0
+    }
+
+    /// The filled keys and values.
+    pub fn filled(&self) -> (ArrayView4<'_, f32>, ArrayView4<'_, f32>) {
+        let filled = s![.., .., ..self.len, ..];
+        (self.keys.slice(filled), self.values.slice(filled))
+    }
+}
+
+/// GPT-2's causal self-attention: one fused projection to queries, keys and values
+/// (`c_attn`, `C → 3C`), attention with a causal mask, and the output projection `c_proj`.
+#[derive(Debug, Clone)]
+pub struct CausalSelfAttention {
+    /// `C → 3C`, queries then keys then values.
+    pub c_attn: Linear,
+    /// `C → C`.
+    pub c_proj: Linear,
+    n_head: usize,
+}
+
+impl CausalSelfAttention {
+    /// A layer of width `n_embd` with `n_head` heads, initialised as GPT-2 (normal, std 0.02;
+    /// the output projection scaled by `1/√(2·n_layer)`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
+    pub fn new(n_embd: usize, n_head: usize, bias: bool, n_layer: usize, rng: &mut impl Rng) -> Result<Self> {
+        if n_head == 0 || n_embd % n_head != 0 {
+            return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
+        }
+        let proj_std = 0.02 / (2.0 * n_layer as f32).sqrt();
+        Ok(CausalSelfAttention {
+            c_attn: linear(n_embd, 3 * n_embd, bias, 0.02, rng)?,
+            c_proj: linear(n_embd, n_embd, bias, proj_std, rng)?,
+            n_head,
+        })
+    }
+
+    /// `x (B, T, C) → (B, T, C)`. With a `cache` the new keys and values are appended and the
+    /// queries (the last `T` positions) attend to everything cached; `weights` receives the
+    /// attention weights `(B, nh, T, T_total)` when given (inference only).
+    ///
+    /// # Errors
+    /// Shape errors; a full cache.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut LayerCache>,
+        weights: Option<&mut Vec<Array4<f32>>>,
+    ) -> Result<Tensor> {
+        let c = self.c_proj.in_features();
+        let qkv = self.c_attn.forward(x)?;
+        let heads = |i: usize| -> Result<Tensor> { split_heads(&qkv.narrow(-1, i * c, c)?, self.n_head) };
+        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+        let mask = AttentionMask { key_padding: None, causal: true };
+        let (y, probs) = match cache {
+            None => attend(&q, &k, &v, &mask, weights.is_some())?,
+            Some(cache) => {
+                cache.append(view4(&k.data()), view4(&v.data()))?;
+                let (keys, values) = cache.filled();
+                let (out, kernel_cache) = attention_forward(view4(&q.data()), keys, values, &mask, None)?;
+                (Tensor::constant(out.into_dyn()), Some(kernel_cache.probs))
+            }
+        };
+        if let (Some(weights), Some(probs)) = (weights, probs) {
+            weights.push(probs);
+        }
+        Ok(self.c_proj.forward(&merge_heads(&y)?)?)
+    }
+}
+
+impl Module for CausalSelfAttention {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("c_attn", self.c_attn.named_parameters());
+        params.extend(prefixed("c_proj", self.c_proj.named_parameters()));
+        params
+    }
+}
+
+/// Multi-head attention with separate query, key and value projections (BERT's
+/// `attention.self.{query,key,value}` and `attention.output.dense`): self-attention when no
+/// `context` is given, cross-attention over `context` (an encoder's output) otherwise.
+#[derive(Debug, Clone)]
+pub struct MultiHeadAttention {
+    /// `C → C`.
+    pub query: Linear,
+    /// `C_context → C`.
+    pub key: Linear,
+    /// `C_context → C`.
+    pub value: Linear,
+    /// `C → C`.
+    pub output: Linear,
+    n_head: usize,
+}
+
+impl MultiHeadAttention {
+    /// A layer of width `n_embd`, `n_head` heads, attending over sequences of width
+    /// `context_dim` (`n_embd` for self-attention), initialised normal with std 0.02.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
+    pub fn new(n_embd: usize, context_dim: usize, n_head: usize, rng: &mut impl Rng) -> Result<Self> {
+        if n_head == 0 || n_embd % n_head != 0 {
+            return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
+        }
+        Ok(MultiHeadAttention {
+            query: linear(n_embd, n_embd, true, 0.02, rng)?,
+            key: linear(context_dim, n_embd, true, 0.02, rng)?,
+            value: linear(context_dim, n_embd, true, 0.02, rng)?,
+            output: linear(n_embd, n_embd, true, 0.02, rng)?,
+            n_head,
+        })
+    }
+
+    /// From four trained projections.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the widths disagree or are not a multiple of `n_head`.
+    pub fn from_parts(query: Linear, key: Linear, value: Linear, output: Linear, n_head: usize) -> Result<Self> {
+        let c = query.out_features();
+        if n_head == 0 || c % n_head != 0 || key.out_features() != c || value.out_features() != c {
+            return Err(Error::Config(format!("attention projections of width {c} do not split into {n_head} heads")));
+        }
+        Ok(MultiHeadAttention { query, key, value, output, n_head })
+    }
+
+    /// `x (B, Tq, C)` attends over `context (B, Tk, C_context)` (or itself); `key_padding`
+    /// `(B, Tk)` marks keys to ignore; `causal` hides later positions. Returns `(B, Tq, C)`
+    /// and, with `keep_weights` (inference only), the weights `(B, nh, Tq, Tk)`.
+    ///
+    /// # Errors
+    /// Shape errors from the projections or the kernel.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        context: Option<&Tensor>,
+        key_padding: Option<ArrayView2<bool>>,
+        causal: bool,
+        keep_weights: bool,
+    ) -> Result<(Tensor, Option<Array4<f32>>)> {
+        let source = context.unwrap_or(x);
+        let q = split_heads(&self.query.forward(x)?, self.n_head)?;
+        let k = split_heads(&self.key.forward(source)?, self.n_head)?;
+        let v = split_heads(&self.value.forward(source)?, self.n_head)?;
+        let (y, weights) = attend(&q, &k, &v, &AttentionMask { key_padding, causal }, keep_weights)?;
+        Ok((self.output.forward(&merge_heads(&y)?)?, weights))
+    }
+}
+
+impl Module for MultiHeadAttention {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("query", self.query.named_parameters());
+        params.extend(prefixed("key", self.key.named_parameters()));
+        params.extend(prefixed("value", self.value.named_parameters()));
+        params.extend(prefixed("output", self.output.named_parameters()));
+        params
+    }
+}

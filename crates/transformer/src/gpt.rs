@@ -1,0 +1,302 @@
+//! GPT: a decoder-only Transformer language model, as nanoGPT's `model.py` builds it.
+//!
+//! ```text
+//! ids (B, T) → wte + wpe → dropout → n_layer × Block → ln_f → lm_head → logits (B, T, vocab)
+//! ```
+//!
+//! Parameters carry GPT-2's names (`transformer.h.0.attn.c_attn.weight`, …), so a checkpoint
+//! maps onto Hugging Face's `GPT2LMHeadModel` by name (see [`crate::hf`]).
+
+use std::sync::Mutex;
+
+use ndarray::{Array2, Array3, Array4, ArrayD, Axis, Ix3, IxDyn};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::{Tensor, no_grad};
+
+use crate::attention::LayerCache;
+use crate::block::{Block, Pass};
+use crate::config::{GptConfig, NormPlacement, Positions};
+use crate::error::{Error, Result};
+use crate::init::embedding;
+use crate::position::sinusoidal;
+
+/// Targets equal to this id add nothing to the loss (PyTorch's `ignore_index=-100`).
+pub const IGNORE_INDEX: usize = usize::MAX;
+
+/// The key/value caches of every layer, for generating one token at a time.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, LayerCache::len)
+    }
+
+    /// True before the first forward pass.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The caches of the sequences `rows`, in that order (repeats allowed).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a row that is not in the cache.
+    pub fn select(&self, rows: &[usize]) -> Result<KvCache> {
+        let batch = self.layers.first().map_or(0, LayerCache::batch);
+        if let Some(&bad) = rows.iter().find(|&&r| r >= batch) {
+            return Err(Error::Input(format!("cache row {bad} of {batch}")));
+        }
+        Ok(KvCache { layers: self.layers.iter().map(|l| l.select(rows)).collect() })
+    }
+}
+
+/// A GPT language model.
+///
+/// ```
+/// use malmoi_transformer::{Gpt, GptConfig};
+/// use ndarray::array;
+///
+/// let config = GptConfig { vocab_size: 50, block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, ..GptConfig::default() };
+/// let model = Gpt::new(config, 0)?;
+/// let ids = array![[1, 2, 3, 4]];
+/// let (logits, loss) = model.forward(&ids, Some(&array![[2, 3, 4, 5]]))?;
+/// assert_eq!(logits.shape(), vec![1, 4, 50]);
+/// assert!((loss.unwrap().item()? - 50f32.ln()).abs() < 0.1); // untrained: about ln(vocab)
+/// # Ok::<(), malmoi_transformer::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Gpt {
+    config: GptConfig,
+    /// Token embeddings `(vocab, C)`.
+    pub wte: Embedding,
+    /// Learned position embeddings `(block_size, C)`, or `None` with sinusoidal positions.
+    pub wpe: Option<Embedding>,
+    sinusoid: Option<Tensor>,
+    /// The Transformer blocks.
+    pub blocks: Vec<Block>,
+    /// Final norm (pre-LN models only).
+    pub ln_f: Option<LayerNorm>,
+    /// The output layer; shares `wte`'s weight when embeddings are tied.
+    pub lm_head: Linear,
+    training: bool,
+    rng: Mutex<StdRng>,
+}
+
+impl Gpt {
+    /// A freshly initialised model (GPT-2's scheme); `seed` drives the initialisation and the
+    /// dropout masks. It starts in training mode, as PyTorch modules do.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config.
+    pub fn new(config: GptConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let c = config.n_embd;
+        let wte = embedding(config.vocab_size, c, &mut rng)?;
+        let wpe = (config.positions == Positions::Learned).then(|| embedding(config.block_size, c, &mut rng)).transpose()?;
+        let blocks = (0..config.n_layer)
+            .map(|_| {
+                let eps = config.layer_norm_epsilon;
+                Block::new(c, config.n_head, config.bias, config.n_layer, eps, config.norm, &mut rng)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let lm_head = if config.tie_word_embeddings {
+            Linear { weight: wte.weight.clone(), bias: None }
+        } else {
+            crate::init::linear(c, config.vocab_size, false, 0.02, &mut rng)?
+        };
+        Self::assemble(config, wte, wpe, blocks, lm_head, seed)
+    }
+
+    /// Puts trained parts together (used by the checkpoint loaders).
+    pub(crate) fn assemble(
+        config: GptConfig,
+        wte: Embedding,
+        wpe: Option<Embedding>,
+        blocks: Vec<Block>,
+        lm_head: Linear,
+        seed: u64,
+    ) -> Result<Self> {
+        config.validate()?;
+        let sinusoid = (config.positions == Positions::Sinusoidal)
+            .then(|| Tensor::constant(sinusoidal(config.block_size, config.n_embd).into_dyn()));
+        let ln_f = (config.norm == NormPlacement::Pre)
+            .then(|| LayerNorm::new(config.n_embd, config.layer_norm_epsilon))
+            .transpose()?;
+        Ok(Gpt {
+            config,
+            wte,
+            wpe,
+            sinusoid,
+            blocks,
+            ln_f,
+            lm_head,
+            training: true,
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+        })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &GptConfig {
+        &self.config
+    }
+
+    /// True in training mode (dropout active in [`forward`](Self::forward)).
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Logits `(B, T, vocab)` for `ids (B, T)` and, given `targets (B, T)`, the mean
+    /// cross-entropy over the targets that are not [`IGNORE_INDEX`].
+    ///
+    /// Dropout applies only in training mode. A causal model needs no padding mask when
+    /// sequences are padded on the right: no position sees a later one.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an empty batch or `T > block_size`; ids out of the vocabulary;
+    /// [`Error::NonFinite`] for a NaN or infinite loss.
+    pub fn forward(&self, ids: &Array2<usize>, targets: Option<&Array2<usize>>) -> Result<(Tensor, Option<Tensor>)> {
+        let hidden = self.hidden_states(ids)?;
+        let logits = self.lm_head.forward(&hidden)?;
+        let Some(targets) = targets else { return Ok((logits, None)) };
+        if targets.dim() != ids.dim() {
+            return Err(Error::Input(format!("targets {:?} do not match ids {:?}", targets.dim(), ids.dim())));
+        }
+        let loss = logits.cross_entropy(&targets.clone().into_dyn(), Some(IGNORE_INDEX))?;
+        let value = loss.item()?;
+        if !value.is_finite() {
+            return Err(Error::NonFinite("loss".into()));
+        }
+        Ok((logits, Some(loss)))
+    }
+
+    /// The final hidden states `(B, T, C)` (after `ln_f`), which reward and value heads read.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward).
+    pub fn hidden_states(&self, ids: &Array2<usize>) -> Result<Tensor> {
+        let dropout = |x: &Tensor| self.dropout(x);
+        let mut x = self.embed(ids, 0, &dropout)?;
+        for block in &self.blocks {
+            x = block.forward(&x, Pass { dropout: &dropout, cache: None, weights: None })?;
+        }
+        self.finish(x)
+    }
+
+    /// An empty key/value cache for `batch` sequences.
+    pub fn new_cache(&self, batch: usize) -> KvCache {
+        let c = &self.config;
+        let layer = LayerCache::new(batch, c.n_head, c.block_size, c.head_size());
+        KvCache { layers: vec![layer; c.n_layer] }
+    }
+
+    /// Inference over new positions: `ids (B, T_new)` continue the sequences in `cache`, whose
+    /// keys and values are extended. Returns the logits `(B, T_new, vocab)`. No dropout, no
+    /// gradient, whatever the mode.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the cache would exceed `block_size` or the batch differs.
+    pub fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+        let (logits, _) = self.infer(ids, cache, false)?;
+        Ok(logits)
+    }
+
+    /// Logits `(1, T, vocab)` of one sequence and the attention weights of every layer,
+    /// `(1, nh, T, T)` each, as the lecture's attention figures draw them.
+    ///
+    /// # Errors
+    /// As [`forward_cached`](Self::forward_cached).
+    pub fn attention_weights(&self, ids: &[usize]) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
+        let ids = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
+        self.infer(&ids, &mut self.new_cache(1), true)
+    }
+
+    fn infer(&self, ids: &Array2<usize>, cache: &mut KvCache, keep: bool) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
+        if cache.layers.first().is_some_and(|l| l.batch() != ids.nrows()) {
+            return Err(Error::Input(format!("cache batch differs from the {} sequences given", ids.nrows())));
+        }
+        no_grad(|| {
+            let identity = |x: &Tensor| Ok(x.clone());
+            let mut weights = Vec::new();
+            let mut x = self.embed(ids, cache.len(), &identity)?;
+            for (block, layer) in self.blocks.iter().zip(&mut cache.layers) {
+                let weights = keep.then_some(&mut weights);
+                x = block.forward(&x, Pass { dropout: &identity, cache: Some(layer), weights })?;
+            }
+            let logits = self.lm_head.forward(&self.finish(x)?)?.to_array();
+            Ok((logits.into_dimensionality::<Ix3>().expect("(B, T, vocab)"), weights))
+        })
+    }
+
+    /// Token plus position embeddings of `ids` starting at position `start`, with dropout.
+    fn embed(&self, ids: &Array2<usize>, start: usize, dropout: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        let (b, t) = ids.dim();
+        if b == 0 || t == 0 {
+            return Err(Error::Input(format!("empty batch of ids {:?}", ids.dim())));
+        }
+        if start + t > self.config.block_size {
+            return Err(Error::Input(format!(
+                "{} positions exceed the context of {} tokens",
+                start + t,
+                self.config.block_size
+            )));
+        }
+        let tokens = self.wte.forward(&ids.clone().into_dyn())?;
+        let positions = match (&self.wpe, &self.sinusoid) {
+            (Some(wpe), _) => wpe.forward(&ArrayD::from_shape_fn(IxDyn(&[t]), |i| start + i[0]))?,
+            (None, Some(table)) => table.narrow(0, start, t)?,
+            (None, None) => unreachable!("a model has learned or sinusoidal positions"),
+        };
+        dropout(&tokens.add(&positions)?)
+    }
+
+    /// The final norm of pre-LN models.
+    fn finish(&self, x: Tensor) -> Result<Tensor> {
+        match &self.ln_f {
+            Some(ln_f) => Ok(ln_f.forward(&x)?),
+            None => Ok(x),
+        }
+    }
+
+    fn dropout(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.training || self.config.dropout == 0.0 {
+            return Ok(x.clone());
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(x.dropout(self.config.dropout, &mut *rng)?)
+    }
+
+    /// The logits of the last position of each row of `(B, T_new, vocab)`.
+    pub fn last_logits(logits: &Array3<f32>) -> Array2<f32> {
+        logits.index_axis(Axis(1), logits.dim().1 - 1).to_owned()
+    }
+}
+
+impl Module for Gpt {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("transformer.wte", self.wte.named_parameters());
+        if let Some(wpe) = &self.wpe {
+            params.extend(prefixed("transformer.wpe", wpe.named_parameters()));
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            params.extend(prefixed(&format!("transformer.h.{i}"), block.named_parameters()));
+        }
+        if let Some(ln_f) = &self.ln_f {
+            params.extend(prefixed("transformer.ln_f", ln_f.named_parameters()));
+        }
+        if !self.config.tie_word_embeddings {
+            params.extend(prefixed("lm_head", self.lm_head.named_parameters()));
+        }
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}

@@ -1,0 +1,21 @@
+//! # malmoi-transformer
+//!
+//! The lecture's second half on malmoi-tensor: multi-head [attention], the Transformer
+//! [block], [`Gpt`] (a decoder-only language model with a key/value cache), Hugging Face
+//! checkpoints in both directions ([`hf`]) and text [generation] with every sampling knob of
+//! the OpenAI Playground and `transformers`' `generate`.
+
+pub mod attention;
+pub mod block;
+pub mod config;
+pub mod error;
+pub mod generation;
+pub mod gpt;
+pub mod hf;
+pub mod position;
+
+mod init;
+
+pub use config::{GptConfig, NormPlacement, Positions};
+pub use error::{Error, Result};
+pub use gpt::{Gpt, IGNORE_INDEX, KvCache};
