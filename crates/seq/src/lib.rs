@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nsmc;
 pub mod recurrent;
 pub mod sentiment;
+pub mod seq2seq;
 
 pub use error::{Error, Result};
 

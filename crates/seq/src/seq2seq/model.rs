@@ -1,0 +1,327 @@
+//! The encoder–decoder with Luong attention: its layers, the teacher-forced forward pass and
+//! one decoding step.
+
+use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
+use malmoi_tensor::nn::{Dropout, Embedding, Linear, Module, prefixed};
+use malmoi_tensor::{Tensor, no_grad};
+use ndarray::{Array2, ArrayD, Axis, Ix3, Ix4};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use super::vocab::{BOS, EOS, PAD};
+use crate::error::{Error, Result};
+use crate::recurrent::{CellKind, Recurrent, RecurrentConfig, State};
+
+/// How a decoder state `h_t` scores an encoder state `h_s` (Luong et al., 2015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AttentionScore {
+    /// `h_tᵀ h_s`.
+    Dot,
+    /// `h_tᵀ W_a h_s`.
+    #[default]
+    General,
+}
+
+/// The model's shape; saved in `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seq2SeqConfig {
+    /// Source vocabulary size, specials included.
+    pub source_vocab: usize,
+    /// Target vocabulary size, specials included.
+    pub target_vocab: usize,
+    /// Width of the character embeddings (both sides).
+    pub embedding_dim: usize,
+    /// Hidden size of the encoder per direction; the decoder's is `directions × hidden_size`.
+    pub hidden_size: usize,
+    /// LSTM or GRU (both run as fused kernels).
+    pub cell: CellKind,
+    /// Encode in both directions.
+    pub bidirectional: bool,
+    /// How attention scores are computed.
+    pub attention: AttentionScore,
+    /// Dropout on embeddings and attentional states during training.
+    pub dropout: f32,
+}
+
+impl Seq2SeqConfig {
+    /// A bidirectional LSTM encoder with general attention and dropout 0.1.
+    pub fn new(source_vocab: usize, target_vocab: usize, embedding_dim: usize, hidden_size: usize) -> Self {
+        Self {
+            source_vocab,
+            target_vocab,
+            embedding_dim,
+            hidden_size,
+            cell: CellKind::Lstm,
+            bidirectional: true,
+            attention: AttentionScore::General,
+            dropout: 0.1,
+        }
+    }
+
+    /// The decoder's hidden size: the encoder's output width.
+    pub fn decoder_size(&self) -> usize {
+        self.encoder().output_size()
+    }
+
+    fn encoder(&self) -> RecurrentConfig {
+        RecurrentConfig {
+            bidirectional: self.bidirectional,
+            ..RecurrentConfig::new(self.cell, self.embedding_dim, self.hidden_size)
+        }
+    }
+
+    fn decoder(&self) -> RecurrentConfig {
+        RecurrentConfig::new(self.cell, self.embedding_dim, self.decoder_size())
+    }
+}
+
+/// Padded id sequences: `ids (batch, time)` post-padded with [`PAD`] and the valid lengths.
+#[derive(Debug, Clone)]
+pub struct Padded {
+    /// Ids, `(batch, time)`.
+    pub ids: ArrayD<usize>,
+    /// Valid steps per row.
+    pub lengths: Vec<usize>,
+}
+
+impl Padded {
+    /// Pads `sequences` (each optionally framed by `prefix` / `suffix`) to the longest.
+    pub fn new<S: AsRef<[u32]>>(sequences: &[S], prefix: Option<u32>, suffix: Option<u32>) -> Self {
+        let framed: Vec<Vec<u32>> = sequences
+            .iter()
+            .map(|s| prefix.into_iter().chain(s.as_ref().iter().copied()).chain(suffix).collect())
+            .collect();
+        let time = framed.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = Array2::<usize>::from_elem((framed.len(), time), PAD as usize);
+        for (mut row, sequence) in ids.rows_mut().into_iter().zip(&framed) {
+            row.iter_mut().zip(sequence).for_each(|(slot, &id)| *slot = id as usize);
+        }
+        Self { ids: ids.into_dyn(), lengths: framed.iter().map(Vec::len).collect() }
+    }
+
+    /// `(batch, time)` with `true` at padded steps.
+    pub fn padding_mask(&self) -> Array2<bool> {
+        let time = self.ids.shape()[1];
+        Array2::from_shape_fn((self.lengths.len(), time), |(b, t)| t >= self.lengths[b])
+    }
+}
+
+/// What the encoder gives the decoder.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Encoder outputs, the attention values, `(batch, source, decoder_size)`.
+    pub values: Tensor,
+    /// Attention keys (`W_a h_s`, or `h_s` for dot scores), same shape.
+    pub keys: Tensor,
+    /// `(batch, source)`, `true` at padded source steps.
+    pub padding: Array2<bool>,
+    /// The decoder's initial state: the encoder's final states, directions concatenated.
+    pub state: State,
+}
+
+impl Encoded {
+    /// The rows `rows` of every part, in that order (beam search reorders and repeats rows).
+    pub fn select(&self, rows: &[usize]) -> Result<Encoded> {
+        Ok(Encoded {
+            values: select_rows(&self.values, rows),
+            keys: select_rows(&self.keys, rows),
+            padding: self.padding.select(Axis(0), rows),
+            state: select_state(&self.state, rows),
+        })
+    }
+}
+
+/// Rows of a tensor along its first axis, as a constant (inference only).
+fn select_rows(tensor: &Tensor, rows: &[usize]) -> Tensor {
+    Tensor::constant(tensor.data().select(Axis(0), rows))
+}
+
+/// Rows of a decoder state.
+pub(crate) fn select_state(state: &State, rows: &[usize]) -> State {
+    State { h: select_rows(&state.h, rows), c: state.c.as_ref().map(|c| select_rows(c, rows)) }
+}
+
+/// One decoding step's result for `n` rows.
+#[derive(Debug)]
+pub struct Step {
+    /// Log-probabilities of the next id, `(n, target_vocab)`; [`PAD`] and [`BOS`] are −∞.
+    pub log_probs: Array2<f32>,
+    /// Attention weights over the source, `(n, source)`.
+    pub attention: Array2<f32>,
+    /// The decoder state after the step.
+    pub state: State,
+}
+
+/// Embedding → recurrent encoder; embedding → recurrent decoder → Luong attention over the
+/// encoder outputs → `tanh(W_c [context; h_t])` → output layer.
+///
+/// The decoder runs before attention (Luong's "attention after the RNN", without input
+/// feeding), so a teacher-forced pass is one fused recurrent kernel over the whole target and
+/// one batched attention call.
+#[derive(Debug)]
+pub struct Seq2SeqModel {
+    config: Seq2SeqConfig,
+    source_embedding: Embedding,
+    encoder: Recurrent,
+    target_embedding: Embedding,
+    decoder: Recurrent,
+    key: Option<Linear>,
+    combine: Linear,
+    output: Linear,
+    dropout: Dropout,
+}
+
+impl Seq2SeqModel {
+    /// A freshly initialised model; the same seed gives the same weights.
+    pub fn new(config: Seq2SeqConfig, seed: u64) -> Result<Self> {
+        if config.source_vocab <= EOS as usize || config.target_vocab <= EOS as usize {
+            return Err(Error::InvalidArgument(format!(
+                "vocabularies need characters beyond the 4 specials: {} and {}",
+                config.source_vocab, config.target_vocab
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (embedding, decoder_size) = (config.embedding_dim, config.decoder_size());
+        let source_embedding = Embedding::new(config.source_vocab, embedding, Some(PAD as usize), &mut rng)?;
+        let encoder = Recurrent::new(config.encoder(), &mut rng)?;
+        let target_embedding = Embedding::new(config.target_vocab, embedding, Some(PAD as usize), &mut rng)?;
+        let decoder = Recurrent::new(config.decoder(), &mut rng)?;
+        let key = match config.attention {
+            AttentionScore::General => Some(Linear::new(decoder_size, decoder_size, false, &mut rng)?),
+            AttentionScore::Dot => None,
+        };
+        let combine = Linear::new(2 * decoder_size, decoder_size, true, &mut rng)?;
+        let output = Linear::new(decoder_size, config.target_vocab, true, &mut rng)?;
+        let dropout = Dropout::new(config.dropout, seed ^ 0x5eed)?;
+        Ok(Self { config, source_embedding, encoder, target_embedding, decoder, key, combine, output, dropout })
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &Seq2SeqConfig {
+        &self.config
+    }
+
+    /// Runs the encoder over a padded source batch.
+    pub fn encode(&self, source: &Padded) -> Result<Encoded> {
+        check_ids(&source.ids, self.config.source_vocab, "source")?;
+        let vectors = self.dropout.forward(&self.source_embedding.forward(&source.ids)?)?;
+        let encoded = self.encoder.forward(&vectors, Some(&source.lengths), None)?;
+        let keys = match &self.key {
+            Some(key) => key.forward(&encoded.output)?,
+            None => encoded.output.clone(),
+        };
+        let state = concat_directions(&encoded.states)?;
+        Ok(Encoded { values: encoded.output, keys, padding: source.padding_mask(), state })
+    }
+
+    /// Teacher-forced logits `(batch, target + 1, target_vocab)`: the decoder reads
+    /// [`BOS`] + target and is scored against target + [`EOS`].
+    pub fn logits(&self, source: &Padded, target: &Padded) -> Result<Tensor> {
+        check_ids(&target.ids, self.config.target_vocab, "target")?;
+        let encoded = self.encode(source)?;
+        let vectors = self.dropout.forward(&self.target_embedding.forward(&target.ids)?)?;
+        let states = [encoded.state.clone()];
+        let decoded = self.decoder.forward(&vectors, Some(&target.lengths), Some(&states))?.output;
+        let mask = AttentionMask { key_padding: Some(encoded.padding.view()), causal: false };
+        let heads = |t: &Tensor| t.unsqueeze(1);
+        let context = scaled_dot_product_attention(
+            &heads(&decoded)?,
+            &heads(&encoded.keys)?,
+            &heads(&encoded.values)?,
+            &mask,
+            Some(1.0),
+        )?;
+        let context = context.reshape(&decoded.shape())?;
+        self.predict_ids(&context, &decoded)
+    }
+
+    /// Mean cross-entropy of the next-id predictions over the valid target steps, and the
+    /// logits it was computed from. `target_in` is [`BOS`] + target, `target_out` target +
+    /// [`EOS`] (as [`Padded::new`] frames them).
+    pub fn loss(&self, source: &Padded, target_in: &Padded, target_out: &Padded) -> Result<(Tensor, Tensor)> {
+        let logits = self.logits(source, target_in)?;
+        let loss = logits.cross_entropy(&target_out.ids, Some(PAD as usize))?;
+        Ok((loss, logits))
+    }
+
+    /// `output(dropout(tanh(W_c [context; h])))`.
+    fn predict_ids(&self, context: &Tensor, decoded: &Tensor) -> Result<Tensor> {
+        let joined = Tensor::cat(&[context.clone(), decoded.clone()], -1)?;
+        let attentional = self.dropout.forward(&self.combine.forward(&joined)?.tanh())?;
+        Ok(self.output.forward(&attentional)?)
+    }
+
+    /// One decoding step without gradients: feeds `previous` ids (one per row of `encoded`)
+    /// from `state`.
+    pub fn step(&self, encoded: &Encoded, previous: &[u32], state: &State) -> Result<Step> {
+        no_grad(|| {
+            let ids = ArrayD::from_shape_fn(ndarray::IxDyn(&[previous.len(), 1]), |i| previous[i[0]] as usize);
+            check_ids(&ids, self.config.target_vocab, "previous")?;
+            let vectors = self.target_embedding.forward(&ids)?;
+            let decoded = self.decoder.forward(&vectors, None, Some(std::slice::from_ref(state)))?;
+            let (context, attention) = attend(&decoded.output, encoded)?;
+            let logits = self.predict_ids(&context, &decoded.output)?;
+            let mut log_probs = to_matrix(&logits.log_softmax(-1)?.to_array());
+            log_probs.column_mut(PAD as usize).fill(f32::NEG_INFINITY);
+            log_probs.column_mut(BOS as usize).fill(f32::NEG_INFINITY);
+            let state = decoded.states.into_iter().next().expect("one decoder layer");
+            Ok(Step { log_probs, attention, state })
+        })
+    }
+}
+
+/// Attention of one decoder step `(n, 1, H)` over `encoded`, with its weights `(n, source)`.
+fn attend(decoded: &Tensor, encoded: &Encoded) -> Result<(Tensor, Array2<f32>)> {
+    let mask = AttentionMask { key_padding: Some(encoded.padding.view()), causal: false };
+    let as_heads = |t: &Tensor| t.to_array().insert_axis(Axis(1)).into_dimensionality::<Ix4>().expect("3-D states");
+    let (query, key, value) = (as_heads(decoded), as_heads(&encoded.keys), as_heads(&encoded.values));
+    let (context, cache) = attention_forward(query.view(), key.view(), value.view(), &mask, Some(1.0))?;
+    let (n, source) = (cache.probs.dim().0, cache.probs.dim().3);
+    let attention = cache.probs.into_shape_with_order((n, source)).expect("one query per row");
+    let context = context.into_shape_with_order(decoded.shape()).expect("same size").into_dyn();
+    Ok((Tensor::constant(context), attention))
+}
+
+/// `(n, 1, V)` logits as an `(n, V)` matrix.
+fn to_matrix(array: &ArrayD<f32>) -> Array2<f32> {
+    array.view().into_dimensionality::<Ix3>().expect("3-D logits").index_axis(Axis(1), 0).to_owned()
+}
+
+/// The final states of a one-layer encoder, directions concatenated along the features.
+fn concat_directions(states: &[State]) -> Result<State> {
+    let join = |parts: Vec<Tensor>| -> Result<Tensor> {
+        Ok(if parts.len() == 1 { parts.into_iter().next().expect("one") } else { Tensor::cat(&parts, 1)? })
+    };
+    let h = join(states.iter().map(|s| s.h.clone()).collect())?;
+    let c = states.iter().map(|s| s.c.clone()).collect::<Option<Vec<_>>>().map(join).transpose()?;
+    Ok(State { h, c })
+}
+
+fn check_ids(ids: &ArrayD<usize>, size: usize, what: &str) -> Result<()> {
+    match ids.iter().find(|&&id| id >= size) {
+        Some(bad) => Err(Error::InvalidArgument(format!("{what} id {bad} is outside the vocabulary of {size}"))),
+        None => Ok(()),
+    }
+}
+
+impl Module for Seq2SeqModel {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("source_embedding", self.source_embedding.named_parameters());
+        params.extend(prefixed("encoder", self.encoder.named_parameters()));
+        params.extend(prefixed("target_embedding", self.target_embedding.named_parameters()));
+        params.extend(prefixed("decoder", self.decoder.named_parameters()));
+        if let Some(key) = &self.key {
+            params.extend(prefixed("attention_key", key.named_parameters()));
+        }
+        params.extend(prefixed("combine", self.combine.named_parameters()));
+        params.extend(prefixed("output", self.output.named_parameters()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.encoder.set_training(training);
+        self.decoder.set_training(training);
+        self.dropout.set_training(training);
+    }
+}
