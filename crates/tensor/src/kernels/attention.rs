@@ -91,7 +91,7 @@ pub fn attention_forward(
         return Err(invalid("attention", format!("causal mask with {tq} queries but only {tk} keys")));
     }
     let scale = scale.unwrap_or(1.0 / (d as f32).sqrt());
-    let offset = tk - tq;
+    let offset = tk.saturating_sub(tq); // read only by the causal mask, which needs tq ≤ tk
 
     let mut output = Array4::zeros((batch, heads, tq, dv));
     let mut probs = Array4::zeros((batch, heads, tq, tk));

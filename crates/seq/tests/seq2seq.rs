@@ -1,0 +1,167 @@
+//! Seq2seq with attention on a toy task (reversing letter strings): it learns, beam width 1 is
+//! greedy, attention is a distribution that ignores padding, saved models predict the same,
+//! training resumes, and bad input gets typed errors.
+
+use std::sync::OnceLock;
+
+use malmoi_seq::seq2seq::{DecodeOptions, Limits, Padded, Seq2Seq, Seq2SeqError, TrainConfig, beam_search, greedy};
+use malmoi_tensor::no_grad;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Distinct strings of 2–6 letters from `a`–`f`, each with its reversal.
+fn reversal_pairs(count: usize, seed: u64) -> Vec<(String, String)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut seen = std::collections::HashSet::new();
+    let mut pairs = Vec::new();
+    while pairs.len() < count {
+        let len = rng.random_range(2..=6);
+        let word: String = (0..len).map(|_| char::from(b'a' + rng.random_range(0..6u8))).collect();
+        if seen.insert(word.clone()) {
+            let reversed = word.chars().rev().collect();
+            pairs.push((word, reversed));
+        }
+    }
+    pairs
+}
+
+fn train_config(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        learning_rate: 1e-2,
+        validation_split: 0.1,
+        progress: false,
+        ..TrainConfig::default()
+    }
+}
+
+const LIMITS: Limits = Limits { max_source_len: 8, max_target_len: 10 };
+
+/// One model trained on 1000 reversals (shared by the tests), and 200 pairs it never saw.
+fn trained() -> &'static (Seq2Seq, Vec<(String, String)>) {
+    static MODEL: OnceLock<(Seq2Seq, Vec<(String, String)>)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let mut pairs = reversal_pairs(1200, 1);
+        let held_out = pairs.split_off(1000);
+        let (model, _) = Seq2Seq::trainer(16, 32).limits(LIMITS).config(train_config(25)).train(&pairs).unwrap();
+        (model, held_out)
+    })
+}
+
+#[test]
+fn it_learns_to_reverse_unseen_strings() {
+    let (model, held_out) = trained();
+    let evaluation = model.evaluate(held_out).unwrap();
+    assert!(evaluation.exact_match > 0.9, "held-out exact match {}", evaluation.exact_match);
+    assert!(evaluation.bleu.score > 90.0, "held-out BLEU {}", evaluation.bleu.score);
+}
+
+#[test]
+fn beam_width_one_is_greedy_and_wider_beams_are_no_less_likely() {
+    let (model, held_out) = trained();
+    for (source, _) in held_out.iter().take(40) {
+        let ids = model.config().source_vocab.encode(source).0;
+        let encoded = no_grad(|| model.model().encode(&Padded::new(&[ids], None, None))).unwrap();
+        let greedy = greedy(model.model(), &encoded, LIMITS.max_target_len).unwrap().pop().unwrap();
+        let one = DecodeOptions { beam_width: 1, length_penalty: 0.0 };
+        let beam = beam_search(model.model(), &encoded, &one, LIMITS.max_target_len).unwrap();
+        assert_eq!((&beam.ids, beam.finished), (&greedy.ids, greedy.finished), "{source}");
+        assert!((beam.log_prob - greedy.log_prob).abs() < 1e-5, "{source}");
+        assert!(beam.attention.iter().zip(&greedy.attention).all(|(a, b)| (a - b).abs() < 1e-5), "{source}");
+        let wide = DecodeOptions { beam_width: 4, length_penalty: 0.0 };
+        let best = beam_search(model.model(), &encoded, &wide, LIMITS.max_target_len).unwrap();
+        assert!(best.log_prob >= greedy.log_prob - 1e-4 || !greedy.finished, "{source}");
+    }
+}
+
+#[test]
+fn attention_rows_are_distributions_and_batches_do_not_change_results() {
+    let (model, held_out) = trained();
+    let sources: Vec<&str> = held_out.iter().take(30).map(|(s, _)| s.as_str()).collect();
+    let batch = model.translate_batch(&sources).unwrap();
+    for (source, batched) in sources.iter().zip(batch) {
+        let batched = batched.unwrap();
+        let alone = model.translate(source, &DecodeOptions::default()).unwrap();
+        assert_eq!(batched.text, alone.text, "{source}");
+        assert_eq!(batched.attention.ncols(), source.chars().count(), "padding columns are dropped");
+        for (a, b) in batched.attention.iter().zip(alone.attention.iter()) {
+            assert!((a - b).abs() < 1e-5, "{source}: attention depends on the batch");
+        }
+        for row in batched.attention.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-5, "{source}: row sums to {}", row.sum());
+        }
+    }
+}
+
+#[test]
+fn padded_source_steps_get_no_attention() {
+    let (model, _) = trained();
+    let vocab = &model.config().source_vocab;
+    let rows = vec![vocab.encode("ab").0, vocab.encode("abcdef").0];
+    let encoded = no_grad(|| model.model().encode(&Padded::new(&rows, None, None))).unwrap();
+    let step = model.model().step(&encoded, &[malmoi_seq::seq2seq::BOS; 2], &encoded.state).unwrap();
+    assert!(step.attention.row(0).iter().skip(2).all(|&w| w == 0.0));
+    assert!((step.attention.row(0).sum() - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn a_saved_model_loads_in_inference_mode_and_translates_identically() {
+    let (model, held_out) = trained();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let loaded = Seq2Seq::load(dir.path()).unwrap();
+    let beam = DecodeOptions { beam_width: 3, length_penalty: 1.0 };
+    for (source, _) in held_out.iter().take(20) {
+        assert_eq!(loaded.translate(source, &beam).unwrap(), model.translate(source, &beam).unwrap());
+    }
+    std::fs::write(dir.path().join("model.safetensors"), b"not a checkpoint").unwrap();
+    assert!(matches!(Seq2Seq::load(dir.path()), Err(Seq2SeqError::Seq(malmoi_seq::Error::ModelDir { .. }))));
+}
+
+#[test]
+fn bad_input_gets_typed_errors_and_unknown_characters_are_reported() {
+    let (model, _) = trained();
+    let options = DecodeOptions::default();
+    assert!(matches!(model.translate("", &options), Err(Seq2SeqError::EmptyInput)));
+    assert!(matches!(model.translate("abcabcabc", &options), Err(Seq2SeqError::InputTooLong { length: 9, max: 8 })));
+    let translation = model.translate("abz", &options).unwrap();
+    assert_eq!(translation.unknown, vec!['z']);
+    let batch = model.translate_batch(&["", "abc"]).unwrap();
+    assert!(matches!(batch[0], Err(Seq2SeqError::EmptyInput)));
+    assert_eq!(batch[1].as_ref().unwrap().text, model.translate("abc", &options).unwrap().text);
+    assert!(model.translate("abc", &DecodeOptions { beam_width: 0, length_penalty: 1.0 }).is_err());
+}
+
+#[test]
+fn an_interrupted_run_resumes_where_it_stopped() {
+    let pairs = reversal_pairs(200, 7);
+    let config = |epochs| TrainConfig { epochs, ..train_config(0) };
+    let trainer =
+        || Seq2Seq::trainer(8, 8).limits(LIMITS).shape(|s| malmoi_seq::seq2seq::Seq2SeqConfig { dropout: 0.0, ..s });
+    let (_, straight) = trainer().config(config(3)).train(&pairs).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    trainer().config(config(2)).checkpoints(dir.path()).train(&pairs).unwrap();
+    let (_, resumed) = trainer().config(config(3)).checkpoints(dir.path()).train(&pairs).unwrap();
+    assert_eq!(resumed.epochs.len(), 3);
+    for (a, b) in straight.epochs.iter().zip(&resumed.epochs) {
+        assert!((a.loss - b.loss).abs() < 1e-6 && (a.val_loss.unwrap() - b.val_loss.unwrap()).abs() < 1e-6);
+    }
+    let other = TrainConfig { learning_rate: 0.5, ..config(3) };
+    assert!(trainer().config(other).checkpoints(dir.path()).train(&pairs).is_err(), "another run's directory");
+}
+
+#[test]
+fn the_attention_map_is_an_svg_labelled_with_the_characters() {
+    let (model, _) = trained();
+    let translation = model.translate("abcd", &DecodeOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("attention.svg");
+    translation.plot_attention(&path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg"));
+    for label in ["a", "b", "c", "d", "&lt;/s&gt;"] {
+        assert!(svg.contains(&format!(">{label}<")) || svg.contains(&format!("\n{label}\n")), "no label {label}");
+    }
+    assert!(svg.matches("<rect").count() >= 4 * 5);
+}
