@@ -12,7 +12,9 @@ pub mod error;
 pub mod generation;
 pub mod gpt;
 pub mod hf;
+pub mod plot;
 pub mod position;
+pub mod train;
 
 mod init;
 
