@@ -24,7 +24,7 @@ use clap::Parser;
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::{BpeTrainer, ByteLevelBpe};
 use malmoi::transformer::generation::{GenerationConfig, Generator, TextGeneration};
-use malmoi::transformer::train::{Checkpoints, TrainConfig, train};
+use malmoi::transformer::train::{Checkpoints, RunOptions, TrainConfig, train};
 use malmoi::transformer::{Gpt, GptConfig};
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt");
@@ -225,7 +225,8 @@ fn run_training(opts: &Training) -> Result<(), Box<dyn Error>> {
         ..TrainConfig::default()
     };
     let checkpoints = Checkpoints::new(opts.out.join("checkpoints"));
-    let log = train(&mut model, &train_tokens, &val_tokens, &train_config, Some(&checkpoints), true)?;
+    let options = RunOptions { checkpoints: Some(&checkpoints), progress: true, stop_at_step: None };
+    let log = train(&mut model, &train_tokens, &val_tokens, &train_config, options)?;
     log.plot(&opts.out.join("loss.svg"))?;
     let last = log.evals.last().ok_or("no validation was run")?;
     println!(

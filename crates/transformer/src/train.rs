@@ -209,10 +209,21 @@ impl Checkpoints {
     }
 }
 
+/// How one session of a run behaves (none of it changes the result).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// Save at each validation, and resume from the newest checkpoint first.
+    pub checkpoints: Option<&'a Checkpoints>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// End this session (with a checkpoint) once this step is done; a later call resumes.
+    pub stop_at_step: Option<usize>,
+}
+
 /// Trains `model` on `train_tokens`, validating on `val_tokens` every `eval_interval` steps and
-/// at the end; with `checkpoints`, saves there at each validation and first resumes from the
-/// newest checkpoint (which must come from the same config). Shows a progress bar when
-/// `progress` is true. Returns the log of the whole run, resumed parts included.
+/// at the end. With checkpoints it saves at each validation and first resumes from the newest
+/// checkpoint (which must come from the same config). Returns the log of the whole run so far,
+/// resumed parts included.
 ///
 /// # Errors
 /// [`Error::Config`] for a block longer than the model's context, or a checkpoint from another
@@ -223,9 +234,9 @@ pub fn train(
     train_tokens: &[u32],
     val_tokens: &[u32],
     config: &TrainConfig,
-    checkpoints: Option<&Checkpoints>,
-    progress: bool,
+    options: RunOptions,
 ) -> Result<TrainLog> {
+    let RunOptions { checkpoints, progress, stop_at_step } = options;
     if config.block_size == 0 || config.block_size > model.config().block_size || config.batch_size == 0 {
         return Err(Error::Config(format!(
             "batch {} × block {} must be positive and the block at most the model's {}",
@@ -270,7 +281,8 @@ pub fn train(
         state.log.steps.push(StepRecord { step: state.step, loss, learning_rate: lr as f64 });
         bar.set_position(state.step as u64);
         bar.set_message(format!("loss {loss:.3}"));
-        if state.step % config.eval_interval.max(1) == 0 || state.step == config.max_steps {
+        let stopping = stop_at_step == Some(state.step);
+        if state.step % config.eval_interval.max(1) == 0 || state.step == config.max_steps || stopping {
             state.seconds = seconds_before + started.elapsed().as_secs_f64();
             let val_loss = evaluate(model, val_tokens, config.block_size, config.eval_windows)?;
             let record = EvalRecord { step: state.step, val_loss, val_perplexity: val_loss.exp(), seconds: state.seconds };
@@ -279,6 +291,9 @@ pub fn train(
             if let Some(checkpoints) = checkpoints {
                 checkpoints.save(model, &[&decay, &no_decay], &state)?;
             }
+        }
+        if stopping {
+            break;
         }
     }
     bar.finish_and_clear();
