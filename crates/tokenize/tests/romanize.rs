@@ -105,9 +105,16 @@ fn standard_pronunciation_of_finals() {
 
 #[test]
 fn what_a_string_of_syllables_cannot_show_follows_the_general_rule() {
-    // Documented deviations: official 학여울 Hangnyeoul (ㄴ insertion in a compound),
-    // 신문로 Sinmunno (ㄴㄴ in a compound), 묵호 Mukho (nouns keep ㅎ) need word structure.
-    check(&[("학여울", "hagyeoul"), ("신문로", "sinmullo"), ("묵호", "muko")]);
+    // Documented deviations: official 학여울 Hangnyeoul and 알약 allyak (ㄴ/ㄹ insertion in a
+    // compound), 신문로 Sinmunno (ㄴㄴ in a compound), 묵호 Mukho and 집현전 Jiphyeonjeon (nouns keep
+    // ㅎ) need word structure.
+    check(&[
+        ("학여울", "hagyeoul"),
+        ("알약", "aryak"),
+        ("신문로", "sinmullo"),
+        ("묵호", "muko"),
+        ("집현전", "jipyeonjeon"),
+    ]);
 }
 
 #[test]
