@@ -198,6 +198,47 @@ fn is_buffer(name: &str) -> bool {
     name.ends_with("attn.bias") || name.ends_with("attn.masked_bias")
 }
 
+/// Loads `params` from the safetensors file at `path`. Each parameter is looked up by its
+/// name, then by the name with a prefix swapped (`(from, to)` pairs, e.g. files saved with or
+/// without a `bert.` prefix); `transpose` names tensors stored `(in, out)`; `ignorable` names
+/// stored tensors that need no parameter.
+///
+/// # Errors
+/// [`Error::MissingTensor`], [`Error::UnexpectedTensor`], shape and file errors.
+pub fn load_parameters(
+    path: &Path,
+    params: &[(String, malmoi_tensor::Tensor)],
+    prefixes: &[(&str, &str)],
+    transpose: impl Fn(&str) -> bool,
+    ignorable: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let stored = checkpoint::load(path)?;
+    let names: BTreeSet<&str> = stored.names().into_iter().collect();
+    let mut used = BTreeSet::new();
+    for (name, param) in params {
+        let swapped = prefixes.iter().filter_map(|(from, to)| name.strip_prefix(from).map(|rest| format!("{to}{rest}")));
+        let Some(key) = std::iter::once(name.clone()).chain(swapped).find_map(|n| names.get(n.as_str()).copied()) else {
+            return Err(Error::MissingTensor { path: path.to_path_buf(), name: name.clone() });
+        };
+        used.insert(key);
+        let value = stored.get(key)?;
+        let value = if transpose(key) { value.t().as_standard_layout().into_owned() } else { value.clone() };
+        if value.shape() != param.shape() {
+            return Err(malmoi_tensor::Error::CheckpointShape {
+                name: key.to_string(),
+                expected: param.shape(),
+                got: value.shape().to_vec(),
+            }
+            .into());
+        }
+        param.set_data(value)?;
+    }
+    if let Some(extra) = names.iter().find(|n| !used.contains(*n) && !ignorable(n)) {
+        return Err(Error::UnexpectedTensor { path: path.to_path_buf(), name: extra.to_string() });
+    }
+    Ok(())
+}
+
 /// Reads a model directory's `config.json` as a [`GptConfig`].
 ///
 /// # Errors
@@ -218,34 +259,15 @@ impl Gpt {
         let dir = dir.as_ref();
         let mut model = Gpt::new(read_config(dir)?, 0)?;
         model.set_training(false);
-        let path = dir.join(WEIGHTS_FILE);
-        let stored = checkpoint::load(&path)?;
-        let names: BTreeSet<&str> = stored.names().into_iter().collect();
         // Files saved from a bare `GPT2Model` have no `transformer.` prefix.
-        let prefix = if names.iter().any(|n| n.starts_with("transformer.")) { "" } else { "transformer." };
-        let mut used = BTreeSet::new();
-        for (name, param) in model.named_parameters() {
-            let stored_name = name.strip_prefix(prefix).unwrap_or(&name);
-            let Some(&key) = names.get(stored_name) else {
-                return Err(Error::MissingTensor { path, name: stored_name.to_string() });
-            };
-            used.insert(key);
-            let value = stored.get(key)?;
-            let value = if is_conv1d(key) { value.t().as_standard_layout().into_owned() } else { value.clone() };
-            if value.shape() != param.shape() {
-                return Err(malmoi_tensor::Error::CheckpointShape {
-                    name: key.to_string(),
-                    expected: param.shape(),
-                    got: value.shape().to_vec(),
-                }
-                .into());
-            }
-            param.set_data(value)?;
-        }
-        let tied_head = |n: &str| model.config().tie_word_embeddings && n == "lm_head.weight";
-        if let Some(extra) = names.iter().find(|n| !used.contains(*n) && !is_buffer(n) && !tied_head(n)) {
-            return Err(Error::UnexpectedTensor { path, name: extra.to_string() });
-        }
+        let tied = model.config().tie_word_embeddings;
+        load_parameters(
+            &dir.join(WEIGHTS_FILE),
+            &model.named_parameters(),
+            &[("transformer.", "")],
+            is_conv1d,
+            |name| is_buffer(name) || (tied && name == "lm_head.weight"),
+        )?;
         Ok(model)
     }
 

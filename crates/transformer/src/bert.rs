@@ -1,0 +1,576 @@
+//! BERT: a bidirectional Transformer encoder (post-LN blocks over word + position + segment
+//! embeddings), its two pre-training heads — masked LM and next-sentence prediction — and
+//! mean-pooled sentence embeddings (sentence-transformers).
+//!
+//! Parameters carry Hugging Face's `BertModel` names (`embeddings.word_embeddings.weight`,
+//! `encoder.layer.0.attention.self.query.weight`, …) and the heads `BertForPreTraining`'s
+//! (`cls.predictions.*`, `cls.seq_relationship.*`), so checkpoints load by name; files saved
+//! from `BertForPreTraining` prefix the encoder with `bert.`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::{Tensor, no_grad};
+
+use crate::attention::MultiHeadAttention;
+use crate::block::Activation;
+use crate::error::{Error, Result};
+use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, load_parameters};
+use crate::init::{embedding, linear};
+
+/// Reads a BERT directory's `config.json`.
+///
+/// # Errors
+/// I/O and JSON errors; [`BertConfig::validate`]'s.
+pub fn read_bert_config(dir: &Path) -> Result<BertConfig> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    let config: BertConfig = serde_json::from_str(&text).map_err(Error::json(&path))?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Writes `config` and `params` as a Hugging Face model directory.
+fn save_dir(dir: &Path, config: &BertConfig, architecture: &str, params: &[(String, Tensor)]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let arrays: Vec<(String, ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    malmoi_tensor::checkpoint::save(dir.join(WEIGHTS_FILE), arrays.iter().map(|(n, a)| (n.as_str(), a)), &metadata)?;
+    let mut config = config.clone();
+    config.rest.insert("architectures".into(), Value::from(vec![architecture]));
+    let json = serde_json::to_string_pretty(&config).expect("plain data");
+    Ok(malmoi_tensor::checkpoint::write_atomically(&dir.join(CONFIG_FILE), json.as_bytes())?)
+}
+
+/// `BertConfig`'s keys (the `config.json` of a BERT model directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    /// Word-piece vocabulary size.
+    pub vocab_size: usize,
+    /// Width of the hidden states.
+    pub hidden_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer.
+    pub num_attention_heads: usize,
+    /// Width of the feed-forward layer.
+    pub intermediate_size: usize,
+    /// `"gelu"` (exact) or `"gelu_new"` (tanh approximation).
+    #[serde(default = "gelu")]
+    pub hidden_act: String,
+    /// Dropout on embeddings and sub-layer outputs (training mode only).
+    #[serde(default = "dropout")]
+    pub hidden_dropout_prob: f32,
+    /// Longest input.
+    pub max_position_embeddings: usize,
+    /// Number of segment (token type) ids.
+    #[serde(default = "two")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "eps")]
+    pub layer_norm_eps: f32,
+    /// The padding id.
+    #[serde(default)]
+    pub pad_token_id: usize,
+    /// Always `"bert"`.
+    #[serde(default = "bert")]
+    pub model_type: String,
+    /// Other keys of `config.json`, checked by [`validate`](Self::validate).
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
+}
+
+/// `BertConfig` keys that do not change the encoder's computation.
+const IGNORED_KEYS: &[&str] = &[
+    "_name_or_path",
+    "architectures",
+    "attention_probs_dropout_prob",
+    "bos_token_id",
+    "classifier_dropout",
+    "dtype",
+    "eos_token_id",
+    "gradient_checkpointing",
+    "id2label",
+    "initializer_range",
+    "label2id",
+    "tie_word_embeddings",
+    "torch_dtype",
+    "transformers_version",
+    "use_cache",
+];
+
+fn gelu() -> String {
+    "gelu".into()
+}
+fn dropout() -> f32 {
+    0.1
+}
+fn two() -> usize {
+    2
+}
+fn eps() -> f32 {
+    1e-12
+}
+fn bert() -> String {
+    "bert".into()
+}
+
+impl BertConfig {
+    /// Checks the numbers and the activation.
+    ///
+    /// # Errors
+    /// [`Error::Config`] or [`Error::UnsupportedConfigKey`].
+    pub fn validate(&self) -> Result<Activation> {
+        if self.model_type != "bert" {
+            return Err(Error::UnsupportedConfigKey { key: "model_type".into(), reason: format!("{:?}", self.model_type) });
+        }
+        for (key, value) in &self.rest {
+            let harmless = match key.as_str() {
+                "position_embedding_type" => value == "absolute",
+                "is_decoder" | "add_cross_attention" => value == false,
+                other => IGNORED_KEYS.contains(&other),
+            };
+            if !harmless {
+                return Err(Error::UnsupportedConfigKey { key: key.clone(), reason: format!("{value}") });
+            }
+        }
+        if self.vocab_size == 0 || self.num_hidden_layers == 0 || self.max_position_embeddings == 0 || self.type_vocab_size == 0 {
+            return Err(Error::Config("vocab, layers, positions and token types must be positive".into()));
+        }
+        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::Config(format!("hidden_size {} does not split into {} heads", self.hidden_size, self.num_attention_heads)));
+        }
+        if !(0.0..1.0).contains(&self.hidden_dropout_prob) {
+            return Err(Error::Config(format!("hidden_dropout_prob {}", self.hidden_dropout_prob)));
+        }
+        match self.hidden_act.as_str() {
+            "gelu" => Ok(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
+            other => Err(Error::UnsupportedConfigKey { key: "hidden_act".into(), reason: format!("{other:?}") }),
+        }
+    }
+}
+
+/// Word + position + token-type embeddings, then LayerNorm (and dropout).
+#[derive(Debug, Clone)]
+pub struct BertEmbeddings {
+    /// `(vocab, H)`.
+    pub word_embeddings: Embedding,
+    /// `(max_positions, H)`.
+    pub position_embeddings: Embedding,
+    /// `(type_vocab, H)`.
+    pub token_type_embeddings: Embedding,
+    /// Norm over the sum.
+    pub layer_norm: LayerNorm,
+}
+
+impl Module for BertEmbeddings {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("word_embeddings", self.word_embeddings.named_parameters());
+        params.extend(prefixed("position_embeddings", self.position_embeddings.named_parameters()));
+        params.extend(prefixed("token_type_embeddings", self.token_type_embeddings.named_parameters()));
+        params.extend(prefixed("LayerNorm", self.layer_norm.named_parameters()));
+        params
+    }
+}
+
+/// One post-LN encoder layer: `LN(x + Attn(x))`, then `LN(h + FFN(h))`.
+#[derive(Debug, Clone)]
+pub struct BertLayer {
+    /// Self-attention (`attention.self.*` and `attention.output.dense`).
+    pub attention: MultiHeadAttention,
+    /// `attention.output.LayerNorm`.
+    pub attention_norm: LayerNorm,
+    /// `intermediate.dense`, `H → I`.
+    pub intermediate: Linear,
+    /// `output.dense`, `I → H`.
+    pub output: Linear,
+    /// `output.LayerNorm`.
+    pub output_norm: LayerNorm,
+}
+
+impl Module for BertLayer {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("attention.self.query", self.attention.query.named_parameters());
+        params.extend(prefixed("attention.self.key", self.attention.key.named_parameters()));
+        params.extend(prefixed("attention.self.value", self.attention.value.named_parameters()));
+        params.extend(prefixed("attention.output.dense", self.attention.output.named_parameters()));
+        params.extend(prefixed("attention.output.LayerNorm", self.attention_norm.named_parameters()));
+        params.extend(prefixed("intermediate.dense", self.intermediate.named_parameters()));
+        params.extend(prefixed("output.dense", self.output.named_parameters()));
+        params.extend(prefixed("output.LayerNorm", self.output_norm.named_parameters()));
+        params
+    }
+}
+
+/// A batch for BERT: ids, segment ids and the attention mask, `(B, T)` each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BertInput {
+    /// Word-piece ids.
+    pub input_ids: Array2<usize>,
+    /// Segment of each token (0 = sentence A, 1 = sentence B).
+    pub token_type_ids: Array2<usize>,
+    /// `true` for real tokens, `false` for padding.
+    pub attention_mask: Array2<bool>,
+}
+
+impl BertInput {
+    /// Right-pads `sequences` of `(ids, type ids)` with `pad_id` into one batch.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an empty batch, an empty sequence, or ids and type ids of
+    /// different lengths.
+    pub fn pad(sequences: &[(Vec<usize>, Vec<usize>)], pad_id: usize) -> Result<Self> {
+        let longest = sequences.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        if longest == 0 || sequences.iter().any(|(ids, types)| ids.is_empty() || ids.len() != types.len()) {
+            return Err(Error::Input("every sequence needs ids, and as many type ids".into()));
+        }
+        let b = sequences.len();
+        let mut input = BertInput {
+            input_ids: Array2::from_elem((b, longest), pad_id),
+            token_type_ids: Array2::zeros((b, longest)),
+            attention_mask: Array2::from_elem((b, longest), false),
+        };
+        for (row, (ids, types)) in sequences.iter().enumerate() {
+            for (t, (&id, &ty)) in ids.iter().zip(types).enumerate() {
+                input.input_ids[[row, t]] = id;
+                input.token_type_ids[[row, t]] = ty;
+                input.attention_mask[[row, t]] = true;
+            }
+        }
+        Ok(input)
+    }
+}
+
+/// What the encoder returns.
+#[derive(Debug, Clone)]
+pub struct BertOutput {
+    /// `(B, T, H)`.
+    pub last_hidden_state: Tensor,
+    /// `tanh(dense(h_[CLS]))`, `(B, H)`, when the model has a pooler.
+    pub pooler_output: Option<Tensor>,
+}
+
+/// The BERT encoder (`BertModel`).
+#[derive(Debug)]
+pub struct Bert {
+    config: BertConfig,
+    activation: Activation,
+    /// The embedding layer.
+    pub embeddings: BertEmbeddings,
+    /// The encoder layers.
+    pub layers: Vec<BertLayer>,
+    /// `pooler.dense`, if present.
+    pub pooler: Option<Linear>,
+    training: bool,
+    rng: Mutex<StdRng>,
+}
+
+impl Bert {
+    /// A freshly initialised encoder (normal, std 0.02), with a pooler; training mode.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config.
+    pub fn new(config: BertConfig, seed: u64) -> Result<Self> {
+        let activation = config.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (h, eps) = (config.hidden_size, config.layer_norm_eps);
+        let embeddings = BertEmbeddings {
+            word_embeddings: embedding(config.vocab_size, h, &mut rng)?,
+            position_embeddings: embedding(config.max_position_embeddings, h, &mut rng)?,
+            token_type_embeddings: embedding(config.type_vocab_size, h, &mut rng)?,
+            layer_norm: LayerNorm::new(h, eps)?,
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|_| {
+                Ok(BertLayer {
+                    attention: MultiHeadAttention::new(h, h, config.num_attention_heads, &mut rng)?,
+                    attention_norm: LayerNorm::new(h, eps)?,
+                    intermediate: linear(h, config.intermediate_size, true, 0.02, &mut rng)?,
+                    output: linear(config.intermediate_size, h, true, 0.02, &mut rng)?,
+                    output_norm: LayerNorm::new(h, eps)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pooler = Some(linear(h, h, true, 0.02, &mut rng)?);
+        let rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed));
+        Ok(Bert { config, activation, embeddings, layers, pooler, training: true, rng })
+    }
+
+    /// Loads a `BertModel` directory (or the encoder of a `BertForPreTraining` one, whose
+    /// heads are skipped), in inference mode. A checkpoint without `pooler.*` loads without a
+    /// pooler.
+    ///
+    /// # Errors
+    /// Config, missing- and unexpected-tensor, shape and file errors.
+    pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let mut model = Bert::new(read_bert_config(dir)?, 0)?;
+        model.set_training(false);
+        let path = dir.join(WEIGHTS_FILE);
+        let stored = malmoi_tensor::checkpoint::load(&path)?;
+        if !stored.names().iter().any(|n| n.ends_with("pooler.dense.weight")) {
+            model.pooler = None;
+        }
+        let heads = |n: &str| n.starts_with("cls.") || n.ends_with("position_ids");
+        load_parameters(&path, &model.named_parameters(), &[("", "bert.")], |_| false, heads)?;
+        Ok(model)
+    }
+
+    /// Writes a `BertModel` directory that `transformers` loads.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        save_dir(dir.as_ref(), &self.config, "BertModel", &self.named_parameters())
+    }
+
+    /// The model's config.
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// True in training mode.
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Drops the pooler (for checkpoints saved without one).
+    pub fn without_pooler(mut self) -> Self {
+        self.pooler = None;
+        self
+    }
+
+    /// Encodes a batch. Padding keys are masked in every layer, so a sequence's states do not
+    /// depend on the rest of the batch.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for mismatched shapes, an empty batch, or more tokens than
+    /// `max_position_embeddings`; ids out of range.
+    pub fn forward(&self, input: &BertInput) -> Result<BertOutput> {
+        let (b, t) = input.input_ids.dim();
+        if b == 0 || t == 0 || input.token_type_ids.dim() != (b, t) || input.attention_mask.dim() != (b, t) {
+            return Err(Error::Input(format!("ids {:?}, type ids {:?}, mask {:?}", (b, t), input.token_type_ids.dim(), input.attention_mask.dim())));
+        }
+        if t > self.config.max_position_embeddings {
+            return Err(Error::Input(format!("{t} tokens exceed the {} positions", self.config.max_position_embeddings)));
+        }
+        let e = &self.embeddings;
+        let positions = ArrayD::from_shape_fn(IxDyn(&[t]), |i| i[0]);
+        let summed = e
+            .word_embeddings
+            .forward(&input.input_ids.clone().into_dyn())?
+            .add(&e.position_embeddings.forward(&positions)?)?
+            .add(&e.token_type_embeddings.forward(&input.token_type_ids.clone().into_dyn())?)?;
+        let mut x = self.dropout(&e.layer_norm.forward(&summed)?)?;
+        let padding = input.attention_mask.mapv(|keep| !keep);
+        for layer in &self.layers {
+            let (attended, _) = layer.attention.forward(&x, None, Some(padding.view()), false, false)?;
+            let h = layer.attention_norm.forward(&x.add(&self.dropout(&attended)?)?)?;
+            let ffn = layer.output.forward(&self.activation.apply(&layer.intermediate.forward(&h)?))?;
+            x = layer.output_norm.forward(&h.add(&self.dropout(&ffn)?)?)?;
+        }
+        let pooler_output = match &self.pooler {
+            Some(dense) => Some(dense.forward(&x.narrow(1, 0, 1)?.reshape(&[b, self.config.hidden_size])?)?.tanh()),
+            None => None,
+        };
+        Ok(BertOutput { last_hidden_state: x, pooler_output })
+    }
+
+    /// Sentence embeddings: the mean of each sequence's hidden states over its real tokens
+    /// (sentence-transformers' mean pooling), L2-normalised when `normalize`. Inference mode.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward).
+    pub fn sentence_embeddings(&self, input: &BertInput, normalize: bool) -> Result<Array2<f32>> {
+        let hidden = no_grad(|| self.forward(input))?.last_hidden_state.to_array();
+        let mask = input.attention_mask.mapv(|m| if m { 1.0f32 } else { 0.0 });
+        let mut pooled = Array2::zeros((mask.nrows(), self.config.hidden_size));
+        for (row, mut out) in pooled.rows_mut().into_iter().enumerate() {
+            let count = mask.row(row).sum().max(1e-9);
+            for (t, &m) in mask.row(row).iter().enumerate().filter(|(_, m)| **m > 0.0) {
+                out.scaled_add(m / count, &hidden.index_axis(Axis(0), row).index_axis(Axis(0), t));
+            }
+            if normalize {
+                let norm = out.dot(&out).sqrt().max(1e-12);
+                out.mapv_inplace(|v| v / norm);
+            }
+        }
+        Ok(pooled)
+    }
+
+    fn dropout(&self, x: &Tensor) -> Result<Tensor> {
+        let p = self.config.hidden_dropout_prob;
+        if !self.training || p == 0.0 {
+            return Ok(x.clone());
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(x.dropout(p, &mut *rng)?)
+    }
+}
+
+impl Module for Bert {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("embeddings", self.embeddings.named_parameters());
+        for (i, layer) in self.layers.iter().enumerate() {
+            params.extend(prefixed(&format!("encoder.layer.{i}"), layer.named_parameters()));
+        }
+        if let Some(pooler) = &self.pooler {
+            params.extend(prefixed("pooler.dense", pooler.named_parameters()));
+        }
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}
+
+/// The pre-training heads (`cls.*` of `BertForPreTraining`): masked-LM (a transform, then the
+/// word-embedding matrix plus a bias) and next-sentence prediction over the pooled `[CLS]`.
+#[derive(Debug)]
+pub struct BertForPreTraining {
+    /// The encoder.
+    pub bert: Bert,
+    /// `cls.predictions.transform.dense`.
+    pub transform: Linear,
+    /// `cls.predictions.transform.LayerNorm`.
+    pub transform_norm: LayerNorm,
+    /// `cls.predictions.bias`; the decoder weight is the word embeddings.
+    pub decoder_bias: Tensor,
+    /// `cls.seq_relationship`, `H → 2` (0 = B follows A).
+    pub seq_relationship: Linear,
+}
+
+/// Logits of both pre-training tasks.
+#[derive(Debug, Clone)]
+pub struct PreTrainingOutput {
+    /// `(B, T, vocab)`.
+    pub prediction_logits: Tensor,
+    /// `(B, 2)`.
+    pub seq_relationship_logits: Tensor,
+}
+
+impl BertForPreTraining {
+    /// Heads initialised as BERT's, over `bert` (which must have a pooler).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an encoder without a pooler.
+    pub fn new(bert: Bert, seed: u64) -> Result<Self> {
+        if bert.pooler.is_none() {
+            return Err(Error::Config("next-sentence prediction needs the pooler".into()));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let h = bert.config.hidden_size;
+        Ok(BertForPreTraining {
+            transform: linear(h, h, true, 0.02, &mut rng)?,
+            transform_norm: LayerNorm::new(h, bert.config.layer_norm_eps)?,
+            decoder_bias: Tensor::parameter(ArrayD::zeros(IxDyn(&[bert.config.vocab_size]))),
+            seq_relationship: linear(h, 2, true, 0.02, &mut rng)?,
+            bert,
+        })
+    }
+
+    /// Loads a `BertForPreTraining` directory, in inference mode.
+    ///
+    /// # Errors
+    /// As [`Bert::from_pretrained`].
+    pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let mut model = BertForPreTraining::new(Bert::new(read_bert_config(dir)?, 0)?, 0)?;
+        model.set_training(false);
+        let ignorable = |n: &str| n == "cls.predictions.decoder.weight" || n.ends_with("position_ids");
+        load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;
+        Ok(model)
+    }
+
+    /// Writes a `BertForPreTraining` directory (the decoder tied to the word embeddings).
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        save_dir(dir.as_ref(), &self.bert.config, "BertForPreTraining", &self.named_parameters())
+    }
+
+    /// Both tasks' logits.
+    ///
+    /// # Errors
+    /// As [`Bert::forward`].
+    pub fn forward(&self, input: &BertInput) -> Result<PreTrainingOutput> {
+        let out = self.bert.forward(input)?;
+        let h = self.bert.activation.apply(&self.transform.forward(&out.last_hidden_state)?);
+        let h = self.transform_norm.forward(&h)?;
+        let decoder = Linear { weight: self.bert.embeddings.word_embeddings.weight.clone(), bias: None };
+        let prediction_logits = decoder.forward(&h)?.add(&self.decoder_bias)?;
+        let pooled = out.pooler_output.expect("checked at construction");
+        Ok(PreTrainingOutput { prediction_logits, seq_relationship_logits: self.seq_relationship.forward(&pooled)? })
+    }
+
+    /// The masked-LM loss (mean over labelled positions; [`crate::IGNORE_INDEX`] elsewhere)
+    /// and the next-sentence loss, as `BertForPreTraining` sums them.
+    ///
+    /// # Errors
+    /// Shape errors; [`Error::NonFinite`] for a NaN loss.
+    pub fn losses(&self, input: &BertInput, mlm_labels: &Array2<usize>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
+        let out = self.forward(input)?;
+        let mlm = out.prediction_logits.cross_entropy(&mlm_labels.clone().into_dyn(), Some(crate::IGNORE_INDEX))?;
+        let labels = ndarray::Array1::from(next_sentence.to_vec()).into_dyn();
+        let nsp = out.seq_relationship_logits.cross_entropy(&labels, None)?;
+        if !(mlm.item()?.is_finite() && nsp.item()?.is_finite()) {
+            return Err(Error::NonFinite("pre-training loss".into()));
+        }
+        Ok((mlm, nsp))
+    }
+}
+
+impl Module for BertForPreTraining {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("bert", self.bert.named_parameters());
+        params.extend(prefixed("cls.predictions.transform.dense", self.transform.named_parameters()));
+        params.extend(prefixed("cls.predictions.transform.LayerNorm", self.transform_norm.named_parameters()));
+        params.push(("cls.predictions.bias".into(), self.decoder_bias.clone()));
+        params.extend(prefixed("cls.seq_relationship", self.seq_relationship.named_parameters()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.bert.set_training(training);
+    }
+}
+
+/// BERT's masking rule: each non-special token is chosen with probability `rate` (15 %); a
+/// chosen token becomes `mask_id` 80 % of the time, a random id 10 %, and stays 10 %. Returns
+/// the masked ids and the labels (the original id where chosen, [`crate::IGNORE_INDEX`]
+/// elsewhere).
+pub fn mask_tokens(
+    ids: &[usize],
+    special: &[bool],
+    rate: f32,
+    mask_id: usize,
+    vocab_size: usize,
+    rng: &mut impl Rng,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut masked = ids.to_vec();
+    let mut labels = vec![crate::IGNORE_INDEX; ids.len()];
+    for (i, &id) in ids.iter().enumerate() {
+        if special.get(i).copied().unwrap_or(false) || rng.random::<f32>() >= rate {
+            continue;
+        }
+        labels[i] = id;
+        let roll: f32 = rng.random();
+        if roll < 0.8 {
+            masked[i] = mask_id;
+        } else if roll < 0.9 {
+            masked[i] = rng.random_range(0..vocab_size);
+        }
+    }
+    (masked, labels)
+}
