@@ -48,9 +48,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A text in which no word of the vocabulary remains after preprocessing.
-    #[error("no known Korean word in {0:?}: nothing to judge")]
-    NoKnownWords(String),
     /// Arguments that do not fit together (empty data, a fraction outside 0..1, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -77,6 +77,21 @@ impl ConfusionMatrix {
     }
 }
 
+impl std::fmt::Display for ConfusionMatrix {
+    /// The matrix as a small table, true labels down, predictions across:
+    ///
+    /// ```text
+    ///                 predicted neg  predicted pos
+    /// truly negative          21777           3050
+    /// truly positive           3290          21883
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{:<16}{:>13}  {:>13}", "", "predicted neg", "predicted pos")?;
+        writeln!(f, "{:<16}{:>13}  {:>13}", "truly negative", self.true_negative, self.false_positive)?;
+        write!(f, "{:<16}{:>13}  {:>13}", "truly positive", self.false_negative, self.true_positive)
+    }
+}
+
 fn ratio(part: usize, whole: usize) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
@@ -95,6 +110,14 @@ mod tests {
         assert_eq!(m.precision(), 0.75);
         assert_eq!(m.recall(), 0.75);
         assert!((m.f1() - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_table_puts_truth_down_and_predictions_across() {
+        let m = ConfusionMatrix { true_negative: 5, false_positive: 1, false_negative: 2, true_positive: 7 };
+        let table = m.to_string();
+        let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split_whitespace().skip(2).collect()).collect();
+        assert_eq!(rows, [["5", "1"], ["2", "7"]]);
     }
 
     #[test]

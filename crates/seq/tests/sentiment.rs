@@ -4,7 +4,8 @@
 use malmoi_seq::Error;
 use malmoi_seq::nsmc::LabeledText;
 use malmoi_seq::sentiment::{
-    CheckpointDir, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
+    Caveat, CheckpointDir, MIN_KNOWN_TOKENS, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline,
+    TrainConfig,
 };
 use malmoi_tokenize::korean::Analyzer;
 
@@ -56,29 +57,41 @@ fn train(epochs: usize, checkpoints: Option<&CheckpointDir>) -> SentimentPipelin
 fn learns_saves_and_loads() {
     let pipeline = train(12, None);
     assert!(pipeline.evaluate(&corpus()).unwrap().accuracy() > 0.9);
-    let good = pipeline.predict("정말 최고의 영화").unwrap();
-    let bad = pipeline.predict("지루하고 최악").unwrap();
+    let good = pipeline.predict("정말 최고의 영화").unwrap().sentiment;
+    let bad = pipeline.predict("지루하고 최악").unwrap().sentiment;
     assert!(good.is_positive() && !bad.is_positive(), "{good:?} {bad:?}");
     assert!(bad.to_string().ends_with("확률로 부정 리뷰입니다."), "{bad}");
 
     let dir = tempfile::tempdir().unwrap();
     pipeline.save(dir.path()).unwrap();
     let loaded = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap();
-    assert_eq!(loaded.predict("정말 최고의 영화").unwrap(), good);
+    assert_eq!(loaded.predict("정말 최고의 영화").unwrap().sentiment, good);
     assert_eq!(loaded.config(), pipeline.config());
 
     let half = tempfile::tempdir().unwrap();
     pipeline.save_with(half.path(), malmoi_tensor::checkpoint::Precision::F16).unwrap();
     let loaded = SentimentPipeline::load(half.path(), Analyzer::new().unwrap()).unwrap();
-    assert!((loaded.predict("정말 최고의 영화").unwrap().positive - good.positive).abs() < 5e-3);
+    assert!((loaded.predict("정말 최고의 영화").unwrap().sentiment.positive - good.positive).abs() < 5e-3);
 }
 
 #[test]
-fn texts_without_known_words_are_typed_errors() {
+fn texts_the_model_cannot_read_get_a_verdict_with_a_caveat() {
     let pipeline = train(1, None);
-    for text in ["", "   ", "hello world", "ㅋㅋㅋ"] {
-        assert!(matches!(pipeline.predict(text), Err(Error::NoKnownWords(_))), "{text:?}");
+    let cases = [
+        ("", Caveat::EmptyText),
+        ("   ", Caveat::EmptyText),
+        ("hello world", Caveat::NoKoreanWords),
+        ("뷁뷁", Caveat::NoKnownTokens),
+        ("최악", Caveat::FewKnownTokens(1)),
+    ];
+    for (text, caveat) in cases {
+        let verdict = pipeline.predict(text).unwrap();
+        assert_eq!(verdict.caveat, Some(caveat), "{text:?}: {verdict:?}");
+        assert!((0.0..=1.0).contains(&verdict.sentiment.positive));
     }
+    let verdict = pipeline.predict("지루하고 최악").unwrap();
+    assert!(verdict.caveat.is_none() && verdict.known_tokens >= MIN_KNOWN_TOKENS, "{verdict:?}");
+    assert_eq!(Caveat::FewKnownTokens(1).to_string(), "only 1 known token");
 }
 
 #[test]

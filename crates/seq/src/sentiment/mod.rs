@@ -54,22 +54,100 @@ pub struct Sentiment {
 }
 
 impl Sentiment {
-    /// Whether the review is judged positive (probability above one half).
+    /// Whether the review is judged positive (probability at least one half, as
+    /// [`evaluate`](SentimentPipeline::evaluate) and [`ConfusionMatrix::from_probabilities`] count).
     pub fn is_positive(&self) -> bool {
-        self.positive > 0.5
+        self.positive >= 0.5
+    }
+
+    /// The probability of the verdict given: `positive` for a positive one, `1 − positive` else.
+    pub fn confidence(&self) -> f32 {
+        if self.is_positive() { self.positive } else { 1.0 - self.positive }
     }
 }
 
 impl fmt::Display for Sentiment {
     /// The lecture's sentence, e.g. `99.11% 확률로 부정 리뷰입니다.`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_positive() {
-            write!(f, "{:.2}% 확률로 긍정 리뷰입니다.", self.positive * 100.0)
-        } else {
-            write!(f, "{:.2}% 확률로 부정 리뷰입니다.", (1.0 - self.positive) * 100.0)
+        let label = if self.is_positive() { "긍정" } else { "부정" };
+        write!(f, "{:.2}% 확률로 {label} 리뷰입니다.", self.confidence() * 100.0)
+    }
+}
+
+/// A verdict resting on fewer known tokens than this is flagged with
+/// [`Caveat::FewKnownTokens`]: one known word (`영화`, `ㅋㅋ`) is not a review the model can read.
+pub const MIN_KNOWN_TOKENS: usize = 2;
+
+/// Why a verdict deserves no trust, most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caveat {
+    /// The text is empty or only whitespace.
+    EmptyText,
+    /// The text holds no Hangul at all (`hello world`): the model was trained on Korean.
+    NoKoreanWords,
+    /// No token of the text is in the vocabulary: the verdict is the model's bias alone.
+    NoKnownTokens,
+    /// Fewer than [`MIN_KNOWN_TOKENS`] tokens are in the vocabulary (the count is given).
+    FewKnownTokens(usize),
+}
+
+impl fmt::Display for Caveat {
+    /// A short English note: `empty text`, `no Korean words`, `no known tokens`,
+    /// `only 1 known token`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caveat::EmptyText => f.write_str("empty text"),
+            Caveat::NoKoreanWords => f.write_str("no Korean words"),
+            Caveat::NoKnownTokens => f.write_str("no known tokens"),
+            Caveat::FewKnownTokens(1) => f.write_str("only 1 known token"),
+            Caveat::FewKnownTokens(n) => write!(f, "only {n} known tokens"),
         }
     }
 }
+
+/// The model's verdict on one text, with what it rests on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The verdict (a probability always exists: with no known token it is the model's bias).
+    pub sentiment: Sentiment,
+    /// Tokens left after preprocessing.
+    pub tokens: usize,
+    /// Those of them in the vocabulary (the model reads the last `maxlen` of these).
+    pub known_tokens: usize,
+    /// Why the verdict deserves no trust, if it does not.
+    pub caveat: Option<Caveat>,
+}
+
+impl Prediction {
+    fn new(text: &str, tokens: usize, known_tokens: usize, positive: f32) -> Self {
+        let caveat = if text.trim().is_empty() {
+            Some(Caveat::EmptyText)
+        } else if !text.chars().any(is_hangul) {
+            Some(Caveat::NoKoreanWords)
+        } else if known_tokens == 0 {
+            Some(Caveat::NoKnownTokens)
+        } else if known_tokens < MIN_KNOWN_TOKENS {
+            Some(Caveat::FewKnownTokens(known_tokens))
+        } else {
+            None
+        };
+        Self { sentiment: Sentiment { positive }, tokens, known_tokens, caveat }
+    }
+
+    /// Whether the text is judged positive.
+    pub fn is_positive(&self) -> bool {
+        self.sentiment.is_positive()
+    }
+}
+
+/// Hangul syllables and jamo (conjoining and compatibility).
+fn is_hangul(c: char) -> bool {
+    matches!(c, '가'..='힣' | '\u{1100}'..='\u{11FF}' | '\u{3131}'..='\u{318E}')
+}
+
+/// Texts per model call inside [`SentimentPipeline::predict_batch`]: bounds memory; verdicts do
+/// not depend on it.
+const PREDICT_CHUNK: usize = 1024;
 
 /// Preprocessing, vocabulary and classifier together.
 #[derive(Debug)]
@@ -105,39 +183,44 @@ impl SentimentPipeline {
         self.tokenizer.vocab_size()
     }
 
-    /// The verdict on one review.
+    /// The verdict on one review, with how many of its tokens the model knows.
     ///
-    /// A text in which no known word remains (empty, non-Korean, or only unseen words) gives
-    /// [`Error::NoKnownWords`] rather than a verdict the model has no evidence for.
-    pub fn predict(&self, text: &str) -> Result<Sentiment> {
-        self.predict_batch(&[text])?.pop().expect("one text, one verdict")
+    /// Every text gets a verdict; an empty, non-Korean or unknown-word text carries a
+    /// [`Caveat`]. Errors come only from the Korean analyzer.
+    ///
+    /// ```no_run
+    /// use malmoi_seq::sentiment::SentimentPipeline;
+    /// use malmoi_tokenize::korean::Analyzer;
+    ///
+    /// let pipeline = SentimentPipeline::load("models/sentiment", Analyzer::new()?)?;
+    /// let verdict = pipeline.predict("영화 노잼이네")?;
+    /// println!("{} ({} of {} tokens known)", verdict.sentiment, verdict.known_tokens, verdict.tokens);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn predict(&self, text: &str) -> Result<Prediction> {
+        Ok(self.predict_batch(&[text])?.pop().expect("one text, one verdict"))
     }
 
-    /// Verdicts on many reviews, one result per text.
-    pub fn predict_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Result<Sentiment>>> {
-        let sequences = self.tokenizer.texts_to_sequences(self.preprocessor.batch_tokens(texts)?);
-        let known: Vec<&Vec<u32>> = sequences.iter().filter(|s| !s.is_empty()).collect();
-        let mut probabilities = if known.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            self.model.probabilities(&Batch::new(&known, self.config.maxlen))?.into_iter()
-        };
+    /// Verdicts on many texts, one per text in input order. A text's verdict is the same
+    /// whatever else is in the batch: the model runs in inference mode and padding is masked.
+    pub fn predict_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
+        let tokens = self.preprocessor.batch_tokens(texts)?;
+        let sequences = self.tokenizer.texts_to_sequences(&tokens);
+        let mut probabilities = Vec::with_capacity(texts.len());
+        for chunk in sequences.chunks(PREDICT_CHUNK) {
+            probabilities.extend(self.model.probabilities(&Batch::new(chunk, self.config.maxlen))?);
+        }
         Ok(texts
             .iter()
-            .zip(&sequences)
-            .map(|(text, s)| {
-                if s.is_empty() {
-                    Err(Error::NoKnownWords(text.as_ref().to_owned()))
-                } else {
-                    Ok(Sentiment { positive: probabilities.next().expect("one probability per known text") })
-                }
-            })
+            .zip(tokens.iter().zip(&sequences))
+            .zip(probabilities)
+            .map(|((text, (tokens, known)), p)| Prediction::new(text.as_ref(), tokens.len(), known.len(), p))
             .collect())
     }
 
-    /// Accuracy and friends on labelled reviews. Reviews with no known word count as
-    /// predicted negative-or-positive by the model's bias alone, as the Keras tutorial's
-    /// padded all-zero input does.
+    /// Accuracy and friends on labelled reviews, in batches of similar length; equal to
+    /// thresholding [`predict_batch`](Self::predict_batch) at one half. Reviews with no known
+    /// word are judged by the model's bias alone.
     pub fn evaluate(&self, reviews: &[LabeledText]) -> Result<ConfusionMatrix> {
         let texts: Vec<&str> = reviews.iter().map(|r| r.document.as_str()).collect();
         let sequences = self.tokenizer.texts_to_sequences(self.preprocessor.batch_tokens(&texts)?);
@@ -164,7 +247,8 @@ impl SentimentPipeline {
         Ok(())
     }
 
-    /// Loads a pipeline saved by [`save`](Self::save), analysing text with `analyzer`.
+    /// Loads a pipeline saved by [`save`](Self::save), analysing text with `analyzer`; it
+    /// predicts in inference mode (no dropout).
     ///
     /// A missing file, a directory of another format version or weights that do not fit the
     /// configuration give [`Error::ModelDir`] naming the directory and the problem.

@@ -77,6 +77,10 @@ impl Batch {
 }
 
 /// Embedding → recurrent encoder → pooling → one logit per review.
+///
+/// A model starts in inference mode: dropout is off and [`probabilities`](Self::probabilities)
+/// answers. Training code switches it to training mode with [`Module::set_training`]`(true)`
+/// and back; in training mode `probabilities` refuses, so no prediction runs with dropout on.
 #[derive(Debug)]
 pub struct SentimentModel {
     config: ModelConfig,
@@ -84,10 +88,11 @@ pub struct SentimentModel {
     encoder: Recurrent,
     dropout: Dropout,
     output: Linear,
+    training: bool,
 }
 
 impl SentimentModel {
-    /// A freshly initialised model; the same seed gives the same weights.
+    /// A freshly initialised model in inference mode; the same seed gives the same weights.
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
         if config.encoder.input_size != config.embedding_dim {
             return Err(Error::InvalidArgument(format!(
@@ -103,7 +108,14 @@ impl SentimentModel {
         let weight = init::xavier_uniform(&[1, features], 1.0, &mut rng)?;
         let output = Linear::from_weights(weight, Some(init::zeros(&[1])))?;
         let dropout = Dropout::new(config.dropout, seed ^ 0x5eed)?;
-        Ok(Self { config, embedding, encoder, dropout, output })
+        let mut model = Self { config, embedding, encoder, dropout, output, training: true };
+        model.set_training(false);
+        Ok(model)
+    }
+
+    /// True between `set_training(true)` and `set_training(false)`.
+    pub fn is_training(&self) -> bool {
+        self.training
     }
 
     /// The configuration it was built with.
@@ -112,6 +124,9 @@ impl SentimentModel {
     }
 
     /// One logit per sequence, `(batch,)`; sigmoid of it is the positive probability.
+    ///
+    /// This is the training forward pass: in training mode dropout is applied. A sequence of
+    /// length 0 gets the output bias alone (its pooled features are zero).
     pub fn logits(&self, batch: &Batch) -> Result<Tensor> {
         if let Some(&bad) = batch.ids.iter().find(|&&id| id >= self.config.vocab_size) {
             return Err(Error::InvalidArgument(format!(
@@ -151,16 +166,34 @@ impl SentimentModel {
     }
 
     /// Positive-class probabilities, computed without recording gradients.
+    ///
+    /// Refuses with [`Error::InvalidArgument`] in training mode: a prediction never depends on
+    /// dropout masks, hence never on what else is in the batch.
     pub fn probabilities(&self, batch: &Batch) -> Result<Vec<f32>> {
+        self.require_inference_mode("probabilities")?;
         let logits = no_grad(|| self.logits(batch))?;
         Ok(logits.data().iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
     }
+
+    /// An error naming `operation` unless the model is in inference mode.
+    pub(crate) fn require_inference_mode(&self, operation: &str) -> Result<()> {
+        if self.training {
+            return Err(Error::InvalidArgument(format!(
+                "{operation} needs inference mode; call set_training(false) after training"
+            )));
+        }
+        Ok(())
+    }
 }
 
-/// Maximum over each sequence's valid steps of `(batch, time, features)`.
+/// Maximum over each sequence's valid steps of `(batch, time, features)`; zero for a sequence
+/// without valid steps (its outputs are all zero, so none is masked).
 fn max_over_valid_steps(outputs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
     let shape = outputs.shape();
-    let mask = ArrayD::from_shape_fn(ndarray::IxDyn(&shape), |index| index[1] >= lengths[index[0]]);
+    let mask = ArrayD::from_shape_fn(ndarray::IxDyn(&shape), |index| {
+        let length = lengths[index[0]];
+        length > 0 && index[1] >= length
+    });
     Ok(outputs.masked_fill(&mask, -1e9)?.max_axis(1, false)?)
 }
 
@@ -173,6 +206,7 @@ impl Module for SentimentModel {
     }
 
     fn set_training(&mut self, training: bool) {
+        self.training = training;
         self.encoder.set_training(training);
         self.dropout.set_training(training);
     }
@@ -203,6 +237,22 @@ mod tests {
             assert_eq!(p.len(), 2);
             assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
             assert!(model.logits(&Batch::new(&[vec![25]], 30)).is_err(), "out-of-vocabulary id");
+            let empty = model.probabilities(&Batch::new(&[Vec::<u32>::new()], 30)).unwrap();
+            assert_eq!(empty, [0.5], "no valid step: zero features and a zero bias");
         }
+    }
+
+    #[test]
+    fn models_start_in_inference_mode_and_refuse_to_predict_in_training_mode() {
+        let mut config = ModelConfig::lecture(20);
+        config.dropout = 0.5;
+        let mut model = SentimentModel::new(config, 3).unwrap();
+        assert!(!model.is_training());
+        let batch = Batch::new(&[vec![1, 2, 3]], 30);
+        let before = model.probabilities(&batch).unwrap();
+        model.set_training(true);
+        assert!(model.probabilities(&batch).unwrap_err().to_string().contains("inference mode"));
+        model.set_training(false);
+        assert_eq!(model.probabilities(&batch).unwrap(), before);
     }
 }

@@ -121,7 +121,8 @@ fn same_run(saved: &TrainConfig, requested: &TrainConfig) -> bool {
 }
 
 /// Trains `model` on `data` with RMSprop and early stopping on validation loss; returns the
-/// history and leaves the best epoch's weights in the model.
+/// history and leaves the best epoch's weights in the model, in inference mode (also when an
+/// epoch fails).
 ///
 /// With a checkpoint directory every epoch is saved atomically and a run that was stopped
 /// resumes from its last completed epoch when called again with the same configuration.
@@ -165,10 +166,11 @@ pub fn fit(
             break;
         }
         let started = Instant::now();
-        model.set_training(true);
         let batches = plan.batches(&train, &lengths, epoch)?;
-        let (loss, accuracy) = train_epoch(model, &mut optimizer, data, &batches, config, epoch)?;
+        model.set_training(true);
+        let trained = train_epoch(model, &mut optimizer, data, &batches, config, epoch);
         model.set_training(false);
+        let (loss, accuracy) = trained?;
         let (val_loss, val) = if valid.is_empty() {
             (f64::NAN, ConfusionMatrix::default())
         } else {
@@ -241,13 +243,15 @@ fn train_epoch(
     Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
 }
 
-/// Mean loss and confusion matrix of `model` on the examples at `indices`.
+/// Mean loss and confusion matrix of `model` on the examples at `indices`, in batches of
+/// similar length. The model must be in inference mode ([`Error::InvalidArgument`] otherwise).
 pub fn evaluate(
     model: &SentimentModel,
     data: Labeled<'_>,
     indices: &[usize],
     maxlen: usize,
 ) -> Result<(f64, ConfusionMatrix)> {
+    model.require_inference_mode("evaluate")?;
     let mut sorted = indices.to_vec();
     sorted.sort_by_key(|&i| data.sequences[i].len());
     let (mut loss_sum, mut matrix) = (0.0, ConfusionMatrix::default());
