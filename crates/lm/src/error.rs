@@ -26,6 +26,15 @@ pub enum Error {
     /// An argument is out of range (order 0, a discount outside (0, 1), …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Kneser-Ney discounts cannot be estimated for an order (small or artificial data); give
+    /// fallback discounts to the builder.
+    #[error("cannot estimate Kneser-Ney discounts for order {order}: {reason}; set fallback discounts")]
+    Discount {
+        /// The n-gram order.
+        order: usize,
+        /// Which count-of-counts is missing or which discount is out of range.
+        reason: String,
+    },
     /// The model has no estimates (it was built from no sentences).
     #[error("the model is empty: it was built from no sentences")]
     EmptyModel,

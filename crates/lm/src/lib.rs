@@ -1,10 +1,24 @@
 //! # malmoi-lm
 //!
-//! Statistical language models over token sequences and the [`LanguageModel`] interface
-//! (`score`, `next_words`) that the neural models of the upper layers share.
+//! Statistical language models over token sequences — n-gram counts with interpolated
+//! modified Kneser-Ney (as KenLM's `lmplz` estimates it) or stupid backoff, scoring and
+//! next-word suggestions with KenLM's query semantics, ARPA files in and out — and the
+//! [`LanguageModel`] interface (`score`, `next_words`) that the neural models of the upper
+//! layers share.
 
+pub mod arpa;
+pub mod builder;
 pub mod error;
+mod kneser_ney;
 pub mod model;
+pub mod ngram;
+mod stupid_backoff;
+pub mod tokenized;
+pub mod vocab;
 
+pub use builder::{NgramBuilder, Smoothing};
 pub use error::{Error, Result};
 pub use model::{CorpusScore, LanguageModel, NextWord, SENTENCE_END, SentenceScore, corpus_score};
+pub use ngram::{Entry, MAX_ORDER, NgramModel};
+pub use tokenized::{Tokenize, TokenizedLm};
+pub use vocab::Vocab;
