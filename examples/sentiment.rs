@@ -2,91 +2,267 @@
 //!
 //! ```text
 //! cargo run --release --example sentiment -- "영화 노잼이네" "영화 꿀잼이다"
+//! cargo run --release --example sentiment -- -- "-_- 이런영화가 존재하는게 신기."
+//! cargo run --release --example sentiment -- --input reviews.txt      # one review per line; `-` = stdin
+//! some-command | cargo run --release --example sentiment               # stdin when no text is given
+//! cargo run --release --example sentiment -- --eval ../shared/data/nsmc/ratings_test.txt
 //! cargo run --release --example sentiment -- --train [--data DIR] [--out DIR] [--kind lstm|gru|bilstm]
 //!                                            [--pooling last|max] [--dropout P] [--no-clean]
 //!                                            [--epochs N] [--checkpoints DIR] [--word2vec CORPUS]
 //! ```
 //!
-//! The first form loads the model the repository ships (`models/sentiment/`, trained by the
-//! second form on NSMC) and prints a verdict per sentence in the lecture's words. `--train`
-//! retrains it: DIR holds `ratings_train.txt` and `ratings_test.txt`; without `--data` the
-//! `MALMOI_NSMC_DIR` environment variable is used, then `../shared/data/nsmc`, and when none
-//! exists the files are downloaded with `curl` from the NSMC project's public GitHub location
-//! into `data/nsmc/`. Training writes the pipeline, its training curve (`curve.svg`) and the
-//! test accuracy to `--out` (default `models/sentiment/`, weights stored as float16); `--checkpoints DIR` makes an
-//! interrupted run resumable; `--word2vec CORPUS` starts the word vectors from word2vec trained
-//! on unlabelled reviews (e.g. `../shared/data/nsmc/reviews_unlabeled.txt`).
+//! The first forms load the model the repository ships (`models/sentiment/`, or `--model DIR`)
+//! and write one tab-separated line per input text, in input order, none left out:
+//! `text  label  probability  note` — `positive`/`negative`, the probability of that label,
+//! and a note when the verdict deserves no trust (`empty text`, `no Korean words`,
+//! `no known tokens`, `only 1 known token`: fewer than `MIN_KNOWN_TOKENS` = 2 tokens the
+//! model knows). Tabs, newlines and backslashes inside a text are written as `\t`, `\n`, `\\`.
+//! Texts come from the arguments (after `--` they may start with `-`), from `--input FILE`
+//! (`-` for stdin), or from stdin when no text is given and stdin is not a terminal.
+//! `--eval FILE` judges every review of a labelled NSMC-format file the same way and prints
+//! accuracy, precision, recall, F1, the confusion matrix and the accuracy of flagged verdicts.
+//!
+//! `--train` retrains the model: DIR holds `ratings_train.txt` and `ratings_test.txt`; without
+//! `--data` the `MALMOI_NSMC_DIR` environment variable is used, then `../shared/data/nsmc`, and
+//! when none exists the files are downloaded with `curl` from the NSMC project's public GitHub
+//! location into `data/nsmc/`. Training writes the pipeline, its training curve (`curve.svg`) and
+//! the test accuracy to `--out` (default `models/sentiment/`, weights stored as float16);
+//! `--checkpoints DIR` makes an interrupted run resumable; `--word2vec CORPUS` starts the word
+//! vectors from word2vec trained on unlabelled reviews (e.g.
+//! `../shared/data/nsmc/reviews_unlabeled.txt`).
 
 use std::error::Error;
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use clap::{Args, Parser, ValueEnum};
 use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
+use malmoi::seq::metrics::ConfusionMatrix;
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::sentiment::{
-    CheckpointDir, ModelConfig, Pooling, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
+    CheckpointDir, ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
 };
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::korean::Analyzer;
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentiment");
 const NSMC_URL: &str = "https://raw.githubusercontent.com/e9t/nsmc/master";
+/// Lines judged per call when reading a file or stdin (verdicts do not depend on it).
+const CHUNK: usize = 2_000;
+
+/// Judges Korean movie reviews with the shipped NSMC model, evaluates it, or retrains it.
+#[derive(Parser)]
+#[command(after_help = "Output: one line per text: text<TAB>label<TAB>probability<TAB>note.")]
+struct Cli {
+    /// Reviews to judge; put them after `--` if one starts with `-`.
+    texts: Vec<String>,
+    /// Read one review per line from FILE (`-` = stdin); empty lines are judged too.
+    #[arg(long, value_name = "FILE", conflicts_with = "texts")]
+    input: Option<PathBuf>,
+    /// Evaluate on a labelled NSMC-format file (id, document, label; header line).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["texts", "input"])]
+    eval: Option<PathBuf>,
+    /// The model directory to load.
+    #[arg(long, value_name = "DIR", default_value = SHIPPED_MODEL)]
+    model: PathBuf,
+    /// Retrain on NSMC instead (see the options below).
+    #[arg(long, conflicts_with_all = ["texts", "input", "eval"])]
+    train: bool,
+    #[command(flatten)]
+    training: TrainArgs,
+}
+
+/// Options of `--train`.
+#[derive(Args)]
+struct TrainArgs {
+    /// Directory with ratings_train.txt and ratings_test.txt.
+    #[arg(long, value_name = "DIR", requires = "train")]
+    data: Option<PathBuf>,
+    /// Where the trained pipeline is saved.
+    #[arg(long, value_name = "DIR", default_value = SHIPPED_MODEL, requires = "train")]
+    out: PathBuf,
+    /// The recurrent encoder.
+    #[arg(long, value_enum, default_value_t = Kind::Lstm, requires = "train")]
+    kind: Kind,
+    /// How the encoder's outputs are reduced.
+    #[arg(long, value_enum, default_value_t = PoolingArg::Last, requires = "train")]
+    pooling: PoolingArg,
+    /// Dropout on word vectors and pooled features during training, in [0, 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0, requires = "train")]
+    dropout: f32,
+    /// Keep every character (skip the lecture's Hangul-only cleaning).
+    #[arg(long, requires = "train")]
+    no_clean: bool,
+    /// Upper bound on epochs (early stopping may end sooner).
+    #[arg(long, value_name = "N", requires = "train")]
+    epochs: Option<usize>,
+    /// Save every epoch into DIR and resume an interrupted run found there.
+    #[arg(long, value_name = "DIR", requires = "train")]
+    checkpoints: Option<PathBuf>,
+    /// Start the word vectors from word2vec trained on CORPUS (one review per line).
+    #[arg(long, value_name = "CORPUS", requires = "train")]
+    word2vec: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Lstm,
+    Gru,
+    Bilstm,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PoolingArg {
+    /// The final hidden state.
+    Last,
+    /// The maximum over time.
+    Max,
+}
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--train") {
-        return train(&args);
+    let cli = Cli::parse();
+    if cli.train {
+        return train(&cli.training);
     }
-    if args.is_empty() {
-        return Err("usage: sentiment TEXT… | sentiment --train [--data DIR] [--out DIR]".into());
-    }
-    let model_dir = option(&args, "--model").map_or_else(|| PathBuf::from(SHIPPED_MODEL), PathBuf::from);
-    let pipeline = SentimentPipeline::load(&model_dir, Analyzer::new()?)?;
-    let texts: Vec<&String> = positional(&args);
-    for (text, verdict) in texts.iter().zip(pipeline.predict_batch(&texts)?) {
-        match verdict {
-            Ok(sentiment) => println!("{text}\t{sentiment}"),
-            Err(e) => println!("{text}\t판단할 수 없습니다: {e}"),
+    let stdin = std::io::stdin();
+    let source: Option<Box<dyn BufRead>> = match &cli.input {
+        Some(path) if path.as_os_str() == "-" => Some(Box::new(stdin.lock())),
+        Some(path) => Some(Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        ))),
+        None if cli.texts.is_empty() && cli.eval.is_none() && !stdin.is_terminal() => Some(Box::new(stdin.lock())),
+        None if cli.texts.is_empty() && cli.eval.is_none() => {
+            return Err("give reviews as arguments, --input FILE, --eval FILE or on stdin (see --help)".into());
         }
+        None => None,
+    };
+    let pipeline = SentimentPipeline::load(&cli.model, Analyzer::new()?)?;
+    if let Some(path) = &cli.eval {
+        return evaluate(&pipeline, path);
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match source {
+        Some(reader) => judge_lines(&pipeline, reader, &mut out)?,
+        None => judge(&pipeline, &cli.texts, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Judges `texts` and writes one TSV line per text.
+fn judge<S: AsRef<str> + Sync>(
+    pipeline: &SentimentPipeline,
+    texts: &[S],
+    out: &mut impl Write,
+) -> Result<(), Box<dyn Error>> {
+    for (text, verdict) in texts.iter().zip(pipeline.predict_batch(texts)?) {
+        writeln!(out, "{}", tsv_line(text.as_ref(), &verdict))?;
     }
     Ok(())
 }
 
-fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
-    let data = nsmc_dir(option(args, "--data"))?;
-    let out = option(args, "--out").map_or_else(|| PathBuf::from(SHIPPED_MODEL), PathBuf::from);
-    let kind = option(args, "--kind").unwrap_or("lstm");
-    let pooling = match option(args, "--pooling").unwrap_or("last") {
-        "max" => Pooling::MaxOverTime,
-        _ => Pooling::LastHidden,
+/// Judges every line of `reader` (empty ones included), `CHUNK` lines at a time.
+fn judge_lines(pipeline: &SentimentPipeline, reader: impl BufRead, out: &mut impl Write) -> Result<(), Box<dyn Error>> {
+    let mut lines = reader.split(b'\n').enumerate();
+    loop {
+        let chunk: Vec<String> = lines
+            .by_ref()
+            .take(CHUNK)
+            .map(|(index, line)| {
+                let mut bytes = line?;
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+                String::from_utf8(bytes).map_err(|e| format!("line {}: not UTF-8 ({e})", index + 1).into())
+            })
+            .collect::<Result<_, Box<dyn Error>>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        judge(pipeline, &chunk, out)?;
+    }
+}
+
+/// `text  label  probability  note`, the text escaped so that the line stays one TSV row.
+fn tsv_line(text: &str, verdict: &Prediction) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r");
+    let label = if verdict.is_positive() { "positive" } else { "negative" };
+    let note = verdict.caveat.map(|c| c.to_string()).unwrap_or_default();
+    format!("{escaped}\t{label}\t{:.4}\t{note}", verdict.sentiment.confidence())
+}
+
+/// Accuracy, precision, recall, F1 and the confusion matrix on a labelled file, through
+/// `predict_batch` as for any other input; then how the flagged verdicts fared.
+fn evaluate(pipeline: &SentimentPipeline, path: &Path) -> Result<(), Box<dyn Error>> {
+    let started = Instant::now();
+    let reviews = read_labeled_tsv(path)?;
+    let mut verdicts = Vec::with_capacity(reviews.len());
+    for chunk in reviews.chunks(CHUNK) {
+        let texts: Vec<&str> = chunk.iter().map(|r| r.document.as_str()).collect();
+        verdicts.extend(pipeline.predict_batch(&texts)?);
+    }
+    let tally = |keep: &dyn Fn(&Prediction) -> bool| {
+        verdicts.iter().zip(&reviews).filter(|(v, _)| keep(v)).fold(ConfusionMatrix::default(), |mut m, (v, r)| {
+            m.add(v.is_positive(), r.label != 0);
+            m
+        })
+    };
+    let matrix = tally(&|_| true);
+    println!("{}: {} reviews in {:.1} s", path.display(), reviews.len(), started.elapsed().as_secs_f64());
+    println!(
+        "accuracy {:.2} %  precision {:.4}  recall {:.4}  F1 {:.4}",
+        100.0 * matrix.accuracy(),
+        matrix.precision(),
+        matrix.recall(),
+        matrix.f1()
+    );
+    println!("{matrix}");
+    let mut notes: Vec<String> = verdicts.iter().filter_map(|v| v.caveat.map(|c| c.to_string())).collect();
+    notes.sort();
+    notes.dedup();
+    for note in notes {
+        let flagged = tally(&|v: &Prediction| v.caveat.is_some_and(|c| c.to_string() == note));
+        println!("  {note}: {} reviews, accuracy {:.2} %", flagged.total(), 100.0 * flagged.accuracy());
+    }
+    let trusted = tally(&|v: &Prediction| v.caveat.is_none());
+    println!("  without a note: {} reviews, accuracy {:.2} %", trusted.total(), 100.0 * trusted.accuracy());
+    Ok(())
+}
+
+fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
+    let data = nsmc_dir(args.data.as_deref())?;
+    let out = &args.out;
+    let pooling = match args.pooling {
+        PoolingArg::Max => Pooling::MaxOverTime,
+        PoolingArg::Last => Pooling::LastHidden,
     };
     let mut config = TrainConfig::default();
-    if let Some(epochs) = option(args, "--epochs") {
-        config.max_epochs = epochs.parse()?;
+    if let Some(epochs) = args.epochs {
+        config.max_epochs = epochs;
     }
-    let dropout: f32 = option(args, "--dropout").map_or(Ok(0.0), str::parse)?;
-    let preprocess =
-        PreprocessConfig { clean_hangul: !args.iter().any(|a| a == "--no-clean"), ..PreprocessConfig::default() };
-    let checkpoints = option(args, "--checkpoints").map(|dir| CheckpointDir(dir.into()));
+    let preprocess = PreprocessConfig { clean_hangul: !args.no_clean, ..PreprocessConfig::default() };
+    let checkpoints = args.checkpoints.clone().map(CheckpointDir);
 
     let started = Instant::now();
     let train = read_labeled_tsv(data.join("ratings_train.txt"))?;
     let test = read_labeled_tsv(data.join("ratings_test.txt"))?;
     let preprocessor = Preprocessor::new(preprocess.clone(), Analyzer::new()?);
+    let (kind, dropout) = (args.kind, args.dropout);
     let model = |vocab_size| {
         let mut model = ModelConfig::lecture(vocab_size);
         model.pooling = pooling;
         model.dropout = dropout;
         match kind {
-            "gru" => model.encoder.kind = CellKind::Gru,
-            "bilstm" => model.encoder.bidirectional = true,
-            _ => {}
+            Kind::Gru => model.encoder.kind = CellKind::Gru,
+            Kind::Bilstm => model.encoder.bidirectional = true,
+            Kind::Lstm => {}
         }
         model
     };
-    let vectors = option(args, "--word2vec").map(|corpus| word_vectors(Path::new(corpus), &preprocess)).transpose()?;
+    let vectors = args.word2vec.as_deref().map(|corpus| word_vectors(corpus, &preprocess)).transpose()?;
     let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config);
     if let Some(dir) = checkpoints {
         trainer = trainer.checkpoints(dir);
@@ -98,7 +274,7 @@ fn train(args: &[String]) -> Result<(), Box<dyn Error>> {
     let seconds: Vec<f64> = history.epochs.iter().map(|e| e.seconds).collect();
     let test_started = Instant::now();
     let matrix = pipeline.evaluate(&test)?;
-    pipeline.save_with(&out, Precision::F16)?;
+    pipeline.save_with(out, Precision::F16)?;
     history.plot_svg(out.join("curve.svg"))?;
     println!("vocabulary: {}", pipeline.vocab_size());
     println!(
@@ -138,7 +314,7 @@ fn word_vectors(corpus: &Path, preprocess: &PreprocessConfig) -> Result<KeyedVec
 }
 
 /// The NSMC directory: the argument, `MALMOI_NSMC_DIR`, the shared copy, or a download.
-fn nsmc_dir(arg: Option<&str>) -> Result<PathBuf, Box<dyn Error>> {
+fn nsmc_dir(arg: Option<&Path>) -> Result<PathBuf, Box<dyn Error>> {
     let candidates = [arg.map(PathBuf::from), std::env::var_os("MALMOI_NSMC_DIR").map(PathBuf::from)];
     if let Some(dir) = candidates.into_iter().flatten().next() {
         return Ok(dir);
@@ -161,27 +337,4 @@ fn nsmc_dir(arg: Option<&str>) -> Result<PathBuf, Box<dyn Error>> {
         }
     }
     Ok(target)
-}
-
-fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-/// Arguments that are neither flags nor flag values.
-fn positional(args: &[String]) -> Vec<&String> {
-    let takes_value =
-        ["--model", "--data", "--out", "--kind", "--pooling", "--epochs", "--checkpoints", "--dropout", "--word2vec"];
-    let mut out = Vec::new();
-    let mut skip = false;
-    for arg in args {
-        if std::mem::take(&mut skip) {
-            continue;
-        }
-        if takes_value.contains(&arg.as_str()) {
-            skip = true;
-        } else if !arg.starts_with("--") {
-            out.push(arg);
-        }
-    }
-    out
 }
