@@ -23,6 +23,7 @@ use clap::Parser;
 
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::{BpeTrainer, ByteLevelBpe};
+use malmoi::transformer::attention_map::attention_svg;
 use malmoi::transformer::generation::{GenerationConfig, Generator, TextGeneration};
 use malmoi::transformer::train::{Checkpoints, RunOptions, TrainConfig, train};
 use malmoi::transformer::{Gpt, GptConfig};
@@ -43,6 +44,10 @@ struct Args {
     /// Print tokens as they are generated.
     #[arg(long)]
     stream: bool,
+    /// Write the attention maps of the first prompt and its continuation, one SVG per layer
+    /// (`PATH-layerN.svg`).
+    #[arg(long)]
+    attention: Option<PathBuf>,
     /// Train a new model instead of generating.
     #[arg(long)]
     train: bool,
@@ -137,14 +142,31 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let generator = Generator::from_dir(&args.model)?;
     let prompts = if args.prompts.is_empty() { vec![String::new()] } else { args.prompts.clone() };
-    for prompt in &prompts {
+    for (i, prompt) in prompts.iter().enumerate() {
         for sample in 0..args.knobs.samples {
             let config = generation_config(&args.knobs, args.knobs.seed + sample);
             let out = generate(&generator, prompt, &config, args.stream)?;
             if !args.stream {
                 println!("{prompt}{}", out.text);
             }
+            if let (0, 0, Some(path)) = (i, sample, &args.attention) {
+                write_attention(&generator, &format!("{prompt}{}", out.text), path)?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// One heat map per layer of the model's attention over `text`.
+fn write_attention(generator: &Generator, text: &str, path: &std::path::Path) -> Result<(), Box<dyn Error>> {
+    let ids = generator.prompt_ids(text)?;
+    let ids = &ids[ids.len().saturating_sub(generator.model.config().block_size)..];
+    let tokens: Vec<String> = ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32])).collect::<Result<_, _>>()?;
+    let (_, layers) = generator.model.attention_weights(ids)?;
+    for (layer, weights) in layers.iter().enumerate() {
+        let file = path.with_file_name(format!("{}-layer{layer}.svg", path.file_stem().unwrap_or_default().to_string_lossy()));
+        attention_svg(&file, &tokens, &tokens, weights.view(), &format!("layer {layer}: {text}"))?;
+        eprintln!("wrote {}", file.display());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! the OpenAI Playground and `transformers`' `generate`.
 
 pub mod attention;
+pub mod attention_map;
 pub mod bert;
 pub mod block;
 pub mod config;
