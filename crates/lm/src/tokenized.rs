@@ -1,14 +1,35 @@
-//! An n-gram model behind a tokenizer: text in, [`LanguageModel`] out.
+//! A model of token sequences behind a tokenizer: text in, [`LanguageModel`] out.
 
 use crate::error::Result;
 use crate::model::{LanguageModel, NextWord, SentenceScore};
 use crate::ngram::NgramModel;
 
+/// A language model over tokens (the n-gram model, the LSTM LM of malmoi-seq, …);
+/// [`TokenizedLm`] puts the tokenizer of its training text in front.
+pub trait TokenLanguageModel {
+    /// Scores a tokenised sentence, `</s>` included (see [`LanguageModel::score`]).
+    fn score_tokens(&self, tokens: &[String]) -> Result<SentenceScore>;
+
+    /// The `k` most probable next tokens after a tokenised prefix (see
+    /// [`LanguageModel::next_words`]).
+    fn next_tokens(&self, prefix: &[String], k: usize) -> Result<Vec<NextWord>>;
+}
+
+impl TokenLanguageModel for NgramModel {
+    fn score_tokens(&self, tokens: &[String]) -> Result<SentenceScore> {
+        Ok(NgramModel::score_tokens(self, tokens))
+    }
+
+    fn next_tokens(&self, prefix: &[String], k: usize) -> Result<Vec<NextWord>> {
+        Ok(NgramModel::next_tokens(self, prefix, k))
+    }
+}
+
 /// Splits a text into the tokens a model was trained on (morphemes, BPE tokens, …).
 pub type Tokenize = dyn Fn(&str) -> Result<Vec<String>> + Send + Sync;
 
-/// An [`NgramModel`] with the tokenizer its training text went through, so it scores raw
-/// text like the neural models do.
+/// A token model (an [`NgramModel`] by default) with the tokenizer its training text went
+/// through, so it scores raw text.
 ///
 /// ```
 /// use malmoi_lm::{LanguageModel, NgramBuilder, TokenizedLm};
@@ -21,38 +42,38 @@ pub type Tokenize = dyn Fn(&str) -> Result<Vec<String>> + Send + Sync;
 /// assert_eq!(lm.next_words("나", 1)?[0].word, "는");
 /// # Ok::<(), malmoi_lm::Error>(())
 /// ```
-pub struct TokenizedLm {
+pub struct TokenizedLm<M = NgramModel> {
     name: String,
-    model: NgramModel,
+    model: M,
     tokenize: Box<Tokenize>,
 }
 
-impl TokenizedLm {
+impl<M: TokenLanguageModel> TokenizedLm<M> {
     /// Wraps `model`, which was trained on `tokenize`'s output.
     pub fn new(
         name: impl Into<String>,
-        model: NgramModel,
+        model: M,
         tokenize: impl Fn(&str) -> Result<Vec<String>> + Send + Sync + 'static,
     ) -> Self {
         Self { name: name.into(), model, tokenize: Box::new(tokenize) }
     }
 
     /// The wrapped model.
-    pub fn model(&self) -> &NgramModel {
+    pub fn model(&self) -> &M {
         &self.model
     }
 }
 
-impl LanguageModel for TokenizedLm {
+impl<M: TokenLanguageModel> LanguageModel for TokenizedLm<M> {
     fn name(&self) -> String {
         self.name.clone()
     }
 
     fn score(&self, text: &str) -> Result<SentenceScore> {
-        Ok(self.model.score_tokens(&(self.tokenize)(text)?))
+        self.model.score_tokens(&(self.tokenize)(text)?)
     }
 
     fn next_words(&self, prefix: &str, k: usize) -> Result<Vec<NextWord>> {
-        Ok(self.model.next_tokens(&(self.tokenize)(prefix)?, k))
+        self.model.next_tokens(&(self.tokenize)(prefix)?, k)
     }
 }

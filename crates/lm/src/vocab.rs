@@ -60,6 +60,11 @@ impl Vocab {
         &self.words[id as usize]
     }
 
+    /// Every entry's spelling, in id order (the special tokens first).
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
     /// Number of entries, the three special tokens included.
     pub fn len(&self) -> usize {
         self.words.len()

@@ -1,0 +1,139 @@
+//! Language models side by side: sentence scores, next-word suggestions, held-out perplexity.
+//!
+//! ```text
+//! cargo run --release --example lm -- "나는 버스를 탔다" "나는 버스를 태운다"
+//! cargo run --release --example lm -- --prefix "이 영화 정말" --top 10 "영화 최고"
+//! cargo run --release --example lm -- --perplexity           # on the held-out reviews
+//! ```
+//!
+//! The n-gram model (3-gram, interpolated modified Kneser-Ney) is built over the morphemes
+//! (`Analyzer::morphs`) of `reviews_unlabeled.txt` except its last `--held-out` lines, and
+//! cached as an ARPA file in `--model-dir`; later runs load it. Each model of the list scores
+//! every sentence (log10 probability, perplexity per token, `</s>` included, OOV count, the
+//! tokens with their log10 probabilities) and suggests the next words after `--prefix`.
+//! `--perplexity` scores the held-out lines with every model (the same lines for all).
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use malmoi::lm::{LanguageModel, NgramBuilder, NgramModel, TokenizedLm, corpus_score};
+use malmoi::tokenize::Analyzer;
+
+#[derive(Parser)]
+#[command(about = "Score sentences and suggest next words with each language model")]
+struct Cli {
+    /// Sentences to score (default: the lecture's pair).
+    sentences: Vec<String>,
+    /// Prefix whose next words to suggest.
+    #[arg(long, default_value = "나는 버스를")]
+    prefix: String,
+    /// Number of suggestions.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// The unlabelled reviews, one a line.
+    #[arg(long, default_value = "../shared/data/nsmc/reviews_unlabeled.txt")]
+    data: PathBuf,
+    /// The last this many lines are held out of training (for --perplexity).
+    #[arg(long, default_value_t = 5000)]
+    held_out: usize,
+    /// n-gram order.
+    #[arg(long, default_value_t = 3)]
+    order: usize,
+    /// Where models are cached.
+    #[arg(long, default_value = "target/lm-models")]
+    model_dir: PathBuf,
+    /// Rebuild the n-gram model even if a cached one exists.
+    #[arg(long)]
+    rebuild: bool,
+    /// Also report every model's perplexity on the held-out lines.
+    #[arg(long)]
+    perplexity: bool,
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let cli = Cli::parse();
+    let sentences = if cli.sentences.is_empty() {
+        vec!["나는 버스를 탔다".into(), "나는 버스를 태운다".into()]
+    } else {
+        cli.sentences.clone()
+    };
+    let analyzer = Arc::new(Analyzer::new()?);
+    let text = std::fs::read_to_string(&cli.data).map_err(|e| format!("{}: {e}", cli.data.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let split = lines.len().checked_sub(cli.held_out).ok_or("--held-out exceeds the number of lines")?;
+    let (train, held_out) = lines.split_at(split);
+
+    let models: Vec<Box<dyn LanguageModel>> = vec![Box::new(ngram(&cli, &analyzer, train)?)];
+
+    for model in &models {
+        println!("== {}", model.name());
+        for sentence in &sentences {
+            let score = model.score(sentence)?;
+            let tokens: Vec<String> =
+                score.tokens.iter().zip(&score.log10_probs).map(|(t, p)| format!("{t}:{p:.2}")).collect();
+            println!(
+                "{sentence}\tlog10 p = {:.3}\tperplexity = {:.1}\toov = {}\t{}",
+                score.log10_prob,
+                score.perplexity,
+                score.oov,
+                tokens.join(" ")
+            );
+        }
+        let next: Vec<String> =
+            model.next_words(&cli.prefix, cli.top)?.iter().map(|w| format!("{} ({:.3})", w.word, w.prob)).collect();
+        println!("next after \"{}\": {}", cli.prefix, next.join(", "));
+        if cli.perplexity {
+            let start = Instant::now();
+            let corpus = corpus_score(model.as_ref(), held_out.iter().copied())?;
+            println!(
+                "held-out perplexity on the last {} lines: {:.2} ({} tokens, {} OOV, {:.1} s)",
+                held_out.len(),
+                corpus.perplexity,
+                corpus.tokens,
+                corpus.oov,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The cached n-gram model, or a new one over the morphemes of the training lines.
+fn ngram(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<TokenizedLm, Box<dyn Error>> {
+    let path = cli.model_dir.join(format!("reviews_morphs_{}gram_heldout{}.arpa", cli.order, cli.held_out));
+    let model = if path.exists() && !cli.rebuild {
+        let start = Instant::now();
+        let model = NgramModel::read_arpa(&path)?;
+        eprintln!("loaded {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
+        model
+    } else {
+        build(cli, analyzer, train, &path)?
+    };
+    let analyzer = Arc::clone(analyzer);
+    let name = format!("{}-gram modified Kneser-Ney (morphemes)", model.order());
+    Ok(TokenizedLm::new(name, model, move |text| analyzer.morphs(text).map_err(malmoi::lm::Error::model)))
+}
+
+fn build(cli: &Cli, analyzer: &Analyzer, train: &[&str], path: &Path) -> Result<NgramModel, Box<dyn Error>> {
+    let start = Instant::now();
+    let sentences = analyzer.batch_morphs(train, false)?;
+    let tokens: usize = sentences.iter().map(Vec::len).sum();
+    eprintln!("morphemes of {} lines: {tokens} tokens in {:.1} s", train.len(), start.elapsed().as_secs_f64());
+    let start = Instant::now();
+    let model = NgramBuilder::new(cli.order).fit(&sentences)?;
+    eprintln!(
+        "{}-gram model {:?} n-grams built in {:.1} s ({} threads)",
+        cli.order,
+        model.ngram_counts(),
+        start.elapsed().as_secs_f64(),
+        rayon::current_num_threads()
+    );
+    std::fs::create_dir_all(&cli.model_dir)?;
+    let start = Instant::now();
+    model.write_arpa(path)?;
+    eprintln!("wrote {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
+    Ok(model)
+}
