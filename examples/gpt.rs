@@ -161,10 +161,12 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn write_attention(generator: &Generator, text: &str, path: &std::path::Path) -> Result<(), Box<dyn Error>> {
     let ids = generator.prompt_ids(text)?;
     let ids = &ids[ids.len().saturating_sub(generator.model.config().block_size)..];
-    let tokens: Vec<String> = ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32])).collect::<Result<_, _>>()?;
+    let tokens: Vec<String> =
+        ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32])).collect::<Result<_, _>>()?;
     let (_, layers) = generator.model.attention_weights(ids)?;
     for (layer, weights) in layers.iter().enumerate() {
-        let file = path.with_file_name(format!("{}-layer{layer}.svg", path.file_stem().unwrap_or_default().to_string_lossy()));
+        let file =
+            path.with_file_name(format!("{}-layer{layer}.svg", path.file_stem().unwrap_or_default().to_string_lossy()));
         attention_svg(&file, &tokens, &tokens, weights.view(), &format!("layer {layer}: {text}"))?;
         eprintln!("wrote {}", file.display());
     }
@@ -189,7 +191,12 @@ fn generation_config(knobs: &Knobs, seed: u64) -> GenerationConfig {
     }
 }
 
-fn generate(generator: &Generator, prompt: &str, config: &GenerationConfig, stream: bool) -> Result<TextGeneration, Box<dyn Error>> {
+fn generate(
+    generator: &Generator,
+    prompt: &str,
+    config: &GenerationConfig,
+    stream: bool,
+) -> Result<TextGeneration, Box<dyn Error>> {
     use std::io::Write;
     if !stream {
         return Ok(generator.generate(prompt, config)?);
@@ -262,7 +269,8 @@ fn run_training(opts: &Training) -> Result<(), Box<dyn Error>> {
     std::fs::remove_dir_all(opts.out.join("checkpoints"))?;
     let generator = Generator::new(model, ByteLevelBpe::from_file(opts.out.join("tokenizer.json"))?)?;
     for prompt in ["영화가", "배우들 연기가", ""] {
-        let out = generator.generate(prompt, &GenerationConfig { top_k: 50, top_p: 0.95, ..GenerationConfig::sampling(40, 0.9, 0) })?;
+        let out = generator
+            .generate(prompt, &GenerationConfig { top_k: 50, top_p: 0.95, ..GenerationConfig::sampling(40, 0.9, 0) })?;
         println!("{prompt}{}", out.text);
     }
     Ok(())

@@ -3,7 +3,8 @@
 //! The lecture's second half on malmoi-tensor: multi-head [attention], the Transformer
 //! [block], [`Gpt`] (a decoder-only language model with a key/value cache), Hugging Face
 //! checkpoints in both directions ([`hf`]) and text [generation] with every sampling knob of
-//! the OpenAI Playground and `transformers`' `generate`.
+//! the OpenAI Playground and `transformers`' `generate`, and [`bert`]: the encoder with its
+//! pre-training heads.
 
 pub mod attention;
 pub mod attention_map;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod generation;
 pub mod gpt;
 pub mod hf;
+pub mod lm;
 pub mod plot;
 pub mod position;
 pub mod train;
@@ -23,3 +25,8 @@ mod init;
 pub use config::{GptConfig, NormPlacement, Positions};
 pub use error::{Error, Result};
 pub use gpt::{Gpt, IGNORE_INDEX, KvCache};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

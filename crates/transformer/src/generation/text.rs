@@ -101,6 +101,26 @@ impl Generator {
         self.end_of_text().map(|id| vec![id]).ok_or_else(|| Error::Input("empty prompt and no <|endoftext|> token".into()))
     }
 
+    /// The text each of `ids` adds, so that the pieces concatenate to the decoded text. A
+    /// byte-level token that ends inside a character adds nothing; the token that completes
+    /// the character carries it. Special tokens appear as themselves.
+    ///
+    /// # Errors
+    /// Ids outside the vocabulary.
+    pub fn token_pieces(&self, ids: &[usize]) -> Result<Vec<String>> {
+        let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+        let mut pieces = Vec::with_capacity(ids.len());
+        let mut done = 0;
+        for end in 1..=ids.len() {
+            let text = self.tokenizer.decode(&ids[..end])?;
+            let complete = if end == ids.len() { text.as_str() } else { text.trim_end_matches('\u{FFFD}') };
+            let boundary = complete.len().max(done);
+            pieces.push(text.get(done..boundary).unwrap_or_default().to_string());
+            done = boundary;
+        }
+        Ok(pieces)
+    }
+
     /// Continues `prompt`; the whole text at once.
     ///
     /// # Errors
