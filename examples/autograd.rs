@@ -2,8 +2,8 @@
 //! trained with malmoi-tensor's autograd on real Korean movie reviews.
 //!
 //! ```text
-//! cargo run --release --example autograd [-- CORPUS] [--lines 4000] [--steps 3000]
-//!     [--context 4] [--seed 7] [--samples 8]
+//! cargo run --release --example autograd [-- [CORPUS] [--lines 4000] [--steps 3000]
+//!     [--context 4] [--seed 7] [--samples 8]]   # --help lists them
 //! ```
 //!
 //! CORPUS has one text per line (default `../shared/data/nsmc/reviews_unlabeled.txt`).
@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use malmoi::tensor::nn::{Embedding, Linear, Module, prefixed};
 use malmoi::tensor::optim::{AdamW, Optimizer, Schedule};
@@ -29,41 +30,27 @@ use rand::{Rng, SeedableRng};
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// Trains a character-level MLP language model on Korean text and samples from it.
+#[derive(Parser)]
 struct Args {
+    /// One text per line.
+    #[arg(default_value = "../shared/data/nsmc/reviews_unlabeled.txt")]
     corpus: PathBuf,
+    /// Texts read from the corpus.
+    #[arg(long, default_value_t = 4000)]
     lines: usize,
+    /// Optimisation steps.
+    #[arg(long, default_value_t = 3000)]
     steps: usize,
-    context: usize,
+    /// Characters the model sees before the one it predicts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    context: u16,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Texts sampled at the end.
+    #[arg(long, default_value_t = 8)]
     samples: usize,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        corpus: PathBuf::from("../shared/data/nsmc/reviews_unlabeled.txt"),
-        lines: 4000,
-        steps: 3000,
-        context: 4,
-        seed: 7,
-        samples: 8,
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(arg) = argv.next() {
-        let mut number = || -> Result<u64, String> {
-            let value = argv.next().ok_or(format!("{arg} needs a value"))?;
-            value.parse().map_err(|e| format!("{arg} {value}: {e}"))
-        };
-        match arg.as_str() {
-            "--lines" => args.lines = number()? as usize,
-            "--steps" => args.steps = number()? as usize,
-            "--context" => args.context = number()?.max(1) as usize,
-            "--seed" => args.seed = number()?,
-            "--samples" => args.samples = number()? as usize,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            path => args.corpus = PathBuf::from(path),
-        }
-    }
-    Ok(args)
 }
 
 /// Characters seen at least `MIN_COUNT` times; id 0 marks the start and end
@@ -190,7 +177,8 @@ impl CharMlp {
 }
 
 fn main() -> Result<(), BoxError> {
-    let args = parse_args()?;
+    let args = Args::parse();
+    let context = usize::from(args.context);
     let corpus = std::fs::read_to_string(&args.corpus).map_err(|e| {
         format!("cannot read corpus {}: {e} (give a path: --example autograd -- FILE)", args.corpus.display())
     })?;
@@ -200,8 +188,8 @@ fn main() -> Result<(), BoxError> {
     texts.shuffle(&mut rng);
     let vocab = Vocab::build(&texts);
     let split = texts.len() * 9 / 10;
-    let (train_windows, train_targets) = training_pairs(&texts[..split], &vocab, args.context);
-    let (val_windows, val_targets) = training_pairs(&texts[split..], &vocab, args.context);
+    let (train_windows, train_targets) = training_pairs(&texts[..split], &vocab, context);
+    let (val_windows, val_targets) = training_pairs(&texts[split..], &vocab, context);
     println!(
         "{} texts from {}: {} characters in the vocabulary, {} training and {} validation pairs",
         texts.len(),
@@ -211,7 +199,7 @@ fn main() -> Result<(), BoxError> {
         val_targets.len()
     );
 
-    let model = CharMlp::new(vocab.len(), args.context, &mut rng)?;
+    let model = CharMlp::new(vocab.len(), context, &mut rng)?;
     println!(
         "model: {} parameters; uniform guessing would score ln {} = {:.3}",
         model.num_parameters(),
@@ -269,7 +257,7 @@ fn main() -> Result<(), BoxError> {
 
     println!("samples:");
     for _ in 0..args.samples {
-        println!("  {}", model.sample(&vocab, args.context, &mut rng)?);
+        println!("  {}", model.sample(&vocab, context, &mut rng)?);
     }
     Ok(())
 }

@@ -13,43 +13,26 @@
 use std::error::Error;
 use std::time::Instant;
 
+use clap::Parser;
 use malmoi::tokenize::bpe::{BpeTrainer, ByteLevelBpe};
 
-/// Command-line settings.
+/// Trains a byte-level BPE tokenizer and saves it as a Hugging Face `tokenizer.json`.
+#[derive(Parser)]
 struct Args {
+    /// UTF-8 text file, one document per line.
     corpus: String,
+    /// Tokens in the trained vocabulary.
+    #[arg(long, default_value_t = 8000)]
     vocab_size: usize,
+    /// Pairs seen fewer times are not merged.
+    #[arg(long, default_value_t = 2)]
     min_frequency: u64,
+    /// Lines of the corpus used (all by default).
+    #[arg(long, default_value_t = usize::MAX, hide_default_value = true)]
     lines: usize,
+    /// Where the tokenizer is saved.
+    #[arg(long, default_value = "tokenizer.json")]
     out: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        corpus: String::new(),
-        vocab_size: 8000,
-        min_frequency: 2,
-        lines: usize::MAX,
-        out: "tokenizer.json".to_owned(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--vocab-size" => args.vocab_size = value(&arg)?.parse().map_err(|e| format!("--vocab-size: {e}"))?,
-            "--min-frequency" => {
-                args.min_frequency = value(&arg)?.parse().map_err(|e| format!("--min-frequency: {e}"))?
-            }
-            "--lines" => args.lines = value(&arg)?.parse().map_err(|e| format!("--lines: {e}"))?,
-            "--out" => args.out = value(&arg)?,
-            _ if args.corpus.is_empty() && !arg.starts_with("--") => args.corpus = arg,
-            _ => return Err(format!("unexpected argument {arg:?}")),
-        }
-    }
-    if args.corpus.is_empty() {
-        return Err("usage: bpe CORPUS [--vocab-size N] [--min-frequency N] [--lines N] [--out PATH]".to_owned());
-    }
-    Ok(args)
 }
 
 /// Each token of `text` as the text it stands for, joined with `|` (a token that ends
@@ -61,7 +44,7 @@ fn show(tokenizer: &ByteLevelBpe, text: &str) -> Result<String, Box<dyn Error>> 
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let text = std::fs::read_to_string(&args.corpus).map_err(|e| format!("{}: {e}", args.corpus))?;
     let lines: Vec<&str> = text.lines().take(args.lines).collect();
     println!("corpus: {} lines, {} bytes", lines.len(), lines.iter().map(|l| l.len()).sum::<usize>());

@@ -17,39 +17,30 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use malmoi::tokenize::freq::FreqDist;
 use malmoi::tokenize::korean::Analyzer;
 use malmoi::tokenize::text::{Stopwords, word_tokenize};
 use malmoi::tokenize::wordcloud::WordCloud;
 use rayon::prelude::*;
 
+/// Frequency statistics and a word cloud for a text file.
+#[derive(Parser)]
 struct Args {
+    /// The text file (one document per line).
     file: String,
+    /// Where the word-cloud SVG is written.
+    #[arg(long, default_value = "wordcloud.svg")]
     out: String,
+    /// How many of the most common tokens are listed.
+    #[arg(long, default_value_t = 20)]
     top: usize,
+    /// Seed of the word-cloud layout.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Treat the text as English even if it is mostly Hangul.
+    #[arg(long)]
     english: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let usage = "usage: freq FILE [--out PATH] [--top N] [--seed S] [--english]";
-    let mut args = Args { file: String::new(), out: "wordcloud.svg".into(), top: 20, seed: 0, english: false };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or(format!("{arg} needs a value; {usage}"));
-        match arg.as_str() {
-            "--out" => args.out = value()?,
-            "--top" => args.top = value()?.parse().map_err(|e| format!("--top: {e}"))?,
-            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--english" => args.english = true,
-            _ if args.file.is_empty() && !arg.starts_with("--") => args.file = arg,
-            _ => return Err(format!("unexpected argument {arg:?}; {usage}")),
-        }
-    }
-    if args.file.is_empty() {
-        return Err(usage.to_owned());
-    }
-    Ok(args)
 }
 
 /// True when most letters are Hangul syllables.
@@ -83,7 +74,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file))?;
     let lines: Vec<&str> = text.lines().collect();
     let korean = !args.english && is_korean(&text);

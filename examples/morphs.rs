@@ -11,48 +11,62 @@
 //! `id<TAB>morph1 morph2 …` per line, the input of
 //! `benches/reference/mecab_agreement.py`. `--dump-pos` prints `surface/TAG`.
 //! `--throughput FILE` times the analysis of every document of the file on
-//! one thread and on rayon pools of 1 and 2 threads. `--lindera` (first)
-//! switches to lindera's own segmenter instead of the MeCab-compatible search.
+//! one thread and on rayon pools of 1 and 2 threads. `--lindera` switches to
+//! lindera's own segmenter instead of the MeCab-compatible search. Texts that
+//! start with `-` go after `--`.
 
 use std::error::Error;
 use std::io::Write;
 use std::time::Instant;
 
+use clap::Parser;
 use malmoi::tokenize::korean::{Analyzer, Engine};
 
+/// Korean morphological analysis: morphs, pos, nouns and stems, or whole-file dumps and timings.
+#[derive(Parser)]
+struct Args {
+    /// Texts to analyse (아버지가방에들어가신다 when none is given).
+    texts: Vec<String>,
+    /// Print `id<TAB>morph1 morph2 …` for every document of an NSMC TSV.
+    #[arg(long, value_name = "NSMC_TSV", conflicts_with_all = ["texts", "dump_pos", "throughput"])]
+    dump: Option<String>,
+    /// As --dump, with `surface/TAG` tokens.
+    #[arg(long, value_name = "NSMC_TSV", conflicts_with_all = ["texts", "throughput"])]
+    dump_pos: Option<String>,
+    /// Time the analysis of every document on one thread and on pools of 1 and 2 threads.
+    #[arg(long, value_name = "NSMC_TSV", conflicts_with = "texts")]
+    throughput: Option<String>,
+    /// Use lindera's own segmenter instead of the MeCab-compatible search.
+    #[arg(long)]
+    lindera: bool,
+}
+
 fn main() {
-    if let Err(error) = run() {
+    if let Err(error) = run(Args::parse()) {
         eprintln!("error: {error}");
         std::process::exit(1);
     }
 }
 
-fn run() -> Result<(), Box<dyn Error>> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let engine = if args.first().is_some_and(|a| a == "--lindera") {
-        args.remove(0);
-        Engine::Lindera
-    } else {
-        Engine::Mecab
-    };
+fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let engine = if args.lindera { Engine::Lindera } else { Engine::Mecab };
     let analyzer = Analyzer::builder().engine(engine).build()?;
-    match args.first().map(String::as_str) {
-        Some(mode @ ("--dump" | "--dump-pos")) => {
-            let path = args.get(1).ok_or("usage: --dump NSMC_TSV")?;
-            dump(&analyzer, &read_documents(path)?, mode == "--dump-pos")
-        }
-        Some("--throughput") => {
-            let path = args.get(1).ok_or("usage: --throughput NSMC_TSV")?;
-            throughput(&analyzer, &read_documents(path)?)
-        }
-        Some(_) => {
-            for text in &args {
-                show(&analyzer, text)?;
-            }
-            Ok(())
-        }
-        None => show(&analyzer, "아버지가방에들어가신다"),
+    if let Some(path) = &args.dump {
+        return dump(&analyzer, &read_documents(path)?, false);
     }
+    if let Some(path) = &args.dump_pos {
+        return dump(&analyzer, &read_documents(path)?, true);
+    }
+    if let Some(path) = &args.throughput {
+        return throughput(&analyzer, &read_documents(path)?);
+    }
+    if args.texts.is_empty() {
+        return show(&analyzer, "아버지가방에들어가신다");
+    }
+    for text in &args.texts {
+        show(&analyzer, text)?;
+    }
+    Ok(())
 }
 
 fn show(analyzer: &Analyzer, text: &str) -> Result<(), Box<dyn Error>> {

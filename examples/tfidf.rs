@@ -12,6 +12,7 @@
 //! wall clock and, on Linux, this process's CPU seconds), as
 //! benches/reference/sklearn_tfidf.py does for scikit-learn.
 
+use clap::Parser;
 use malmoi::embed::{
     CountOptions, CountVectorizer, CsrMatrix, DocFrequency, IdfWeight, Norm, TfidfOptions, TfidfVectorizer,
 };
@@ -45,10 +46,17 @@ fn print_matrix(title: &str, terms: &[String], m: &CsrMatrix, decimals: usize) {
     }
 }
 
+/// The lecture's TF-IDF tables, or `fit_transform` timings on a tokenized corpus.
+#[derive(Parser)]
+struct Args {
+    /// Time `fit_transform` on PATH (one space-separated document per line) instead.
+    #[arg(long, value_name = "PATH")]
+    tokens: Option<String>,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().position(|a| a == "--tokens").and_then(|i| args.get(i + 1)) {
-        Some(path) => time_corpus(path),
+    match Args::parse().tokens {
+        Some(path) => time_corpus(&path),
         None => Ok(print_lecture_tables()?),
     }
 }

@@ -11,25 +11,29 @@
 //! With `--tsv-column N` the first line is a header and is skipped, and field `N` (0-based)
 //! of every other line is analysed.
 
+use clap::Parser;
 use malmoi::tokenize::korean::Analyzer;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
 const BATCH: usize = 20_000;
 
+/// Writes a corpus as space-separated Korean morphemes, one output line per input line.
+#[derive(Parser)]
+struct Args {
+    /// The corpus, one text per line (or a TSV with --tsv-column).
+    input: String,
+    /// Where the morphemes are written (atomically).
+    output: String,
+    /// Skip the header line and analyse this 0-based tab-separated field of every line
+    /// (a line without it gives an empty output line).
+    #[arg(long, value_name = "N")]
+    tsv_column: Option<usize>,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: tokenize_corpus INPUT OUTPUT [--tsv-column N]";
-    let (input, output) = match (args.first(), args.get(1)) {
-        (Some(i), Some(o)) => (i, o),
-        _ => return Err(usage.into()),
-    };
-    let column: Option<usize> = match args.get(2).map(String::as_str) {
-        Some("--tsv-column") => Some(args.get(3).ok_or(usage)?.parse()?),
-        Some(other) => return Err(format!("unknown option {other}\n{usage}").into()),
-        None => None,
-    };
+    let Args { input, output, tsv_column: column } = Args::parse();
     let analyzer = Analyzer::new()?;
-    let reader = BufReader::new(std::fs::File::open(input)?);
+    let reader = BufReader::new(std::fs::File::open(&input)?);
     let tmp = format!("{output}.tmp");
     let mut out = BufWriter::new(std::fs::File::create(&tmp)?);
     let mut lines = reader.lines().skip(usize::from(column.is_some()));
@@ -47,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprint!("\r{done} lines, {:.0} lines/s", done as f64 / start.elapsed().as_secs_f64());
     }
     out.into_inner()?.sync_all()?;
-    std::fs::rename(&tmp, output)?;
+    std::fs::rename(&tmp, &output)?;
     eprintln!("\nwrote {output} in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -17,67 +17,103 @@
 //! `--pairs` (word1 TAB word2 TAB score) and `--analogies` (a b c d per line) score the
 //! vectors like gensim's `evaluate_word_pairs` / `evaluate_word_analogies`.
 
+use clap::Parser;
 use malmoi::embed::{Architecture, Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use std::path::PathBuf;
 
+/// Trains word2vec (or loads vectors), scores them and answers `most_similar` queries.
+#[derive(Parser)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["corpus", "vectors"]))]
 struct Args {
-    corpus: Option<PathBuf>,
-    vectors: Option<PathBuf>,
-    pairs: Option<PathBuf>,
-    analogies: Option<PathBuf>,
-    config: Word2VecConfig,
-    out: PathBuf,
-    text: bool,
-    model: Option<PathBuf>,
+    /// Queries: a word, or `a+b-c` for the analogy b - c + a (after `--` if one starts with `-`).
     queries: Vec<String>,
+    /// Tokenized corpus: one sentence per line, space-separated tokens.
+    #[arg(long, value_name = "PATH")]
+    corpus: Option<PathBuf>,
+    /// Load word2vec binary vectors (e.g. gensim's) instead of training.
+    #[arg(long, value_name = "PATH", conflicts_with = "corpus")]
+    vectors: Option<PathBuf>,
+    /// Score on word pairs (word1 TAB word2 TAB score).
+    #[arg(long, value_name = "PATH")]
+    pairs: Option<PathBuf>,
+    /// Score on analogies (`a b c d` per line).
+    #[arg(long, value_name = "PATH")]
+    analogies: Option<PathBuf>,
+    /// Skip-gram instead of CBOW.
+    #[arg(long)]
+    sg: bool,
+    /// Hierarchical softmax.
+    #[arg(long)]
+    hs: bool,
+    /// Negative samples per positive one (default: the library's).
+    #[arg(long, value_name = "N")]
+    negative: Option<usize>,
+    /// Vector width.
+    #[arg(long, value_name = "N")]
+    size: Option<usize>,
+    /// Context window.
+    #[arg(long, value_name = "N")]
+    window: Option<usize>,
+    /// Words seen fewer times are ignored.
+    #[arg(long, value_name = "N")]
+    min_count: Option<u64>,
+    /// Down-sampling threshold of frequent words.
+    #[arg(long, value_name = "T")]
+    sample: Option<f64>,
+    /// Passes over the corpus.
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Training threads.
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Seed of every random choice.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Initial learning rate.
+    #[arg(long, value_name = "A")]
+    alpha: Option<f32>,
+    /// Where the vectors are saved.
+    #[arg(long, value_name = "PATH", default_value = "vectors.bin")]
+    out: PathBuf,
+    /// Save the vectors in word2vec text format instead of binary.
+    #[arg(long)]
+    text: bool,
+    /// Also save the full model (for continued training) to PATH.
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut config = Word2VecConfig::default();
-    let (mut corpus, mut model, mut text) = (None, None, false);
-    let (mut vectors, mut pairs, mut analogies) = (None, None, None);
-    let mut out = PathBuf::from("vectors.bin");
-    let mut queries = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        let number = |v: String| v.parse::<f64>().map_err(|e| format!("{arg}: {e}"));
-        match arg.as_str() {
-            "--corpus" => corpus = Some(PathBuf::from(value()?)),
-            "--vectors" => vectors = Some(PathBuf::from(value()?)),
-            "--pairs" => pairs = Some(PathBuf::from(value()?)),
-            "--analogies" => analogies = Some(PathBuf::from(value()?)),
-            "--sg" => config.architecture = Architecture::SkipGram,
-            "--hs" => config.hs = true,
-            "--negative" => config.negative = number(value()?)? as usize,
-            "--size" => config.vector_size = number(value()?)? as usize,
-            "--window" => config.window = number(value()?)? as usize,
-            "--min-count" => config.min_count = number(value()?)? as u64,
-            "--sample" => config.sample = number(value()?)?,
-            "--epochs" => config.epochs = number(value()?)? as usize,
-            "--workers" => config.workers = number(value()?)? as usize,
-            "--seed" => config.seed = number(value()?)? as u64,
-            "--alpha" => config.alpha = number(value()?)? as f32,
-            "--out" => out = PathBuf::from(value()?),
-            "--text" => text = true,
-            "--model" => model = Some(PathBuf::from(value()?)),
-            "--quiet" => config.progress = false,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            word => queries.push(word.to_string()),
+impl Args {
+    /// The library's defaults with the options given on the command line.
+    fn config(&self) -> Word2VecConfig {
+        let mut config = Word2VecConfig::default();
+        if self.sg {
+            config.architecture = Architecture::SkipGram;
         }
+        config.hs |= self.hs;
+        config.progress &= !self.quiet;
+        config.negative = self.negative.unwrap_or(config.negative);
+        config.vector_size = self.size.unwrap_or(config.vector_size);
+        config.window = self.window.unwrap_or(config.window);
+        config.min_count = self.min_count.unwrap_or(config.min_count);
+        config.sample = self.sample.unwrap_or(config.sample);
+        config.epochs = self.epochs.unwrap_or(config.epochs);
+        config.workers = self.workers.unwrap_or(config.workers);
+        config.seed = self.seed.unwrap_or(config.seed);
+        config.alpha = self.alpha.unwrap_or(config.alpha);
+        config
     }
-    if corpus.is_none() && vectors.is_none() {
-        return Err("--corpus PATH (or --vectors PATH) is required".into());
-    }
-    Ok(Args { corpus, vectors, pairs, analogies, config, out, text, model, queries })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args().map_err(|e| format!("{e}\nusage: see the top of examples/word2vec.rs"))?;
+    let args = Args::parse();
     let wv = match (&args.vectors, &args.corpus) {
         (Some(path), _) => KeyedVectors::load_word2vec_format(path, true)?,
         (None, Some(corpus)) => train(&args, corpus)?,
-        (None, None) => unreachable!("checked by parse_args"),
+        (None, None) => unreachable!("clap requires --corpus or --vectors"),
     };
     evaluate(&wv, &args)?;
     for query in &args.queries {
@@ -89,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Builds the vocabulary, trains, saves, and returns the vectors.
 fn train(args: &Args, corpus: &std::path::Path) -> Result<KeyedVectors, Box<dyn std::error::Error>> {
     let corpus = Corpus::File(corpus);
-    let mut model = Word2Vec::new(args.config.clone())?;
+    let mut model = Word2Vec::new(args.config())?;
     let start = std::time::Instant::now();
     model.build_vocab(&corpus)?;
     println!(
