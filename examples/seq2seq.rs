@@ -86,6 +86,9 @@ struct TrainArgs {
     /// Beam width of the second held-out evaluation (1 skips it).
     #[arg(long, default_value_t = 4)]
     beam: usize,
+    /// Length penalty of the beam evaluation (`log p / steps^penalty`).
+    #[arg(long, default_value_t = 1.0)]
+    length_penalty: f32,
     /// Held-out words drawn as attention maps.
     #[arg(long, default_value_t = 4)]
     attention_maps: usize,
@@ -189,7 +192,8 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         greedy.bleu.score,
         held_out.len()
     );
-    let beam = (args.beam > 1).then(|| beam_evaluation(&model, &held_out, args.beam)).transpose()?;
+    let options = DecodeOptions { beam_width: args.beam, length_penalty: args.length_penalty };
+    let beam = (args.beam > 1).then(|| beam_evaluation(&model, &held_out, options)).transpose()?;
     write_held_out(&args.out.join("held_out.tsv"), &held_out, &greedy.outputs)?;
     for (i, (word, _)) in held_out.iter().take(args.attention_maps).enumerate() {
         let translation = model.translate(word, &DecodeOptions::default())?;
@@ -204,8 +208,9 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         "epoch_seconds": epoch_seconds,
         "this_run_seconds": train_seconds,
         "greedy": { "exact_match": greedy.exact_match, "char_bleu": greedy.bleu.score, "seconds": greedy_seconds },
-        "beam": beam.map(|(width, exact, bleu, seconds)| serde_json::json!({
-            "width": width, "exact_match": exact, "char_bleu": bleu, "seconds": seconds
+        "beam": beam.map(|(options, exact, bleu, seconds)| serde_json::json!({
+            "width": options.beam_width, "length_penalty": options.length_penalty,
+            "exact_match": exact, "char_bleu": bleu, "seconds": seconds
         })),
         "parameters": malmoi::tensor::nn::Module::num_parameters(model.model()),
     });
@@ -214,14 +219,13 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Exact match and character BLEU of beam search (length penalty 1) on the held-out words.
+/// Exact match and character BLEU of beam search on the held-out words.
 fn beam_evaluation(
     model: &Seq2Seq,
     held_out: &[(String, String)],
-    width: usize,
-) -> Result<(usize, f64, f64, f64), Box<dyn Error>> {
+    options: DecodeOptions,
+) -> Result<(DecodeOptions, f64, f64, f64), Box<dyn Error>> {
     let started = Instant::now();
-    let options = DecodeOptions { beam_width: width, length_penalty: 1.0 };
     let outputs: Vec<String> = held_out
         .iter()
         .map(|(word, _)| Ok(model.translate(word, &options)?.text))
@@ -231,11 +235,13 @@ fn beam_evaluation(
     let bleu = malmoi::seq::seq2seq::corpus_bleu(&outputs, &references, malmoi::seq::seq2seq::BleuTokenizer::Char);
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "held-out beam {width}: exact match {:.2} %, character BLEU {:.2} ({seconds:.1} s)",
+        "held-out beam {} (length penalty {}): exact match {:.2} %, character BLEU {:.2} ({seconds:.1} s)",
+        options.beam_width,
+        options.length_penalty,
         100.0 * exact,
         bleu.score
     );
-    Ok((width, exact, bleu.score, seconds))
+    Ok((options, exact, bleu.score, seconds))
 }
 
 fn write_held_out(path: &Path, held_out: &[(String, String)], outputs: &[String]) -> Result<(), Box<dyn Error>> {
@@ -264,7 +270,8 @@ fn translate(args: &TranslateArgs) -> Result<(), Box<dyn Error>> {
                 } else {
                     format!("  (unknown characters: {})", translation.unknown.iter().collect::<String>())
                 };
-                println!("{word}\t{}\t{mark} rules: {}{unknown}", translation.text, romanize(word));
+                let (text, log_prob) = (&translation.text, translation.log_prob);
+                println!("{word}\t{text}\tlog p {log_prob:.4}\t{mark} rules: {}{unknown}", romanize(word));
                 if let Some(dir) = &args.attention {
                     translation.plot_attention(dir.join(format!("{word}.svg")))?;
                 }

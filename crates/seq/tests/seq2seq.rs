@@ -165,3 +165,25 @@ fn the_attention_map_is_an_svg_labelled_with_the_characters() {
     }
     assert!(svg.matches("<rect").count() >= 4 * 5);
 }
+
+#[test]
+fn beam_search_of_an_uncertain_model_finds_outputs_at_least_as_likely_as_greedy() {
+    // after 2 epochs many continuations are plausible, so low-probability hypotheses end early:
+    // the search must not stop on them while a better one is still live
+    let pairs = reversal_pairs(300, 3);
+    let (model, _) = Seq2Seq::trainer(16, 32).limits(LIMITS).config(train_config(2)).train(&pairs).unwrap();
+    let wide = DecodeOptions { beam_width: 4, length_penalty: 0.0 };
+    let mut better = 0;
+    for source in ["abcdef", "fedcba", "aabbcc", "cafe", "bead", "ddd", "efab", "acebdf"] {
+        let ids = model.config().source_vocab.encode(source).0;
+        let encoded = no_grad(|| model.model().encode(&Padded::new(&[ids], None, None))).unwrap();
+        let greedy = greedy(model.model(), &encoded, LIMITS.max_target_len).unwrap().pop().unwrap();
+        let best = beam_search(model.model(), &encoded, &wide, LIMITS.max_target_len).unwrap();
+        if !greedy.finished {
+            continue; // greedy ran into the length limit: nothing comparable
+        }
+        assert!(best.finished && best.log_prob >= greedy.log_prob - 1e-4, "{source}: {best:?} vs {greedy:?}");
+        better += usize::from(best.log_prob > greedy.log_prob + 1e-4);
+    }
+    assert!(better > 0, "the model is too sure for this test to mean anything");
+}

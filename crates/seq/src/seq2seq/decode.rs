@@ -98,11 +98,16 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> (u32, f32) {
     best
 }
 
-/// Beam search over the single source row of `encoded`: each step extends every live hypothesis
-/// by every id and keeps the `beam_width` best by log-probability; those ending in [`EOS`] leave
-/// the beam. Stops when `beam_width` hypotheses have finished, none is live, or after `max_len`
-/// steps; returns the best finished one by [`Hypothesis::normalized_score`] (the best live one if
-/// none finished). Ties go to the earlier hypothesis and the smaller id, so width 1 is greedy.
+/// Beam search over the single source row of `encoded`, keeping `beam_width` live hypotheses.
+///
+/// Each step extends every live hypothesis by every id and ranks the extensions by
+/// log-probability; an extension ending in [`EOS`] among the best `beam_width` is finished, and
+/// the best extensions that do not end form the next beam (so the beam stays full, as in
+/// fairseq). Search stops when `beam_width` hypotheses have finished and none of them is beaten by
+/// the best live one scored as if it ended now (exact for `length_penalty` 0, where scores only
+/// fall), or after `max_len` steps. Returns the finished hypothesis with the best
+/// [`Hypothesis::normalized_score`] (the best live one if none finished). Ties go to the earlier
+/// hypothesis and the smaller id, so width 1 with length penalty 0 is greedy decoding.
 pub fn beam_search(
     model: &Seq2SeqModel,
     encoded: &Encoded,
@@ -110,12 +115,13 @@ pub fn beam_search(
     max_len: usize,
 ) -> Result<Hypothesis> {
     let (rows, source) = encoded.padding.dim();
-    if rows != 1 || options.beam_width == 0 {
+    let width = options.beam_width;
+    if rows != 1 || width == 0 {
         return Err(Error::InvalidArgument(format!(
-            "beam search decodes one source with a positive width, got {rows} sources and width {}",
-            options.beam_width
+            "beam search decodes one source with a positive width, got {rows} sources and width {width}"
         )));
     }
+    let score = |h: &Hypothesis| h.normalized_score(options.length_penalty);
     let mut live = vec![Hypothesis::start(source)];
     let mut finished: Vec<Hypothesis> = Vec::new();
     let mut beams = encoded.clone();
@@ -128,33 +134,32 @@ pub fn beam_search(
             candidates.extend(row.iter().enumerate().map(|(id, &lp)| (beam, id as u32, base + lp)));
         }
         candidates.sort_by(|a, b| b.2.total_cmp(&a.2)); // stable: ties keep (beam, id) order
-        let mut next = Vec::new();
-        let mut parents = Vec::new();
-        for &(beam, id, _) in candidates.iter().take(options.beam_width).filter(|c| c.2.is_finite()) {
-            let extended = live[beam].extend(id, step.log_probs[[beam, id as usize]], step.attention.row(beam));
-            if extended.finished {
-                finished.push(extended);
-            } else {
-                next.push(extended);
+        let (mut next, mut parents) = (Vec::with_capacity(width), Vec::with_capacity(width));
+        for (rank, &(beam, id, _)) in candidates.iter().enumerate().filter(|(_, c)| c.2.is_finite()) {
+            if next.len() == width && rank >= width {
+                break;
+            }
+            if id == EOS && rank < width {
+                finished.push(live[beam].extend(id, step.log_probs[[beam, EOS as usize]], step.attention.row(beam)));
+            } else if id != EOS && next.len() < width {
+                next.push(live[beam].extend(id, step.log_probs[[beam, id as usize]], step.attention.row(beam)));
                 parents.push(beam);
             }
         }
-        if finished.len() >= options.beam_width || next.is_empty() {
-            live = next;
+        live = next;
+        finished.sort_by(|a, b| score(b).total_cmp(&score(a)));
+        finished.truncate(width);
+        let best_live =
+            live.iter().map(|h| h.log_prob / ((h.attention.nrows() + 1) as f32).powf(options.length_penalty));
+        let settled =
+            finished.len() == width && best_live.fold(f32::NEG_INFINITY, f32::max) <= score(&finished[width - 1]);
+        if settled || live.is_empty() {
             break;
         }
-        let rows = vec![0; parents.len()];
-        beams = Encoded { state: select_state(&step.state, &parents), ..encoded.select(&rows)? };
-        previous = next.iter().map(|h| *h.ids.last().expect("a live hypothesis has ids")).collect();
-        live = next;
+        beams = Encoded { state: select_state(&step.state, &parents), ..encoded.select(&vec![0; parents.len()])? };
+        previous = live.iter().map(|h| *h.ids.last().expect("a live hypothesis has ids")).collect();
     }
     let pool = if finished.is_empty() { live } else { finished };
-    let best = pool.into_iter().reduce(|best, h| {
-        if h.normalized_score(options.length_penalty) > best.normalized_score(options.length_penalty) {
-            h
-        } else {
-            best
-        }
-    });
+    let best = pool.into_iter().reduce(|best, h| if score(&h) > score(&best) { h } else { best });
     Ok(best.unwrap_or_else(|| Hypothesis::start(source)))
 }
