@@ -24,6 +24,7 @@ pub mod freq;
 pub mod korean;
 pub mod text;
 pub mod wordcloud;
+pub mod wordpiece;
 
 pub use bpe::{BpeError, BpeTrainer, ByteLevelBpe};
 pub use encoding::{EncodingError, PadOptions, Tokenizer, pad_sequences};
@@ -31,6 +32,7 @@ pub use freq::FreqDist;
 pub use korean::{Analyzer, KoreanError, UserEntry};
 pub use text::{HangulCleaner, Stopwords, TextError, word_tokenize};
 pub use wordcloud::{WordCloud, WordCloudError};
+pub use wordpiece::{WordPiece, WordPieceError};
 
 /// Any error of this crate: each module's own error type, wrapped.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub enum Error {
     /// Word clouds: options and output files.
     #[error(transparent)]
     WordCloud(#[from] WordCloudError),
+    /// WordPiece: tokenizer files, unknown ids, truncation.
+    #[error(transparent)]
+    WordPiece(#[from] WordPieceError),
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -112,6 +112,16 @@ impl AddedVocabulary {
         self.by_content.get(content).copied()
     }
 
+    /// Splits raw `text` around the tokens matched before normalization (`normalized: false`).
+    pub(crate) fn split_raw<'t>(&self, text: &'t str, out: &mut Vec<Segment<'t>>) {
+        split_with(self.raw.as_ref(), &self.tokens, text, out);
+    }
+
+    /// Splits normalized `text` around the tokens matched after normalization (`normalized: true`).
+    pub(crate) fn split_normalized<'t>(&self, text: &'t str, out: &mut Vec<Segment<'t>>) {
+        split_with(self.normalized.as_ref(), &self.tokens, text, out);
+    }
+
     /// Splits `text` into ordinary text and added tokens, appending to `out`.
     pub(crate) fn split<'t>(&self, text: &'t str, out: &mut Vec<Segment<'t>>) {
         let mut first_pass = Vec::new();

@@ -99,13 +99,22 @@ pub(crate) fn from_file(path: &Path) -> Result<ByteLevelBpe> {
 
 /// An added token must agree with the vocabulary on its id, both ways.
 fn check_added_token(token: &AddedToken, model: &BpeModel) -> std::result::Result<(), String> {
-    if let Some(model_id) = model.token_to_id(&token.content).filter(|&id| id != token.id) {
+    check_added_token_with(token, model.token_to_id(&token.content), model.id_to_token(token.id))
+}
+
+/// Checks an added token against what the vocabulary says of its content and of its id.
+pub(crate) fn check_added_token_with(
+    token: &AddedToken,
+    model_id: Option<u32>,
+    model_token: Option<&str>,
+) -> std::result::Result<(), String> {
+    if let Some(model_id) = model_id.filter(|&id| id != token.id) {
         return Err(format!(
             "added token {:?} has id {} but model.vocab gives it id {model_id}",
             token.content, token.id
         ));
     }
-    if let Some(other) = model.id_to_token(token.id).filter(|&other| other != token.content) {
+    if let Some(other) = model_token.filter(|&other| other != token.content) {
         return Err(format!(
             "added token {:?} has id {}, which model.vocab gives to {other:?}",
             token.content, token.id

@@ -9,13 +9,13 @@
 //! Layout after Hugging Face `tokenizers`: one module per stage (added tokens →
 //! pre-tokenizer → model → post-processor), plus the trainer and the JSON format.
 
-mod added_tokens;
+pub(crate) mod added_tokens;
 pub mod byte_level;
 mod cache;
 mod error;
-mod hf_json;
+pub(crate) mod hf_json;
 mod model;
-mod post_process;
+pub(crate) mod post_process;
 mod pretokenize;
 mod tokenizer;
 mod trainer;

@@ -42,7 +42,7 @@ impl PostProcessor {
 }
 
 /// The id of a `["<s>", 0]` field of Roberta/Bert processing.
-fn token_id(json: &Value, field: &str) -> Result<u32, String> {
+pub(crate) fn token_id(json: &Value, field: &str) -> Result<u32, String> {
     json.get(field)
         .and_then(|pair| pair.get(1))
         .and_then(Value::as_u64)
