@@ -20,5 +20,5 @@ pub use builder::{NgramBuilder, Smoothing};
 pub use error::{Error, Result};
 pub use model::{CorpusScore, LanguageModel, NextWord, SENTENCE_END, SentenceScore, corpus_score};
 pub use ngram::{Entry, MAX_ORDER, NgramModel};
-pub use tokenized::{Tokenize, TokenizedLm};
+pub use tokenized::{TokenLanguageModel, Tokenize, TokenizedLm};
 pub use vocab::Vocab;

@@ -10,6 +10,7 @@ pub mod early_stopping;
 pub mod error;
 pub mod history;
 pub mod io;
+pub mod lm;
 pub mod metrics;
 pub mod nsmc;
 pub mod recurrent;

@@ -1,0 +1,397 @@
+//! An LSTM language model over tokens: Embedding → LSTM → Linear → softmax over the
+//! vocabulary, trained to predict every next token (teacher forcing) and scoring sentences
+//! through malmoi-lm's [`TokenLanguageModel`] (put a tokenizer in front with
+//! [`malmoi_lm::TokenizedLm`]).
+//!
+//! Like the n-gram models, a sentence is read after `<s>` and predicts `</s>` at its end;
+//! tokens outside the vocabulary (the `max_vocab` most frequent training tokens) are read and
+//! predicted as `<unk>`. A saved model is a directory of `config.json`, `vocab.json` (the
+//! tokens in id order) and `model.safetensors`, each written atomically.
+//!
+//! ```
+//! use malmoi_lm::TokenLanguageModel;
+//! use malmoi_seq::lm::{LstmLm, LstmLmConfig, TrainOptions};
+//!
+//! let corpus: Vec<Vec<String>> = ["나 는 버스 를 탔다", "너 는 버스 를 탔다", "나 는 집 에 갔다"]
+//!     .iter()
+//!     .map(|s| s.split(' ').map(String::from).collect())
+//!     .collect();
+//! let vocab = LstmLm::vocabulary(&corpus, 100);
+//! let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 16, hidden_size: 32, num_layers: 1 };
+//! let mut model = LstmLm::new(config, vocab, 7)?;
+//! let options = TrainOptions { epochs: 60, batch_size: 3, learning_rate: 0.02, ..TrainOptions::default() };
+//! let losses = model.fit(&corpus, &options)?;
+//! assert!(losses.last() < losses.first());
+//! let tokens = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+//! let seen = model.score_tokens(&tokens("나 는 버스 를 탔다"))?;
+//! let shuffled = model.score_tokens(&tokens("를 탔다 나 버스 는"))?;
+//! assert!(seen.log10_prob > shuffled.log10_prob);
+//! assert_eq!(model.next_tokens(&tokens("나 는 버스"), 1)?[0].word, "를");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use malmoi_lm::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
+use malmoi_lm::{NextWord, SentenceScore, TokenLanguageModel};
+use malmoi_tensor::nn::{Embedding, Linear, Module, init, prefixed};
+use malmoi_tensor::optim::{Adam, Optimizer};
+use malmoi_tensor::{Tensor, checkpoint, clip_grad_norm, no_grad};
+use ndarray::{Array2, ArrayD, Axis};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::batching::BatchPlan;
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use crate::recurrent::{CellKind, Recurrent, RecurrentConfig};
+
+/// The shape of an [`LstmLm`]; saved as `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LstmLmConfig {
+    /// Rows of the embedding table and outputs of the softmax: the vocabulary with
+    /// `<unk>`, `<s>`, `</s>`.
+    pub vocab_size: usize,
+    /// Width of a token vector.
+    pub embedding_dim: usize,
+    /// Width of the LSTM state.
+    pub hidden_size: usize,
+    /// Stacked LSTM layers.
+    pub num_layers: usize,
+}
+
+/// How [`LstmLm::fit`] trains.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Passes over the sentences.
+    pub epochs: usize,
+    /// Sentences per step (batched by similar length).
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f32,
+    /// Sentences longer than this many tokens are cut (training only).
+    pub max_len: usize,
+    /// Gradients are clipped to this global norm.
+    pub clip_norm: f32,
+    /// Seed of the batch order.
+    pub seed: u64,
+    /// Stop after the step that crosses this much training time.
+    pub time_limit: Option<Duration>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            batch_size: 64,
+            learning_rate: 2e-3,
+            max_len: 60,
+            clip_norm: 1.0,
+            seed: 0,
+            time_limit: None,
+            progress: false,
+        }
+    }
+}
+
+/// Embedding → LSTM → Linear over the vocabulary. Starts, and after [`LstmLm::fit`] is
+/// again, in inference mode; scoring refuses to run in training mode.
+#[derive(Debug)]
+pub struct LstmLm {
+    config: LstmLmConfig,
+    vocab: Vocab,
+    embedding: Embedding,
+    encoder: Recurrent,
+    output: Linear,
+    training: bool,
+}
+
+impl LstmLm {
+    /// The `max_size` most frequent tokens of `sentences` (ties in first-seen order) after
+    /// `<unk>`, `<s>`, `</s>`.
+    pub fn vocabulary(sentences: &[Vec<String>], max_size: usize) -> Vocab {
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+        for token in sentences.iter().flatten().filter(|t| !SPECIALS.contains(&t.as_str())) {
+            let next = counts.len();
+            counts.entry(token).or_insert((0, next)).0 += 1;
+        }
+        let mut ranked: Vec<(&str, (usize, usize))> = counts.into_iter().collect();
+        ranked.sort_unstable_by_key(|&(_, (count, first))| (std::cmp::Reverse(count), first));
+        let mut vocab = Vocab::default();
+        for (token, _) in ranked.into_iter().take(max_size) {
+            vocab.intern(token);
+        }
+        vocab
+    }
+
+    /// A freshly initialised model (same seed, same weights) in inference mode.
+    pub fn new(config: LstmLmConfig, vocab: Vocab, seed: u64) -> Result<Self> {
+        if vocab.len() != config.vocab_size {
+            return Err(Error::InvalidArgument(format!(
+                "vocabulary of {} tokens for a model of {}",
+                vocab.len(),
+                config.vocab_size
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let table = init::uniform(&[config.vocab_size, config.embedding_dim], -0.1, 0.1, &mut rng)?;
+        let embedding = Embedding::from_weights(table, None)?;
+        let encoder = Recurrent::new(
+            RecurrentConfig {
+                num_layers: config.num_layers,
+                ..RecurrentConfig::new(CellKind::Lstm, config.embedding_dim, config.hidden_size)
+            },
+            &mut rng,
+        )?;
+        let output = Linear::new(config.hidden_size, config.vocab_size, true, &mut rng)?;
+        Ok(Self { config, vocab, embedding, encoder, output, training: false })
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &LstmLmConfig {
+        &self.config
+    }
+
+    /// The token ↔ id table.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// Trains on `sentences` (tokens) with Adam; returns the mean loss (nats per token) of
+    /// every epoch, the last one possibly cut short by the time limit. The model is in
+    /// inference mode afterwards.
+    pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions) -> Result<Vec<f32>> {
+        if sentences.is_empty() || options.max_len == 0 {
+            return Err(Error::InvalidArgument("training needs sentences and max_len ≥ 1".into()));
+        }
+        let sequences: Vec<Vec<u32>> = sentences.iter().map(|s| self.sequence(s, options.max_len)).collect();
+        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
+        let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(options.batch_size, options.seed) };
+        let indices: Vec<usize> = (0..sequences.len()).collect();
+        let mut optimizer = Adam::new(self.named_parameters(), options.learning_rate)?;
+        let params = self.parameters();
+        let bar = progress_bar(options, sequences.len());
+        let start = Instant::now();
+        let mut losses = Vec::with_capacity(options.epochs);
+        self.set_training(true);
+        'epochs: for epoch in 0..options.epochs {
+            let (mut total, mut steps) = (0.0, 0);
+            for batch in plan.batches(&indices, &lengths, epoch)? {
+                let rows: Vec<&[u32]> = batch.iter().map(|&i| sequences[i].as_slice()).collect();
+                let loss = self.loss(&rows)?;
+                optimizer.zero_grad();
+                loss.backward()?;
+                clip_grad_norm(&params, options.clip_norm)?;
+                optimizer.step()?;
+                total += loss.item()?;
+                steps += 1;
+                bar.inc(1);
+                bar.set_message(format!("epoch {} loss {:.3}", epoch + 1, total / steps as f32));
+                if options.time_limit.is_some_and(|limit| start.elapsed() >= limit) {
+                    losses.push(total / steps as f32);
+                    break 'epochs;
+                }
+            }
+            losses.push(total / steps as f32);
+        }
+        self.set_training(false);
+        bar.finish_and_clear();
+        Ok(losses)
+    }
+
+    /// `<s>`, the token ids, `</s>`, cut to `max_len + 1` ids (inputs are all but the last,
+    /// targets all but the first).
+    fn sequence(&self, tokens: &[String], max_len: usize) -> Vec<u32> {
+        let ids = tokens.iter().map(|t| self.vocab.id_or_unk(t));
+        std::iter::once(BOS).chain(ids).chain(std::iter::once(EOS)).take(max_len + 1).collect()
+    }
+
+    /// Mean cross-entropy of predicting every next id of the padded sequences.
+    fn loss(&self, rows: &[&[u32]]) -> Result<Tensor> {
+        let time = rows.iter().map(|r| r.len() - 1).max().unwrap_or(1);
+        let mut inputs = Array2::<usize>::from_elem((rows.len(), time), UNK as usize);
+        // <s> is never a target, so it marks the padded steps the loss ignores.
+        let mut targets = Array2::<usize>::from_elem((rows.len(), time), BOS as usize);
+        for (b, row) in rows.iter().enumerate() {
+            for t in 0..row.len() - 1 {
+                inputs[[b, t]] = row[t] as usize;
+                targets[[b, t]] = row[t + 1] as usize;
+            }
+        }
+        let lengths: Vec<usize> = rows.iter().map(|r| r.len() - 1).collect();
+        let logits = self.logits(&inputs.into_dyn(), &lengths)?;
+        let targets = targets.into_shape_with_order(rows.len() * time).expect("same size").into_dyn();
+        Ok(logits.cross_entropy(&targets, Some(BOS as usize))?)
+    }
+
+    /// Next-token logits of every step, `(batch × time, vocab)`.
+    fn logits(&self, inputs: &ArrayD<usize>, lengths: &[usize]) -> Result<Tensor> {
+        let (batch, time) = (inputs.shape()[0], inputs.shape()[1]);
+        let vectors = self.embedding.forward(inputs)?;
+        let hidden = self.encoder.forward(&vectors, Some(lengths), None)?.output;
+        Ok(self.output.forward(&hidden.reshape(&[batch * time, self.config.hidden_size])?)?)
+    }
+
+    /// log probabilities of the next token after each prefix of `ids`, `(len, vocab)`
+    /// (`<s>` excluded).
+    fn log_probs(&self, ids: &[u32]) -> Result<Array2<f32>> {
+        if self.training {
+            return Err(Error::InvalidArgument("scoring needs inference mode; call set_training(false)".into()));
+        }
+        let inputs = Array2::from_shape_fn((1, ids.len()), |(_, t)| ids[t] as usize).into_dyn();
+        let log_probs = no_grad(|| self.logits(&inputs, &[ids.len()])?.log_softmax(-1).map_err(Error::from))?;
+        let mut log_probs: Array2<f32> = log_probs.to_array().into_dimensionality().expect("2-D");
+        // <s> is never a target: its share goes to the rest, so each row sums to one without it.
+        for mut row in log_probs.rows_mut() {
+            let rest = (-row[BOS as usize].exp()).ln_1p();
+            row.mapv_inplace(|lp| lp - rest);
+            row[BOS as usize] = f32::NEG_INFINITY;
+        }
+        Ok(log_probs)
+    }
+
+    /// Saves `config.json`, `vocab.json` and `model.safetensors` into `dir` (created if
+    /// missing), each atomically.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+        write_atomic(&dir.join("config.json"), to_json(&self.config).as_bytes())?;
+        write_atomic(&dir.join("vocab.json"), to_json(&self.vocab.words()).as_bytes())?;
+        checkpoint::save_module(dir.join("model.safetensors"), self, &Default::default())?;
+        Ok(())
+    }
+
+    /// Loads a model saved by [`LstmLm::save`], in inference mode.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let bad = |reason: String| Error::ModelDir { path: dir.to_owned(), reason };
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| bad(format!("{name}: {e}")));
+        let config: LstmLmConfig =
+            serde_json::from_str(&read("config.json")?).map_err(|e| bad(format!("config.json: {e}")))?;
+        let words: Vec<String> =
+            serde_json::from_str(&read("vocab.json")?).map_err(|e| bad(format!("vocab.json: {e}")))?;
+        if words.get(..SPECIALS.len()) != Some(&SPECIALS.map(String::from)[..]) {
+            return Err(bad("vocab.json must start with <unk>, <s>, </s>".into()));
+        }
+        let mut vocab = Vocab::default();
+        for word in &words[SPECIALS.len()..] {
+            vocab.intern(word);
+        }
+        if vocab.len() != words.len() {
+            return Err(bad("vocab.json repeats a token".into()));
+        }
+        let model = Self::new(config, vocab, 0)?;
+        checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| bad(e.to_string()))?;
+        Ok(model)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serialises")
+}
+
+fn progress_bar(options: &TrainOptions, sentences: usize) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let steps = options.epochs * sentences.div_ceil(options.batch_size);
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})").expect("valid"));
+    bar
+}
+
+impl TokenLanguageModel for LstmLm {
+    fn score_tokens(&self, tokens: &[String]) -> malmoi_lm::Result<SentenceScore> {
+        let ids = self.sequence(tokens, usize::MAX - 1);
+        let log_probs = self.log_probs(&ids[..ids.len() - 1]).map_err(malmoi_lm::Error::model)?;
+        let log10_probs: Vec<f64> = ids[1..]
+            .iter()
+            .enumerate()
+            .map(|(t, &target)| f64::from(log_probs[[t, target as usize]]) / std::f64::consts::LN_10)
+            .collect();
+        let oov = tokens.iter().filter(|t| self.vocab.get(t).is_none()).count();
+        let words = tokens.iter().cloned().chain(std::iter::once(SPECIALS[EOS as usize].to_owned())).collect();
+        Ok(SentenceScore::new(words, log10_probs, oov))
+    }
+
+    fn next_tokens(&self, prefix: &[String], k: usize) -> malmoi_lm::Result<Vec<NextWord>> {
+        let ids: Vec<u32> = std::iter::once(BOS).chain(prefix.iter().map(|t| self.vocab.id_or_unk(t))).collect();
+        let log_probs = self.log_probs(&ids).map_err(malmoi_lm::Error::model)?;
+        let last = log_probs.index_axis(Axis(0), ids.len() - 1);
+        let mut ranked: Vec<(usize, f32)> =
+            last.iter().copied().enumerate().filter(|&(id, _)| id != UNK as usize && id != BOS as usize).collect();
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        Ok(ranked
+            .into_iter()
+            .map(|(id, lp)| NextWord { word: self.vocab.word(id as u32).to_owned(), prob: f64::from(lp).exp() })
+            .collect())
+    }
+}
+
+impl Module for LstmLm {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("embedding", self.embedding.named_parameters());
+        params.extend(prefixed("encoder", self.encoder.named_parameters()));
+        params.extend(prefixed("output", self.output.named_parameters()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+        self.encoder.set_training(training);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus() -> Vec<Vec<String>> {
+        ["a b c", "a b d", "b c", ""].iter().map(|s| s.split_whitespace().map(String::from).collect()).collect()
+    }
+
+    fn trained() -> LstmLm {
+        let corpus = corpus();
+        let vocab = LstmLm::vocabulary(&corpus, 10);
+        let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 8, hidden_size: 12, num_layers: 1 };
+        let mut model = LstmLm::new(config, vocab, 3).unwrap();
+        let options = TrainOptions { epochs: 30, batch_size: 2, learning_rate: 0.02, ..TrainOptions::default() };
+        model.fit(&corpus, &options).unwrap();
+        model
+    }
+
+    #[test]
+    fn scores_are_normalised_and_survive_save_and_load() {
+        let model = trained();
+        let tokens: Vec<String> = vec!["a".into(), "zzz".into()];
+        let score = model.score_tokens(&tokens).unwrap();
+        assert_eq!((score.tokens.len(), score.oov), (3, 1));
+        let next = model.next_tokens(&tokens[..1], usize::MAX).unwrap();
+        let unk = 10f64.powf(model.score_tokens(&tokens).unwrap().log10_probs[1]);
+        assert!((next.iter().map(|w| w.prob).sum::<f64>() + unk - 1.0).abs() < 1e-4);
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let loaded = LstmLm::load(dir.path()).unwrap();
+        assert_eq!(loaded.score_tokens(&tokens).unwrap(), score);
+        assert_eq!(loaded.score_tokens(&[]).unwrap().tokens, ["</s>"]);
+    }
+
+    #[test]
+    fn training_mode_refuses_to_score_and_bad_directories_are_typed_errors() {
+        let mut model = trained();
+        model.set_training(true);
+        assert!(model.score_tokens(&["a".into()]).unwrap_err().to_string().contains("inference mode"));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(LstmLm::load(dir.path()), Err(Error::ModelDir { .. })));
+        let vocab = LstmLm::vocabulary(&corpus(), 10);
+        let config = LstmLmConfig { vocab_size: 99, embedding_dim: 4, hidden_size: 4, num_layers: 1 };
+        assert!(LstmLm::new(config, vocab, 0).is_err());
+    }
+}
