@@ -22,7 +22,7 @@ use std::time::Instant;
 use clap::Parser;
 
 use malmoi::tensor::checkpoint::Precision;
-use malmoi::tokenize::{BpeTrainer, ByteLevelBpe};
+use malmoi::tokenize::BpeTrainer;
 use malmoi::transformer::attention_map::attention_svg;
 use malmoi::transformer::generation::{GenerationConfig, Generator, TextGeneration};
 use malmoi::transformer::train::{Checkpoints, RunOptions, TrainConfig, train};
@@ -263,11 +263,12 @@ fn run_training(opts: &Training) -> Result<(), Box<dyn Error>> {
         last.val_loss, last.val_perplexity, last.step, last.seconds
     );
     let precision = if opts.half { Precision::F16 } else { Precision::F32 };
-    model.save_pretrained_with(&opts.out, precision)?;
-    tokenizer.save(opts.out.join("tokenizer.json"))?;
+    let generator = Generator::new(model, tokenizer)?;
+    generator.save_with(&opts.out, precision)?;
     std::fs::write(opts.out.join("train_log.json"), serde_json::to_string(&log)?)?;
     std::fs::remove_dir_all(opts.out.join("checkpoints"))?;
-    let generator = Generator::new(model, ByteLevelBpe::from_file(opts.out.join("tokenizer.json"))?)?;
+    // Samples from the saved model, as a user loading it would get them.
+    let generator = Generator::from_dir(&opts.out)?;
     for prompt in ["영화가", "배우들 연기가", ""] {
         let out = generator
             .generate(prompt, &GenerationConfig { top_k: 50, top_p: 0.95, ..GenerationConfig::sampling(40, 0.9, 0) })?;

@@ -286,7 +286,12 @@ impl Gpt {
     /// # Errors
     /// As [`save_pretrained`](Self::save_pretrained).
     pub fn save_pretrained_with(&self, dir: impl AsRef<Path>, precision: Precision) -> Result<()> {
-        let dir = dir.as_ref();
+        self.write_pretrained(dir.as_ref(), precision, None)
+    }
+
+    /// Writes the directory; `end_of_text` becomes `bos_token_id` and `eos_token_id` (what
+    /// `generate` in `transformers` reads).
+    pub(crate) fn write_pretrained(&self, dir: &Path, precision: Precision, end_of_text: Option<usize>) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let stored: Vec<(String, ArrayD<f32>)> = self
             .named_parameters()
@@ -299,7 +304,12 @@ impl Gpt {
             .collect();
         let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
         checkpoint::save_with(dir.join(WEIGHTS_FILE), stored.iter().map(|(n, v)| (n.as_str(), v)), &metadata, precision)?;
-        let config = serde_json::to_string_pretty(&Gpt2Config::from_config(self.config())).expect("plain data");
+        let mut config = Gpt2Config::from_config(self.config());
+        if let Some(id) = end_of_text {
+            config.rest.insert("bos_token_id".into(), Value::from(id));
+            config.rest.insert("eos_token_id".into(), Value::from(id));
+        }
+        let config = serde_json::to_string_pretty(&config).expect("plain data");
         write_atomically(&dir.join(CONFIG_FILE), config.as_bytes())?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use malmoi_tensor::checkpoint::Precision;
 use malmoi_tokenize::ByteLevelBpe;
 
 use super::{FinishReason, GeneratedToken, GenerationConfig};
@@ -72,14 +73,23 @@ impl Generator {
         Self::new(Gpt::from_pretrained(dir)?, tokenizer)
     }
 
-    /// Writes the model and tokenizer into `dir` (loadable by [`from_dir`](Self::from_dir) and
-    /// by `transformers`).
+    /// Writes the model (f32) and tokenizer into `dir`, loadable by
+    /// [`from_dir`](Self::from_dir) and by `transformers` (`<|endoftext|>` recorded as its
+    /// `bos_token_id` / `eos_token_id`).
     ///
     /// # Errors
     /// Write errors.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_with(dir, Precision::F32)
+    }
+
+    /// [`save`](Self::save) with the weights stored in `precision`.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn save_with(&self, dir: impl AsRef<Path>, precision: Precision) -> Result<()> {
         let dir = dir.as_ref();
-        self.model.save_pretrained(dir)?;
+        self.model.write_pretrained(dir, precision, self.end_of_text())?;
         self.tokenizer.save(dir.join(TOKENIZER_FILE))?;
         Ok(())
     }
