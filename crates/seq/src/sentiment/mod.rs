@@ -206,9 +206,15 @@ impl SentimentPipeline {
     pub fn predict_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
         let tokens = self.preprocessor.batch_tokens(texts)?;
         let sequences = self.tokenizer.texts_to_sequences(&tokens);
-        let mut probabilities = Vec::with_capacity(texts.len());
-        for chunk in sequences.chunks(PREDICT_CHUNK) {
-            probabilities.extend(self.model.probabilities(&Batch::new(chunk, self.config.maxlen))?);
+        // Texts of similar length share a chunk, so little padding is computed.
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.sort_by_key(|&i| sequences[i].len());
+        let mut probabilities = vec![0.0; texts.len()];
+        for chunk in order.chunks(PREDICT_CHUNK) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
+            for (&i, p) in chunk.iter().zip(self.model.probabilities(&Batch::new(&batch, self.config.maxlen))?) {
+                probabilities[i] = p;
+            }
         }
         Ok(texts
             .iter()
