@@ -95,7 +95,7 @@ fn score(correct: [usize; 4], total: [usize; 4], hypothesis_length: usize, refer
     bleu
 }
 
-fn ngram_counts<'a>(tokens: &'a [String], n: usize) -> HashMap<&'a [String], usize> {
+fn ngram_counts(tokens: &[String], n: usize) -> HashMap<&[String], usize> {
     let mut counts = HashMap::new();
     for gram in tokens.windows(n) {
         *counts.entry(gram).or_insert(0) += 1;
