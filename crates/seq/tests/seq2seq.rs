@@ -187,3 +187,40 @@ fn beam_search_of_an_uncertain_model_finds_outputs_at_least_as_likely_as_greedy(
     }
     assert!(better > 0, "the model is too sure for this test to mean anything");
 }
+
+#[test]
+fn attention_with_more_queries_than_keys_passes_the_gradient_check() {
+    // the decoder attends with every target step (Tq = 5) over a shorter, padded source (Tk = 3)
+    use malmoi_tensor::kernels::{AttentionMask, scaled_dot_product_attention};
+    use malmoi_tensor::{GradCheckOptions, check_gradients};
+    use ndarray::{Array2, ArrayD, IxDyn};
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut draw = |shape: &[usize]| ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_range(-1.0f32..1.0));
+    let (query, key, value) = (draw(&[2, 1, 5, 4]), draw(&[2, 1, 3, 4]), draw(&[2, 1, 3, 4]));
+    let padding = Array2::from_shape_vec((2, 3), vec![false, false, false, false, false, true]).unwrap();
+    let mask = AttentionMask { key_padding: Some(padding.view()), causal: false };
+    let report = check_gradients(
+        |t| Ok(scaled_dot_product_attention(&t[0], &t[1], &t[2], &mask, Some(1.0))?),
+        &[query, key, value],
+        GradCheckOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(report.checked, 40 + 24 + 24);
+}
+
+#[test]
+fn romanization_pairs_are_distinct_hangul_words_and_the_split_keeps_them_apart() {
+    use malmoi_seq::seq2seq::data::{romanization_pairs, split};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reviews.txt");
+    std::fs::write(&path, "신라 백마 신라 ok 10점 같이\n백마 좋고 아주아주아주긴단어입니다\n").unwrap();
+    let pairs = romanization_pairs(&path, 8).unwrap();
+    let words: Vec<(&str, &str)> = pairs.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
+    assert_eq!(words, [("신라", "silla"), ("백마", "baengma"), ("같이", "gachi"), ("좋고", "joko")]);
+    let parts = split(pairs.clone(), 3, 1, 9).unwrap();
+    assert_eq!((parts.train.len(), parts.held_out.len()), (3, 1));
+    assert!(parts.train.iter().all(|p| p.source != parts.held_out[0].source));
+    assert_eq!(split(pairs.clone(), 3, 1, 9).unwrap().held_out, parts.held_out, "seeded");
+    assert!(split(pairs, 4, 1, 9).is_err(), "more words asked for than exist");
+    assert!(romanization_pairs(&dir.path().join("missing.txt"), 8).is_err());
+}
