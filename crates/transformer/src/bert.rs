@@ -574,3 +574,82 @@ pub fn mask_tokens(
     }
     (masked, labels)
 }
+
+/// BERT with a classification head on the pooled `[CLS]` state (`BertForSequenceClassification`:
+/// `bert.*` and `classifier.*`), e.g. NSMC's positive / negative.
+#[derive(Debug)]
+pub struct BertForSequenceClassification {
+    /// The encoder (with its pooler).
+    pub bert: Bert,
+    /// `H → num_labels`.
+    pub classifier: Linear,
+}
+
+impl BertForSequenceClassification {
+    /// A fresh head of `num_labels` classes over `bert`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an encoder without a pooler or zero labels.
+    pub fn new(bert: Bert, num_labels: usize, seed: u64) -> Result<Self> {
+        if bert.pooler.is_none() || num_labels == 0 {
+            return Err(Error::Config("classification needs the pooler and at least one label".into()));
+        }
+        let classifier = linear(bert.config.hidden_size, num_labels, true, 0.02, &mut StdRng::seed_from_u64(seed))?;
+        Ok(BertForSequenceClassification { bert, classifier })
+    }
+
+    /// Logits `(B, num_labels)`; dropout on the pooled state in training mode.
+    ///
+    /// # Errors
+    /// As [`Bert::forward`].
+    pub fn forward(&self, input: &BertInput) -> Result<Tensor> {
+        let pooled = self.bert.forward(input)?.pooler_output.expect("checked at construction");
+        Ok(self.classifier.forward(&self.bert.dropout(&pooled)?)?)
+    }
+
+    /// Class probabilities `(B, num_labels)` in inference (no dropout, no graph), whatever the
+    /// mode: each row depends only on its own sequence.
+    ///
+    /// # Errors
+    /// As [`Bert::forward`].
+    pub fn predict_proba(&mut self, input: &BertInput) -> Result<Array2<f32>> {
+        let was_training = self.bert.is_training();
+        self.set_training(false);
+        let logits = no_grad(|| self.forward(input).and_then(|l| Ok(l.softmax(-1)?)));
+        self.set_training(was_training);
+        Ok(logits?.to_array().into_dimensionality::<ndarray::Ix2>().expect("(B, labels)"))
+    }
+
+    /// Loads a `BertForSequenceClassification` directory, in inference mode.
+    ///
+    /// # Errors
+    /// As [`Bert::from_pretrained`].
+    pub fn from_pretrained(dir: impl AsRef<Path>, num_labels: usize) -> Result<Self> {
+        let dir = dir.as_ref();
+        let mut model = BertForSequenceClassification::new(Bert::new(read_bert_config(dir)?, 0)?, num_labels, 0)?;
+        model.set_training(false);
+        let ignorable = |n: &str| n.ends_with("position_ids");
+        load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;
+        Ok(model)
+    }
+
+    /// Writes a `BertForSequenceClassification` directory.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        save_dir(dir.as_ref(), &self.bert.config, "BertForSequenceClassification", &self.named_parameters())
+    }
+}
+
+impl Module for BertForSequenceClassification {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = prefixed("bert", self.bert.named_parameters());
+        params.extend(prefixed("classifier", self.classifier.named_parameters()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.bert.set_training(training);
+    }
+}
