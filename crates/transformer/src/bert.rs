@@ -638,7 +638,11 @@ impl BertForSequenceClassification {
     /// # Errors
     /// Write errors.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
-        save_dir(dir.as_ref(), &self.bert.config, "BertForSequenceClassification", &self.named_parameters())
+        let mut config = self.bert.config.clone();
+        let labels: serde_json::Map<String, Value> =
+            (0..self.classifier.out_features()).map(|i| (i.to_string(), Value::from(format!("LABEL_{i}")))).collect();
+        config.rest.insert("id2label".into(), Value::Object(labels));
+        save_dir(dir.as_ref(), &config, "BertForSequenceClassification", &self.named_parameters())
     }
 }
 

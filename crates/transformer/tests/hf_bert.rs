@@ -177,3 +177,26 @@ fn minilm_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
     (out.status.success() && dir.join("model.safetensors").exists()).then_some(dir)
 }
+
+/// A classifier predicts the same probabilities alone and in any batch, and survives a
+/// save / load round trip.
+#[test]
+fn classifier_is_batch_independent_and_round_trips() {
+    use malmoi_transformer::bert::BertForSequenceClassification;
+    let bert = Bert::from_pretrained(fixture("bert-tiny")).unwrap();
+    let mut model = BertForSequenceClassification::new(bert, 2, 0).unwrap();
+    model.set_training(true); // predict_proba must still run in inference
+    let a = (vec![2, 40, 41, 3], vec![0; 4]);
+    let b = (vec![2, 9, 8, 7, 6, 5, 4, 3], vec![0; 8]);
+    let alone = model.predict_proba(&BertInput::pad(std::slice::from_ref(&a), 0).unwrap()).unwrap();
+    let batched = model.predict_proba(&BertInput::pad(&[b.clone(), a.clone()], 0).unwrap()).unwrap();
+    assert!((alone[[0, 1]] - batched[[1, 1]]).abs() < 1e-6);
+    assert!((batched.row(0).sum() - 1.0).abs() < 1e-6);
+    let dir = tempfile::tempdir().unwrap();
+    model.save_pretrained(dir.path()).unwrap();
+    let mut loaded = BertForSequenceClassification::from_pretrained(dir.path(), 2).unwrap();
+    let again = loaded.predict_proba(&BertInput::pad(&[b, a], 0).unwrap()).unwrap();
+    assert!(again.iter().zip(batched.iter()).all(|(x, y)| (x - y).abs() < 1e-6));
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"]["1"], "LABEL_1");
+}
