@@ -4,6 +4,8 @@
     python benches/reference/wordpiece_fixture.py                  # writes the committed fixture
     python benches/reference/wordpiece_fixture.py --nsmc 2000 OUT  # ids of 2,000 NSMC test reviews, for
         WORDPIECE_NSMC=OUT cargo test -p malmoi-tokenize --test wordpiece -- --ignored --nocapture
+    python benches/reference/wordpiece_fixture.py --train OURS    # compare with tokenizers' trainer, after
+        WORDPIECE_TRAIN_OUT=OURS cargo test --release -p malmoi-tokenize --test wordpiece_trainer -- --ignored --nocapture
 
 Run from the repository root. Writes crates/tokenize/tests/fixtures/:
   wordpiece_minilm_tokenizer.json  copy of the package's tokenizer.json (Apache-2.0, as the model)
@@ -134,9 +136,38 @@ def nsmc(count, path):
     print(f"{len(rows)} NSMC reviews -> {path}")
 
 
+def compare_training(ours_path):
+    """Trains tokenizers' WordPieceTrainer as WordPieceTrainer::new().vocab_size(8000) does and
+    compares it with the tokenizer.json malmoi wrote: vocabulary overlap, same tokens on NSMC test."""
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    def reviews(name, count=None):
+        lines = pathlib.Path(f"../shared/data/nsmc/{name}").read_text(encoding="utf-8").splitlines()[1:]
+        return [parts[1] for parts in (line.split("\t") for line in lines[:count]) if len(parts) > 1]
+
+    theirs = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    theirs.normalizer = normalizers.BertNormalizer(strip_accents=False, lowercase=True)
+    theirs.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=8000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                                        show_progress=False)
+    theirs.train_from_iterator(reviews("ratings_train.txt", 20000), trainer)
+    ours = Tokenizer.from_file(ours_path)
+    ours.no_padding()
+    ours.no_truncation()
+    v_ours, v_theirs = set(ours.get_vocab()), set(theirs.get_vocab())
+    print(f"vocabulary: ours {len(v_ours)}, tokenizers {len(v_theirs)}, shared {len(v_ours & v_theirs)} "
+          f"({100 * len(v_ours & v_theirs) / len(v_theirs):.2f} %)")
+    test = reviews("ratings_test.txt")
+    same = sum(a.tokens[1:-1] == b.tokens for a, b in zip(ours.encode_batch(test), theirs.encode_batch(test)))
+    print(f"NSMC test reviews with identical tokens: {same} of {len(test)} ({100 * same / len(test):.2f} %)")
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--nsmc":
         nsmc(int(sys.argv[2]), sys.argv[3])
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--train":
+        compare_training(sys.argv[2])
         return
     shutil.copyfile(SOURCE, OUT / "wordpiece_minilm_tokenizer.json")
     doc = {

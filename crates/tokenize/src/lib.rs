@@ -32,7 +32,7 @@ pub use freq::FreqDist;
 pub use korean::{Analyzer, KoreanError, UserEntry};
 pub use text::{HangulCleaner, Stopwords, TextError, word_tokenize};
 pub use wordcloud::{WordCloud, WordCloudError};
-pub use wordpiece::{WordPiece, WordPieceError};
+pub use wordpiece::{WordPiece, WordPieceError, WordPieceTrainer};
 
 /// Any error of this crate: each module's own error type, wrapped.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ mod model;
 pub(crate) mod post_process;
 mod pretokenize;
 mod tokenizer;
-mod trainer;
+pub(crate) mod trainer;
 
 pub use added_tokens::AddedToken;
 pub use error::{BpeError, Result};

@@ -28,7 +28,7 @@ use super::tokenizer::ByteLevelBpe;
 const CHUNK: usize = 4096;
 
 /// Word (raw bytes) → number of occurrences in the corpus.
-type WordCounts = FxHashMap<Box<[u8]>, u64>;
+pub(crate) type WordCounts = FxHashMap<Box<[u8]>, u64>;
 
 /// Trains a [`ByteLevelBpe`] tokenizer, builder style.
 ///
@@ -131,40 +131,13 @@ impl BpeTrainer {
         I: IntoIterator,
         I::Item: AsRef<str> + Send,
     {
-        let progress = self.progress_bar("counting words, texts read", 0);
-        let mut total = WordCounts::default();
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut texts = texts.into_iter().peekable();
-        while texts.peek().is_some() {
-            chunk.extend(texts.by_ref().take(CHUNK));
-            let chunk_len = chunk.len() as u64;
-            let counts = chunk
-                .par_drain(..)
-                .fold(WordCounts::default, |mut counts, text| {
-                    self.pre_tokenizer.for_each_word(text.as_ref(), |word| add_count(&mut counts, word.as_bytes(), 1));
-                    counts
-                })
-                .reduce(WordCounts::default, merge_counts);
-            total = merge_counts(total, counts);
-            progress.inc(chunk_len);
-        }
-        progress.finish_and_clear();
-        total
+        count_words(texts, self.show_progress, |text, add| {
+            self.pre_tokenizer.for_each_word(text, |word| add(word.as_bytes()))
+        })
     }
 
-    /// A progress bar on stderr (hidden unless `show_progress`); `len` 0 gives a counter.
     fn progress_bar(&self, message: &'static str, len: usize) -> ProgressBar {
-        if !self.show_progress {
-            return ProgressBar::hidden();
-        }
-        let (bar, template) = match len {
-            0 => (ProgressBar::new_spinner(), "{msg} {pos} [{elapsed_precise}]"),
-            _ => (ProgressBar::new(len as u64), "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]"),
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        bar.with_message(message)
+        progress_bar(self.show_progress, message, len)
     }
 
     /// Assembles the tokenizer: vocabulary, merges in rank order, special tokens as added tokens.
@@ -189,6 +162,50 @@ impl BpeTrainer {
         let decoder = ByteLevelPreTokenizer { add_prefix_space: true, ..ByteLevelPreTokenizer::default() };
         Ok(ByteLevelBpe::from_parts(model, added, self.pre_tokenizer, decoder, post_processor))
     }
+}
+
+/// Counts each distinct word of `texts`, in parallel chunks; `split(text, add)` calls `add` on
+/// each word of a text.
+pub(crate) fn count_words<I, F>(texts: I, show_progress: bool, split: F) -> WordCounts
+where
+    I: IntoIterator,
+    I::Item: AsRef<str> + Send,
+    F: Fn(&str, &mut dyn FnMut(&[u8])) + Sync,
+{
+    let progress = progress_bar(show_progress, "counting words, texts read", 0);
+    let mut total = WordCounts::default();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut texts = texts.into_iter().peekable();
+    while texts.peek().is_some() {
+        chunk.extend(texts.by_ref().take(CHUNK));
+        let chunk_len = chunk.len() as u64;
+        let counts = chunk
+            .par_drain(..)
+            .fold(WordCounts::default, |mut counts, text| {
+                split(text.as_ref(), &mut |word| add_count(&mut counts, word, 1));
+                counts
+            })
+            .reduce(WordCounts::default, merge_counts);
+        total = merge_counts(total, counts);
+        progress.inc(chunk_len);
+    }
+    progress.finish_and_clear();
+    total
+}
+
+/// A progress bar on stderr (hidden unless `show`); `len` 0 gives a counter.
+pub(crate) fn progress_bar(show: bool, message: &'static str, len: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match len {
+        0 => (ProgressBar::new_spinner(), "{msg} {pos} [{elapsed_precise}]"),
+        _ => (ProgressBar::new(len as u64), "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.with_message(message)
 }
 
 fn add_count(counts: &mut WordCounts, word: &[u8], n: u64) {
@@ -240,43 +257,61 @@ impl Ord for QueuedPair {
 }
 
 /// Everything the merge loop updates: vocabulary, words as symbol ids, pair statistics.
-struct MergeState {
-    id_to_token: Vec<String>,
+pub(crate) struct MergeState {
+    pub(crate) id_to_token: Vec<String>,
     token_to_id: FxHashMap<String, u32>,
     words: Vec<Vec<u32>>,
     counts: Vec<u64>,
     pair_counts: FxHashMap<Pair, i64>,
     queue: BinaryHeap<QueuedPair>,
+    /// WordPiece's continuing-subword prefix, dropped from the right token of a merge (`a` + `##b` → `ab`).
+    prefix: Option<String>,
 }
 
 impl MergeState {
     /// Special tokens, then the byte alphabet, then every word spelled in byte symbols.
     fn new(special_tokens: &[String], word_counts: WordCounts) -> Self {
-        let mut state = Self {
-            id_to_token: Vec::new(),
-            token_to_id: FxHashMap::default(),
-            words: Vec::with_capacity(word_counts.len()),
-            counts: Vec::with_capacity(word_counts.len()),
-            pair_counts: FxHashMap::default(),
-            queue: BinaryHeap::new(),
-        };
-        for token in special_tokens {
-            state.intern(token.clone());
-        }
-        for c in alphabet() {
-            state.intern(c.to_string());
-        }
+        let mut tokens = special_tokens.to_vec();
+        tokens.extend(alphabet().into_iter().map(|c| c.to_string()));
+        let mut state = Self::with_vocabulary(tokens, None);
         let byte_ids: Vec<u32> = BYTE_TO_CHAR.iter().map(|c| state.token_to_id[&c.to_string()]).collect();
-        for (word, count) in word_counts {
-            state.words.push(word.iter().map(|&b| byte_ids[b as usize]).collect());
-            state.counts.push(count);
-        }
-        state.count_pairs();
+        let (words, counts) =
+            word_counts.into_iter().map(|(w, n)| (w.iter().map(|&b| byte_ids[b as usize]).collect(), n)).unzip();
+        state.set_words(words, counts);
         state
     }
 
+    /// A state with this initial vocabulary (repeats kept once) and no words yet.
+    pub(crate) fn with_vocabulary(tokens: Vec<String>, prefix: Option<String>) -> Self {
+        let mut state = Self {
+            id_to_token: Vec::new(),
+            token_to_id: FxHashMap::default(),
+            words: Vec::new(),
+            counts: Vec::new(),
+            pair_counts: FxHashMap::default(),
+            queue: BinaryHeap::new(),
+            prefix,
+        };
+        for token in tokens {
+            state.intern(token);
+        }
+        state
+    }
+
+    /// Sets the corpus: each distinct word as symbol ids, with its number of occurrences.
+    pub(crate) fn set_words(&mut self, words: Vec<Vec<u32>>, counts: Vec<u64>) {
+        self.words = words;
+        self.counts = counts;
+        self.count_pairs();
+    }
+
+    /// True when `token` is in the vocabulary.
+    pub(crate) fn contains(&self, token: &str) -> bool {
+        self.token_to_id.contains_key(token)
+    }
+
     /// The id of `token`, adding it to the vocabulary if new.
-    fn intern(&mut self, token: String) -> u32 {
+    pub(crate) fn intern(&mut self, token: String) -> u32 {
         if let Some(&id) = self.token_to_id.get(&token) {
             return id;
         }
@@ -314,7 +349,12 @@ impl MergeState {
 
     /// Merges until the vocabulary reaches `vocab_size`, no pair is left, or the best pair is
     /// rarer than `min_frequency`. Returns the merges in the order they were made.
-    fn merge_until(&mut self, vocab_size: usize, min_frequency: u64, progress: &ProgressBar) -> Vec<(String, String)> {
+    pub(crate) fn merge_until(
+        &mut self,
+        vocab_size: usize,
+        min_frequency: u64,
+        progress: &ProgressBar,
+    ) -> Vec<(String, String)> {
         let mut merges = Vec::new();
         while self.id_to_token.len() < vocab_size {
             let Some(mut top) = self.queue.pop() else {
@@ -333,6 +373,7 @@ impl MergeState {
             }
             let (left, right) = (&self.id_to_token[top.pair.0 as usize], &self.id_to_token[top.pair.1 as usize]);
             merges.push((left.clone(), right.clone()));
+            let right = self.prefix.as_deref().and_then(|p| right.strip_prefix(p)).unwrap_or(right);
             let merged = self.intern(format!("{left}{right}"));
             self.apply_merge(top.pair, merged, &top.words);
             progress.set_position(self.id_to_token.len() as u64);

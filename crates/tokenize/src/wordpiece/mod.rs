@@ -4,6 +4,7 @@
 //!   mask), batches in parallel with padding, truncation, decode, `from_file` / `save`.
 //! - [`BertNormalizer`]: clean text, space out CJK ideographs, strip accents, lowercase.
 //! - [`Truncation`] and [`Padding`]: `tokenizer.json`'s `truncation` and `padding`.
+//! - [`WordPieceTrainer`]: learns a vocabulary from a corpus (`tokenizers`' `WordPieceTrainer`).
 //!
 //! Layout after Hugging Face `tokenizers`: one module per stage (added tokens, shared with
 //! [`bpe`](crate::bpe) → normalizer → pre-tokenizer → model → post-processor → truncation and
@@ -17,10 +18,12 @@ mod padding;
 mod post_process;
 mod pretokenize;
 mod tokenizer;
+mod trainer;
 mod truncation;
 
 pub use error::{Result, WordPieceError};
 pub use normalizer::BertNormalizer;
 pub use padding::{Padding, PaddingLength};
 pub use tokenizer::{Encoding, WordPiece};
+pub use trainer::WordPieceTrainer;
 pub use truncation::{Direction, Truncation, TruncationStrategy};

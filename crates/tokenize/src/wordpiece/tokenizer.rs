@@ -105,18 +105,26 @@ impl WordPiece {
     /// and `[SEP]`; `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]` present in it become special tokens.
     /// No truncation, no padding.
     pub fn from_vocab<S: AsRef<str>>(vocab: impl IntoIterator<Item = S>) -> Result<Self> {
+        let vocab: Vec<String> = vocab.into_iter().map(|t| t.as_ref().to_owned()).collect();
+        let specials: Vec<&str> = BERT_SPECIALS.iter().copied().filter(|s| vocab.iter().any(|t| t == s)).collect();
+        Self::assemble(vocab, &specials, BertNormalizer::default())
+    }
+
+    /// A tokenizer over `vocab` (id = position) with these special tokens, BERT's template and
+    /// WordPiece decoder, no truncation or padding.
+    pub(crate) fn assemble(vocab: Vec<String>, specials: &[&str], normalizer: BertNormalizer) -> Result<Self> {
         let vocab: rustc_hash::FxHashMap<String, u32> =
-            vocab.into_iter().enumerate().map(|(id, t)| (t.as_ref().to_owned(), id as u32)).collect();
+            vocab.into_iter().enumerate().map(|(id, t)| (t, id as u32)).collect();
         let config = |message: String| WordPieceError::Config(message);
         let id = |token: &str| vocab.get(token).copied().ok_or_else(|| config(format!("vocabulary has no {token}")));
         let post_processor = PostProcessor::bert(("[CLS]", id("[CLS]")?), ("[SEP]", id("[SEP]")?));
-        let specials = BERT_SPECIALS.iter().filter_map(|&t| vocab.get(t).map(|&id| AddedToken::special(id, t)));
-        let added = AddedVocabulary::new(specials.collect()).map_err(config)?;
-        let model = WordPieceModel::new(vocab, "[UNK]".into(), "##".into(), 100).map_err(config)?;
+        let specials = specials.iter().map(|&t| Ok(AddedToken::special(id(t)?, t))).collect::<Result<Vec<_>>>()?;
+        let added = AddedVocabulary::new(specials).map_err(config)?;
+        let model = WordPieceModel::new(vocab, "[UNK]".into(), default_prefix(), 100).map_err(config)?;
         Ok(Self {
             model,
             added,
-            normalizer: Some(BertNormalizer::default()),
+            normalizer: Some(normalizer),
             post_processor,
             decoder: Some(Decoder { prefix: default_prefix(), cleanup: true }),
             truncation: None,
