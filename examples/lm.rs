@@ -12,6 +12,10 @@
 //! every sentence (log10 probability, perplexity per token, `</s>` included, OOV count, the
 //! tokens with their log10 probabilities) and suggests the next words after `--prefix`.
 //! `--perplexity` scores the held-out lines with every model (the same lines for all).
+//!
+//! The LSTM LM (`malmoi_seq::lm::LstmLm`, the `--lstm-vocab` most frequent morphemes) trains
+//! on the first `--lstm-lines` training lines for at most `--lstm-minutes` (one epoch at
+//! most), is saved to `--model-dir`/lstm and loaded from there on later runs.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use malmoi::lm::{LanguageModel, NgramBuilder, NgramModel, TokenizedLm, corpus_score};
+use malmoi::seq::lm::{LstmLm, LstmLmConfig, TrainOptions};
 use malmoi::tokenize::Analyzer;
 
 #[derive(Parser)]
@@ -51,6 +56,18 @@ struct Cli {
     /// Also report every model's perplexity on the held-out lines.
     #[arg(long)]
     perplexity: bool,
+    /// Training lines of the LSTM LM (the first ones).
+    #[arg(long, default_value_t = 200_000)]
+    lstm_lines: usize,
+    /// Training-time limit of the LSTM LM.
+    #[arg(long, default_value_t = 4.0)]
+    lstm_minutes: f64,
+    /// Vocabulary size of the LSTM LM (most frequent morphemes; the rest are <unk>).
+    #[arg(long, default_value_t = 10_000)]
+    lstm_vocab: usize,
+    /// Seed of the LSTM's weights and batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -66,7 +83,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let split = lines.len().checked_sub(cli.held_out).ok_or("--held-out exceeds the number of lines")?;
     let (train, held_out) = lines.split_at(split);
 
-    let models: Vec<Box<dyn LanguageModel>> = vec![Box::new(ngram(&cli, &analyzer, train)?)];
+    let models: Vec<Box<dyn LanguageModel>> =
+        vec![Box::new(ngram(&cli, &analyzer, train)?), Box::new(lstm(&cli, &analyzer, train)?)];
 
     for model in &models {
         println!("== {}", model.name());
@@ -112,9 +130,47 @@ fn ngram(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<Tokenize
     } else {
         build(cli, analyzer, train, &path)?
     };
-    let analyzer = Arc::clone(analyzer);
     let name = format!("{}-gram modified Kneser-Ney (morphemes)", model.order());
-    Ok(TokenizedLm::new(name, model, move |text| analyzer.morphs(text).map_err(malmoi::lm::Error::model)))
+    Ok(TokenizedLm::new(name, model, morphs(analyzer)))
+}
+
+/// The analyser's morphemes as a language model's tokenizer.
+fn morphs(analyzer: &Arc<Analyzer>) -> impl Fn(&str) -> malmoi::lm::Result<Vec<String>> + Send + Sync + 'static {
+    let analyzer = Arc::clone(analyzer);
+    move |text| analyzer.morphs(text).map_err(malmoi::lm::Error::model)
+}
+
+/// The saved LSTM LM, or a new one trained on the first training lines.
+fn lstm(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<TokenizedLm<LstmLm>, Box<dyn Error>> {
+    let dir = cli.model_dir.join(format!("lstm_heldout{}", cli.held_out));
+    let model = if dir.join("model.safetensors").exists() && !cli.rebuild {
+        LstmLm::load(&dir)?
+    } else {
+        let lines = &train[..cli.lstm_lines.min(train.len())];
+        let sentences = analyzer.batch_morphs(lines, false)?;
+        let vocab = LstmLm::vocabulary(&sentences, cli.lstm_vocab);
+        let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 128, hidden_size: 256, num_layers: 1 };
+        let mut model = LstmLm::new(config, vocab, cli.seed)?;
+        let options = TrainOptions {
+            max_len: 40,
+            seed: cli.seed,
+            time_limit: Some(std::time::Duration::from_secs_f64(cli.lstm_minutes * 60.0)),
+            progress: true,
+            ..TrainOptions::default()
+        };
+        let start = Instant::now();
+        let losses = model.fit(&sentences, &options)?;
+        eprintln!(
+            "LSTM LM on {} lines: loss {:?} nats/token after {:.0} s",
+            lines.len(),
+            losses,
+            start.elapsed().as_secs_f64()
+        );
+        model.save(&dir)?;
+        model
+    };
+    let name = format!("LSTM LM ({} morphemes, hidden {})", model.config().vocab_size, model.config().hidden_size);
+    Ok(TokenizedLm::new(name, model, morphs(analyzer)))
 }
 
 fn build(cli: &Cli, analyzer: &Analyzer, train: &[&str], path: &Path) -> Result<NgramModel, Box<dyn Error>> {

@@ -22,3 +22,8 @@ pub use model::{CorpusScore, LanguageModel, NextWord, SENTENCE_END, SentenceScor
 pub use ngram::{Entry, MAX_ORDER, NgramModel};
 pub use tokenized::{TokenLanguageModel, Tokenize, TokenizedLm};
 pub use vocab::Vocab;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

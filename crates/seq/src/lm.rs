@@ -3,10 +3,17 @@
 //! through malmoi-lm's [`TokenLanguageModel`] (put a tokenizer in front with
 //! [`malmoi_lm::TokenizedLm`]).
 //!
-//! Like the n-gram models, a sentence is read after `<s>` and predicts `</s>` at its end;
-//! tokens outside the vocabulary (the `max_vocab` most frequent training tokens) are read and
-//! predicted as `<unk>`. A saved model is a directory of `config.json`, `vocab.json` (the
-//! tokens in id order) and `model.safetensors`, each written atomically.
+//! Like the n-gram models, a sentence is read after `<s>` and predicts `</s>` at its end.
+//! The softmax covers the most frequent training tokens ([`LstmLm::vocabulary`]); the others
+//! are read as `<unk>` and predicted through it as a class: a token `w` outside the softmax
+//! gets `p(<unk> | h) · (c(w) + 1) / (N + T + 1)`, where `c(w)` counts `w` among the `N`
+//! out-of-softmax training tokens of `T` types (a token never seen in training has
+//! `c(w) = 0` and counts as OOV). So its probability is that of one word, not of the
+//! whole class, and perplexities compare with models over the full vocabulary.
+//!
+//! A saved model is a directory of `config.json`, `vocab.json` (the softmax tokens in id
+//! order), `unknown.json` (the out-of-softmax token counts) and `model.safetensors`, each
+//! written atomically.
 //!
 //! ```
 //! use malmoi_lm::TokenLanguageModel;
@@ -109,7 +116,32 @@ pub struct LstmLm {
     embedding: Embedding,
     encoder: Recurrent,
     output: Linear,
+    unknown: Unknown,
     training: bool,
+}
+
+/// Counts of the training tokens outside the softmax vocabulary (the `<unk>` class).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Unknown {
+    counts: HashMap<String, u64>,
+    total: u64,
+}
+
+impl Unknown {
+    fn count(sentences: &[Vec<String>], vocab: &Vocab) -> Self {
+        let mut unknown = Self::default();
+        for token in sentences.iter().flatten().filter(|t| vocab.get(t).is_none()) {
+            *unknown.counts.entry(token.clone()).or_insert(0) += 1;
+            unknown.total += 1;
+        }
+        unknown
+    }
+
+    /// log10 p(token | <unk>), add-one smoothed over the known types and one for the unseen.
+    fn log10_share(&self, token: &str) -> f64 {
+        let count = self.counts.get(token).copied().unwrap_or(0);
+        ((count + 1) as f64 / (self.total + self.counts.len() as u64 + 1) as f64).log10()
+    }
 }
 
 impl LstmLm {
@@ -150,7 +182,7 @@ impl LstmLm {
             &mut rng,
         )?;
         let output = Linear::new(config.hidden_size, config.vocab_size, true, &mut rng)?;
-        Ok(Self { config, vocab, embedding, encoder, output, training: false })
+        Ok(Self { config, vocab, embedding, encoder, output, unknown: Unknown::default(), training: false })
     }
 
     /// The configuration it was built with.
@@ -164,12 +196,14 @@ impl LstmLm {
     }
 
     /// Trains on `sentences` (tokens) with Adam; returns the mean loss (nats per token) of
-    /// every epoch, the last one possibly cut short by the time limit. The model is in
-    /// inference mode afterwards.
+    /// every epoch, the last one possibly cut short by the time limit. The out-of-softmax
+    /// tokens of `sentences` become the `<unk>` class's counts. The model is in inference
+    /// mode afterwards.
     pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions) -> Result<Vec<f32>> {
         if sentences.is_empty() || options.max_len == 0 {
             return Err(Error::InvalidArgument("training needs sentences and max_len ≥ 1".into()));
         }
+        self.unknown = Unknown::count(sentences, &self.vocab);
         let sequences: Vec<Vec<u32>> = sentences.iter().map(|s| self.sequence(s, options.max_len)).collect();
         let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
         let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(options.batch_size, options.seed) };
@@ -256,13 +290,14 @@ impl LstmLm {
         Ok(log_probs)
     }
 
-    /// Saves `config.json`, `vocab.json` and `model.safetensors` into `dir` (created if
+    /// Saves `config.json`, `vocab.json`, `unknown.json` and `model.safetensors` into `dir` (created if
     /// missing), each atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
         write_atomic(&dir.join("config.json"), to_json(&self.config).as_bytes())?;
         write_atomic(&dir.join("vocab.json"), to_json(&self.vocab.words()).as_bytes())?;
+        write_atomic(&dir.join("unknown.json"), to_json(&self.unknown).as_bytes())?;
         checkpoint::save_module(dir.join("model.safetensors"), self, &Default::default())?;
         Ok(())
     }
@@ -286,7 +321,8 @@ impl LstmLm {
         if vocab.len() != words.len() {
             return Err(bad("vocab.json repeats a token".into()));
         }
-        let model = Self::new(config, vocab, 0)?;
+        let mut model = Self::new(config, vocab, 0)?;
+        model.unknown = serde_json::from_str(&read("unknown.json")?).map_err(|e| bad(format!("unknown.json: {e}")))?;
         checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| bad(e.to_string()))?;
         Ok(model)
     }
@@ -310,12 +346,16 @@ impl TokenLanguageModel for LstmLm {
     fn score_tokens(&self, tokens: &[String]) -> malmoi_lm::Result<SentenceScore> {
         let ids = self.sequence(tokens, usize::MAX - 1);
         let log_probs = self.log_probs(&ids[..ids.len() - 1]).map_err(malmoi_lm::Error::model)?;
-        let log10_probs: Vec<f64> = ids[1..]
+        let mut log10_probs: Vec<f64> = ids[1..]
             .iter()
             .enumerate()
             .map(|(t, &target)| f64::from(log_probs[[t, target as usize]]) / std::f64::consts::LN_10)
             .collect();
-        let oov = tokens.iter().filter(|t| self.vocab.get(t).is_none()).count();
+        for (log10_prob, token) in log10_probs.iter_mut().zip(tokens).filter(|(_, t)| self.vocab.get(t).is_none()) {
+            *log10_prob += self.unknown.log10_share(token);
+        }
+        let oov =
+            tokens.iter().filter(|t| self.vocab.get(t).is_none() && !self.unknown.counts.contains_key(*t)).count();
         let words = tokens.iter().cloned().chain(std::iter::once(SPECIALS[EOS as usize].to_owned())).collect();
         Ok(SentenceScore::new(words, log10_probs, oov))
     }
