@@ -65,6 +65,10 @@ struct Cli {
     /// Vocabulary size of the LSTM LM (most frequent morphemes; the rest are <unk>).
     #[arg(long, default_value_t = 10_000)]
     lstm_vocab: usize,
+    /// Write the morphemes of the training and held-out lines (space-separated, one line each)
+    /// to DIR/train.txt and DIR/heldout.txt, for reference tools, and exit.
+    #[arg(long, value_name = "DIR")]
+    dump_morphs: Option<PathBuf>,
     /// Seed of the LSTM's weights and batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -83,6 +87,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let split = lines.len().checked_sub(cli.held_out).ok_or("--held-out exceeds the number of lines")?;
     let (train, held_out) = lines.split_at(split);
 
+    if let Some(dir) = &cli.dump_morphs {
+        return dump_morphs(&analyzer, dir, train, held_out);
+    }
     let models: Vec<Box<dyn LanguageModel>> =
         vec![Box::new(ngram(&cli, &analyzer, train)?), Box::new(lstm(&cli, &analyzer, train)?)];
 
@@ -192,4 +199,17 @@ fn build(cli: &Cli, analyzer: &Analyzer, train: &[&str], path: &Path) -> Result<
     model.write_arpa(path)?;
     eprintln!("wrote {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
     Ok(model)
+}
+
+fn dump_morphs(analyzer: &Analyzer, dir: &Path, train: &[&str], held_out: &[&str]) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(dir)?;
+    for (name, lines) in [("train.txt", train), ("heldout.txt", held_out)] {
+        let mut text = String::new();
+        for sentence in analyzer.batch_morphs(lines, false)? {
+            text.push_str(&sentence.join(" "));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
 }
