@@ -3,6 +3,12 @@
     pip install torch transformers safetensors numpy tokenizers
     scripts/fetch_minilm.sh                      # optional: enables minilm_embeddings.json
     HF_HUB_OFFLINE=1 python benches/reference/hf_fixtures.py
+    python benches/reference/hf_fixtures.py --check DIR [EXPECTED]   # a checkpoint malmoi saved
+
+`--check` loads DIR (config.json + model.safetensors, GPT-2 or BERT layout) with transformers'
+from_pretrained and prints its logits for the ids in EXPECTED (a safetensors file with `input_ids`,
+optional `attention_mask`/`token_type_ids`, and `logits` computed by malmoi), with the largest
+difference; without EXPECTED it runs ids 0..8 and prints the first logits.
 
 Run from the repository root. Writes crates/transformer/tests/fixtures/:
 
@@ -33,6 +39,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 
 import torch
 from safetensors.torch import save_file
@@ -381,7 +388,31 @@ def minilm():
     (OUT / "minilm_embeddings.json").write_text(json.dumps(doc) + "\n")
 
 
+def check(model_dir, expected_path=None):
+    """Loads a checkpoint written by malmoi with transformers and compares logits."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoModelForPreTraining, AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    auto = AutoModelForCausalLM if config.model_type == "gpt2" else AutoModelForPreTraining
+    model = auto.from_pretrained(model_dir, attn_implementation="eager").eval()
+    inputs = load_file(expected_path) if expected_path else {"input_ids": torch.arange(8).unsqueeze(0)}
+    kwargs = {k: inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids", "position_ids") if k in inputs}
+    with torch.no_grad():
+        out = model(**kwargs)
+    logits = out.logits if hasattr(out, "logits") else out.prediction_logits
+    print(f"{type(model).__name__} from {model_dir}: logits {tuple(logits.shape)}, first {logits.flatten()[:5].tolist()}")
+    if expected_path and "logits" in inputs:
+        diff = (logits - inputs["logits"]).abs()
+        if "attention_mask" in inputs:
+            diff = diff * inputs["attention_mask"].unsqueeze(-1)  # padded positions are not compared
+        print(f"max |transformers - malmoi| = {diff.max().item():.3e}")
+
+
 def main():
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--check":
+        check(*sys.argv[2:])
+        return
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
