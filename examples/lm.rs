@@ -52,7 +52,10 @@ struct Cli {
     model_dir: PathBuf,
     /// Rebuild the n-gram model even if a cached one exists.
     #[arg(long)]
-    rebuild: bool,
+    rebuild_ngram: bool,
+    /// Retrain the LSTM LM even if a saved one exists.
+    #[arg(long)]
+    retrain_lstm: bool,
     /// Also report every model's perplexity on the held-out lines.
     #[arg(long)]
     perplexity: bool,
@@ -129,7 +132,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// The cached n-gram model, or a new one over the morphemes of the training lines.
 fn ngram(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<TokenizedLm, Box<dyn Error>> {
     let path = cli.model_dir.join(format!("reviews_morphs_{}gram_heldout{}.arpa", cli.order, cli.held_out));
-    let model = if path.exists() && !cli.rebuild {
+    let model = if path.exists() && !cli.rebuild_ngram {
         let start = Instant::now();
         let model = NgramModel::read_arpa(&path)?;
         eprintln!("loaded {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
@@ -150,7 +153,7 @@ fn morphs(analyzer: &Arc<Analyzer>) -> impl Fn(&str) -> malmoi::lm::Result<Vec<S
 /// The saved LSTM LM, or a new one trained on the first training lines.
 fn lstm(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<TokenizedLm<LstmLm>, Box<dyn Error>> {
     let dir = cli.model_dir.join(format!("lstm_heldout{}", cli.held_out));
-    let model = if dir.join("model.safetensors").exists() && !cli.rebuild {
+    let model = if dir.join("model.safetensors").exists() && !cli.retrain_lstm {
         LstmLm::load(&dir)?
     } else {
         let lines = &train[..cli.lstm_lines.min(train.len())];

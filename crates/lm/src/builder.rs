@@ -132,9 +132,11 @@ where
 
 /// Counts the `order`-grams of every sentence padded with `order - 1` `<s>` and one `</s>`
 /// (the padded n-grams carry the counts of the shorter n-grams at the sentence start).
+/// Each thread counts one contiguous share into its own map; the maps are merged once.
 fn count(sentences: &[Vec<u32>], order: usize) -> CountMap {
+    let share = sentences.len().div_ceil(rayon::current_num_threads()).max(1);
     sentences
-        .par_chunks(2048)
+        .par_chunks(share)
         .map(|chunk| {
             let mut counts = CountMap::default();
             let mut padded = Vec::new();

@@ -34,25 +34,24 @@ pub(crate) fn estimate(order: usize, full: CountMap, fallback: Option<[f64; 3]>)
         adjusted.iter().enumerate().map(|(i, counts)| discounts(i + 1, counts, fallback)).collect::<Result<_>>()?;
     let contexts: Vec<FxHashMap<Box<[u32]>, Context>> =
         adjusted.par_iter().zip(&discounts).map(|(counts, d)| contexts(counts, d)).collect();
-    let mut tables = interpolate(&adjusted, &discounts, &contexts);
+    let mut tables = interpolate(adjusted, &discounts, &contexts);
     set_backoffs(&mut tables, &contexts);
     Ok(tables)
 }
 
 /// Step 1: the adjusted counts of every order (index `m - 1` holds the m-grams).
 fn adjusted_counts(order: usize, full: CountMap) -> Vec<CountMap> {
-    let mut tables: Vec<CountMap> = (0..order).map(|_| CountMap::default()).collect();
-    for (gram, count) in full {
-        match gram.iter().rposition(|&w| w == BOS) {
-            // Padding: the part from the last <s> on is a sentence-initial n-gram of a lower order.
-            Some(last_bos) if last_bos >= 1 => {
-                tables[order - last_bos - 1].insert(gram[last_bos..].into(), count);
-            }
-            _ => {
-                tables[order - 1].insert(gram, count);
-            }
+    let mut tables: Vec<CountMap> = (0..order - 1).map(|_| CountMap::default()).collect();
+    let mut top = full;
+    top.retain(|gram, &mut count| match gram.iter().rposition(|&w| w == BOS) {
+        // Padding: the part from the last <s> on is a sentence-initial n-gram of a lower order.
+        Some(last_bos) if last_bos >= 1 => {
+            tables[order - last_bos - 1].insert(gram[last_bos..].into(), count);
+            false
         }
-    }
+        _ => true,
+    });
+    tables.push(top);
     for m in (1..order).rev() {
         let (lower, higher) = tables.split_at_mut(m);
         let lower = &mut lower[m - 1];
@@ -119,22 +118,22 @@ fn contexts(counts: &CountMap, d: &[f64; 3]) -> FxHashMap<Box<[u32]>, Context> {
 
 /// Step 3b: interpolated probabilities, lowest order first.
 fn interpolate(
-    adjusted: &[CountMap],
+    adjusted: Vec<CountMap>,
     discounts: &[[f64; 3]],
     contexts: &[FxHashMap<Box<[u32]>, Context>],
 ) -> Vec<Table> {
     let uniform = 1.0 / (adjusted[0].len() - 1) as f64;
     let mut tables: Vec<Table> = Vec::with_capacity(adjusted.len());
-    for (m, counts) in adjusted.iter().enumerate() {
+    for (m, counts) in adjusted.into_iter().enumerate() {
         let lower = tables.last();
         let table: Table = counts
-            .iter()
-            .map(|(gram, &count)| {
+            .into_iter()
+            .map(|(gram, count)| {
                 let context = &contexts[m][&gram[..m]];
                 let lower_prob = lower.map_or(uniform, |lower| 10f64.powf(lower[&gram[1..]].log10_prob));
                 let prob =
                     (count as f64 - discount(&discounts[m], count)) / context.denominator + context.gamma * lower_prob;
-                (gram.clone(), Entry { log10_prob: prob.log10(), backoff: 0.0 })
+                (gram, Entry { log10_prob: prob.log10(), backoff: 0.0 })
             })
             .collect();
         tables.push(table);
