@@ -321,7 +321,14 @@ impl Recurrent {
     /// `lengths[b]` is the number of valid steps of sequence `b` (all `time` when `None`);
     /// `initial` gives one state per layer and direction, in the order of
     /// [`RecurrentOutput::states`] (zeros when `None`).
+    /// The dropout between layers acts only in training mode.
     pub fn forward(&self, x: &Tensor, lengths: Option<&[usize]>, initial: Option<&[State]>) -> Result<RecurrentOutput> {
+        self.run(x, lengths, initial, true)
+    }
+
+    /// The stack over `x`; the dropout between layers applies when `dropout` is true and the
+    /// layer is in training mode.
+    fn run(&self, x: &Tensor, lengths: Option<&[usize]>, initial: Option<&[State]>, dropout: bool) -> Result<RecurrentOutput> {
         self.check_inputs(x, lengths, initial)?;
         let full;
         let lengths = match lengths {
@@ -334,7 +341,7 @@ impl Recurrent {
         let mut input = x.clone();
         let mut states = Vec::with_capacity(self.layers.len() * self.config.directions());
         for (layer, directions) in self.layers.iter().enumerate() {
-            if layer > 0 {
+            if layer > 0 && dropout {
                 input = self.dropout.forward(&input)?;
             }
             let mut outputs = Vec::with_capacity(directions.len());
@@ -376,9 +383,9 @@ impl Recurrent {
         Ok(())
     }
 
-    /// Runs the stack without recording gradients (inference).
+    /// Runs the stack in inference: no gradients recorded and no dropout, whatever the mode.
     pub fn predict(&self, x: &Tensor, lengths: Option<&[usize]>) -> Result<RecurrentOutput> {
-        no_grad(|| self.forward(x, lengths, None))
+        no_grad(|| self.run(x, lengths, None, false))
     }
 }
 

@@ -124,3 +124,17 @@ fn bad_shapes_are_errors() {
     assert!(layer.forward(&x, Some(&[5]), None).is_err());
     assert!(layer.forward(&x, None, Some(&[])).is_err());
 }
+
+/// `predict` is inference even on a stack left in training mode: no dropout between layers.
+#[test]
+fn predict_never_drops_out() {
+    let config = RecurrentConfig { num_layers: 2, dropout: 0.5, ..RecurrentConfig::new(CellKind::Lstm, 3, 4) };
+    let mut stack = Recurrent::new(config, &mut StdRng::seed_from_u64(1)).unwrap();
+    let x = Tensor::constant(random_input(&[2, 5, 3], 2));
+    let first = stack.predict(&x, None).unwrap().output.to_array();
+    assert_eq!(first, stack.predict(&x, None).unwrap().output.to_array());
+    stack.set_training(false);
+    assert_eq!(first, no_grad(|| stack.forward(&x, None, None)).unwrap().output.to_array());
+    stack.set_training(true);
+    assert_ne!(first, no_grad(|| stack.forward(&x, None, None)).unwrap().output.to_array(), "training mode drops");
+}
