@@ -117,9 +117,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             let start = Instant::now();
             let corpus = corpus_score(model.as_ref(), held_out.iter().copied())?;
             println!(
-                "held-out perplexity on the last {} lines: {:.2} ({} tokens, {} OOV, {:.1} s)",
+                "held-out perplexity on the last {} lines: {:.4} (log10 p = {:.4}, {} tokens, {} OOV, {:.1} s)",
                 held_out.len(),
                 corpus.perplexity,
+                corpus.log10_prob,
                 corpus.tokens,
                 corpus.oov,
                 start.elapsed().as_secs_f64()
