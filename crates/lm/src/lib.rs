@@ -6,6 +6,8 @@
 //! [`LanguageModel`] interface (`score`, `next_words`) that the neural models of the upper
 //! layers share.
 
+#![warn(missing_docs)]
+
 pub mod arpa;
 pub mod builder;
 pub mod error;

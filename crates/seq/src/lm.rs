@@ -424,6 +424,21 @@ mod tests {
     }
 
     #[test]
+    fn out_of_softmax_tokens_get_their_share_of_the_unknown_class() {
+        let corpus = corpus();
+        let vocab = LstmLm::vocabulary(&corpus, 2); // a, b; c (×2) and d (×1) are outside
+        let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 4, hidden_size: 4, num_layers: 1 };
+        let mut model = LstmLm::new(config, vocab, 1).unwrap();
+        model.fit(&corpus, &TrainOptions { epochs: 2, batch_size: 2, ..TrainOptions::default() }).unwrap();
+        let score = |token: &str| model.score_tokens(&["a".into(), token.into()]).unwrap();
+        let (c, d, never) = (score("c"), score("d"), score("never"));
+        // The same p(<unk> | <s> a) times (c(w) + 1) / (N + T + 1) with N = 3, T = 2.
+        assert!((c.log10_probs[1] - d.log10_probs[1] - (3.0f64 / 2.0).log10()).abs() < 1e-6);
+        assert!((d.log10_probs[1] - never.log10_probs[1] - 2f64.log10()).abs() < 1e-6);
+        assert_eq!((c.oov, d.oov, never.oov), (0, 0, 1));
+    }
+
+    #[test]
     fn training_mode_refuses_to_score_and_bad_directories_are_typed_errors() {
         let mut model = trained();
         model.set_training(true);
