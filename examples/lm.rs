@@ -11,7 +11,9 @@
 //! cached as an ARPA file in `--model-dir`; later runs load it. Each model of the list scores
 //! every sentence (log10 probability, perplexity per token, `</s>` included, OOV count, the
 //! tokens with their log10 probabilities) and suggests the next words after `--prefix`.
-//! `--perplexity` scores the held-out lines with every model (the same lines for all).
+//! `--perplexity` scores the held-out lines with every model (the same lines for all); the
+//! perplexity is per token of each model's own tokenization, so across tokenizations (GPT's
+//! BPE vs morphemes) compare the log10 probability per line.
 //!
 //! The LSTM LM (`malmoi_seq::lm::LstmLm`, the `--lstm-vocab` most frequent morphemes) trains
 //! on the first `--lstm-lines` training lines for at most `--lstm-minutes` (one epoch at
@@ -72,6 +74,10 @@ struct Cli {
     /// to DIR/train.txt and DIR/heldout.txt, for reference tools, and exit.
     #[arg(long, value_name = "DIR")]
     dump_morphs: Option<PathBuf>,
+    /// A GPT model directory (`examples/gpt.rs --train` writes one); used when it holds a
+    /// config.json.
+    #[arg(long, default_value = "models/gpt")]
+    gpt: PathBuf,
     /// Seed of the LSTM's weights and batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -93,8 +99,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     if let Some(dir) = &cli.dump_morphs {
         return dump_morphs(&analyzer, dir, train, held_out);
     }
-    let models: Vec<Box<dyn LanguageModel>> =
+    let mut models: Vec<Box<dyn LanguageModel>> =
         vec![Box::new(ngram(&cli, &analyzer, train)?), Box::new(lstm(&cli, &analyzer, train)?)];
+    if cli.gpt.join("config.json").exists() {
+        models.push(Box::new(malmoi::transformer::generation::Generator::from_dir(&cli.gpt)?));
+    } else {
+        eprintln!("no GPT in {} (no config.json): comparing the other models", cli.gpt.display());
+    }
 
     for model in &models {
         println!("== {}", model.name());
@@ -117,10 +128,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             let start = Instant::now();
             let corpus = corpus_score(model.as_ref(), held_out.iter().copied())?;
             println!(
-                "held-out perplexity on the last {} lines: {:.4} (log10 p = {:.4}, {} tokens, {} OOV, {:.1} s)",
+                "held-out perplexity on the last {} lines: {:.4} per token (log10 p = {:.4}, {:.3} per line; {} tokens, {} OOV, {:.1} s)",
                 held_out.len(),
                 corpus.perplexity,
                 corpus.log10_prob,
+                corpus.log10_prob / held_out.len() as f64,
                 corpus.tokens,
                 corpus.oov,
                 start.elapsed().as_secs_f64()
