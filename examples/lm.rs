@@ -17,7 +17,8 @@
 //!
 //! The LSTM LM (`malmoi_seq::lm::LstmLm`, the `--lstm-vocab` most frequent morphemes) trains
 //! on the first `--lstm-lines` training lines for at most `--lstm-minutes` (one epoch at
-//! most), is saved to `--model-dir`/lstm and loaded from there on later runs.
+//! most), is saved to `--model-dir`/lstm_heldoutN and loaded from there on later runs; an
+//! interrupted training resumes from the checkpoints in that directory.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -55,7 +56,8 @@ struct Cli {
     /// Rebuild the n-gram model even if a cached one exists.
     #[arg(long)]
     rebuild_ngram: bool,
-    /// Retrain the LSTM LM even if a saved one exists.
+    /// Train the LSTM LM even if a saved one exists, resuming its checkpoints
+    /// (`--model-dir`/lstm_heldoutN/checkpoints; delete them to start over).
     #[arg(long)]
     retrain_lstm: bool,
     /// Also report every model's perplexity on the held-out lines.
@@ -179,6 +181,7 @@ fn lstm(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<Tokenized
             seed: cli.seed,
             time_limit: Some(std::time::Duration::from_secs_f64(cli.lstm_minutes * 60.0)),
             progress: true,
+            checkpoint_dir: Some(dir.join("checkpoints")),
             ..TrainOptions::default()
         };
         let start = Instant::now();

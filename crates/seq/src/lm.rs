@@ -38,14 +38,14 @@
 //! ```
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use malmoi_lm::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
 use malmoi_lm::{NextWord, SentenceScore, TokenLanguageModel};
 use malmoi_tensor::nn::{Embedding, Linear, Module, init, prefixed};
-use malmoi_tensor::optim::{Adam, Optimizer};
+use malmoi_tensor::optim::{Adam, Optimizer, OptimizerState};
 use malmoi_tensor::{Tensor, checkpoint, clip_grad_norm, no_grad};
 use ndarray::{Array2, ArrayD, Axis};
 use rand::SeedableRng;
@@ -90,6 +90,11 @@ pub struct TrainOptions {
     pub time_limit: Option<Duration>,
     /// Show a progress bar.
     pub progress: bool,
+    /// Save a checkpoint here (and resume from it) every `checkpoint_every` steps, at every
+    /// epoch end and when the time limit stops the run.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Steps between checkpoints.
+    pub checkpoint_every: usize,
 }
 
 impl Default for TrainOptions {
@@ -103,6 +108,8 @@ impl Default for TrainOptions {
             seed: 0,
             time_limit: None,
             progress: false,
+            checkpoint_dir: None,
+            checkpoint_every: 500,
         }
     }
 }
@@ -118,6 +125,34 @@ pub struct LstmLm {
     output: Linear,
     unknown: Unknown,
     training: bool,
+}
+
+/// Where a training run stands; `progress.json` of a checkpoint.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Progress {
+    /// The epoch in progress (0-based).
+    epoch: usize,
+    /// Batches of it done.
+    step: usize,
+    /// Sum of their losses.
+    loss_sum: f32,
+    /// Mean loss of every finished epoch.
+    losses: Vec<f32>,
+}
+
+impl Progress {
+    fn next_epoch(&mut self) {
+        self.losses.push(self.loss_sum / self.step.max(1) as f32);
+        *self = Self { epoch: self.epoch + 1, losses: std::mem::take(&mut self.losses), ..Self::default() };
+    }
+
+    fn losses_so_far(&self) -> Vec<f32> {
+        let mut losses = self.losses.clone();
+        if self.step > 0 {
+            losses.push(self.loss_sum / self.step as f32);
+        }
+        losses
+    }
 }
 
 /// Counts of the training tokens outside the softmax vocabulary (the `<unk>` class).
@@ -197,11 +232,15 @@ impl LstmLm {
 
     /// Trains on `sentences` (tokens) with Adam; returns the mean loss (nats per token) of
     /// every epoch, the last one possibly cut short by the time limit. The out-of-softmax
-    /// tokens of `sentences` become the `<unk>` class's counts. The model is in inference
-    /// mode afterwards.
+    /// tokens of `sentences` become the `<unk>` class's counts. With a checkpoint directory,
+    /// a run resumes where the last one stopped (same weights, optimiser state and batch
+    /// order, so the result equals an uninterrupted run). The model is in inference mode
+    /// afterwards.
     pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions) -> Result<Vec<f32>> {
-        if sentences.is_empty() || options.max_len == 0 {
-            return Err(Error::InvalidArgument("training needs sentences and max_len ≥ 1".into()));
+        if sentences.is_empty() || options.max_len == 0 || options.checkpoint_every == 0 {
+            return Err(Error::InvalidArgument(
+                "training needs sentences, max_len ≥ 1 and checkpoint_every ≥ 1".into(),
+            ));
         }
         self.unknown = Unknown::count(sentences, &self.vocab);
         let sequences: Vec<Vec<u32>> = sentences.iter().map(|s| self.sequence(s, options.max_len)).collect();
@@ -209,34 +248,73 @@ impl LstmLm {
         let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(options.batch_size, options.seed) };
         let indices: Vec<usize> = (0..sequences.len()).collect();
         let mut optimizer = Adam::new(self.named_parameters(), options.learning_rate)?;
+        let dir = options.checkpoint_dir.as_deref();
+        let mut progress = match dir {
+            Some(dir) => self.resume(dir, &mut optimizer)?,
+            None => Progress::default(),
+        };
         let params = self.parameters();
         let bar = progress_bar(options, sequences.len());
+        bar.set_position((progress.epoch * sequences.len().div_ceil(options.batch_size) + progress.step) as u64);
         let start = Instant::now();
-        let mut losses = Vec::with_capacity(options.epochs);
         self.set_training(true);
-        'epochs: for epoch in 0..options.epochs {
-            let (mut total, mut steps) = (0.0, 0);
-            for batch in plan.batches(&indices, &lengths, epoch)? {
+        while progress.epoch < options.epochs {
+            let batches = plan.batches(&indices, &lengths, progress.epoch)?;
+            for batch in &batches[progress.step.min(batches.len())..] {
                 let rows: Vec<&[u32]> = batch.iter().map(|&i| sequences[i].as_slice()).collect();
                 let loss = self.loss(&rows)?;
                 optimizer.zero_grad();
                 loss.backward()?;
                 clip_grad_norm(&params, options.clip_norm)?;
                 optimizer.step()?;
-                total += loss.item()?;
-                steps += 1;
+                progress.loss_sum += loss.item()?;
+                progress.step += 1;
                 bar.inc(1);
-                bar.set_message(format!("epoch {} loss {:.3}", epoch + 1, total / steps as f32));
-                if options.time_limit.is_some_and(|limit| start.elapsed() >= limit) {
-                    losses.push(total / steps as f32);
-                    break 'epochs;
+                bar.set_message(format!(
+                    "epoch {} loss {:.3}",
+                    progress.epoch + 1,
+                    progress.loss_sum / progress.step as f32
+                ));
+                let out_of_time = options.time_limit.is_some_and(|limit| start.elapsed() >= limit);
+                if let Some(dir) = dir.filter(|_| out_of_time || progress.step % options.checkpoint_every == 0) {
+                    self.checkpoint(dir, &optimizer, &progress)?;
+                }
+                if out_of_time {
+                    self.set_training(false);
+                    bar.finish_and_clear();
+                    return Ok(progress.losses_so_far());
                 }
             }
-            losses.push(total / steps as f32);
+            progress.next_epoch();
+            if let Some(dir) = dir {
+                self.checkpoint(dir, &optimizer, &progress)?;
+            }
         }
         self.set_training(false);
         bar.finish_and_clear();
-        Ok(losses)
+        Ok(progress.losses_so_far())
+    }
+
+    /// Writes the model, the optimiser state and then the progress into `dir`.
+    fn checkpoint(&self, dir: &Path, optimizer: &Adam, progress: &Progress) -> Result<()> {
+        self.save(dir.join("model"))?;
+        optimizer.state().save(dir.join("optimizer.safetensors"))?;
+        write_atomic(&dir.join("progress.json"), to_json(progress).as_bytes())
+    }
+
+    /// Restores the weights and optimiser state of a checkpoint in `dir`, if there is one.
+    fn resume(&mut self, dir: &Path, optimizer: &mut Adam) -> Result<Progress> {
+        let path = dir.join("progress.json");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Progress::default()) };
+        let bad = |reason: String| Error::ModelDir { path: dir.to_owned(), reason };
+        let progress: Progress = serde_json::from_str(&text).map_err(|e| bad(format!("progress.json: {e}")))?;
+        let saved = Self::load(dir.join("model"))?;
+        if saved.config != self.config || saved.vocab.words() != self.vocab.words() {
+            return Err(bad("the checkpoint is of a model with another shape or vocabulary".into()));
+        }
+        checkpoint::load_module(dir.join("model").join("model.safetensors"), self)?;
+        optimizer.load_state(&OptimizerState::load(dir.join("optimizer.safetensors"))?)?;
+        Ok(progress)
     }
 
     /// `<s>`, the token ids, `</s>`, cut to `max_len + 1` ids (inputs are all but the last,
@@ -436,6 +514,27 @@ mod tests {
         assert!((c.log10_probs[1] - d.log10_probs[1] - (3.0f64 / 2.0).log10()).abs() < 1e-6);
         assert!((d.log10_probs[1] - never.log10_probs[1] - 2f64.log10()).abs() < 1e-6);
         assert_eq!((c.oov, d.oov, never.oov), (0, 0, 1));
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_to_the_same_model() {
+        let corpus = corpus();
+        let fresh = || {
+            let vocab = LstmLm::vocabulary(&corpus, 10);
+            let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 6, hidden_size: 8, num_layers: 1 };
+            LstmLm::new(config, vocab, 5).unwrap()
+        };
+        let options = TrainOptions { epochs: 4, batch_size: 2, checkpoint_every: 1, ..TrainOptions::default() };
+        let mut whole = fresh();
+        let expected = whole.fit(&corpus, &options).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let checkpointed = TrainOptions { checkpoint_dir: Some(dir.path().to_owned()), ..options.clone() };
+        let mut first = fresh();
+        first.fit(&corpus, &TrainOptions { epochs: 2, ..checkpointed.clone() }).unwrap();
+        let mut resumed = fresh();
+        assert_eq!(resumed.fit(&corpus, &checkpointed).unwrap(), expected);
+        let tokens = ["a".to_string(), "b".to_string()];
+        assert_eq!(resumed.score_tokens(&tokens).unwrap(), whole.score_tokens(&tokens).unwrap());
     }
 
     #[test]
