@@ -15,7 +15,7 @@
 //! backoff weight, separated by whitespace.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::builder::Smoothing;
@@ -30,13 +30,8 @@ impl NgramModel {
     /// Reads an ARPA file (KenLM's `lmplz`, SRILM, our [`NgramModel::write_arpa`], …).
     pub fn read_arpa(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let io = |source| Error::Io { path: path.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut lines = Vec::new();
-        for line in BufReader::new(file).lines() {
-            lines.push(line.map_err(io)?);
-        }
-        Self::from_arpa_lines(lines.iter().map(String::as_str))
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        Self::from_arpa_str(&text)
     }
 
     /// Parses the text of an ARPA file.
