@@ -3,8 +3,11 @@
 //!
 //! A text is scored as GPT saw reviews in training: `<|endoftext|>` opens it, each BPE token
 //! is predicted from the ones before, and `<|endoftext|>` after the last one is the sentence
-//! end. Byte-level BPE has no unknown tokens, so `oov` is always 0. Suggestions are the most
-//! probable next BPE tokens (pieces of words, decoded to text).
+//! end. Byte-level BPE has no unknown tokens, so `oov` is always 0. A text longer than the
+//! context is scored with a sliding window of `block_size` tokens advanced by half a block
+//! (`transformers`' strided perplexity): every token is predicted from at least half a block
+//! of context. Suggestions are the most probable next BPE tokens (pieces of words, decoded to
+//! text).
 
 use ndarray::Array2;
 
@@ -24,13 +27,32 @@ impl Generator {
         Ok(ids)
     }
 
-    /// Natural-log probabilities of every next token after each position of `ids`.
+    /// Natural-log probabilities of every next token after each position of `ids` (at most
+    /// `block_size` of them).
     fn log_probs(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, Error> {
-        let block = self.model.config().block_size;
-        let ids = &ids[ids.len().saturating_sub(block)..];
         let row = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
         let logits = self.model.forward_cached(&row, &mut self.model.new_cache(1))?;
         Ok(logits.index_axis(ndarray::Axis(0), 0).rows().into_iter().map(|r| log_softmax(r.as_slice().expect("row-major"))).collect())
+    }
+
+    /// The natural-log probability of each `ids[t + 1]` given `ids[..=t]`, with a sliding
+    /// window once the text outgrows the context.
+    fn target_log_probs(&self, ids: &[usize]) -> Result<Vec<f64>, Error> {
+        let (inputs, targets) = (&ids[..ids.len() - 1], &ids[1..]);
+        let block = self.model.config().block_size;
+        let mut scored = Vec::with_capacity(targets.len());
+        let mut start = 0;
+        loop {
+            let end = (start + block).min(inputs.len());
+            let log_probs = self.log_probs(&inputs[start..end])?;
+            for position in scored.len()..end {
+                scored.push(log_probs[position - start][targets[position]]);
+            }
+            if end == inputs.len() {
+                return Ok(scored);
+            }
+            start += (block / 2).max(1);
+        }
     }
 
     /// The text `id` adds after `context` (the sentence end for `<|endoftext|>`).
@@ -54,12 +76,8 @@ impl LanguageModel for Generator {
         let score = || -> Result<SentenceScore, Error> {
             let mut ids = self.scored_ids(text)?;
             ids.push(ids[0]);
-            if ids.len() > self.model.config().block_size + 1 {
-                return Err(Error::Input(format!("{} tokens exceed the context of {}", ids.len() - 1, self.model.config().block_size)));
-            }
-            let log_probs = self.log_probs(&ids[..ids.len() - 1])?;
+            let log10: Vec<f64> = self.target_log_probs(&ids)?.into_iter().map(|lp| lp / std::f64::consts::LN_10).collect();
             let targets = &ids[1..];
-            let log10: Vec<f64> = targets.iter().zip(&log_probs).map(|(&t, lp)| lp[t] / std::f64::consts::LN_10).collect();
             let mut tokens = self.token_pieces(&targets[..targets.len() - 1])?;
             tokens.push(SENTENCE_END.to_string());
             Ok(SentenceScore::new(tokens, log10, 0))
@@ -70,7 +88,8 @@ impl LanguageModel for Generator {
     fn next_words(&self, prefix: &str, k: usize) -> malmoi_lm::Result<Vec<NextWord>> {
         let suggest = || -> Result<Vec<NextWord>, Error> {
             let context = self.scored_ids(prefix)?;
-            let log_probs = self.log_probs(&context)?;
+            let block = self.model.config().block_size;
+            let log_probs = self.log_probs(&context[context.len().saturating_sub(block)..])?;
             let last = log_probs.last().expect("at least <|endoftext|>");
             let mut ranked: Vec<(usize, f64)> = last.iter().copied().enumerate().collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

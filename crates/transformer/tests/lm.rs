@@ -36,8 +36,14 @@ fn empty_text_scores_the_sentence_end_and_long_text_is_refused() {
     let generator = generator();
     let empty = generator.score("").unwrap();
     assert_eq!(empty.tokens, [SENTENCE_END]);
+    // Longer than the context: a sliding window scores every token.
     let long = "나는 버스를 탔다 ".repeat(40);
-    assert!(generator.score(&long).is_err());
+    let score = generator.score(&long).unwrap();
+    assert_eq!(score.tokens.concat().trim_end_matches(SENTENCE_END), long);
+    assert!(score.log10_probs.iter().all(|lp| lp.is_finite() && *lp < 0.0));
+    // Within the context the window changes nothing.
+    let short = generator.score("영화가 정말 재밌다").unwrap();
+    assert_eq!(short.log10_probs.len(), short.tokens.len());
     let corpus = corpus_score(&generator, ["나는 버스를 탔다", "영화가 지루하다"]).unwrap();
     assert!(corpus.perplexity > 1.0);
     assert_eq!(generator.next_words("영화가", 3).unwrap().len(), 3);
