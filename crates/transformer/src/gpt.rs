@@ -272,6 +272,42 @@ impl Gpt {
         Ok(x.dropout(self.config.dropout, &mut *rng)?)
     }
 
+    /// A copy of the model with a context of `block_size` tokens (longer or shorter), in
+    /// inference mode.
+    ///
+    /// Learned position embeddings are tiled as Longformer extended RoBERTa's: position `j` starts
+    /// from the trained embedding of position `j mod old_block_size`, so a text that fitted the
+    /// old context gets exactly the old model's logits and fine-tuning teaches the new
+    /// positions. Sinusoidal positions are simply recomputed.
+    ///
+    /// ```
+    /// use malmoi_transformer::{Gpt, GptConfig};
+    /// let config = GptConfig { vocab_size: 30, block_size: 8, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
+    /// let long = Gpt::new(config, 0)?.with_block_size(32)?;
+    /// assert_eq!(long.config().block_size, 32);
+    /// # Ok::<(), malmoi_transformer::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero `block_size`.
+    pub fn with_block_size(&self, block_size: usize) -> Result<Gpt> {
+        let config = GptConfig { block_size, ..self.config.clone() };
+        let mut longer = Gpt::new(config, 0)?;
+        longer.set_training(false);
+        for ((name, target), (_, source)) in longer.named_parameters().iter().zip(self.named_parameters()) {
+            if name != "transformer.wpe.weight" {
+                target.set_data(source.to_array())?;
+            }
+        }
+        if let (Some(old), Some(new)) = (&self.wpe, &longer.wpe) {
+            let old = old.weight.to_array();
+            let rows = old.shape()[0];
+            let tiled = ArrayD::from_shape_fn(new.weight.shape(), |i| old[[i[0] % rows, i[1]]]);
+            new.weight.set_data(tiled)?;
+        }
+        Ok(longer)
+    }
+
     /// The logits of the last position of each row of `(B, T_new, vocab)`.
     pub fn last_logits(logits: &Array3<f32>) -> Array2<f32> {
         logits.index_axis(Axis(1), logits.dim().1 - 1).to_owned()

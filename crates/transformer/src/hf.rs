@@ -186,15 +186,15 @@ impl Gpt2Config {
     }
 }
 
-/// True for the weights GPT-2 stores as `Conv1D` `(in, out)`.
-fn is_conv1d(name: &str) -> bool {
+/// True for the GPT-2 weights stored `(in, out)` (its `Conv1D` modules), which loaders transpose.
+pub fn is_conv1d(name: &str) -> bool {
     ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
 }
 
 /// Buffers that older GPT-2 files store next to the parameters.
-fn is_buffer(name: &str) -> bool {
+pub fn is_buffer(name: &str) -> bool {
     name.ends_with("attn.bias") || name.ends_with("attn.masked_bias")
 }
 

@@ -191,20 +191,36 @@ impl Checkpoints {
         }
     }
 
-    fn save(&self, model: &Gpt, optimizers: &[&dyn Optimizer], state: &RunState) -> Result<()> {
-        let name = format!("step-{}", state.step);
+    /// Writes checkpoint `step-{step}/` with `write` (which fills the folder it is given), then
+    /// points `LATEST` at it atomically and removes the previous checkpoint. A crash inside
+    /// `write` leaves `LATEST` on the previous, complete checkpoint. Any trainer can keep its
+    /// checkpoints this way; `write` may return its own error type.
+    ///
+    /// # Errors
+    /// `write`'s errors; [`Error::Io`] for the pointer or the removal of the old folder.
+    pub fn commit<E: From<Error>>(&self, step: usize, write: impl FnOnce(&Path) -> std::result::Result<(), E>) -> std::result::Result<PathBuf, E> {
+        let name = format!("step-{step}");
         let folder = self.dir.join(&name);
-        model.save_pretrained(&folder)?;
-        for (i, optimizer) in optimizers.iter().enumerate() {
-            optimizer.state().save(folder.join(format!("optimizer-{i}.safetensors")))?;
-        }
-        let json = serde_json::to_string(state).expect("plain data");
-        write_atomically(&folder.join("state.json"), json.as_bytes())?;
+        std::fs::create_dir_all(&folder).map_err(|e| E::from(Error::io(&folder)(e)))?;
+        write(&folder)?;
         let previous = self.latest()?;
-        write_atomically(&self.dir.join("LATEST"), name.as_bytes())?;
+        write_atomically(&self.dir.join("LATEST"), name.as_bytes()).map_err(|e| E::from(Error::from(e)))?;
         if let Some(previous) = previous.filter(|p| *p != folder) {
-            std::fs::remove_dir_all(&previous).map_err(Error::io(&previous))?;
+            std::fs::remove_dir_all(&previous).map_err(|e| E::from(Error::io(&previous)(e)))?;
         }
+        Ok(folder)
+    }
+
+    fn save(&self, model: &Gpt, optimizers: &[&dyn Optimizer], state: &RunState) -> Result<()> {
+        self.commit(state.step, |folder| -> Result<()> {
+            model.save_pretrained(folder)?;
+            for (i, optimizer) in optimizers.iter().enumerate() {
+                optimizer.state().save(folder.join(format!("optimizer-{i}.safetensors")))?;
+            }
+            let json = serde_json::to_string(state).expect("plain data");
+            write_atomically(&folder.join("state.json"), json.as_bytes())?;
+            Ok(())
+        })?;
         Ok(())
     }
 }
@@ -301,11 +317,19 @@ pub fn train(
     Ok(state.log)
 }
 
-/// AdamW over the weight matrices and embeddings; plain Adam over biases and norms.
 fn optimizers(model: &Gpt, config: &TrainConfig) -> Result<(Adam, Adam)> {
-    let (matrices, vectors): (Vec<_>, Vec<_>) = model.named_parameters().into_iter().partition(|(_, p)| p.ndim() >= 2);
-    let decay = AdamW::new(matrices, config.learning_rate)?.with_betas(0.9, 0.95, 1e-8)?.with_weight_decay(config.weight_decay)?;
-    let no_decay = Adam::new(vectors, config.learning_rate)?.with_betas(0.9, 0.95, 1e-8)?;
+    optimizer_groups(model.named_parameters(), config.learning_rate, config.weight_decay)
+}
+
+/// nanoGPT's optimiser split: AdamW with `weight_decay` over the weight matrices and embeddings,
+/// plain Adam over biases and norms, both with betas (0.9, 0.95).
+///
+/// # Errors
+/// [`Error::Tensor`] for an invalid learning rate or decay.
+pub fn optimizer_groups(params: Vec<(String, malmoi_tensor::Tensor)>, learning_rate: f32, weight_decay: f32) -> Result<(Adam, Adam)> {
+    let (matrices, vectors): (Vec<_>, Vec<_>) = params.into_iter().partition(|(_, p)| p.ndim() >= 2);
+    let decay = AdamW::new(matrices, learning_rate)?.with_betas(0.9, 0.95, 1e-8)?.with_weight_decay(weight_decay)?;
+    let no_decay = Adam::new(vectors, learning_rate)?.with_betas(0.9, 0.95, 1e-8)?;
     Ok((decay, no_decay))
 }
 

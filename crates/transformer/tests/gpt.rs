@@ -109,6 +109,27 @@ fn kv_cache_equals_the_full_forward_pass() {
     }
 }
 
+/// A longer context keeps the old model's logits on texts that fitted the old one, and its new
+/// positions start as copies of the trained ones.
+#[test]
+fn a_longer_context_keeps_short_texts_exact() {
+    for positions in [Positions::Learned, Positions::Sinusoidal] {
+        let mut model = Gpt::new(tiny(positions, NormPlacement::Pre, false), 8).unwrap();
+        model.set_training(false);
+        let longer = model.with_block_size(30).unwrap();
+        assert!(!longer.is_training());
+        let ids = array![[4, 9, 1, 1, 17, 3, 8, 2, 2, 5, 6, 7]];
+        let before = model.forward(&ids, None).unwrap().0.to_array();
+        let after = longer.forward(&ids, None).unwrap().0.to_array();
+        assert_close(&after, &before, 1e-6);
+        let long_ids = Array2::from_shape_fn((1, 30), |(_, t)| t % 23);
+        assert_eq!(longer.forward(&long_ids, None).unwrap().0.shape(), vec![1, 30, 23]);
+        if let (Some(old), Some(new)) = (&model.wpe, &longer.wpe) {
+            assert_eq!(new.weight.to_array().slice(s![12..24, ..]).into_dyn(), old.weight.to_array().view());
+        }
+    }
+}
+
 /// A row's logits do not depend on the other rows or on right padding after it.
 #[test]
 fn predictions_do_not_depend_on_the_batch() {

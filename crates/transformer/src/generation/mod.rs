@@ -14,7 +14,7 @@ pub mod logits;
 mod text;
 
 pub use config::GenerationConfig;
-pub use text::{Generator, TextGeneration};
+pub use text::{END_OF_TEXT, Generator, TOKENIZER_FILE, TextGeneration};
 
 use std::ops::ControlFlow;
 
