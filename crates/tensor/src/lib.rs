@@ -17,11 +17,13 @@ pub mod kernels;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod row_grad;
 pub mod tensor;
 
 pub use error::{Error, Result};
 pub use gradcheck::{GradCheckOptions, GradCheckReport, check_gradients};
 pub use ops::clip::clip_grad_norm;
+pub use row_grad::RowGrad;
 pub use tensor::{Backward, Tensor, grad_needed, is_grad_enabled, no_grad};
 
 /// The README's example, compiled and run as a doctest.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::error::{Error, Result};
+use crate::row_grad::RowGrad;
 
 /// The backward rule of one recorded operation.
 ///
@@ -41,6 +42,8 @@ struct Origin {
 struct Node {
     data: RwLock<ArrayD<f32>>,
     grad: Mutex<Option<ArrayD<f32>>>,
+    /// The row-sparse part of a leaf's gradient (from sparse lookups).
+    row_grad: Mutex<Option<RowGrad>>,
     requires_grad: bool,
     origin: Option<Origin>,
 }
@@ -120,7 +123,13 @@ pub fn grad_needed(parents: &[&Tensor]) -> bool {
 
 impl Tensor {
     fn leaf(data: ArrayD<f32>, requires_grad: bool) -> Tensor {
-        Tensor(Arc::new(Node { data: RwLock::new(data), grad: Mutex::new(None), requires_grad, origin: None }))
+        Tensor(Arc::new(Node {
+            data: RwLock::new(data),
+            grad: Mutex::new(None),
+            row_grad: Mutex::new(None),
+            requires_grad,
+            origin: None,
+        }))
     }
 
     /// A leaf that never receives a gradient (inputs, targets, masks).
@@ -171,7 +180,13 @@ impl Tensor {
     pub fn from_op(data: ArrayD<f32>, parents: Vec<Tensor>, backward: impl Backward + 'static) -> Tensor {
         let requires_grad = is_grad_enabled() && parents.iter().any(Tensor::requires_grad);
         let origin = requires_grad.then(|| Origin { parents, backward: Box::new(backward) });
-        Tensor(Arc::new(Node { data: RwLock::new(data), grad: Mutex::new(None), requires_grad, origin }))
+        Tensor(Arc::new(Node {
+            data: RwLock::new(data),
+            grad: Mutex::new(None),
+            row_grad: Mutex::new(None),
+            requires_grad,
+            origin,
+        }))
     }
 
     /// The shape, as a vector of dimension sizes.
@@ -229,26 +244,75 @@ impl Tensor {
         self.0.grad.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A copy of the accumulated gradient (only leaf parameters get one).
+    fn row_grad_lock(&self) -> MutexGuard<'_, Option<RowGrad>> {
+        self.0.row_grad.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The dense gradient, with any row-sparse part merged into it first.
+    fn merged_grad_lock(&self) -> MutexGuard<'_, Option<ArrayD<f32>>> {
+        let mut dense = self.grad_lock();
+        if let Some(rows) = self.row_grad_lock().take() {
+            rows.add_to(dense.get_or_insert_with(|| ArrayD::zeros(self.data().raw_dim())));
+        }
+        dense
+    }
+
+    /// A copy of the accumulated gradient (only leaf parameters get one),
+    /// row-sparse parts included.
     pub fn grad(&self) -> Option<ArrayD<f32>> {
-        self.grad_lock().clone()
+        self.merged_grad_lock().clone()
     }
 
-    /// Calls `f` with the accumulated gradient without copying it.
+    /// Calls `f` with the accumulated gradient without copying it. A
+    /// row-sparse part is merged into the dense gradient first, so this
+    /// gives up its sparsity; [`Tensor::with_grad_parts`] keeps it.
     pub fn with_grad<R>(&self, f: impl FnOnce(Option<&ArrayD<f32>>) -> R) -> R {
-        f(self.grad_lock().as_ref())
+        f(self.merged_grad_lock().as_ref())
     }
 
-    /// Updates the accumulated gradient in place, if there is one (clipping).
+    /// Calls `f` with the dense and the row-sparse part of the accumulated
+    /// gradient, as stored (the gradient is their sum).
+    pub fn with_grad_parts<R>(&self, f: impl FnOnce(Option<&ArrayD<f32>>, Option<&RowGrad>) -> R) -> R {
+        let dense = self.grad_lock();
+        let rows = self.row_grad_lock();
+        f(dense.as_ref(), rows.as_ref())
+    }
+
+    /// Updates the accumulated gradient in place, if there is one, merging
+    /// a row-sparse part into it first (see [`Tensor::with_grad`]).
     pub fn update_grad(&self, f: impl FnOnce(&mut ArrayD<f32>)) {
+        if let Some(grad) = self.merged_grad_lock().as_mut() {
+            f(grad);
+        }
+    }
+
+    /// Updates both parts of the gradient in place, keeping their layout
+    /// (clipping): `f` gets the dense part, then `g` the row-sparse part.
+    pub fn update_grad_parts(&self, f: impl FnOnce(&mut ArrayD<f32>), g: impl FnOnce(&mut RowGrad)) {
         if let Some(grad) = self.grad_lock().as_mut() {
             f(grad);
         }
+        if let Some(rows) = self.row_grad_lock().as_mut() {
+            g(rows);
+        }
+    }
+
+    /// Adds a row-sparse gradient (`values.row(i)` for table row
+    /// `rows[i]`) to a 2-D leaf parameter. Returns `false`, storing
+    /// nothing, when `self` is not a leaf that requires grad; the caller
+    /// then passes the gradient on densely.
+    pub(crate) fn accumulate_row_grad(&self, rows: &[usize], values: ndarray::ArrayView2<'_, f32>) -> bool {
+        if self.0.origin.is_some() || !self.requires_grad() {
+            return false;
+        }
+        self.row_grad_lock().get_or_insert_with(|| RowGrad::new(values.ncols())).push(rows, values);
+        true
     }
 
     /// Forgets the accumulated gradient (call before each training step).
     pub fn zero_grad(&self) {
         *self.grad_lock() = None;
+        *self.row_grad_lock() = None;
     }
 
     /// True for parameters and for results of recorded operations on them.

@@ -200,8 +200,8 @@ impl Word2Vec {
     }
 
     /// Counts the corpus, keeps words with at least `min_count` occurrences (most frequent
-    /// first) and initialises the weights: input vectors uniform in `±0.5 / vector_size`,
-    /// output weights zero.
+    /// first) and initialises the weights: input vectors uniform in `±1 / vector_size`
+    /// (gensim's range; word2vec.c uses `±0.5 / vector_size`), output weights zero.
     pub fn build_vocab(&mut self, corpus: &Corpus<'_>) -> Result<&mut Self> {
         self.config.validate()?;
         let counted = vocab::count_words(corpus, self.config.workers, self.config.max_vocab_size)?;
@@ -214,7 +214,7 @@ impl Word2Vec {
         }
         let d = self.config.vector_size;
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.config.seed);
-        let syn0: Vec<f32> = (0..words.len() * d).map(|_| (rng.random::<f32>() - 0.5) / d as f32).collect();
+        let syn0: Vec<f32> = (0..words.len() * d).map(|_| (rng.random::<f32>() * 2.0 - 1.0) / d as f32).collect();
         self.syn1neg = vec![0.0; if self.config.negative > 0 { words.len() * d } else { 0 }];
         self.syn1 = vec![0.0; if self.config.hs { (words.len() - 1) * d } else { 0 }];
         self.wv = KeyedVectors::from_flat(words, d, syn0)?;

@@ -30,7 +30,7 @@ pub(crate) const MAX_EXP: f32 = 6.0;
 const SIGMOID_TABLE_SIZE: usize = 1000;
 
 /// Precomputed logistic sigmoid on `[-6, 6]` at 1000 points (word2vec.c's `expTable`);
-/// outside that range the caller uses the limits 0 and 1.
+/// outside that range the caller skips the update (gensim's rule).
 #[derive(Debug, Clone)]
 pub(crate) struct SigmoidTable(Vec<f32>);
 

@@ -294,14 +294,12 @@ impl Trainer<'_> {
             // SAFETY: syn1neg rows never alias `input`.
             let output = unsafe { weights.syn1neg.row(target as usize) };
             let f = dot(input, output);
-            let prediction = if f > MAX_EXP {
-                1.0
-            } else if f < -MAX_EXP {
-                0.0
-            } else {
-                self.sigmoid.get(f)
-            };
-            let g = (label - prediction) * alpha;
+            // Saturated: skip the update, as gensim does (word2vec.c would apply the limit
+            // 0 or 1, i.e. a full-strength step for a noise word scored above 6).
+            if f <= -MAX_EXP || f >= MAX_EXP {
+                continue;
+            }
+            let g = (label - self.sigmoid.get(f)) * alpha;
             axpy(g, output, neu1e);
             axpy(g, input, output);
         }

@@ -32,6 +32,9 @@ pub struct Embedding {
     pub weight: Tensor,
     /// The id whose row is kept at zero, if any.
     pub padding_idx: Option<usize>,
+    /// Whether lookups give `weight` a row-sparse gradient
+    /// ([`Tensor::gather_rows_sparse`]); off by default.
+    pub sparse_grad: bool,
 }
 
 impl Embedding {
@@ -69,7 +72,33 @@ impl Embedding {
         if let Some(pad) = padding_idx.filter(|&pad| pad >= rows) {
             return Err(Error::IndexOutOfRange { op: "Embedding", index: pad, size: rows });
         }
-        Ok(Embedding { weight: Tensor::parameter(weight), padding_idx })
+        Ok(Embedding { weight: Tensor::parameter(weight), padding_idx, sparse_grad: false })
+    }
+
+    /// Turns row-sparse gradients on or off (`torch.nn.Embedding(sparse=True)`):
+    /// a batch then stores and updates only the rows it looked up, instead of
+    /// a dense `num_embeddings × dim` gradient; see [`crate::optim`] for how
+    /// the optimisers apply it.
+    ///
+    /// ```
+    /// use malmoi_tensor::nn::{Embedding, Module};
+    /// use malmoi_tensor::optim::{Optimizer, Sgd};
+    /// use ndarray::array;
+    /// use rand::{SeedableRng, rngs::StdRng};
+    ///
+    /// let table = Embedding::new(50_000, 8, None, &mut StdRng::seed_from_u64(1))?.with_sparse_grad(true);
+    /// let before = table.weight.to_array();
+    /// let mut sgd = Sgd::new(table.named_parameters(), 0.1)?;
+    /// table.forward(&array![[3, 9]].into_dyn())?.sum().backward()?;
+    /// sgd.step()?;
+    /// let after = table.weight.to_array();
+    /// assert_eq!(after[[3, 0]], before[[3, 0]] - 0.1);
+    /// assert_eq!(after.index_axis(ndarray::Axis(0), 4), before.index_axis(ndarray::Axis(0), 4));
+    /// # Ok::<(), malmoi_tensor::Error>(())
+    /// ```
+    pub fn with_sparse_grad(mut self, sparse: bool) -> Self {
+        self.sparse_grad = sparse;
+        self
     }
 
     /// Number of rows (vocabulary size).
@@ -87,7 +116,8 @@ impl Embedding {
     /// # Errors
     /// [`Error::IndexOutOfRange`] for an id ≥ `num_embeddings`.
     pub fn forward(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
-        let vectors = self.weight.gather_rows(ids)?;
+        let vectors =
+            if self.sparse_grad { self.weight.gather_rows_sparse(ids)? } else { self.weight.gather_rows(ids)? };
         let Some(pad) = self.padding_idx else { return Ok(vectors) };
         let keep = ids.mapv(|id| if id == pad { 0.0 } else { 1.0 }).insert_axis(Axis(ids.ndim()));
         vectors.mul(&Tensor::constant(keep))

@@ -1,12 +1,16 @@
 //! Gradient-norm clipping (`torch.nn.utils.clip_grad_norm_`).
 
+use ndarray::ArrayD;
+
 use crate::error::{Error, Result};
+use crate::row_grad::RowGrad;
 use crate::tensor::Tensor;
 
 /// Scales the gradients of `params` in place so that their joint L2 norm is
 /// at most `max_norm`, and returns the norm before clipping.
 ///
-/// Parameters without a gradient are skipped. A NaN or infinite norm is
+/// Parameters without a gradient are skipped; row-sparse gradients
+/// ([`RowGrad`]) count with their values and stay row-sparse. A NaN or infinite norm is
 /// returned as [`Error::NonFinite`] and leaves the gradients untouched, so a
 /// training loop can skip the step.
 ///
@@ -25,7 +29,16 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f32) -> Result<f32> {
     }
     let squared: f64 = params
         .iter()
-        .map(|p| p.with_grad(|g| g.map_or(0.0, |g| g.iter().map(|&v| v as f64 * v as f64).sum::<f64>())))
+        .map(|p| {
+            p.with_grad_parts(|dense, rows| match (dense, rows) {
+                (Some(dense), Some(rows)) => {
+                    let mut whole = dense.clone();
+                    rows.add_to(&mut whole);
+                    squared_norm(&whole)
+                }
+                (dense, rows) => dense.map_or(0.0, squared_norm) + rows.map_or(0.0, RowGrad::squared_norm),
+            })
+        })
         .sum();
     let norm = squared.sqrt() as f32;
     if !norm.is_finite() {
@@ -35,8 +48,13 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f32) -> Result<f32> {
     let scale = max_norm / (norm + 1e-6);
     if scale < 1.0 {
         for p in params {
-            p.update_grad(|g| g.mapv_inplace(|v| v * scale));
+            p.update_grad_parts(|g| g.mapv_inplace(|v| v * scale), |rows| rows.scale(scale));
         }
     }
     Ok(norm)
+}
+
+/// Sum of squares in `f64`.
+fn squared_norm(grad: &ArrayD<f32>) -> f64 {
+    grad.iter().map(|&v| v as f64 * v as f64).sum()
 }

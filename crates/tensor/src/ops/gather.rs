@@ -9,9 +9,12 @@ use crate::error::{Error, Result};
 use crate::tensor::{Backward, Tensor};
 
 /// Backward of `gather_rows`: each output row's gradient is added to the
-/// row it was read from (rows read twice get both contributions).
+/// row it was read from (rows read twice get both contributions). With
+/// `sparse`, a leaf table receives it as a [`RowGrad`](crate::RowGrad)
+/// instead of a dense array.
 struct GatherRowsBackward {
     indices: Vec<usize>,
+    sparse: bool,
 }
 
 impl Backward for GatherRowsBackward {
@@ -21,8 +24,11 @@ impl Backward for GatherRowsBackward {
 
     fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
         let shape = parents[0].shape();
-        let mut out = ArrayD::zeros(IxDyn(&shape));
         let grad_rows = grad.to_shape((self.indices.len(), shape[1])).expect("rows × dim");
+        if self.sparse && parents[0].accumulate_row_grad(&self.indices, grad_rows.view()) {
+            return vec![None];
+        }
+        let mut out = ArrayD::zeros(IxDyn(&shape));
         for (&index, row) in self.indices.iter().zip(grad_rows.outer_iter()) {
             let mut target = out.index_axis_mut(Axis(0), index);
             target += &row;
@@ -48,6 +54,32 @@ impl Tensor {
     /// # Ok::<(), malmoi_tensor::Error>(())
     /// ```
     pub fn gather_rows(&self, indices: &ArrayD<usize>) -> Result<Tensor> {
+        self.gather_rows_with(indices, false)
+    }
+
+    /// [`Tensor::gather_rows`] whose gradient reaches a parameter table as
+    /// a row-sparse [`RowGrad`](crate::RowGrad): only the rows read are
+    /// stored, and the optimisers update only those rows. (A table that is
+    /// itself computed gets the dense gradient.)
+    ///
+    /// ```
+    /// use malmoi_tensor::Tensor;
+    /// use ndarray::{array, ArrayD};
+    /// let table = Tensor::parameter(ArrayD::zeros(ndarray::IxDyn(&[100_000, 2])));
+    /// let tokens: ArrayD<usize> = array![7, 7, 42].into_dyn();
+    /// table.gather_rows_sparse(&tokens)?.sum().backward()?;
+    /// table.with_grad_parts(|dense, rows| {
+    ///     assert!(dense.is_none());
+    ///     assert_eq!(rows.unwrap().coalesce().rows(), &[7, 42]);
+    /// });
+    /// assert_eq!(table.grad().unwrap()[[7, 0]], 2.0); // densified on request
+    /// # Ok::<(), malmoi_tensor::Error>(())
+    /// ```
+    pub fn gather_rows_sparse(&self, indices: &ArrayD<usize>) -> Result<Tensor> {
+        self.gather_rows_with(indices, true)
+    }
+
+    fn gather_rows_with(&self, indices: &ArrayD<usize>, sparse: bool) -> Result<Tensor> {
         let table = self.data();
         if table.ndim() != 2 {
             return Err(Error::Invalid {
@@ -65,7 +97,7 @@ impl Tensor {
         let gathered = table.select(Axis(0), &flat);
         let value = gathered.into_shape_with_order(IxDyn(&shape)).expect("same number of elements");
         drop(table);
-        Ok(Tensor::from_op(value, vec![self.clone()], GatherRowsBackward { indices: flat }))
+        Ok(Tensor::from_op(value, vec![self.clone()], GatherRowsBackward { indices: flat, sparse }))
     }
 }
 

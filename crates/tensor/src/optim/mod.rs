@@ -10,6 +10,18 @@
 //! safetensors file (buffers named `"{buffer}.{parameter}"`, e.g.
 //! `"exp_avg.encoder.weight"`).
 //!
+//! **Row-sparse gradients** ([`RowGrad`], from
+//! [`Tensor::gather_rows_sparse`] or an
+//! [`Embedding`](crate::nn::Embedding) with sparse gradients) are applied
+//! lazily: when a parameter's whole gradient is row-sparse, only the touched
+//! rows of the parameter and of its state buffers change, by the optimiser's
+//! usual rule (lazy Adam, like PyTorch's `SparseAdam`; the step count used
+//! for bias correction is the parameter's, as there). Untouched rows get no
+//! weight decay and no momentum. For plain SGD (no momentum, no weight
+//! decay) this equals the dense update exactly; when a parameter also has a
+//! dense gradient (a tied output layer) the two are summed and applied
+//! densely.
+//!
 //! ```
 //! use malmoi_tensor::nn::{Linear, Module};
 //! use malmoi_tensor::optim::{Adam, Optimizer, Schedule};
@@ -48,10 +60,11 @@ pub use sgd::Sgd;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Axis};
 
 use crate::checkpoint;
 use crate::error::{Error, Result};
+use crate::row_grad::RowGrad;
 use crate::tensor::Tensor;
 
 /// A gradient-based optimiser (`Send`, so a training loop can run on any thread).
@@ -178,12 +191,22 @@ impl ParamSlots {
             return Err(Error::NonFinite { what: format!("{} learning rate", self.kind) });
         }
         for (((_, param), buffers), step) in self.params.iter().zip(&mut self.buffers).zip(&mut self.steps) {
-            param.with_grad(|grad| {
-                if let Some(grad) = grad {
-                    *step += 1;
-                    param.update_data(|value| update(value, grad, buffers, *step));
-                }
+            let rows = param.with_grad_parts(|dense, rows| match (dense, rows) {
+                (None, Some(rows)) => Some(rows.coalesce()),
+                _ => None,
             });
+            match rows {
+                Some(rows) => {
+                    *step += 1;
+                    param.update_data(|value| update_rows(value, &rows, buffers, *step, &mut update));
+                }
+                None => param.with_grad(|grad| {
+                    if let Some(grad) = grad {
+                        *step += 1;
+                        param.update_data(|value| update(value, grad, buffers, *step));
+                    }
+                }),
+            }
         }
         Ok(())
     }
@@ -241,6 +264,34 @@ impl ParamSlots {
             *slot_buffers = buffers;
         }
         Ok(state.learning_rate)
+    }
+}
+
+/// The lazy update of a parameter whose whole gradient is row-sparse: the
+/// touched rows of the parameter and of its buffers are gathered, updated by
+/// the optimiser's own rule, and written back; every other row, and its
+/// optimiser state, stays as it is (PyTorch's `SparseAdam` semantics).
+fn update_rows(
+    value: &mut ArrayD<f32>,
+    rows: &RowGrad,
+    buffers: &mut [ArrayD<f32>],
+    step: u64,
+    update: &mut impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64),
+) {
+    let index = rows.rows();
+    let mut touched = value.select(Axis(0), index);
+    let mut states: Vec<ArrayD<f32>> = buffers.iter().map(|b| b.select(Axis(0), index)).collect();
+    update(&mut touched, &rows.values().to_owned().into_dyn(), &mut states, step);
+    scatter_rows(value, index, &touched);
+    for (buffer, state) in buffers.iter_mut().zip(&states) {
+        scatter_rows(buffer, index, state);
+    }
+}
+
+/// Writes `source.row(i)` into row `index[i]` of `target`.
+fn scatter_rows(target: &mut ArrayD<f32>, index: &[usize], source: &ArrayD<f32>) {
+    for (&row, values) in index.iter().zip(source.outer_iter()) {
+        target.index_axis_mut(Axis(0), row).assign(&values);
     }
 }
 
