@@ -10,3 +10,4 @@ pub use malmoi_seq as seq;
 pub use malmoi_tensor as tensor;
 pub use malmoi_tokenize as tokenize;
 pub use malmoi_transformer as transformer;
+pub use malmoi_rlhf as rlhf;
