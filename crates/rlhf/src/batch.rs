@@ -199,7 +199,8 @@ mod tests {
     /// next-token probabilities, and does not depend on the other rows.
     #[test]
     fn sequence_logprobs_are_the_model_probabilities() {
-        let config = GptConfig { vocab_size: 11, block_size: 8, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
+        let config =
+            GptConfig { vocab_size: 11, block_size: 8, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
         let mut model = Gpt::new(config, 3).unwrap();
         malmoi_tensor::nn::Module::set_training(&mut model, false);
         let batch = ResponseBatch::new(&sequences(), 0, 8).unwrap();
@@ -212,7 +213,8 @@ mod tests {
             row[id] - z.ln()
         };
         approx::assert_abs_diff_eq!(together[0], log_p(2, 4) + log_p(3, 5), epsilon = 1e-5);
-        let alone = sequence_logprobs(&model, &ResponseBatch::new(&sequences()[1..], 0, 8).unwrap()).unwrap().to_array();
+        let alone =
+            sequence_logprobs(&model, &ResponseBatch::new(&sequences()[1..], 0, 8).unwrap()).unwrap().to_array();
         approx::assert_abs_diff_eq!(together[1], alone[0], epsilon = 1e-5);
     }
 

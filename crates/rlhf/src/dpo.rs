@@ -84,8 +84,11 @@ impl<'a> Dpo<'a> {
         let batch = ResponseBatch::new(rows, self.pad, self.policy.config().block_size)?;
         let logprobs = sequence_logprobs(self.policy, &batch)?;
         let (chosen, rejected) = (logprobs.narrow(0, 0, n)?, logprobs.narrow(0, n, n)?);
-        let reference = |pick: fn(&DpoExample) -> f32| Tensor::constant(ndarray::Array1::from_iter(examples.iter().map(|e| pick(e))).into_dyn());
-        let (reference_chosen, reference_rejected) = (reference(|e| e.reference_chosen), reference(|e| e.reference_rejected));
+        let reference = |pick: fn(&DpoExample) -> f32| {
+            Tensor::constant(ndarray::Array1::from_iter(examples.iter().map(|e| pick(e))).into_dyn())
+        };
+        let (reference_chosen, reference_rejected) =
+            (reference(|e| e.reference_chosen), reference(|e| e.reference_rejected));
         let loss = dpo_loss(&chosen, &rejected, &reference_chosen, &reference_rejected, self.beta)?;
         let implicit = |policy: &Tensor, reference: &Tensor| -> Vec<f32> {
             let (p, r) = (policy.to_array(), reference.to_array());

@@ -35,7 +35,8 @@ impl<'a> Encoder<'a> {
     /// # Errors
     /// [`Error::Input`] if the tokenizer has no `<|endoftext|>`.
     pub fn new(generator: &'a Generator, template: &'a PromptTemplate) -> Result<Self> {
-        let end_of_text = generator.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
+        let end_of_text =
+            generator.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
         let block_size = generator.model.config().block_size;
         Ok(Self { tokenizer: &generator.tokenizer, template, block_size, end_of_text })
     }

@@ -182,7 +182,8 @@ pub fn fit<O: Objective>(
     }
     let batches = buckets(objective, train, config.batch_size);
     let total = batches.len() * config.epochs;
-    let (mut decay, mut no_decay) = optimizer_groups(objective.parameters(), config.learning_rate, config.weight_decay)?;
+    let (mut decay, mut no_decay) =
+        optimizer_groups(objective.parameters(), config.learning_rate, config.weight_decay)?;
     let mut state = FitState { config: config.clone(), step: 0, log: FitLog::default() };
     match options.checkpoints.map(Checkpoints::latest).transpose()?.flatten() {
         Some(folder) => state = resume(objective, [&mut decay, &mut no_decay], &folder, config)?,
@@ -192,7 +193,8 @@ pub fn fit<O: Objective>(
     let bar = progress_bar(total, state.step, options.progress);
     while state.step < total {
         let (epoch, index) = (state.step / batches.len(), state.step % batches.len());
-        let batch: Vec<&O::Example> = epoch_order(&batches, config.seed, epoch)[index].iter().map(|&i| &train[i]).collect();
+        let batch: Vec<&O::Example> =
+            epoch_order(&batches, config.seed, epoch)[index].iter().map(|&i| &train[i]).collect();
         let lr = schedule.learning_rate(config.learning_rate, state.step);
         objective.set_training(true);
         decay.zero_grad();
@@ -262,7 +264,12 @@ fn epoch_order(batches: &[Vec<usize>], seed: u64, epoch: usize) -> Vec<&Vec<usiz
     order
 }
 
-fn save<O: Objective>(checkpoints: &Checkpoints, objective: &O, optimizers: [&dyn Optimizer; 2], state: &FitState) -> Result<()> {
+fn save<O: Objective>(
+    checkpoints: &Checkpoints,
+    objective: &O,
+    optimizers: [&dyn Optimizer; 2],
+    state: &FitState,
+) -> Result<()> {
     checkpoints.commit(state.step, |folder| -> Result<()> {
         save_parameters(&folder.join(PARAMETERS_FILE), &objective.parameters())?;
         for (i, optimizer) in optimizers.iter().enumerate() {
@@ -275,7 +282,12 @@ fn save<O: Objective>(checkpoints: &Checkpoints, objective: &O, optimizers: [&dy
     Ok(())
 }
 
-fn resume<O: Objective>(objective: &mut O, optimizers: [&mut dyn Optimizer; 2], folder: &Path, config: &FitConfig) -> Result<FitState> {
+fn resume<O: Objective>(
+    objective: &mut O,
+    optimizers: [&mut dyn Optimizer; 2],
+    folder: &Path,
+    config: &FitConfig,
+) -> Result<FitState> {
     let path = folder.join("state.json");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
     let state: FitState = serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;

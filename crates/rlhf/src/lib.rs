@@ -2,9 +2,11 @@
 //!
 //! ChatGPT's recipe, as the lecture's KoChatGPT tutorial runs it, on malmoi's GPT: supervised
 //! fine-tuning on prompt/answer pairs ([`sft`]), a reward model trained from rankings
-//! ([`reward`]), and DPO ([`dpo`]), which learns from the same preferences without a reward
-//! model. All three train through one loop ([`fit`]) with held-out evaluation, progress and
-//! resumable checkpoints; [`losses`] holds their formulas.
+//! ([`reward`]), PPO against a reward with a KL leash to the SFT model ([`ppo`]), and DPO
+//! ([`dpo`]), which learns from the same preferences without a reward model. SFT, the reward
+//! model and DPO train through one supervised loop ([`fit`]); PPO has its own
+//! ([`ppo::Ppo::train`]); both evaluate on held-out data, show progress and resume from
+//! checkpoints. [`losses`] holds the formulas.
 
 pub mod batch;
 pub mod dpo;
@@ -12,6 +14,7 @@ pub mod encode;
 pub mod error;
 pub mod fit;
 pub mod losses;
+pub mod ppo;
 pub mod reward;
 pub mod sft;
 pub mod template;

@@ -19,9 +19,9 @@ use malmoi_tensor::checkpoint::{self, write_atomically};
 use malmoi_tensor::nn::{Linear, Module};
 use malmoi_tensor::{Tensor, no_grad};
 use malmoi_tokenize::ByteLevelBpe;
+use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{Generator, TOKENIZER_FILE};
 use malmoi_transformer::hf::{self, CONFIG_FILE, WEIGHTS_FILE};
-use malmoi_transformer::Gpt;
 
 use crate::batch::{ResponseBatch, Sequence};
 use crate::error::{Error, Result};
@@ -57,7 +57,8 @@ impl RewardModel {
     /// # Errors
     /// [`Error::Input`] if the tokenizer has no `<|endoftext|>` (the padding id).
     pub fn from_generator(generator: Generator, seed: u64) -> Result<Self> {
-        let pad = generator.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
+        let pad =
+            generator.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
         let width = generator.model.config().n_embd;
         let normal = Normal::new(0.0, 0.02).expect("valid deviation");
         let mut rng = StdRng::seed_from_u64(seed);
@@ -128,8 +129,11 @@ impl RewardModel {
         let weights = dir.join(WEIGHTS_FILE);
         let trunk = checkpoint::load(&weights)?;
         let score = self.head.weight.to_array();
-        let mut tensors: Vec<(&str, &ArrayD<f32>)> =
-            trunk.names().into_iter().map(|name| trunk.get(name).map(|t| (name, t))).collect::<std::result::Result<_, _>>()?;
+        let mut tensors: Vec<(&str, &ArrayD<f32>)> = trunk
+            .names()
+            .into_iter()
+            .map(|name| trunk.get(name).map(|t| (name, t)))
+            .collect::<std::result::Result<_, _>>()?;
         tensors.push(("score.weight", &score));
         checkpoint::save(&weights, tensors, trunk.metadata())?;
         let config_path = dir.join(CONFIG_FILE);
@@ -160,7 +164,8 @@ impl RewardModel {
             hf::is_buffer(name) || name == "lm_head.weight"
         })?;
         let tokenizer = ByteLevelBpe::from_file(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
-        let config: Value = serde_json::from_str(&read(&dir.join(CONFIG_FILE))?).map_err(|e| Error::Input(e.to_string()))?;
+        let config: Value =
+            serde_json::from_str(&read(&dir.join(CONFIG_FILE))?).map_err(|e| Error::Input(e.to_string()))?;
         let pad = match config.get("pad_token_id").and_then(Value::as_u64) {
             Some(pad) => pad as usize,
             None => tokenizer.token_to_id(malmoi_transformer::generation::END_OF_TEXT).unwrap_or(0) as usize,

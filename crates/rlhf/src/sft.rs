@@ -31,7 +31,10 @@ pub struct EncodedPairs {
 /// # Errors
 /// [`Encoder::pair`]'s errors (empty prompts or completions, prompts longer than the context),
 /// naming the pair's index.
-pub fn encode_pairs<'t>(encoder: &Encoder, pairs: impl IntoIterator<Item = (&'t str, &'t str)>) -> Result<EncodedPairs> {
+pub fn encode_pairs<'t>(
+    encoder: &Encoder,
+    pairs: impl IntoIterator<Item = (&'t str, &'t str)>,
+) -> Result<EncodedPairs> {
     let mut encoded = EncodedPairs::default();
     for (i, (prompt, completion)) in pairs.into_iter().enumerate() {
         let pair = encoder.pair(prompt, completion).map_err(|e| crate::Error::Input(format!("pair {i}: {e}")))?;

@@ -125,7 +125,6 @@ impl PromptTemplate {
             Err(source) => Err(Error::Io { path, source }),
         }
     }
-
 }
 
 /// What a conversation puts into a template's slot: a single message's content as it is, several
@@ -174,9 +173,6 @@ mod tests {
         assert!(template.render_chat(&[]).is_err());
         assert!(template.render_chat(&[ChatMessage::new(Role::Assistant, "hi")]).is_err());
         let with_system = [ChatMessage::new(Role::System, "친절하게 답하세요."), ChatMessage::new(Role::User, "안녕")];
-        assert_eq!(
-            template.render_chat(&with_system).unwrap(),
-            template.render("친절하게 답하세요.\n<사람>: 안녕")
-        );
+        assert_eq!(template.render_chat(&with_system).unwrap(), template.render("친절하게 답하세요.\n<사람>: 안녕"));
     }
 }
