@@ -8,7 +8,7 @@
 use crate::error::{EmbedError, Result};
 use crate::keyed_vectors::KeyedVectors;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 impl KeyedVectors {
@@ -52,14 +52,21 @@ impl KeyedVectors {
     /// its first vector, as in gensim.
     pub fn load_word2vec_format(path: impl AsRef<Path>, binary: bool) -> Result<Self> {
         let path = path.as_ref();
-        let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let file = File::open(path)?;
+        let file_len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        let mut reader = BufReader::with_capacity(1 << 20, file);
         let malformed =
             |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
         let mut header = String::new();
         reader.read_line(&mut header)?;
         let (count, dim) = parse_header(&header)
             .ok_or_else(|| malformed(1, format!("expected '<count> <dimension>', found {:?}", header.trim_end())))?;
-        let mut table = Table::with_capacity(count, dim);
+        // The header is only a claim: reserve no more entries than the rest of the file can
+        // hold, so a header claiming 10^12 vectors fails at its first missing entry having
+        // allocated nothing for them.
+        let body = file_len.map_or(1 << 24, |len| len.saturating_sub(header.len() as u64));
+        let room = usize::try_from(body / min_entry_bytes(dim, binary)).unwrap_or(usize::MAX);
+        let mut table = Table::with_capacity(count.min(room), dim);
         for entry in 0..count {
             let line = entry + 2;
             let parsed = if binary {
@@ -84,12 +91,13 @@ struct Table {
 
 impl Table {
     fn with_capacity(count: usize, dim: usize) -> Self {
+        // Reserve at most 2^24 words and 2^26 floats up front; larger tables grow as they load.
         let capped = count.min(1 << 24);
         Table {
             words: Vec::with_capacity(capped),
             seen: Default::default(),
-            vectors: Vec::with_capacity(capped.saturating_mul(dim).min(1 << 28)),
-            scratch: Vec::with_capacity(dim),
+            vectors: Vec::with_capacity(capped.saturating_mul(dim).min(1 << 26)),
+            scratch: Vec::with_capacity(dim.min(1 << 16)),
         }
     }
 
@@ -103,6 +111,13 @@ impl Table {
     fn into_keyed_vectors(self, dim: usize) -> Result<KeyedVectors> {
         KeyedVectors::from_flat(self.words, dim, self.vectors)
     }
+}
+
+/// The fewest bytes one entry can take: text `word x x … x\n` needs a space and a digit per
+/// number (or at least a newline); binary needs the separating space and `4 · dim` bytes.
+fn min_entry_bytes(dim: usize, binary: bool) -> u64 {
+    let dim = dim as u64;
+    if binary { dim.saturating_mul(4).saturating_add(1) } else { dim.saturating_mul(2).max(1) }
 }
 
 fn parse_header(line: &str) -> Option<(usize, usize)> {
@@ -155,12 +170,14 @@ fn read_binary_entry(
         Ok(w) => w,
         Err(_) => return Ok(Err("word is not valid UTF-8".into())),
     };
-    let mut bytes = vec![0u8; dim * 4];
-    if let Err(e) = reader.read_exact(&mut bytes) {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            return Ok(Err(format!("file ends inside the vector of '{word}'")));
-        }
-        return Err(e);
+    // Read through `take` so a huge claimed dimension only costs the bytes actually present.
+    let Some(want) = dim.checked_mul(4) else {
+        return Ok(Err(format!("dimension {dim} is too large")));
+    };
+    let mut bytes = Vec::with_capacity(want.min(1 << 20));
+    reader.by_ref().take(want as u64).read_to_end(&mut bytes)?;
+    if bytes.len() < want {
+        return Ok(Err(format!("file ends inside the vector of '{word}'")));
     }
     vector.clear();
     vector.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));

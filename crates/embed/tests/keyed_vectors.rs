@@ -145,3 +145,23 @@ fn queries_match_gensim() {
         }
     }
 }
+
+/// Found by `crates/seq/tests/fuzz.rs`: a header claiming 10^12 dimensions made the reader
+/// reserve 4 TB up front and abort; it must fail with a typed error at the first entry.
+#[test]
+fn headers_claiming_more_than_the_file_holds_are_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (binary, content) in [
+        (false, &b"1 1000000000000\nword 1 2\n"[..]),
+        (true, &b"1 1000000000000\nword \x00\x00\x80\x3f"[..]),
+        (false, &b"1000000000000 1000000000000\n"[..]),
+        (true, &b"1000000000000 3\n"[..]),
+    ] {
+        let path = dir.path().join("huge");
+        std::fs::write(&path, content).unwrap();
+        match KeyedVectors::load_word2vec_format(&path, binary) {
+            Err(EmbedError::MalformedVectorFile { line: 2, .. }) => {}
+            other => panic!("{content:?}: expected MalformedVectorFile at line 2, got {other:?}"),
+        }
+    }
+}

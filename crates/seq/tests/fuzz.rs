@@ -1,0 +1,422 @@
+//! Mutation fuzzing of every parser and loader (cargo-fuzz needs nightly; this runs on stable).
+//!
+//! Each target starts from small valid seeds (the files under `fuzz/seeds/<target>/` plus a
+//! few built here), applies seeded byte mutations (flips, inserts, deletes, splices, repeated
+//! runs, huge numbers) and feeds the result to the parser under `catch_unwind`: any panic fails
+//! the test naming the target and the input. Three more checks per input:
+//!
+//! * **hangs** — an input slower than [`HANG`] fails the test; a watchdog thread aborts the
+//!   process (naming target and case number) if one input runs for [`WATCHDOG`];
+//! * **memory** — a counting global allocator records the largest single allocation made
+//!   while the input is parsed; more than [`ALLOCATION_LIMIT`] fails the test, and a request
+//!   above [`ALLOCATION_CAP`] is refused outright (the process aborts instead of swapping);
+//! * **determinism** — the mutation stream depends only on the target name and the budget,
+//!   so any failure reruns with the same command.
+//!
+//! Budgets: `MALMOI_FUZZ_TEXT_CASES` (text parsers, default 2 000) and
+//! `MALMOI_FUZZ_MODEL_CASES` (model-file parsers, default 500), so CI stays quick;
+//! `scripts/fuzz.sh` runs the long passes (10^6 / 10^5) and prints the counts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use malmoi_embed::KeyedVectors;
+use malmoi_seq::nsmc::parse_labeled_tsv;
+use malmoi_tensor::checkpoint;
+use malmoi_tokenize::{Analyzer, BpeTrainer, ByteLevelBpe, Tokenizer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Slowest acceptable single input, plus [`HANG_PER_BYTE`] per input byte: anything longer
+/// is reported as a hang (a linear-time parser stays far below it, also on a loaded CI box).
+const HANG: Duration = Duration::from_secs(2);
+/// Allowance per input byte on top of [`HANG`].
+const HANG_PER_BYTE: Duration = Duration::from_micros(20);
+/// An input still running after this long aborts the whole process (a true hang never
+/// returns to the after-the-fact check).
+const WATCHDOG: Duration = Duration::from_secs(30);
+/// Largest single allocation a parser may make for one fuzz input.
+const ALLOCATION_LIMIT: usize = 64 << 20;
+/// Requests above this fail (and abort the process) instead of being attempted.
+const ALLOCATION_CAP: usize = 1 << 30;
+
+/// The system allocator, recording the largest request made by the current thread and
+/// refusing requests above [`ALLOCATION_CAP`].
+struct Tracking;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn record(size: usize) -> bool {
+    // `try_with`: the slot may be gone while a thread is torn down.
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+    size <= ALLOCATION_CAP
+}
+
+// SAFETY: every call is forwarded unchanged to `System`, or fails with a null pointer (which
+// the `GlobalAlloc` contract allows).
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if record(layout.size()) { unsafe { System.alloc(layout) } } else { std::ptr::null_mut() }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if record(layout.size()) { unsafe { System.alloc_zeroed(layout) } } else { std::ptr::null_mut() }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if record(new_size) { unsafe { System.realloc(ptr, layout, new_size) } } else { std::ptr::null_mut() }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `f` and returns the largest single allocation it made on this thread.
+fn largest_allocation(f: impl FnOnce()) -> usize {
+    let before = LARGEST.with(|largest| largest.replace(0));
+    f();
+    LARGEST.with(|largest| largest.replace(before.max(largest.get())))
+}
+
+/// Which budget a target uses.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Free text (analyzer, BPE encoding, TSV): `MALMOI_FUZZ_TEXT_CASES`, default 2 000.
+    Text,
+    /// Model and vector files: `MALMOI_FUZZ_MODEL_CASES`, default 500.
+    Model,
+}
+
+fn budget(kind: Kind) -> usize {
+    let (var, default) = match kind {
+        Kind::Text => ("MALMOI_FUZZ_TEXT_CASES", 2_000),
+        Kind::Model => ("MALMOI_FUZZ_MODEL_CASES", 500),
+    };
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Tokens that tend to break parsers: huge and negative numbers, lone jamo, format markers.
+const DICTIONARY: &[&[u8]] = &[
+    b"1000000000000",
+    b"18446744073709551615",
+    b"-1",
+    b"NaN",
+    b"1e39",
+    "\u{1100}".as_bytes(),
+    "\u{1161}".as_bytes(),
+    "\u{11A8}".as_bytes(),
+    "\u{302E}".as_bytes(),
+    "\u{FEFF}".as_bytes(),
+    b"\"",
+    b"{",
+    b"[",
+    b"\t",
+    b"\n",
+    b"\\u0000",
+    b"\xff\xfe",
+];
+
+/// One random mutation of `seed` (or a splice with `other`).
+fn mutate(rng: &mut StdRng, seed: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut data = seed.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        let at = if data.is_empty() { 0 } else { rng.random_range(0..=data.len()) };
+        match rng.random_range(0..7) {
+            0 if !data.is_empty() => {
+                let i = at.min(data.len() - 1);
+                data[i] ^= 1 << rng.random_range(0..8);
+            }
+            1 => data.insert(at, rng.random()),
+            2 if at < data.len() => {
+                let end = (at + rng.random_range(1..16)).min(data.len());
+                data.drain(at..end);
+            }
+            3 => data.splice(at..at, DICTIONARY[rng.random_range(0..DICTIONARY.len())].iter().copied()).for_each(drop),
+            4 if !other.is_empty() => {
+                let from = rng.random_range(0..other.len());
+                let to = (from + rng.random_range(1..64)).min(other.len());
+                data.splice(at..at, other[from..to].iter().copied()).for_each(drop);
+            }
+            5 if at < data.len() => {
+                let byte = data[at];
+                data.splice(at..at, std::iter::repeat_n(byte, rng.random_range(1..256))).for_each(drop);
+            }
+            _ => data.truncate(at),
+        }
+    }
+    data
+}
+
+/// Aborts the process if the input that started at `started` (ms since `origin`, or
+/// `u64::MAX` between inputs) runs longer than [`WATCHDOG`].
+fn watchdog(name: String, origin: Instant, started: Arc<AtomicU64>, case: Arc<AtomicU64>, done: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let at = started.load(Ordering::Relaxed);
+            if at != u64::MAX && origin.elapsed().as_millis() as u64 > at + WATCHDOG.as_millis() as u64 {
+                eprintln!("fuzz {name}: case {} still running after {WATCHDOG:?}: hang", case.load(Ordering::Relaxed));
+                std::process::abort();
+            }
+        }
+    });
+}
+
+/// Runs `target` on the seeds of `name` then on mutations of them, up to the budget of
+/// `kind`; panics name the target and the input. `rare` seeds (very long inputs) are
+/// mutated on one case in 5 000 only, so they do not dominate the run time.
+fn fuzz(name: &str, kind: Kind, built: Vec<Vec<u8>>, rare: Vec<Vec<u8>>, mut target: impl FnMut(&[u8])) {
+    let cases = budget(kind);
+    let seeds = seeds(name, built);
+    let mut rng = StdRng::seed_from_u64(name.bytes().map(u64::from).sum::<u64>() ^ cases as u64);
+    let origin = Instant::now();
+    let started = Arc::new(AtomicU64::new(u64::MAX));
+    let current = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    watchdog(name.to_string(), origin, started.clone(), current.clone(), done.clone());
+    let (mut slowest, mut largest, mut parsed) = (Duration::ZERO, 0, 0usize);
+    for case in 0..cases {
+        let input = if case < seeds.len() {
+            seeds[case].clone()
+        } else if case < seeds.len() + rare.len() {
+            rare[case - seeds.len()].clone()
+        } else {
+            let pool = if !rare.is_empty() && rng.random_range(0..5_000) == 0 { &rare } else { &seeds };
+            let seed = &pool[rng.random_range(0..pool.len())];
+            let other = &seeds[rng.random_range(0..seeds.len())];
+            mutate(&mut rng, seed, other)
+        };
+        current.store(case as u64, Ordering::Relaxed);
+        started.store(origin.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let began = Instant::now();
+        let mut outcome = Ok(());
+        let bytes = largest_allocation(|| outcome = catch_unwind(AssertUnwindSafe(|| target(&input))));
+        let took = began.elapsed();
+        started.store(u64::MAX, Ordering::Relaxed);
+        if outcome.is_err() {
+            done.store(true, Ordering::Relaxed);
+            panic!("{name}: case {case}: panic on input {:?}", String::from_utf8_lossy(&input));
+        }
+        let limit = HANG + HANG_PER_BYTE * input.len() as u32;
+        assert!(took < limit, "{name}: case {case}: {took:?} on input {:?}", String::from_utf8_lossy(&input));
+        assert!(
+            bytes <= ALLOCATION_LIMIT,
+            "{name}: case {case}: allocated {bytes} bytes at once on a {}-byte input {:?}",
+            input.len(),
+            String::from_utf8_lossy(&input[..input.len().min(200)])
+        );
+        slowest = slowest.max(took);
+        largest = largest.max(bytes);
+        parsed += 1;
+    }
+    done.store(true, Ordering::Relaxed);
+    eprintln!(
+        "fuzz {name}: {parsed} inputs ({} seeds), 0 panics, 0 hangs, slowest {slowest:?}, \
+         largest allocation {largest} B, total {:.1?}",
+        seeds.len() + rare.len(),
+        origin.elapsed()
+    );
+}
+
+/// The committed seeds of `target` (`fuzz/seeds/<target>/*`) followed by `built`.
+/// `MALMOI_FUZZ_WRITE_SEEDS=1` writes `built` into that directory (to refresh the corpus).
+fn seeds(target: &str, built: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
+    if std::env::var_os("MALMOI_FUZZ_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, seed) in built.iter().enumerate() {
+            std::fs::write(dir.join(format!("built-{i}")), seed).unwrap();
+        }
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut seeds: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    seeds.extend(built);
+    seeds.sort();
+    seeds.dedup();
+    if seeds.is_empty() {
+        seeds.push(Vec::new());
+    }
+    seeds
+}
+
+/// A scratch file for loaders that take paths (one per target and process).
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("malmoi-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn text_seeds() -> Vec<Vec<u8>> {
+    ["아버지가 방에 들어가신다", "I love NLP 자연어처리!! ㅋㅋㅋ", "한국어 形態素 analysis 123 😀", "ᄀᄀᄀ ᅡᅡ ᆨ"]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+}
+
+/// Very long inputs: 300 kB of mixed Hangul and ASCII, and 60 000 lone combining jamo.
+fn long_texts() -> Vec<Vec<u8>> {
+    vec!["가나다라마바사 abc ".repeat(20_000).into_bytes(), "\u{1161}\u{11A8}".repeat(30_000).into_bytes()]
+}
+
+#[test]
+fn fuzz_korean_analyzer() {
+    let Ok(analyzer) = Analyzer::new() else {
+        eprintln!("fuzz korean_analyzer: no dictionary, skipped");
+        return;
+    };
+    fuzz("korean_analyzer", Kind::Text, text_seeds(), long_texts(), |bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        let _ = analyzer.pos(&text);
+        let _ = analyzer.morphs_stem(&text);
+    });
+}
+
+fn small_bpe() -> ByteLevelBpe {
+    let texts = ["아버지가 방에 들어가신다", "hello world hello", "자연어 처리 자연어", "tokens tokens"];
+    BpeTrainer::new().vocab_size(300).min_frequency(1).train(texts.iter().copied()).unwrap()
+}
+
+#[test]
+fn fuzz_bpe_encode_decode_roundtrip() {
+    let bpe = small_bpe();
+    fuzz("bpe_encode_decode", Kind::Text, text_seeds(), long_texts(), |bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        let ids = bpe.encode_ids(&text).unwrap();
+        assert_eq!(bpe.decode(&ids).unwrap(), text, "byte-level BPE round trip");
+        let wild: Vec<u32> = bytes.chunks(2).map(|c| u32::from(c[0]) * 7 + c.len() as u32 * 1000).collect();
+        let _ = bpe.decode(&wild);
+    });
+}
+
+#[test]
+fn fuzz_tokenizer_json_loading() {
+    let json = small_bpe().to_json_string().unwrap().into_bytes();
+    fuzz("bpe_tokenizer_json", Kind::Model, vec![json], Vec::new(), |bytes| {
+        if let Ok(bpe) = ByteLevelBpe::from_json_str(&String::from_utf8_lossy(bytes)) {
+            let _ = bpe.encode_ids("아버지가 hello");
+            let _ = bpe.decode(&[0, 1, 2, 250, 299, 10_000]);
+        }
+    });
+}
+
+#[test]
+fn fuzz_keras_tokenizer_json() {
+    let mut tokenizer = Tokenizer::new().with_oov_token("<OOV>");
+    tokenizer.fit_on_texts([vec!["배", "가", "부르다"], vec!["배", "의", "가격"]]);
+    fuzz("keras_tokenizer_json", Kind::Model, vec![tokenizer.to_json().into_bytes()], Vec::new(), |bytes| {
+        if let Ok(t) = Tokenizer::from_json(&String::from_utf8_lossy(bytes)) {
+            let sequence = t.text_to_sequence(["배", "없는말"]);
+            let _ = t.sequence_to_text(&sequence);
+            let _ = t.sequence_to_text(&[0, 1, 9_999]);
+        }
+    });
+}
+
+fn word2vec_seed(binary: bool) -> Vec<u8> {
+    let kv =
+        KeyedVectors::from_flat(vec!["배".into(), "사과".into(), "a".into()], 3, (0..9).map(|x| x as f32).collect())
+            .unwrap();
+    let path = scratch(if binary { "seed.bin" } else { "seed.txt" });
+    kv.save_word2vec_format(&path, binary).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+/// Headers that claim far more than the file holds (10^12 vectors, or 10^12 dimensions).
+const HUGE_WORD2VEC_HEADERS: [&[u8]; 3] =
+    [b"1000000000000 1000000000000\n", b"1000000000000 3\n", b"1 1000000000000\nword 1 2\n"];
+
+#[test]
+fn fuzz_word2vec_loading() {
+    for binary in [false, true] {
+        let path = scratch(if binary { "w2v.bin" } else { "w2v.txt" });
+        let mut seeds = vec![word2vec_seed(binary)];
+        seeds.extend(HUGE_WORD2VEC_HEADERS.iter().map(|h| h.to_vec()));
+        let name = if binary { "word2vec_binary" } else { "word2vec_text" };
+        fuzz(name, Kind::Model, seeds, Vec::new(), |bytes| {
+            write(&path, bytes);
+            if let Ok(kv) = KeyedVectors::load_word2vec_format(&path, binary) {
+                let _ = kv.most_similar(&["배"], &[], 2);
+            }
+        });
+    }
+}
+
+#[test]
+fn word2vec_headers_claiming_10e12_elements_are_refused_before_allocating() {
+    for binary in [false, true] {
+        for header in HUGE_WORD2VEC_HEADERS {
+            let path = scratch(&format!("huge-{binary}-{}.w2v", header.len()));
+            write(&path, header);
+            let mut result = None;
+            let bytes = largest_allocation(|| result = Some(KeyedVectors::load_word2vec_format(&path, binary)));
+            let result = result.unwrap();
+            assert!(result.is_err(), "{header:?} binary={binary}: loaded {result:?}");
+            assert!(bytes < 4 << 20, "{header:?} binary={binary}: allocated {bytes} bytes at once");
+        }
+    }
+}
+
+fn small_checkpoint() -> Vec<u8> {
+    let path = scratch("seed.safetensors");
+    let a = ndarray::ArrayD::from_shape_vec(vec![2, 3], vec![1.0f32; 6]).unwrap();
+    let b = ndarray::ArrayD::from_shape_vec(vec![4], vec![0.5f32; 4]).unwrap();
+    checkpoint::save(&path, [("a", &a), ("b.weight", &b)], &Default::default()).unwrap();
+    std::fs::read(&path).unwrap()
+}
+
+/// A safetensors file whose header claims a 10^6 × 10^6 (10^12-element) `F32` tensor.
+fn huge_safetensors() -> Vec<u8> {
+    let huge = br#"{"x":{"dtype":"F32","shape":[1000000,1000000],"data_offsets":[0,4000000000000]}}"#;
+    [&(huge.len() as u64).to_le_bytes()[..], huge].concat()
+}
+
+#[test]
+fn fuzz_safetensors_checkpoint() {
+    let path = scratch("fuzz.safetensors");
+    fuzz("safetensors_checkpoint", Kind::Model, vec![small_checkpoint(), huge_safetensors()], Vec::new(), |bytes| {
+        write(&path, bytes);
+        if let Ok(c) = checkpoint::load(&path) {
+            let _ = c.get_shaped("a", &[2, 3]);
+        }
+    });
+}
+
+#[test]
+fn safetensors_header_claiming_10e12_elements_is_refused_before_allocating() {
+    let path = scratch("huge.safetensors");
+    for header_length in [None, Some(u64::MAX), Some(1 << 40)] {
+        let mut file = huge_safetensors();
+        if let Some(n) = header_length {
+            file[..8].copy_from_slice(&n.to_le_bytes());
+        }
+        write(&path, &file);
+        let mut result = None;
+        let bytes = largest_allocation(|| result = Some(checkpoint::load(&path)));
+        let result = result.unwrap();
+        assert!(result.is_err(), "header length {header_length:?}: loaded {result:?}");
+        assert!(bytes < 4 << 20, "header length {header_length:?}: allocated {bytes} bytes at once");
+    }
+}
+
+#[test]
+fn fuzz_nsmc_tsv() {
+    let seeds = vec![b"id\tdocument\tlabel\n1\t\xEC\xA2\x8B\xEB\x8B\xA4\t1\n2\tbad\t0\n3\t\t1\n".to_vec()];
+    fuzz("nsmc_tsv", Kind::Text, seeds, Vec::new(), |bytes| {
+        let _ = parse_labeled_tsv(&String::from_utf8_lossy(bytes), Path::new("fuzz.tsv"));
+    });
+}
