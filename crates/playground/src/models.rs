@@ -1,0 +1,156 @@
+//! The models a playground serves: language models (the shipped GPT and any SFT / PPO / DPO
+//! directory), each with the prompt template it was tuned on, and the NSMC sentiment pipeline.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use malmoi_rlhf::{ChatMessage, PromptTemplate};
+use malmoi_seq::sentiment::SentimentPipeline;
+use malmoi_tokenize::bpe::byte_level::symbols_to_bytes;
+use malmoi_tokenize::korean::Analyzer;
+use malmoi_transformer::generation::Generator;
+
+use crate::error::LoadError;
+
+/// A language model the playground serves.
+#[derive(Debug)]
+pub struct LanguageModel {
+    /// Its id in the API: the directory's name, made unique with `-2`, `-3`, … when needed.
+    pub id: String,
+    /// The directory it was loaded from.
+    pub dir: PathBuf,
+    /// The model and its tokenizer.
+    pub generator: Generator,
+    /// The template a tuned model was trained with (`prompt_template.txt`); `None` for a
+    /// plain language model, which continues the conversation's text as it is.
+    pub template: Option<PromptTemplate>,
+}
+
+impl LanguageModel {
+    /// Loads a model directory under the id `id`.
+    ///
+    /// # Errors
+    /// [`LoadError::Gpt`] or [`LoadError::Template`].
+    pub fn load(id: String, dir: &Path) -> Result<Self, LoadError> {
+        let generator =
+            Generator::from_dir(dir).map_err(|source| LoadError::Gpt { path: dir.to_path_buf(), source })?;
+        let template =
+            PromptTemplate::load(dir).map_err(|source| LoadError::Template { path: dir.to_path_buf(), source })?;
+        Ok(LanguageModel { id, dir: dir.to_path_buf(), generator, template })
+    }
+
+    /// The model's context, in tokens.
+    pub fn context_length(&self) -> usize {
+        self.generator.model.config().block_size
+    }
+
+    /// The text the model continues for a conversation.
+    ///
+    /// A tuned model gets its template's rendering (KoChatGPT's notation, `<사람>: …` /
+    /// `<챗봇>: …`, inside the `### Instruction(명령어):` slot; the last turn must be the user's).
+    /// A plain language model gets the turns' text as it is: a single message's content (so a
+    /// one-message "chat" with `영화가` continues `영화가`), several in the same notation one per
+    /// line; it may end with an assistant turn, which the model then continues.
+    ///
+    /// # Errors
+    /// A message (the template's own check) when the conversation cannot be rendered.
+    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, String> {
+        match &self.template {
+            Some(template) => template.render_chat(messages).map_err(|e| e.to_string()),
+            None => Ok(malmoi_rlhf::template::conversation_text(messages)),
+        }
+    }
+
+    /// The raw bytes of token `id` (a special token's text for added tokens).
+    pub fn token_bytes(&self, id: usize) -> Vec<u8> {
+        let tokenizer = &self.generator.tokenizer;
+        let Some(symbols) = u32::try_from(id).ok().and_then(|id| tokenizer.id_to_token(id)) else {
+            return Vec::new();
+        };
+        if tokenizer.added_tokens().iter().any(|t| t.content == symbols) {
+            return symbols.as_bytes().to_vec();
+        }
+        symbols_to_bytes(symbols).unwrap_or_else(|| symbols.as_bytes().to_vec())
+    }
+}
+
+/// The NSMC sentiment model.
+#[derive(Debug)]
+pub struct SentimentModel {
+    /// Its id in the API (the directory's name).
+    pub id: String,
+    /// The pipeline.
+    pub pipeline: SentimentPipeline,
+}
+
+impl SentimentModel {
+    /// Loads a sentiment pipeline directory with the default Korean analyser.
+    ///
+    /// # Errors
+    /// [`LoadError::Analyzer`] or [`LoadError::Sentiment`].
+    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        let analyzer = Analyzer::new()?;
+        let pipeline = SentimentPipeline::load(dir, analyzer)
+            .map_err(|source| LoadError::Sentiment { path: dir.to_path_buf(), source })?;
+        Ok(SentimentModel { id: dir_name(dir), pipeline })
+    }
+}
+
+/// Everything the server serves.
+#[derive(Debug, Clone)]
+pub struct Models {
+    /// Language models, in the order given; the first is the default.
+    pub language: Vec<Arc<LanguageModel>>,
+    /// The sentiment model, if one was loaded.
+    pub sentiment: Option<Arc<SentimentModel>>,
+}
+
+impl Models {
+    /// Loads language model directories (ids from their names, made unique) and, if given, a
+    /// sentiment directory.
+    ///
+    /// # Errors
+    /// [`LoadError::NoLanguageModel`] for an empty list; any loader's error.
+    pub fn load(model_dirs: &[PathBuf], sentiment_dir: Option<&Path>) -> Result<Self, LoadError> {
+        if model_dirs.is_empty() {
+            return Err(LoadError::NoLanguageModel);
+        }
+        let mut language: Vec<Arc<LanguageModel>> = Vec::new();
+        for dir in model_dirs {
+            let base = dir_name(dir);
+            let mut id = base.clone();
+            let mut n = 1;
+            while language.iter().any(|m| m.id == id) || sentiment_dir.is_some_and(|s| dir_name(s) == id) {
+                n += 1;
+                id = format!("{base}-{n}");
+            }
+            language.push(Arc::new(LanguageModel::load(id, dir)?));
+        }
+        let sentiment = sentiment_dir.map(SentimentModel::load).transpose()?.map(Arc::new);
+        Ok(Models { language, sentiment })
+    }
+
+    /// The language model `id`, or the default one for `None`.
+    pub fn language_model(&self, id: Option<&str>) -> Option<&Arc<LanguageModel>> {
+        match id {
+            None => self.language.first(),
+            Some(id) => self.language.iter().find(|m| m.id == id),
+        }
+    }
+}
+
+/// A directory's last component (`models/gpt` → `gpt`), `model` if it has none.
+fn dir_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .as_deref()
+        .unwrap_or(dir)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into())
+}
+
+/// A conversation's messages as the template takes them.
+pub fn chat_messages(messages: &[crate::api::Message]) -> Vec<ChatMessage> {
+    messages.iter().map(|m| ChatMessage::new(m.role, m.content.clone())).collect()
+}
