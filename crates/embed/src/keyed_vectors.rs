@@ -43,8 +43,11 @@ impl KeyedVectors {
     /// Table from words and a `words.len() × vector_size` row-major buffer. Words must be
     /// distinct.
     pub fn from_flat(words: Vec<String>, vector_size: usize, vectors: Vec<f32>) -> Result<Self> {
-        if vectors.len() != words.len() * vector_size {
-            return Err(EmbedError::DimensionMismatch { expected: words.len() * vector_size, actual: vectors.len() });
+        let expected = words.len().checked_mul(vector_size).ok_or_else(|| {
+            EmbedError::InvalidParameter(format!("{} words × {vector_size} dimensions overflows", words.len()))
+        })?;
+        if vectors.len() != expected {
+            return Err(EmbedError::DimensionMismatch { expected, actual: vectors.len() });
         }
         let n = words.len();
         let vocab = Vocabulary::from_terms(words);
@@ -168,8 +171,9 @@ impl KeyedVectors {
     /// the `negative` ones, excluding the query words: gensim's `most_similar`, which for
     /// `positive = [b, c]`, `negative = [a]` is the 3CosAdd analogy `a : b = c : ?`.
     pub fn most_similar(&self, positive: &[&str], negative: &[&str], topn: usize) -> Result<Vec<(String, f32)>> {
-        let mut mean = vec![0.0f32; self.vector_size];
+        // Validate the query first: an empty table may claim any dimension.
         let used = self.query_rows(positive, negative)?;
+        let mut mean = vec![0.0f32; self.vector_size];
         for (&row, weight) in used.iter().zip(signs(positive, negative)) {
             axpy(weight, &self.unit_flat()[row * self.vector_size..][..self.vector_size], &mut mean);
         }

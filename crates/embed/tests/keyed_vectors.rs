@@ -165,3 +165,15 @@ fn headers_claiming_more_than_the_file_holds_are_malformed() {
         }
     }
 }
+
+/// Found by `crates/seq/tests/fuzz.rs`: `"0 1000000000000\n"` is a valid empty table, and
+/// `most_similar` on it allocated the 10^12-float mean before finding the word unknown.
+#[test]
+fn queries_on_an_empty_table_with_a_huge_dimension_fail_without_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.txt");
+    std::fs::write(&path, "0 1000000000000\n").unwrap();
+    let kv = KeyedVectors::load_word2vec_format(&path, false).unwrap();
+    assert!(matches!(kv.most_similar(&["배"], &[], 2), Err(EmbedError::UnknownWord(_))));
+    assert!(KeyedVectors::from_flat(vec!["a".into(), "b".into()], usize::MAX, Vec::new()).is_err());
+}
