@@ -119,24 +119,31 @@ impl Objective for Dpo<'_> {
         Ok(self.score(batch)?.loss)
     }
 
-    /// `accuracy` (chosen implicit reward above rejected), `loss`, `margin` (mean difference of
+    /// `accuracy` (chosen implicit reward above rejected; ties count half), `loss`, `margin` (mean difference of
     /// the implicit rewards), `chosen_reward`, `rejected_reward`.
     fn evaluate(&self, examples: &[DpoExample]) -> Result<BTreeMap<String, f64>> {
         no_grad(|| {
-            let (mut right, mut loss, mut chosen, mut rejected) = (0usize, 0.0, 0.0, 0.0);
+            let (mut right, mut loss, mut chosen, mut rejected) = (0.0, 0.0, 0.0, 0.0);
             let refs: Vec<&DpoExample> = examples.iter().collect();
             for chunk in refs.chunks(16) {
                 let scored = self.score(chunk)?;
                 loss += scored.loss.item()? as f64 * chunk.len() as f64;
                 for (c, r) in scored.chosen_rewards.iter().zip(&scored.rejected_rewards) {
-                    right += usize::from(c > r);
+                    // a tie (as before any training, when policy = reference) counts half
+                    right += if c > r {
+                        1.0
+                    } else if c == r {
+                        0.5
+                    } else {
+                        0.0
+                    };
                     chosen += *c as f64;
                     rejected += *r as f64;
                 }
             }
             let n = examples.len() as f64;
             Ok(BTreeMap::from([
-                ("accuracy".to_string(), right as f64 / n),
+                ("accuracy".to_string(), right / n),
                 ("loss".to_string(), loss / n),
                 ("margin".to_string(), (chosen - rejected) / n),
                 ("chosen_reward".to_string(), chosen / n),

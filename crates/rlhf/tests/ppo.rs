@@ -163,3 +163,17 @@ fn a_stronger_kl_penalty_keeps_the_policy_nearer_the_reference() {
     let (loose, tight) = (final_kl(0.0), final_kl(0.5));
     assert!(tight < 0.5 * loose, "KL with β = 0.5: {tight}, with β = 0: {loose}");
 }
+
+/// With one minibatch and one epoch the optimisation sees exactly the rollout's policy: the
+/// ratio is 1 everywhere, so nothing is clipped and the policy has not moved yet.
+#[test]
+fn a_single_update_starts_from_the_rollout_policy() {
+    let mut generator = policy(8);
+    let prompts = prompts(&generator);
+    let reward = FnReward(share_of_low_ids);
+    let config = PpoConfig { mini_batch_size: 8, ppo_epochs: 1, ..config(3) };
+    let log = Ppo::new(&mut generator, &reward, config).unwrap().train(&prompts, &[], RunOptions::default()).unwrap();
+    for step in &log.steps {
+        assert_eq!((step.clip_fraction, step.approx_kl), (0.0, 0.0), "step {}", step.step);
+    }
+}

@@ -183,13 +183,31 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     /// [`Error::Input`] for bad knobs or a tokenizer without `<|endoftext|>`;
     /// [`Error::VocabularyMismatch`] when the reward function reads another vocabulary.
     pub fn new(policy: &'a mut Generator, reward: &'a R, config: PpoConfig) -> Result<Self> {
+        // a copy of every weight, sharing none (same context length)
+        let reference = policy.model.with_block_size(policy.model.config().block_size)?;
+        Self::with_reference(policy, reference, reward, config)
+    }
+
+    /// As [`new`](Self::new) with a given reference, e.g. to measure a policy tuned elsewhere
+    /// (by DPO, say) against the model it started from.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); [`Error::Input`] for a reference of another shape.
+    pub fn with_reference(
+        policy: &'a mut Generator,
+        mut reference: Gpt,
+        reward: &'a R,
+        config: PpoConfig,
+    ) -> Result<Self> {
         config.validate()?;
         reward.check_tokenizer(&policy.tokenizer)?;
+        if reference.config() != policy.model.config() {
+            return Err(Error::Input("the reference model's shape differs from the policy's".into()));
+        }
         let pad =
             policy.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
         policy.model.set_training(false);
-        // a copy of every weight, sharing none (same context length)
-        let reference = policy.model.with_block_size(policy.model.config().block_size)?;
+        reference.set_training(false);
         let width = policy.model.config().n_embd;
         let normal = Normal::new(0.0, 0.02).expect("valid deviation");
         let mut rng = StdRng::seed_from_u64(config.seed);
@@ -268,11 +286,7 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
         let scored = self.score_tokens(&rollouts)?;
         let kl = mean(scored.logprobs.iter().zip(&scored.reference).map(|(p, r)| sequence_kl(p, r)));
         finite("held-out KL", kl, step)?;
-        let samples = rollouts
-            .iter()
-            .take(4)
-            .map(|r| Ok((self.decode(&r.sequence.prompt)?, r.text.clone())))
-            .collect::<Result<_>>()?;
+        let samples = rollouts.iter().take(4).map(|r| (r.prompt_text.clone(), r.text.clone())).collect();
         Ok(PpoEval { step, reward: mean(scores.iter().map(|&s| s as f64)), kl, samples })
     }
 
@@ -523,11 +537,6 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
             .sum::<f64>()
             / tokens;
         Ok(MinibatchStats { policy_loss: pg, value_loss: vf, clip_fraction: policy_loss.clip_fraction, approx_kl })
-    }
-
-    fn decode(&self, ids: &[usize]) -> Result<String> {
-        let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
-        self.policy.tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
     }
 
     fn save(&self, checkpoints: &Checkpoints, optimizers: [&dyn Optimizer; 2], state: &PpoState) -> Result<()> {

@@ -19,6 +19,8 @@ pub struct Rollout {
     pub prompt_index: usize,
     /// The prompt's and the response's tokens (an `<|endoftext|>` that ended it included).
     pub sequence: Sequence,
+    /// The prompt as text (special tokens dropped).
+    pub prompt_text: String,
     /// The response as text (special tokens dropped).
     pub text: String,
 }
@@ -92,11 +94,16 @@ pub fn generate_rollouts(
                 ..config.clone()
             };
             let response = policy.generate_ids(prompt, &config, |_| ControlFlow::Continue(()))?.ids();
-            let ids: Vec<u32> = response.iter().map(|&id| id as u32).collect();
-            let text = tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))?;
-            Ok(Rollout { prompt_index, sequence: Sequence::new(prompt.to_vec(), response)?, text })
+            let (prompt_text, text) = (decode(tokenizer, prompt)?, decode(tokenizer, &response)?);
+            Ok(Rollout { prompt_index, sequence: Sequence::new(prompt.to_vec(), response)?, prompt_text, text })
         })
         .collect()
+}
+
+/// The text of `ids`, special tokens dropped.
+pub(crate) fn decode(tokenizer: &ByteLevelBpe, ids: &[usize]) -> Result<String> {
+    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+    tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
 }
 
 /// A seed for item `i` of a run seeded with `seed` (SplitMix64's finaliser).
