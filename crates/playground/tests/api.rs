@@ -373,3 +373,15 @@ async fn sentiment_gives_probabilities() {
     let response = client.post(&url).json(&json!({"input": [], "x": 1})).send().await.unwrap();
     assert_eq!(response.status(), 400);
 }
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_is_served_with_a_strict_content_security_policy() {
+    let base = server().await;
+    let response = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("app.js") && html.contains("<textarea"));
+    let script = reqwest::get(format!("{base}/app.js")).await.unwrap().text().await.unwrap();
+    assert!(!script.contains("innerHTML"), "model output must never be inserted as HTML");
+}
