@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use malmoi_embed::KeyedVectors;
-use malmoi_seq::nsmc::parse_labeled_tsv;
+use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
+use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_tensor::checkpoint;
 use malmoi_tokenize::{Analyzer, BpeTrainer, ByteLevelBpe, Tokenizer};
 use rand::rngs::StdRng;
@@ -419,4 +420,103 @@ fn fuzz_nsmc_tsv() {
     fuzz("nsmc_tsv", Kind::Text, seeds, Vec::new(), |bytes| {
         let _ = parse_labeled_tsv(&String::from_utf8_lossy(bytes), Path::new("fuzz.tsv"));
     });
+}
+
+/// Separates the files of a model directory inside one fuzz input.
+const FILE_SEPARATOR: &[u8] = b"\n\0--next file--\0\n";
+/// The files of a sentiment pipeline directory, in the order they are packed into an input.
+const SENTIMENT_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// A pipeline with an 8-wide LSTM trained for one epoch on eight reviews, packed as one input.
+fn small_sentiment_dir(analyzer: &Analyzer) -> Vec<u8> {
+    let reviews = ["정말 재밌는 영화", "최고의 영화 감동", "정말 지루한 영화", "최악의 영화 시간 낭비"];
+    let corpus: Vec<LabeledText> = (0..2)
+        .flat_map(|round| {
+            reviews.iter().enumerate().map(move |(i, text)| LabeledText {
+                id: format!("{round}-{i}"),
+                document: text.to_string(),
+                label: u8::from(i < 2),
+            })
+        })
+        .collect();
+    let small = |vocab_size| {
+        let mut config = ModelConfig::lecture(vocab_size);
+        config.embedding_dim = 8;
+        config.encoder.input_size = 8;
+        config.encoder.hidden_size = 8;
+        config
+    };
+    let train = TrainConfig { batch_size: 4, max_epochs: 1, progress: false, ..TrainConfig::default() };
+    let preprocessor = Preprocessor::new(PreprocessConfig::default(), analyzer.clone());
+    let (pipeline, _) =
+        SentimentPipeline::trainer(preprocessor).model(small).min_count(1).config(train).train(&corpus).unwrap();
+    let dir = scratch("sentiment-seed");
+    pipeline.save(&dir).unwrap();
+    let files: Vec<Vec<u8>> = SENTIMENT_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    files.join(FILE_SEPARATOR)
+}
+
+#[test]
+fn fuzz_sentiment_model_dir() {
+    let Ok(analyzer) = Analyzer::new() else {
+        eprintln!("fuzz sentiment_model_dir: no dictionary, skipped");
+        return;
+    };
+    let dir = scratch("sentiment");
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = small_sentiment_dir(&analyzer);
+    fuzz("sentiment_model_dir", Kind::Model, vec![seed], Vec::new(), |bytes| {
+        let mut parts = split(bytes, FILE_SEPARATOR);
+        parts.resize(SENTIMENT_FILES.len(), &[]);
+        for (file, part) in SENTIMENT_FILES.iter().zip(&parts) {
+            write(&dir.join(file), part);
+        }
+        if let Ok(pipeline) = SentimentPipeline::load(&dir, analyzer.clone()) {
+            let _ = pipeline.predict("정말 재밌는 영화");
+        }
+    });
+}
+
+/// `bytes` cut at every occurrence of `separator`.
+fn split<'a>(bytes: &'a [u8], separator: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(separator.len()).position(|w| w == separator) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + separator.len()..];
+    }
+    parts.push(rest);
+    parts
+}
+
+#[test]
+fn sentiment_config_claiming_10e12_weights_is_refused_before_allocating() {
+    let Ok(analyzer) = Analyzer::new() else {
+        eprintln!("no dictionary, skipped");
+        return;
+    };
+    let seed = small_sentiment_dir(&analyzer);
+    let parts = split(&seed, FILE_SEPARATOR);
+    let dir = scratch("sentiment-huge");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (field, value) in [("vocab_size", 1_000_000_000_000u64), ("hidden_size", 1_000_000), ("num_layers", 1 << 40)] {
+        let mut config: serde_json::Value = serde_json::from_slice(parts[0]).unwrap();
+        let model = &mut config["model"];
+        let slot = if field == "vocab_size" { &mut model[field] } else { &mut model["encoder"][field] };
+        *slot = value.into();
+        write(&dir.join(SENTIMENT_FILES[0]), config.to_string().as_bytes());
+        for (file, part) in SENTIMENT_FILES.iter().zip(&parts).skip(1) {
+            write(&dir.join(file), part);
+        }
+        let mut result = None;
+        let bytes = largest_allocation(|| result = Some(SentimentPipeline::load(&dir, analyzer.clone())));
+        match result.unwrap() {
+            Err(malmoi_seq::Error::ModelDir { reason, .. }) => {
+                assert!(reason.contains("at least"), "{field}: {reason}")
+            }
+            Err(other) => panic!("{field} = {value}: expected ModelDir, got {other}"),
+            Ok(_) => panic!("{field} = {value}: loaded"),
+        }
+        assert!(bytes < 4 << 20, "{field} = {value}: allocated {bytes} bytes at once");
+    }
 }

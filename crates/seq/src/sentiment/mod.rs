@@ -14,6 +14,7 @@ use std::path::Path;
 
 use malmoi_embed::KeyedVectors;
 use malmoi_tensor::checkpoint::{self, Precision};
+use malmoi_tensor::nn::Module;
 use malmoi_tokenize::encoding::Tokenizer;
 use malmoi_tokenize::korean::Analyzer;
 use serde::{Deserialize, Serialize};
@@ -272,8 +273,17 @@ impl SentimentPipeline {
             )));
         }
         let tokenizer = Tokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
+        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| model_dir_error(e.to_string()))?;
+        let stored: u64 =
+            weights.names().into_iter().filter_map(|name| weights.get(name).ok()).map(|a| a.len() as u64).sum();
+        let needed = config.model.min_parameters();
+        if needed > stored {
+            return Err(model_dir_error(format!(
+                "config.json describes at least {needed} weights but model.safetensors holds {stored}"
+            )));
+        }
         let model = SentimentModel::new(config.model.clone(), 0)?;
-        checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| model_dir_error(e.to_string()))?;
+        weights.load_into(&model.named_parameters()).map_err(|e| model_dir_error(e.to_string()))?;
         let preprocessor = Preprocessor::new(config.preprocess.clone(), analyzer);
         Ok(Self { config, preprocessor, tokenizer, model })
     }

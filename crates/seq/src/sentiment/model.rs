@@ -43,6 +43,21 @@ impl ModelConfig {
             RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
         Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden, dropout: 0.0 }
     }
+
+    /// A lower bound on the number of weights this configuration has (the embedding table and
+    /// one `hidden × (input + hidden)` matrix per recurrent layer and direction), saturating
+    /// instead of overflowing. Loaders compare it with the weights file before building the
+    /// model, so a configuration claiming 10^12 weights is refused without allocating them.
+    pub(crate) fn min_parameters(&self) -> u64 {
+        let [vocab, width, hidden, layers] =
+            [self.vocab_size, self.embedding_dim, self.encoder.hidden_size, self.encoder.num_layers].map(|n| n as u64);
+        let directions = self.encoder.directions() as u64;
+        let first = hidden.saturating_mul(width.saturating_add(hidden));
+        let per_layer = hidden.saturating_mul(hidden.saturating_mul(2));
+        vocab.saturating_mul(width).saturating_add(
+            directions.saturating_mul(first.saturating_add(layers.saturating_sub(1).saturating_mul(per_layer))),
+        )
+    }
 }
 
 /// A padded batch of id sequences: `ids` is `(batch, time)` with the valid ids first and 0 after.
