@@ -72,6 +72,16 @@ fn merge_with_unknown_token_is_reported() {
     assert!(message.contains("model.merges[5]") && message.contains("zzzz"), "{message}");
 }
 
+/// Found by `crates/seq/tests/fuzz.rs`: one id of 4·10^9 made the loader allocate a 96 GB
+/// id table and abort.
+#[test]
+fn huge_vocabulary_id_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_fixture(dir.path(), |json| json["model"]["vocab"]["zzzz"] = serde_json::json!(4_000_000_000u32));
+    let message = format_message(ByteLevelBpe::from_file(&path), &path);
+    assert!(message.contains("ids up to 4000000000"), "{message}");
+}
+
 #[test]
 fn unsupported_components_are_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -59,6 +59,10 @@ struct Symbol {
     len: u32,
 }
 
+/// How far the largest vocabulary id may exceed the number of tokens (unused ids cost one
+/// table slot each).
+const MAX_ID_GAP: usize = 1 << 20;
+
 impl BpeModel {
     /// Builds a model from a vocabulary and merges given as token pairs in rank order.
     ///
@@ -74,6 +78,16 @@ impl BpeModel {
     ) -> Result<Self> {
         let format_error = |message: String| BpeError::Format { path: source.to_path_buf(), message };
         let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        // The id table is dense: allow gaps in the ids, but not ones that would make a small
+        // file allocate gigabytes (an id of 4·10^9 in a ten-token vocabulary).
+        if size > vocab.len() + MAX_ID_GAP {
+            return Err(format_error(format!(
+                "model.vocab has {} tokens but ids up to {}: ids more than {MAX_ID_GAP} beyond the \
+                 vocabulary size are not supported",
+                vocab.len(),
+                size - 1
+            )));
+        }
         let mut id_to_token = vec![None; size];
         for (token, &id) in &vocab {
             if let Some(other) = id_to_token[id as usize].replace(token.clone()) {
