@@ -51,8 +51,9 @@ def dpo(policy_chosen, policy_rejected, reference_chosen, reference_rejected, be
     return float(np.mean(-log_sigmoid(logits)))
 
 
-def ppo_policy(new, old, advantages, mask, eps):
-    new, old, a, m = (np.asarray(x, np.float64) for x in (new, old, advantages, mask))
+def ppo_policy(new_logprobs, old_logprobs, advantages, mask, clip):
+    new, old, a, m = (np.asarray(x, np.float64) for x in (new_logprobs, old_logprobs, advantages, mask))
+    eps = clip
     ratio = np.exp(new - old)
     unclipped = -a * ratio
     clipped = -a * np.clip(ratio, 1 - eps, 1 + eps)
@@ -61,7 +62,8 @@ def ppo_policy(new, old, advantages, mask, eps):
     return float(loss), float(fraction)
 
 
-def ppo_value(values, old_values, returns, mask, eps):
+def ppo_value(values, old_values, returns, mask, clip):
+    eps = clip
     v, old, ret, m = (np.asarray(x, np.float64) for x in (values, old_values, returns, mask))
     v_clipped = old + np.clip(v - old, -eps, eps)
     unclipped = (v - ret) ** 2
@@ -127,35 +129,24 @@ def main():
 
     # ratios inside and outside [1 - eps, 1 + eps] for positive and negative advantages; one
     # masked-out position whose (large) terms must not count
-    new = [[-0.9, -2.5, -0.4, -1.0], [-0.75, -1.05, -2.0, -0.2]]
-    old = [[-1.0, -2.0, -0.5, -1.0], [-0.7, -1.5, -3.0, -0.9]]
-    advantages = [[0.5, -1.0, 2.0, 0.3], [1.5, -0.3, 0.8, 5.0]]
     mask = [[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]]
-    eps = 0.2
-    loss, fraction = ppo_policy(new, old, advantages, mask, eps)
-    fixture["ppo_policy"] = {
-        "new_logprobs": new,
-        "old_logprobs": old,
-        "advantages": advantages,
+    policy = {
+        "new_logprobs": [[-0.9, -2.5, -0.4, -1.0], [-0.75, -1.05, -2.0, -0.2]],
+        "old_logprobs": [[-1.0, -2.0, -0.5, -1.0], [-0.7, -1.5, -3.0, -0.9]],
+        "advantages": [[0.5, -1.0, 2.0, 0.3], [1.5, -0.3, 0.8, 5.0]],
         "mask": mask,
-        "clip": eps,
-        "loss": loss,
-        "clip_fraction": fraction,
+        "clip": 0.2,
     }
-
-    values = [[0.1, 0.9, -0.4, 0.0], [0.5, -0.6, 1.3, 2.0]]
-    old_values = [[0.0, 0.5, 0.0, 0.0], [0.4, 0.0, 1.0, 0.0]]
-    returns = [[1.0, 0.0, -1.0, 0.0], [0.2, 0.3, 0.9, -4.0]]
-    loss, fraction = ppo_value(values, old_values, returns, mask, eps)
-    fixture["ppo_value"] = {
-        "values": values,
-        "old_values": old_values,
-        "returns": returns,
+    value = {
+        "values": [[0.1, 0.9, -0.4, 0.0], [0.5, -0.6, 1.3, 2.0]],
+        "old_values": [[0.0, 0.5, 0.0, 0.0], [0.4, 0.0, 1.0, 0.0]],
+        "returns": [[1.0, 0.0, -1.0, 0.0], [0.2, 0.3, 0.9, -4.0]],
         "mask": mask,
-        "clip": eps,
-        "loss": loss,
-        "clip_fraction": fraction,
+        "clip": 0.2,
     }
+    for name, inputs, formula in (("ppo_policy", policy, ppo_policy), ("ppo_value", value, ppo_value)):
+        loss, fraction = formula(**inputs)
+        fixture[name] = {**inputs, "loss": loss, "clip_fraction": fraction}
 
     fixture["gae"] = []
     for rewards, vals, gamma, lam in [

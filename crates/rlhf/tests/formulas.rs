@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayD};
 use serde::Deserialize;
 
 use malmoi_rlhf::data::{PreferencePair, RankingRecord};
-use malmoi_rlhf::losses::{dpo_loss, gae, masked_mean, pairwise_loss, ppo_policy_loss, ppo_value_loss};
+use malmoi_rlhf::losses::{Clipped, dpo_loss, gae, masked_mean, pairwise_loss, ppo_policy_loss, ppo_value_loss};
 use malmoi_tensor::Tensor;
 use malmoi_transformer::IGNORE_INDEX;
 
@@ -17,8 +17,8 @@ const TOLERANCE: f64 = 1e-5;
 struct Fixture {
     pairwise: Pairwise,
     dpo: Vec<Dpo>,
-    ppo_policy: PpoPolicy,
-    ppo_value: PpoValue,
+    ppo_policy: ClippedCase<PolicyInputs>,
+    ppo_value: ClippedCase<ValueInputs>,
     gae: Vec<Gae>,
     masked_mean: MaskedMean,
     sft_loss: SftLoss,
@@ -42,11 +42,11 @@ struct Dpo {
     loss: f64,
 }
 
+/// A clipped PPO loss case: its own inputs, the mask and clip range, and the expected figures.
 #[derive(Deserialize)]
-struct PpoPolicy {
-    new_logprobs: Vec<Vec<f32>>,
-    old_logprobs: Vec<Vec<f32>>,
-    advantages: Vec<Vec<f32>>,
+struct ClippedCase<I> {
+    #[serde(flatten)]
+    inputs: I,
     mask: Vec<Vec<f32>>,
     clip: f32,
     loss: f64,
@@ -54,14 +54,17 @@ struct PpoPolicy {
 }
 
 #[derive(Deserialize)]
-struct PpoValue {
+struct PolicyInputs {
+    new_logprobs: Vec<Vec<f32>>,
+    old_logprobs: Vec<Vec<f32>>,
+    advantages: Vec<Vec<f32>>,
+}
+
+#[derive(Deserialize)]
+struct ValueInputs {
     values: Vec<Vec<f32>>,
     old_values: Vec<Vec<f32>>,
     returns: Vec<Vec<f32>>,
-    mask: Vec<Vec<f32>>,
-    clip: f32,
-    loss: f64,
-    clip_fraction: f64,
 }
 
 #[derive(Deserialize)]
@@ -149,31 +152,39 @@ fn dpo_loss_matches_the_fixture() {
     }
 }
 
+/// The inputs of one of PPO's clipped losses, evaluated by malmoi.
+trait ClippedInputs {
+    fn malmoi(&self, mask: &Array2<f32>, clip: f32) -> Clipped;
+}
+
+impl ClippedInputs for PolicyInputs {
+    fn malmoi(&self, mask: &Array2<f32>, clip: f32) -> Clipped {
+        let (old, advantages) = (matrix(&self.old_logprobs), matrix(&self.advantages));
+        ppo_policy_loss(&tensor(&self.new_logprobs), &old, &advantages, mask, clip).unwrap()
+    }
+}
+
+impl ClippedInputs for ValueInputs {
+    fn malmoi(&self, mask: &Array2<f32>, clip: f32) -> Clipped {
+        ppo_value_loss(&tensor(&self.values), &matrix(&self.old_values), &matrix(&self.returns), mask, clip).unwrap()
+    }
+}
+
+fn check_clipped<I: ClippedInputs>(what: &str, case: &ClippedCase<I>) {
+    let clipped = case.inputs.malmoi(&matrix(&case.mask), case.clip);
+    close(&format!("{what} loss"), clipped.loss.item().unwrap() as f64, case.loss);
+    close(&format!("{what} clip fraction"), clipped.clip_fraction, case.clip_fraction);
+    assert!(case.clip_fraction > 0.0 && case.clip_fraction < 1.0, "the {what} fixture exercises both branches");
+}
+
 #[test]
 fn ppo_policy_loss_and_clip_fraction_match_the_fixture() {
-    let f = fixture().ppo_policy;
-    let clipped = ppo_policy_loss(
-        &tensor(&f.new_logprobs),
-        &matrix(&f.old_logprobs),
-        &matrix(&f.advantages),
-        &matrix(&f.mask),
-        f.clip,
-    )
-    .unwrap();
-    close("PPO policy loss", clipped.loss.item().unwrap() as f64, f.loss);
-    close("PPO policy clip fraction", clipped.clip_fraction, f.clip_fraction);
-    assert!(f.clip_fraction > 0.0 && f.clip_fraction < 1.0, "the fixture exercises both branches");
+    check_clipped("PPO policy", &fixture().ppo_policy);
 }
 
 #[test]
 fn ppo_value_loss_and_clip_fraction_match_the_fixture() {
-    let f = fixture().ppo_value;
-    let clipped =
-        ppo_value_loss(&tensor(&f.values), &matrix(&f.old_values), &matrix(&f.returns), &matrix(&f.mask), f.clip)
-            .unwrap();
-    close("PPO value loss", clipped.loss.item().unwrap() as f64, f.loss);
-    close("PPO value clip fraction", clipped.clip_fraction, f.clip_fraction);
-    assert!(f.clip_fraction > 0.0 && f.clip_fraction < 1.0, "the fixture exercises both branches");
+    check_clipped("PPO value", &fixture().ppo_value);
 }
 
 #[test]
