@@ -209,3 +209,19 @@ fn long_texts_are_analysed_in_bounded_chunks() {
     let morphs = a.morphs(&unbroken).unwrap();
     assert_eq!(morphs.concat(), unbroken);
 }
+
+/// Found by `crates/seq/tests/fuzz.rs`: grouping unknown words rescanned a run of one
+/// character category from every position, so 40 000 `a` took 0.8 s and 60 000 lone jamo
+/// 8 s. The scan is now bounded by the longest group MeCab would form: linear time.
+#[test]
+fn long_runs_of_one_category_are_linear() {
+    let analyzer = Analyzer::new().unwrap();
+    for unit in ["a", "\u{1161}\u{11A8}", "ㅋ"] {
+        let text = unit.repeat(200_000 / unit.chars().count());
+        let started = std::time::Instant::now();
+        let pos = analyzer.pos(&text).unwrap();
+        let took = started.elapsed();
+        assert_eq!(pos.iter().map(|(surface, _)| surface.as_str()).collect::<String>(), text);
+        assert!(took < std::time::Duration::from_secs(3), "{unit:?} × 200 000: {took:?}");
+    }
+}

@@ -262,16 +262,23 @@ impl Lexicon {
         let n = chars.len();
         let mut group_end = None;
         if definition.group {
+            // Scan no further than the longest group that could be added or end the length
+            // loop below: scanning to the end of the run from every position made a long
+            // run of one category (60 000 lone jamo, 40 000 `a`) quadratic.
+            let limit = n.min(begin + 2 + MAX_GROUPING.max(definition.length as usize));
             let mut end = begin + 1;
             let mut previous = char_info.mask;
-            while end < n && previous & info[end].mask != 0 {
+            while end < limit && previous & info[end].mask != 0 {
                 previous = info[end].mask;
                 end += 1;
             }
-            if end - (begin + 1) <= MAX_GROUPING {
-                self.add_unknown(nodes, category, begin, end);
+            let run_continues = end < n && previous & info[end].mask != 0;
+            if !run_continues {
+                if end - (begin + 1) <= MAX_GROUPING {
+                    self.add_unknown(nodes, category, begin, end);
+                }
+                group_end = Some(end);
             }
-            group_end = Some(end);
         }
         for end in (begin + 1..=n).take(definition.length as usize) {
             if Some(end) == group_end {
