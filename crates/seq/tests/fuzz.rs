@@ -204,15 +204,14 @@ fn fuzz(name: &str, kind: Kind, built: Vec<Vec<u8>>, rare: Vec<Vec<u8>>, mut tar
         started.store(u64::MAX, Ordering::Relaxed);
         if outcome.is_err() {
             done.store(true, Ordering::Relaxed);
-            panic!("{name}: case {case}: panic on input {:?}", String::from_utf8_lossy(&input));
+            panic!("{name}: case {case}: panic on input {}", shown(&input));
         }
         let limit = HANG + HANG_PER_BYTE * input.len() as u32;
-        assert!(took < limit, "{name}: case {case}: {took:?} on input {:?}", String::from_utf8_lossy(&input));
+        assert!(took < limit, "{name}: case {case}: {took:?} on input {}", shown(&input));
         assert!(
             bytes <= ALLOCATION_LIMIT,
-            "{name}: case {case}: allocated {bytes} bytes at once on a {}-byte input {:?}",
-            input.len(),
-            String::from_utf8_lossy(&input[..input.len().min(200)])
+            "{name}: case {case}: allocated {bytes} bytes at once on input {}",
+            shown(&input)
         );
         slowest = slowest.max(took);
         largest = largest.max(bytes);
@@ -225,6 +224,11 @@ fn fuzz(name: &str, kind: Kind, built: Vec<Vec<u8>>, rare: Vec<Vec<u8>>, mut tar
         seeds.len() + rare.len(),
         origin.elapsed()
     );
+}
+
+/// The first 200 bytes of `input` (as lossy UTF-8) and its length, for failure messages.
+fn shown(input: &[u8]) -> String {
+    format!("{:?} ({} bytes)", String::from_utf8_lossy(&input[..input.len().min(200)]), input.len())
 }
 
 /// The committed seeds of `target` (`fuzz/seeds/<target>/*`) followed by `built`.
