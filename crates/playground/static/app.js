@@ -136,7 +136,9 @@ function showProbabilities(turn) {
 function showAlternatives(entry) {
   const body = $("prob-table").tBodies[0];
   body.replaceChildren();
-  const rows = entry.top_logprobs.length ? entry.top_logprobs : [entry];
+  const rows = [...entry.top_logprobs];
+  // a sampled token may lie outside the best alternatives: show it too
+  if (!rows.some((r) => r.token === entry.token)) rows.push(entry);
   for (const alternative of rows) {
     const row = document.createElement("tr");
     if (alternative.token === entry.token) row.className = "chosen";
