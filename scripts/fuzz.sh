@@ -18,4 +18,4 @@ model=${2:-100000}
 filter=${3:-}
 MALMOI_FUZZ_TEXT_CASES=$text MALMOI_FUZZ_MODEL_CASES=$model \
     nice cargo test -p malmoi-seq --test fuzz -- --nocapture --test-threads=2 $filter 2>&1 |
-    grep -E '^fuzz |panicked|^test result|FAILED|hang|allocated'
+    grep -oE 'fuzz [a-z0-9_]+: .*|panicked.*|test result.*|FAILED.*' | cut -c1-400
