@@ -132,7 +132,7 @@ impl Gpt2Config {
         if !["gelu_new", "gelu_pytorch_tanh"].contains(&self.activation_function.as_str()) {
             return unsupported("activation_function", format!("{:?} (only gelu_new)", self.activation_function));
         }
-        if self.n_inner.is_some_and(|n| n != 4 * self.n_embd) {
+        if self.n_inner.is_some_and(|n| Some(n) != self.n_embd.checked_mul(4)) {
             return unsupported("n_inner", format!("{:?} (only 4 · n_embd)", self.n_inner));
         }
         if !self.scale_attn_weights || self.scale_attn_by_inverse_layer_idx || self.add_cross_attention {
@@ -216,8 +216,10 @@ pub fn load_parameters(
     let names: BTreeSet<&str> = stored.names().into_iter().collect();
     let mut used = BTreeSet::new();
     for (name, param) in params {
-        let swapped = prefixes.iter().filter_map(|(from, to)| name.strip_prefix(from).map(|rest| format!("{to}{rest}")));
-        let Some(key) = std::iter::once(name.clone()).chain(swapped).find_map(|n| names.get(n.as_str()).copied()) else {
+        let swapped =
+            prefixes.iter().filter_map(|(from, to)| name.strip_prefix(from).map(|rest| format!("{to}{rest}")));
+        let Some(key) = std::iter::once(name.clone()).chain(swapped).find_map(|n| names.get(n.as_str()).copied())
+        else {
             return Err(Error::MissingTensor { path: path.to_path_buf(), name: name.clone() });
         };
         used.insert(key);
@@ -235,6 +237,31 @@ pub fn load_parameters(
     }
     if let Some(extra) = names.iter().find(|n| !used.contains(*n) && !ignorable(n)) {
         return Err(Error::UnexpectedTensor { path: path.to_path_buf(), name: extra.to_string() });
+    }
+    Ok(())
+}
+
+/// Refuses a configuration whose weights could not fit in the file at `weights` (at least
+/// two bytes per weight, as F16), before the model is built: a `config.json` claiming 10^12
+/// parameters must not allocate them.
+///
+/// # Errors
+/// [`Error::Config`] if the file is too small.
+fn check_weights_can_hold(weights: &Path, config: &GptConfig) -> Result<()> {
+    // A missing or unreadable file is reported by the weight loader, as before.
+    let Ok(bytes) = std::fs::metadata(weights).map(|m| m.len()) else {
+        return Ok(());
+    };
+    let [vocab, layers, width] = [config.vocab_size, config.n_layer, config.n_embd].map(|n| n as u64);
+    // The token embedding and, per block, the attention (4 · n²) and MLP (8 · n²) matrices.
+    let weights_needed = vocab
+        .saturating_mul(width)
+        .saturating_add(layers.saturating_mul(12).saturating_mul(width.saturating_mul(width)));
+    if weights_needed > bytes / 2 {
+        return Err(Error::Config(format!(
+            "config.json describes at least {weights_needed} weights but {} holds {bytes} bytes",
+            weights.display()
+        )));
     }
     Ok(())
 }
@@ -257,7 +284,9 @@ impl Gpt {
     /// the tensor; shape and corrupt-file errors from the checkpoint reader.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Gpt> {
         let dir = dir.as_ref();
-        let mut model = Gpt::new(read_config(dir)?, 0)?;
+        let config = read_config(dir)?;
+        check_weights_can_hold(&dir.join(WEIGHTS_FILE), &config)?;
+        let mut model = Gpt::new(config, 0)?;
         model.set_training(false);
         // Files saved from a bare `GPT2Model` have no `transformer.` prefix.
         let tied = model.config().tie_word_embeddings;
@@ -303,7 +332,12 @@ impl Gpt {
             })
             .collect();
         let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-        checkpoint::save_with(dir.join(WEIGHTS_FILE), stored.iter().map(|(n, v)| (n.as_str(), v)), &metadata, precision)?;
+        checkpoint::save_with(
+            dir.join(WEIGHTS_FILE),
+            stored.iter().map(|(n, v)| (n.as_str(), v)),
+            &metadata,
+            precision,
+        )?;
         let mut config = Gpt2Config::from_config(self.config());
         if let Some(id) = end_of_text {
             config.rest.insert("bos_token_id".into(), Value::from(id));

@@ -34,10 +34,9 @@ fn tiny(positions: Positions, norm: NormPlacement, tied: bool) -> GptConfig {
 /// few entries of each tensor (tied embeddings, both norm placements, both position kinds).
 #[test]
 fn parameter_gradients_match_finite_differences() {
-    for (positions, norm, tied) in [
-        (Positions::Learned, NormPlacement::Pre, true),
-        (Positions::Sinusoidal, NormPlacement::Post, false),
-    ] {
+    for (positions, norm, tied) in
+        [(Positions::Learned, NormPlacement::Pre, true), (Positions::Sinusoidal, NormPlacement::Post, false)]
+    {
         let model = Gpt::new(tiny(positions, norm, tied), 3).unwrap();
         // Larger weights than GPT-2's 0.02 so every path carries a measurable gradient.
         let mut rng = StdRng::seed_from_u64(9);
@@ -65,7 +64,10 @@ fn parameter_gradients_match_finite_differences() {
                 let numeric = (up - down) / (2.0 * eps as f64);
                 let analytic = grad.as_slice().unwrap()[index] as f64;
                 let tolerance = 2e-3 + 2e-2 * numeric.abs().max(analytic.abs());
-                assert!((numeric - analytic).abs() < tolerance, "{name}[{index}]: analytic {analytic} vs numeric {numeric}");
+                assert!(
+                    (numeric - analytic).abs() < tolerance,
+                    "{name}[{index}]: analytic {analytic} vs numeric {numeric}"
+                );
             }
         }
     }
@@ -209,17 +211,49 @@ fn bad_checkpoints_get_typed_errors() {
 
     let with_key = original.replacen('{', "{\"rotary_dim\": 64,", 1);
     std::fs::write(&config_path, with_key).unwrap();
-    assert!(matches!(Gpt::from_pretrained(dir.path()), Err(Error::UnsupportedConfigKey { key, .. }) if key == "rotary_dim"));
+    assert!(
+        matches!(Gpt::from_pretrained(dir.path()), Err(Error::UnsupportedConfigKey { key, .. }) if key == "rotary_dim")
+    );
 
     let two_layers = original.replace("\"n_layer\": 2", "\"n_layer\": 3");
     std::fs::write(&config_path, two_layers).unwrap();
-    assert!(matches!(Gpt::from_pretrained(dir.path()), Err(Error::MissingTensor { name, .. }) if name == "transformer.h.2.ln_1.weight"));
+    assert!(
+        matches!(Gpt::from_pretrained(dir.path()), Err(Error::MissingTensor { name, .. }) if name == "transformer.h.2.ln_1.weight")
+    );
 
     std::fs::write(&config_path, &original).unwrap();
     let weights = dir.path().join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
     assert!(matches!(Gpt::from_pretrained(dir.path()), Err(Error::Tensor(_))));
+}
+
+/// A `config.json` claiming 10^12 parameters is refused from the size of `model.safetensors`
+/// before the model is built (it used to allocate them), and a huge `n_embd` beside `n_inner`
+/// no longer overflows.
+#[test]
+fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
+    let model = Gpt::new(tiny(Positions::Learned, NormPlacement::Pre, true), 4).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save_pretrained(dir.path()).unwrap();
+    let config_path = dir.path().join("config.json");
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    for (key, value) in [("vocab_size", 1_000_000_000_000u64), ("n_layer", 1 << 40), ("n_embd", 1 << 20)] {
+        let mut config = original.clone();
+        config[key] = value.into();
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        match Gpt::from_pretrained(dir.path()) {
+            Err(Error::Config(reason)) => assert!(reason.contains("at least"), "{key}: {reason}"),
+            other => panic!("{key} = {value}: expected a config error, got {:?}", other.map(|_| ())),
+        }
+    }
+    let mut config = original.clone();
+    config["n_embd"] = (usize::MAX / 2).into();
+    config["n_inner"] = 8.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    assert!(
+        matches!(Gpt::from_pretrained(dir.path()), Err(Error::UnsupportedConfigKey { key, .. }) if key == "n_inner")
+    );
 }
 
 #[test]
