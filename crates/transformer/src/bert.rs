@@ -23,7 +23,7 @@ use malmoi_tensor::{Tensor, no_grad};
 use crate::attention::MultiHeadAttention;
 use crate::block::Activation;
 use crate::error::{Error, Result};
-use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, load_parameters};
+use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, check_weights_can_hold, load_parameters};
 use crate::init::{embedding, linear};
 
 /// Reads a BERT directory's `config.json`.
@@ -35,6 +35,22 @@ pub fn read_bert_config(dir: &Path) -> Result<BertConfig> {
     let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
     let config: BertConfig = serde_json::from_str(&text).map_err(Error::json(&path))?;
     config.validate()?;
+    Ok(config)
+}
+
+/// [`read_bert_config`], refusing a configuration whose weights `model.safetensors` could not
+/// hold (the word embeddings and, per layer, 4 · h² attention and 2 · h · intermediate MLP
+/// weights), so a config claiming 10^12 parameters is refused before the model is built.
+fn read_config_for_weights(dir: &Path) -> Result<BertConfig> {
+    let config = read_bert_config(dir)?;
+    let [vocab, hidden, layers, inner] =
+        [config.vocab_size, config.hidden_size, config.num_hidden_layers, config.intermediate_size].map(|n| n as u64);
+    let per_layer =
+        hidden.saturating_mul(hidden).saturating_mul(4).saturating_add(hidden.saturating_mul(inner).saturating_mul(2));
+    check_weights_can_hold(
+        &dir.join(WEIGHTS_FILE),
+        vocab.saturating_mul(hidden).saturating_add(layers.saturating_mul(per_layer)),
+    )?;
     Ok(config)
 }
 
@@ -130,7 +146,10 @@ impl BertConfig {
     /// [`Error::Config`] or [`Error::UnsupportedConfigKey`].
     pub fn validate(&self) -> Result<Activation> {
         if self.model_type != "bert" {
-            return Err(Error::UnsupportedConfigKey { key: "model_type".into(), reason: format!("{:?}", self.model_type) });
+            return Err(Error::UnsupportedConfigKey {
+                key: "model_type".into(),
+                reason: format!("{:?}", self.model_type),
+            });
         }
         for (key, value) in &self.rest {
             let harmless = match key.as_str() {
@@ -142,11 +161,18 @@ impl BertConfig {
                 return Err(Error::UnsupportedConfigKey { key: key.clone(), reason: format!("{value}") });
             }
         }
-        if self.vocab_size == 0 || self.num_hidden_layers == 0 || self.max_position_embeddings == 0 || self.type_vocab_size == 0 {
+        if self.vocab_size == 0
+            || self.num_hidden_layers == 0
+            || self.max_position_embeddings == 0
+            || self.type_vocab_size == 0
+        {
             return Err(Error::Config("vocab, layers, positions and token types must be positive".into()));
         }
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return Err(Error::Config(format!("hidden_size {} does not split into {} heads", self.hidden_size, self.num_attention_heads)));
+            return Err(Error::Config(format!(
+                "hidden_size {} does not split into {} heads",
+                self.hidden_size, self.num_attention_heads
+            )));
         }
         if !(0.0..1.0).contains(&self.hidden_dropout_prob) {
             return Err(Error::Config(format!("hidden_dropout_prob {}", self.hidden_dropout_prob)));
@@ -313,7 +339,7 @@ impl Bert {
     /// Config, missing- and unexpected-tensor, shape and file errors.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let mut model = Bert::new(read_bert_config(dir)?, 0)?;
+        let mut model = Bert::new(read_config_for_weights(dir)?, 0)?;
         model.set_training(false);
         let path = dir.join(WEIGHTS_FILE);
         let stored = malmoi_tensor::checkpoint::load(&path)?;
@@ -358,10 +384,18 @@ impl Bert {
     pub fn forward(&self, input: &BertInput) -> Result<BertOutput> {
         let (b, t) = input.input_ids.dim();
         if b == 0 || t == 0 || input.token_type_ids.dim() != (b, t) || input.attention_mask.dim() != (b, t) {
-            return Err(Error::Input(format!("ids {:?}, type ids {:?}, mask {:?}", (b, t), input.token_type_ids.dim(), input.attention_mask.dim())));
+            return Err(Error::Input(format!(
+                "ids {:?}, type ids {:?}, mask {:?}",
+                (b, t),
+                input.token_type_ids.dim(),
+                input.attention_mask.dim()
+            )));
         }
         if t > self.config.max_position_embeddings {
-            return Err(Error::Input(format!("{t} tokens exceed the {} positions", self.config.max_position_embeddings)));
+            return Err(Error::Input(format!(
+                "{t} tokens exceed the {} positions",
+                self.config.max_position_embeddings
+            )));
         }
         let e = &self.embeddings;
         let positions = ArrayD::from_shape_fn(IxDyn(&[t]), |i| i[0]);
@@ -485,7 +519,7 @@ impl BertForPreTraining {
     /// As [`Bert::from_pretrained`].
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let mut model = BertForPreTraining::new(Bert::new(read_bert_config(dir)?, 0)?, 0)?;
+        let mut model = BertForPreTraining::new(Bert::new(read_config_for_weights(dir)?, 0)?, 0)?;
         model.set_training(false);
         let ignorable = |n: &str| n == "cls.predictions.decoder.weight" || n.ends_with("position_ids");
         load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;
@@ -519,7 +553,12 @@ impl BertForPreTraining {
     ///
     /// # Errors
     /// Shape errors; [`Error::NonFinite`] for a NaN loss.
-    pub fn losses(&self, input: &BertInput, mlm_labels: &Array2<usize>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
+    pub fn losses(
+        &self,
+        input: &BertInput,
+        mlm_labels: &Array2<usize>,
+        next_sentence: &[usize],
+    ) -> Result<(Tensor, Tensor)> {
         let out = self.forward(input)?;
         let mlm = out.prediction_logits.cross_entropy(&mlm_labels.clone().into_dyn(), Some(crate::IGNORE_INDEX))?;
         let labels = ndarray::Array1::from(next_sentence.to_vec()).into_dyn();
@@ -626,7 +665,8 @@ impl BertForSequenceClassification {
     /// As [`Bert::from_pretrained`].
     pub fn from_pretrained(dir: impl AsRef<Path>, num_labels: usize) -> Result<Self> {
         let dir = dir.as_ref();
-        let mut model = BertForSequenceClassification::new(Bert::new(read_bert_config(dir)?, 0)?, num_labels, 0)?;
+        let mut model =
+            BertForSequenceClassification::new(Bert::new(read_config_for_weights(dir)?, 0)?, num_labels, 0)?;
         model.set_training(false);
         let ignorable = |n: &str| n.ends_with("position_ids");
         load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;

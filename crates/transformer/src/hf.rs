@@ -241,22 +241,17 @@ pub fn load_parameters(
     Ok(())
 }
 
-/// Refuses a configuration whose weights could not fit in the file at `weights` (at least
-/// two bytes per weight, as F16), before the model is built: a `config.json` claiming 10^12
-/// parameters must not allocate them.
+/// Refuses a configuration needing `weights_needed` weights (a lower bound) when the file at
+/// `weights` could not hold them (at least two bytes per weight, as F16), before the model is
+/// built: a `config.json` claiming 10^12 parameters must not allocate them.
 ///
 /// # Errors
 /// [`Error::Config`] if the file is too small.
-fn check_weights_can_hold(weights: &Path, config: &GptConfig) -> Result<()> {
+pub(crate) fn check_weights_can_hold(weights: &Path, weights_needed: u64) -> Result<()> {
     // A missing or unreadable file is reported by the weight loader, as before.
     let Ok(bytes) = std::fs::metadata(weights).map(|m| m.len()) else {
         return Ok(());
     };
-    let [vocab, layers, width] = [config.vocab_size, config.n_layer, config.n_embd].map(|n| n as u64);
-    // The token embedding and, per block, the attention (4 · n²) and MLP (8 · n²) matrices.
-    let weights_needed = vocab
-        .saturating_mul(width)
-        .saturating_add(layers.saturating_mul(12).saturating_mul(width.saturating_mul(width)));
     if weights_needed > bytes / 2 {
         return Err(Error::Config(format!(
             "config.json describes at least {weights_needed} weights but {} holds {bytes} bytes",
@@ -264,6 +259,13 @@ fn check_weights_can_hold(weights: &Path, config: &GptConfig) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A lower bound on a GPT's weights: the token embedding and, per block, the attention
+/// (4 · n²) and MLP (8 · n²) matrices; saturating instead of overflowing.
+fn min_gpt_weights(config: &GptConfig) -> u64 {
+    let [vocab, layers, width] = [config.vocab_size, config.n_layer, config.n_embd].map(|n| n as u64);
+    vocab.saturating_mul(width).saturating_add(layers.saturating_mul(12).saturating_mul(width.saturating_mul(width)))
 }
 
 /// Reads a model directory's `config.json` as a [`GptConfig`].
@@ -285,7 +287,7 @@ impl Gpt {
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Gpt> {
         let dir = dir.as_ref();
         let config = read_config(dir)?;
-        check_weights_can_hold(&dir.join(WEIGHTS_FILE), &config)?;
+        check_weights_can_hold(&dir.join(WEIGHTS_FILE), min_gpt_weights(&config))?;
         let mut model = Gpt::new(config, 0)?;
         model.set_training(false);
         // Files saved from a bare `GPT2Model` have no `transformer.` prefix.

@@ -22,8 +22,12 @@ fn tensors(path: PathBuf) -> BTreeMap<String, ArrayD<f32>> {
     file.iter()
         .map(|(name, view)| {
             let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-                safetensors::Dtype::I64 => view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                safetensors::Dtype::F32 => {
+                    view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+                }
+                safetensors::Dtype::I64 => {
+                    view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect()
+                }
                 other => panic!("{name}: {other:?}"),
             };
             (name.to_string(), ArrayD::from_shape_vec(view.shape(), values).unwrap())
@@ -71,7 +75,10 @@ fn bert_tiny_equals_transformers() {
     let nsp = heads.seq_relationship_logits.to_array();
     assert!(nsp.iter().zip(expected["seq_relationship_logits"].iter()).all(|(a, b)| (a - b).abs() < 1e-4));
 
-    let labels = expected["mlm_labels"].mapv(|v| if v < 0.0 { IGNORE_INDEX } else { v as usize }).into_dimensionality::<Ix2>().unwrap();
+    let labels = expected["mlm_labels"]
+        .mapv(|v| if v < 0.0 { IGNORE_INDEX } else { v as usize })
+        .into_dimensionality::<Ix2>()
+        .unwrap();
     let next: Vec<usize> = expected["next_sentence_label"].iter().map(|&v| v as usize).collect();
     let (mlm, nsp) = model.losses(&input, &labels, &next).unwrap();
     assert!((mlm.item().unwrap() - expected["mlm_loss"][0]).abs() < 1e-4);
@@ -84,7 +91,8 @@ fn padding_does_not_leak_into_states() {
     let model = Bert::from_pretrained(fixture("bert-tiny")).unwrap();
     let short = (vec![2, 17, 9, 3], vec![0, 0, 1, 1]);
     let long = (vec![2, 5, 6, 7, 8, 9, 10, 3], vec![0; 8]);
-    let alone = model.forward(&BertInput::pad(std::slice::from_ref(&short), 0).unwrap()).unwrap().last_hidden_state.to_array();
+    let alone =
+        model.forward(&BertInput::pad(std::slice::from_ref(&short), 0).unwrap()).unwrap().last_hidden_state.to_array();
     let batched = model.forward(&BertInput::pad(&[short, long], 0).unwrap()).unwrap().last_hidden_state.to_array();
     for t in 0..4 {
         for c in 0..32 {
@@ -113,12 +121,47 @@ fn bad_configs_and_inputs_are_refused() {
         std::fs::copy(fixture("bert-tiny").join(file), dir.path().join(file)).unwrap();
     }
     let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
-    std::fs::write(dir.path().join("config.json"), config.replace("\"absolute\"", "\"relative_key\"").replacen('{', "{\"position_embedding_type\": \"relative_key\",", 1)).unwrap();
-    assert!(matches!(Bert::from_pretrained(dir.path()), Err(Error::UnsupportedConfigKey { key, .. }) if key == "position_embedding_type"));
+    std::fs::write(
+        dir.path().join("config.json"),
+        config.replace("\"absolute\"", "\"relative_key\"").replacen(
+            '{',
+            "{\"position_embedding_type\": \"relative_key\",",
+            1,
+        ),
+    )
+    .unwrap();
+    assert!(
+        matches!(Bert::from_pretrained(dir.path()), Err(Error::UnsupportedConfigKey { key, .. }) if key == "position_embedding_type")
+    );
     let model = Bert::from_pretrained(fixture("bert-tiny")).unwrap();
     assert!(matches!(BertInput::pad(&[(vec![], vec![])], 0), Err(Error::Input(_))));
     let too_long = BertInput::pad(&[(vec![1; 65], vec![0; 65])], 0).unwrap();
     assert!(matches!(model.forward(&too_long), Err(Error::Input(_))));
+}
+
+/// A `config.json` claiming 10^12 parameters is refused from the size of `model.safetensors`
+/// before the model is built (it used to allocate them), by all three loaders.
+#[test]
+fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture("bert-tiny").join(file), dir.path().join(file)).unwrap();
+    }
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    for (key, value) in
+        [("vocab_size", 1_000_000_000_000u64), ("num_hidden_layers", 1 << 40), ("intermediate_size", 1 << 40)]
+    {
+        let mut config = original.clone();
+        config[key] = value.into();
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let refused =
+            |result: Result<(), Error>| matches!(result, Err(Error::Config(reason)) if reason.contains("at least"));
+        assert!(refused(Bert::from_pretrained(dir.path()).map(|_| ())), "Bert, {key} = {value}");
+        assert!(refused(BertForPreTraining::from_pretrained(dir.path()).map(|_| ())), "BertForPreTraining, {key}");
+        let classifier = malmoi_transformer::bert::BertForSequenceClassification::from_pretrained(dir.path(), 2);
+        assert!(refused(classifier.map(|_| ())), "BertForSequenceClassification, {key}");
+    }
 }
 
 /// 15 % of the tokens are chosen; of those 80 % become [MASK], 10 % a random id, 10 % stay.
@@ -150,16 +193,19 @@ fn minilm_sentence_embeddings_equal_sentence_transformers() {
         return;
     };
     let model = Bert::from_pretrained(&dir).unwrap();
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(fixture("minilm_embeddings.json")).unwrap()).unwrap();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("minilm_embeddings.json")).unwrap()).unwrap();
     let sentences = spec["sentences"].as_array().unwrap();
     let as_ids = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect::<Vec<_>>();
-    let batch: Vec<(Vec<usize>, Vec<usize>)> = sentences.iter().map(|s| (as_ids(&s["ids"]), as_ids(&s["type_ids"]))).collect();
+    let batch: Vec<(Vec<usize>, Vec<usize>)> =
+        sentences.iter().map(|s| (as_ids(&s["ids"]), as_ids(&s["type_ids"]))).collect();
     let input = BertInput::pad(&batch, 0).unwrap();
     let means = model.sentence_embeddings(&input, false).unwrap();
     let normalized = model.sentence_embeddings(&input, true).unwrap();
     for (i, sentence) in sentences.iter().enumerate() {
         for (key, ours) in [("mean", &means), ("normalized", &normalized)] {
-            let theirs: Vec<f32> = sentence[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let theirs: Vec<f32> =
+                sentence[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
             let worst = ours.row(i).iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(worst < 1e-4, "{key} of {:?}: {worst}", sentence["text"]);
         }
@@ -197,6 +243,7 @@ fn classifier_is_batch_independent_and_round_trips() {
     let mut loaded = BertForSequenceClassification::from_pretrained(dir.path(), 2).unwrap();
     let again = loaded.predict_proba(&BertInput::pad(&[b, a], 0).unwrap()).unwrap();
     assert!(again.iter().zip(batched.iter()).all(|(x, y)| (x - y).abs() < 1e-6));
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(config["id2label"]["1"], "LABEL_1");
 }
