@@ -68,7 +68,9 @@ impl RewardModel {
         Ok(Self { trunk: model, head, tokenizer, pad })
     }
 
-    /// Scores `(B)` of a batch's rows, read at each row's last token, with gradients.
+    /// Scores `(B)` of a batch's rows, with gradients, each read where
+    /// `GPT2ForSequenceClassification` reads it: at the rightmost token that is not the padding
+    /// id (so a trailing `<|endoftext|>`, which is the padding id, is not the one scored).
     ///
     /// # Errors
     /// Model errors.
@@ -76,7 +78,9 @@ impl RewardModel {
         let hidden = self.trunk.hidden_states(&batch.ids)?;
         let width = self.trunk.config().n_embd;
         let rows = batch.rows();
-        let last = ArrayD::from_shape_fn(IxDyn(&[rows, 1, width]), |i| batch.last[i[0]]);
+        let scored: Vec<usize> =
+            batch.ids.rows().into_iter().map(|row| row.iter().rposition(|&id| id != self.pad).unwrap_or(0)).collect();
+        let last = ArrayD::from_shape_fn(IxDyn(&[rows, 1, width]), |i| scored[i[0]]);
         let at_last = hidden.gather(1, &last)?.reshape(&[rows, width])?;
         Ok(self.head.forward(&at_last)?.reshape(&[rows])?)
     }
