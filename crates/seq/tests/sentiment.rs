@@ -154,3 +154,25 @@ fn pretrained_word_vectors_seed_the_embedding() {
         (0..8).map(|i| i as f32).collect::<Vec<_>>()
     );
 }
+
+/// Same seed → byte-identical `config.json`, `tokenizer.json` and `model.safetensors`; another
+/// seed changes the weights. Runs on the default thread pool (all cores).
+#[test]
+fn same_seed_gives_byte_identical_model_files() {
+    let files = |seed: u64| {
+        let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
+        let config = TrainConfig { seed, ..train_config(3) };
+        let (pipeline, _) = SentimentPipeline::trainer(preprocessor)
+            .model(small_model)
+            .min_count(1)
+            .config(config)
+            .train(&corpus())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        pipeline.save(dir.path()).unwrap();
+        ["config.json", "tokenizer.json", "model.safetensors"].map(|f| std::fs::read(dir.path().join(f)).unwrap())
+    };
+    let (first, second, other) = (files(5), files(5), files(6));
+    assert!(first == second, "two runs with seed 5 wrote different files");
+    assert!(first[2] != other[2], "the seed does not change the weights");
+}
