@@ -15,11 +15,11 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use malmoi_tensor::checkpoint::{self, write_atomically};
-use malmoi_tensor::optim::{Optimizer, OptimizerState, Schedule};
+use malmoi_tensor::optim::{Optimizer, Schedule};
 use malmoi_tensor::{Tensor, clip_grad_norm};
 use malmoi_transformer::train::{Checkpoints, RunOptions, optimizer_groups};
 
+use crate::checkpoint;
 use crate::error::{Error, Result};
 
 /// The knobs of a supervised run.
@@ -156,8 +156,6 @@ struct FitState {
     log: FitLog,
 }
 
-const PARAMETERS_FILE: &str = "parameters.safetensors";
-
 /// Trains `objective` on `train`, evaluating on `held_out` before the first step, every
 /// `eval_interval` steps and at the end. With checkpoints it saves at each evaluation and first
 /// resumes from the newest one (which must come from the same config).
@@ -270,34 +268,20 @@ fn save<O: Objective>(
     optimizers: [&dyn Optimizer; 2],
     state: &FitState,
 ) -> Result<()> {
-    checkpoints.commit(state.step, |folder| -> Result<()> {
-        save_parameters(&folder.join(PARAMETERS_FILE), &objective.parameters())?;
-        for (i, optimizer) in optimizers.iter().enumerate() {
-            optimizer.state().save(folder.join(format!("optimizer-{i}.safetensors")))?;
-        }
-        let json = serde_json::to_string(state).expect("plain data");
-        write_atomically(&folder.join("state.json"), json.as_bytes())?;
-        Ok(())
-    })?;
-    Ok(())
+    checkpoint::save(checkpoints, state.step, &objective.parameters(), &optimizers, state)
 }
 
 fn resume<O: Objective>(
     objective: &mut O,
-    optimizers: [&mut dyn Optimizer; 2],
+    mut optimizers: [&mut dyn Optimizer; 2],
     folder: &Path,
     config: &FitConfig,
 ) -> Result<FitState> {
-    let path = folder.join("state.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-    let state: FitState = serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    let state: FitState = checkpoint::read_state(folder)?;
     if state.config != *config {
-        return Err(Error::Input(format!("{} was written by a run with another config", folder.display())));
+        return Err(checkpoint::other_config(folder));
     }
-    checkpoint::load(folder.join(PARAMETERS_FILE))?.load_into(&objective.parameters())?;
-    for (i, optimizer) in optimizers.into_iter().enumerate() {
-        optimizer.load_state(&OptimizerState::load(folder.join(format!("optimizer-{i}.safetensors")))?)?;
-    }
+    checkpoint::load_weights(folder, &objective.parameters(), &mut optimizers)?;
     Ok(state)
 }
 
@@ -307,7 +291,7 @@ fn resume<O: Objective>(
 /// Write errors.
 pub fn save_parameters(path: &Path, params: &[(String, Tensor)]) -> Result<()> {
     let arrays: Vec<(String, ndarray::ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
-    checkpoint::save(path, arrays.iter().map(|(n, a)| (n.as_str(), a)), &BTreeMap::new())?;
+    malmoi_tensor::checkpoint::save(path, arrays.iter().map(|(n, a)| (n.as_str(), a)), &BTreeMap::new())?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! checkpoints. [`losses`] holds the formulas.
 
 pub mod batch;
+mod checkpoint;
 pub mod data;
 pub mod dpo;
 pub mod encode;

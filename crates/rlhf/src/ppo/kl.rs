@@ -77,7 +77,7 @@ mod tests {
     fn adaptive_beta_grows_above_the_target_and_shrinks_below() {
         let control = KlControl::Adaptive { init_beta: 0.1, target: 2.0, horizon: 100.0 };
         approx::assert_abs_diff_eq!(control.update(0.1, 10.0, 10), 0.1 * (1.0 + 0.2 * 0.1), epsilon = 1e-12);
-        approx::assert_abs_diff_eq!(control.update(0.1, 1.5, 10), 0.1 * (1.0 - 0.25 * 0.1), epsilon = 1e-12);
+        approx::assert_abs_diff_eq!(control.update(0.1, 1.8, 10), 0.1 * (1.0 - 0.1 * 0.1), epsilon = 1e-12);
         assert_eq!(KlControl::Fixed { beta: 0.3 }.update(0.3, 100.0, 10), 0.3);
     }
 

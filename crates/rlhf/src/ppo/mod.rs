@@ -35,15 +35,15 @@ use rand::seq::SliceRandom;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use malmoi_tensor::checkpoint::{self, write_atomically};
 use malmoi_tensor::nn::{Linear, Module};
-use malmoi_tensor::optim::{Adam, Optimizer, OptimizerState};
+use malmoi_tensor::optim::{Adam, Optimizer};
 use malmoi_tensor::{Tensor, clip_grad_norm, no_grad};
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{GenerationConfig, Generator};
 use malmoi_transformer::train::{Checkpoints, RunOptions, optimizer_groups};
 
 use crate::batch::{PolicyOutput, ResponseBatch, Sequence, entropy, policy_forward};
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::fit::{progress_bar, save_parameters};
 use crate::losses::{gae, ppo_policy_loss, ppo_value_loss, whiten};
@@ -540,35 +540,18 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     }
 
     fn save(&self, checkpoints: &Checkpoints, optimizers: [&dyn Optimizer; 2], state: &PpoState) -> Result<()> {
-        checkpoints.commit(state.step, |folder| -> Result<()> {
-            save_parameters(&folder.join(PARAMETERS_FILE), &self.parameters())?;
-            for (i, optimizer) in optimizers.iter().enumerate() {
-                optimizer.state().save(folder.join(format!("optimizer-{i}.safetensors")))?;
-            }
-            let json = serde_json::to_string(state).expect("plain data");
-            write_atomically(&folder.join("state.json"), json.as_bytes())?;
-            Ok(())
-        })?;
-        Ok(())
+        checkpoint::save(checkpoints, state.step, &self.parameters(), &optimizers, state)
     }
 
-    fn resume(&mut self, optimizers: [&mut Adam; 2], folder: &Path) -> Result<PpoState> {
-        let path = folder.join("state.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        let state: PpoState =
-            serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    fn resume(&mut self, [decay, no_decay]: [&mut Adam; 2], folder: &Path) -> Result<PpoState> {
+        let state: PpoState = checkpoint::read_state(folder)?;
         if state.config != self.config {
-            return Err(Error::Input(format!("{} was written by a run with another config", folder.display())));
+            return Err(checkpoint::other_config(folder));
         }
-        checkpoint::load(folder.join(PARAMETERS_FILE))?.load_into(&self.parameters())?;
-        for (i, optimizer) in optimizers.into_iter().enumerate() {
-            optimizer.load_state(&OptimizerState::load(folder.join(format!("optimizer-{i}.safetensors")))?)?;
-        }
+        checkpoint::load_weights(folder, &self.parameters(), &mut [decay, no_decay])?;
         Ok(state)
     }
 }
-
-const PARAMETERS_FILE: &str = "parameters.safetensors";
 
 /// Losses and diagnostics of one minibatch (or their mean).
 #[derive(Debug, Default, Clone, Copy)]
