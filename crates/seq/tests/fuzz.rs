@@ -524,3 +524,39 @@ fn sentiment_config_claiming_10e12_weights_is_refused_before_allocating() {
         assert!(bytes < 4 << 20, "{field} = {value}: allocated {bytes} bytes at once");
     }
 }
+
+/// The files of a GPT model directory, in the order they are packed into an input.
+const GPT_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
+/// A 1-layer, 16-wide GPT over 12 tokens, saved as a Hugging Face directory and packed.
+fn small_gpt_dir() -> Vec<u8> {
+    let config = malmoi_transformer::GptConfig {
+        vocab_size: 12,
+        block_size: 8,
+        n_layer: 1,
+        n_head: 2,
+        n_embd: 16,
+        ..Default::default()
+    };
+    let model = malmoi_transformer::Gpt::new(config, 0).unwrap();
+    let dir = scratch("gpt-seed");
+    model.save_pretrained(&dir).unwrap();
+    let files: Vec<Vec<u8>> = GPT_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    files.join(FILE_SEPARATOR)
+}
+
+#[test]
+fn fuzz_gpt_model_dir() {
+    let dir = scratch("gpt");
+    std::fs::create_dir_all(&dir).unwrap();
+    fuzz("gpt_model_dir", Kind::Model, vec![small_gpt_dir()], Vec::new(), |bytes| {
+        let mut parts = split(bytes, FILE_SEPARATOR);
+        parts.resize(GPT_FILES.len(), &[]);
+        for (file, part) in GPT_FILES.iter().zip(&parts) {
+            write(&dir.join(file), part);
+        }
+        if let Ok(model) = malmoi_transformer::Gpt::from_pretrained(&dir) {
+            let _ = model.forward(&ndarray::array![[0, 1, 11]], None);
+        }
+    });
+}
