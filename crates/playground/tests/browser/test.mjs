@@ -67,15 +67,24 @@ async function send(prompt, { stopAfterFirstToken = false } = {}) {
   await page.fill("#prompt", prompt);
   await page.click("#send");
   await page.waitForFunction((n) => document.querySelectorAll("#messages li.assistant").length > n, before);
+  let clickedStop = false;
   if (stopAfterFirstToken) {
-    await page.waitForFunction(() => window.__updates >= 1, null, { timeout: 60_000 });
-    await page.click("#stop-button");
+    await page.waitForFunction(
+      () => window.__updates >= 1 || !document.getElementById("send").disabled, null, { timeout: 60_000 });
+    // click in the page itself, so "still generating" and the click are one step
+    clickedStop = await page.evaluate(() => {
+      const button = document.getElementById("stop-button");
+      if (button.disabled) return false;
+      button.click();
+      return true;
+    });
   }
   await page.waitForFunction(() => !document.getElementById("send").disabled, null, { timeout: 120_000 });
   return {
     text: await lastReply().locator(".text").textContent(),
     meta: await lastReply().locator(".meta").textContent(),
     updates: await page.evaluate(() => window.__updates),
+    clickedStop,
   };
 }
 
@@ -139,7 +148,13 @@ await check("the stop button ends a long generation", async () => {
   await setRange("#max-tokens", 256);
   await page.fill("#seed", "");
   await page.fill("#stop", "");
-  const reply = await send("영화가", { stopAfterFirstToken: true });
+  // the model may still end its text before the click lands: then try again
+  let reply;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    reply = await send("영화가", { stopAfterFirstToken: true });
+    if (reply.clickedStop) break;
+  }
+  assert(reply.clickedStop, "five generations all ended before the stop button could be pressed");
   assert(reply.meta.includes("finish: stopped"), reply.meta);
   assert(reply.text.length > 0, "the tokens that arrived before the stop stay");
   assert((await page.locator("#status").textContent()) === "stopped", "status says stopped");
