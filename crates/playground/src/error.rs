@@ -157,12 +157,18 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             _ => "invalid_json",
         };
+        let message = rejection.body_text();
+        // serde names the offending field: `unknown field `temprature`, expected one of …`
+        let unknown = message
+            .split_once("unknown field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(field, _)| field.to_string());
         ApiError {
             status,
-            message: rejection.body_text(),
+            code: Some(if unknown.is_some() { "unknown_field" } else { code }),
+            param: unknown,
+            message,
             kind: "invalid_request_error",
-            param: None,
-            code: Some(code),
         }
     }
 }

@@ -248,6 +248,8 @@ async fn bad_requests_get_openai_error_bodies() {
     let (status, body) = raw(json!({"messages": [], "temprature": 1}).to_string()).await;
     assert_error(status, &body, 400, None);
     assert!(body["error"]["message"].as_str().unwrap().contains("temprature"), "{body}");
+    assert_eq!(body["error"]["param"], "temprature");
+    assert_eq!(body["error"]["code"], "unknown_field");
     let (status, body) = raw(json!({"messages": [{"role": "user", "content": "x", "extra": 1}]}).to_string()).await;
     assert_error(status, &body, 400, None);
     let (status, body) = raw(chat(json!({"pad": "x".repeat(4096)})).to_string()).await;
