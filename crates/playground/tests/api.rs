@@ -387,3 +387,42 @@ async fn the_page_is_served_with_a_strict_content_security_policy() {
     let script = reqwest::get(format!("{base}/app.js")).await.unwrap().text().await.unwrap();
     assert!(!script.contains("innerHTML"), "model output must never be inserted as HTML");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tuned_model_directory_is_served_through_its_template() {
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/gpt");
+    let root = tempfile::tempdir().unwrap();
+    let tuned = root.path().join("sft");
+    std::fs::create_dir(&tuned).unwrap();
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(shipped.join(file), tuned.join(file)).unwrap();
+    }
+    malmoi_rlhf::PromptTemplate::default().save(&tuned).unwrap();
+    let models = Models::load(&[shipped, tuned], None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, router(models, Limits::default())));
+
+    let list: Value = reqwest::get(format!("{base}/v1/models")).await.unwrap().json().await.unwrap();
+    let ids: Vec<(&str, bool)> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_str().unwrap(), m["chat_template"] == true))
+        .collect();
+    assert_eq!(ids, [("gpt", false), ("sft", true)]);
+
+    let (_, plain) = post(&base, chat(json!({"model": "gpt", "max_tokens": 1}))).await;
+    let (status, templated) = post(&base, chat(json!({"model": "sft", "max_tokens": 1}))).await;
+    assert_eq!(status, 200, "{templated}");
+    let tokens = |body: &Value| body["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(tokens(&templated) > tokens(&plain) + 5, "the template wraps the prompt: {templated} vs {plain}");
+
+    // a plain model continues an assistant turn; a tuned one answers the user's
+    let continued = json!({"messages": [{"role": "user", "content": "영화"}, {"role": "assistant", "content": "정말"}], "max_tokens": 1});
+    assert_eq!(post(&base, continued.clone()).await.0, 200);
+    let mut tuned_request = continued;
+    tuned_request["model"] = json!("sft");
+    let (status, body) = post(&base, tuned_request).await;
+    assert_error(status, &body, 400, Some("messages"));
+}
