@@ -57,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     held_out: usize,
     /// PPO steps.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 60)]
     steps: usize,
     /// Rollouts per PPO step.
     #[arg(long, default_value_t = 32)]
@@ -69,10 +69,11 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     ppo_epochs: usize,
     /// PPO's learning rate.
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = 1e-4)]
     learning_rate: f32,
-    /// Initial β of the adaptive KL penalty.
-    #[arg(long, default_value_t = 0.2)]
+    /// Initial β of the adaptive KL penalty (TRL's 0.2 is for rewards that are logits; a
+    /// probability in [0, 1] needs a lighter leash).
+    #[arg(long, default_value_t = 0.05)]
     init_beta: f64,
     /// Target KL (nats per review) of the adaptive penalty.
     #[arg(long, default_value_t = 6.0)]

@@ -1,0 +1,455 @@
+//! The KoChatGPT pipeline in small: SFT on the multi-turn conversations → a reward model from
+//! rankings → PPO (or DPO) on the PPO prompts, then the SFT and the tuned model's answers side by
+//! side.
+//!
+//! ```text
+//! cargo run --release --example chat                          # small run, minutes
+//! cargo run --release --example chat -- --sft-epochs 4 --ppo-steps 100   # longer
+//! cargo run --release --example chat -- --dpo                 # DPO instead of PPO
+//! ```
+//!
+//! The base model is the NSMC GPT (`models/gpt`) with its context extended to `--block-size`
+//! (new positions start as copies of the trained ones). Conversations are split by index:
+//! every tenth from the first is held out for evaluation (SFT loss, reward-model pair accuracy),
+//! every tenth from the second gives the reward model's training prompts, the rest are SFT
+//! data. KoChatGPT's own ranking file is not at hand, so rankings are built the way the tutorial
+//! built them, from answers of models of different strength: for each prompt the data's own
+//! chatbot answer is ranked best, the SFT model's second, the untuned GPT's last (written out in
+//! KoChatGPT's RM format as `OUT/rm_train.json` and `OUT/rm_test.json`). Every stage reports its
+//! held-out metric before and after; models land in `OUT/{sft,rm,ppo,dpo}-model` in Hugging
+//! Face's layout, curves as `OUT/*.svg`, figures in `OUT/summary.json`.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use malmoi::rlhf::batch::Sequence;
+use malmoi::rlhf::data::{
+    Conversation, PromptRecord, RankingRecord, ReadOptions, SftRecord, read_conversations, read_records, write_records,
+};
+use malmoi::rlhf::dpo::{Dpo, with_reference};
+use malmoi::rlhf::encode::Encoder;
+use malmoi::rlhf::fit::{FitConfig, FitLog, fit};
+use malmoi::rlhf::ppo::{Ppo, PpoConfig, RewardFunction, Rollout, generate_rollouts};
+use malmoi::rlhf::reward::{Preference, RewardModel, RewardTraining};
+use malmoi::rlhf::sft::Sft;
+use malmoi::rlhf::template::{PromptTemplate, Role, conversation_text};
+use malmoi::transformer::generation::{GenerationConfig, Generator};
+use malmoi::transformer::train::{Checkpoints, RunOptions};
+
+#[derive(Parser, Debug)]
+#[command(about = "SFT → reward model → PPO (or DPO) on KoChatGPT's data, in small.")]
+struct Args {
+    /// The base GPT.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt"))]
+    base: PathBuf,
+    /// KoChatGPT's multi-turn conversations.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/kochatgpt/kochatgpt_1_SFT_conversation.jsonl"))]
+    conversations: PathBuf,
+    /// KoChatGPT's PPO prompts (one JSON array of `{"prompt"}`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/kochatgpt/kochatgpt_3_PPO.jsonl"))]
+    ppo_prompts: PathBuf,
+    /// Output folder.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/chat"))]
+    out: PathBuf,
+    /// Context length of the tuned models.
+    #[arg(long, default_value_t = 128)]
+    block_size: usize,
+    /// SFT epochs.
+    #[arg(long, default_value_t = 2)]
+    sft_epochs: usize,
+    /// Reward-model epochs.
+    #[arg(long, default_value_t = 2)]
+    rm_epochs: usize,
+    /// Tokens of each generated answer (rankings, PPO rollouts, side by side).
+    #[arg(long, default_value_t = 32)]
+    max_new_tokens: usize,
+    /// PPO steps.
+    #[arg(long, default_value_t = 20)]
+    ppo_steps: usize,
+    /// PPO prompts used for training (held-out ones come after them).
+    #[arg(long, default_value_t = 640)]
+    ppo_train: usize,
+    /// Held-out PPO prompts.
+    #[arg(long, default_value_t = 64)]
+    ppo_held_out: usize,
+    /// Tune with DPO on the reward model's training pairs instead of PPO.
+    #[arg(long)]
+    dpo: bool,
+    /// Stop at the first malformed record instead of skipping it (skipped records are counted
+    /// and reported; KoChatGPT's PPO file has three empty prompts).
+    #[arg(long)]
+    strict: bool,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+}
+
+/// Conversations split by index: held out, reward-model prompts, SFT data.
+struct Split<'c> {
+    test: Vec<&'c Conversation>,
+    rm: Vec<&'c Conversation>,
+    sft: Vec<&'c Conversation>,
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.out)?;
+    let options = if args.strict { ReadOptions::strict() } else { ReadOptions::skipping() };
+    let conversations = read_conversations(&args.conversations, &options)?;
+    report_skipped("conversations", conversations.skipped_count());
+    let template = PromptTemplate::default();
+    let mut summary = BTreeMap::new();
+
+    // 1. SFT
+    let mut sft = extended(&args.base, args.block_size)?;
+    let split = {
+        let encoder = Encoder::new(&sft, &template)?;
+        let parts = split(&conversations.records);
+        println!(
+            "{} conversations: {} for SFT, {} for reward-model prompts, {} held out",
+            conversations.records.len(),
+            parts.sft.len(),
+            parts.rm.len(),
+            parts.test.len()
+        );
+        let pairs = |what: &str, part: &[&Conversation]| fitting_pairs(what, &encoder, part);
+        Split3 { sft: pairs("SFT", &parts.sft), rm: pairs("reward-model", &parts.rm), test: pairs("held-out", &parts.test) }
+    };
+    let (train, test) = {
+        let encoder = Encoder::new(&sft, &template)?;
+        (encode("SFT", &encoder, &split.sft)?, encode("held-out", &encoder, &split.test)?)
+    };
+    let pad = sft.end_of_text().ok_or("no <|endoftext|>")?;
+    let sft_config = FitConfig {
+        epochs: args.sft_epochs,
+        batch_size: 16,
+        learning_rate: 5e-4,
+        eval_interval: 50,
+        seed: args.seed,
+        ..FitConfig::default()
+    };
+    let log = fit(&mut Sft::new(&mut sft.model, pad), &train, &test, &sft_config, run(&checkpoints(&args.out, "sft")))?;
+    record(&mut summary, &log, "sft", "loss", &args.out)?;
+    save(&sft, &template, &args.out.join("sft-model"))?;
+
+    // 2. Rankings (data > SFT > untuned) and the reward model
+    let untuned = extended(&args.base, args.block_size)?;
+    let generation = GenerationConfig {
+        max_new_tokens: args.max_new_tokens,
+        do_sample: true,
+        temperature: 0.7,
+        top_p: 0.9,
+        eos_token_id: Some(pad),
+        ..GenerationConfig::default()
+    };
+    let rm_train = rankings(&split.rm, &sft, &untuned, &template, &generation, args.seed)?;
+    let rm_test = rankings(&split.test, &sft, &untuned, &template, &generation, args.seed + 1)?;
+    write_records(args.out.join("rm_train.json"), &rm_train)?;
+    write_records(args.out.join("rm_test.json"), &rm_test)?;
+    let encoder = Encoder::new(&sft, &template)?;
+    let (pairs_train, pairs_test) = (preferences(&encoder, &rm_train)?, preferences(&encoder, &rm_test)?);
+    println!("reward model: {} training pairs, {} held-out pairs", pairs_train.len(), pairs_test.len());
+    let mut reward_model = RewardModel::from_generator(Generator::from_dir(args.out.join("sft-model"))?, args.seed)?;
+    let rm_config = FitConfig {
+        epochs: args.rm_epochs,
+        batch_size: 16,
+        learning_rate: 1e-4,
+        eval_interval: 50,
+        seed: args.seed,
+        ..FitConfig::default()
+    };
+    let log = fit(
+        &mut RewardTraining::new(&mut reward_model),
+        &pairs_train,
+        &pairs_test,
+        &rm_config,
+        run(&checkpoints(&args.out, "rm")),
+    )?;
+    record(&mut summary, &log, "rm", "accuracy", &args.out)?;
+    reward_model.save_pretrained(args.out.join("rm-model"))?;
+
+    // 3. PPO on KoChatGPT's prompts (or DPO on the reward model's pairs)
+    let prompts = read_records::<PromptRecord>(&args.ppo_prompts, &options)?;
+    report_skipped("PPO prompts", prompts.skipped_count());
+    let (train_prompts, held_out) = ppo_prompts(&encoder, &prompts.records, args.ppo_train, args.ppo_held_out);
+    let config = PpoConfig {
+        steps: args.ppo_steps,
+        batch_size: 32,
+        mini_batch_size: 8,
+        learning_rate: 2e-5,
+        generation: generation.clone(),
+        eval_interval: 5,
+        seed: args.seed,
+        ..PpoConfig::default()
+    };
+    let mut tuned = Generator::from_dir(args.out.join("sft-model"))?;
+    let name = if args.dpo { "dpo" } else { "ppo" };
+    let (before, after) = if args.dpo {
+        let reference = Generator::from_dir(args.out.join("sft-model"))?;
+        let (train, test) =
+            (with_reference(&reference.model, pairs_train, pad)?, with_reference(&reference.model, pairs_test, pad)?);
+        let dpo_config = FitConfig {
+            epochs: 1,
+            batch_size: 16,
+            learning_rate: 5e-5,
+            eval_interval: 25,
+            seed: args.seed,
+            ..FitConfig::default()
+        };
+        let log = fit(
+            &mut Dpo::new(&mut tuned.model, 0.1, pad)?,
+            &train,
+            &test,
+            &dpo_config,
+            run(&checkpoints(&args.out, "dpo")),
+        )?;
+        record(&mut summary, &log, "dpo", "accuracy", &args.out)?;
+        let mut sft = Generator::from_dir(args.out.join("sft-model"))?;
+        let before = Ppo::new(&mut sft, &reward_model, config.clone())?.evaluate(&held_out, 0)?;
+        let after = Ppo::with_reference(&mut tuned, reference.model, &reward_model, config)?
+            .evaluate(&held_out, log.steps.len())?;
+        (before, after)
+    } else {
+        let mut ppo = Ppo::new(&mut tuned, &reward_model, config)?;
+        let log = ppo.train(&train_prompts, &held_out, run(&checkpoints(&args.out, "ppo")))?;
+        log.plot(&args.out.join("ppo.svg"))?;
+        std::fs::write(args.out.join("ppo_log.json"), serde_json::to_string_pretty(&log)?)?;
+        let (first, last) = log.first_and_last().expect("evaluated before and after");
+        (first.clone(), last.clone())
+    };
+    println!(
+        "{name}: held-out reward-model score {:.3} → {:.3}, KL to SFT {:.3}",
+        before.reward, after.reward, after.kl
+    );
+    summary.insert(format!("{name}_reward_before"), before.reward);
+    summary.insert(format!("{name}_reward_after"), after.reward);
+    summary.insert(format!("{name}_kl"), after.kl);
+    save(&tuned, &template, &args.out.join(format!("{name}-model")))?;
+
+    // 4. Side by side
+    let sft = Generator::from_dir(args.out.join("sft-model"))?;
+    side_by_side(&sft, &tuned, &reward_model, &held_out[..held_out.len().min(5)], &generation, args.seed)?;
+    println!("\n{}", serde_json::to_string_pretty(&summary)?);
+    std::fs::write(args.out.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+    Ok(())
+}
+
+fn split(conversations: &[Conversation]) -> Split<'_> {
+    let mut split = Split { test: Vec::new(), rm: Vec::new(), sft: Vec::new() };
+    for (i, conversation) in conversations.iter().enumerate() {
+        let target = match i % 10 {
+            0 => &mut split.test,
+            1 => &mut split.rm,
+            _ => &mut split.sft,
+        };
+        target.push(conversation);
+    }
+    split
+}
+
+/// The SFT pairs of the split's three parts.
+struct Split3 {
+    test: Vec<SftRecord>,
+    rm: Vec<SftRecord>,
+    sft: Vec<SftRecord>,
+}
+
+/// One pair per assistant turn, with as many earlier turns as context as fit the model's
+/// context (the earliest dropped first, whole user/assistant exchanges at a time); says how many
+/// lost context and how many did not fit even alone.
+fn fitting_pairs(what: &str, encoder: &Encoder, conversations: &[&Conversation]) -> Vec<SftRecord> {
+    let (mut pairs, mut shortened, mut left_out) = (Vec::new(), 0, 0);
+    for conversation in conversations {
+        let turns = &conversation.turns;
+        for i in (1..turns.len()).filter(|&i| turns[i].role == Role::Assistant && turns[i - 1].role == Role::User) {
+            let fitting = (0..i).step_by(2).map(|j| conversation_text(&turns[j..i])).position(|prompt| encoder.prompt(&prompt).is_ok());
+            match fitting {
+                Some(k) => {
+                    shortened += usize::from(k > 0);
+                    pairs.push(SftRecord::new(conversation_text(&turns[2 * k..i]), turns[i].content.clone()));
+                }
+                None => left_out += 1,
+            }
+        }
+    }
+    println!("{what}: {} pairs ({shortened} with their earliest turns dropped to fit the context, {left_out} too long even alone)", pairs.len());
+    pairs
+}
+
+/// The base GPT with its context extended to `block_size`.
+fn extended(base: &Path, block_size: usize) -> Result<Generator, Box<dyn Error>> {
+    let base = Generator::from_dir(base)?;
+    let model = base.model.with_block_size(block_size)?;
+    Ok(Generator::new(model, base.tokenizer)?)
+}
+
+/// Encodes the pairs whose prompt fits the context; says how many did not.
+fn encode(what: &str, encoder: &Encoder, pairs: &[SftRecord]) -> Result<Vec<Sequence>, Box<dyn Error>> {
+    let (mut sequences, mut too_long, mut truncated) = (Vec::new(), 0, 0);
+    for pair in pairs {
+        match encoder.pair(&pair.prompt, &pair.completion) {
+            Ok(encoded) => {
+                truncated += usize::from(encoded.truncated);
+                sequences.push(encoded.sequence);
+            }
+            Err(malmoi::rlhf::Error::Input(_)) => too_long += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!(
+        "{what}: {} pairs encoded, {too_long} left out (context longer than the model's), {truncated} answers cut to fit",
+        sequences.len()
+    );
+    Ok(sequences)
+}
+
+/// A stage's checkpoints, `OUT/STAGE-checkpoints`.
+fn checkpoints(out: &Path, stage: &str) -> Checkpoints {
+    Checkpoints::new(out.join(format!("{stage}-checkpoints")))
+}
+
+/// Progress shown, checkpoints kept (a rerun resumes).
+fn run(checkpoints: &Checkpoints) -> RunOptions<'_> {
+    RunOptions { checkpoints: Some(checkpoints), progress: true, stop_at_step: None }
+}
+
+/// Records a stage's held-out metric before and after, and draws its curves.
+fn record(
+    summary: &mut BTreeMap<String, f64>,
+    log: &FitLog,
+    stage: &str,
+    metric: &str,
+    out: &Path,
+) -> Result<(), Box<dyn Error>> {
+    let (before, after) = log.first_and_last(metric).ok_or("no held-out data")?;
+    println!("{stage}: held-out {metric} {before:.4} → {after:.4}");
+    summary.insert(format!("{stage}_{metric}_before"), before);
+    summary.insert(format!("{stage}_{metric}_after"), after);
+    log.plot(&out.join(format!("{stage}.svg")))?;
+    Ok(())
+}
+
+fn save(model: &Generator, template: &PromptTemplate, dir: &Path) -> Result<(), Box<dyn Error>> {
+    model.save(dir)?;
+    template.save(dir)?;
+    Ok(())
+}
+
+/// Answers of `model` to the pairs' prompts (those that fit), in order, with `None` where the
+/// prompt is too long.
+fn answers(
+    model: &Generator,
+    template: &PromptTemplate,
+    pairs: &[SftRecord],
+    generation: &GenerationConfig,
+    seed: u64,
+) -> Result<Vec<Option<String>>, Box<dyn Error>> {
+    let encoder = Encoder::new(model, template)?;
+    let prompts: Vec<Option<Vec<usize>>> = pairs.iter().map(|p| encoder.prompt(&p.prompt).ok()).collect();
+    let indexed: Vec<(usize, &[usize])> =
+        prompts.iter().enumerate().filter_map(|(i, p)| Some((i, p.as_deref()?))).collect();
+    let mut texts = vec![None; pairs.len()];
+    for rollout in generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, seed)? {
+        texts[rollout.prompt_index] = Some(rollout.text);
+    }
+    Ok(texts)
+}
+
+/// Rankings of three answers per prompt: the data's (best), the SFT model's, the untuned
+/// GPT's (worst). Prompts too long for the context, or where a model answered nothing, are
+/// left out (counted).
+fn rankings(
+    pairs: &[SftRecord],
+    sft: &Generator,
+    untuned: &Generator,
+    template: &PromptTemplate,
+    generation: &GenerationConfig,
+    seed: u64,
+) -> Result<Vec<RankingRecord>, Box<dyn Error>> {
+    let sft_answers = answers(sft, template, pairs, generation, seed)?;
+    let untuned_answers = answers(untuned, template, pairs, generation, seed)?;
+    let mut records = Vec::new();
+    for ((pair, ours), theirs) in pairs.iter().zip(sft_answers).zip(untuned_answers) {
+        let (Some(ours), Some(theirs)) = (ours, theirs) else { continue };
+        if ours.trim().is_empty() || theirs.trim().is_empty() {
+            continue;
+        }
+        records.push(RankingRecord::new(
+            pair.prompt.clone(),
+            vec![pair.completion.clone(), ours, theirs],
+            vec![0, 1, 2],
+        )?);
+    }
+    println!(
+        "rankings: {} of {} prompts ranked (the rest too long or answered with nothing)",
+        records.len(),
+        pairs.len()
+    );
+    Ok(records)
+}
+
+/// The three ordered pairs of every ranking, as tokens (pairs that do not fit are counted).
+fn preferences(encoder: &Encoder, rankings: &[RankingRecord]) -> Result<Vec<Preference>, Box<dyn Error>> {
+    let (mut pairs, mut left_out) = (Vec::new(), 0);
+    for pair in rankings.iter().flat_map(RankingRecord::pairs) {
+        match (encoder.pair(&pair.prompt, &pair.chosen), encoder.pair(&pair.prompt, &pair.rejected)) {
+            (Ok(chosen), Ok(rejected)) => {
+                pairs.push(Preference { chosen: chosen.sequence, rejected: rejected.sequence })
+            }
+            _ => left_out += 1,
+        }
+    }
+    if left_out > 0 {
+        println!("preferences: {left_out} pairs left out (do not fit the context)");
+    }
+    Ok(pairs)
+}
+
+/// Training and held-out prompts that fit the context (long ones counted and left out).
+fn ppo_prompts(
+    encoder: &Encoder,
+    records: &[PromptRecord],
+    train: usize,
+    held_out: usize,
+) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let fitting: Vec<Vec<usize>> =
+        records.iter().filter_map(|r| encoder.prompt(&r.prompt).ok()).take(train + held_out).collect();
+    let skipped = records.iter().take(train + held_out).filter(|r| encoder.prompt(&r.prompt).is_err()).count();
+    println!(
+        "PPO prompts: {} for training, {} held out ({skipped} of the first ones too long, left out)",
+        fitting.len().min(train),
+        fitting.len().saturating_sub(train)
+    );
+    let mut fitting = fitting;
+    let held = fitting.split_off(train.min(fitting.len()));
+    (fitting, held)
+}
+
+fn side_by_side(
+    sft: &Generator,
+    tuned: &Generator,
+    reward_model: &RewardModel,
+    prompts: &[Vec<usize>],
+    generation: &GenerationConfig,
+    seed: u64,
+) -> Result<(), Box<dyn Error>> {
+    let indexed: Vec<(usize, &[usize])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
+    let before: Vec<Rollout> = generate_rollouts(&sft.model, &sft.tokenizer, &indexed, generation, seed)?;
+    let after: Vec<Rollout> = generate_rollouts(&tuned.model, &tuned.tokenizer, &indexed, generation, seed)?;
+    let (before_scores, after_scores) = (reward_model.rewards(&before)?, reward_model.rewards(&after)?);
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        println!("\n{}", b.prompt_text.trim_end());
+        println!("  SFT   [{:+.2}] {}", before_scores[i], b.text.trim());
+        println!("  tuned [{:+.2}] {}", after_scores[i], a.text.trim());
+    }
+    Ok(())
+}
+
+fn report_skipped(what: &str, skipped: usize) {
+    if skipped > 0 {
+        println!("{what}: {skipped} malformed records skipped");
+    }
+}
