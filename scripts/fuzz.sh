@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long fuzzing pass over every parser and loader (crates/seq/tests/fuzz.rs; stable Rust, no
+# Long fuzzing pass over every parser and loader (tests/fuzz.rs; stable Rust, no
 # libFuzzer). Each target prints "fuzz <target>: N inputs (S seeds), 0 panics, 0 hangs,
 # slowest …, largest allocation … B"; any panic, hang or oversized allocation fails the run
 # and names the target, case number and input (the mutation stream is seeded, so the same
@@ -17,5 +17,5 @@ text=${1:-1000000}
 model=${2:-100000}
 filter=${3:-}
 MALMOI_FUZZ_TEXT_CASES=$text MALMOI_FUZZ_MODEL_CASES=$model \
-    nice cargo test -p malmoi-seq --test fuzz -- --nocapture --test-threads=2 $filter 2>&1 |
+    nice cargo test --test fuzz -- --nocapture --test-threads=2 $filter 2>&1 |
     grep -oE 'fuzz [a-z0-9_]+: .*|panicked.*|test result.*|FAILED.*' | cut -c1-400

@@ -1,4 +1,5 @@
 //! Mutation fuzzing of every parser and loader (cargo-fuzz needs nightly; this runs on stable).
+//! It lives in the root package, which depends on every crate whose parsers it feeds.
 //!
 //! Each target starts from small valid seeds (the files under `fuzz/seeds/<target>/` plus a
 //! few built here), applies seeded byte mutations (flips, inserts, deletes, splices, repeated
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use malmoi_embed::KeyedVectors;
+use malmoi_rlhf::data::{PromptRecord, RankingRecord, ReadOptions, SftRecord, parse_conversations, parse_records};
 use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_tensor::checkpoint;
@@ -234,7 +236,7 @@ fn shown(input: &[u8]) -> String {
 /// The committed seeds of `target` (`fuzz/seeds/<target>/*`) followed by `built`.
 /// `MALMOI_FUZZ_WRITE_SEEDS=1` writes `built` into that directory (to refresh the corpus).
 fn seeds(target: &str, built: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target);
     if std::env::var_os("MALMOI_FUZZ_WRITE_SEEDS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         for (i, seed) in built.iter().enumerate() {
@@ -423,6 +425,29 @@ fn fuzz_nsmc_tsv() {
     let seeds = vec![b"id\tdocument\tlabel\n1\t\xEC\xA2\x8B\xEB\x8B\xA4\t1\n2\tbad\t0\n3\t\t1\n".to_vec()];
     fuzz("nsmc_tsv", Kind::Text, seeds, Vec::new(), |bytes| {
         let _ = parse_labeled_tsv(&String::from_utf8_lossy(bytes), Path::new("fuzz.tsv"));
+    });
+}
+
+#[test]
+fn fuzz_kochatgpt_readers() {
+    let sft = r#"[{"prompt": "불고기용 고기 한우에요?", "completion": "네, 한우입니다.", "tokens": 12}]"#;
+    let rm = r#"[{"prompt": "질문", "completion_0": "좋은 답", "completion_1": "보통 답", "completion_2": "나쁜 답", "ranking": [0, 1, 2]}]"#;
+    let prompts = "{\"prompt\": \"첫 질문\"}\n{\"prompt\": \"둘째 질문\"}\n";
+    let conversation = "<<start conversation>>\n<사람>: 안녕?\n<챗봇>: 안녕하세요.\n둘째 줄\n<사람>: 고마워\n<챗봇>: 천만에요.\n";
+    let seeds = [sft, rm, prompts, conversation].iter().map(|s| s.as_bytes().to_vec()).collect();
+    let path = Path::new("fuzz.jsonl");
+    fuzz("kochatgpt_readers", Kind::Text, seeds, Vec::new(), |bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        for options in [ReadOptions::strict(), ReadOptions::skipping()] {
+            let _ = parse_records::<SftRecord>(&text, path, &options);
+            if let Ok(records) = parse_records::<RankingRecord>(&text, path, &options) {
+                records.records.iter().for_each(|r| assert_eq!(r.pairs().len(), r.completions.len() * (r.completions.len() - 1) / 2));
+            }
+            let _ = parse_records::<PromptRecord>(&text, path, &options);
+            if let Ok(conversations) = parse_conversations(&text, path, &options) {
+                conversations.records.iter().for_each(|c| drop(c.sft_pairs()));
+            }
+        }
     });
 }
 
