@@ -177,3 +177,22 @@ fn a_single_update_starts_from_the_rollout_policy() {
         assert_eq!((step.clip_fraction, step.approx_kl), (0.0, 0.0), "step {}", step.step);
     }
 }
+
+/// Training is deterministic for a seed on one thread, and the same on two: rollouts are
+/// seeded per prompt and every reduction runs in a fixed order.
+#[test]
+fn one_thread_and_two_threads_give_the_same_run() {
+    let reward = FnReward(share_of_low_ids);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut generator = policy(9);
+            let prompts = prompts(&generator);
+            let mut ppo = Ppo::new(&mut generator, &reward, config(4)).unwrap();
+            ppo.train(&prompts, &prompts[..2], RunOptions::default()).unwrap()
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(1));
+    assert_eq!(one, run(2));
+}
