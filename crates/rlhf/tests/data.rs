@@ -76,7 +76,7 @@ fn prompt_records_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ppo.jsonl");
     let records: Vec<PromptRecord> =
-        ["개포주공아파트는 몇 단지로 이루어져 있나?", "페르시아로부터 기원된 아랍요리의 특징이 뭐야"]
+        ["이 영화의 감독은 누구야?", "비 오는 날 볼 만한 영화를 추천해 줘"]
             .into_iter()
             .map(|prompt| PromptRecord { prompt: prompt.into() })
             .collect();
