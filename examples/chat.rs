@@ -116,7 +116,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             parts.test.len()
         );
         let pairs = |what: &str, part: &[&Conversation]| fitting_pairs(what, &encoder, part);
-        Split3 { sft: pairs("SFT", &parts.sft), rm: pairs("reward-model", &parts.rm), test: pairs("held-out", &parts.test) }
+        Split3 {
+            sft: pairs("SFT", &parts.sft),
+            rm: pairs("reward-model", &parts.rm),
+            test: pairs("held-out", &parts.test),
+        }
     };
     let (train, test) = {
         let encoder = Encoder::new(&sft, &template)?;
@@ -265,7 +269,10 @@ fn fitting_pairs(what: &str, encoder: &Encoder, conversations: &[&Conversation])
     for conversation in conversations {
         let turns = &conversation.turns;
         for i in (1..turns.len()).filter(|&i| turns[i].role == Role::Assistant && turns[i - 1].role == Role::User) {
-            let fitting = (0..i).step_by(2).map(|j| conversation_text(&turns[j..i])).position(|prompt| encoder.prompt(&prompt).is_ok());
+            let fitting = (0..i)
+                .step_by(2)
+                .map(|j| conversation_text(&turns[j..i]))
+                .position(|prompt| encoder.prompt(&prompt).is_ok());
             match fitting {
                 Some(k) => {
                     shortened += usize::from(k > 0);
@@ -275,7 +282,10 @@ fn fitting_pairs(what: &str, encoder: &Encoder, conversations: &[&Conversation])
             }
         }
     }
-    println!("{what}: {} pairs ({shortened} with their earliest turns dropped to fit the context, {left_out} too long even alone)", pairs.len());
+    println!(
+        "{what}: {} pairs ({shortened} with their earliest turns dropped to fit the context, {left_out} too long even alone)",
+        pairs.len()
+    );
     pairs
 }
 
@@ -415,15 +425,21 @@ fn ppo_prompts(
     train: usize,
     held_out: usize,
 ) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-    let fitting: Vec<Vec<usize>> =
-        records.iter().filter_map(|r| encoder.prompt(&r.prompt).ok()).take(train + held_out).collect();
-    let skipped = records.iter().take(train + held_out).filter(|r| encoder.prompt(&r.prompt).is_err()).count();
+    let (mut fitting, mut skipped) = (Vec::new(), 0);
+    for record in records {
+        if fitting.len() == train + held_out {
+            break;
+        }
+        match encoder.prompt(&record.prompt) {
+            Ok(ids) => fitting.push(ids),
+            Err(_) => skipped += 1,
+        }
+    }
     println!(
-        "PPO prompts: {} for training, {} held out ({skipped} of the first ones too long, left out)",
+        "PPO prompts: {} for training, {} held out ({skipped} too long, left out)",
         fitting.len().min(train),
         fitting.len().saturating_sub(train)
     );
-    let mut fitting = fitting;
     let held = fitting.split_off(train.min(fitting.len()));
     (fitting, held)
 }

@@ -89,14 +89,19 @@ impl<'a> Encoder<'a> {
     /// # Errors
     /// Ids outside the vocabulary.
     pub fn decode(&self, ids: &[usize]) -> Result<String> {
-        let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
-        self.tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
+        decode_ids(self.tokenizer, ids)
     }
 
     fn ids(&self, text: &str) -> Result<Vec<usize>> {
         let ids = self.tokenizer.encode_ids(text).map_err(|e| Error::Transformer(e.into()))?;
         Ok(ids.into_iter().map(|id| id as usize).collect())
     }
+}
+
+/// The text of `ids` under `tokenizer`, special tokens dropped.
+pub(crate) fn decode_ids(tokenizer: &ByteLevelBpe, ids: &[usize]) -> Result<String> {
+    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+    tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
 }
 
 /// The first `n` characters of `text`, for error messages.

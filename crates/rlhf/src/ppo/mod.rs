@@ -230,7 +230,9 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     /// loss; model and I/O errors.
     pub fn train(&mut self, prompts: &[Vec<usize>], held_out: &[Vec<usize>], options: RunOptions) -> Result<PpoLog> {
         self.check_prompts(prompts)?;
-        self.check_prompts(held_out).or_else(|e| if held_out.is_empty() { Ok(()) } else { Err(e) })?;
+        if !held_out.is_empty() {
+            self.check_prompts(held_out)?;
+        }
         let (mut decay, mut no_decay) = optimizer_groups(self.parameters(), self.config.learning_rate, 0.0)?;
         let mut state = PpoState {
             config: self.config.clone(),

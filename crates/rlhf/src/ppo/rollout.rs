@@ -9,6 +9,7 @@ use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::GenerationConfig;
 
 use crate::batch::Sequence;
+use crate::encode::decode_ids;
 use crate::error::{Error, Result};
 use crate::reward::RewardModel;
 
@@ -94,16 +95,10 @@ pub fn generate_rollouts(
                 ..config.clone()
             };
             let response = policy.generate_ids(prompt, &config, |_| ControlFlow::Continue(()))?.ids();
-            let (prompt_text, text) = (decode(tokenizer, prompt)?, decode(tokenizer, &response)?);
+            let (prompt_text, text) = (decode_ids(tokenizer, prompt)?, decode_ids(tokenizer, &response)?);
             Ok(Rollout { prompt_index, sequence: Sequence::new(prompt.to_vec(), response)?, prompt_text, text })
         })
         .collect()
-}
-
-/// The text of `ids`, special tokens dropped.
-pub(crate) fn decode(tokenizer: &ByteLevelBpe, ids: &[usize]) -> Result<String> {
-    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
-    tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
 }
 
 /// A seed for item `i` of a run seeded with `seed` (SplitMix64's finaliser).
