@@ -2,9 +2,16 @@
 //!
 //! Documents are token lists (`&[Vec<String>]`, `&[Vec<&str>]`, …) or raw text split by an
 //! analyzer closure `Fn(&str) -> Vec<String>` (for example malmoi-tokenize's Korean
-//! analyzer's `morphs`). Counting splits the documents into chunks counted in parallel, each
-//! with its own term table; the tables are merged, filtered by `min_df` / `max_df` /
-//! `max_features`, sorted by term like scikit-learn's, and the rows are remapped in parallel.
+//! analyzer's `morphs`). Fitting runs in three parallel passes:
+//!
+//! 1. **encode** — chunks of documents give each token a unigram id against their own small
+//!    tables, which are merged (one entry per distinct token) into first-seen order;
+//! 2. **count** — the n-gram key space is split into one shard per thread by a hash of the
+//!    key; every shard reads all documents but counts only its own terms, so the (large)
+//!    n-gram tables never overlap and are never merged;
+//! 3. **gather** — the terms are filtered by `min_df` / `max_df` / `max_features` and sorted
+//!    by text like scikit-learn's; each document's entries from every shard are mapped to the
+//!    final columns and sorted.
 
 use crate::error::{EmbedError, Result};
 use crate::sparse::CsrMatrix;
@@ -101,17 +108,28 @@ pub struct CountVectorizer {
     vocabulary: Option<Vocabulary>,
 }
 
-/// Per-document counts with ids from one term table (local or fitted).
+/// Per-document counts with ids from one term table (a shard's or the fitted vocabulary's).
 struct RowCounts {
     indptr: Vec<usize>,
     ids: Vec<u32>,
     counts: Vec<u32>,
 }
 
-/// One chunk of documents counted against its own term tables: unigram strings by local
-/// unigram id, and each local term's n-gram key over those ids.
-struct ChunkCounts<'a> {
+/// A contiguous run of documents as unigram ids: all their tokens, and where each ends.
+struct EncodedChunk {
+    ids: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+/// The corpus's distinct tokens in first-seen order, and every document as their ids.
+struct EncodedDocs<'a> {
     unigrams: Vec<&'a str>,
+    chunks: Vec<EncodedChunk>,
+}
+
+/// The terms of one shard of the key space, counted over all documents: each shard-local
+/// term's key and, per document, the (term, count) pairs of the shard's terms.
+struct ShardCounts {
     keys: Vec<NgramKey>,
     rows: RowCounts,
 }
@@ -161,8 +179,8 @@ impl PartialEq for TokenKey<'_> {
 
 impl Eq for TokenKey<'_> {}
 
-/// Term tables of all chunks merged: global unigram strings, each global term's key over
-/// them, and the term's document frequency and total count.
+/// The shards' terms side by side (global id = shard offset + shard-local id): each term's
+/// key over the unigram strings, its document frequency and its total count.
 struct MergedTerms<'a> {
     unigrams: Vec<&'a str>,
     keys: Vec<NgramKey>,
@@ -170,7 +188,19 @@ struct MergedTerms<'a> {
     total: Vec<u64>,
 }
 
-impl MergedTerms<'_> {
+impl<'a> MergedTerms<'a> {
+    /// The shards' terms in shard order, with their document frequencies and totals.
+    fn new(unigrams: Vec<&'a str>, shards: &[ShardCounts]) -> Self {
+        let stats: Vec<(Vec<u32>, Vec<u64>)> =
+            shards.par_iter().map(|shard| shard.rows.term_stats(shard.keys.len())).collect();
+        MergedTerms {
+            unigrams,
+            keys: shards.iter().flat_map(|shard| shard.keys.iter().copied()).collect(),
+            df: stats.iter().flat_map(|(df, _)| df.iter().copied()).collect(),
+            total: stats.iter().flat_map(|(_, total)| total.iter().copied()).collect(),
+        }
+    }
+
     /// The term's text: its unigrams joined by one space.
     fn name(&self, term: u32) -> String {
         let mut name = String::new();
@@ -228,13 +258,22 @@ impl CountVectorizer {
     {
         self.options.validate()?;
         let ngram = self.options.ngram_range;
-        let chunks: Vec<ChunkCounts<'_>> = doc_chunks(docs).map(|chunk| count_chunk(chunk, ngram)).collect();
-        let (vocabulary, local_to_final) = self.select_terms(&chunks, docs.len())?;
-        let rows: Vec<RowCounts> = chunks
-            .into_par_iter()
-            .zip(local_to_final.into_par_iter())
-            .map(|(chunk, map)| remap_rows(chunk.rows, &map))
+        let encoded = encode_docs(docs);
+        let n_shards = rayon::current_num_threads();
+        let shards: Vec<ShardCounts> =
+            (0..n_shards).into_par_iter().map(|shard| count_shard(&encoded, ngram, shard, n_shards)).collect();
+        let (vocabulary, shard_to_final) = self.select_terms(encoded.unigrams, &shards, docs.len())?;
+        let mut first_doc = 0;
+        let doc_ranges: Vec<std::ops::Range<usize>> = encoded
+            .chunks
+            .iter()
+            .map(|chunk| {
+                first_doc += chunk.ends.len();
+                first_doc - chunk.ends.len()..first_doc
+            })
             .collect();
+        let rows: Vec<RowCounts> =
+            doc_ranges.into_par_iter().map(|docs| gather_rows(&shards, &shard_to_final, docs)).collect();
         let matrix = concat_rows(rows, vocabulary.len(), self.options.binary);
         self.vocabulary = Some(vocabulary);
         Ok(matrix)
@@ -272,10 +311,16 @@ impl CountVectorizer {
         self.transform(&analyze(texts, analyzer))
     }
 
-    /// Merges the chunk term tables, applies the df limits and `max_features`, and returns
-    /// the sorted vocabulary and, per chunk, local term id → column (`u32::MAX` when dropped).
-    fn select_terms(&self, chunks: &[ChunkCounts<'_>], n_docs: usize) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
-        let (merged, local_to_global) = merge_chunks(chunks);
+    /// Puts the shards' terms side by side, applies the df limits and `max_features`, and
+    /// returns the sorted vocabulary and, per shard, shard-local term → column (`u32::MAX`
+    /// when dropped).
+    fn select_terms(
+        &self,
+        unigrams: Vec<&str>,
+        shards: &[ShardCounts],
+        n_docs: usize,
+    ) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
+        let merged = MergedTerms::new(unigrams, shards);
         if merged.keys.is_empty() {
             return Err(EmbedError::EmptyVocabulary("the documents contain no terms".to_string()));
         }
@@ -285,11 +330,15 @@ impl CountVectorizer {
             global_to_final[*g as usize] = column as u32;
         }
         let vocabulary = Vocabulary::from_terms(kept.into_iter().map(|(name, _)| name));
-        let local_to_final = local_to_global
-            .into_iter()
-            .map(|map| map.into_iter().map(|g| global_to_final[g as usize]).collect())
+        let mut offset = 0;
+        let shard_to_final = shards
+            .iter()
+            .map(|shard| {
+                offset += shard.keys.len();
+                global_to_final[offset - shard.keys.len()..offset].to_vec()
+            })
             .collect();
-        Ok((vocabulary, local_to_final))
+        Ok((vocabulary, shard_to_final))
     }
 
     /// The kept terms (text and global id), sorted by text.
@@ -321,48 +370,6 @@ impl CountVectorizer {
     }
 }
 
-/// Merges the chunks' tables; returns the merged terms and, per chunk, local term → global term.
-fn merge_chunks<'a>(chunks: &[ChunkCounts<'a>]) -> (MergedTerms<'a>, Vec<Vec<u32>>) {
-    let mut unigram_ids: HashMap<TokenKey<'a>, u32> = HashMap::new();
-    let mut term_ids: HashMap<NgramKey, u32> = HashMap::new();
-    let mut merged = MergedTerms { unigrams: Vec::new(), keys: Vec::new(), df: Vec::new(), total: Vec::new() };
-    let mut local_to_global = Vec::with_capacity(chunks.len());
-    for chunk in chunks {
-        let unigram_map: Vec<u32> = chunk
-            .unigrams
-            .iter()
-            .map(|&u| {
-                let next = merged.unigrams.len() as u32;
-                *unigram_ids.entry(TokenKey(u)).or_insert_with(|| {
-                    merged.unigrams.push(u);
-                    next
-                })
-            })
-            .collect();
-        let (chunk_df, chunk_total) = chunk.rows.term_stats(chunk.keys.len());
-        let map: Vec<u32> = chunk
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(local, &key)| {
-                let key = pack(unpack(key).map(|u| unigram_map[u as usize]));
-                let next = merged.keys.len() as u32;
-                let g = *term_ids.entry(key).or_insert_with(|| {
-                    merged.keys.push(key);
-                    merged.df.push(0);
-                    merged.total.push(0);
-                    next
-                });
-                merged.df[g as usize] += chunk_df[local];
-                merged.total[g as usize] += chunk_total[local];
-                g
-            })
-            .collect();
-        local_to_global.push(map);
-    }
-    (merged, local_to_global)
-}
-
 /// Tokenizes `texts` with `analyzer`, in parallel.
 pub(crate) fn analyze<T, A>(texts: &[T], analyzer: A) -> Vec<Vec<String>>
 where
@@ -380,54 +387,111 @@ fn doc_chunks<D: Sync>(docs: &[D]) -> impl IndexedParallelIterator<Item = &[D]> 
     docs.par_chunks(size)
 }
 
-/// Counts the chunk's n-grams against fresh local tables: each token is hashed once (as a
-/// string, to its unigram id) and longer n-grams are hashed as packed ids.
-fn count_chunk<'a, D, S>(docs: &'a [D], (lo, hi): (usize, usize)) -> ChunkCounts<'a>
+/// Gives every token a unigram id (in first-seen order, whatever the number of threads):
+/// each chunk of documents is encoded against its own table in parallel, then the tables are
+/// merged (they are small: one entry per distinct token) and the ids remapped.
+fn encode_docs<'a, D, S>(docs: &'a [D]) -> EncodedDocs<'a>
+where
+    D: AsRef<[S]> + Sync,
+    S: AsRef<str> + Sync + 'a,
+{
+    let local: Vec<(Vec<&'a str>, EncodedChunk)> = doc_chunks(docs).map(encode_chunk).collect();
+    let mut global_ids: HashMap<TokenKey<'a>, u32> = HashMap::new();
+    let mut unigrams: Vec<&'a str> = Vec::new();
+    let maps: Vec<Vec<u32>> = local
+        .iter()
+        .map(|(tokens, _)| {
+            let map = tokens.iter().map(|&token| {
+                let next = unigrams.len() as u32;
+                *global_ids.entry(TokenKey(token)).or_insert_with(|| {
+                    unigrams.push(token);
+                    next
+                })
+            });
+            map.collect()
+        })
+        .collect();
+    let chunks = local
+        .into_par_iter()
+        .zip(maps)
+        .map(|((_, mut chunk), map)| {
+            chunk.ids.iter_mut().for_each(|id| *id = map[*id as usize]);
+            chunk
+        })
+        .collect();
+    EncodedDocs { unigrams, chunks }
+}
+
+/// Encodes a chunk's documents with a fresh local table: its distinct tokens and the ids.
+fn encode_chunk<'a, D, S>(docs: &'a [D]) -> (Vec<&'a str>, EncodedChunk)
 where
     D: AsRef<[S]>,
     S: AsRef<str> + 'a,
 {
-    let mut unigram_ids: HashMap<TokenKey<'a>, u32> = HashMap::with_capacity(1 << 14);
-    let mut unigrams: Vec<&'a str> = Vec::new();
-    let mut unigram_term: Vec<u32> = Vec::new();
-    let mut ngram_terms: HashMap<NgramKey, u32> = HashMap::new();
-    let mut keys: Vec<NgramKey> = Vec::new();
-    let mut rows = RowCounts::new();
-    let (mut doc_unigrams, mut doc_terms, mut slot) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ids: HashMap<TokenKey<'a>, u32> = HashMap::with_capacity(1 << 14);
+    let mut tokens: Vec<&'a str> = Vec::new();
+    let mut chunk = EncodedChunk { ids: Vec::new(), ends: Vec::with_capacity(docs.len()) };
     for doc in docs {
-        doc_unigrams.clear();
         for token in doc.as_ref() {
             let token: &'a str = token.as_ref();
-            let next = unigrams.len() as u32;
-            doc_unigrams.push(*unigram_ids.entry(TokenKey(token)).or_insert_with(|| {
-                unigrams.push(token);
-                unigram_term.push(u32::MAX);
+            let next = tokens.len() as u32;
+            chunk.ids.push(*ids.entry(TokenKey(token)).or_insert_with(|| {
+                tokens.push(token);
                 next
             }));
         }
-        for n in lo..=hi.min(doc_unigrams.len()) {
-            for window in doc_unigrams.windows(n) {
-                let next = keys.len() as u32;
-                let term = if n == 1 {
-                    let slot = &mut unigram_term[window[0] as usize];
-                    if *slot == u32::MAX {
-                        *slot = next;
-                        keys.push(pack(window.iter().copied()));
-                    }
-                    *slot
-                } else {
-                    let key = pack(window.iter().copied());
-                    *ngram_terms.entry(key).or_insert_with(|| {
-                        keys.push(key);
-                        next
-                    })
-                };
-                doc_terms.push(term);
-            }
-        }
-        rows.push_document(&mut doc_terms, &mut slot);
+        chunk.ends.push(chunk.ids.len());
     }
-    ChunkCounts { unigrams, keys, rows }
+    (tokens, chunk)
+}
+
+/// Which of `n_shards` shards counts the term `key` (a multiplicative hash of the key).
+fn shard_of(key: NgramKey, n_shards: usize) -> usize {
+    let h = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((h as u128 * n_shards as u128) >> 64) as usize
+}
+
+/// Counts, over all documents, the n-grams that fall in `shard`: every shard reads the whole
+/// corpus but hashes only its own share of the terms into its table, so the shards' tables
+/// never overlap and need no merging. Unigrams are looked up by id, longer n-grams by key.
+fn count_shard(encoded: &EncodedDocs<'_>, (lo, hi): (usize, usize), shard: usize, n_shards: usize) -> ShardCounts {
+    let mut unigram_term = vec![u32::MAX; if lo == 1 { encoded.unigrams.len() } else { 0 }];
+    let mut ngram_terms: HashMap<NgramKey, u32> = HashMap::new();
+    let mut keys: Vec<NgramKey> = Vec::new();
+    let mut rows = RowCounts::new();
+    let (mut doc_terms, mut slot) = (Vec::new(), Vec::new());
+    for chunk in &encoded.chunks {
+        let mut start = 0;
+        for &end in &chunk.ends {
+            let doc = &chunk.ids[start..end];
+            start = end;
+            for n in lo..=hi.min(doc.len()) {
+                for window in doc.windows(n) {
+                    let key = pack(window.iter().copied());
+                    if shard_of(key, n_shards) != shard {
+                        continue;
+                    }
+                    let next = keys.len() as u32;
+                    let term = if n == 1 {
+                        let slot = &mut unigram_term[window[0] as usize];
+                        if *slot == u32::MAX {
+                            *slot = next;
+                            keys.push(key);
+                        }
+                        *slot
+                    } else {
+                        *ngram_terms.entry(key).or_insert_with(|| {
+                            keys.push(key);
+                            next
+                        })
+                    };
+                    doc_terms.push(term);
+                }
+            }
+            rows.push_document(&mut doc_terms, &mut slot);
+        }
+    }
+    ShardCounts { keys, rows }
 }
 
 /// Counts each document's n-grams (joined by spaces) with columns from `column_of`; rows
@@ -503,20 +567,19 @@ impl RowCounts {
     }
 }
 
-/// Replaces local ids by final columns, drops pruned terms and re-sorts each row.
-fn remap_rows(rows: RowCounts, map: &[u32]) -> RowCounts {
-    let mut out = RowCounts {
-        indptr: Vec::with_capacity(rows.indptr.len()),
-        ids: Vec::with_capacity(rows.ids.len()),
-        counts: Vec::with_capacity(rows.counts.len()),
-    };
-    out.indptr.push(0);
-    for w in rows.indptr.windows(2) {
-        for k in w[0]..w[1] {
-            let column = map[rows.ids[k] as usize];
-            if column != u32::MAX {
-                out.ids.push(column);
-                out.counts.push(rows.counts[k]);
+/// The rows of documents `docs`: each shard's entries for a document mapped to final columns
+/// (pruned terms dropped), side by side, then sorted by column.
+fn gather_rows(shards: &[ShardCounts], shard_to_final: &[Vec<u32>], docs: std::ops::Range<usize>) -> RowCounts {
+    let mut out = RowCounts::new();
+    for doc in docs {
+        for (shard, map) in shards.iter().zip(shard_to_final) {
+            let entries = shard.rows.indptr[doc]..shard.rows.indptr[doc + 1];
+            for (&id, &count) in shard.rows.ids[entries.clone()].iter().zip(&shard.rows.counts[entries]) {
+                let column = map[id as usize];
+                if column != u32::MAX {
+                    out.ids.push(column);
+                    out.counts.push(count);
+                }
             }
         }
         out.indptr.push(out.ids.len());

@@ -1,7 +1,11 @@
 //! [`Vocabulary`]: a bidirectional map between terms and column indices.
 
 use crate::error::{EmbedError, Result};
-use foldhash::HashMap;
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 /// Terms and their column indices, in index order.
 ///
@@ -15,10 +19,21 @@ use foldhash::HashMap;
 /// assert_eq!(vocab.term(0), Some("사과"));
 /// assert_eq!(vocab.len(), 2);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     terms: Vec<String>,
-    index: HashMap<String, usize>,
+    /// Each term's index, hashed by the term's text: the strings live only in `terms`.
+    index: HashTable<usize>,
+}
+
+impl PartialEq for Vocabulary {
+    fn eq(&self, other: &Self) -> bool {
+        self.terms == other.terms
+    }
+}
+
+fn hash(term: &str) -> u64 {
+    FixedState::default().hash_one(term)
 }
 
 impl Vocabulary {
@@ -29,7 +44,10 @@ impl Vocabulary {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let terms = terms.into_iter();
         let mut vocab = Vocabulary::default();
+        vocab.terms.reserve(terms.size_hint().0);
+        vocab.index.reserve(terms.size_hint().0, |&i| hash(&vocab.terms[i]));
         for term in terms {
             vocab.insert(term.into());
         }
@@ -38,18 +56,21 @@ impl Vocabulary {
 
     /// Adds `term` at the next index unless present; returns its index.
     pub fn insert(&mut self, term: String) -> usize {
-        if let Some(&i) = self.index.get(term.as_str()) {
-            return i;
+        let terms = &self.terms;
+        match self.index.entry(hash(&term), |&i| terms[i] == term, |&i| hash(&terms[i])) {
+            Entry::Occupied(entry) => *entry.get(),
+            Entry::Vacant(entry) => {
+                let i = terms.len();
+                entry.insert(i);
+                self.terms.push(term);
+                i
+            }
         }
-        let i = self.terms.len();
-        self.index.insert(term.clone(), i);
-        self.terms.push(term);
-        i
     }
 
     /// Column index of `term`, if known.
     pub fn index(&self, term: &str) -> Option<usize> {
-        self.index.get(term).copied()
+        self.index.find(hash(term), |&i| self.terms[i] == term).copied()
     }
 
     /// Column index of `term`, or [`EmbedError::UnknownWord`] naming it.
@@ -69,7 +90,7 @@ impl Vocabulary {
 
     /// Whether `term` is in the vocabulary.
     pub fn contains(&self, term: &str) -> bool {
-        self.index.contains_key(term)
+        self.index(term).is_some()
     }
 
     /// Number of terms.

@@ -125,3 +125,63 @@ fn one_hot_sparse_and_dense_agree() {
     }
     assert!(OneHotEncoder::fit(Vec::<String>::new()).is_err());
 }
+
+/// 3,000 documents of 0–11 tokens over a 60-word vocabulary, reproducible without an RNG.
+fn corpus() -> Vec<Vec<String>> {
+    (0..3000u64)
+        .map(|d| {
+            let len = (d * 7 % 12) as usize;
+            (0..len as u64).map(|t| format!("w{}", (d * 31 + t * t * 17 + t * 5) % 60)).collect()
+        })
+        .collect()
+}
+
+/// The counts by definition: every n-gram of every document joined by spaces, in a map.
+fn counts_by_definition(
+    docs: &[Vec<String>],
+    (lo, hi): (usize, usize),
+) -> Vec<std::collections::BTreeMap<String, f64>> {
+    let mut rows = Vec::new();
+    for doc in docs {
+        let mut row = std::collections::BTreeMap::new();
+        for n in lo..=hi {
+            for window in doc.windows(n) {
+                *row.entry(window.join(" ")).or_insert(0.0) += 1.0;
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+#[test]
+fn counts_equal_the_definition_on_any_number_of_threads() {
+    let docs = corpus();
+    let options = CountOptions { ngram_range: (1, 3), min_df: DocFrequency::Count(2), ..Default::default() };
+    let expected = counts_by_definition(&docs, options.ngram_range);
+    let mut df = std::collections::BTreeMap::<&str, usize>::new();
+    for row in &expected {
+        for term in row.keys() {
+            *df.entry(term).or_default() += 1;
+        }
+    }
+    let kept: Vec<&str> = df.iter().filter(|(_, d)| **d >= 2).map(|(t, _)| *t).collect();
+    let mut first = None;
+    for threads in [1, 2, 3, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut cv = CountVectorizer::with_options(options.clone());
+        let x = pool.install(|| cv.fit_transform(&docs)).unwrap();
+        let names = cv.feature_names().unwrap().to_vec();
+        assert_eq!(names, kept, "{threads} threads: the terms with df >= 2, sorted");
+        for (r, row) in expected.iter().enumerate() {
+            let (columns, values) = x.row(r);
+            let got: Vec<(&str, f64)> =
+                columns.iter().zip(values).map(|(&c, &v)| (names[c as usize].as_str(), v)).collect();
+            let want: Vec<(&str, f64)> =
+                row.iter().filter(|(t, _)| df[t.as_str()] >= 2).map(|(t, &v)| (t.as_str(), v)).collect();
+            assert_eq!(got, want, "{threads} threads, document {r}");
+        }
+        let parts = (x.indptr().to_vec(), x.indices().to_vec(), x.data().to_vec());
+        assert_eq!(first.get_or_insert(parts.clone()), &parts, "{threads} threads give the same matrix");
+    }
+}
