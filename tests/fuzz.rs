@@ -27,11 +27,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use malmoi_embed::KeyedVectors;
+use malmoi_lm::TokenLanguageModel;
 use malmoi_rlhf::data::{PromptRecord, RankingRecord, ReadOptions, SftRecord, parse_conversations, parse_records};
+use malmoi_seq::lm::{LstmLm, LstmLmConfig, TrainOptions as LstmTrainOptions};
 use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
+use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2SeqTrainConfig};
 use malmoi_tensor::checkpoint;
 use malmoi_tokenize::{Analyzer, BpeTrainer, ByteLevelBpe, Tokenizer};
+use malmoi_transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -433,7 +437,8 @@ fn fuzz_kochatgpt_readers() {
     let sft = r#"[{"prompt": "불고기용 고기 한우에요?", "completion": "네, 한우입니다.", "tokens": 12}]"#;
     let rm = r#"[{"prompt": "질문", "completion_0": "좋은 답", "completion_1": "보통 답", "completion_2": "나쁜 답", "ranking": [0, 1, 2]}]"#;
     let prompts = "{\"prompt\": \"첫 질문\"}\n{\"prompt\": \"둘째 질문\"}\n";
-    let conversation = "<<start conversation>>\n<사람>: 안녕?\n<챗봇>: 안녕하세요.\n둘째 줄\n<사람>: 고마워\n<챗봇>: 천만에요.\n";
+    let conversation =
+        "<<start conversation>>\n<사람>: 안녕?\n<챗봇>: 안녕하세요.\n둘째 줄\n<사람>: 고마워\n<챗봇>: 천만에요.\n";
     let seeds = [sft, rm, prompts, conversation].iter().map(|s| s.as_bytes().to_vec()).collect();
     let path = Path::new("fuzz.jsonl");
     fuzz("kochatgpt_readers", Kind::Text, seeds, Vec::new(), |bytes| {
@@ -441,7 +446,10 @@ fn fuzz_kochatgpt_readers() {
         for options in [ReadOptions::strict(), ReadOptions::skipping()] {
             let _ = parse_records::<SftRecord>(&text, path, &options);
             if let Ok(records) = parse_records::<RankingRecord>(&text, path, &options) {
-                records.records.iter().for_each(|r| assert_eq!(r.pairs().len(), r.completions.len() * (r.completions.len() - 1) / 2));
+                records
+                    .records
+                    .iter()
+                    .for_each(|r| assert_eq!(r.pairs().len(), r.completions.len() * (r.completions.len() - 1) / 2));
             }
             let _ = parse_records::<PromptRecord>(&text, path, &options);
             if let Ok(conversations) = parse_conversations(&text, path, &options) {
@@ -481,8 +489,23 @@ fn small_sentiment_dir(analyzer: &Analyzer) -> Vec<u8> {
         SentimentPipeline::trainer(preprocessor).model(small).min_count(1).config(train).train(&corpus).unwrap();
     let dir = scratch("sentiment-seed");
     pipeline.save(&dir).unwrap();
-    let files: Vec<Vec<u8>> = SENTIMENT_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    pack(&dir, &SENTIMENT_FILES)
+}
+
+/// The files `names` of the model directory `dir`, in that order, joined by [`FILE_SEPARATOR`].
+fn pack(dir: &Path, names: &[&str]) -> Vec<u8> {
+    let files: Vec<Vec<u8>> = names.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
     files.join(FILE_SEPARATOR)
+}
+
+/// Writes the files `names` of a packed input (cut at [`FILE_SEPARATOR`]; missing parts are
+/// empty files) into `dir`.
+fn unpack(bytes: &[u8], dir: &Path, names: &[&str]) {
+    let mut parts = split(bytes, FILE_SEPARATOR);
+    parts.resize(names.len(), &[]);
+    for (file, part) in names.iter().zip(&parts) {
+        write(&dir.join(file), part);
+    }
 }
 
 #[test]
@@ -495,11 +518,7 @@ fn fuzz_sentiment_model_dir() {
     std::fs::create_dir_all(&dir).unwrap();
     let seed = small_sentiment_dir(&analyzer);
     fuzz("sentiment_model_dir", Kind::Model, vec![seed], Vec::new(), |bytes| {
-        let mut parts = split(bytes, FILE_SEPARATOR);
-        parts.resize(SENTIMENT_FILES.len(), &[]);
-        for (file, part) in SENTIMENT_FILES.iter().zip(&parts) {
-            write(&dir.join(file), part);
-        }
+        unpack(bytes, &dir, &SENTIMENT_FILES);
         if let Ok(pipeline) = SentimentPipeline::load(&dir, analyzer.clone()) {
             let _ = pipeline.predict("정말 재밌는 영화");
         }
@@ -566,8 +585,7 @@ fn small_gpt_dir() -> Vec<u8> {
     let model = malmoi_transformer::Gpt::new(config, 0).unwrap();
     let dir = scratch("gpt-seed");
     model.save_pretrained(&dir).unwrap();
-    let files: Vec<Vec<u8>> = GPT_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
-    files.join(FILE_SEPARATOR)
+    pack(&dir, &GPT_FILES)
 }
 
 #[test]
@@ -575,13 +593,159 @@ fn fuzz_gpt_model_dir() {
     let dir = scratch("gpt");
     std::fs::create_dir_all(&dir).unwrap();
     fuzz("gpt_model_dir", Kind::Model, vec![small_gpt_dir()], Vec::new(), |bytes| {
-        let mut parts = split(bytes, FILE_SEPARATOR);
-        parts.resize(GPT_FILES.len(), &[]);
-        for (file, part) in GPT_FILES.iter().zip(&parts) {
-            write(&dir.join(file), part);
-        }
+        unpack(bytes, &dir, &GPT_FILES);
         if let Ok(model) = malmoi_transformer::Gpt::from_pretrained(&dir) {
             let _ = model.forward(&ndarray::array![[0, 1, 11]], None);
         }
     });
+}
+
+/// The files of a BERT model directory (all three loaders read only these two), in the order
+/// they are packed into an input.
+const BERT_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
+/// The smallest useful BERT: 8 word pieces, 4 wide, 2 heads, 1 layer, 4 positions.
+fn tiny_bert(seed: u64) -> Bert {
+    let config: BertConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": 8,
+        "hidden_size": 4,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 8,
+        "max_position_embeddings": 4,
+    }))
+    .unwrap();
+    Bert::new(config, seed).unwrap()
+}
+
+/// Three packed BERT directories, one per architecture the loaders read: `BertModel`,
+/// `BertForPreTraining` and `BertForSequenceClassification` with two labels.
+fn small_bert_dirs() -> Vec<Vec<u8>> {
+    let dirs = ["bert-seed-base", "bert-seed-pretraining", "bert-seed-classifier"].map(scratch);
+    tiny_bert(0).save_pretrained(&dirs[0]).unwrap();
+    BertForPreTraining::new(tiny_bert(1), 1).unwrap().save_pretrained(&dirs[1]).unwrap();
+    BertForSequenceClassification::new(tiny_bert(2), 2, 2).unwrap().save_pretrained(&dirs[2]).unwrap();
+    assert!(Bert::from_pretrained(&dirs[0]).is_ok() && BertForPreTraining::from_pretrained(&dirs[1]).is_ok());
+    assert!(BertForSequenceClassification::from_pretrained(&dirs[2], 2).is_ok(), "the seeds load");
+    dirs.iter().map(|dir| pack(dir, &BERT_FILES)).collect()
+}
+
+#[test]
+fn fuzz_bert_model_dir() {
+    let dir = scratch("bert");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = BertInput::pad(&[(vec![0, 1, 7], vec![0, 0, 1])], 0).unwrap();
+    fuzz("bert_model_dir", Kind::Model, small_bert_dirs(), Vec::new(), |bytes| {
+        unpack(bytes, &dir, &BERT_FILES);
+        if let Ok(model) = Bert::from_pretrained(&dir) {
+            let _ = model.forward(&input);
+        }
+        if let Ok(model) = BertForPreTraining::from_pretrained(&dir) {
+            let _ = model.forward(&input);
+        }
+        if let Ok(mut model) = BertForSequenceClassification::from_pretrained(&dir, 2) {
+            let _ = model.predict_proba(&input);
+        }
+    });
+}
+
+/// The files of a seq2seq model directory, in the order they are packed into an input.
+const SEQ2SEQ_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
+/// A 2-wide bidirectional-LSTM encoder–decoder with general attention, trained for a few
+/// epochs to reverse words of `a` and `b`, saved and packed.
+fn small_seq2seq_dir() -> Vec<u8> {
+    let pairs: Vec<(String, String)> =
+        ["ab", "ba", "aab", "abb"].iter().map(|w| (w.to_string(), w.chars().rev().collect())).collect();
+    let train =
+        Seq2SeqTrainConfig { epochs: 3, batch_size: 2, validation_split: 0.0, progress: false, ..Default::default() };
+    let limits = Limits { max_source_len: 6, max_target_len: 6 };
+    let (model, _) = Seq2Seq::trainer(2, 2).limits(limits).config(train).train(&pairs).unwrap();
+    let dir = scratch("seq2seq-seed");
+    model.save(&dir).unwrap();
+    Seq2Seq::load(&dir).unwrap();
+    pack(&dir, &SEQ2SEQ_FILES)
+}
+
+#[test]
+fn fuzz_seq2seq_model_dir() {
+    let dir = scratch("seq2seq");
+    std::fs::create_dir_all(&dir).unwrap();
+    let beam = DecodeOptions { beam_width: 2, ..DecodeOptions::default() };
+    fuzz("seq2seq_model_dir", Kind::Model, vec![small_seq2seq_dir()], Vec::new(), |bytes| {
+        unpack(bytes, &dir, &SEQ2SEQ_FILES);
+        if let Ok(model) = Seq2Seq::load(&dir) {
+            let _ = model.translate("abz", &DecodeOptions::default());
+            let _ = model.translate("ba", &beam);
+        }
+    });
+}
+
+/// The files of an LSTM language model directory, in the order they are packed into an input.
+const LSTM_LM_FILES: [&str; 4] = ["config.json", "vocab.json", "unknown.json", "model.safetensors"];
+
+/// A 2-wide, one-layer LSTM LM over the 4 most frequent tokens of three sentences (the others
+/// form the `<unk>` class), trained for one epoch, saved and packed.
+fn small_lstm_lm_dir() -> Vec<u8> {
+    let corpus: Vec<Vec<String>> = ["나 는 버스 를 탔다", "너 는 버스 를 탔다", "나 는 집 에 갔다"]
+        .iter()
+        .map(|s| s.split(' ').map(String::from).collect())
+        .collect();
+    let vocab = LstmLm::vocabulary(&corpus, 4);
+    let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 2, hidden_size: 2, num_layers: 1 };
+    let mut model = LstmLm::new(config, vocab, 0).unwrap();
+    model.fit(&corpus, &LstmTrainOptions { epochs: 1, batch_size: 2, ..Default::default() }).unwrap();
+    let dir = scratch("lstm-lm-seed");
+    model.save(&dir).unwrap();
+    LstmLm::load(&dir).unwrap();
+    pack(&dir, &LSTM_LM_FILES)
+}
+
+#[test]
+fn fuzz_lstm_lm_dir() {
+    let dir = scratch("lstm-lm");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sentence: Vec<String> = ["나", "는", "집", "없는말"].map(String::from).to_vec();
+    fuzz("lstm_lm_dir", Kind::Model, vec![small_lstm_lm_dir()], Vec::new(), |bytes| {
+        unpack(bytes, &dir, &LSTM_LM_FILES);
+        if let Ok(model) = LstmLm::load(&dir) {
+            let _ = model.score_tokens(&sentence);
+            let _ = model.next_tokens(&sentence[..2], 3);
+        }
+    });
+}
+
+/// BERT, seq2seq and LSTM-LM configs claiming 10^12 weights (or 10^13 positions) are refused
+/// from the weights stored, allocating less than 4 MiB at once.
+#[test]
+fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
+    type Loader = fn(&Path) -> bool;
+    let bert: Loader = |dir| {
+        Bert::from_pretrained(dir).is_ok()
+            || BertForPreTraining::from_pretrained(dir).is_ok()
+            || BertForSequenceClassification::from_pretrained(dir, 2).is_ok()
+    };
+    let seq2seq: Loader = |dir| Seq2Seq::load(dir).is_ok();
+    let lstm_lm: Loader = |dir| LstmLm::load(dir).is_ok();
+    let bert_seed = small_bert_dirs().swap_remove(1);
+    let cases: [(&str, Vec<u8>, &[&str], &[&str], u64, Loader); 6] = [
+        ("bert", bert_seed.clone(), &BERT_FILES, &["vocab_size"], 1_000_000_000_000, bert),
+        ("bert", bert_seed, &BERT_FILES, &["max_position_embeddings"], 10_000_000_000_004, bert),
+        ("seq2seq", small_seq2seq_dir(), &SEQ2SEQ_FILES, &["model", "hidden_size"], 1 << 40, seq2seq),
+        ("seq2seq", small_seq2seq_dir(), &SEQ2SEQ_FILES, &["model", "target_vocab"], 1_000_000_000_000, seq2seq),
+        ("lstm-lm", small_lstm_lm_dir(), &LSTM_LM_FILES, &["embedding_dim"], 1_000_000_000_000, lstm_lm),
+        ("lstm-lm", small_lstm_lm_dir(), &LSTM_LM_FILES, &["num_layers"], 1 << 40, lstm_lm),
+    ];
+    for (name, seed, files, key, value, load) in cases {
+        let dir = scratch(&format!("{name}-huge"));
+        std::fs::create_dir_all(&dir).unwrap();
+        unpack(&seed, &dir, files);
+        let mut config: serde_json::Value = serde_json::from_slice(split(&seed, FILE_SEPARATOR)[0]).unwrap();
+        *key.iter().fold(&mut config, |slot, k| &mut slot[*k]) = value.into();
+        write(&dir.join(files[0]), config.to_string().as_bytes());
+        let mut loaded = true;
+        let bytes = largest_allocation(|| loaded = load(&dir));
+        assert!(!loaded, "{name}: {key:?} = {value} loaded");
+        assert!(bytes < 4 << 20, "{name}: {key:?} = {value}: allocated {bytes} bytes at once");
+    }
 }

@@ -71,6 +71,25 @@ pub struct LstmLmConfig {
     pub num_layers: usize,
 }
 
+impl LstmLmConfig {
+    /// A lower bound on the weights of a model of this shape (the embedding table, every
+    /// layer's input and recurrent matrices, the output layer and its bias), saturating
+    /// instead of overflowing; [`LstmLm::load`] compares it with the weights stored before
+    /// building the model.
+    fn min_parameters(&self) -> u64 {
+        let [vocab, width, hidden, layers] =
+            [self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers].map(|n| n as u64);
+        let gates = CellKind::Lstm.gates() as u64;
+        let first = gates.saturating_mul(hidden).saturating_mul(width.saturating_add(hidden));
+        let rest = layers
+            .saturating_sub(1)
+            .saturating_mul(gates.saturating_mul(hidden).saturating_mul(hidden.saturating_mul(2)));
+        [vocab.saturating_mul(width), first, rest, hidden.saturating_mul(vocab).saturating_add(vocab)]
+            .into_iter()
+            .fold(0, u64::saturating_add)
+    }
+}
+
 /// How [`LstmLm::fit`] trains.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -172,10 +191,20 @@ impl Unknown {
         unknown
     }
 
-    /// log10 p(token | <unk>), add-one smoothed over the known types and one for the unseen.
+    /// log10 p(token | <unk>), add-one smoothed over the known types and one for the unseen
+    /// (in `f64`: counts read from `unknown.json` may be as large as `u64::MAX`).
     fn log10_share(&self, token: &str) -> f64 {
         let count = self.counts.get(token).copied().unwrap_or(0);
-        ((count + 1) as f64 / (self.total + self.counts.len() as u64 + 1) as f64).log10()
+        ((count as f64 + 1.0) / (self.total as f64 + self.counts.len() as f64 + 1.0)).log10()
+    }
+
+    /// `Err` (the reason) unless `total` is the sum of the counts.
+    fn check(&self) -> std::result::Result<(), String> {
+        let sum = self.counts.values().try_fold(0u64, |sum, &count| sum.checked_add(count));
+        if sum != Some(self.total) {
+            return Err(format!("unknown.json: the counts do not sum to its total {}", self.total));
+        }
+        Ok(())
     }
 }
 
@@ -399,11 +428,28 @@ impl LstmLm {
         if vocab.len() != words.len() {
             return Err(bad("vocab.json repeats a token".into()));
         }
+        let unknown: Unknown =
+            serde_json::from_str(&read("unknown.json")?).map_err(|e| bad(format!("unknown.json: {e}")))?;
+        unknown.check().map_err(bad)?;
+        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| bad(e.to_string()))?;
+        check_weights_fit(&weights, config.min_parameters()).map_err(bad)?;
         let mut model = Self::new(config, vocab, 0)?;
-        model.unknown = serde_json::from_str(&read("unknown.json")?).map_err(|e| bad(format!("unknown.json: {e}")))?;
-        checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| bad(e.to_string()))?;
+        model.unknown = unknown;
+        weights.load_into(&model.named_parameters()).map_err(|e| bad(e.to_string()))?;
         Ok(model)
     }
+}
+
+/// `Err` (the reason, for [`Error::ModelDir`]) when `config.json` describes at least `needed`
+/// weights but the checkpoint holds fewer: the directory loaders call it before building a
+/// model, so a configuration claiming 10^12 weights is refused without allocating them.
+pub(crate) fn check_weights_fit(weights: &checkpoint::Checkpoint, needed: u64) -> std::result::Result<(), String> {
+    let stored: u64 =
+        weights.names().into_iter().filter_map(|name| weights.get(name).ok()).map(|a| a.len() as u64).sum();
+    if needed > stored {
+        return Err(format!("config.json describes at least {needed} weights but model.safetensors holds {stored}"));
+    }
+    Ok(())
 }
 
 fn to_json(value: &impl Serialize) -> String {
@@ -535,6 +581,51 @@ mod tests {
         assert_eq!(resumed.fit(&corpus, &checkpointed).unwrap(), expected);
         let tokens = ["a".to_string(), "b".to_string()];
         assert_eq!(resumed.score_tokens(&tokens).unwrap(), whole.score_tokens(&tokens).unwrap());
+    }
+
+    /// A `config.json` claiming 10^12 weights is refused from the weights stored, before the
+    /// model is built (it used to allocate them; found by `tests/fuzz.rs`, `lstm_lm_dir`).
+    #[test]
+    fn configs_claiming_10e12_weights_are_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        trained().save(dir.path()).unwrap();
+        let path = dir.path().join("config.json");
+        let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (key, value) in [
+            ("vocab_size", 1_000_000_000_000u64),
+            ("embedding_dim", 1_000_000_000_000),
+            ("hidden_size", 1 << 40),
+            ("num_layers", 1 << 40),
+            ("hidden_size", u64::MAX),
+        ] {
+            let mut config = original.clone();
+            config[key] = value.into();
+            std::fs::write(&path, config.to_string()).unwrap();
+            match LstmLm::load(dir.path()) {
+                Err(Error::ModelDir { reason, .. }) => assert!(reason.contains("at least"), "{key}: {reason}"),
+                other => panic!("{key} = {value}: expected ModelDir, got {other:?}"),
+            }
+        }
+    }
+
+    /// `unknown.json` counts near `u64::MAX` score without overflowing (the smoothing sums
+    /// overflowed, a panic in debug builds); counts that do not add up to the total are refused.
+    #[test]
+    fn huge_unknown_counts_do_not_overflow_and_inconsistent_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        trained().save(dir.path()).unwrap();
+        let unknown = dir.path().join("unknown.json");
+        let max = u64::MAX;
+        std::fs::write(&unknown, format!(r#"{{"counts": {{"zzz": {max}}}, "total": {max}}}"#)).unwrap();
+        let model = LstmLm::load(dir.path()).unwrap();
+        for token in ["zzz", "never"] {
+            let score = model.score_tokens(&["a".into(), token.into()]).unwrap();
+            assert!(score.log10_prob.is_finite(), "{token}: {score:?}");
+        }
+        for counts in [r#"{"zzz": 2}, "total": 3"#, &format!(r#"{{"y": {max}, "z": 1}}, "total": 0"#)] {
+            std::fs::write(&unknown, format!(r#"{{"counts": {counts}}}"#)).unwrap();
+            assert!(matches!(LstmLm::load(dir.path()), Err(Error::ModelDir { reason, .. }) if reason.contains("sum")));
+        }
     }
 
     #[test]

@@ -119,6 +119,45 @@ fn a_saved_model_loads_in_inference_mode_and_translates_identically() {
     assert!(matches!(Seq2Seq::load(dir.path()), Err(Seq2SeqError::Seq(malmoi_seq::Error::ModelDir { .. }))));
 }
 
+/// A `config.json` claiming 10^12 weights is refused from the weights stored, before the model
+/// is built (it used to allocate them; found by `tests/fuzz.rs`, `seq2seq_model_dir`), and so
+/// are length limits above [`Limits::MAX`], which would let one translation decode for hours.
+#[test]
+fn configs_claiming_10e12_weights_are_refused_before_allocating() {
+    let pairs = reversal_pairs(8, 3);
+    let tiny = |limits| Seq2Seq::trainer(2, 2).limits(limits).config(train_config(1)).train(&pairs);
+    let (model, _) = tiny(LIMITS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let path = dir.path().join("config.json");
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let refused = |section: &str, key: &str, value: u64, expected: &str| {
+        let mut config = original.clone();
+        config[section][key] = value.into();
+        std::fs::write(&path, config.to_string()).unwrap();
+        match Seq2Seq::load(dir.path()) {
+            Err(Seq2SeqError::Seq(malmoi_seq::Error::ModelDir { reason, .. })) => {
+                assert!(reason.contains(expected), "{key} = {value}: {reason}")
+            }
+            other => panic!("{key} = {value}: expected ModelDir, got {other:?}"),
+        }
+    };
+    for (key, value) in [
+        ("source_vocab", 1_000_000_000_000u64),
+        ("target_vocab", 1_000_000_000_000),
+        ("embedding_dim", 1_000_000_000_000),
+        ("hidden_size", 1 << 40),
+        ("hidden_size", u64::MAX), // twice this overflowed computing the decoder's width
+    ] {
+        refused("model", key, value, "at least");
+    }
+    for key in ["max_source_len", "max_target_len"] {
+        refused("limits", key, 1_000_000_000_000, "exceed");
+    }
+    let too_long = Limits { max_target_len: Limits::MAX + 1, ..LIMITS };
+    assert!(matches!(tiny(too_long), Err(Seq2SeqError::Seq(malmoi_seq::Error::InvalidArgument(_)))));
+}
+
 #[test]
 fn bad_input_gets_typed_errors_and_unknown_characters_are_reported() {
     let (model, _) = trained();

@@ -39,18 +39,25 @@ pub fn read_bert_config(dir: &Path) -> Result<BertConfig> {
 }
 
 /// [`read_bert_config`], refusing a configuration whose weights `model.safetensors` could not
-/// hold (the word embeddings and, per layer, 4 · h² attention and 2 · h · intermediate MLP
-/// weights), so a config claiming 10^12 parameters is refused before the model is built.
+/// hold (the word, position and token-type embeddings and, per layer, 4 · h² attention and
+/// 2 · h · intermediate MLP weights), so a config claiming 10^12 parameters is refused before
+/// the model is built. Every other tensor the loaders build (biases, the masked-LM bias) is
+/// no larger than one of these, as `validate` refuses a zero width.
 fn read_config_for_weights(dir: &Path) -> Result<BertConfig> {
     let config = read_bert_config(dir)?;
-    let [vocab, hidden, layers, inner] =
-        [config.vocab_size, config.hidden_size, config.num_hidden_layers, config.intermediate_size].map(|n| n as u64);
+    let [vocab, positions, types, hidden, layers, inner] = [
+        config.vocab_size,
+        config.max_position_embeddings,
+        config.type_vocab_size,
+        config.hidden_size,
+        config.num_hidden_layers,
+        config.intermediate_size,
+    ]
+    .map(|n| n as u64);
+    let embeddings = vocab.saturating_add(positions).saturating_add(types).saturating_mul(hidden);
     let per_layer =
         hidden.saturating_mul(hidden).saturating_mul(4).saturating_add(hidden.saturating_mul(inner).saturating_mul(2));
-    check_weights_can_hold(
-        &dir.join(WEIGHTS_FILE),
-        vocab.saturating_mul(hidden).saturating_add(layers.saturating_mul(per_layer)),
-    )?;
+    check_weights_can_hold(&dir.join(WEIGHTS_FILE), embeddings.saturating_add(layers.saturating_mul(per_layer)))?;
     Ok(config)
 }
 
@@ -162,11 +169,13 @@ impl BertConfig {
             }
         }
         if self.vocab_size == 0
+            || self.hidden_size == 0
+            || self.intermediate_size == 0
             || self.num_hidden_layers == 0
             || self.max_position_embeddings == 0
             || self.type_vocab_size == 0
         {
-            return Err(Error::Config("vocab, layers, positions and token types must be positive".into()));
+            return Err(Error::Config("vocab, widths, layers, positions and token types must be positive".into()));
         }
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
             return Err(Error::Config(format!(

@@ -149,9 +149,15 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
     }
     let original: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
-    for (key, value) in
-        [("vocab_size", 1_000_000_000_000u64), ("num_hidden_layers", 1 << 40), ("intermediate_size", 1 << 40)]
-    {
+    for (key, value) in [
+        ("vocab_size", 1_000_000_000_000u64),
+        ("num_hidden_layers", 1 << 40),
+        ("intermediate_size", 1 << 40),
+        // Found by tests/fuzz.rs (bert_model_dir): the position and token-type tables were
+        // not counted, so 10^13 positions allocated 160 TB.
+        ("max_position_embeddings", 10_000_000_000_004),
+        ("type_vocab_size", 1 << 40),
+    ] {
         let mut config = original.clone();
         config[key] = value.into();
         std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
@@ -161,6 +167,20 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
         assert!(refused(BertForPreTraining::from_pretrained(dir.path()).map(|_| ())), "BertForPreTraining, {key}");
         let classifier = malmoi_transformer::bert::BertForSequenceClassification::from_pretrained(dir.path(), 2);
         assert!(refused(classifier.map(|_| ())), "BertForSequenceClassification, {key}");
+    }
+    // A zero width made every weight matrix empty, so the count was 0 while the biases (an
+    // intermediate of 2^40, the masked-LM bias of 10^12 words) were still allocated.
+    for (key, value) in [("intermediate_size", 1u64 << 40), ("vocab_size", 1_000_000_000_000)] {
+        let mut config = original.clone();
+        config["hidden_size"] = 0.into();
+        config[key] = value.into();
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let zero_width =
+            |result: Result<(), Error>| matches!(result, Err(Error::Config(reason)) if reason.contains("positive"));
+        assert!(zero_width(Bert::from_pretrained(dir.path()).map(|_| ())), "Bert, width 0, {key}");
+        assert!(zero_width(BertForPreTraining::from_pretrained(dir.path()).map(|_| ())), "BertForPreTraining, {key}");
+        let classifier = malmoi_transformer::bert::BertForSequenceClassification::from_pretrained(dir.path(), 2);
+        assert!(zero_width(classifier.map(|_| ())), "BertForSequenceClassification, width 0, {key}");
     }
 }
 

@@ -81,13 +81,28 @@ impl From<malmoi_tensor::Error> for Seq2SeqError {
 /// Shorthand for results with [`Seq2SeqError`].
 pub type Result<T, E = Seq2SeqError> = std::result::Result<T, E>;
 
-/// Input and output length limits.
+/// Input and output length limits, each at most [`Limits::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Longest source accepted, in characters.
     pub max_source_len: usize,
     /// Decoding stops after this many output symbols.
     pub max_target_len: usize,
+}
+
+impl Limits {
+    /// The largest limit a model is trained or loaded with. Decoding runs up to
+    /// `max_target_len` steps when the model never emits [`EOS`], so this bounds the time one
+    /// translation can take, whatever a `config.json` says.
+    pub const MAX: usize = 4096;
+
+    /// `Err` (the reason) when a limit exceeds [`Limits::MAX`].
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.max_source_len > Self::MAX || self.max_target_len > Self::MAX {
+            return Err(format!("length limits {self:?} exceed the maximum of {}", Self::MAX));
+        }
+        Ok(())
+    }
 }
 
 /// What `config.json` of a saved model holds.
@@ -268,7 +283,10 @@ impl Seq2Seq {
     /// Loads a model saved by [`save`](Self::save), ready for inference (dropout off).
     ///
     /// A missing or unreadable file, another format version or weights that do not fit the
-    /// configuration give [`Error::ModelDir`] naming the directory and the problem.
+    /// configuration give [`Error::ModelDir`] naming the directory and the problem, as do
+    /// length limits above [`Limits::MAX`]. The weights are read first: a configuration
+    /// describing more weights than `model.safetensors` holds is refused before the model is
+    /// built.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let fail = |reason: String| Seq2SeqError::Seq(Error::ModelDir { path: PathBuf::from(dir), reason });
@@ -277,8 +295,11 @@ impl Seq2Seq {
         if config.format_version != FORMAT_VERSION {
             return Err(fail(format!("format version {} is not {FORMAT_VERSION}", config.format_version)));
         }
+        config.limits.check().map_err(|reason| fail(format!("config.json: {reason}")))?;
+        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| fail(e.to_string()))?;
+        crate::lm::check_weights_fit(&weights, config.model.min_parameters()).map_err(fail)?;
         let mut model = Seq2SeqModel::new(config.model.clone(), 0)?;
-        checkpoint::load_module(dir.join("model.safetensors"), &model).map_err(|e| fail(e.to_string()))?;
+        weights.load_into(&model.named_parameters()).map_err(|e| fail(e.to_string()))?;
         model.set_training(false);
         Ok(Self { config, model })
     }
@@ -302,7 +323,8 @@ impl Seq2SeqTrainer {
         self
     }
 
-    /// Length limits (default: the longest training source and target, plus a quarter).
+    /// Length limits (default: the longest training source and target, plus a quarter); each
+    /// at most [`Limits::MAX`], or [`train`](Self::train) fails.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
         self
@@ -341,6 +363,7 @@ impl Seq2SeqTrainer {
             let grow = |n: Option<usize>| n.map_or(1, |n| n + n.div_ceil(4));
             Limits { max_source_len: grow(longest(|p| &p.0)), max_target_len: grow(longest(|p| &p.1)) }
         });
+        limits.check().map_err(Error::InvalidArgument)?;
         let shape = Seq2SeqConfig { source_vocab: source_vocab.len(), target_vocab: target_vocab.len(), ..self.shape };
         let source: Vec<Vec<u32>> = pairs.iter().map(|(s, _)| source_vocab.encode(s).0).collect();
         let target: Vec<Vec<u32>> = pairs.iter().map(|(_, t)| target_vocab.encode(t).0).collect();

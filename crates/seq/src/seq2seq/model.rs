@@ -59,6 +59,39 @@ impl Seq2SeqConfig {
         }
     }
 
+    /// A lower bound on the weights of a model of this shape (both embedding tables, the
+    /// encoder's and decoder's input and recurrent matrices, the attention key, combine and
+    /// output layers, and the output bias), saturating instead of overflowing. [`Seq2Seq::load`]
+    /// compares it with the weights stored before building the model, so a configuration
+    /// claiming 10^12 weights is refused without allocating them.
+    ///
+    /// [`Seq2Seq::load`]: super::Seq2Seq::load
+    pub(crate) fn min_parameters(&self) -> u64 {
+        let [source, target, width, hidden, gates, directions] = [
+            self.source_vocab,
+            self.target_vocab,
+            self.embedding_dim,
+            self.hidden_size,
+            self.cell.gates(),
+            if self.bidirectional { 2 } else { 1 },
+        ]
+        .map(|n| n as u64);
+        let decoder = directions.saturating_mul(hidden);
+        let recurrent =
+            |input: u64, hidden: u64| gates.saturating_mul(hidden).saturating_mul(input.saturating_add(hidden));
+        let key = if self.attention == AttentionScore::General { decoder.saturating_mul(decoder) } else { 0 };
+        [
+            source.saturating_add(target).saturating_mul(width),
+            directions.saturating_mul(recurrent(width, hidden)),
+            recurrent(width, decoder),
+            key,
+            decoder.saturating_mul(decoder).saturating_mul(2),
+            decoder.saturating_mul(target).saturating_add(target),
+        ]
+        .into_iter()
+        .fold(0, u64::saturating_add)
+    }
+
     /// The decoder's hidden size: the encoder's output width.
     pub fn decoder_size(&self) -> usize {
         self.encoder().output_size()
