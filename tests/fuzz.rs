@@ -720,6 +720,8 @@ fn fuzz_lstm_lm_dir() {
 #[test]
 fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
     type Loader = fn(&Path) -> bool;
+    /// Target, packed seed, its files, the JSON path of the key to inflate, its value, loader.
+    type Case = (&'static str, Vec<u8>, &'static [&'static str], &'static [&'static str], u64, Loader);
     let bert: Loader = |dir| {
         Bert::from_pretrained(dir).is_ok()
             || BertForPreTraining::from_pretrained(dir).is_ok()
@@ -728,7 +730,7 @@ fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
     let seq2seq: Loader = |dir| Seq2Seq::load(dir).is_ok();
     let lstm_lm: Loader = |dir| LstmLm::load(dir).is_ok();
     let bert_seed = small_bert_dirs().swap_remove(1);
-    let cases: [(&str, Vec<u8>, &[&str], &[&str], u64, Loader); 6] = [
+    let cases: [Case; 6] = [
         ("bert", bert_seed.clone(), &BERT_FILES, &["vocab_size"], 1_000_000_000_000, bert),
         ("bert", bert_seed, &BERT_FILES, &["max_position_embeddings"], 10_000_000_000_004, bert),
         ("seq2seq", small_seq2seq_dir(), &SEQ2SEQ_FILES, &["model", "hidden_size"], 1 << 40, seq2seq),
