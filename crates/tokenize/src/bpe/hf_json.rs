@@ -6,8 +6,7 @@
 //! [`BpeError::Format`] naming the field, never silently ignored.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustc_hash::FxHashMap;
 use serde::ser::SerializeMap;
@@ -256,17 +255,6 @@ pub(crate) fn to_json_string(tokenizer: &ByteLevelBpe) -> serde_json::Result<Str
 
 /// Writes `text` to `path` atomically: a temporary file beside it, then a rename.
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let io_error = |path: PathBuf| move |source| BpeError::Io { path, source };
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = fs::File::create(&tmp).and_then(|mut file| {
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    });
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_error(path.to_path_buf())(e));
-    }
-    Ok(())
+    malmoi_fs::write_atomically(path, text.as_bytes())
+        .map_err(|source| BpeError::Io { path: path.to_path_buf(), source })
 }

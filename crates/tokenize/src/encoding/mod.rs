@@ -8,7 +8,6 @@ mod tokenizer;
 pub use pad::{PadOptions, Padded, Side, pad_sequences};
 pub use tokenizer::{Tokenizer, text_to_word_sequence};
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What can go wrong saving or loading a [`Tokenizer`].
@@ -37,18 +36,4 @@ pub enum EncodingError {
 
 fn in_file(path: Option<&Path>) -> String {
     path.map(|p| format!(" in {}", p.display())).unwrap_or_default()
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

