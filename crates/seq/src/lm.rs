@@ -37,7 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -177,7 +177,8 @@ impl Progress {
 /// Counts of the training tokens outside the softmax vocabulary (the `<unk>` class).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Unknown {
-    counts: HashMap<String, u64>,
+    /// Sorted, so a model saves to the same `unknown.json` every time.
+    counts: BTreeMap<String, u64>,
     total: u64,
 }
 
@@ -606,6 +607,24 @@ mod tests {
                 other => panic!("{key} = {value}: expected ModelDir, got {other:?}"),
             }
         }
+    }
+
+    /// Two identical runs save identical files (`unknown.json` was written from a hash map,
+    /// in a different order in every process, so the fuzz seed built from it changed too).
+    #[test]
+    fn identical_runs_save_identical_files() {
+        let corpus: Vec<Vec<String>> = (0..20).map(|i| vec!["a".into(), format!("w{i}")]).collect();
+        let saved = |dir: &Path| {
+            let vocab = LstmLm::vocabulary(&corpus, 1);
+            let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 2, hidden_size: 2, num_layers: 1 };
+            let mut model = LstmLm::new(config, vocab, 0).unwrap();
+            model.fit(&corpus, &TrainOptions { batch_size: 8, ..TrainOptions::default() }).unwrap();
+            model.save(dir).unwrap();
+            ["config.json", "vocab.json", "unknown.json", "model.safetensors"]
+                .map(|f| std::fs::read(dir.join(f)).unwrap())
+        };
+        let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        assert_eq!(saved(first.path()), saved(second.path()));
     }
 
     /// `unknown.json` counts near `u64::MAX` score without overflowing (the smoothing sums
