@@ -6,9 +6,10 @@
 //!
 //! 1. **encode** — chunks of documents give each token a unigram id against their own small
 //!    tables, which are merged (one entry per distinct token) into first-seen order;
-//! 2. **count** — the n-gram key space is split into one shard per thread by a hash of the
-//!    key; every shard reads all documents but counts only its own terms, so the (large)
-//!    n-gram tables never overlap and are never merged;
+//! 2. **count** — unigrams are counted per chunk by id (no table at all); for longer n-grams
+//!    the key space is split into one shard per thread by a hash of the key, and every shard
+//!    reads all documents but counts only its own terms, so the (large) n-gram tables never
+//!    overlap and are never merged;
 //! 3. **gather** — the terms are filtered by `min_df` / `max_df` / `max_features` and sorted
 //!    by text like scikit-learn's; each document's entries from every shard are mapped to the
 //!    final columns and sorted.
@@ -127,6 +128,14 @@ struct EncodedDocs<'a> {
     chunks: Vec<EncodedChunk>,
 }
 
+/// The fitted vocabulary, and the column of every counted term (`u32::MAX` when pruned):
+/// by unigram id (empty when unigrams are not counted) and, per shard, by shard-local id.
+struct Columns {
+    vocabulary: Vocabulary,
+    unigrams: Vec<u32>,
+    shards: Vec<Vec<u32>>,
+}
+
 /// The terms of one shard of the key space, counted over all documents: each shard-local
 /// term's key and, per document, the (term, count) pairs of the shard's terms.
 struct ShardCounts {
@@ -179,8 +188,9 @@ impl PartialEq for TokenKey<'_> {
 
 impl Eq for TokenKey<'_> {}
 
-/// The shards' terms side by side (global id = shard offset + shard-local id): each term's
-/// key over the unigram strings, its document frequency and its total count.
+/// All counted terms side by side — the unigrams by id, then each shard's terms (global id =
+/// offset + shard-local id): each term's key over the unigram strings, its document
+/// frequency and its total count.
 struct MergedTerms<'a> {
     unigrams: Vec<&'a str>,
     keys: Vec<NgramKey>,
@@ -189,15 +199,22 @@ struct MergedTerms<'a> {
 }
 
 impl<'a> MergedTerms<'a> {
-    /// The shards' terms in shard order, with their document frequencies and totals.
-    fn new(unigrams: Vec<&'a str>, shards: &[ShardCounts]) -> Self {
+    /// The unigrams (when counted: `unigram_rows` holds one row set per chunk, by unigram id),
+    /// then the shards' terms in shard order, with their document frequencies and totals.
+    fn new(unigrams: Vec<&'a str>, unigram_rows: &[RowCounts], shards: &[ShardCounts]) -> Self {
+        let n_unigrams = if unigram_rows.is_empty() { 0 } else { unigrams.len() };
+        let (unigram_df, unigram_total) = unigram_rows
+            .par_iter()
+            .map(|rows| rows.term_stats(n_unigrams))
+            .reduce(|| (vec![0; n_unigrams], vec![0; n_unigrams]), add_stats);
         let stats: Vec<(Vec<u32>, Vec<u64>)> =
             shards.par_iter().map(|shard| shard.rows.term_stats(shard.keys.len())).collect();
+        let unigram_keys = (0..n_unigrams as u32).map(|u| pack(std::iter::once(u)));
         MergedTerms {
             unigrams,
-            keys: shards.iter().flat_map(|shard| shard.keys.iter().copied()).collect(),
-            df: stats.iter().flat_map(|(df, _)| df.iter().copied()).collect(),
-            total: stats.iter().flat_map(|(_, total)| total.iter().copied()).collect(),
+            keys: unigram_keys.chain(shards.iter().flat_map(|shard| shard.keys.iter().copied())).collect(),
+            df: unigram_df.into_iter().chain(stats.iter().flat_map(|(df, _)| df.iter().copied())).collect(),
+            total: unigram_total.into_iter().chain(stats.iter().flat_map(|(_, total)| total.iter().copied())).collect(),
         }
     }
 
@@ -259,10 +276,13 @@ impl CountVectorizer {
         self.options.validate()?;
         let ngram = self.options.ngram_range;
         let encoded = encode_docs(docs);
-        let n_shards = rayon::current_num_threads();
+        let unigram_rows: Vec<RowCounts> =
+            if ngram.0 == 1 { encoded.chunks.par_iter().map(count_unigrams).collect() } else { Vec::new() };
+        let n_shards = if ngram.1 >= 2 { rayon::current_num_threads() } else { 0 };
+        let longer = (ngram.0.max(2), ngram.1);
         let shards: Vec<ShardCounts> =
-            (0..n_shards).into_par_iter().map(|shard| count_shard(&encoded, ngram, shard, n_shards)).collect();
-        let (vocabulary, shard_to_final) = self.select_terms(encoded.unigrams, &shards, docs.len())?;
+            (0..n_shards).into_par_iter().map(|shard| count_shard(&encoded, longer, shard, n_shards)).collect();
+        let columns = self.select_terms(encoded.unigrams, &unigram_rows, &shards, docs.len())?;
         let mut first_doc = 0;
         let doc_ranges: Vec<std::ops::Range<usize>> = encoded
             .chunks
@@ -272,8 +292,15 @@ impl CountVectorizer {
                 first_doc - chunk.ends.len()..first_doc
             })
             .collect();
-        let rows: Vec<RowCounts> =
-            doc_ranges.into_par_iter().map(|docs| gather_rows(&shards, &shard_to_final, docs)).collect();
+        let rows: Vec<RowCounts> = doc_ranges
+            .into_par_iter()
+            .enumerate()
+            .map(|(chunk, docs)| {
+                let unigrams = unigram_rows.get(chunk).map(|rows| (rows, columns.unigrams.as_slice()));
+                gather_rows(unigrams, &shards, &columns.shards, docs)
+            })
+            .collect();
+        let vocabulary = columns.vocabulary;
         let matrix = concat_rows(rows, vocabulary.len(), self.options.binary);
         self.vocabulary = Some(vocabulary);
         Ok(matrix)
@@ -311,16 +338,16 @@ impl CountVectorizer {
         self.transform(&analyze(texts, analyzer))
     }
 
-    /// Puts the shards' terms side by side, applies the df limits and `max_features`, and
-    /// returns the sorted vocabulary and, per shard, shard-local term → column (`u32::MAX`
-    /// when dropped).
+    /// Puts the unigrams' and the shards' terms side by side, applies the df limits and
+    /// `max_features`, and returns the sorted vocabulary with each counted term's column.
     fn select_terms(
         &self,
         unigrams: Vec<&str>,
+        unigram_rows: &[RowCounts],
         shards: &[ShardCounts],
         n_docs: usize,
-    ) -> Result<(Vocabulary, Vec<Vec<u32>>)> {
-        let merged = MergedTerms::new(unigrams, shards);
+    ) -> Result<Columns> {
+        let merged = MergedTerms::new(unigrams, unigram_rows, shards);
         if merged.keys.is_empty() {
             return Err(EmbedError::EmptyVocabulary("the documents contain no terms".to_string()));
         }
@@ -330,15 +357,16 @@ impl CountVectorizer {
             global_to_final[*g as usize] = column as u32;
         }
         let vocabulary = Vocabulary::from_terms(kept.into_iter().map(|(name, _)| name));
-        let mut offset = 0;
-        let shard_to_final = shards
+        let mut offset = if unigram_rows.is_empty() { 0 } else { merged.unigrams.len() };
+        let shards = shards
             .iter()
             .map(|shard| {
                 offset += shard.keys.len();
                 global_to_final[offset - shard.keys.len()..offset].to_vec()
             })
             .collect();
-        Ok((vocabulary, shard_to_final))
+        global_to_final.truncate(if unigram_rows.is_empty() { 0 } else { merged.unigrams.len() });
+        Ok(Columns { vocabulary, unigrams: global_to_final, shards })
     }
 
     /// The kept terms (text and global id), sorted by text.
@@ -451,11 +479,23 @@ fn shard_of(key: NgramKey, n_shards: usize) -> usize {
     ((h as u128 * n_shards as u128) >> 64) as usize
 }
 
-/// Counts, over all documents, the n-grams that fall in `shard`: every shard reads the whole
-/// corpus but hashes only its own share of the terms into its table, so the shards' tables
-/// never overlap and need no merging. Unigrams are looked up by id, longer n-grams by key.
+/// Counts a chunk's unigrams: the term of a unigram is its id, so no table is needed.
+fn count_unigrams(chunk: &EncodedChunk) -> RowCounts {
+    let mut rows = RowCounts::new();
+    let (mut doc_terms, mut slot) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    for &end in &chunk.ends {
+        doc_terms.extend_from_slice(&chunk.ids[start..end]);
+        start = end;
+        rows.push_document(&mut doc_terms, &mut slot);
+    }
+    rows
+}
+
+/// Counts, over all documents, the n-grams (n >= 2) that fall in `shard`: every shard reads
+/// the whole corpus but hashes only its own share of the terms into its table, so the
+/// shards' tables never overlap and need no merging.
 fn count_shard(encoded: &EncodedDocs<'_>, (lo, hi): (usize, usize), shard: usize, n_shards: usize) -> ShardCounts {
-    let mut unigram_term = vec![u32::MAX; if lo == 1 { encoded.unigrams.len() } else { 0 }];
     let mut ngram_terms: HashMap<NgramKey, u32> = HashMap::new();
     let mut keys: Vec<NgramKey> = Vec::new();
     let mut rows = RowCounts::new();
@@ -472,20 +512,10 @@ fn count_shard(encoded: &EncodedDocs<'_>, (lo, hi): (usize, usize), shard: usize
                         continue;
                     }
                     let next = keys.len() as u32;
-                    let term = if n == 1 {
-                        let slot = &mut unigram_term[window[0] as usize];
-                        if *slot == u32::MAX {
-                            *slot = next;
-                            keys.push(key);
-                        }
-                        *slot
-                    } else {
-                        *ngram_terms.entry(key).or_insert_with(|| {
-                            keys.push(key);
-                            next
-                        })
-                    };
-                    doc_terms.push(term);
+                    doc_terms.push(*ngram_terms.entry(key).or_insert_with(|| {
+                        keys.push(key);
+                        next
+                    }));
                 }
             }
             rows.push_document(&mut doc_terms, &mut slot);
@@ -555,6 +585,19 @@ impl RowCounts {
         terms.clear();
     }
 
+    /// Appends row `row` of `rows` to the row being built, ids mapped through `map` and
+    /// entries mapped to `u32::MAX` dropped.
+    fn push_mapped(&mut self, rows: &RowCounts, row: usize, map: &[u32]) {
+        let entries = rows.indptr[row]..rows.indptr[row + 1];
+        for (&id, &count) in rows.ids[entries.clone()].iter().zip(&rows.counts[entries]) {
+            let column = map[id as usize];
+            if column != u32::MAX {
+                self.ids.push(column);
+                self.counts.push(count);
+            }
+        }
+    }
+
     /// Document frequency and total count of each of `n_terms` ids.
     fn term_stats(&self, n_terms: usize) -> (Vec<u32>, Vec<u64>) {
         let mut df = vec![0u32; n_terms];
@@ -567,25 +610,34 @@ impl RowCounts {
     }
 }
 
-/// The rows of documents `docs`: each shard's entries for a document mapped to final columns
-/// (pruned terms dropped), side by side, then sorted by column.
-fn gather_rows(shards: &[ShardCounts], shard_to_final: &[Vec<u32>], docs: std::ops::Range<usize>) -> RowCounts {
+/// The rows of the documents `docs` (one chunk): the chunk's unigram entries (rows by
+/// position in the chunk) and each shard's entries (rows by document), mapped to final
+/// columns with pruned terms dropped, side by side, then sorted by column.
+fn gather_rows(
+    unigrams: Option<(&RowCounts, &[u32])>,
+    shards: &[ShardCounts],
+    shard_to_final: &[Vec<u32>],
+    docs: std::ops::Range<usize>,
+) -> RowCounts {
     let mut out = RowCounts::new();
-    for doc in docs {
+    for (position, doc) in docs.enumerate() {
+        if let Some((rows, map)) = unigrams {
+            out.push_mapped(rows, position, map);
+        }
         for (shard, map) in shards.iter().zip(shard_to_final) {
-            let entries = shard.rows.indptr[doc]..shard.rows.indptr[doc + 1];
-            for (&id, &count) in shard.rows.ids[entries.clone()].iter().zip(&shard.rows.counts[entries]) {
-                let column = map[id as usize];
-                if column != u32::MAX {
-                    out.ids.push(column);
-                    out.counts.push(count);
-                }
-            }
+            out.push_mapped(&shard.rows, doc, map);
         }
         out.indptr.push(out.ids.len());
     }
     sort_rows(&mut out);
     out
+}
+
+/// Adds two (document frequency, total count) tables term by term.
+fn add_stats((mut df, mut total): (Vec<u32>, Vec<u64>), (df2, total2): (Vec<u32>, Vec<u64>)) -> (Vec<u32>, Vec<u64>) {
+    df.iter_mut().zip(df2).for_each(|(a, b)| *a += b);
+    total.iter_mut().zip(total2).for_each(|(a, b)| *a += b);
+    (df, total)
 }
 
 /// Sorts every row's entries by column (as packed `id << 32 | count` words).

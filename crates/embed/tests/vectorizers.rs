@@ -156,8 +156,14 @@ fn counts_by_definition(
 
 #[test]
 fn counts_equal_the_definition_on_any_number_of_threads() {
+    for ngram_range in [(1, 1), (1, 3), (2, 3)] {
+        counts_equal_the_definition(ngram_range);
+    }
+}
+
+fn counts_equal_the_definition(ngram_range: (usize, usize)) {
     let docs = corpus();
-    let options = CountOptions { ngram_range: (1, 3), min_df: DocFrequency::Count(2), ..Default::default() };
+    let options = CountOptions { ngram_range, min_df: DocFrequency::Count(2), ..Default::default() };
     let expected = counts_by_definition(&docs, options.ngram_range);
     let mut df = std::collections::BTreeMap::<&str, usize>::new();
     for row in &expected {
@@ -172,14 +178,14 @@ fn counts_equal_the_definition_on_any_number_of_threads() {
         let mut cv = CountVectorizer::with_options(options.clone());
         let x = pool.install(|| cv.fit_transform(&docs)).unwrap();
         let names = cv.feature_names().unwrap().to_vec();
-        assert_eq!(names, kept, "{threads} threads: the terms with df >= 2, sorted");
+        assert_eq!(names, kept, "{ngram_range:?}, {threads} threads: the terms with df >= 2, sorted");
         for (r, row) in expected.iter().enumerate() {
             let (columns, values) = x.row(r);
             let got: Vec<(&str, f64)> =
                 columns.iter().zip(values).map(|(&c, &v)| (names[c as usize].as_str(), v)).collect();
             let want: Vec<(&str, f64)> =
                 row.iter().filter(|(t, _)| df[t.as_str()] >= 2).map(|(t, &v)| (t.as_str(), v)).collect();
-            assert_eq!(got, want, "{threads} threads, document {r}");
+            assert_eq!(got, want, "{ngram_range:?}, {threads} threads, document {r}");
         }
         let parts = (x.indptr().to_vec(), x.indices().to_vec(), x.data().to_vec());
         assert_eq!(first.get_or_insert(parts.clone()), &parts, "{threads} threads give the same matrix");
