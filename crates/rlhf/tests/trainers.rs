@@ -113,6 +113,13 @@ fn the_reward_model_learns_the_rankings() {
     approx::assert_abs_diff_eq!(together.as_slice(), model.score(&sequences).unwrap().as_slice(), epsilon = 1e-5);
     let alone = loaded.score(&sequences[3..4]).unwrap();
     approx::assert_abs_diff_eq!(alone[0], together[3], epsilon = 1e-5);
+    // a config claiming 10^12 weights is refused before the trunk is built
+    let config_path = dir.path().join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["vocab_size"] = 1_000_000_000_000u64.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let refused = RewardModel::from_pretrained(dir.path()).map(|_| ()).unwrap_err().to_string();
+    assert!(refused.contains("at least"), "{refused}");
 }
 
 #[test]

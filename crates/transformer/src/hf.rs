@@ -261,21 +261,41 @@ pub(crate) fn check_weights_can_hold(weights: &Path, weights_needed: u64) -> Res
     Ok(())
 }
 
-/// A lower bound on a GPT's weights: the token embedding and, per block, the attention
-/// (4 · n²) and MLP (8 · n²) matrices; saturating instead of overflowing.
+/// A lower bound on a GPT's weights: the token embedding, the learned position embedding
+/// and, per block, the attention (4 · n²) and MLP (8 · n²) matrices; saturating instead of
+/// overflowing.
 fn min_gpt_weights(config: &GptConfig) -> u64 {
-    let [vocab, layers, width] = [config.vocab_size, config.n_layer, config.n_embd].map(|n| n as u64);
-    vocab.saturating_mul(width).saturating_add(layers.saturating_mul(12).saturating_mul(width.saturating_mul(width)))
+    let [vocab, positions, layers, width] =
+        [config.vocab_size, config.block_size, config.n_layer, config.n_embd].map(|n| n as u64);
+    let positions = if config.positions == Positions::Learned { positions } else { 0 };
+    let blocks = layers.saturating_mul(12).saturating_mul(width.saturating_mul(width));
+    vocab.saturating_add(positions).saturating_mul(width).saturating_add(blocks)
 }
 
-/// Reads a model directory's `config.json` as a [`GptConfig`].
+/// Largest sinusoidal position table (`n_positions × n_embd` values, computed, not stored)
+/// a loaded `config.json` may ask for: 2^28 values, 1 GiB of `f32`.
+const MAX_SINUSOIDAL_VALUES: u64 = 1 << 28;
+
+/// Reads a model directory's `config.json` as a [`GptConfig`], refusing one that describes
+/// more weights than the directory's `model.safetensors` can hold (so a config claiming
+/// 10^12 parameters is refused before anything is allocated) or a sinusoidal position table
+/// of more than 2^28 values.
 ///
 /// # Errors
 /// [`Error::Io`], [`Error::Json`], [`Error::UnsupportedConfigKey`], [`Error::Config`].
 pub fn read_config(dir: &Path) -> Result<GptConfig> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    serde_json::from_str::<Gpt2Config>(&text).map_err(Error::json(&path))?.to_config()
+    let config = serde_json::from_str::<Gpt2Config>(&text).map_err(Error::json(&path))?.to_config()?;
+    let table = (config.block_size as u64).saturating_mul(config.n_embd as u64);
+    if config.positions != Positions::Learned && table > MAX_SINUSOIDAL_VALUES {
+        return Err(Error::Config(format!(
+            "{}: a sinusoidal position table of {table} values (n_positions × n_embd) exceeds 2^28",
+            path.display()
+        )));
+    }
+    check_weights_can_hold(&dir.join(WEIGHTS_FILE), min_gpt_weights(&config))?;
+    Ok(config)
 }
 
 impl Gpt {
@@ -287,7 +307,6 @@ impl Gpt {
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Gpt> {
         let dir = dir.as_ref();
         let config = read_config(dir)?;
-        check_weights_can_hold(&dir.join(WEIGHTS_FILE), min_gpt_weights(&config))?;
         let mut model = Gpt::new(config, 0)?;
         model.set_training(false);
         // Files saved from a bare `GPT2Model` have no `transformer.` prefix.

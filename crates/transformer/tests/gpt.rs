@@ -238,7 +238,9 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
     model.save_pretrained(dir.path()).unwrap();
     let config_path = dir.path().join("config.json");
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    for (key, value) in [("vocab_size", 1_000_000_000_000u64), ("n_layer", 1 << 40), ("n_embd", 1 << 20)] {
+    for (key, value) in
+        [("vocab_size", 1_000_000_000_000u64), ("n_layer", 1 << 40), ("n_embd", 1 << 20), ("n_positions", 1_000_000_000)]
+    {
         let mut config = original.clone();
         config[key] = value.into();
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -246,6 +248,18 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
             Err(Error::Config(reason)) => assert!(reason.contains("at least"), "{key}: {reason}"),
             other => panic!("{key} = {value}: expected a config error, got {:?}", other.map(|_| ())),
         }
+    }
+    let sinusoidal = Gpt::new(tiny(Positions::Sinusoidal, NormPlacement::Pre, true), 4).unwrap();
+    let sinusoidal_dir = tempfile::tempdir().unwrap();
+    sinusoidal.save_pretrained(sinusoidal_dir.path()).unwrap();
+    let sinusoidal_config = sinusoidal_dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sinusoidal_config).unwrap()).unwrap();
+    config["n_positions"] = 1_000_000_000u64.into();
+    std::fs::write(&sinusoidal_config, config.to_string()).unwrap();
+    match Gpt::from_pretrained(sinusoidal_dir.path()) {
+        Err(Error::Config(reason)) => assert!(reason.contains("sinusoidal position table"), "{reason}"),
+        other => panic!("a 10^9-position sinusoidal table: expected a config error, got {:?}", other.map(|_| ())),
     }
     let mut config = original.clone();
     config["n_embd"] = (usize::MAX / 2).into();
