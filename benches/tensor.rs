@@ -9,6 +9,10 @@
 //!   Compare with `benches/reference/matmul_numpy.py` (OpenBLAS sgemm).
 //! * `op_overhead/*`: graph bookkeeping on 2×2 tensors.
 //! * `mlp_train_step`: forward, backward and SGD update of a two-layer MLP.
+//! * `embedding_update/{dense,sparse}`: one training step of a 200,000 × 100
+//!   embedding table (80 MB) looked up by a 64 × 30 batch, with RMSprop — a
+//!   dense gradient and update of every row against a row-sparse one of the
+//!   ≤ 1,920 rows the batch touched.
 //! * `fma_peak/*`: the machine's fp32 peak — 12 independent chains of
 //!   512-bit fused multiply-adds per thread (AVX-512 machines only).
 //!
@@ -114,6 +118,30 @@ fn mlp_train_step(c: &mut Criterion) {
     group.finish();
 }
 
+fn embedding_update(c: &mut Criterion) {
+    use malmoi_tensor::nn::{Embedding, Module};
+    use malmoi_tensor::optim::{Optimizer, RmsProp};
+    use rand::SeedableRng;
+    let (rows, dim, batch, steps) = (200_000, 100, 64, 30);
+    let ids: ArrayD<usize> = ArrayD::from_shape_fn(IxDyn(&[batch, steps]), |i| (i[0] * 7919 + i[1] * 104_729) % rows);
+    let mut group = c.benchmark_group("embedding_update");
+    group.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    for sparse in [false, true] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let table = Embedding::new(rows, dim, None, &mut rng).expect("table").with_sparse_grad(sparse);
+        let mut optimizer = RmsProp::new(table.named_parameters()).expect("optimizer");
+        let name = if sparse { "sparse" } else { "dense" };
+        group.bench_function(format!("{rows}x{dim}/{name}"), |bench| {
+            bench.iter(|| {
+                table.forward(&ids).expect("ids in range").sum().backward().expect("scalar");
+                optimizer.step().expect("finite");
+                optimizer.zero_grad();
+            })
+        });
+    }
+    group.finish();
+}
+
 /// Iterations of 12 independent 16-lane FMA chains: 12·16·2 FLOP each,
 /// each chain in one 512-bit register. AVX-512 intrinsics are stable since
 /// Rust 1.89, which the `gemm` crate's `x86-v4` kernels need as well.
@@ -157,5 +185,5 @@ fn fma_peak(c: &mut Criterion) {
 #[cfg(not(target_arch = "x86_64"))]
 fn fma_peak(_: &mut Criterion) {}
 
-criterion_group!(benches, matmul, op_overhead, mlp_train_step, fma_peak);
+criterion_group!(benches, matmul, op_overhead, mlp_train_step, embedding_update, fma_peak);
 criterion_main!(benches);
