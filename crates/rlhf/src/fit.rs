@@ -216,7 +216,7 @@ pub fn fit<O: Objective>(
         bar.set_position(state.step as u64);
         bar.set_message(format!("loss {value:.4}"));
         let stopping = options.stop_at_step == Some(state.step);
-        if state.step % config.eval_interval.max(1) == 0 || state.step == total || stopping {
+        if state.step.is_multiple_of(config.eval_interval.max(1)) || state.step == total || stopping {
             let record = evaluation(objective, held_out, state.step)?;
             bar.suspend(|| eprintln!("step {}: {}", state.step, describe(&record.metrics)));
             state.log.evals.push(record);

@@ -144,7 +144,7 @@ impl CausalSelfAttention {
     /// # Errors
     /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
     pub fn new(n_embd: usize, n_head: usize, bias: bool, n_layer: usize, rng: &mut impl Rng) -> Result<Self> {
-        if n_head == 0 || n_embd % n_head != 0 {
+        if n_head == 0 || !n_embd.is_multiple_of(n_head) {
             return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
         }
         let proj_std = 0.02 / (2.0 * n_layer as f32).sqrt();
@@ -219,7 +219,7 @@ impl MultiHeadAttention {
     /// # Errors
     /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
     pub fn new(n_embd: usize, context_dim: usize, n_head: usize, rng: &mut impl Rng) -> Result<Self> {
-        if n_head == 0 || n_embd % n_head != 0 {
+        if n_head == 0 || !n_embd.is_multiple_of(n_head) {
             return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
         }
         Ok(MultiHeadAttention {
@@ -237,7 +237,7 @@ impl MultiHeadAttention {
     /// [`Error::Config`] if the widths disagree or are not a multiple of `n_head`.
     pub fn from_parts(query: Linear, key: Linear, value: Linear, output: Linear, n_head: usize) -> Result<Self> {
         let c = query.out_features();
-        if n_head == 0 || c % n_head != 0 || key.out_features() != c || value.out_features() != c {
+        if n_head == 0 || !c.is_multiple_of(n_head) || key.out_features() != c || value.out_features() != c {
             return Err(Error::Config(format!("attention projections of width {c} do not split into {n_head} heads")));
         }
         Ok(MultiHeadAttention { query, key, value, output, n_head })

@@ -177,7 +177,7 @@ impl BertConfig {
         {
             return Err(Error::Config("vocab, widths, layers, positions and token types must be positive".into()));
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::Config(format!(
                 "hidden_size {} does not split into {} heads",
                 self.hidden_size, self.num_attention_heads

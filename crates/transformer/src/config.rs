@@ -96,13 +96,13 @@ impl GptConfig {
     pub fn validate(&self) -> Result<()> {
         let problem = if self.vocab_size == 0 || self.block_size == 0 || self.n_layer == 0 {
             Some("vocab_size, block_size and n_layer must be positive".to_string())
-        } else if self.n_head == 0 || self.n_embd % self.n_head != 0 {
+        } else if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             Some(format!("n_embd {} is not a positive multiple of n_head {}", self.n_embd, self.n_head))
         } else if !(0.0..1.0).contains(&self.dropout) {
             Some(format!("dropout must be in [0, 1), got {}", self.dropout))
         } else if self.layer_norm_epsilon.is_nan() || self.layer_norm_epsilon <= 0.0 {
             Some(format!("layer_norm_epsilon must be positive, got {}", self.layer_norm_epsilon))
-        } else if self.positions == Positions::Sinusoidal && self.n_embd % 2 != 0 {
+        } else if self.positions == Positions::Sinusoidal && !self.n_embd.is_multiple_of(2) {
             Some(format!("sinusoidal positions need an even n_embd, got {}", self.n_embd))
         } else {
             None

@@ -298,7 +298,7 @@ pub fn train(
         bar.set_position(state.step as u64);
         bar.set_message(format!("loss {loss:.3}"));
         let stopping = stop_at_step == Some(state.step);
-        if state.step % config.eval_interval.max(1) == 0 || state.step == config.max_steps || stopping {
+        if state.step.is_multiple_of(config.eval_interval.max(1)) || state.step == config.max_steps || stopping {
             state.seconds = seconds_before + started.elapsed().as_secs_f64();
             let val_loss = evaluate(model, val_tokens, config.block_size, config.eval_windows)?;
             let record = EvalRecord { step: state.step, val_loss, val_perplexity: val_loss.exp(), seconds: state.seconds };

@@ -251,7 +251,7 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
             bar.set_message(format!("reward {:.3}, KL {:.2}, β {:.3}", record.reward, record.kl, record.beta));
             state.log.steps.push(record);
             let stopping = options.stop_at_step == Some(state.step);
-            if state.step % self.config.eval_interval.max(1) == 0 || state.step == self.config.steps || stopping {
+            if state.step.is_multiple_of(self.config.eval_interval.max(1)) || state.step == self.config.steps || stopping {
                 let eval = self.evaluate(held_out, state.step)?;
                 bar.suspend(|| eprintln!("step {}: held-out reward {:.4}, KL {:.3}", eval.step, eval.reward, eval.kl));
                 state.log.evals.push(eval);
