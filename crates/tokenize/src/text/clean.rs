@@ -109,10 +109,11 @@ impl HangulCleaner {
 
     /// `text` without the characters this cleaner drops.
     pub fn clean(&self, text: &str) -> String {
-        if !self.collapse {
-            return text.chars().filter(|&c| self.keeps(c)).collect();
-        }
         let mut out = String::with_capacity(text.len());
+        if !self.collapse {
+            out.extend(text.chars().filter(|&c| self.keeps(c)));
+            return out;
+        }
         let mut pending_space = false;
         for c in text.chars() {
             if c.is_whitespace() && self.spaces {
