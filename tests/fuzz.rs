@@ -27,8 +27,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use malmoi_embed::KeyedVectors;
+use malmoi_embed::word2vec::{Architecture, Corpus, Word2Vec, Word2VecConfig};
 use malmoi_lm::TokenLanguageModel;
+use malmoi_rlhf::batch::Sequence;
 use malmoi_rlhf::data::{PromptRecord, RankingRecord, ReadOptions, SftRecord, parse_conversations, parse_records};
+use malmoi_rlhf::reward::RewardModel;
+use malmoi_rlhf::template::{ChatMessage, PromptTemplate, Role, TEMPLATE_FILE};
 use malmoi_seq::lm::{LstmLm, LstmLmConfig, TrainOptions as LstmTrainOptions};
 use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
@@ -36,6 +40,7 @@ use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2Seq
 use malmoi_tensor::checkpoint;
 use malmoi_tokenize::{Analyzer, BpeTrainer, ByteLevelBpe, Tokenizer};
 use malmoi_transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput};
+use malmoi_transformer::generation::Generator;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -715,8 +720,160 @@ fn fuzz_lstm_lm_dir() {
     });
 }
 
-/// BERT, seq2seq and LSTM-LM configs claiming 10^12 weights (or 10^13 positions) are refused
-/// from the weights stored, allocating less than 4 MiB at once.
+/// The files of a reward-model directory, in the order they are packed into an input.
+const REWARD_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+
+/// A 1-layer, 4-wide reward model (a fresh GPT trunk and score head) over a 258-token
+/// byte-level BPE, saved in the `GPT2ForSequenceClassification` layout and packed.
+fn small_reward_model_dir() -> Vec<u8> {
+    let tokenizer =
+        BpeTrainer::new().vocab_size(258).special_tokens(["<|endoftext|>"]).train(["abc abd", "bca"]).unwrap();
+    let config = malmoi_transformer::GptConfig {
+        vocab_size: tokenizer.vocab_size(),
+        block_size: 8,
+        n_layer: 1,
+        n_head: 2,
+        n_embd: 4,
+        dropout: 0.0,
+        ..Default::default()
+    };
+    let generator = Generator::new(malmoi_transformer::Gpt::new(config, 0).unwrap(), tokenizer).unwrap();
+    let model = RewardModel::from_generator(generator, 0).unwrap();
+    let dir = scratch("reward-seed");
+    model.save_pretrained(&dir).unwrap();
+    RewardModel::from_pretrained(&dir).unwrap();
+    pack(&dir, &REWARD_FILES)
+}
+
+#[test]
+fn fuzz_reward_model_dir() {
+    let dir = scratch("reward");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two rows of different lengths, so the shorter is padded with the loaded `pad_token_id`.
+    let rows = [Sequence::new(vec![97, 98], vec![99]).unwrap(), Sequence::new(vec![1], vec![257]).unwrap()];
+    fuzz("reward_model_dir", Kind::Model, vec![small_reward_model_dir()], Vec::new(), |bytes| {
+        unpack(bytes, &dir, &REWARD_FILES);
+        if let Ok(model) = RewardModel::from_pretrained(&dir) {
+            let _ = model.score(&rows);
+            if let Ok(prompt) = model.tokenizer.encode_ids("abc") {
+                let prompt = prompt.into_iter().map(|id| id as usize).collect();
+                if let Ok(sequence) = Sequence::new(prompt, vec![model.pad]) {
+                    let _ = model.score(&[sequence]);
+                }
+            }
+        }
+    });
+}
+
+/// Three saved templates: the KoChatGPT tutorial's, a one-line one, and one whose slot is
+/// at the very start.
+fn template_seeds() -> Vec<Vec<u8>> {
+    let dir = scratch("template-seed");
+    std::fs::create_dir_all(&dir).unwrap();
+    [
+        PromptTemplate::default(),
+        PromptTemplate::new("Q: {prompt}\nA:").unwrap(),
+        PromptTemplate::new("{prompt} →").unwrap(),
+    ]
+    .iter()
+    .map(|template| {
+        template.save(&dir).unwrap();
+        std::fs::read(dir.join(TEMPLATE_FILE)).unwrap()
+    })
+    .collect()
+}
+
+#[test]
+fn fuzz_prompt_template() {
+    let dir = scratch("template");
+    std::fs::create_dir_all(&dir).unwrap();
+    let chat = [
+        ChatMessage::new(Role::System, "친절하게 답하세요."),
+        ChatMessage::new(Role::User, "안녕?"),
+        ChatMessage::new(Role::Assistant, "안녕하세요."),
+        ChatMessage::new(Role::User, "{prompt}"),
+    ];
+    fuzz("prompt_template", Kind::Model, template_seeds(), Vec::new(), |bytes| {
+        write(&dir.join(TEMPLATE_FILE), bytes);
+        if let Ok(Some(template)) = PromptTemplate::load(&dir) {
+            assert_eq!(template.text().as_bytes(), bytes, "a loaded template keeps the file's text");
+            let rendered = template.render("안녕?");
+            assert_eq!(rendered.len(), bytes.len() - "{prompt}".len() + "안녕?".len());
+            let _ = template.render_chat(&chat);
+        }
+    });
+}
+
+/// Two tiny trained word2vec models (5 words, 4 dimensions, one epoch), saved in the native
+/// format: CBOW with negative sampling, and skip-gram with hierarchical softmax and negative
+/// sampling (all three weight matrices).
+fn small_word2vec_models() -> Vec<Vec<u8>> {
+    let sentences: Vec<Vec<String>> = (0..20)
+        .map(|i| ["나는", if i % 2 == 0 { "영화" } else { "드라마" }, "를", "봤다"].map(String::from).to_vec())
+        .collect();
+    [(Architecture::Cbow, false), (Architecture::SkipGram, true)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (architecture, hs))| {
+            let config = Word2VecConfig {
+                architecture,
+                hs,
+                vector_size: 4,
+                window: 2,
+                min_count: 1,
+                negative: 2,
+                epochs: 1,
+                workers: 1,
+                progress: false,
+                ..Default::default()
+            };
+            let (model, _) = Word2Vec::fit(config, &Corpus::Sentences(&sentences)).unwrap();
+            let path = scratch(&format!("word2vec-seed-{i}.w2v"));
+            model.save(&path).unwrap();
+            Word2Vec::load(&path).unwrap();
+            std::fs::read(path).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn fuzz_word2vec_model() {
+    let path = scratch("word2vec.w2v");
+    fuzz("word2vec_model", Kind::Model, small_word2vec_models(), Vec::new(), |bytes| {
+        write(&path, bytes);
+        if let Ok(model) = Word2Vec::load(&path) {
+            if let Some(word) = model.wv().index_to_key().first() {
+                let _ = model.wv().most_similar(&[word.as_str()], &[], 2);
+                let _ = model.word_count(word);
+            }
+            let _ = model.wv().most_similar(&["영화"], &["없는말"], 2);
+        }
+    });
+}
+
+/// A native word2vec model whose header claims 10^12 dimensions, 10^12 output weights or
+/// `usize::MAX` dimensions for its 5 words is refused, allocating less than 4 MiB at once.
+#[test]
+fn word2vec_model_headers_claiming_10e12_weights_are_refused_before_allocating() {
+    let seed = small_word2vec_models().swap_remove(1);
+    let header_end = seed.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0;
+    let magic_end = seed.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let path = scratch("word2vec-huge.w2v");
+    for (key, value) in [("vector_size", 1_000_000_000_000u64), ("vector_size", u64::MAX), ("syn1neg_len", 1 << 40)] {
+        let mut header: serde_json::Value = serde_json::from_slice(&seed[magic_end..header_end]).unwrap();
+        let slot = if key == "vector_size" { &mut header["config"][key] } else { &mut header[key] };
+        *slot = value.into();
+        write(&path, &[&seed[..magic_end], header.to_string().as_bytes(), &seed[header_end..]].concat());
+        let mut loaded = true;
+        let bytes = largest_allocation(|| loaded = Word2Vec::load(&path).is_ok());
+        assert!(!loaded, "{key} = {value} loaded");
+        assert!(bytes < 4 << 20, "{key} = {value}: allocated {bytes} bytes at once");
+    }
+}
+
+/// BERT, seq2seq, LSTM-LM and reward-model configs claiming 10^12 weights (or 10^13 positions,
+/// or a 10^9-position learned table) are refused from the weights stored, allocating less than
+/// 4 MiB at once.
 #[test]
 fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
     type Loader = fn(&Path) -> bool;
@@ -729,14 +886,17 @@ fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
     };
     let seq2seq: Loader = |dir| Seq2Seq::load(dir).is_ok();
     let lstm_lm: Loader = |dir| LstmLm::load(dir).is_ok();
+    let reward: Loader = |dir| RewardModel::from_pretrained(dir).is_ok();
     let bert_seed = small_bert_dirs().swap_remove(1);
-    let cases: [Case; 6] = [
+    let cases: [Case; 8] = [
         ("bert", bert_seed.clone(), &BERT_FILES, &["vocab_size"], 1_000_000_000_000, bert),
         ("bert", bert_seed, &BERT_FILES, &["max_position_embeddings"], 10_000_000_000_004, bert),
         ("seq2seq", small_seq2seq_dir(), &SEQ2SEQ_FILES, &["model", "hidden_size"], 1 << 40, seq2seq),
         ("seq2seq", small_seq2seq_dir(), &SEQ2SEQ_FILES, &["model", "target_vocab"], 1_000_000_000_000, seq2seq),
         ("lstm-lm", small_lstm_lm_dir(), &LSTM_LM_FILES, &["embedding_dim"], 1_000_000_000_000, lstm_lm),
         ("lstm-lm", small_lstm_lm_dir(), &LSTM_LM_FILES, &["num_layers"], 1 << 40, lstm_lm),
+        ("reward", small_reward_model_dir(), &REWARD_FILES, &["vocab_size"], 1_000_000_000_000, reward),
+        ("reward", small_reward_model_dir(), &REWARD_FILES, &["n_positions"], 1_000_000_000, reward),
     ];
     for (name, seed, files, key, value, load) in cases {
         let dir = scratch(&format!("{name}-huge"));

@@ -2,7 +2,7 @@
 //! (same seed and one worker → byte-identical model files; several workers differ in bytes,
 //! not in what they learn), persistence, continued training and bad input.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use malmoi_embed::word2vec::{Architecture, Corpus, Word2Vec, Word2VecConfig};
 use malmoi_embed::{EmbedError, KeyedVectors};
@@ -209,4 +209,91 @@ fn several_workers_differ_in_bytes_but_not_in_what_they_learn() {
     if first == second {
         eprintln!("note: two 3-worker runs happened to produce identical vectors");
     }
+}
+
+/// A saved model file with its JSON header line changed by `edit` (and the weights that follow
+/// it kept, or replaced by `weights` when given).
+fn edited_model_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value), weights: Option<Vec<u8>>) -> PathBuf {
+    let corpus = two_topic_corpus(20);
+    let mut c = config(Architecture::SkipGram, true);
+    c.vector_size = 4;
+    c.negative = 2;
+    c.epochs = 1;
+    let (model, _) = Word2Vec::fit(c, &Corpus::Sentences(&corpus)).unwrap();
+    let path = dir.join("model.w2v");
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let first = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let second = weights_start(&bytes);
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[first..second]).unwrap();
+    edit(&mut header);
+    let weights = weights.unwrap_or_else(|| bytes[second..].to_vec());
+    let edited = [&bytes[..first], header.to_string().as_bytes(), &b"\n"[..], &weights[..]].concat();
+    let path = dir.join("edited.w2v");
+    std::fs::write(&path, edited).unwrap();
+    path
+}
+
+/// The reason of a `MalformedVectorFile` error.
+fn malformed_reason(result: malmoi_embed::Result<Word2Vec>) -> String {
+    match result {
+        Err(EmbedError::MalformedVectorFile { reason, .. }) => reason,
+        Err(other) => panic!("expected MalformedVectorFile, got {other}"),
+        Ok(_) => panic!("loaded"),
+    }
+}
+
+#[test]
+fn model_headers_claiming_more_weights_than_the_file_holds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // `fuzz.rs` (`word2vec_model`) found a `vector_size` of 10000000000004 for a 5-word model
+    // asking for 200 TB at once; `usize::MAX` overflowed computing the size (a panic in debug
+    // builds), and huge output-weight lengths asked for terabytes too (both by review).
+    let huge: [(&str, u64); 4] = [
+        ("vector_size", 1_000_000_000_000),
+        ("vector_size", u64::MAX),
+        ("syn1neg_len", 1_000_000_000_000),
+        ("syn1_len", u64::MAX),
+    ];
+    for (key, value) in huge {
+        let path = edited_model_file(
+            dir.path(),
+            |header| {
+                let slot = if key == "vector_size" { &mut header["config"][key] } else { &mut header[key] };
+                *slot = value.into();
+            },
+            None,
+        );
+        let reason = malformed_reason(Word2Vec::load(&path));
+        assert!(reason.contains("but") && reason.contains("bytes follow it"), "{key} = {value}: {reason}");
+    }
+    // Weights cut short, or followed by bytes no header line accounts for.
+    let saved = edited_model_file(dir.path(), |_| {}, None);
+    let bytes = std::fs::read(&saved).unwrap();
+    let stored = &bytes[weights_start(&bytes)..];
+    for weights in [stored[..stored.len() - 4].to_vec(), [stored, &[0u8; 4][..]].concat()] {
+        let path = edited_model_file(dir.path(), |_| {}, Some(weights));
+        assert!(malformed_reason(Word2Vec::load(&path)).contains("bytes follow it"));
+    }
+}
+
+/// Where the weights start in a saved model file: after its magic and JSON header lines.
+fn weights_start(bytes: &[u8]) -> usize {
+    let first = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    first + bytes[first..].iter().position(|&b| b == b'\n').unwrap() + 1
+}
+
+#[test]
+fn model_counts_summing_past_2_64_or_not_matching_the_words_are_refused() {
+    // Found by review: training sums the counts (subsampling, the Huffman tree), which
+    // overflowed (a panic in debug builds) on counts near u64::MAX.
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_model_file(dir.path(), |header| header["counts"][0] = u64::MAX.into(), None);
+    assert!(malformed_reason(Word2Vec::load(&path)).contains("sum past 2^64"));
+    let path = edited_model_file(dir.path(), |header| header["counts"].as_array_mut().unwrap().truncate(1), None);
+    assert!(malformed_reason(Word2Vec::load(&path)).contains("differ in length"));
+    let path = edited_model_file(dir.path(), |header| header["words"][1] = header["words"][0].clone(), None);
+    assert!(malformed_reason(Word2Vec::load(&path)).contains("duplicate"));
+    let unchanged = edited_model_file(dir.path(), |_| {}, None);
+    assert!(Word2Vec::load(&unchanged).is_ok());
 }

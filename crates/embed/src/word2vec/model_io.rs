@@ -51,33 +51,72 @@ impl Word2Vec {
     }
 
     /// Loads a model written by [`save`](Self::save).
+    ///
+    /// The header is checked against the file before any weight is allocated: its words,
+    /// counts and matrix lengths must describe exactly the bytes that follow it, and the counts
+    /// must sum within `u64` (training adds them up).
+    ///
+    /// # Errors
+    /// [`EmbedError::MalformedVectorFile`] for a file that is not such a model (wrong first
+    /// line, unreadable header, a header claiming more or fewer weights than the file holds,
+    /// words and counts of different lengths, counts summing past 2^64, duplicate words);
+    /// [`EmbedError::Io`] when the file cannot be read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let malformed =
             |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
-        let mut reader = BufReader::new(File::open(path)?);
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        let mut reader = BufReader::new(file);
         let mut line = String::new();
-        reader.read_line(&mut line)?;
+        // The first line is only the magic: never read more than a few bytes of it.
+        let mut consumed = reader.by_ref().take(MAGIC.len() as u64 + 2).read_line(&mut line)? as u64;
         if line.trim_end() != MAGIC {
             return Err(malformed(1, format!("expected '{MAGIC}'")));
         }
         line.clear();
-        reader.read_line(&mut line)?;
+        consumed += reader.read_line(&mut line)? as u64;
         let header: Header = serde_json::from_str(&line).map_err(|e| malformed(2, format!("model header: {e}")))?;
+        let n = header.words.len();
+        if header.counts.len() != n {
+            return Err(malformed(2, "words and counts differ in length".into()));
+        }
+        if header.counts.iter().try_fold(0u64, |sum, &c| sum.checked_add(c)).is_none() {
+            return Err(malformed(2, "the word counts sum past 2^64".into()));
+        }
         let d = header.config.vector_size;
+        let floats = n
+            .checked_mul(d)
+            .and_then(|syn0| syn0.checked_add(header.syn1neg_len)?.checked_add(header.syn1_len))
+            .and_then(|floats| u64::try_from(floats).ok()?.checked_mul(4).map(|bytes| (floats, bytes)));
+        let available = size.saturating_sub(consumed);
+        match floats {
+            Some((_, bytes)) if bytes == available => {}
+            claimed => {
+                let claimed =
+                    claimed.map_or("more than 2^64 bytes".to_string(), |(f, b)| format!("{f} weights ({b} bytes)"));
+                return Err(malformed(
+                    3,
+                    format!(
+                        "the header claims {n} words × {d} dimensions, {} + {} output weights: {claimed}, \
+                         but {available} bytes follow it",
+                        header.syn1neg_len, header.syn1_len
+                    ),
+                ));
+            }
+        }
         let mut read_matrix = |len: usize| -> Result<Vec<f32>> {
             let mut bytes = vec![0u8; len * 4];
             reader.read_exact(&mut bytes).map_err(|e| malformed(3, format!("weights: {e}")))?;
             Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
         };
-        let syn0 = read_matrix(header.words.len() * d)?;
+        let syn0 = read_matrix(n * d)?;
         let syn1neg = read_matrix(header.syn1neg_len)?;
         let syn1 = read_matrix(header.syn1_len)?;
-        if header.counts.len() != header.words.len() {
-            return Err(malformed(2, "words and counts differ in length".into()));
-        }
+        let wv =
+            KeyedVectors::from_flat(header.words, d, syn0).map_err(|e| malformed(2, format!("model header: {e}")))?;
         Ok(Word2Vec {
-            wv: KeyedVectors::from_flat(header.words, d, syn0)?,
+            wv,
             config: header.config,
             counts: header.counts,
             syn1neg,
