@@ -284,12 +284,22 @@ fn weights_start(bytes: &[u8]) -> usize {
 }
 
 #[test]
-fn model_counts_summing_past_2_64_or_not_matching_the_words_are_refused() {
+fn model_counts_or_planned_words_past_2_64_and_counts_not_matching_the_words_are_refused() {
     // Found by review: training sums the counts (subsampling, the Huffman tree), which
     // overflowed (a panic in debug builds) on counts near u64::MAX.
     let dir = tempfile::tempdir().unwrap();
     let path = edited_model_file(dir.path(), |header| header["counts"][0] = u64::MAX.into(), None);
     assert!(malformed_reason(Word2Vec::load(&path)).contains("sum past 2^64"));
+    // Also by review: `train` plans for `epochs × corpus_words` words, which overflowed too.
+    let path = edited_model_file(
+        dir.path(),
+        |header| {
+            header["config"]["epochs"] = 5.into();
+            header["corpus_words"] = (u64::MAX / 2).into();
+        },
+        None,
+    );
+    assert!(malformed_reason(Word2Vec::load(&path)).contains("exceeds 2^64"));
     let path = edited_model_file(dir.path(), |header| header["counts"].as_array_mut().unwrap().truncate(1), None);
     assert!(malformed_reason(Word2Vec::load(&path)).contains("differ in length"));
     let path = edited_model_file(dir.path(), |header| header["words"][1] = header["words"][0].clone(), None);

@@ -53,13 +53,14 @@ impl Word2Vec {
     /// Loads a model written by [`save`](Self::save).
     ///
     /// The header is checked against the file before any weight is allocated: its words,
-    /// counts and matrix lengths must describe exactly the bytes that follow it, and the counts
-    /// must sum within `u64` (training adds them up).
+    /// counts and matrix lengths must describe exactly the bytes that follow it, and the counts,
+    /// and `epochs` × the corpus words, must fit in `u64` (training adds and multiplies them).
     ///
     /// # Errors
     /// [`EmbedError::MalformedVectorFile`] for a file that is not such a model (wrong first
     /// line, unreadable header, a header claiming more or fewer weights than the file holds,
-    /// words and counts of different lengths, counts summing past 2^64, duplicate words);
+    /// words and counts of different lengths, counts summing past 2^64, `epochs` × corpus words
+    /// past 2^64, duplicate words);
     /// [`EmbedError::Io`] when the file cannot be read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -83,6 +84,9 @@ impl Word2Vec {
         }
         if header.counts.iter().try_fold(0u64, |sum, &c| sum.checked_add(c)).is_none() {
             return Err(malformed(2, "the word counts sum past 2^64".into()));
+        }
+        if (header.config.epochs as u64).checked_mul(header.corpus_words).is_none() {
+            return Err(malformed(2, "epochs × corpus words (the words training plans for) exceeds 2^64".into()));
         }
         let d = header.config.vector_size;
         let floats = n
