@@ -146,6 +146,14 @@ fn bad_input_gives_typed_errors() {
     let mut c = config(Architecture::Cbow, false);
     c.negative = 0;
     assert!(matches!(Word2Vec::new(c), Err(EmbedError::InvalidParameter(_))));
+    // bounds that keep a loaded or hand-made config from overflowing or hanging training
+    for bad in [
+        Word2VecConfig { window: usize::MAX, ..config(Architecture::SkipGram, false) },
+        Word2VecConfig { negative: 1_000_000_000_000, ..config(Architecture::Cbow, false) },
+        Word2VecConfig { workers: 1 << 20, ..config(Architecture::Cbow, false) },
+    ] {
+        assert!(matches!(Word2Vec::new(bad), Err(EmbedError::InvalidParameter(_))));
+    }
     let missing = std::path::Path::new("/nonexistent/corpus.txt");
     assert!(matches!(Word2Vec::fit(config(Architecture::Cbow, false), &Corpus::File(missing)), Err(EmbedError::Io(_))));
 }

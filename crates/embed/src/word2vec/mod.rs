@@ -113,11 +113,24 @@ impl Default for Word2VecConfig {
     }
 }
 
+/// Largest context window accepted (word2vec.c and gensim set none; a window this wide already
+/// covers any sentence).
+pub const MAX_WINDOW: usize = 10_000;
+/// Largest number of noise words per example accepted.
+pub const MAX_NEGATIVE: usize = 1_000;
+/// Largest number of training threads accepted.
+pub const MAX_WORKERS: usize = 1_024;
+
 impl Word2VecConfig {
     fn validate(&self) -> Result<()> {
         let bad = |msg: &str| Err(EmbedError::InvalidParameter(msg.to_string()));
         if self.vector_size == 0 || self.window == 0 || self.epochs == 0 || self.workers == 0 {
             return bad("vector_size, window, epochs and workers must be positive");
+        }
+        if self.window > MAX_WINDOW || self.negative > MAX_NEGATIVE || self.workers > MAX_WORKERS {
+            return bad(&format!(
+                "window (at most {MAX_WINDOW}), negative (at most {MAX_NEGATIVE}) or workers (at most {MAX_WORKERS}) out of range"
+            ));
         }
         if self.negative == 0 && !self.hs {
             return bad("enable negative sampling (negative > 0) or hierarchical softmax (hs)");
