@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batching::BatchPlan;
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
+use crate::io::{check_weights_fit, write_atomic};
 use crate::recurrent::{CellKind, Recurrent, RecurrentConfig};
 
 /// The shape of an [`LstmLm`]; saved as `config.json`.
@@ -439,18 +439,6 @@ impl LstmLm {
         weights.load_into(&model.named_parameters()).map_err(|e| bad(e.to_string()))?;
         Ok(model)
     }
-}
-
-/// `Err` (the reason, for [`Error::ModelDir`]) when `config.json` describes at least `needed`
-/// weights but the checkpoint holds fewer: the directory loaders call it before building a
-/// model, so a configuration claiming 10^12 weights is refused without allocating them.
-pub(crate) fn check_weights_fit(weights: &checkpoint::Checkpoint, needed: u64) -> std::result::Result<(), String> {
-    let stored: u64 =
-        weights.names().into_iter().filter_map(|name| weights.get(name).ok()).map(|a| a.len() as u64).sum();
-    if needed > stored {
-        return Err(format!("config.json describes at least {needed} weights but model.safetensors holds {stored}"));
-    }
-    Ok(())
 }
 
 fn to_json(value: &impl Serialize) -> String {

@@ -274,14 +274,7 @@ impl SentimentPipeline {
         }
         let tokenizer = Tokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
         let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| model_dir_error(e.to_string()))?;
-        let stored: u64 =
-            weights.names().into_iter().filter_map(|name| weights.get(name).ok()).map(|a| a.len() as u64).sum();
-        let needed = config.model.min_parameters();
-        if needed > stored {
-            return Err(model_dir_error(format!(
-                "config.json describes at least {needed} weights but model.safetensors holds {stored}"
-            )));
-        }
+        crate::io::check_weights_fit(&weights, config.model.min_parameters()).map_err(model_dir_error)?;
         let model = SentimentModel::new(config.model.clone(), 0)?;
         weights.load_into(&model.named_parameters()).map_err(|e| model_dir_error(e.to_string()))?;
         let preprocessor = Preprocessor::new(config.preprocess.clone(), analyzer);

@@ -297,7 +297,7 @@ impl Seq2Seq {
         }
         config.limits.check().map_err(|reason| fail(format!("config.json: {reason}")))?;
         let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| fail(e.to_string()))?;
-        crate::lm::check_weights_fit(&weights, config.model.min_parameters()).map_err(fail)?;
+        crate::io::check_weights_fit(&weights, config.model.min_parameters()).map_err(fail)?;
         let mut model = Seq2SeqModel::new(config.model.clone(), 0)?;
         weights.load_into(&model.named_parameters()).map_err(|e| fail(e.to_string()))?;
         model.set_training(false);
