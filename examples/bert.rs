@@ -26,8 +26,11 @@ use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::tensor::clip_grad_norm;
 use malmoi::tensor::nn::Module;
 use malmoi::tensor::optim::{AdamW, Optimizer, Schedule};
-use malmoi::tokenize::{BpeTrainer, ByteLevelBpe};
-use malmoi::transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput, mask_tokens};
+use malmoi::tokenize::BpeTrainer;
+use malmoi::tokenize::tokenizer::Tokenizer;
+use malmoi::transformer::bert::{
+    Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput, mask_tokens,
+};
 use malmoi::transformer::plot::line_charts;
 
 const NSMC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nsmc");
@@ -123,7 +126,7 @@ fn pair(a: &[u32], b: Option<&[u32]>, max_len: usize, cls: u32, sep: u32) -> (Ve
     (ids, types)
 }
 
-fn special_ids(tokenizer: &ByteLevelBpe) -> Result<[u32; 4], Box<dyn Error>> {
+fn special_ids(tokenizer: &Tokenizer) -> Result<[u32; 4], Box<dyn Error>> {
     let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| format!("the tokenizer lacks {t}"));
     Ok([id(SPECIALS[0])?, id(SPECIALS[1])?, id(SPECIALS[2])?, id(SPECIALS[3])?])
 }
@@ -133,9 +136,13 @@ fn pretrain(cli: &Cli, mut config: BertConfig, vocab: usize, minutes: f64, lr: f
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<&str> = text.lines().collect();
     let lines = &lines[..lines.len().saturating_sub(5000)]; // the LM issue's held-out reviews stay unseen
-    let tokenizer = BpeTrainer::new().vocab_size(vocab).special_tokens(SPECIALS).show_progress(true).train(lines.iter().copied())?;
+    let tokenizer = BpeTrainer::new()
+        .vocab_size(vocab)
+        .special_tokens(SPECIALS)
+        .show_progress(true)
+        .train(lines.iter().copied())?;
     let [pad, cls, sep, mask] = special_ids(&tokenizer)?;
-    let encoded = tokenizer.encode_batch_ids(lines)?;
+    let encoded = tokenizer.encode_batch_ids(lines, true)?;
     config.vocab_size = tokenizer.vocab_size();
     config.pad_token_id = pad as usize;
     let model = BertForPreTraining::new(Bert::new(config, cli.seed)?, cli.seed)?;
@@ -161,7 +168,9 @@ fn pretrain(cli: &Cli, mut config: BertConfig, vocab: usize, minutes: f64, lr: f
         }
         let input = BertInput::pad(&sequences, pad as usize)?;
         let width = input.input_ids.ncols();
-        let mlm_labels = Array2::from_shape_fn((cli.batch, width), |(r, t)| labels[r].get(t).copied().unwrap_or(malmoi::transformer::IGNORE_INDEX));
+        let mlm_labels = Array2::from_shape_fn((cli.batch, width), |(r, t)| {
+            labels[r].get(t).copied().unwrap_or(malmoi::transformer::IGNORE_INDEX)
+        });
         optimizer.set_learning_rate(lr * (step as f32 / 200.0).min(1.0));
         optimizer.zero_grad();
         let (mlm, nsp) = model.losses(&input, &mlm_labels, &next)?;
@@ -174,7 +183,12 @@ fn pretrain(cli: &Cli, mut config: BertConfig, vocab: usize, minutes: f64, lr: f
         if step % 100 == 0 {
             let recent = &curve[curve.len() - 100..];
             let mean = |f: fn(&(f64, f64, f64)) -> f64| recent.iter().map(f).sum::<f64>() / recent.len() as f64;
-            eprintln!("step {step} ({:.0} s): MLM {:.3}, NSP {:.3}", started.elapsed().as_secs_f64(), mean(|c| c.1), mean(|c| c.2));
+            eprintln!(
+                "step {step} ({:.0} s): MLM {:.3}, NSP {:.3}",
+                started.elapsed().as_secs_f64(),
+                mean(|c| c.1),
+                mean(|c| c.2)
+            );
         }
     }
     let dir = cli.out.join("pretrained");
@@ -182,14 +196,18 @@ fn pretrain(cli: &Cli, mut config: BertConfig, vocab: usize, minutes: f64, lr: f
     tokenizer.save(dir.join("tokenizer.json"))?;
     let mlm: Vec<(f64, f64)> = curve.iter().map(|c| (c.0, c.1)).collect();
     let nsp: Vec<(f64, f64)> = curve.iter().map(|c| (c.0, c.2)).collect();
-    line_charts(&dir.join("loss.svg"), "step", &[("masked LM", vec![("train", &mlm)]), ("next sentence", vec![("train", &nsp)])])?;
+    line_charts(
+        &dir.join("loss.svg"),
+        "step",
+        &[("masked LM", vec![("train", &mlm)]), ("next sentence", vec![("train", &nsp)])],
+    )?;
     println!("pre-trained {step} steps in {:.0} s → {}", started.elapsed().as_secs_f64(), dir.display());
     Ok(())
 }
 
 fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
     let pretrained = cli.out.join("pretrained");
-    let tokenizer = ByteLevelBpe::from_file(pretrained.join("tokenizer.json"))?;
+    let tokenizer = Tokenizer::from_file(pretrained.join("tokenizer.json"))?;
     let [pad, cls, sep, _] = special_ids(&tokenizer)?;
     let bert = BertForPreTraining::from_pretrained(&pretrained)?.bert;
     let mut model = BertForSequenceClassification::new(bert, 2, cli.seed)?;
@@ -197,7 +215,7 @@ fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
     let train = read_labeled_tsv(cli.data.join("ratings_train.txt"))?;
     let test = read_labeled_tsv(cli.data.join("ratings_test.txt"))?;
     let encode = |doc: &str| -> Result<(Vec<usize>, Vec<usize>), Box<dyn Error>> {
-        Ok(pair(&tokenizer.encode_ids(doc)?, None, cli.max_len, cls, sep))
+        Ok(pair(&tokenizer.encode_ids(doc, true)?, None, cli.max_len, cls, sep))
     };
     let mut optimizer = AdamW::new(model.named_parameters(), lr)?.with_weight_decay(0.01)?;
     let schedule = Schedule::warmup_linear(steps / 10, steps)?;
@@ -226,7 +244,11 @@ fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
     tokenizer.save(dir.join("tokenizer.json"))?;
     line_charts(&dir.join("loss.svg"), "step", &[("fine-tuning loss", vec![("train", &curve)])])?;
     let accuracy = evaluate(&mut model, &test, encode, pad as usize)?;
-    println!("fine-tuned {steps} steps in {seconds:.0} s; NSMC test accuracy {:.2} % ({} reviews)", 100.0 * accuracy, test.len());
+    println!(
+        "fine-tuned {steps} steps in {seconds:.0} s; NSMC test accuracy {:.2} % ({} reviews)",
+        100.0 * accuracy,
+        test.len()
+    );
     Ok(())
 }
 
@@ -244,4 +266,3 @@ fn evaluate(
     }
     Ok(correct as f64 / test.len() as f64)
 }
-

@@ -146,7 +146,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         do_sample: true,
         temperature: 0.7,
         top_p: 0.9,
-        eos_token_id: Some(pad),
+        eos_token_id: vec![pad],
         ..GenerationConfig::default()
     };
     let rm_train = rankings(&split.rm, &sft, &untuned, &template, &generation, args.seed)?;

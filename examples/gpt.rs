@@ -4,8 +4,16 @@
 //! ```text
 //! cargo run --release --example gpt -- "영화가"                       # generate (models/gpt)
 //! cargo run --release --example gpt -- --temperature 0.8 --top-p 0.95 --stream "배우들 연기가"
+//! cargo run --release --example gpt -- --model DIR --greedy "영화가"   # any Hugging Face folder
+//! cargo run --release --example gpt -- --model DIR --chat --system "친절하게" "영화 추천해줘"
 //! cargo run --release --example gpt -- --train [--data FILE] [--out DIR] [--steps N] …
 //! ```
+//!
+//! `--model` takes any folder `huggingface-cli download` gives for GPT-2 (KoGPT2), Llama,
+//! Qwen2, Mistral or GPT-NeoX (polyglot-ko): `config.json`, `model.safetensors` (or shards),
+//! `tokenizer.json`, and `tokenizer_config.json` / `generation_config.json` when present.
+//! `--greedy` is `transformers`' default decoding (no sampling, no penalties); `--chat` renders
+//! each prompt as a user turn through the checkpoint's chat template.
 //!
 //! `--train` trains a byte-level BPE (`--vocab`) on all but the last `--holdout` reviews, then a
 //! GPT of `--layers` × `--heads` × `--width` on random windows of the token stream, with a
@@ -23,10 +31,11 @@ use clap::Parser;
 
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::BpeTrainer;
+use malmoi::tokenize::chat_template::ChatMessage;
 use malmoi::transformer::attention_map::attention_svg;
 use malmoi::transformer::generation::{GenerationConfig, Generator, TextGeneration};
 use malmoi::transformer::train::{Checkpoints, RunOptions, TrainConfig, train};
-use malmoi::transformer::{Gpt, GptConfig};
+use malmoi::transformer::{CausalLm, Gpt, GptConfig};
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt");
 const SHARED_REVIEWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nsmc/reviews_unlabeled.txt");
@@ -44,6 +53,19 @@ struct Args {
     /// Print tokens as they are generated.
     #[arg(long)]
     stream: bool,
+    /// Plain greedy decoding, as `transformers`' `generate` does by default (overrides the
+    /// sampling knobs and penalties).
+    #[arg(long)]
+    greedy: bool,
+    /// Each prompt is a user turn, rendered by the checkpoint's chat template.
+    #[arg(long)]
+    chat: bool,
+    /// A system message for `--chat`.
+    #[arg(long, requires = "chat")]
+    system: Option<String>,
+    /// Print load seconds, tokens/s and peak memory to stderr (one JSON line per generation).
+    #[arg(long)]
+    timings: bool,
     /// Write the attention maps of the first prompt and its continuation, one SVG per layer
     /// (`PATH-layerN.svg`).
     #[arg(long)]
@@ -91,8 +113,8 @@ struct Knobs {
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Samples per prompt (seeds seed, seed+1, …).
-    #[arg(long, default_value_t = 1)]
+    /// Samples per prompt (seeds seed, seed+1, …), 1 to 1000.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     samples: u64,
 }
 
@@ -140,21 +162,43 @@ fn main() -> Result<(), Box<dyn Error>> {
     if args.train {
         return run_training(&args.training);
     }
-    let generator = Generator::from_dir(&args.model)?;
+    let started = Instant::now();
+    let generator = Generator::from_pretrained(&args.model)?;
+    let load_seconds = started.elapsed().as_secs_f64();
     let prompts = if args.prompts.is_empty() { vec![String::new()] } else { args.prompts.clone() };
     for (i, prompt) in prompts.iter().enumerate() {
         for sample in 0..args.knobs.samples {
-            let config = generation_config(&args.knobs, args.knobs.seed + sample);
-            let out = generate(&generator, prompt, &config, args.stream)?;
+            let config = generation_config(&args, args.knobs.seed + sample);
+            let started = Instant::now();
+            let out = generate(&generator, &args, prompt, &config)?;
+            if args.timings {
+                let tokens = out.tokens.len();
+                let timing = serde_json::json!({
+                    "load_s": (load_seconds * 1000.0).round() / 1000.0,
+                    "tokens": tokens,
+                    "tokens_per_s": (tokens as f64 / started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+                    "peak_rss_mb": peak_rss_mb(),
+                    "greedy_ids": out.tokens.iter().map(|t| t.id).collect::<Vec<_>>(),
+                });
+                eprintln!("{timing}");
+            }
             if !args.stream {
-                println!("{prompt}{}", out.text);
+                println!("{}{}", if args.chat { "" } else { prompt }, out.text);
             }
             if let (0, 0, Some(path)) = (i, sample, &args.attention) {
-                write_attention(&generator, &format!("{prompt}{}", out.text), path)?;
+                write_attention(&Generator::from_dir(&args.model)?, &format!("{prompt}{}", out.text), path)?;
             }
         }
     }
     Ok(())
+}
+
+/// The process's peak resident memory in MiB (`VmHWM`), if the system reports it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// One heat map per layer of the model's attention over `text`.
@@ -162,7 +206,7 @@ fn write_attention(generator: &Generator, text: &str, path: &std::path::Path) ->
     let ids = generator.prompt_ids(text)?;
     let ids = &ids[ids.len().saturating_sub(generator.model.config().block_size)..];
     let tokens: Vec<String> =
-        ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32])).collect::<Result<_, _>>()?;
+        ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32], false)).collect::<Result<_, _>>()?;
     let (_, layers) = generator.model.attention_weights(ids)?;
     for (layer, weights) in layers.iter().enumerate() {
         let file =
@@ -173,7 +217,11 @@ fn write_attention(generator: &Generator, text: &str, path: &std::path::Path) ->
     Ok(())
 }
 
-fn generation_config(knobs: &Knobs, seed: u64) -> GenerationConfig {
+fn generation_config(args: &Args, seed: u64) -> GenerationConfig {
+    let knobs = &args.knobs;
+    if args.greedy {
+        return GenerationConfig { stop: knobs.stop.clone(), ..GenerationConfig::greedy(knobs.max_new_tokens) };
+    }
     GenerationConfig {
         max_new_tokens: knobs.max_new_tokens,
         do_sample: knobs.num_beams == 1 && knobs.temperature > 0.0,
@@ -191,18 +239,29 @@ fn generation_config(knobs: &Knobs, seed: u64) -> GenerationConfig {
     }
 }
 
+/// One continuation of `prompt` (a user turn with `--chat`), printed as it comes with
+/// `--stream`.
 fn generate(
-    generator: &Generator,
+    generator: &Generator<Box<dyn CausalLm>>,
+    args: &Args,
     prompt: &str,
     config: &GenerationConfig,
-    stream: bool,
 ) -> Result<TextGeneration, Box<dyn Error>> {
     use std::io::Write;
-    if !stream {
-        return Ok(generator.generate(prompt, config)?);
+    let ids = if args.chat {
+        let mut messages: Vec<ChatMessage> = args.system.iter().map(ChatMessage::system).collect();
+        messages.push(ChatMessage::user(prompt));
+        generator.chat_ids(&messages, true)?
+    } else {
+        generator.prompt_ids(prompt)?
+    };
+    if !args.stream {
+        return Ok(generator.continue_ids(&ids, config, |_, _| ControlFlow::Continue(()))?);
     }
-    print!("{prompt}");
-    let out = generator.generate_stream(prompt, config, |piece, _| {
+    if !args.chat {
+        print!("{prompt}");
+    }
+    let out = generator.continue_ids(&ids, config, |piece, _| {
         print!("{piece}");
         let _ = std::io::stdout().flush();
         ControlFlow::Continue(())
@@ -228,7 +287,7 @@ fn run_training(opts: &Training) -> Result<(), Box<dyn Error>> {
     eprintln!("BPE: {} tokens in {:.1} s", tokenizer.vocab_size(), started.elapsed().as_secs_f64());
     let eos = tokenizer.token_to_id("<|endoftext|>").ok_or("the BPE has no <|endoftext|>")?;
     let stream = |lines: &[&str]| -> Result<Vec<u32>, Box<dyn Error>> {
-        let encoded = tokenizer.encode_batch_ids(lines)?;
+        let encoded = tokenizer.encode_batch_ids(lines, false)?;
         Ok(encoded.into_iter().flat_map(|ids| std::iter::once(eos).chain(ids)).collect())
     };
     let (train_tokens, val_tokens) = (stream(train_reviews)?, stream(val_reviews)?);

@@ -19,6 +19,10 @@
 //! on the first `--lstm-lines` training lines for at most `--lstm-minutes` (one epoch at
 //! most), is saved to `--model-dir`/lstm_heldoutN and loaded from there on later runs; an
 //! interrupted training resumes from the checkpoints in that directory.
+//!
+//! Knobs that multiply work are bounded as they are parsed: `--order` 1..=`MAX_ORDER` (10),
+//! `--top` 1..=1000, `--lstm-vocab` 2..=200000, `--lstm-minutes` 0..=10080 (a week); the model
+//! directory is created before any model is built.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -26,9 +30,32 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use malmoi::lm::{LanguageModel, NgramBuilder, NgramModel, TokenizedLm, corpus_score};
+use clap::builder::RangedU64ValueParser;
+use malmoi::lm::{LanguageModel, MAX_ORDER, NgramBuilder, NgramModel, TokenizedLm, corpus_score};
 use malmoi::seq::lm::{LstmLm, LstmLmConfig, TrainOptions};
 use malmoi::tokenize::Analyzer;
+
+/// Largest `--top`.
+const MAX_TOP: u64 = 1_000;
+/// Largest `--lstm-vocab` (the LSTM's embedding and output layers grow with it).
+const MAX_LSTM_VOCAB: u64 = 200_000;
+/// Largest `--lstm-minutes`: a week.
+const MAX_LSTM_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+
+/// A count in `low..=high` (clap's error names the flag and the range).
+fn count_in(low: u64, high: u64) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(low..=high)
+}
+
+/// Minutes in `0..=MAX_LSTM_MINUTES` (not NaN, not negative).
+fn minutes(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=MAX_LSTM_MINUTES).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not in 0..={MAX_LSTM_MINUTES}"))
+    }
+}
 
 #[derive(Parser)]
 #[command(about = "Score sentences and suggest next words with each language model")]
@@ -38,8 +65,8 @@ struct Cli {
     /// Prefix whose next words to suggest.
     #[arg(long, default_value = "나는 버스를")]
     prefix: String,
-    /// Number of suggestions.
-    #[arg(long, default_value_t = 5)]
+    /// Number of suggestions, 1 to 1000.
+    #[arg(long, default_value_t = 5, value_parser = count_in(1, MAX_TOP))]
     top: usize,
     /// The unlabelled reviews, one a line.
     #[arg(long, default_value = "../shared/data/nsmc/reviews_unlabeled.txt")]
@@ -47,8 +74,8 @@ struct Cli {
     /// The last this many lines are held out of training (for --perplexity).
     #[arg(long, default_value_t = 5000)]
     held_out: usize,
-    /// n-gram order.
-    #[arg(long, default_value_t = 3)]
+    /// n-gram order, 1 to 10.
+    #[arg(long, default_value_t = 3, value_parser = count_in(1, MAX_ORDER as u64))]
     order: usize,
     /// Where models are cached.
     #[arg(long, default_value = "target/lm-models")]
@@ -66,11 +93,11 @@ struct Cli {
     /// Training lines of the LSTM LM (the first ones).
     #[arg(long, default_value_t = 200_000)]
     lstm_lines: usize,
-    /// Training-time limit of the LSTM LM.
-    #[arg(long, default_value_t = 4.0)]
+    /// Training-time limit of the LSTM LM, 0 to 10080 minutes.
+    #[arg(long, default_value_t = 4.0, value_parser = minutes)]
     lstm_minutes: f64,
-    /// Vocabulary size of the LSTM LM (most frequent morphemes; the rest are <unk>).
-    #[arg(long, default_value_t = 10_000)]
+    /// Vocabulary size of the LSTM LM (most frequent morphemes; the rest are <unk>), 2 to 200000.
+    #[arg(long, default_value_t = 10_000, value_parser = count_in(2, MAX_LSTM_VOCAB))]
     lstm_vocab: usize,
     /// Write the morphemes of the training and held-out lines (space-separated, one line each)
     /// to DIR/train.txt and DIR/heldout.txt, for reference tools, and exit.
@@ -85,13 +112,24 @@ struct Cli {
     seed: u64,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     let sentences = if cli.sentences.is_empty() {
         vec!["나는 버스를 탔다".into(), "나는 버스를 태운다".into()]
     } else {
         cli.sentences.clone()
     };
+    let dir = cli.dump_morphs.as_ref().unwrap_or(&cli.model_dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let analyzer = Arc::new(Analyzer::new()?);
     let text = std::fs::read_to_string(&cli.data).map_err(|e| format!("{}: {e}", cli.data.display()))?;
     let lines: Vec<&str> = text.lines().collect();
@@ -213,7 +251,6 @@ fn build(cli: &Cli, analyzer: &Analyzer, train: &[&str], path: &Path) -> Result<
         start.elapsed().as_secs_f64(),
         rayon::current_num_threads()
     );
-    std::fs::create_dir_all(&cli.model_dir)?;
     let start = Instant::now();
     model.write_arpa(path)?;
     eprintln!("wrote {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
@@ -221,14 +258,14 @@ fn build(cli: &Cli, analyzer: &Analyzer, train: &[&str], path: &Path) -> Result<
 }
 
 fn dump_morphs(analyzer: &Analyzer, dir: &Path, train: &[&str], held_out: &[&str]) -> Result<(), Box<dyn Error>> {
-    std::fs::create_dir_all(dir)?;
     for (name, lines) in [("train.txt", train), ("heldout.txt", held_out)] {
         let mut text = String::new();
         for sentence in analyzer.batch_morphs(lines, false)? {
             text.push_str(&sentence.join(" "));
             text.push('\n');
         }
-        std::fs::write(dir.join(name), text)?;
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -6,10 +6,14 @@
 //! ```
 //!
 //! The first form prints morphs, pos, nouns and stems of each argument. With
-//! `--dump FILE` it reads an NSMC TSV (`id<TAB>document<TAB>label`, header
-//! line, no quoting), analyses every document in parallel and prints
-//! `id<TAB>morph1 morph2 …` per line, the input of
-//! `benches/reference/mecab_agreement.py`. `--dump-pos` prints `surface/TAG`.
+//! `--dump FILE` it reads an NSMC TSV (`id<TAB>document<TAB>label`, no quoting),
+//! analyses every document in parallel and prints `id<TAB>morph1 morph2 …` per
+//! line, the input of `benches/reference/mecab_agreement.py`. `--dump-pos` prints
+//! `surface/TAG`. A first line equal to NSMC's header `id<TAB>document<TAB>label`
+//! is skipped, and stderr says whether there was one; every other line is a row.
+//! A row that is not `id<TAB>document[<TAB>label]` (no tab, more than three
+//! fields, not UTF-8, a document over 64 KiB) is left out of the output and
+//! reported on stderr with its line number and why; nothing is dropped silently.
 //! `--throughput FILE` times the analysis of every document of the file on
 //! one thread and on rayon pools of 1 and 2 threads. `--lindera` switches to
 //! lindera's own segmenter instead of the MeCab-compatible search. Texts that
@@ -48,6 +52,11 @@ fn main() {
     }
 }
 
+/// NSMC's header line.
+const HEADER: &str = "id\tdocument\tlabel";
+/// Longest document analysed, in bytes (analysis takes tens of times the text in memory).
+const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let engine = if args.lindera { Engine::Lindera } else { Engine::Mecab };
     let analyzer = Analyzer::builder().engine(engine).build()?;
@@ -78,18 +87,53 @@ fn show(analyzer: &Analyzer, text: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// (id, document) rows of an NSMC TSV: header skipped, split on tabs only.
+/// (id, document) rows of an NSMC TSV, split on tabs only. The header line, if the file has
+/// one, is skipped; stderr says whether it had one and lists every line left out and why.
 fn read_documents(path: &str) -> Result<Vec<(String, String)>, Box<dyn Error>> {
-    let content = std::fs::read_to_string(path)?;
-    Ok(content
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let mut fields = line.split('\t');
-            let id = fields.next().unwrap_or("").to_string();
-            (id, fields.next().unwrap_or("").to_string())
-        })
-        .collect())
+    let content = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    if content.is_empty() {
+        eprintln!("{path}: empty file, no rows");
+        return Ok(Vec::new());
+    }
+    let content = content.strip_suffix(b"\n").unwrap_or(&content);
+    let mut rows = Vec::new();
+    let mut skipped = 0;
+    for (index, line) in content.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if index == 0 {
+            let has_header = line == HEADER.as_bytes();
+            eprintln!("{path}: {}", if has_header { "header line skipped" } else { "no header line; line 1 is a row" });
+            if has_header {
+                continue;
+            }
+        }
+        match parse_row(line) {
+            Ok(row) => rows.push(row),
+            Err(reason) => {
+                skipped += 1;
+                eprintln!("{path}:{}: row left out: {reason}", index + 1);
+            }
+        }
+    }
+    if skipped > 0 {
+        eprintln!("{path}: {skipped} row(s) left out, {} read", rows.len());
+    }
+    Ok(rows)
+}
+
+/// One `id<TAB>document[<TAB>label]` row, or why the line is not one.
+fn parse_row(line: &[u8]) -> Result<(String, String), String> {
+    let line = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 ({e})"))?;
+    let fields: Vec<&str> = line.split('\t').collect();
+    match fields[..] {
+        [""] => Err("empty line".into()),
+        [_] => Err("no tab: expected id<TAB>document<TAB>label".into()),
+        [_, document, ..] if document.len() > MAX_DOCUMENT_BYTES => {
+            Err(format!("the document is {} bytes, over the {MAX_DOCUMENT_BYTES}-byte bound", document.len()))
+        }
+        [id, document] | [id, document, _] => Ok((id.to_string(), document.to_string())),
+        _ => Err(format!("{} tab-separated fields: expected id<TAB>document<TAB>label", fields.len())),
+    }
 }
 
 /// Analyses every document and prints one line per document.

@@ -211,7 +211,7 @@ fn run_dpo(
 ) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
     let reference = Generator::from_dir(&args.policy)?;
     let pad = reference.end_of_text().ok_or("no <|endoftext|>")?;
-    let generation = GenerationConfig { eos_token_id: Some(pad), ..config.generation.clone() };
+    let generation = GenerationConfig { eos_token_id: vec![pad], ..config.generation.clone() };
     let train_prompts = &prompts[..args.dpo_pairs.min(prompts.len())];
     let train = ranked_pairs(&reference, train_prompts, reward, &generation, args.seed)?;
     let test = ranked_pairs(&reference, held_out, reward, &generation, args.seed + 1)?;

@@ -21,6 +21,8 @@
 //! (`-` for stdin), or from stdin when no text is given and stdin is not a terminal.
 //! `--eval FILE` judges every review of a labelled NSMC-format file the same way and prints
 //! accuracy, precision, recall, F1, the confusion matrix and the accuracy of flagged verdicts.
+//! One text may have at most `MAX_TEXT_BYTES` (64 KiB): a longer line or argument is an error
+//! naming it (file and line), read no further than the bound; a file with no review is an error.
 //!
 //! `--train` retrains the model: DIR holds `ratings_train.txt` and `ratings_test.txt`; without
 //! `--data` the `MALMOI_NSMC_DIR` environment variable is used, then `../shared/data/nsmc`, and
@@ -34,16 +36,18 @@
 use std::error::Error;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, ValueEnum};
 use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use malmoi::seq::metrics::ConfusionMatrix;
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::sentiment::{
-    CheckpointDir, ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
+    CheckpointDir, ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TextLines,
+    TrainConfig,
 };
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::korean::Analyzer;
@@ -52,6 +56,11 @@ const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentime
 const NSMC_URL: &str = "https://raw.githubusercontent.com/e9t/nsmc/master";
 /// Lines judged per call when reading a file or stdin (verdicts do not depend on it).
 const CHUNK: usize = 2_000;
+/// Bytes of text judged per call when reading a file or stdin: with [`CHUNK`], what bounds
+/// the memory of `--input` whatever the file.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Largest `--epochs`.
+const MAX_EPOCHS: u64 = 1_000;
 
 /// Judges Korean movie reviews with the shipped NSMC model, evaluates it, or retrains it.
 #[derive(Parser)]
@@ -96,8 +105,8 @@ struct TrainArgs {
     /// Keep every character (skip the lecture's Hangul-only cleaning).
     #[arg(long, requires = "train")]
     no_clean: bool,
-    /// Upper bound on epochs (early stopping may end sooner).
-    #[arg(long, value_name = "N", requires = "train")]
+    /// Upper bound on epochs (early stopping may end sooner), 1 to 1000.
+    #[arg(long, value_name = "N", requires = "train", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_EPOCHS))]
     epochs: Option<usize>,
     /// Save every epoch into DIR and resume an interrupted run found there.
     #[arg(long, value_name = "DIR", requires = "train")]
@@ -122,18 +131,32 @@ enum PoolingArg {
     Max,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     if cli.train {
         return train(&cli.training);
     }
     let stdin = std::io::stdin();
-    let source: Option<Box<dyn BufRead>> = match &cli.input {
-        Some(path) if path.as_os_str() == "-" => Some(Box::new(stdin.lock())),
-        Some(path) => Some(Box::new(std::io::BufReader::new(
-            std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        ))),
-        None if cli.texts.is_empty() && cli.eval.is_none() && !stdin.is_terminal() => Some(Box::new(stdin.lock())),
+    let source: Option<TextLines<Box<dyn BufRead>>> = match &cli.input {
+        Some(path) if path.as_os_str() == "-" => Some(TextLines::new(Box::new(stdin.lock()), "<stdin>")),
+        Some(path) => Some(TextLines::new(
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )),
+            path,
+        )),
+        None if cli.texts.is_empty() && cli.eval.is_none() && !stdin.is_terminal() => {
+            Some(TextLines::new(Box::new(stdin.lock()), "<stdin>"))
+        }
         None if cli.texts.is_empty() && cli.eval.is_none() => {
             return Err("give reviews as arguments, --input FILE, --eval FILE or on stdin (see --help)".into());
         }
@@ -145,7 +168,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     match source {
-        Some(reader) => judge_lines(&pipeline, reader, &mut out)?,
+        Some(lines) => judge_lines(&pipeline, lines, &mut out)?,
         None => judge(&pipeline, &cli.texts, &mut out)?,
     }
     out.flush()?;
@@ -164,26 +187,31 @@ fn judge<S: AsRef<str> + Sync>(
     Ok(())
 }
 
-/// Judges every line of `reader` (empty ones included), `CHUNK` lines at a time.
-fn judge_lines(pipeline: &SentimentPipeline, reader: impl BufRead, out: &mut impl Write) -> Result<(), Box<dyn Error>> {
-    let mut lines = reader.split(b'\n').enumerate();
-    loop {
-        let chunk: Vec<String> = lines
-            .by_ref()
-            .take(CHUNK)
-            .map(|(index, line)| {
-                let mut bytes = line?;
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-                String::from_utf8(bytes).map_err(|e| format!("line {}: not UTF-8 ({e})", index + 1).into())
-            })
-            .collect::<Result<_, Box<dyn Error>>>()?;
-        if chunk.is_empty() {
-            return Ok(());
+/// Judges every line (empty ones included), at most `CHUNK` lines and `CHUNK_BYTES` bytes of
+/// text at a time; a line that cannot be a text stops the run with its file and line number,
+/// after the lines before it are judged.
+fn judge_lines(
+    pipeline: &SentimentPipeline,
+    lines: TextLines<impl BufRead>,
+    out: &mut impl Write,
+) -> Result<(), Box<dyn Error>> {
+    let (mut chunk, mut bytes) = (Vec::new(), 0);
+    for line in lines {
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                judge(pipeline, &chunk, out)?;
+                return Err(error.into());
+            }
+        };
+        bytes += line.len();
+        chunk.push(line);
+        if chunk.len() == CHUNK || bytes >= CHUNK_BYTES {
+            judge(pipeline, &chunk, out)?;
+            (chunk, bytes) = (Vec::new(), 0);
         }
-        judge(pipeline, &chunk, out)?;
     }
+    judge(pipeline, &chunk, out)
 }
 
 /// `text  label  probability  note`, the text escaped so that the line stays one TSV row.
@@ -199,6 +227,9 @@ fn tsv_line(text: &str, verdict: &Prediction) -> String {
 fn evaluate(pipeline: &SentimentPipeline, path: &Path) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let reviews = read_labeled_tsv(path)?;
+    if reviews.is_empty() {
+        return Err(format!("{}: no review after the header line, nothing to evaluate", path.display()).into());
+    }
     let mut verdicts = Vec::with_capacity(reviews.len());
     for chunk in reviews.chunks(CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|r| r.document.as_str()).collect();
@@ -235,6 +266,8 @@ fn evaluate(pipeline: &SentimentPipeline, path: &Path) -> Result<(), Box<dyn Err
 fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
     let data = nsmc_dir(args.data.as_deref())?;
     let out = &args.out;
+    // The pipeline is saved after the whole run: a directory that cannot be made fails now.
+    std::fs::create_dir_all(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
     let pooling = match args.pooling {
         PoolingArg::Max => Pooling::MaxOverTime,
         PoolingArg::Last => Pooling::LastHidden,
@@ -298,7 +331,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
 /// preprocessed exactly as the classifier's input is.
 fn word_vectors(corpus: &Path, preprocess: &PreprocessConfig) -> Result<KeyedVectors, Box<dyn Error>> {
     let started = Instant::now();
-    let text = std::fs::read_to_string(corpus)?;
+    let text = std::fs::read_to_string(corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
     let lines: Vec<&str> = text.lines().collect();
     let sentences = Preprocessor::new(preprocess.clone(), Analyzer::new()?).batch_tokens(&lines)?;
     let config = Word2VecConfig { vector_size: 100, min_count: 3, ..Word2VecConfig::default() };

@@ -10,7 +10,11 @@
 //! With `--tokens PATH` (one pre-tokenized document per line, space-separated, e.g. from the
 //! `tokenize_corpus` example) it instead times `fit_transform` on that corpus (best of five,
 //! wall clock and, on Linux, this process's CPU seconds), as
-//! benches/reference/sklearn_tfidf.py does for scikit-learn.
+//! benches/reference/sklearn_tfidf.py does for scikit-learn. Errors name the file; a corpus too
+//! small for the bigram run's `min_df = 2` (one document) says so. N-gram lengths are bounded by
+//! the library (`malmoi::embed::count::MAX_NGRAM`).
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use malmoi::embed::{
@@ -54,23 +58,35 @@ struct Args {
     tokens: Option<String>,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match Args::parse().tokens {
+fn main() -> ExitCode {
+    let result = match Args::parse().tokens {
         Some(path) => time_corpus(&path),
-        None => Ok(print_lecture_tables()?),
+        None => print_lecture_tables().map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 /// Times `fit_transform` on a pre-tokenized corpus: unigrams, and uni+bigrams with min_df=2.
 fn time_corpus(path: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let docs: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    if docs.iter().all(Vec::is_empty) {
+        return Err(format!("{path}: no tokens (expected one space-separated document per line)").into());
+    }
     let bigrams = CountOptions { ngram_range: (1, 2), min_df: DocFrequency::Count(2), ..Default::default() };
     for (name, options) in [("unigrams", CountOptions::default()), ("uni+bigrams, min_df=2", bigrams)] {
         let (mut best_wall, mut best_cpu, mut shape) = (f64::INFINITY, f64::INFINITY, (0, 0, 0));
         for _ in 0..5 {
             let (wall, cpu) = (std::time::Instant::now(), cpu_seconds());
-            let x = TfidfVectorizer::new(options.clone(), Default::default()).fit_transform(&docs)?;
+            let x = TfidfVectorizer::new(options.clone(), Default::default())
+                .fit_transform(&docs)
+                .map_err(|e| format!("{path}, {name}: {e}"))?;
             best_wall = best_wall.min(wall.elapsed().as_secs_f64());
             best_cpu = best_cpu.min(cpu_seconds() - cpu);
             shape = (x.shape().0, x.shape().1, x.nnz());

@@ -15,11 +15,24 @@
 //! the full model for continued training. A query `A+B-C` asks for the analogy B - C + A.
 //! `--vectors` skips training and loads word2vec binary vectors (e.g. gensim's) instead;
 //! `--pairs` (word1 TAB word2 TAB score) and `--analogies` (a b c d per line) score the
-//! vectors like gensim's `evaluate_word_pairs` / `evaluate_word_analogies`.
+//! vectors like gensim's `evaluate_word_pairs` / `evaluate_word_analogies`; their lines that
+//! are not of that shape are reported (file:line) on stderr and left out.
+//!
+//! `--size`, `--window`, `--negative`, `--epochs` and `--workers` are bounded by the library's
+//! `MAX_VECTOR_SIZE`, `MAX_WINDOW`, `MAX_NEGATIVE`, `MAX_EPOCHS` and `MAX_WORKERS`, checked as
+//! the arguments are parsed; `--out` and `--model` are checked before training starts.
 
 use clap::Parser;
+use clap::builder::RangedU64ValueParser;
+use malmoi::embed::word2vec::{MAX_EPOCHS, MAX_NEGATIVE, MAX_VECTOR_SIZE, MAX_WINDOW, MAX_WORKERS};
 use malmoi::embed::{Architecture, Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A parser of a count in `low..=high` (clap's error names the flag and the range).
+fn count_in(low: usize, high: usize) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(low as u64..=high as u64)
+}
 
 /// Trains word2vec (or loads vectors), scores them and answers `most_similar` queries.
 #[derive(Parser)]
@@ -45,14 +58,14 @@ struct Args {
     /// Hierarchical softmax.
     #[arg(long)]
     hs: bool,
-    /// Negative samples per positive one (default: the library's).
-    #[arg(long, value_name = "N")]
+    /// Negative samples per positive one (default: the library's), 0 to 1000.
+    #[arg(long, value_name = "N", value_parser = count_in(0, MAX_NEGATIVE))]
     negative: Option<usize>,
-    /// Vector width.
-    #[arg(long, value_name = "N")]
+    /// Vector width, 1 to 10000.
+    #[arg(long, value_name = "N", value_parser = count_in(1, MAX_VECTOR_SIZE))]
     size: Option<usize>,
-    /// Context window.
-    #[arg(long, value_name = "N")]
+    /// Context window, 1 to 10000.
+    #[arg(long, value_name = "N", value_parser = count_in(1, MAX_WINDOW))]
     window: Option<usize>,
     /// Words seen fewer times are ignored.
     #[arg(long, value_name = "N")]
@@ -60,11 +73,11 @@ struct Args {
     /// Down-sampling threshold of frequent words.
     #[arg(long, value_name = "T")]
     sample: Option<f64>,
-    /// Passes over the corpus.
-    #[arg(long, value_name = "N")]
+    /// Passes over the corpus, 1 to 10000.
+    #[arg(long, value_name = "N", value_parser = count_in(1, MAX_EPOCHS))]
     epochs: Option<usize>,
-    /// Training threads.
-    #[arg(long, value_name = "N")]
+    /// Training threads, 1 to 1024.
+    #[arg(long, value_name = "N", value_parser = count_in(1, MAX_WORKERS))]
     workers: Option<usize>,
     /// Seed of every random choice.
     #[arg(long, value_name = "N")]
@@ -108,14 +121,23 @@ impl Args {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let wv = match (&args.vectors, &args.corpus) {
         (Some(path), _) => KeyedVectors::load_word2vec_format(path, true)?,
-        (None, Some(corpus)) => train(&args, corpus)?,
+        (None, Some(corpus)) => train(args, corpus)?,
         (None, None) => unreachable!("clap requires --corpus or --vectors"),
     };
-    evaluate(&wv, &args)?;
+    evaluate(&wv, args)?;
     for query in &args.queries {
         answer(&wv, query);
     }
@@ -123,9 +145,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Builds the vocabulary, trains, saves, and returns the vectors.
-fn train(args: &Args, corpus: &std::path::Path) -> Result<KeyedVectors, Box<dyn std::error::Error>> {
-    let corpus = Corpus::File(corpus);
+fn train(args: &Args, corpus: &Path) -> Result<KeyedVectors, Box<dyn std::error::Error>> {
     let mut model = Word2Vec::new(args.config())?;
+    check_writable(&args.out, "--out")?;
+    if let Some(path) = &args.model {
+        check_writable(path, "--model")?;
+    }
+    let corpus = Corpus::File(corpus);
     let start = std::time::Instant::now();
     model.build_vocab(&corpus)?;
     println!(
@@ -153,24 +179,49 @@ fn train(args: &Args, corpus: &std::path::Path) -> Result<KeyedVectors, Box<dyn 
     Ok(model.into_keyed_vectors())
 }
 
+/// [`malmoi::fs::check_writable`] with the flag named in the error.
+fn check_writable(path: &Path, flag: &str) -> Result<(), String> {
+    malmoi::fs::check_writable(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+}
+
+/// The lines of `text` (read from `path`) that `parse` accepts; every other line is reported
+/// on stderr with its number, and how many were left out. Empty lines, comments (`#`) and
+/// section titles of analogy files (`: capital-common-countries`) are no data and pass silently.
+fn parse_lines<'t, T>(path: &Path, text: &'t str, expected: &str, parse: impl Fn(&'t str) -> Option<T>) -> Vec<T> {
+    let mut parsed = Vec::new();
+    let mut skipped = 0;
+    for (index, line) in text.lines().enumerate().filter(|(_, l)| !(l.trim().is_empty() || l.starts_with(['#', ':']))) {
+        match parse(line) {
+            Some(item) => parsed.push(item),
+            None => {
+                skipped += 1;
+                eprintln!("{}:{}: line left out: expected {expected}", path.display(), index + 1);
+            }
+        }
+    }
+    if skipped > 0 {
+        eprintln!("{}: {skipped} line(s) left out, {} read", path.display(), parsed.len());
+    }
+    parsed
+}
+
 /// Scores the vectors on the word-pair and analogy files, if given.
 fn evaluate(wv: &KeyedVectors, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     if let Some(path) = &args.pairs {
-        let text = std::fs::read_to_string(path)?;
-        let pairs: Vec<(&str, &str, f64)> = text
-            .lines()
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                Some((f.next()?, f.next()?, f.next()?.parse().ok()?))
-            })
-            .collect();
+        let text = read(path)?;
+        let pairs = parse_lines(path, &text, "word1<TAB>word2<TAB>score", |l| {
+            let mut f = l.split('\t');
+            let pair = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+            f.next().is_none().then_some(pair)
+        });
         let score = wv.evaluate_word_pairs(&pairs);
         println!("word pairs: Spearman {:.3} on {} pairs ({} skipped)", score.spearman, score.used, score.skipped);
     }
     if let Some(path) = &args.analogies {
-        let text = std::fs::read_to_string(path)?;
+        let text = read(path)?;
         let questions: Vec<[&str; 4]> =
-            text.lines().filter_map(|l| l.split_whitespace().collect::<Vec<_>>().try_into().ok()).collect();
+            parse_lines(path, &text, "four words", |l| l.split_whitespace().collect::<Vec<_>>().try_into().ok());
         let score = wv.evaluate_word_analogies(&questions)?;
         println!("analogies: {:.1}% of {} questions ({} skipped)", 100.0 * score.accuracy, score.used, score.skipped);
     }

@@ -5,9 +5,10 @@
 //! and `malmoi::embed` are one dependency away.
 
 pub use malmoi_embed as embed;
+pub use malmoi_fs as fs;
 pub use malmoi_lm as lm;
+pub use malmoi_rlhf as rlhf;
 pub use malmoi_seq as seq;
 pub use malmoi_tensor as tensor;
 pub use malmoi_tokenize as tokenize;
 pub use malmoi_transformer as transformer;
-pub use malmoi_rlhf as rlhf;

@@ -38,7 +38,8 @@ use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2SeqTrainConfig};
 use malmoi_tensor::checkpoint;
-use malmoi_tokenize::{Analyzer, BpeTrainer, ByteLevelBpe, Tokenizer};
+use malmoi_tokenize::tokenizer::Tokenizer as HfTokenizer;
+use malmoi_tokenize::{Analyzer, BpeTrainer, Tokenizer};
 use malmoi_transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput};
 use malmoi_transformer::generation::Generator;
 use rand::rngs::StdRng;
@@ -302,7 +303,7 @@ fn fuzz_korean_analyzer() {
     });
 }
 
-fn small_bpe() -> ByteLevelBpe {
+fn small_bpe() -> HfTokenizer {
     let texts = ["아버지가 방에 들어가신다", "hello world hello", "자연어 처리 자연어", "tokens tokens"];
     BpeTrainer::new().vocab_size(300).min_frequency(1).train(texts.iter().copied()).unwrap()
 }
@@ -312,10 +313,15 @@ fn fuzz_bpe_encode_decode_roundtrip() {
     let bpe = small_bpe();
     fuzz("bpe_encode_decode", Kind::Text, text_seeds(), long_texts(), |bytes| {
         let text = String::from_utf8_lossy(bytes);
-        let ids = bpe.encode_ids(&text).unwrap();
-        assert_eq!(bpe.decode(&ids).unwrap(), text, "byte-level BPE round trip");
+        let ids = bpe.encode_ids(&text, true).unwrap();
+        assert_eq!(bpe.decode(&ids, false).unwrap(), text, "byte-level BPE round trip");
+        let untrusted = bpe.encode_ids_untrusted(&text, true).unwrap();
+        assert_eq!(bpe.decode(&untrusted, false).unwrap(), text, "untrusted round trip");
         let wild: Vec<u32> = bytes.chunks(2).map(|c| u32::from(c[0]) * 7 + c.len() as u32 * 1000).collect();
-        let _ = bpe.decode(&wild);
+        let _ = bpe.decode(&wild, true);
+        let mut stream = bpe.decode_stream(false);
+        let streamed: String = ids.iter().filter_map(|&id| stream.step(id).unwrap()).collect();
+        assert_eq!(streamed + &stream.finish().unwrap(), text, "streamed decode");
     });
 }
 
@@ -323,9 +329,15 @@ fn fuzz_bpe_encode_decode_roundtrip() {
 fn fuzz_tokenizer_json_loading() {
     let json = small_bpe().to_json_string().unwrap().into_bytes();
     fuzz("bpe_tokenizer_json", Kind::Model, vec![json], Vec::new(), |bytes| {
-        if let Ok(bpe) = ByteLevelBpe::from_json_str(&String::from_utf8_lossy(bytes)) {
-            let _ = bpe.encode_ids("아버지가 hello");
-            let _ = bpe.decode(&[0, 1, 2, 250, 299, 10_000]);
+        if let Ok(bpe) = HfTokenizer::from_bytes(bytes) {
+            let _ = bpe.encode_ids("아버지가 hello", true);
+            let _ = bpe.encode_untrusted("아버지가 hello", true);
+            let _ = bpe.decode(&[0, 1, 2, 250, 299, 10_000], false);
+            let mut stream = bpe.decode_stream(true);
+            for id in [0, 1, 2, 250, 299, 10_000] {
+                let _ = stream.step(id);
+            }
+            let _ = stream.finish();
         }
     });
 }
@@ -755,7 +767,7 @@ fn fuzz_reward_model_dir() {
         unpack(bytes, &dir, &REWARD_FILES);
         if let Ok(model) = RewardModel::from_pretrained(&dir) {
             let _ = model.score(&rows);
-            if let Ok(prompt) = model.tokenizer.encode_ids("abc") {
+            if let Ok(prompt) = model.tokenizer.encode_ids("abc", true) {
                 let prompt = prompt.into_iter().map(|id| id as usize).collect();
                 if let Ok(sequence) = Sequence::new(prompt, vec![model.pad]) {
                     let _ = model.score(&[sequence]);

@@ -29,6 +29,17 @@ pub enum DocFrequency {
     Fraction(f64),
 }
 
+impl std::fmt::Display for DocFrequency {
+    /// A count as an integer (`2`), a fraction with its point (`1.0`, `0.5`), as scikit-learn
+    /// tells them apart.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocFrequency::Count(c) => write!(f, "{c}"),
+            DocFrequency::Fraction(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
 impl DocFrequency {
     /// The bound as a document count for a corpus of `n_docs` documents.
     fn to_count(self, n_docs: usize) -> f64 {
@@ -369,13 +380,31 @@ impl CountVectorizer {
         Ok(Columns { vocabulary, unigrams: global_to_final, shards })
     }
 
+    /// `min_df` and `max_df` as document counts of a corpus of `n_docs` documents. A corpus too
+    /// small for `min_df` is reported as such (no term can pass, whatever `max_df` says); limits
+    /// that contradict each other on this corpus name both and the document counts they mean.
+    fn document_bounds(&self, n_docs: usize) -> Result<(f64, f64)> {
+        let (min_df, max_df) = (self.options.min_df, self.options.max_df);
+        let (min, max) = (min_df.to_count(n_docs), max_df.to_count(n_docs));
+        let documents = if n_docs == 1 { "document" } else { "documents" };
+        if min > n_docs as f64 {
+            return Err(EmbedError::EmptyVocabulary(format!(
+                "the corpus has {n_docs} {documents}, too few for min_df = {min_df} \
+                 (a term must be in at least {min} documents)"
+            )));
+        }
+        if max < min {
+            return Err(EmbedError::InvalidParameter(format!(
+                "max_df = {max_df} allows at most {max} of the {n_docs} {documents}, \
+                 fewer than min_df = {min_df} requires ({min})"
+            )));
+        }
+        Ok((min, max))
+    }
+
     /// The kept terms (text and global id), sorted by text.
     fn filter_by_frequency(&self, merged: &MergedTerms<'_>, n_docs: usize) -> Result<Vec<(String, u32)>> {
-        let min = self.options.min_df.to_count(n_docs);
-        let max = self.options.max_df.to_count(n_docs);
-        if max < min {
-            return Err(EmbedError::InvalidParameter("max_df corresponds to fewer documents than min_df".to_string()));
-        }
+        let (min, max) = self.document_bounds(n_docs)?;
         let mut kept: Vec<(String, u32)> = (0..merged.keys.len() as u32)
             .into_par_iter()
             .filter(|&g| (min..=max).contains(&(merged.df[g as usize] as f64)))

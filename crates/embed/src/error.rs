@@ -1,6 +1,6 @@
 //! Typed errors for every fallible operation of the crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors returned by vectorizers, [`KeyedVectors`](crate::KeyedVectors) queries and word2vec.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +37,32 @@ pub enum EmbedError {
     /// A vectorizer was asked to `transform` before `fit`.
     #[error("the vectorizer is not fitted: call fit or fit_transform first")]
     NotFitted,
-    /// An I/O error while reading a corpus or reading/writing a model.
+    /// An I/O error that concerns no one file (see [`EmbedError::File`] for those that do).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A file could not be opened, read or written: names the file, and the 1-based line
+    /// where one is known.
+    #[error("{}{}: {source}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line being read when the failure happened, if known.
+        line: Option<usize>,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
+}
+
+impl EmbedError {
+    /// Wraps an I/O failure on `path` (no line known) as [`EmbedError::File`].
+    pub(crate) fn file(path: &Path) -> impl FnOnce(std::io::Error) -> EmbedError + '_ {
+        move |source| EmbedError::File { path: path.to_path_buf(), line: None, source }
+    }
+
+    /// Wraps an I/O failure on line `line` (1-based) of `path` as [`EmbedError::File`].
+    pub(crate) fn file_line(path: &Path, line: usize) -> impl FnOnce(std::io::Error) -> EmbedError + '_ {
+        move |source| EmbedError::File { path: path.to_path_buf(), line: Some(line), source }
+    }
 }
 
 /// Result alias used throughout the crate.

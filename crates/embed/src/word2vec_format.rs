@@ -52,15 +52,18 @@ impl KeyedVectors {
     /// its first vector, as in gensim.
     pub fn load_word2vec_format(path: impl AsRef<Path>, binary: bool) -> Result<Self> {
         let path = path.as_ref();
-        let file = File::open(path)?;
+        let file = File::open(path).map_err(EmbedError::file(path))?;
         let file_len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let malformed =
             |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
-        let mut header = String::new();
-        reader.read_line(&mut header)?;
-        let (count, dim) = parse_header(&header)
-            .ok_or_else(|| malformed(1, format!("expected '<count> <dimension>', found {:?}", header.trim_end())))?;
+        let header = read_header_line(&mut reader).map_err(EmbedError::file_line(path, 1))?;
+        let (count, dim) = parse_header(&header).ok_or_else(|| {
+            malformed(
+                1,
+                format!("expected '<count> <dimension>' (a word2vec vector file), found {:?}", header.trim_end()),
+            )
+        })?;
         // The header is only a claim: reserve no more entries than the rest of the file can
         // hold, so a header claiming 10^12 vectors fails at its first missing entry having
         // allocated nothing for them.
@@ -74,7 +77,7 @@ impl KeyedVectors {
             } else {
                 read_text_entry(&mut reader, dim, &mut table.scratch)
             };
-            let word = parsed?.map_err(|reason| malformed(line, reason))?;
+            let word = parsed.map_err(EmbedError::file_line(path, line))?.map_err(|reason| malformed(line, reason))?;
             table.push(word);
         }
         table.into_keyed_vectors(dim)
@@ -119,6 +122,17 @@ fn min_entry_bytes(dim: usize, binary: bool) -> u64 {
     let dim = dim as u64;
     if binary { dim.saturating_mul(4).saturating_add(1) } else { dim.saturating_mul(2).max(1) }
 }
+
+/// The first line, at most [`MAX_HEADER_BYTES`] of it, with bytes that are not UTF-8 replaced:
+/// a binary file that is not a vector file then fails [`parse_header`] with what it holds.
+fn read_header_line(reader: &mut impl BufRead) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    reader.by_ref().take(MAX_HEADER_BYTES).read_until(b'\n', &mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A header line is two numbers; anything longer than this is not one.
+const MAX_HEADER_BYTES: u64 = 256;
 
 fn parse_header(line: &str) -> Option<(usize, usize)> {
     let mut parts = line.split_whitespace();
@@ -190,5 +204,5 @@ pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    Ok(malmoi_fs::write_atomically_with(path, write)?)
+    malmoi_fs::write_atomically_with(path, write).map_err(EmbedError::file(path))
 }

@@ -72,6 +72,26 @@ fn empty_input_is_a_typed_error() {
     }
 }
 
+/// A corpus too small for `min_df` is told as such, not as a clash with a `max_df` nobody set
+/// (issue 26: `tfidf` on one document reported "max_df corresponds to fewer documents than
+/// min_df"); limits that do clash name both and the document counts they mean.
+#[test]
+fn df_limits_errors_say_what_is_wrong() {
+    let one = vec![vec!["hello", "world"]];
+    let bigrams = CountOptions { ngram_range: (1, 2), min_df: DocFrequency::Count(2), ..Default::default() };
+    let error = TfidfVectorizer::new(bigrams, Default::default()).fit_transform(&one).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, EmbedError::EmptyVocabulary(_)), "{message}");
+    assert!(message.contains("the corpus has 1 document, too few for min_df = 2"), "{message}");
+    assert!(!message.contains("max_df"), "{message}");
+
+    let clash =
+        CountOptions { min_df: DocFrequency::Count(2), max_df: DocFrequency::Fraction(0.25), ..Default::default() };
+    let message = CountVectorizer::with_options(clash).fit(&docs()).unwrap_err().to_string();
+    assert!(message.contains("max_df = 0.25 allows at most 1 of the 4 documents"), "{message}");
+    assert!(message.contains("min_df = 2 requires (2)"), "{message}");
+}
+
 fn weigh(tf: TfWeight, sublinear_tf: bool, norm: Norm) -> Vec<f64> {
     let options = TfidfOptions { tf, sublinear_tf, idf: IdfWeight::None, norm };
     let mut v = TfidfVectorizer::new(Default::default(), options);

@@ -151,11 +151,45 @@ fn bad_input_gives_typed_errors() {
         Word2VecConfig { window: usize::MAX, ..config(Architecture::SkipGram, false) },
         Word2VecConfig { negative: 1_000_000_000_000, ..config(Architecture::Cbow, false) },
         Word2VecConfig { workers: 1 << 20, ..config(Architecture::Cbow, false) },
+        Word2VecConfig { vector_size: 1 << 40, ..config(Architecture::Cbow, false) },
+        Word2VecConfig { epochs: usize::MAX, ..config(Architecture::Cbow, false) },
     ] {
         assert!(matches!(Word2Vec::new(bad), Err(EmbedError::InvalidParameter(_))));
     }
-    let missing = std::path::Path::new("/nonexistent/corpus.txt");
-    assert!(matches!(Word2Vec::fit(config(Architecture::Cbow, false), &Corpus::File(missing)), Err(EmbedError::Io(_))));
+    let wide = Word2VecConfig { vector_size: 1 << 40, ..config(Architecture::Cbow, false) };
+    let message = Word2Vec::new(wide).unwrap_err().to_string();
+    assert!(message.contains("vector_size") && message.contains("1..=10000"), "{message}");
+}
+
+/// Every error about a file names it: a corpus that does not exist (before: `Io(Os { code: 2 })`
+/// alone), a corpus line that is not UTF-8 (with its line), and a vector file that is not one
+/// (before: `Io(InvalidData)` alone).
+#[test]
+fn file_errors_name_the_file() {
+    let missing = Path::new("/nonexistent/corpus.txt");
+    let error = Word2Vec::fit(config(Architecture::Cbow, false), &Corpus::File(missing)).unwrap_err();
+    assert!(matches!(&error, EmbedError::File { path, line: None, .. } if path == missing), "{error:?}");
+    assert!(error.to_string().starts_with("/nonexistent/corpus.txt: "), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.txt");
+    std::fs::write(&corpus, b"a b c\na b \xff\n").unwrap();
+    let mut model = Word2Vec::new(config(Architecture::Cbow, false)).unwrap();
+    let error = model.build_vocab(&Corpus::File(&corpus)).unwrap_err();
+    assert!(error.to_string().contains("corpus.txt:2: "), "{error}");
+
+    let garbage = dir.path().join("garbage.bin");
+    std::fs::write(&garbage, (0..=255u8).cycle().take(4096).collect::<Vec<u8>>()).unwrap();
+    for binary in [true, false] {
+        let error = KeyedVectors::load_word2vec_format(&garbage, binary).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, EmbedError::MalformedVectorFile { line: 1, .. }), "{message}");
+        assert!(message.contains("garbage.bin") && message.contains("<count> <dimension>"), "{message}");
+    }
+    let error = KeyedVectors::load_word2vec_format(dir.path(), true).unwrap_err();
+    assert!(error.to_string().contains(&dir.path().display().to_string()), "{error}");
+    let error = Word2Vec::load(missing).unwrap_err();
+    assert!(error.to_string().starts_with("/nonexistent/corpus.txt: "), "{error}");
 }
 
 /// [`config`] with subsampling on, 3 epochs and `workers` threads (the determinism tests).

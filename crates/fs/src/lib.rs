@@ -22,6 +22,29 @@ use std::path::Path;
 
 use tempfile::NamedTempFile;
 
+/// Fails unless `path` can be written — its directory exists and takes a file — so that a
+/// long job reports a bad output path before it starts rather than after; a file the probe
+/// creates is removed again, an existing one is left as it was.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// malmoi_fs::check_writable(&dir.path().join("model.bin"))?;
+/// assert!(!dir.path().join("model.bin").exists());
+/// assert!(malmoi_fs::check_writable(&dir.path().join("missing/model.bin")).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// The error of opening `path` for appending (or of removing the probe).
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    let existed = path.exists();
+    fs::OpenOptions::new().append(true).create(true).open(path)?;
+    if !existed {
+        fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically (see the [crate] documentation).
 ///
 /// # Errors

@@ -37,7 +37,7 @@ const STREAM_BUFFER: usize = 32;
 /// A validated request: what to generate and how to answer.
 struct Plan {
     model: Arc<LanguageModel>,
-    prompt: String,
+    prompt: Vec<usize>,
     prompt_tokens: usize,
     prompt_truncated: bool,
     config: GenerationConfig,
@@ -119,12 +119,9 @@ impl Plan {
         if request.stream_options.is_some() && !stream {
             return Err(ApiError::invalid("stream_options", "stream_options needs \"stream\": true"));
         }
-        let prompt = model.render(&chat_messages(&request.messages)).map_err(|e| ApiError::invalid("messages", e))?;
-        let prompt_tokens = model
-            .generator
-            .prompt_ids(&prompt)
-            .map_err(|e| ApiError::invalid("messages", format!("cannot encode the prompt: {e}")))?
-            .len();
+        let prompt =
+            model.prompt_ids(&chat_messages(&request.messages)).map_err(|e| ApiError::invalid("messages", e))?;
+        let prompt_tokens = prompt.len();
         let temperature = request.temperature.unwrap_or(1.0);
         let config = GenerationConfig {
             max_new_tokens: max_tokens,
@@ -256,7 +253,7 @@ async fn complete(plan: Plan, permits: (OwnedSemaphorePermit, OwnedSemaphorePerm
     let task_plan = Arc::clone(&plan);
     let generation = tokio::task::spawn_blocking(move || {
         let _permits = permits;
-        task_plan.model.generator.generate_stream(&task_plan.prompt, &task_plan.config, |_, _| {
+        task_plan.model.generator.continue_ids(&task_plan.prompt, &task_plan.config, |_, _| {
             if cancelled.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })
     })
@@ -296,7 +293,7 @@ fn stream(plan: Plan, permits: (OwnedSemaphorePermit, OwnedSemaphorePermit)) -> 
     tx.try_send(event(&first)).expect("an empty channel has room");
     tokio::task::spawn_blocking(move || {
         let _permits = permits;
-        let result = plan.model.generator.generate_stream(&plan.prompt, &plan.config, |piece, token| {
+        let result = plan.model.generator.continue_ids(&plan.prompt, &plan.config, |piece, token| {
             let logprobs = plan.logprobs.then(|| Logprobs { content: vec![plan.token_logprob(token)] });
             let chunk = plan.chunk(Delta { role: None, content: Some(piece.to_string()) }, logprobs, None);
             if tx.blocking_send(event(&chunk)).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }

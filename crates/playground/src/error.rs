@@ -2,9 +2,13 @@
 //! server could not start.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -130,6 +134,41 @@ impl ApiError {
         }
     }
 
+    /// A 408: the request body did not arrive within `timeout` (the connection is then closed).
+    pub fn body_timeout(timeout: Duration) -> Self {
+        ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: format!("the request body did not arrive within {} s", timeout.as_secs_f64()),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("request_timeout"),
+        }
+    }
+
+    /// A 413: the request body is longer than `max_bytes`.
+    pub fn body_too_large(max_bytes: usize) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("the request body is larger than {max_bytes} bytes"),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("request_too_large"),
+        }
+    }
+
+    /// The error for a response of `status` that the router made without a body of its own
+    /// (405 for a known path with another method, …): `what` says what was asked.
+    pub fn from_status(status: StatusCode, what: &str) -> Self {
+        let reason = status.canonical_reason().unwrap_or("error");
+        ApiError {
+            status,
+            message: format!("{what}: {}", reason.to_lowercase()),
+            kind: if status.is_server_error() { "server_error" } else { "invalid_request_error" },
+            param: None,
+            code: Some(status_code_name(status)),
+        }
+    }
+
     /// The error body as JSON text (also sent as a server-sent event when a stream fails).
     pub fn to_json(&self) -> String {
         let body = ErrorBody {
@@ -173,9 +212,46 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     }
 }
 
+/// OpenAI-style codes of the statuses a router answers by itself.
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "unknown_url",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    }
+}
+
 impl IntoResponse for ApiError {
+    /// The JSON body with the status; a 408 also closes the connection (the rest of the body
+    /// is never read).
     fn into_response(self) -> Response {
         let body: serde_json::Value = serde_json::from_str(&self.to_json()).expect("valid JSON");
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
+}
+
+/// Middleware: an error response (4xx, 5xx) that is not JSON — the router's own 405, an
+/// extractor's plain-text rejection — gets the OpenAI error body for its status, its headers
+/// (`Allow`, …) kept.
+pub(crate) async fn json_error_bodies(request: Request, next: Next) -> Response {
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(ApiError::from_status(status, &what).to_json()))
 }

@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use malmoi_playground::{Limits, Models, router, serve};
+use malmoi_playground::{Limits, Models, router, serve_with};
 
 const SHIPPED_GPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/gpt");
 const SHIPPED_SENTIMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/sentiment");
@@ -45,6 +46,15 @@ struct Cli {
     /// Generations waiting for a slot before requests get 429.
     #[arg(long, default_value_t = Limits::default().max_queued)]
     max_queued: usize,
+    /// Seconds a client may take to send a request's headers (and a keep-alive connection may idle).
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().body_read_timeout.as_secs())]
+    body_read_timeout: u64,
+    /// Connections open at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
 }
 
 #[tokio::main]
@@ -63,6 +73,9 @@ async fn main() -> ExitCode {
         max_tokens: cli.max_tokens,
         max_concurrent: cli.max_concurrent,
         max_queued: cli.max_queued,
+        header_read_timeout: Duration::from_secs(cli.header_read_timeout),
+        body_read_timeout: Duration::from_secs(cli.body_read_timeout),
+        max_connections: cli.max_connections,
         ..Limits::default()
     };
     let listener = match tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await {
@@ -76,7 +89,7 @@ async fn main() -> ExitCode {
     let ids: Vec<&str> =
         models.language.iter().map(|m| m.id.as_str()).chain(models.sentiment.iter().map(|m| m.id.as_str())).collect();
     println!("malmoi playground on http://{address}/ (models: {})", ids.join(", "));
-    match serve(listener, router(models, limits)).await {
+    match serve_with(listener, router(models, limits.clone()), limits).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

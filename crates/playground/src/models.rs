@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use malmoi_rlhf::template::Role;
 use malmoi_rlhf::{ChatMessage, PromptTemplate};
 use malmoi_seq::sentiment::SentimentPipeline;
-use malmoi_tokenize::bpe::byte_level::symbols_to_bytes;
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_transformer::CausalLm;
 use malmoi_transformer::generation::Generator;
 
 use crate::error::LoadError;
@@ -19,8 +20,9 @@ pub struct LanguageModel {
     pub id: String,
     /// The directory it was loaded from.
     pub dir: PathBuf,
-    /// The model and its tokenizer.
-    pub generator: Generator,
+    /// The model (any architecture the transformer crate runs), its tokenizer, chat template
+    /// and generation defaults.
+    pub generator: Generator<Box<dyn CausalLm>>,
     /// The template a tuned model was trained with (`prompt_template.txt`); `None` for a
     /// plain language model, which continues the conversation's text as it is.
     pub template: Option<PromptTemplate>,
@@ -33,7 +35,7 @@ impl LanguageModel {
     /// [`LoadError::Gpt`] or [`LoadError::Template`].
     pub fn load(id: String, dir: &Path) -> Result<Self, LoadError> {
         let generator =
-            Generator::from_dir(dir).map_err(|source| LoadError::Gpt { path: dir.to_path_buf(), source })?;
+            Generator::from_pretrained(dir).map_err(|source| LoadError::Gpt { path: dir.to_path_buf(), source })?;
         let template =
             PromptTemplate::load(dir).map_err(|source| LoadError::Template { path: dir.to_path_buf(), source })?;
         Ok(LanguageModel { id, dir: dir.to_path_buf(), generator, template })
@@ -41,7 +43,37 @@ impl LanguageModel {
 
     /// The model's context, in tokens.
     pub fn context_length(&self) -> usize {
-        self.generator.model.config().block_size
+        self.generator.model.context_size()
+    }
+
+    /// Which template turns a conversation into the prompt: `prompt_template.txt` (a model tuned
+    /// here), the checkpoint's own chat template, or none (the turns' text as it is).
+    pub fn template_kind(&self) -> Option<&'static str> {
+        if self.template.is_some() {
+            Some("prompt_template.txt")
+        } else if self.generator.tokenizer_config.chat_template.is_some() {
+            Some("chat_template")
+        } else {
+            None
+        }
+    }
+
+    /// The prompt ids for a conversation: through the tuned model's prompt template, else the
+    /// checkpoint's chat template, else the turns' text (see [`render`](Self::render)). What
+    /// the messages say never becomes a special token; only a chat template's own markup does.
+    ///
+    /// # Errors
+    /// A message when the conversation cannot be rendered or encoded.
+    pub fn prompt_ids(&self, messages: &[ChatMessage]) -> Result<Vec<usize>, String> {
+        if self.template.is_none() && self.generator.tokenizer_config.chat_template.is_some() {
+            let turns: Vec<malmoi_tokenize::chat_template::ChatMessage> = messages
+                .iter()
+                .map(|m| malmoi_tokenize::chat_template::ChatMessage::new(role_name(m.role), m.content.clone()))
+                .collect();
+            return self.generator.chat_ids(&turns, true).map_err(|e| e.to_string());
+        }
+        let text = self.render(messages)?;
+        self.generator.untrusted_prompt_ids(&text).map_err(|e| format!("cannot encode the prompt: {e}"))
     }
 
     /// The text the model continues for a conversation.
@@ -61,16 +93,9 @@ impl LanguageModel {
         }
     }
 
-    /// The raw bytes of token `id` (a special token's text for added tokens).
+    /// The raw bytes of token `id` (a special token's text for added tokens; empty for an unknown id).
     pub fn token_bytes(&self, id: usize) -> Vec<u8> {
-        let tokenizer = &self.generator.tokenizer;
-        let Some(symbols) = u32::try_from(id).ok().and_then(|id| tokenizer.id_to_token(id)) else {
-            return Vec::new();
-        };
-        if tokenizer.added_tokens().iter().any(|t| t.content == symbols) {
-            return symbols.as_bytes().to_vec();
-        }
-        symbols_to_bytes(symbols).unwrap_or_else(|| symbols.as_bytes().to_vec())
+        u32::try_from(id).ok().and_then(|id| self.generator.tokenizer.token_bytes(id)).unwrap_or_default()
     }
 }
 
@@ -151,6 +176,15 @@ fn dir_name(dir: &Path) -> String {
 }
 
 /// A conversation's messages as the template takes them.
+/// OpenAI's name of a role, as chat templates read it.
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
 pub fn chat_messages(messages: &[crate::api::Message]) -> Vec<ChatMessage> {
     messages.iter().map(|m| ChatMessage::new(m.role, m.content.clone())).collect()
 }

@@ -4,7 +4,7 @@
 //! Prompt and completion are encoded separately, as generation sees them: the model is given
 //! the rendered prompt's tokens and continues from there.
 
-use malmoi_tokenize::ByteLevelBpe;
+use malmoi_tokenize::tokenizer::Tokenizer;
 use malmoi_transformer::generation::Generator;
 
 use crate::batch::Sequence;
@@ -14,7 +14,7 @@ use crate::template::PromptTemplate;
 /// Encodes prompts and completions for one model.
 #[derive(Debug, Clone, Copy)]
 pub struct Encoder<'a> {
-    tokenizer: &'a ByteLevelBpe,
+    tokenizer: &'a Tokenizer,
     template: &'a PromptTemplate,
     block_size: usize,
     end_of_text: usize,
@@ -93,15 +93,15 @@ impl<'a> Encoder<'a> {
     }
 
     fn ids(&self, text: &str) -> Result<Vec<usize>> {
-        let ids = self.tokenizer.encode_ids(text).map_err(|e| Error::Transformer(e.into()))?;
+        let ids = self.tokenizer.encode_ids(text, true).map_err(|e| Error::Transformer(e.into()))?;
         Ok(ids.into_iter().map(|id| id as usize).collect())
     }
 }
 
 /// The text of `ids` under `tokenizer`, special tokens dropped.
-pub(crate) fn decode_ids(tokenizer: &ByteLevelBpe, ids: &[usize]) -> Result<String> {
+pub(crate) fn decode_ids(tokenizer: &Tokenizer, ids: &[usize]) -> Result<String> {
     let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
-    tokenizer.decode_skip_special(&ids).map_err(|e| Error::Transformer(e.into()))
+    tokenizer.decode(&ids, true).map_err(|e| Error::Transformer(e.into()))
 }
 
 /// The first `n` characters of `text`, for error messages.

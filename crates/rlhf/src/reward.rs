@@ -18,7 +18,7 @@ use serde_json::Value;
 use malmoi_tensor::checkpoint::{self, write_atomically};
 use malmoi_tensor::nn::{Linear, Module};
 use malmoi_tensor::{Tensor, no_grad};
-use malmoi_tokenize::ByteLevelBpe;
+use malmoi_tokenize::tokenizer::Tokenizer;
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{Generator, TOKENIZER_FILE};
 use malmoi_transformer::hf::{self, CONFIG_FILE, WEIGHTS_FILE};
@@ -45,7 +45,7 @@ pub struct RewardModel {
     /// `score.weight (1, C)`, no bias, as in `GPT2ForSequenceClassification`.
     pub head: Linear,
     /// The tokenizer the trunk was trained with (a policy must share it).
-    pub tokenizer: ByteLevelBpe,
+    pub tokenizer: Tokenizer,
     /// The id batches are padded with.
     pub pad: usize,
 }
@@ -64,7 +64,7 @@ impl RewardModel {
         let mut rng = StdRng::seed_from_u64(seed);
         let weight = ArrayD::from_shape_fn(IxDyn(&[1, width]), |_| normal.sample(&mut rng));
         let head = Linear::from_weights(weight, None)?;
-        let Generator { model, tokenizer } = generator;
+        let Generator { model, tokenizer, .. } = generator;
         Ok(Self { trunk: model, head, tokenizer, pad })
     }
 
@@ -107,12 +107,13 @@ impl RewardModel {
     ///
     /// # Errors
     /// [`Error::VocabularyMismatch`] naming the first difference.
-    pub fn check_vocabulary(&self, tokenizer: &ByteLevelBpe) -> Result<()> {
+    pub fn check_vocabulary(&self, tokenizer: &Tokenizer) -> Result<()> {
         let (ours, theirs) = (self.tokenizer.vocab_size(), tokenizer.vocab_size());
         if ours != theirs {
             return Err(Error::VocabularyMismatch(format!("the reward model has {ours} tokens, the policy {theirs}")));
         }
-        match (0..ours as u32).find(|&id| self.tokenizer.id_to_token(id) != tokenizer.id_to_token(id)) {
+        let last = self.tokenizer.max_token_id().max(tokenizer.max_token_id()).unwrap_or(0);
+        match (0..=last).find(|&id| self.tokenizer.id_to_token(id) != tokenizer.id_to_token(id)) {
             Some(id) => Err(Error::VocabularyMismatch(format!(
                 "token {id} is {:?} for the reward model but {:?} for the policy",
                 self.tokenizer.id_to_token(id),
@@ -167,7 +168,7 @@ impl RewardModel {
         hf::load_parameters(&dir.join(WEIGHTS_FILE), &params, &[("transformer.", "")], hf::is_conv1d, |name| {
             hf::is_buffer(name) || name == "lm_head.weight"
         })?;
-        let tokenizer = ByteLevelBpe::from_file(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
+        let tokenizer = Tokenizer::from_file(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
         let config: Value =
             serde_json::from_str(&read(&dir.join(CONFIG_FILE))?).map_err(|e| Error::Input(e.to_string()))?;
         let pad = match config.get("pad_token_id").and_then(Value::as_u64) {

@@ -4,12 +4,13 @@
 use malmoi_rlhf::Error;
 use malmoi_rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, Rollout};
 use malmoi_rlhf::reward::RewardModel;
-use malmoi_tokenize::{BpeTrainer, ByteLevelBpe};
+use malmoi_tokenize::BpeTrainer;
+use malmoi_tokenize::tokenizer::Tokenizer;
 use malmoi_transformer::generation::{GenerationConfig, Generator};
 use malmoi_transformer::train::{Checkpoints, RunOptions};
 use malmoi_transformer::{Gpt, GptConfig};
 
-fn tokenizer(texts: &[&str]) -> ByteLevelBpe {
+fn tokenizer(texts: &[&str]) -> Tokenizer {
     BpeTrainer::new().vocab_size(260).special_tokens(["<|endoftext|>"]).train(texts.iter().copied()).unwrap()
 }
 

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::sentiment::MAX_TEXT_BYTES;
 
 /// One labelled document: the review text and its binary label (0 negative, 1 positive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +25,9 @@ const HEADER: &str = "id\tdocument\tlabel";
 
 /// Reads an NSMC-style TSV file (`id\tdocument\tlabel`, header first, no quoting).
 ///
-/// A malformed row gives [`Error::MalformedRow`] naming the file, the 1-based line and what is
-/// wrong; a missing header gives the same error for line 1.
+/// A malformed row (wrong field count, a label other than 0 or 1, a document longer than
+/// [`MAX_TEXT_BYTES`]) gives [`Error::MalformedRow`] naming the file, the 1-based line and what
+/// is wrong; a missing header gives the same error for line 1.
 pub fn read_labeled_tsv(path: impl AsRef<Path>) -> Result<Vec<LabeledText>> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
@@ -55,6 +57,12 @@ fn parse_row(line: &str) -> std::result::Result<LabeledText, String> {
     let [id, document, label] = fields[..] else {
         return Err(format!("expected 3 tab-separated fields, found {}", fields.len()));
     };
+    if document.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "the document is {} bytes long; one text may have at most MAX_TEXT_BYTES = {MAX_TEXT_BYTES} bytes",
+            document.len()
+        ));
+    }
     let label = match label {
         "0" => 0,
         "1" => 1,
@@ -88,6 +96,13 @@ mod tests {
         assert!(message.contains("label must be 0 or 1"), "{message}");
         let err = parse("id\tdocument\tlabel\n1\tmissing label\n").unwrap_err();
         assert!(err.to_string().contains("found 2"), "{err}");
+    }
+
+    #[test]
+    fn a_document_over_the_text_bound_names_its_line() {
+        let long = "가".repeat(MAX_TEXT_BYTES / 3 + 1);
+        let message = parse(&format!("id\tdocument\tlabel\n1\tok\t1\n2\t{long}\t0\n")).unwrap_err().to_string();
+        assert!(message.starts_with("reviews.tsv:3: the document is 65538 bytes long"), "{message}");
     }
 
     #[test]

@@ -19,12 +19,14 @@ pub mod ops;
 pub mod optim;
 pub mod row_grad;
 pub mod tensor;
+pub mod var_builder;
 
 pub use error::{Error, Result};
 pub use gradcheck::{GradCheckOptions, GradCheckReport, check_gradients};
 pub use ops::clip::clip_grad_norm;
 pub use row_grad::RowGrad;
 pub use tensor::{Backward, Tensor, grad_needed, is_grad_enabled, no_grad};
+pub use var_builder::VarBuilder;
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

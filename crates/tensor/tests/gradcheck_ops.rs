@@ -90,6 +90,7 @@ fn activations() {
     check(|t| Ok(t[0].sigmoid()), &x);
     check(|t| Ok(t[0].gelu()), &x);
     check(|t| Ok(t[0].gelu_tanh()), &x);
+    check(|t| Ok(t[0].silu()), &x);
     check(|t| Ok(t[0].relu()), &[away_from_zero(&[3, 5], 12)]);
     let positive = [uniform(&[3, 5], 0.3, 3.0, 13)];
     check(|t| Ok(t[0].log()), &positive);

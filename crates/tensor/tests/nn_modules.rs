@@ -1,7 +1,7 @@
 //! Layers, the parameter-naming pattern and initialisers.
 
 use malmoi_tensor::nn::init::{self, Fan, Nonlinearity};
-use malmoi_tensor::nn::{Dropout, Embedding, LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::nn::{Dropout, Embedding, LayerNorm, Linear, Module, RmsNorm, prefixed};
 use malmoi_tensor::{GradCheckOptions, Tensor, check_gradients};
 use ndarray::{ArrayD, IxDyn, array};
 use rand::SeedableRng;
@@ -104,6 +104,26 @@ fn layer_norm_normalises_and_passes_gradcheck() {
     )
     .unwrap();
     assert_eq!(norm.named_parameters().len(), 2);
+}
+
+#[test]
+fn rms_norm_gives_unit_root_mean_square_and_passes_gradcheck() {
+    let norm = RmsNorm::new(4, 1e-6).unwrap();
+    let x = init::normal(&[3, 4], 2.0, 3.0, &mut rng(8)).unwrap();
+    let y = norm.forward(&Tensor::constant(x.clone())).unwrap();
+    for row in y.data().rows() {
+        assert!((row.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-4);
+    }
+    let inputs = vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(9)).unwrap()];
+    check_gradients(
+        |t| RmsNorm { weight: t[1].clone(), eps: 1e-6 }.forward(&t[0]),
+        &inputs,
+        GradCheckOptions::default(),
+    )
+    .unwrap();
+    assert!(norm.forward(&Tensor::constant(ArrayD::ones(IxDyn(&[2, 3])))).is_err());
+    assert!(RmsNorm::new(0, 1e-6).is_err());
+    assert_eq!(norm.named_parameters().len(), 1);
 }
 
 #[test]

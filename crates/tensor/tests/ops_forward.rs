@@ -125,6 +125,9 @@ fn gelu_matches_pytorch_values() {
     let tanh = [-0.158_808_01_f32, 0.345_714_28, 0.841_191_95, 1.954_597_7];
     x.gelu().data().iter().zip(exact).for_each(|(&g, e)| assert_abs_diff_eq!(g, e, epsilon = 1e-6));
     x.gelu_tanh().data().iter().zip(tanh).for_each(|(&g, e)| assert_abs_diff_eq!(g, e, epsilon = 1e-6));
+    // torch.nn.functional.silu of the same values.
+    let silu = [-0.268_941_43_f32, 0.311_229_68, 0.731_058_6, 1.761_594_2];
+    x.silu().data().iter().zip(silu).for_each(|(&g, e)| assert_abs_diff_eq!(g, e, epsilon = 1e-6));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //!
 //! Text → tokens → ids: Korean morphological analysis (mecab-ko-dic on lindera),
 //! text cleaning and jamo utilities, frequency statistics and word clouds,
-//! Keras-style integer encoding and GPT-2 style byte-level BPE.
+//! Keras-style integer encoding, and Hugging Face `tokenizer.json` tokenizers
+//! ([`tokenizer::Tokenizer`]: every component, ids equal to Python `tokenizers`) with
+//! byte-level BPE and WordPiece trainers.
 //!
 //! ```
 //! use malmoi_tokenize::{Analyzer, FreqDist, Tokenizer};
@@ -19,20 +21,23 @@
 //! ```
 
 pub mod bpe;
+pub mod chat_template;
 pub mod encoding;
 pub mod freq;
 pub mod korean;
 pub mod text;
+pub mod tokenizer;
 pub mod wordcloud;
 pub mod wordpiece;
 
-pub use bpe::{BpeError, BpeTrainer, ByteLevelBpe};
+pub use bpe::{BpeError, BpeTrainer};
 pub use encoding::{EncodingError, PadOptions, Tokenizer, pad_sequences};
 pub use freq::FreqDist;
 pub use korean::{Analyzer, KoreanError, UserEntry};
 pub use text::{HangulCleaner, Stopwords, TextError, word_tokenize};
+pub use tokenizer::TokenizerError;
 pub use wordcloud::{WordCloud, WordCloudError};
-pub use wordpiece::{WordPiece, WordPieceError, WordPieceTrainer};
+pub use wordpiece::{WordPieceError, WordPieceTrainer};
 
 /// Any error of this crate: each module's own error type, wrapped.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +45,7 @@ pub enum Error {
     /// Korean analysis or its dictionary.
     #[error(transparent)]
     Korean(#[from] KoreanError),
-    /// Byte-level BPE: tokenizer files, unknown ids, training.
+    /// Byte-level BPE training.
     #[error(transparent)]
     Bpe(#[from] BpeError),
     /// Integer encoding: tokenizer JSON files.
@@ -52,9 +57,12 @@ pub enum Error {
     /// Word clouds: options and output files.
     #[error(transparent)]
     WordCloud(#[from] WordCloudError),
-    /// WordPiece: tokenizer files, unknown ids, truncation.
+    /// WordPiece training.
     #[error(transparent)]
     WordPiece(#[from] WordPieceError),
+    /// Hugging Face `tokenizer.json` tokenizers: files, components, unknown ids, streams.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -61,20 +61,22 @@ pub fn attend(
     Ok((Tensor::constant(out.into_dyn()), Some(cache.probs)))
 }
 
-/// One layer's cached keys and values, `(B, nh, capacity, hs)` each, of which the first
-/// `len` positions are filled.
+/// One layer's cached keys and values, `(B, heads, allocated, hs)` each, of which the first
+/// `len` positions are filled. The buffers grow geometrically up to `capacity` positions, so a
+/// model with a long context allocates only what a generation uses.
 #[derive(Debug, Clone)]
 pub struct LayerCache {
     keys: Array4<f32>,
     values: Array4<f32>,
     len: usize,
+    capacity: usize,
 }
 
 impl LayerCache {
     /// An empty cache for `batch` sequences of at most `capacity` positions.
     pub fn new(batch: usize, n_head: usize, capacity: usize, head_size: usize) -> Self {
-        let keys = Array4::zeros((batch, n_head, capacity, head_size));
-        LayerCache { values: keys.clone(), keys, len: 0 }
+        let keys = Array4::zeros((batch, n_head, 0, head_size));
+        LayerCache { values: keys.clone(), keys, len: 0, capacity }
     }
 
     /// Positions filled.
@@ -87,18 +89,24 @@ impl LayerCache {
         self.len == 0
     }
 
-    /// Appends keys and values `(B, nh, T, hs)`.
+    /// Appends keys and values `(B, heads, T, hs)`.
     ///
     /// # Errors
     /// [`Error::Input`] when they do not fit.
     pub fn append(&mut self, keys: ArrayView4<f32>, values: ArrayView4<f32>) -> Result<()> {
         let (b, nh, t, hs) = keys.dim();
-        let (cb, cnh, capacity, chs) = self.keys.dim();
+        let (cb, cnh, allocated, chs) = self.keys.dim();
         if (b, nh, hs) != (cb, cnh, chs) || values.dim() != keys.dim() {
             return Err(Error::Input(format!("cache holds ({cb}, {cnh}, _, {chs}), got {:?}", keys.shape())));
         }
-        if self.len + t > capacity {
-            return Err(Error::Input(format!("{} cached + {t} new positions exceed the context of {capacity}", self.len)));
+        if self.len + t > self.capacity {
+            return Err(Error::Input(format!(
+                "{} cached + {t} new positions exceed the context of {}",
+                self.len, self.capacity
+            )));
+        }
+        if self.len + t > allocated {
+            self.grow((self.len + t).max(2 * allocated).min(self.capacity));
         }
         let new = s![.., .., self.len..self.len + t, ..];
         self.keys.slice_mut(new).assign(&keys);
@@ -107,11 +115,27 @@ impl LayerCache {
         Ok(())
     }
 
+    /// Reallocates the buffers to hold `positions`, keeping what is filled.
+    fn grow(&mut self, positions: usize) {
+        let (b, nh, _, hs) = self.keys.dim();
+        let filled = s![.., .., ..self.len, ..];
+        for buffer in [&mut self.keys, &mut self.values] {
+            let mut larger = Array4::zeros((b, nh, positions, hs));
+            larger.slice_mut(filled).assign(&buffer.slice(filled));
+            *buffer = larger;
+        }
+    }
+
     /// The cache of the sequences `rows` (in that order, repeats allowed): how beam search
     /// follows the beams it keeps.
     pub fn select(&self, rows: &[usize]) -> LayerCache {
         let axis = ndarray::Axis(0);
-        LayerCache { keys: self.keys.select(axis, rows), values: self.values.select(axis, rows), len: self.len }
+        LayerCache {
+            keys: self.keys.select(axis, rows),
+            values: self.values.select(axis, rows),
+            len: self.len,
+            capacity: self.capacity,
+        }
     }
 
     /// Number of sequences.
@@ -123,6 +147,47 @@ impl LayerCache {
     pub fn filled(&self) -> (ArrayView4<'_, f32>, ArrayView4<'_, f32>) {
         let filled = s![.., .., ..self.len, ..];
         (self.keys.slice(filled), self.values.slice(filled))
+    }
+}
+
+/// The key/value caches of every layer of a model, for generating one token at a time.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    pub(crate) layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    /// `n_layer` empty layer caches of `batch` sequences, `heads` key/value heads of
+    /// `head_size` channels, at most `capacity` positions.
+    pub fn new(n_layer: usize, batch: usize, heads: usize, capacity: usize, head_size: usize) -> Self {
+        KvCache { layers: vec![LayerCache::new(batch, heads, capacity, head_size); n_layer] }
+    }
+
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, LayerCache::len)
+    }
+
+    /// True before the first forward pass.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of sequences.
+    pub fn batch(&self) -> usize {
+        self.layers.first().map_or(0, LayerCache::batch)
+    }
+
+    /// The caches of the sequences `rows`, in that order (repeats allowed).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a row that is not in the cache.
+    pub fn select(&self, rows: &[usize]) -> Result<KvCache> {
+        let batch = self.batch();
+        if let Some(&bad) = rows.iter().find(|&&r| r >= batch) {
+            return Err(Error::Input(format!("cache row {bad} of {batch}")));
+        }
+        Ok(KvCache { layers: self.layers.iter().map(|l| l.select(rows)).collect() })
     }
 }
 
@@ -153,6 +218,18 @@ impl CausalSelfAttention {
             c_proj: linear(n_embd, n_embd, bias, proj_std, rng)?,
             n_head,
         })
+    }
+
+    /// From trained projections `c_attn (C → 3C)` and `c_proj (C → C)`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the widths disagree or do not split into `n_head` heads.
+    pub fn from_parts(c_attn: Linear, c_proj: Linear, n_head: usize) -> Result<Self> {
+        let c = c_proj.out_features();
+        if n_head == 0 || !c.is_multiple_of(n_head) || c_attn.out_features() != 3 * c || c_attn.in_features() != c {
+            return Err(Error::Config(format!("attention projections of width {c} do not split into {n_head} heads")));
+        }
+        Ok(CausalSelfAttention { c_attn, c_proj, n_head })
     }
 
     /// `x (B, T, C) → (B, T, C)`. With a `cache` the new keys and values are appended and the

@@ -30,15 +30,27 @@ const LABEL: i32 = 90;
 ///
 /// # Errors
 /// [`Error::Input`] if the token counts do not match the weights; drawing and write errors.
-pub fn attention_svg(path: &Path, queries: &[String], keys: &[String], weights: ArrayView4<f32>, title: &str) -> Result<()> {
+pub fn attention_svg(
+    path: &Path,
+    queries: &[String],
+    keys: &[String],
+    weights: ArrayView4<f32>,
+    title: &str,
+) -> Result<()> {
     let (_, heads, tq, tk) = weights.dim();
     if queries.len() != tq || keys.len() != tk {
-        return Err(Error::Input(format!("{} queries and {} keys for weights {:?}", queries.len(), keys.len(), weights.shape())));
+        return Err(Error::Input(format!(
+            "{} queries and {} keys for weights {:?}",
+            queries.len(),
+            keys.len(),
+            weights.shape()
+        )));
     }
     let panel_w = LABEL + CELL * tk as i32 + 20;
     let size = ((panel_w * heads as i32).max(200) as u32, (LABEL + 30 + CELL * tq as i32 + 10) as u32);
     let mut svg = String::new();
-    draw(&mut svg, size, queries, keys, weights, title).map_err(|e| Error::Plot { path: path.to_path_buf(), reason: e.to_string() })?;
+    draw(&mut svg, size, queries, keys, weights, title)
+        .map_err(|e| Error::Plot { path: path.to_path_buf(), reason: e.to_string() })?;
     Ok(write_atomically(path, svg.as_bytes())?)
 }
 
@@ -61,7 +73,8 @@ fn draw(
         root.draw(&Text::new(format!("head {head}"), (x0, 28), font.clone()))?;
         for (j, key) in keys.iter().enumerate() {
             let x = x0 + j as i32 * CELL + CELL / 2;
-            let style = TextStyle::from(font.clone().transform(FontTransform::Rotate270)).pos(Pos::new(HPos::Left, VPos::Center));
+            let style = TextStyle::from(font.clone().transform(FontTransform::Rotate270))
+                .pos(Pos::new(HPos::Left, VPos::Center));
             root.draw(&Text::new(key.clone(), (x, y0 - 4), style))?;
         }
         for (i, query) in queries.iter().enumerate() {

@@ -8,7 +8,7 @@ use malmoi_tensor::Tensor;
 use malmoi_tensor::nn::{LayerNorm, Linear, Module, prefixed};
 
 use crate::attention::{CausalSelfAttention, LayerCache};
-use crate::config::NormPlacement;
+use crate::config::{GptConfig, NormPlacement};
 use crate::error::Result;
 use crate::init::linear;
 
@@ -87,30 +87,24 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block of width `n_embd` initialised as GPT-2.
+    /// A block of `config`'s shape initialised as GPT-2 (the output projections scaled by
+    /// `1/√(2·n_layer)`).
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) for a width that does not split into heads.
-    pub fn new(
-        n_embd: usize,
-        n_head: usize,
-        bias: bool,
-        n_layer: usize,
-        eps: f32,
-        norm: NormPlacement,
-        rng: &mut impl Rng,
-    ) -> Result<Self> {
-        let proj_std = 0.02 / (2.0 * n_layer as f32).sqrt();
+    pub fn new(config: &GptConfig, rng: &mut impl Rng) -> Result<Self> {
+        let (c, bias, eps) = (config.n_embd, config.bias, config.layer_norm_epsilon);
+        let proj_std = 0.02 / (2.0 * config.n_layer as f32).sqrt();
         Ok(Block {
-            ln_1: LayerNorm::new(n_embd, eps)?,
-            attn: CausalSelfAttention::new(n_embd, n_head, bias, n_layer, rng)?,
-            ln_2: LayerNorm::new(n_embd, eps)?,
+            ln_1: LayerNorm::new(c, eps)?,
+            attn: CausalSelfAttention::new(c, config.n_head, bias, config.n_layer, rng)?,
+            ln_2: LayerNorm::new(c, eps)?,
             mlp: Mlp {
-                c_fc: linear(n_embd, 4 * n_embd, bias, 0.02, rng)?,
-                c_proj: linear(4 * n_embd, n_embd, bias, proj_std, rng)?,
+                c_fc: linear(c, config.inner_size(), bias, 0.02, rng)?,
+                c_proj: linear(config.inner_size(), c, bias, proj_std, rng)?,
                 activation: Activation::GeluTanh,
             },
-            norm,
+            norm: config.norm,
         })
     }
 

@@ -49,6 +49,9 @@ pub struct GptConfig {
     pub n_head: usize,
     /// Width of the residual stream.
     pub n_embd: usize,
+    /// Width of the MLP's inner layer (`None`: `4 · n_embd`, GPT-2's `n_inner: null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_inner: Option<usize>,
     /// Dropout on embeddings and on each sub-layer's output, in training mode only.
     pub dropout: f32,
     /// Biases in the linear layers (LayerNorms always have one).
@@ -73,6 +76,7 @@ impl Default for GptConfig {
             n_layer: 6,
             n_head: 6,
             n_embd: 384,
+            n_inner: None,
             dropout: 0.0,
             bias: true,
             tie_word_embeddings: true,
@@ -84,6 +88,11 @@ impl Default for GptConfig {
 }
 
 impl GptConfig {
+    /// Width of the MLP's inner layer.
+    pub fn inner_size(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
     /// Width of one attention head, `n_embd / n_head`.
     pub fn head_size(&self) -> usize {
         self.n_embd / self.n_head.max(1)
@@ -96,6 +105,8 @@ impl GptConfig {
     pub fn validate(&self) -> Result<()> {
         let problem = if self.vocab_size == 0 || self.block_size == 0 || self.n_layer == 0 {
             Some("vocab_size, block_size and n_layer must be positive".to_string())
+        } else if self.n_inner == Some(0) {
+            Some("n_inner must be positive".to_string())
         } else if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             Some(format!("n_embd {} is not a positive multiple of n_head {}", self.n_embd, self.n_head))
         } else if !(0.0..1.0).contains(&self.dropout) {
@@ -112,9 +123,10 @@ impl GptConfig {
 
     /// Parameters of a model of this shape (tied output layer counted once).
     pub fn num_parameters(&self) -> usize {
-        let (c, b) = (self.n_embd, usize::from(self.bias));
+        let (c, b, inner) = (self.n_embd, usize::from(self.bias), self.inner_size());
         let layer_norm = 2 * c;
-        let block = 2 * layer_norm + (c * 3 * c + b * 3 * c) + (c * c + b * c) + (c * 4 * c + b * 4 * c) + (4 * c * c + b * c);
+        let block =
+            2 * layer_norm + (c * 3 * c + b * 3 * c) + (c * c + b * c) + (c * inner + b * inner) + (inner * c + b * c);
         let positions = if self.positions == Positions::Learned { self.block_size * c } else { 0 };
         let final_norm = if self.norm == NormPlacement::Pre { layer_norm } else { 0 };
         let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * c };

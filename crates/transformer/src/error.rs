@@ -8,9 +8,12 @@ pub enum Error {
     /// A tensor operation failed (shapes, ids out of range, checkpoint problems…).
     #[error(transparent)]
     Tensor(#[from] malmoi_tensor::Error),
-    /// The BPE tokenizer refused a text or an id.
+    /// A tokenizer file or an id the tokenizer refused (boxed: it is large).
     #[error(transparent)]
-    Bpe(#[from] malmoi_tokenize::BpeError),
+    Tokenizer(Box<malmoi_tokenize::TokenizerError>),
+    /// A chat template that is missing, does not compile, or refused a conversation.
+    #[error(transparent)]
+    ChatTemplate(Box<malmoi_tokenize::chat_template::ChatTemplateError>),
     /// A configuration value is out of range or inconsistent.
     #[error("invalid config: {0}")]
     Config(String),
@@ -85,5 +88,17 @@ impl Error {
     pub(crate) fn json(path: impl Into<PathBuf>) -> impl FnOnce(serde_json::Error) -> Error {
         let path = path.into();
         move |source| Error::Json { path, source }
+    }
+}
+
+impl From<malmoi_tokenize::TokenizerError> for Error {
+    fn from(error: malmoi_tokenize::TokenizerError) -> Self {
+        Error::Tokenizer(Box::new(error))
+    }
+}
+
+impl From<malmoi_tokenize::chat_template::ChatTemplateError> for Error {
+    fn from(error: malmoi_tokenize::chat_template::ChatTemplateError) -> Self {
+        Error::ChatTemplate(Box::new(error))
     }
 }

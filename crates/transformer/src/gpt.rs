@@ -9,15 +9,16 @@
 
 use std::sync::Mutex;
 
-use ndarray::{Array2, Array3, Array4, ArrayD, Axis, Ix3, IxDyn};
+use ndarray::{Array2, Array3, Array4, ArrayD, Ix3, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
 use malmoi_tensor::{Tensor, no_grad};
 
-use crate::attention::LayerCache;
+use crate::attention::KvCache;
 use crate::block::{Block, Pass};
+use crate::causal_lm::CausalLm;
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
 use crate::init::embedding;
@@ -25,36 +26,6 @@ use crate::position::sinusoidal;
 
 /// Targets equal to this id add nothing to the loss (PyTorch's `ignore_index=-100`).
 pub const IGNORE_INDEX: usize = usize::MAX;
-
-/// The key/value caches of every layer, for generating one token at a time.
-#[derive(Debug, Clone)]
-pub struct KvCache {
-    layers: Vec<LayerCache>,
-}
-
-impl KvCache {
-    /// Positions cached so far.
-    pub fn len(&self) -> usize {
-        self.layers.first().map_or(0, LayerCache::len)
-    }
-
-    /// True before the first forward pass.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The caches of the sequences `rows`, in that order (repeats allowed).
-    ///
-    /// # Errors
-    /// [`Error::Input`] for a row that is not in the cache.
-    pub fn select(&self, rows: &[usize]) -> Result<KvCache> {
-        let batch = self.layers.first().map_or(0, LayerCache::batch);
-        if let Some(&bad) = rows.iter().find(|&&r| r >= batch) {
-            return Err(Error::Input(format!("cache row {bad} of {batch}")));
-        }
-        Ok(KvCache { layers: self.layers.iter().map(|l| l.select(rows)).collect() })
-    }
-}
 
 /// A GPT language model.
 ///
@@ -99,19 +70,18 @@ impl Gpt {
         let mut rng = StdRng::seed_from_u64(seed);
         let c = config.n_embd;
         let wte = embedding(config.vocab_size, c, &mut rng)?;
-        let wpe = (config.positions == Positions::Learned).then(|| embedding(config.block_size, c, &mut rng)).transpose()?;
-        let blocks = (0..config.n_layer)
-            .map(|_| {
-                let eps = config.layer_norm_epsilon;
-                Block::new(c, config.n_head, config.bias, config.n_layer, eps, config.norm, &mut rng)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let wpe =
+            (config.positions == Positions::Learned).then(|| embedding(config.block_size, c, &mut rng)).transpose()?;
+        let blocks = (0..config.n_layer).map(|_| Block::new(&config, &mut rng)).collect::<Result<Vec<_>>>()?;
         let lm_head = if config.tie_word_embeddings {
             Linear { weight: wte.weight.clone(), bias: None }
         } else {
             crate::init::linear(c, config.vocab_size, false, 0.02, &mut rng)?
         };
-        Self::assemble(config, wte, wpe, blocks, lm_head, seed)
+        let ln_f = (config.norm == NormPlacement::Pre)
+            .then(|| LayerNorm::new(config.n_embd, config.layer_norm_epsilon))
+            .transpose()?;
+        Self::assemble(config, wte, wpe, blocks, ln_f, lm_head, seed)
     }
 
     /// Puts trained parts together (used by the checkpoint loaders).
@@ -120,15 +90,13 @@ impl Gpt {
         wte: Embedding,
         wpe: Option<Embedding>,
         blocks: Vec<Block>,
+        ln_f: Option<LayerNorm>,
         lm_head: Linear,
         seed: u64,
     ) -> Result<Self> {
         config.validate()?;
         let sinusoid = (config.positions == Positions::Sinusoidal)
             .then(|| Tensor::constant(sinusoidal(config.block_size, config.n_embd).into_dyn()));
-        let ln_f = (config.norm == NormPlacement::Pre)
-            .then(|| LayerNorm::new(config.n_embd, config.layer_norm_epsilon))
-            .transpose()?;
         Ok(Gpt {
             config,
             wte,
@@ -192,8 +160,7 @@ impl Gpt {
     /// An empty key/value cache for `batch` sequences.
     pub fn new_cache(&self, batch: usize) -> KvCache {
         let c = &self.config;
-        let layer = LayerCache::new(batch, c.n_head, c.block_size, c.head_size());
-        KvCache { layers: vec![layer; c.n_layer] }
+        KvCache::new(c.n_layer, batch, c.n_head, c.block_size, c.head_size())
     }
 
     /// Inference over new positions: `ids (B, T_new)` continue the sequences in `cache`, whose
@@ -218,7 +185,7 @@ impl Gpt {
     }
 
     fn infer(&self, ids: &Array2<usize>, cache: &mut KvCache, keep: bool) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
-        if cache.layers.first().is_some_and(|l| l.batch() != ids.nrows()) {
+        if !cache.layers.is_empty() && cache.batch() != ids.nrows() {
             return Err(Error::Input(format!("cache batch differs from the {} sequences given", ids.nrows())));
         }
         no_grad(|| {
@@ -310,7 +277,25 @@ impl Gpt {
 
     /// The logits of the last position of each row of `(B, T_new, vocab)`.
     pub fn last_logits(logits: &Array3<f32>) -> Array2<f32> {
-        logits.index_axis(Axis(1), logits.dim().1 - 1).to_owned()
+        crate::causal_lm::last_logits(logits)
+    }
+}
+
+impl CausalLm for Gpt {
+    fn vocab_size(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    fn context_size(&self) -> usize {
+        self.config.block_size
+    }
+
+    fn new_cache(&self, batch: usize) -> KvCache {
+        Gpt::new_cache(self, batch)
+    }
+
+    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+        Gpt::forward_cached(self, ids, cache)
     }
 }
 

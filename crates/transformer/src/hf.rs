@@ -29,9 +29,12 @@ use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use malmoi_tensor::VarBuilder;
 use malmoi_tensor::checkpoint::{self, Precision, write_atomically};
-use malmoi_tensor::nn::Module;
+use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module};
 
+use crate::attention::CausalSelfAttention;
+use crate::block::{Activation, Block, Mlp};
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
 use crate::gpt::Gpt;
@@ -40,31 +43,6 @@ use crate::gpt::Gpt;
 pub const CONFIG_FILE: &str = "config.json";
 /// The weights file of a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
-
-/// `GPT2Config` keys that do not change the computation (or that this crate reads elsewhere).
-const IGNORED_KEYS: &[&str] = &[
-    "_name_or_path",
-    "architectures",
-    "bos_token_id",
-    "dtype",
-    "eos_token_id",
-    "id2label",
-    "initializer_range",
-    "label2id",
-    "n_ctx",
-    "output_past",
-    "pad_token_id",
-    "reorder_and_upcast_attn",
-    "summary_activation",
-    "summary_first_dropout",
-    "summary_proj_to_labels",
-    "summary_type",
-    "summary_use_proj",
-    "task_specific_params",
-    "torch_dtype",
-    "transformers_version",
-    "use_cache",
-];
 
 /// The `config.json` of a GPT-2-architecture model.
 #[derive(Debug, Serialize, Deserialize)]
@@ -123,17 +101,12 @@ impl Gpt2Config {
     /// Our config, refusing keys whose meaning this crate does not implement.
     fn to_config(&self) -> Result<GptConfig> {
         let unsupported = |key: &str, reason: String| Err(Error::UnsupportedConfigKey { key: key.into(), reason });
-        if let Some(key) = self.rest.keys().find(|k| !IGNORED_KEYS.contains(&k.as_str())) {
-            return unsupported(key, String::new());
-        }
+        crate::config_keys::ignored_keys("gpt2", &self.rest)?;
         if !["gpt2", "malmoi-gpt"].contains(&self.model_type.as_str()) {
             return unsupported("model_type", format!("{:?} is not a GPT-2 architecture", self.model_type));
         }
         if !["gelu_new", "gelu_pytorch_tanh"].contains(&self.activation_function.as_str()) {
             return unsupported("activation_function", format!("{:?} (only gelu_new)", self.activation_function));
-        }
-        if self.n_inner.is_some_and(|n| Some(n) != self.n_embd.checked_mul(4)) {
-            return unsupported("n_inner", format!("{:?} (only 4 · n_embd)", self.n_inner));
         }
         if !self.scale_attn_weights || self.scale_attn_by_inverse_layer_idx || self.add_cross_attention {
             return unsupported("scale_attn_weights", "only GPT-2's 1/√hs scaling, no cross-attention".into());
@@ -144,6 +117,7 @@ impl Gpt2Config {
             n_layer: self.n_layer,
             n_head: self.n_head,
             n_embd: self.n_embd,
+            n_inner: self.n_inner,
             dropout: self.resid_pdrop,
             bias: self.malmoi_bias.unwrap_or(true),
             tie_word_embeddings: self.tie_word_embeddings,
@@ -168,7 +142,7 @@ impl Gpt2Config {
             n_embd: config.n_embd,
             n_layer: config.n_layer,
             n_head: config.n_head,
-            n_inner: None,
+            n_inner: config.n_inner,
             activation_function: gelu_new(),
             resid_pdrop: config.dropout,
             embd_pdrop: config.dropout,
@@ -262,13 +236,15 @@ pub(crate) fn check_weights_can_hold(weights: &Path, weights_needed: u64) -> Res
 }
 
 /// A lower bound on a GPT's weights: the token embedding, the learned position embedding
-/// and, per block, the attention (4 · n²) and MLP (8 · n²) matrices; saturating instead of
-/// overflowing.
+/// and, per block, the attention (4 · n²) and MLP (2 · n · inner) matrices; saturating instead
+/// of overflowing.
 fn min_gpt_weights(config: &GptConfig) -> u64 {
-    let [vocab, positions, layers, width] =
-        [config.vocab_size, config.block_size, config.n_layer, config.n_embd].map(|n| n as u64);
+    let [vocab, positions, layers, width, inner] =
+        [config.vocab_size, config.block_size, config.n_layer, config.n_embd, config.inner_size()].map(|n| n as u64);
     let positions = if config.positions == Positions::Learned { positions } else { 0 };
-    let blocks = layers.saturating_mul(12).saturating_mul(width.saturating_mul(width));
+    let per_block =
+        width.saturating_mul(width).saturating_mul(4).saturating_add(width.saturating_mul(inner).saturating_mul(2));
+    let blocks = layers.saturating_mul(per_block);
     vocab.saturating_add(positions).saturating_mul(width).saturating_add(blocks)
 }
 
@@ -299,25 +275,25 @@ pub fn read_config(dir: &Path) -> Result<GptConfig> {
 }
 
 impl Gpt {
-    /// Loads a model directory in Hugging Face's GPT-2 layout, in inference mode.
+    /// Loads a model directory in Hugging Face's GPT-2 layout (`model.safetensors` or its
+    /// shards, memory-mapped; f32, f16 or bf16), in inference mode, building each layer from
+    /// the stored tensors.
     ///
     /// # Errors
-    /// [`read_config`]'s errors; [`Error::MissingTensor`] / [`Error::UnexpectedTensor`] naming
-    /// the tensor; shape and corrupt-file errors from the checkpoint reader.
+    /// [`read_config`]'s errors; missing tensors and tensors of another shape naming the
+    /// tensor; [`Error::UnexpectedTensor`] for a tensor the model has no place for.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Gpt> {
         let dir = dir.as_ref();
         let config = read_config(dir)?;
-        let mut model = Gpt::new(config, 0)?;
-        model.set_training(false);
+        let vb = VarBuilder::from_dir(dir)?;
         // Files saved from a bare `GPT2Model` have no `transformer.` prefix.
+        let trunk = if vb.contains("transformer.wte.weight") { vb.pp("transformer") } else { vb.clone() };
+        let mut model = gpt_from_tensors(config, &trunk, &vb).map_err(naming_file(&vb))?;
         let tied = model.config().tie_word_embeddings;
-        load_parameters(
-            &dir.join(WEIGHTS_FILE),
-            &model.named_parameters(),
-            &[("transformer.", "")],
-            is_conv1d,
-            |name| is_buffer(name) || (tied && name == "lm_head.weight"),
-        )?;
+        if let Some(extra) = vb.unused().into_iter().find(|n| !(is_buffer(n) || tied && n == "lm_head.weight")) {
+            return Err(Error::UnexpectedTensor { path: vb.paths()[0].clone(), name: extra });
+        }
+        model.set_training(false);
         Ok(model)
     }
 
@@ -368,4 +344,67 @@ impl Gpt {
         write_atomically(&dir.join(CONFIG_FILE), config.as_bytes())?;
         Ok(())
     }
+}
+
+/// Turns a missing-tensor error from `vb` into one that names the weights file too.
+pub(crate) fn naming_file(vb: &VarBuilder) -> impl Fn(Error) -> Error + '_ {
+    |error| match error {
+        Error::Tensor(malmoi_tensor::Error::MissingTensor { name }) => {
+            Error::MissingTensor { path: vb.paths().first().cloned().unwrap_or_default(), name }
+        }
+        other => other,
+    }
+}
+
+/// A GPT from its trunk's tensors (`wte`, `wpe`, `h.{i}`, `ln_f`) and, untied, `lm_head`.
+fn gpt_from_tensors(config: GptConfig, trunk: &VarBuilder, root: &VarBuilder) -> Result<Gpt> {
+    let c = config.n_embd;
+    let wte = Embedding::from_weights(trunk.get(&[config.vocab_size, c], "wte.weight")?, None)?;
+    let wpe = (config.positions == Positions::Learned)
+        .then(|| Ok::<_, Error>(Embedding::from_weights(trunk.get(&[config.block_size, c], "wpe.weight")?, None)?))
+        .transpose()?;
+    let blocks =
+        (0..config.n_layer).map(|i| block(&config, &trunk.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
+    let ln_f = (config.norm == NormPlacement::Pre).then(|| layer_norm(&trunk.pp("ln_f"), &config)).transpose()?;
+    let lm_head = if config.tie_word_embeddings {
+        Linear { weight: wte.weight.clone(), bias: None }
+    } else {
+        Linear::from_weights(root.get(&[config.vocab_size, c], "lm_head.weight")?, None)?
+    };
+    Gpt::assemble(config, wte, wpe, blocks, ln_f, lm_head, 0)
+}
+
+fn block(config: &GptConfig, vb: &VarBuilder) -> Result<Block> {
+    let c = config.n_embd;
+    Ok(Block {
+        ln_1: layer_norm(&vb.pp("ln_1"), config)?,
+        attn: CausalSelfAttention::from_parts(
+            conv1d(&vb.pp("attn.c_attn"), c, 3 * c, config.bias)?,
+            conv1d(&vb.pp("attn.c_proj"), c, c, config.bias)?,
+            config.n_head,
+        )?,
+        ln_2: layer_norm(&vb.pp("ln_2"), config)?,
+        mlp: Mlp {
+            c_fc: conv1d(&vb.pp("mlp.c_fc"), c, config.inner_size(), config.bias)?,
+            c_proj: conv1d(&vb.pp("mlp.c_proj"), config.inner_size(), c, config.bias)?,
+            activation: Activation::GeluTanh,
+        },
+        norm: config.norm,
+    })
+}
+
+/// GPT-2's `Conv1D`: the weight stored `(in, out)`, transposed into a `Linear`.
+fn conv1d(vb: &VarBuilder, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
+    let weight = vb.get_transposed([out_features, in_features], "weight")?;
+    let bias = bias.then(|| vb.get(&[out_features], "bias")).transpose()?;
+    Ok(Linear::from_weights(weight, bias)?)
+}
+
+fn layer_norm(vb: &VarBuilder, config: &GptConfig) -> Result<LayerNorm> {
+    let c = config.n_embd;
+    Ok(LayerNorm {
+        weight: vb.parameter(&[c], "weight")?,
+        bias: vb.parameter(&[c], "bias")?,
+        eps: config.layer_norm_epsilon,
+    })
 }

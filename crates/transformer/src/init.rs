@@ -8,7 +8,13 @@ use malmoi_tensor::nn::{Embedding, Linear, init};
 use crate::error::Result;
 
 /// A `Linear(in → out)` with weights `N(0, std²)` and a zero bias.
-pub(crate) fn linear(in_features: usize, out_features: usize, bias: bool, std: f32, rng: &mut impl Rng) -> Result<Linear> {
+pub(crate) fn linear(
+    in_features: usize,
+    out_features: usize,
+    bias: bool,
+    std: f32,
+    rng: &mut impl Rng,
+) -> Result<Linear> {
     let weight = init::normal(&[out_features, in_features], 0.0, std, rng)?;
     let bias = bias.then(|| ArrayD::zeros(IxDyn(&[out_features])));
     Ok(Linear::from_weights(weight, bias)?)

@@ -8,23 +8,34 @@
 
 pub mod attention;
 pub mod attention_map;
+pub mod auto;
 pub mod bert;
 pub mod block;
+pub mod causal_lm;
 pub mod config;
+pub mod config_keys;
+pub mod decoder;
 pub mod error;
 pub mod generation;
 pub mod gpt;
+pub mod gpt_neox;
 pub mod hf;
+pub mod llama;
 pub mod lm;
 pub mod plot;
 pub mod position;
+pub mod rope;
 pub mod train;
 
 mod init;
 
+pub use attention::KvCache;
+pub use auto::load_causal_lm;
+pub use causal_lm::CausalLm;
 pub use config::{GptConfig, NormPlacement, Positions};
+pub use decoder::{Decoder, DecoderConfig};
 pub use error::{Error, Result};
-pub use gpt::{Gpt, IGNORE_INDEX, KvCache};
+pub use gpt::{Gpt, IGNORE_INDEX};
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

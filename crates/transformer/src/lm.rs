@@ -23,7 +23,7 @@ impl Generator {
     fn scored_ids(&self, text: &str) -> Result<Vec<usize>, Error> {
         let eos = self.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|>".into()))?;
         let mut ids = vec![eos];
-        ids.extend(self.tokenizer.encode_ids(text)?.into_iter().map(|id| id as usize));
+        ids.extend(self.tokenizer.encode_ids(text, false)?.into_iter().map(|id| id as usize));
         Ok(ids)
     }
 
@@ -32,7 +32,12 @@ impl Generator {
     fn log_probs(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, Error> {
         let row = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
         let logits = self.model.forward_cached(&row, &mut self.model.new_cache(1))?;
-        Ok(logits.index_axis(ndarray::Axis(0), 0).rows().into_iter().map(|r| log_softmax(r.as_slice().expect("row-major"))).collect())
+        Ok(logits
+            .index_axis(ndarray::Axis(0), 0)
+            .rows()
+            .into_iter()
+            .map(|r| log_softmax(r.as_slice().expect("row-major")))
+            .collect())
     }
 
     /// The natural-log probability of each `ids[t + 1]` given `ids[..=t]`, with a sliding
@@ -76,7 +81,8 @@ impl LanguageModel for Generator {
         let score = || -> Result<SentenceScore, Error> {
             let mut ids = self.scored_ids(text)?;
             ids.push(ids[0]);
-            let log10: Vec<f64> = self.target_log_probs(&ids)?.into_iter().map(|lp| lp / std::f64::consts::LN_10).collect();
+            let log10: Vec<f64> =
+                self.target_log_probs(&ids)?.into_iter().map(|lp| lp / std::f64::consts::LN_10).collect();
             let targets = &ids[1..];
             let mut tokens = self.token_pieces(&targets[..targets.len() - 1])?;
             tokens.push(SENTENCE_END.to_string());
@@ -93,7 +99,11 @@ impl LanguageModel for Generator {
             let last = log_probs.last().expect("at least <|endoftext|>");
             let mut ranked: Vec<(usize, f64)> = last.iter().copied().enumerate().collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            ranked.into_iter().take(k).map(|(id, lp)| Ok(NextWord { word: self.next_piece(&context[1..], id)?, prob: lp.exp() })).collect()
+            ranked
+                .into_iter()
+                .take(k)
+                .map(|(id, lp)| Ok(NextWord { word: self.next_piece(&context[1..], id)?, prob: lp.exp() }))
+                .collect()
         };
         suggest().map_err(malmoi_lm::Error::model)
     }

@@ -32,15 +32,20 @@ pub fn line_charts(path: &Path, x_label: &str, panels: &[(&str, Vec<Series<'_>>)
     Ok(write_atomically(path, svg.as_bytes())?)
 }
 
-fn draw(svg: &mut String, x_label: &str, panels: &[(&str, Vec<Series<'_>>)]) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn draw(
+    svg: &mut String,
+    x_label: &str,
+    panels: &[(&str, Vec<Series<'_>>)],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let width = 480 * panels.len().max(1) as u32;
     let root = SVGBackend::with_string(svg, (width, 360)).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, (title, series)) in root.split_evenly((1, panels.len().max(1))).iter().zip(panels) {
         let points = series.iter().flat_map(|(_, s)| s.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
-        let (x0, x1, y0, y1) = points.fold((f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY), |b, &(x, y)| {
-            (b.0.min(x), b.1.max(x), b.2.min(y), b.3.max(y))
-        });
+        let (x0, x1, y0, y1) = points
+            .fold((f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY), |b, &(x, y)| {
+                (b.0.min(x), b.1.max(x), b.2.min(y), b.3.max(y))
+            });
         let (x0, x1, y0, y1) = if x0.is_finite() { (x0, x1.max(x0 + 1.0), y0, y1) } else { (0.0, 1.0, 0.0, 1.0) };
         let pad = ((y1 - y0) * 0.08).max(1e-3);
         let mut chart = ChartBuilder::on(area)

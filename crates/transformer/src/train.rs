@@ -120,7 +120,11 @@ impl TrainLog {
             })
             .collect();
         let val: Vec<(f64, f64)> = self.evals.iter().map(|e| (e.step as f64, e.val_loss)).collect();
-        crate::plot::line_charts(path, "step", &[("cross-entropy (nats/token)", vec![("train", &train), ("validation", &val)])])
+        crate::plot::line_charts(
+            path,
+            "step",
+            &[("cross-entropy (nats/token)", vec![("train", &train), ("validation", &val)])],
+        )
     }
 }
 
@@ -133,7 +137,12 @@ struct RunState {
 }
 
 /// `batch_size` random windows of `block_size + 1` tokens: inputs and next-token targets.
-pub fn sample_batch(tokens: &[u32], batch_size: usize, block_size: usize, rng: &mut impl Rng) -> (Array2<usize>, Array2<usize>) {
+pub fn sample_batch(
+    tokens: &[u32],
+    batch_size: usize,
+    block_size: usize,
+    rng: &mut impl Rng,
+) -> (Array2<usize>, Array2<usize>) {
     let starts: Vec<usize> = (0..batch_size).map(|_| rng.random_range(0..tokens.len() - block_size)).collect();
     let x = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t] as usize);
     let y = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t + 1] as usize);
@@ -155,8 +164,11 @@ pub fn evaluate(model: &mut Gpt, tokens: &[u32], block_size: usize, max_windows:
     let result = no_grad(|| -> Result<f64> {
         let mut total = 0.0;
         for chunk in (0..windows).collect::<Vec<_>>().chunks(32) {
-            let x = Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| tokens[chunk[b] * block_size + t] as usize);
-            let y = Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| tokens[chunk[b] * block_size + t + 1] as usize);
+            let x =
+                Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| tokens[chunk[b] * block_size + t] as usize);
+            let y = Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| {
+                tokens[chunk[b] * block_size + t + 1] as usize
+            });
             let (_, loss) = model.forward(&x, Some(&y))?;
             total += loss.expect("targets given").item()? as f64 * chunk.len() as f64;
         }
@@ -198,7 +210,11 @@ impl Checkpoints {
     ///
     /// # Errors
     /// `write`'s errors; [`Error::Io`] for the pointer or the removal of the old folder.
-    pub fn commit<E: From<Error>>(&self, step: usize, write: impl FnOnce(&Path) -> std::result::Result<(), E>) -> std::result::Result<PathBuf, E> {
+    pub fn commit<E: From<Error>>(
+        &self,
+        step: usize,
+        write: impl FnOnce(&Path) -> std::result::Result<(), E>,
+    ) -> std::result::Result<PathBuf, E> {
         let name = format!("step-{step}");
         let folder = self.dir.join(&name);
         std::fs::create_dir_all(&folder).map_err(|e| E::from(Error::io(&folder)(e)))?;
@@ -301,8 +317,11 @@ pub fn train(
         if state.step.is_multiple_of(config.eval_interval.max(1)) || state.step == config.max_steps || stopping {
             state.seconds = seconds_before + started.elapsed().as_secs_f64();
             let val_loss = evaluate(model, val_tokens, config.block_size, config.eval_windows)?;
-            let record = EvalRecord { step: state.step, val_loss, val_perplexity: val_loss.exp(), seconds: state.seconds };
-            bar.suspend(|| eprintln!("step {}: val loss {val_loss:.4} (perplexity {:.1})", state.step, record.val_perplexity));
+            let record =
+                EvalRecord { step: state.step, val_loss, val_perplexity: val_loss.exp(), seconds: state.seconds };
+            bar.suspend(|| {
+                eprintln!("step {}: val loss {val_loss:.4} (perplexity {:.1})", state.step, record.val_perplexity)
+            });
             state.log.evals.push(record);
             if let Some(checkpoints) = checkpoints {
                 checkpoints.save(model, &[&decay, &no_decay], &state)?;
@@ -326,14 +345,24 @@ fn optimizers(model: &Gpt, config: &TrainConfig) -> Result<(Adam, Adam)> {
 ///
 /// # Errors
 /// [`Error::Tensor`] for an invalid learning rate or decay.
-pub fn optimizer_groups(params: Vec<(String, malmoi_tensor::Tensor)>, learning_rate: f32, weight_decay: f32) -> Result<(Adam, Adam)> {
+pub fn optimizer_groups(
+    params: Vec<(String, malmoi_tensor::Tensor)>,
+    learning_rate: f32,
+    weight_decay: f32,
+) -> Result<(Adam, Adam)> {
     let (matrices, vectors): (Vec<_>, Vec<_>) = params.into_iter().partition(|(_, p)| p.ndim() >= 2);
     let decay = AdamW::new(matrices, learning_rate)?.with_betas(0.9, 0.95, 1e-8)?.with_weight_decay(weight_decay)?;
     let no_decay = Adam::new(vectors, learning_rate)?.with_betas(0.9, 0.95, 1e-8)?;
     Ok((decay, no_decay))
 }
 
-fn resume(model: &mut Gpt, decay: &mut Adam, no_decay: &mut Adam, folder: &Path, config: &TrainConfig) -> Result<RunState> {
+fn resume(
+    model: &mut Gpt,
+    decay: &mut Adam,
+    no_decay: &mut Adam,
+    folder: &Path,
+    config: &TrainConfig,
+) -> Result<RunState> {
     let state_path = folder.join("state.json");
     let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
     let state: RunState = serde_json::from_str(&text).map_err(Error::json(&state_path))?;

@@ -35,10 +35,15 @@ fn processors_equal_transformers() {
                 "top_k" => logits::top_k(&mut out, p["top_k"].as_u64().unwrap() as usize),
                 "top_p" => logits::top_p(&mut out, f("top_p")),
                 "repetition_penalty" => logits::repetition_penalty(&mut out, &history, f("penalty")),
-                "no_repeat_ngram" => logits::no_repeat_ngram(&mut out, &history, p["ngram_size"].as_u64().unwrap() as usize),
-                "frequency_presence" => {
-                    logits::frequency_presence_penalty(&mut out, &history, f("frequency_penalty"), f("presence_penalty"))
+                "no_repeat_ngram" => {
+                    logits::no_repeat_ngram(&mut out, &history, p["ngram_size"].as_u64().unwrap() as usize)
                 }
+                "frequency_presence" => logits::frequency_presence_penalty(
+                    &mut out,
+                    &history,
+                    f("frequency_penalty"),
+                    f("presence_penalty"),
+                ),
                 "pipeline" => {
                     let config = GenerationConfig {
                         do_sample: true,
@@ -67,7 +72,8 @@ fn processors_equal_transformers() {
 }
 
 fn model() -> Gpt {
-    let config = GptConfig { vocab_size: 40, block_size: 16, n_layer: 2, n_head: 2, n_embd: 16, ..GptConfig::default() };
+    let config =
+        GptConfig { vocab_size: 40, block_size: 16, n_layer: 2, n_head: 2, n_embd: 16, ..GptConfig::default() };
     let model = Gpt::new(config, 11).unwrap();
     // Sharper logits than GPT-2's initialisation gives, so the knobs have visible effects.
     model.wte.weight.update_data(|w| w.mapv_inplace(|v| v * 40.0));
@@ -122,8 +128,9 @@ fn penalties_lower_repetition() {
 fn temperature_and_top_p_narrow_the_distribution() {
     let model = model();
     let distinct = |config: GenerationConfig| {
-        let firsts: std::collections::BTreeSet<usize> =
-            (0..40).map(|seed| run(&model, &[3, 4], &GenerationConfig { seed, max_new_tokens: 1, ..config.clone() })[0]).collect();
+        let firsts: std::collections::BTreeSet<usize> = (0..40)
+            .map(|seed| run(&model, &[3, 4], &GenerationConfig { seed, max_new_tokens: 1, ..config.clone() })[0])
+            .collect();
         firsts.len()
     };
     let hot = distinct(GenerationConfig::sampling(1, 5.0, 0));
@@ -137,7 +144,7 @@ fn eos_max_tokens_and_cancel_end_the_output() {
     let model = model();
     let greedy = run(&model, &[1, 2], &GenerationConfig::greedy(10));
     let eos = greedy[3];
-    let config = GenerationConfig { eos_token_id: Some(eos), ..GenerationConfig::greedy(10) };
+    let config = GenerationConfig { eos_token_id: vec![eos], ..GenerationConfig::greedy(10) };
     let out = model.generate_ids(&[1, 2], &config, |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(out.finish_reason, FinishReason::Eos);
     assert_eq!(out.ids(), greedy[..=greedy.iter().position(|&t| t == eos).unwrap()]);
@@ -189,6 +196,11 @@ fn bad_requests_are_refused() {
         GenerationConfig { num_beams: 0, ..GenerationConfig::default() },
         GenerationConfig { num_beams: 2, do_sample: true, ..GenerationConfig::default() },
         GenerationConfig { stop: vec![String::new()], ..GenerationConfig::default() },
+        // Knobs that multiply work are bounded before any work starts (10,000 beams once grew past 6 GB).
+        GenerationConfig { num_beams: 10_000, ..GenerationConfig::default() },
+        GenerationConfig { max_new_tokens: usize::MAX, ..GenerationConfig::default() },
+        GenerationConfig { top_logprobs: 1000, ..GenerationConfig::default() },
+        GenerationConfig { stop: vec!["x".into(); 100], ..GenerationConfig::default() },
     ] {
         assert!(matches!(model.generate_ids(&[1], &bad, nothing), Err(Error::Config(_))), "{bad:?}");
     }

@@ -2,6 +2,8 @@
 //! (benches/reference/hf_fixtures.py) and, where the PyPI package is installed, the real
 //! all-MiniLM-L6-v2 (scripts/fetch_minilm.sh) — our outputs equal theirs.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -17,22 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn tensors(path: PathBuf) -> BTreeMap<String, ArrayD<f32>> {
-    let bytes = std::fs::read(path).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    file.iter()
-        .map(|(name, view)| {
-            let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => {
-                    view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
-                }
-                safetensors::Dtype::I64 => {
-                    view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect()
-                }
-                other => panic!("{name}: {other:?}"),
-            };
-            (name.to_string(), ArrayD::from_shape_vec(view.shape(), values).unwrap())
-        })
-        .collect()
+    common::expected_tensors(path)
 }
 
 fn ids(a: &ArrayD<f32>) -> Array2<usize> {

@@ -1,6 +1,8 @@
 //! A GPT-2 checkpoint written by `transformers` (benches/reference/hf_fixtures.py): our
 //! logits, hidden states, loss and generations equal theirs.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -17,20 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The fixture's tensors, floats and integer ids alike, as f32.
 fn expected() -> BTreeMap<String, ArrayD<f32>> {
-    let bytes = std::fs::read(fixture("gpt2-tiny/expected.safetensors")).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    file.iter()
-        .map(|(name, view)| {
-            let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-                safetensors::Dtype::I64 => {
-                    view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect()
-                }
-                other => panic!("{name}: {other:?}"),
-            };
-            (name.to_string(), ArrayD::from_shape_vec(view.shape(), values).unwrap())
-        })
-        .collect()
+    common::expected_tensors(fixture("gpt2-tiny/expected.safetensors"))
 }
 
 fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
@@ -99,7 +88,7 @@ fn generations_equal_transformers() {
         let params = &run["params"];
         let config = GenerationConfig {
             max_new_tokens: spec["max_new_tokens"].as_u64().unwrap() as usize,
-            eos_token_id: params["eos_token_id"].as_u64().map(|id| id as usize),
+            eos_token_id: params["eos_token_id"].as_u64().map(|id| id as usize).into_iter().collect(),
             repetition_penalty: params["repetition_penalty"].as_f64().unwrap_or(1.0) as f32,
             no_repeat_ngram_size: params["no_repeat_ngram_size"].as_u64().unwrap_or(0) as usize,
             num_beams: params["num_beams"].as_u64().unwrap_or(1) as usize,
@@ -108,7 +97,8 @@ fn generations_equal_transformers() {
             ..GenerationConfig::default()
         };
         let out = model.generate_ids(&prompt, &config, |_| ControlFlow::Continue(())).unwrap();
-        let best: Vec<usize> = run["sequences"][0].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let best: Vec<usize> =
+            run["sequences"][0].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         let mut ours = prompt.clone();
         ours.extend(out.ids());
         assert_eq!(ours, best[..ours.len()], "{}", run["name"]);
@@ -133,7 +123,8 @@ fn save_writes_the_transformers_layout() {
     for name in ours.names() {
         assert_eq!(ours.get(name).unwrap(), theirs.get(name).unwrap(), "{name}");
     }
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model_type"], "gpt2");
     assert_eq!(config["architectures"][0], "GPT2LMHeadModel");
     assert_eq!(config["n_positions"], 64);

@@ -4,10 +4,9 @@
 //! them to the workers, so corpora larger than memory train (and each epoch re-reads the
 //! file).
 
-use crate::error::Result;
+use crate::error::{EmbedError, Result};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
 
 /// An analyzer turning one line of text into tokens (for example a Korean morpheme
@@ -85,25 +84,20 @@ impl<'a> Corpus<'a> {
             }
         }
     }
-
-    /// The file behind the corpus, if any (for error messages).
-    pub(crate) fn path(&self) -> Option<PathBuf> {
-        match self {
-            Corpus::File(p) | Corpus::AnalyzedFile(p, _) => Some(p.to_path_buf()),
-            Corpus::Sentences(_) => None,
-        }
-    }
 }
 
 /// Streams a file in batches of about `JOB_BYTES`; returns false if the receivers hung up.
+/// Errors name the file and, for a line that cannot be read (not UTF-8), its number.
 fn send_lines(path: &std::path::Path, sender: &SyncSender<Job<'_>>) -> Result<bool> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(EmbedError::file(path))?);
+    let mut line_number = 0;
     loop {
         let mut lines = Vec::new();
         let mut bytes = 0;
         while bytes < JOB_BYTES {
             let mut line = String::new();
-            let n = reader.read_line(&mut line)?;
+            line_number += 1;
+            let n = reader.read_line(&mut line).map_err(EmbedError::file_line(path, line_number))?;
             if n == 0 {
                 break;
             }

@@ -120,17 +120,25 @@ pub const MAX_WINDOW: usize = 10_000;
 pub const MAX_NEGATIVE: usize = 1_000;
 /// Largest number of training threads accepted.
 pub const MAX_WORKERS: usize = 1_024;
+/// Largest vector width accepted (the published models use 100 to 1,000; memory grows with
+/// vocabulary × width).
+pub const MAX_VECTOR_SIZE: usize = 10_000;
+/// Largest number of passes over the corpus accepted.
+pub const MAX_EPOCHS: usize = 10_000;
 
 impl Word2VecConfig {
     fn validate(&self) -> Result<()> {
         let bad = |msg: &str| Err(EmbedError::InvalidParameter(msg.to_string()));
-        if self.vector_size == 0 || self.window == 0 || self.epochs == 0 || self.workers == 0 {
-            return bad("vector_size, window, epochs and workers must be positive");
-        }
-        if self.window > MAX_WINDOW || self.negative > MAX_NEGATIVE || self.workers > MAX_WORKERS {
-            return bad(&format!(
-                "window (at most {MAX_WINDOW}), negative (at most {MAX_NEGATIVE}) or workers (at most {MAX_WORKERS}) out of range"
-            ));
+        for (name, value, low, high) in [
+            ("vector_size", self.vector_size, 1, MAX_VECTOR_SIZE),
+            ("window", self.window, 1, MAX_WINDOW),
+            ("epochs", self.epochs, 1, MAX_EPOCHS),
+            ("workers", self.workers, 1, MAX_WORKERS),
+            ("negative", self.negative, 0, MAX_NEGATIVE),
+        ] {
+            if !(low..=high).contains(&value) {
+                return bad(&format!("{name} = {value} is outside {low}..={high}"));
+            }
         }
         if self.negative == 0 && !self.hs {
             return bad("enable negative sampling (negative > 0) or hierarchical softmax (hs)");
@@ -276,12 +284,7 @@ impl Word2Vec {
         let seconds = start.elapsed().as_secs_f64();
         self.wv.put_vectors(syn0);
         progress.finish_and_clear();
-        let (raw_words, effective_words) = result.map_err(|e| match (e, corpus.path()) {
-            (EmbedError::Io(io), Some(path)) => {
-                EmbedError::Io(std::io::Error::new(io.kind(), format!("{}: {io}", path.display())))
-            }
-            (e, _) => e,
-        })?;
+        let (raw_words, effective_words) = result?;
         Ok(TrainingReport { epochs: config.epochs, raw_words, effective_words, seconds })
     }
 

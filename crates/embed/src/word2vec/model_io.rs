@@ -61,22 +61,26 @@ impl Word2Vec {
     /// line, unreadable header, a header claiming more or fewer weights than the file holds,
     /// words and counts of different lengths, counts summing past 2^64, `epochs` × corpus words
     /// past 2^64, duplicate words);
-    /// [`EmbedError::Io`] when the file cannot be read.
+    /// [`EmbedError::File`] when the file cannot be opened or read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let malformed =
             |line: usize, reason: String| EmbedError::MalformedVectorFile { path: path.to_path_buf(), line, reason };
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
+        let file = File::open(path).map_err(EmbedError::file(path))?;
+        let size = file.metadata().map_err(EmbedError::file(path))?.len();
         let mut reader = BufReader::new(file);
-        let mut line = String::new();
+        let mut magic = Vec::new();
         // The first line is only the magic: never read more than a few bytes of it.
-        let mut consumed = reader.by_ref().take(MAGIC.len() as u64 + 2).read_line(&mut line)? as u64;
-        if line.trim_end() != MAGIC {
-            return Err(malformed(1, format!("expected '{MAGIC}'")));
+        let mut consumed = reader
+            .by_ref()
+            .take(MAGIC.len() as u64 + 2)
+            .read_until(b'\n', &mut magic)
+            .map_err(EmbedError::file_line(path, 1))? as u64;
+        if magic.trim_ascii_end() != MAGIC.as_bytes() {
+            return Err(malformed(1, format!("expected '{MAGIC}' (a malmoi word2vec model)")));
         }
-        line.clear();
-        consumed += reader.read_line(&mut line)? as u64;
+        let mut line = String::new();
+        consumed += reader.read_line(&mut line).map_err(EmbedError::file_line(path, 2))? as u64;
         let header: Header = serde_json::from_str(&line).map_err(|e| malformed(2, format!("model header: {e}")))?;
         let n = header.words.len();
         if header.counts.len() != n {

@@ -214,7 +214,11 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
         let weight = ArrayD::from_shape_fn(IxDyn(&[1, width]), |_| normal.sample(&mut rng));
         let value_head = Linear::from_weights(weight, Some(ArrayD::zeros(IxDyn(&[1]))))?;
         let generation = GenerationConfig {
-            eos_token_id: config.generation.eos_token_id.or(Some(pad)),
+            eos_token_id: if config.generation.eos_token_id.is_empty() {
+                vec![pad]
+            } else {
+                config.generation.eos_token_id.clone()
+            },
             ..config.generation.clone()
         };
         Ok(Self { policy, reference, value_head, reward, config: PpoConfig { generation, ..config }, pad })
@@ -251,7 +255,10 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
             bar.set_message(format!("reward {:.3}, KL {:.2}, β {:.3}", record.reward, record.kl, record.beta));
             state.log.steps.push(record);
             let stopping = options.stop_at_step == Some(state.step);
-            if state.step.is_multiple_of(self.config.eval_interval.max(1)) || state.step == self.config.steps || stopping {
+            if state.step.is_multiple_of(self.config.eval_interval.max(1))
+                || state.step == self.config.steps
+                || stopping
+            {
                 let eval = self.evaluate(held_out, state.step)?;
                 bar.suspend(|| eprintln!("step {}: held-out reward {:.4}, KL {:.3}", eval.step, eval.reward, eval.kl));
                 state.log.evals.push(eval);

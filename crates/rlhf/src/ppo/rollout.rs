@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
-use malmoi_tokenize::ByteLevelBpe;
+use malmoi_tokenize::tokenizer::Tokenizer;
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::GenerationConfig;
 
@@ -41,7 +41,7 @@ pub trait RewardFunction: Sync {
     ///
     /// # Errors
     /// [`Error::VocabularyMismatch`].
-    fn check_tokenizer(&self, _tokenizer: &ByteLevelBpe) -> Result<()> {
+    fn check_tokenizer(&self, _tokenizer: &Tokenizer) -> Result<()> {
         Ok(())
     }
 }
@@ -52,7 +52,7 @@ impl RewardFunction for RewardModel {
         self.score(&sequences)
     }
 
-    fn check_tokenizer(&self, tokenizer: &ByteLevelBpe) -> Result<()> {
+    fn check_tokenizer(&self, tokenizer: &Tokenizer) -> Result<()> {
         self.check_vocabulary(tokenizer)
     }
 }
@@ -75,7 +75,7 @@ impl<F: Fn(&[Rollout]) -> Result<Vec<f32>> + Sync> RewardFunction for FnReward<F
 /// Generation errors (ids outside the vocabulary, bad knobs).
 pub fn generate_rollouts(
     policy: &Gpt,
-    tokenizer: &ByteLevelBpe,
+    tokenizer: &Tokenizer,
     prompts: &[(usize, &[usize])],
     config: &GenerationConfig,
     seed: u64,

@@ -5,6 +5,7 @@
 //! Dense(1, sigmoid), trained with RMSprop and early stopping. A [`SentimentPipeline`] holds
 //! every piece and saves to, and loads from, one directory.
 
+mod input;
 mod model;
 mod preprocess;
 mod train;
@@ -19,6 +20,7 @@ use malmoi_tokenize::encoding::Tokenizer;
 use malmoi_tokenize::korean::Analyzer;
 use serde::{Deserialize, Serialize};
 
+pub use input::{MAX_TEXT_BYTES, TextLines, check_text_lengths};
 pub use model::{Batch, ModelConfig, Pooling, SentimentModel};
 pub use preprocess::{LECTURE_STOPWORDS, PreprocessConfig, Preprocessor};
 pub use train::{CheckpointDir, Labeled, TrainConfig, evaluate, fit};
@@ -149,6 +151,9 @@ fn is_hangul(c: char) -> bool {
 /// Texts per model call inside [`SentimentPipeline::predict_batch`]: bounds memory; verdicts do
 /// not depend on it.
 const PREDICT_CHUNK: usize = 1024;
+/// Bytes of text analysed at once inside [`SentimentPipeline::predict_batch`] (analysis takes
+/// about 30 times the text): bounds memory whatever the batch; verdicts do not depend on it.
+const PREDICT_CHUNK_BYTES: usize = 1 << 20;
 
 /// Preprocessing, vocabulary and classifier together.
 #[derive(Debug)]
@@ -204,7 +209,22 @@ impl SentimentPipeline {
 
     /// Verdicts on many texts, one per text in input order. A text's verdict is the same
     /// whatever else is in the batch: the model runs in inference mode and padding is masked.
+    /// The batch is analysed a megabyte of text at a time, so memory does not grow with it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first text longer than [`MAX_TEXT_BYTES`] (before
+    /// any work); the Korean analyzer's errors.
     pub fn predict_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
+        check_text_lengths(texts)?;
+        let mut verdicts = Vec::with_capacity(texts.len());
+        for range in input::byte_bounded_chunks(texts, usize::MAX, PREDICT_CHUNK_BYTES) {
+            verdicts.extend(self.predict_chunk(&texts[range])?);
+        }
+        Ok(verdicts)
+    }
+
+    /// [`predict_batch`](Self::predict_batch) on one piece of the batch.
+    fn predict_chunk<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
         let tokens = self.preprocessor.batch_tokens(texts)?;
         let sequences = self.tokenizer.texts_to_sequences(&tokens);
         // Texts of similar length share a chunk, so little padding is computed.

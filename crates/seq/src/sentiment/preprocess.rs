@@ -58,7 +58,12 @@ impl Preprocessor {
     }
 
     /// The tokens of many texts, analysed in parallel, in input order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the first text longer
+    /// than [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), before any analysis; the analyzer's errors.
     pub fn batch_tokens<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<String>>> {
+        super::check_text_lengths(texts)?;
         let cleaned: Vec<String> = texts
             .iter()
             .map(|t| if self.config.clean_hangul { self.cleaner.clean(t.as_ref()) } else { t.as_ref().to_owned() })

@@ -50,11 +50,13 @@ mod embedding;
 pub mod init;
 mod layer_norm;
 mod linear;
+mod rms_norm;
 
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
+pub use rms_norm::RmsNorm;
 
 use crate::tensor::Tensor;
 

@@ -50,4 +50,9 @@ impl Tensor {
     pub fn gelu_tanh(&self) -> Tensor {
         self.map_unary(UnaryOp::GeluTanh)
     }
+
+    /// SiLU (swish) `x·σ(x)`: PyTorch's `F.silu`, the gate of Llama's MLP.
+    pub fn silu(&self) -> Tensor {
+        self.map_unary(UnaryOp::Silu)
+    }
 }

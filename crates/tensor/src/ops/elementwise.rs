@@ -205,6 +205,8 @@ pub(crate) enum UnaryOp {
     Gelu,
     /// GELU's tanh approximation (`approximate='tanh'`, GPT-2).
     GeluTanh,
+    /// SiLU (swish), `x·σ(x)` (Llama's MLP gate).
+    Silu,
 }
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
@@ -225,6 +227,7 @@ impl UnaryOp {
             UnaryOp::Relu => "relu",
             UnaryOp::Gelu => "gelu",
             UnaryOp::GeluTanh => "gelu_tanh",
+            UnaryOp::Silu => "silu",
         }
     }
 
@@ -242,6 +245,7 @@ impl UnaryOp {
             UnaryOp::Relu => x.max(0.0),
             UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
             UnaryOp::GeluTanh => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x * x * x)).tanh()),
+            UnaryOp::Silu => x / (1.0 + (-x).exp()),
         }
     }
 
@@ -287,6 +291,10 @@ impl UnaryOp {
                 let t = inner.tanh();
                 let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEFF * v * v);
                 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * d_inner
+            }
+            UnaryOp::Silu => {
+                let sigmoid = 1.0 / (1.0 + (-v).exp());
+                sigmoid * (1.0 + v * (1.0 - sigmoid))
             }
         }
     }

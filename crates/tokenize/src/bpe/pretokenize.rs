@@ -1,4 +1,4 @@
-//! The ByteLevel pre-tokenizer: GPT-2's split of text into words before BPE.
+//! GPT-2's split of text into words before BPE, as the trainer counts words.
 //!
 //! GPT-2 splits with `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
 //! The `regex` crate has no look-ahead, so the split uses the pattern without `\s+(?!\S)` and
@@ -6,11 +6,9 @@
 //! non-space gives its last character back, so that `"  world"` splits as `" "`, `" world"`,
 //! exactly as Hugging Face `tokenizers` (Oniguruma) does.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 /// GPT-2's pattern without the look-ahead alternative (see the module documentation),
 /// anchored: it is applied to the rest of the text, where a word always starts at once,
@@ -19,52 +17,6 @@ static GPT2_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\A(?:'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+)")
         .expect("the GPT-2 split pattern is a valid regex")
 });
-
-/// Settings of the ByteLevel pre-tokenizer, as stored in `tokenizer.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ByteLevelPreTokenizer {
-    /// Prepend a space to text that does not start with one, so a first word is encoded like
-    /// any other (`"hello"` → `"Ġhello"`). Decoding then yields that extra space.
-    #[serde(default = "default_true")]
-    pub add_prefix_space: bool,
-    /// Kept for compatibility with `tokenizer.json`; only affects offsets, which this crate does not report.
-    #[serde(default = "default_true")]
-    pub trim_offsets: bool,
-    /// Split with GPT-2's pattern; when false the whole text is one word.
-    #[serde(default = "default_true")]
-    pub use_regex: bool,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl Default for ByteLevelPreTokenizer {
-    /// GPT-2's split without a prefix space: encoding then round-trips any text.
-    fn default() -> Self {
-        Self { add_prefix_space: false, trim_offsets: true, use_regex: true }
-    }
-}
-
-impl ByteLevelPreTokenizer {
-    /// Calls `f` with each word of `text` in order; the words concatenate to `text`
-    /// (with a leading space added when `add_prefix_space` asks for it).
-    pub fn for_each_word<'t>(&self, text: &'t str, mut f: impl FnMut(&str)) {
-        if text.is_empty() {
-            return;
-        }
-        let text: Cow<'t, str> = if self.add_prefix_space && !text.starts_with(' ') {
-            Cow::Owned(format!(" {text}"))
-        } else {
-            Cow::Borrowed(text)
-        };
-        if self.use_regex {
-            gpt2_words(&text).for_each(f);
-        } else {
-            f(&text);
-        }
-    }
-}
 
 /// Splits `text` into GPT-2 words; the pieces concatenate to `text`.
 ///
@@ -134,16 +86,5 @@ mod tests {
         assert_eq!(words(" 12.5"), [" 12", ".", "5"]);
         assert_eq!(words("안녕하세요 세계!!"), ["안녕하세요", " 세계", "!!"]);
         assert_eq!(words("e\u{200b}f"), ["e", "\u{200b}", "f"]);
-    }
-
-    #[test]
-    fn prefix_space_is_added_once() {
-        let pre = ByteLevelPreTokenizer { add_prefix_space: true, ..Default::default() };
-        let mut out = Vec::new();
-        pre.for_each_word("hi there", |w| out.push(w.to_owned()));
-        assert_eq!(out, [" hi", " there"]);
-        out.clear();
-        pre.for_each_word(" hi", |w| out.push(w.to_owned()));
-        assert_eq!(out, [" hi"]);
     }
 }

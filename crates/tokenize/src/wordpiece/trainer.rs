@@ -2,15 +2,21 @@
 //! `WordPieceTrainer` does — BPE merges over characters, with `##` marking every character
 //! that does not start a word, and the merged tokens as the vocabulary.
 
+use std::sync::Mutex;
+
 use rustc_hash::FxHashMap;
+use serde_json::{Value, json};
 
 use super::error::{Result, WordPieceError};
 use super::normalizer::BertNormalizer;
-use super::pretokenize::for_each_word;
-use super::tokenizer::WordPiece;
-use crate::bpe::trainer::{MergeState, count_words, progress_bar};
+use crate::bpe::merges::MergeState;
+use crate::bpe::trainer::{count_words, progress_bar, special_tokens_json};
+use crate::tokenizer::{Tokenizer, TokenizerError};
 
-/// Trains a [`WordPiece`] tokenizer, builder style.
+/// The special tokens a BERT tokenizer needs: the unknown token and the template's two.
+const REQUIRED: [&str; 3] = ["[UNK]", "[CLS]", "[SEP]"];
+
+/// Trains a WordPiece [`Tokenizer`] (BERT's layout), builder style.
 ///
 /// The vocabulary is: the special tokens, the alphabet (characters of the normalized words,
 /// sorted by code point; with [`limit_alphabet`](Self::limit_alphabet) only the most frequent),
@@ -24,8 +30,8 @@ use crate::bpe::trainer::{MergeState, count_words, progress_bar};
 ///
 /// let corpus = ["영화 정말 재밌다", "영화 정말 최고", "재밌다 재밌다"];
 /// let tokenizer = WordPieceTrainer::new().vocab_size(60).train(corpus)?;
-/// let encoding = tokenizer.encode("최고다 영화!")?;
-/// assert_eq!(tokenizer.tokens(&encoding.ids), ["[CLS]", "최고", "##다", "영화", "[UNK]", "[SEP]"]);
+/// let encoding = tokenizer.encode("최고다 영화!", true)?;
+/// assert_eq!(encoding.tokens, ["[CLS]", "최고", "##다", "영화", "[UNK]", "[SEP]"]);
 /// # Ok::<(), malmoi_tokenize::wordpiece::WordPieceError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -90,7 +96,8 @@ impl WordPieceTrainer {
         self
     }
 
-    /// The normalizer applied to the corpus, and by the trained tokenizer.
+    /// The normalizer applied to the corpus, and by the trained tokenizer (words are then split
+    /// by BERT's pre-tokenizer: at whitespace and around each punctuation character).
     pub fn normalizer(mut self, normalizer: BertNormalizer) -> Self {
         self.normalizer = normalizer;
         self
@@ -103,19 +110,16 @@ impl WordPieceTrainer {
     }
 
     /// Learns the vocabulary from `texts` (any iterator of strings, e.g. a file's lines).
-    pub fn train<I>(&self, texts: I) -> Result<WordPiece>
+    ///
+    /// [`WordPieceError::Config`] if a special token is empty or `[UNK]`, `[CLS]` or `[SEP]` is missing.
+    pub fn train<I>(&self, texts: I) -> Result<Tokenizer>
     where
         I: IntoIterator,
         I::Item: AsRef<str> + Send,
     {
-        if let Some(i) = self.special_tokens.iter().position(String::is_empty) {
-            return Err(WordPieceError::Config(format!("special token #{i} is empty")));
-        }
-        let counts = count_words(texts, self.show_progress, |text, add| {
-            for_each_word(&self.normalizer.normalize(text), |word| add(word.as_bytes()))
-        });
+        self.check_special_tokens()?;
         let mut words: Vec<(String, u64)> =
-            counts.into_iter().map(|(w, n)| (String::from_utf8_lossy(&w).into_owned(), n)).collect();
+            self.count_words(texts)?.into_iter().map(|(w, n)| (String::from_utf8_lossy(&w).into_owned(), n)).collect();
         words.sort_unstable();
         let mut vocab = self.special_tokens.clone();
         vocab.extend(self.alphabet(&words).into_iter().map(String::from));
@@ -125,8 +129,80 @@ impl WordPieceTrainer {
         let progress = progress_bar(self.show_progress, "merging, vocabulary size", self.vocab_size);
         state.merge_until(self.vocab_size, self.min_frequency, &progress);
         progress.finish_and_clear();
-        let specials: Vec<&str> = self.special_tokens.iter().map(String::as_str).collect();
-        WordPiece::assemble(state.id_to_token, &specials, self.normalizer.clone())
+        Ok(Tokenizer::from_json_value(self.tokenizer_json(&state))?)
+    }
+
+    fn check_special_tokens(&self) -> Result<()> {
+        if let Some(i) = self.special_tokens.iter().position(String::is_empty) {
+            return Err(WordPieceError::Config(format!("special token #{i} is empty")));
+        }
+        match REQUIRED.iter().find(|&&token| !self.special_tokens.iter().any(|s| s == token)) {
+            Some(missing) => Err(WordPieceError::Config(format!("the special tokens must include {missing}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Normalizes and pre-tokenizes the corpus with `tokenizers`' own components, exactly as the
+    /// trained tokenizer will, in parallel chunks, and counts each distinct word.
+    fn count_words<I>(&self, texts: I) -> Result<crate::bpe::trainer::WordCounts>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str> + Send,
+    {
+        let splitter = Tokenizer::from_json_value(self.splitter_json())?;
+        let failure: Mutex<Option<TokenizerError>> = Mutex::new(None);
+        let counts = count_words(texts, self.show_progress, |text, add| {
+            let words = splitter.normalize_str(text).and_then(|normalized| splitter.pre_tokenize_str(&normalized));
+            match words {
+                Ok(words) => words.iter().for_each(|(word, _)| add(word.as_bytes())),
+                Err(e) => {
+                    failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(e);
+                }
+            }
+        });
+        match failure.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            Some(e) => Err(e.into()),
+            None => Ok(counts),
+        }
+    }
+
+    /// A tokenizer with only the normalizer and pre-tokenizer of the one being trained.
+    fn splitter_json(&self) -> Value {
+        json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": self.normalizer.to_json(), "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"},
+        })
+    }
+
+    /// The trained tokenizer's `tokenizer.json`: BERT's normalizer, pre-tokenizer, template
+    /// (`[CLS] $A [SEP]`, `[CLS] $A [SEP] $B:1 [SEP]:1`) and decoder, the WordPiece vocabulary.
+    fn tokenizer_json(&self, state: &MergeState) -> Value {
+        let vocab: serde_json::Map<String, Value> =
+            state.id_to_token.iter().enumerate().map(|(id, token)| (token.clone(), json!(id))).collect();
+        let special = |name: &str, type_id: u32| json!({"SpecialToken": {"id": name, "type_id": type_id}});
+        let sequence = |name: &str, type_id: u32| json!({"Sequence": {"id": name, "type_id": type_id}});
+        let template_token = |name: &str| json!({"id": name, "ids": [state.id(name)], "tokens": [name]});
+        json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": special_tokens_json(&self.special_tokens, state),
+            "normalizer": self.normalizer.to_json(),
+            "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "post_processor": {
+                "type": "TemplateProcessing",
+                "single": [special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)],
+                "pair": [special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)],
+                "special_tokens": {"[CLS]": template_token("[CLS]"), "[SEP]": template_token("[SEP]")},
+            },
+            "decoder": {"type": "WordPiece", "prefix": PREFIX, "cleanup": true},
+            "model": {
+                "type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": PREFIX,
+                "max_input_chars_per_word": 100, "vocab": vocab,
+            },
+        })
     }
 
     /// The characters of the words, weighted by count, the rarest dropped beyond the limit,

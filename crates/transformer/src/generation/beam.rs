@@ -10,8 +10,9 @@ use std::ops::ControlFlow;
 use ndarray::Array2;
 
 use super::{FinishReason, GeneratedToken, Generation, GenerationConfig, logits};
+use crate::attention::KvCache;
+use crate::causal_lm::{CausalLm, last_logits};
 use crate::error::{Error, Result};
-use crate::gpt::Gpt;
 
 /// A running or finished sequence of generated tokens with its summed log-probability.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ impl Finished {
 
 /// Beam search from `prompt` (already truncated to the context).
 pub(super) fn search(
-    model: &Gpt,
+    model: &(impl CausalLm + ?Sized),
     prompt: &[usize],
     config: &GenerationConfig,
     mut on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
@@ -64,9 +65,9 @@ pub(super) fn search(
     let mut finished = Finished { hypotheses: Vec::new(), num_beams, length_penalty: config.length_penalty };
     let mut cache = model.new_cache(1);
     let prompt_row = Array2::from_shape_vec((1, prompt.len()), prompt.to_vec()).expect("one row");
-    let mut step_logits = Gpt::last_logits(&model.forward_cached(&prompt_row, &mut cache)?);
+    let mut step_logits = last_logits(&model.forward_cached(&prompt_row, &mut cache)?);
     let mut beams = vec![Hypothesis { tokens: Vec::new(), sum_logprobs: 0.0 }];
-    let block = model.config().block_size;
+    let block = model.context_size();
     let mut eos_ended = false;
     while beams[0].tokens.len() < config.max_new_tokens {
         let mut candidates = Vec::with_capacity(beams.len() * 2 * num_beams);
@@ -82,7 +83,8 @@ pub(super) fn search(
             let mut best: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].is_finite()).collect();
             best.sort_by(|&x, &y| scores[y].total_cmp(&scores[x]).then(x.cmp(&y)));
             best.truncate(2 * num_beams);
-            candidates.extend(best.into_iter().map(|id| (beam.sum_logprobs + scores[id] as f64, b, id, scores[id] as f64)));
+            candidates
+                .extend(best.into_iter().map(|id| (beam.sum_logprobs + scores[id] as f64, b, id, scores[id] as f64)));
         }
         candidates.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
         candidates.truncate(2 * num_beams);
@@ -92,7 +94,7 @@ pub(super) fn search(
             let mut tokens = beams[b].tokens.clone();
             tokens.push(GeneratedToken { id, logprob, top_logprobs: Vec::new() });
             let hypothesis = Hypothesis { tokens, sum_logprobs: sum };
-            if config.eos_token_id == Some(id) {
+            if config.is_eos(id) {
                 if rank < num_beams {
                     finished.add(hypothesis);
                 }
@@ -117,7 +119,9 @@ pub(super) fn search(
         let last: Vec<usize> = beams.iter().map(|h| h.tokens.last().expect("one token").id).collect();
         step_logits = if cache.len() < block {
             cache = cache.select(&rows)?;
-            Gpt::last_logits(&model.forward_cached(&Array2::from_shape_vec((last.len(), 1), last).expect("column"), &mut cache)?)
+            last_logits(
+                &model.forward_cached(&Array2::from_shape_vec((last.len(), 1), last).expect("column"), &mut cache)?,
+            )
         } else {
             recompute(model, prompt, &beams, &mut cache)?
         };
@@ -125,7 +129,8 @@ pub(super) fn search(
     if !eos_ended || finished.hypotheses.len() < num_beams {
         beams.into_iter().for_each(|h| finished.add(h));
     }
-    let best = finished.hypotheses.into_iter().next().ok_or_else(|| Error::Input("beam search found nothing".into()))?;
+    let best =
+        finished.hypotheses.into_iter().next().ok_or_else(|| Error::Input("beam search found nothing".into()))?;
     let mut tokens = Vec::with_capacity(best.tokens.len());
     for token in best.tokens {
         let flow = on_token(&token);
@@ -134,18 +139,18 @@ pub(super) fn search(
             return Ok(Generation { tokens, finish_reason: FinishReason::Cancelled });
         }
     }
-    let ended_by_eos = tokens.last().is_some_and(|t| config.eos_token_id == Some(t.id));
+    let ended_by_eos = tokens.last().is_some_and(|t| config.is_eos(t.id));
     Ok(Generation { tokens, finish_reason: if ended_by_eos { FinishReason::Eos } else { FinishReason::Length } })
 }
 
 /// With a full context, recomputes every beam over its last `block_size` tokens.
 fn recompute(
-    model: &Gpt,
+    model: &(impl CausalLm + ?Sized),
     prompt: &[usize],
     beams: &[Hypothesis],
-    cache: &mut crate::gpt::KvCache,
+    cache: &mut KvCache,
 ) -> Result<Array2<f32>> {
-    let block = model.config().block_size;
+    let block = model.context_size();
     let windows: Vec<usize> = beams
         .iter()
         .flat_map(|h| {
@@ -155,5 +160,5 @@ fn recompute(
         .collect();
     *cache = model.new_cache(beams.len());
     let ids = Array2::from_shape_vec((beams.len(), block), windows).expect("one window per beam");
-    Ok(Gpt::last_logits(&model.forward_cached(&ids, cache)?))
+    Ok(last_logits(&model.forward_cached(&ids, cache)?))
 }

@@ -85,6 +85,7 @@ pub fn top_p(logits: &mut [f32], p: f32) {
 /// Runs every processor `config` enables, in `transformers`' order. `context` is prompt plus
 /// output so far, `generated` the output alone.
 pub fn process(logits: &mut [f32], context: &[usize], generated: &[usize], config: &GenerationConfig) {
+    suppress(logits, &config.suppress_tokens);
     repetition_penalty(logits, context, config.repetition_penalty);
     frequency_presence_penalty(logits, generated, config.frequency_penalty, config.presence_penalty);
     no_repeat_ngram(logits, context, config.no_repeat_ngram_size);
@@ -94,6 +95,15 @@ pub fn process(logits: &mut [f32], context: &[usize], generated: &[usize], confi
     temperature(logits, config.temperature);
     top_k(logits, config.top_k);
     top_p(logits, config.top_p);
+}
+
+/// `transformers`' `SuppressTokensLogitsProcessor`: the ids in `suppressed` are never chosen.
+pub fn suppress(logits: &mut [f32], suppressed: &[usize]) {
+    for &id in suppressed {
+        if let Some(logit) = logits.get_mut(id) {
+            *logit = f32::NEG_INFINITY;
+        }
+    }
 }
 
 /// A numerically stable softmax (`−∞` logits get probability 0).

@@ -1,7 +1,7 @@
 //! Text generation: greedy decoding, sampling with every knob of [`GenerationConfig`], and
 //! beam search, over a [`Gpt`] with its key/value cache, streaming one token at a time.
 //!
-//! [`Gpt::generate_ids`] works on token ids; [`Generator`] adds the tokenizer, stop sequences
+//! [`generate_ids`] works on token ids of any [`CausalLm`]; [`Generator`] adds the tokenizer, stop sequences
 //! and streaming text — the `pipeline("text-generation")` of the lecture.
 //!
 //! A prompt longer than the model's context keeps its last `block_size` tokens (truncation
@@ -9,11 +9,13 @@
 //! `block_size` tokens, as nanoGPT's `generate` crops its input.
 
 mod beam;
-mod config;
+pub(crate) mod config;
 pub mod logits;
 mod text;
 
-pub use config::GenerationConfig;
+pub use config::{
+    GENERATION_CONFIG_FILE, GenerationConfig, MAX_BEAMS, MAX_NEW_TOKENS, MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS,
+};
 pub use text::{END_OF_TEXT, Generator, TOKENIZER_FILE, TextGeneration};
 
 use std::ops::ControlFlow;
@@ -22,8 +24,10 @@ use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::attention::KvCache;
+use crate::causal_lm::{CausalLm, last_logits};
 use crate::error::{Error, Result};
-use crate::gpt::{Gpt, KvCache};
+use crate::gpt::Gpt;
 
 /// One generated token.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +66,7 @@ impl FinishReason {
     }
 }
 
-/// The output of [`Gpt::generate_ids`].
+/// The output of [`generate_ids`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// The generated tokens (the prompt excluded).
@@ -78,89 +82,102 @@ impl Generation {
     }
 }
 
+/// Continues `prompt` with any [`CausalLm`] as `config` says; `on_token` sees each token as it
+/// is chosen and can stop the generation by returning [`ControlFlow::Break`]. Beam search
+/// reports its tokens once the best hypothesis is known.
+///
+/// Runs in inference whatever the model's mode. The same seed gives the same output.
+///
+/// ```
+/// use malmoi_transformer::{Gpt, GptConfig, generation::{GenerationConfig, generate_ids}};
+/// let config = GptConfig { vocab_size: 30, block_size: 16, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
+/// let model = Gpt::new(config, 0)?;
+/// let out = generate_ids(&model, &[1, 2, 3], &GenerationConfig::sampling(5, 0.8, 42), |_| std::ops::ControlFlow::Continue(()))?;
+/// assert_eq!(out.tokens.len(), 5);
+/// # Ok::<(), malmoi_transformer::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Input`] for an empty prompt or ids outside the vocabulary; [`Error::Config`]
+/// for knobs out of range; [`Error::NonFinite`] for NaN logits.
+pub fn generate_ids(
+    model: &(impl CausalLm + ?Sized),
+    prompt: &[usize],
+    config: &GenerationConfig,
+    mut on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
+) -> Result<Generation> {
+    config.validate()?;
+    if prompt.is_empty() {
+        return Err(Error::Input("empty prompt: give at least one token (e.g. <|endoftext|>)".into()));
+    }
+    if let Some(&bad) = prompt.iter().find(|&&id| id >= model.vocab_size()) {
+        return Err(Error::Input(format!("token id {bad} outside the vocabulary of {}", model.vocab_size())));
+    }
+    let prompt = &prompt[prompt.len().saturating_sub(model.context_size())..];
+    if config.num_beams > 1 {
+        return beam::search(model, prompt, config, on_token);
+    }
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut context = prompt.to_vec();
+    let mut cache = model.new_cache(1);
+    let mut step_logits = prefill(model, &context, &mut cache)?;
+    let mut tokens = Vec::new();
+    let mut generated = Vec::new();
+    let finish_reason = loop {
+        if tokens.len() == config.max_new_tokens {
+            break FinishReason::Length;
+        }
+        logits::process(&mut step_logits, &context, &generated, config);
+        let token = choose(&step_logits, config, &mut rng)?;
+        let id = token.id;
+        context.push(id);
+        generated.push(id);
+        let flow = on_token(&token);
+        tokens.push(token);
+        if flow.is_break() {
+            break FinishReason::Cancelled;
+        }
+        if config.is_eos(id) {
+            break FinishReason::Eos;
+        }
+        if tokens.len() < config.max_new_tokens {
+            step_logits = step(model, &context, &mut cache)?;
+        }
+    };
+    Ok(Generation { tokens, finish_reason })
+}
+
 impl Gpt {
-    /// Continues `prompt` as `config` says; `on_token` sees each token as it is chosen and can
-    /// stop the generation by returning [`ControlFlow::Break`]. Beam search reports its tokens
-    /// once the best hypothesis is known.
-    ///
-    /// Runs in inference whatever the model's mode. The same seed gives the same output.
-    ///
-    /// ```
-    /// use malmoi_transformer::{Gpt, GptConfig, generation::GenerationConfig};
-    /// let config = GptConfig { vocab_size: 30, block_size: 16, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
-    /// let model = Gpt::new(config, 0)?;
-    /// let out = model.generate_ids(&[1, 2, 3], &GenerationConfig::sampling(5, 0.8, 42), |_| std::ops::ControlFlow::Continue(()))?;
-    /// assert_eq!(out.tokens.len(), 5);
-    /// # Ok::<(), malmoi_transformer::Error>(())
-    /// ```
+    /// [`generate_ids`] with this model.
     ///
     /// # Errors
-    /// [`Error::Input`] for an empty prompt or ids outside the vocabulary; [`Error::Config`]
-    /// for knobs out of range; [`Error::NonFinite`] for NaN logits.
+    /// As [`generate_ids`].
     pub fn generate_ids(
         &self,
         prompt: &[usize],
         config: &GenerationConfig,
-        mut on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
+        on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
     ) -> Result<Generation> {
-        config.validate()?;
-        if prompt.is_empty() {
-            return Err(Error::Input("empty prompt: give at least one token (e.g. <|endoftext|>)".into()));
-        }
-        if let Some(&bad) = prompt.iter().find(|&&id| id >= self.config().vocab_size) {
-            return Err(Error::Input(format!("token id {bad} outside the vocabulary of {}", self.config().vocab_size)));
-        }
-        let prompt = &prompt[prompt.len().saturating_sub(self.config().block_size)..];
-        if config.num_beams > 1 {
-            return beam::search(self, prompt, config, on_token);
-        }
-        let mut rng = StdRng::seed_from_u64(config.seed);
-        let mut context = prompt.to_vec();
-        let mut cache = self.new_cache(1);
-        let mut step_logits = self.prefill(&context, &mut cache)?;
-        let mut tokens = Vec::new();
-        let mut generated = Vec::new();
-        let finish_reason = loop {
-            if tokens.len() == config.max_new_tokens {
-                break FinishReason::Length;
-            }
-            logits::process(&mut step_logits, &context, &generated, config);
-            let token = choose(&step_logits, config, &mut rng)?;
-            let id = token.id;
-            context.push(id);
-            generated.push(id);
-            let flow = on_token(&token);
-            tokens.push(token);
-            if flow.is_break() {
-                break FinishReason::Cancelled;
-            }
-            if config.eos_token_id == Some(id) {
-                break FinishReason::Eos;
-            }
-            if tokens.len() < config.max_new_tokens {
-                step_logits = self.step(&context, &mut cache)?;
-            }
-        };
-        Ok(Generation { tokens, finish_reason })
+        generate_ids(self, prompt, config, on_token)
     }
+}
 
-    /// Fills an empty `cache` with `ids` and returns the logits after the last one.
-    fn prefill(&self, ids: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let ids = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
-        let logits = self.forward_cached(&ids, cache)?;
-        Ok(Gpt::last_logits(&logits).row(0).to_vec())
-    }
+/// Fills an empty `cache` with `ids` and returns the logits after the last one.
+fn prefill(model: &(impl CausalLm + ?Sized), ids: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
+    let ids = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
+    let logits = model.forward_cached(&ids, cache)?;
+    Ok(last_logits(&logits).row(0).to_vec())
+}
 
-    /// Logits after the last token of `context`, whose earlier tokens are in `cache`; a full
-    /// context is recomputed over its last `block_size` tokens.
-    fn step(&self, context: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let block = self.config().block_size;
-        if cache.len() < block {
-            return self.prefill(&context[context.len() - 1..], cache);
-        }
-        *cache = self.new_cache(1);
-        self.prefill(&context[context.len() - block..], cache)
+/// Logits after the last token of `context`, whose earlier tokens are in `cache`; a full
+/// context is recomputed over its last `context_size` tokens.
+fn step(model: &(impl CausalLm + ?Sized), context: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
+    let block = model.context_size();
+    if cache.len() < block {
+        return prefill(model, &context[context.len() - 1..], cache);
     }
+    *cache = model.new_cache(1);
+    prefill(model, &context[context.len() - block..], cache)
 }
 
 /// Picks the next token from processed logits: the argmax, or a draw.
@@ -193,7 +210,8 @@ fn top_alternatives(log_probs: &[f64], k: usize) -> Vec<(usize, f64)> {
     if k == 0 {
         return Vec::new();
     }
-    let mut ranked: Vec<(usize, f64)> = log_probs.iter().copied().enumerate().filter(|(_, lp)| lp.is_finite()).collect();
+    let mut ranked: Vec<(usize, f64)> =
+        log_probs.iter().copied().enumerate().filter(|(_, lp)| lp.is_finite()).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(k);
     ranked

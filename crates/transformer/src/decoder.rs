@@ -1,0 +1,571 @@
+//! [`Decoder`]: the decoder-only Transformer of today's open models — rotary positions,
+//! grouped-query attention, RMSNorm or LayerNorm, a SwiGLU or GELU MLP, sequential or
+//! parallel residuals. One struct runs Llama, Qwen2, Mistral and GPT-NeoX; the checkpoint
+//! readers ([`crate::llama`], [`crate::gpt_neox`]) map their configs and tensor names onto it.
+//!
+//! ```text
+//! ids (B, T) → embed → n_layer × [x + attn(norm₁(x)) ; + mlp(norm₂(·))] → norm → lm_head → logits
+//! attn: q, k, v projections → RoPE on q, k → causal attention (kv heads shared by groups of
+//!       query heads) → o_proj
+//! mlp:  down(silu(gate(x)) ⊙ up(x))  (SwiGLU)   or   fc_out(gelu(fc_in(x)))
+//! ```
+//!
+//! The layers are built from a checkpoint's named tensors through a [`VarBuilder`]: nothing is
+//! initialised at random before loading, and the parameter count follows from the config.
+
+use ndarray::{Array2, Array3, Array4, ArrayD, Axis, Ix3, Ix4};
+
+use malmoi_tensor::kernels::{AttentionMask, attention_forward};
+use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, RmsNorm, prefixed};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
+
+use crate::attention::{KvCache, LayerCache, attend, merge_heads};
+use crate::causal_lm::CausalLm;
+use crate::error::{Error, Result};
+use crate::gpt::IGNORE_INDEX;
+use crate::rope::{Rope, Rotation};
+
+/// Which normalisation the layers use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NormKind {
+    /// `x / rms(x) · w` (Llama, Qwen2, Mistral).
+    Rms,
+    /// LayerNorm with weight and bias (GPT-NeoX).
+    Layer,
+}
+
+/// The feed-forward network's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlpKind {
+    /// `down(silu(gate(x)) ⊙ up(x))`.
+    SwiGlu,
+    /// `out(gelu(in(x)))` with the exact GELU.
+    Gelu,
+    /// `out(gelu(in(x)))` with GELU's tanh approximation.
+    GeluTanh,
+}
+
+/// How queries, keys and values are projected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkvLayout {
+    /// Three projections `q_proj`, `k_proj`, `v_proj` (Llama).
+    Separate,
+    /// One projection whose output holds, head after head, that head's query, key and value
+    /// (GPT-NeoX's `query_key_value`).
+    FusedPerHead,
+}
+
+/// The shape of a [`Decoder`], independent of any checkpoint's key names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecoderConfig {
+    /// Number of token ids.
+    pub vocab_size: usize,
+    /// Width of the residual stream.
+    pub hidden_size: usize,
+    /// Width of the MLP's inner layer.
+    pub intermediate_size: usize,
+    /// Number of layers.
+    pub num_layers: usize,
+    /// Query heads per layer.
+    pub num_heads: usize,
+    /// Key/value heads per layer (a divisor of `num_heads`; fewer is grouped-query attention).
+    pub num_kv_heads: usize,
+    /// Channels per head.
+    pub head_dim: usize,
+    /// The longest sequence the model takes.
+    pub max_positions: usize,
+    /// Normalisation and its epsilon.
+    pub norm: NormKind,
+    /// The norms' epsilon.
+    pub norm_eps: f32,
+    /// The MLP.
+    pub mlp: MlpKind,
+    /// How q, k, v are projected.
+    pub qkv: QkvLayout,
+    /// Biases on the q, k, v projections.
+    pub qkv_bias: bool,
+    /// A bias on the attention's output projection.
+    pub o_bias: bool,
+    /// Biases in the MLP.
+    pub mlp_bias: bool,
+    /// `x + attn(norm₁(x)) + mlp(norm₂(x))` instead of two residual steps (GPT-NeoX).
+    pub parallel_residual: bool,
+    /// The output layer shares the embedding's weight.
+    pub tie_word_embeddings: bool,
+    /// Rotary position embedding.
+    pub rope: Rope,
+}
+
+impl DecoderConfig {
+    /// Checks that the sizes fit together.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero size or heads that do not group.
+    pub fn validate(&self) -> Result<()> {
+        let sizes = [self.vocab_size, self.hidden_size, self.intermediate_size, self.num_layers, self.num_heads];
+        if sizes.contains(&0) || self.num_kv_heads == 0 || self.head_dim == 0 || self.max_positions == 0 {
+            return Err(Error::Config(format!("a size is zero: {self:?}")));
+        }
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
+            return Err(Error::Config(format!(
+                "{} attention heads do not group into {} key/value heads",
+                self.num_heads, self.num_kv_heads
+            )));
+        }
+        if self.qkv == QkvLayout::FusedPerHead && self.num_kv_heads != self.num_heads {
+            return Err(Error::Config("a fused per-head projection has as many key/value heads as heads".into()));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err(Error::Config(format!("norm epsilon {}", self.norm_eps)));
+        }
+        Ok(())
+    }
+
+    /// The number of weights the config describes (what the checkpoint must hold), saturating.
+    pub fn num_parameters(&self) -> u64 {
+        let n = |x: usize| x as u64;
+        let (c, heads, kv, hd, inner) =
+            (n(self.hidden_size), n(self.num_heads), n(self.num_kv_heads), n(self.head_dim), n(self.intermediate_size));
+        let q = heads.saturating_mul(hd);
+        let k = kv.saturating_mul(hd);
+        let attention = c.saturating_mul(q + 2 * k).saturating_add(q.saturating_mul(c));
+        let attention_bias = if self.qkv_bias { q + 2 * k } else { 0 } + if self.o_bias { c } else { 0 };
+        let mlp_matrices = if self.mlp == MlpKind::SwiGlu { 3 } else { 2 };
+        let mlp = c.saturating_mul(inner).saturating_mul(mlp_matrices);
+        let mlp_bias = if self.mlp_bias { inner * (mlp_matrices - 1) + c } else { 0 };
+        let norms = if self.norm == NormKind::Layer { 4 * c } else { 2 * c };
+        let layer = attention.saturating_add(attention_bias).saturating_add(mlp).saturating_add(mlp_bias) + norms;
+        let embeddings = n(self.vocab_size).saturating_mul(c);
+        let head = if self.tie_word_embeddings { 0 } else { embeddings };
+        let final_norm = if self.norm == NormKind::Layer { 2 * c } else { c };
+        layer
+            .saturating_mul(n(self.num_layers))
+            .saturating_add(embeddings)
+            .saturating_add(head)
+            .saturating_add(final_norm)
+    }
+}
+
+/// The tensor names of one checkpoint family, relative to the layer or model prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorNames {
+    /// The token embedding (`model.embed_tokens`).
+    pub embed: &'static str,
+    /// The layer list (`model.layers`); layer `i` is `{layers}.{i}`.
+    pub layers: &'static str,
+    /// The final norm (`model.norm`).
+    pub final_norm: &'static str,
+    /// The output layer (`lm_head`).
+    pub lm_head: &'static str,
+    /// In a layer: the attention's norm.
+    pub attn_norm: &'static str,
+    /// In a layer: the MLP's norm.
+    pub mlp_norm: &'static str,
+    /// In a layer: the attention module.
+    pub attn: &'static str,
+    /// In the attention: `[q, k, v]` names, or one fused name first.
+    pub qkv: [&'static str; 3],
+    /// In the attention: the output projection.
+    pub o_proj: &'static str,
+    /// In a layer: the MLP module.
+    pub mlp: &'static str,
+    /// In the MLP: `[gate, up, down]` (SwiGLU) or `[in, out, _]`.
+    pub mlp_proj: [&'static str; 3],
+}
+
+/// Grouped-query causal self-attention with rotary positions.
+#[derive(Debug, Clone)]
+pub struct RotaryAttention {
+    /// The q, k, v projections (one fused projection in `FusedPerHead` layout).
+    pub qkv: Vec<Linear>,
+    /// The output projection.
+    pub o_proj: Linear,
+    layout: QkvLayout,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl RotaryAttention {
+    /// `x (B, T, C) → (B, T, C)` for the positions `rotation` covers; with a `cache` the new keys
+    /// and values are appended and the queries attend to everything cached.
+    ///
+    /// # Errors
+    /// Shape errors; a full cache.
+    pub fn forward(&self, x: &Tensor, rotation: &Rotation, cache: Option<&mut LayerCache>) -> Result<Tensor> {
+        let (q, k, v) = self.project(x)?;
+        let (q, k) = (rotation.apply(&q)?, rotation.apply(&k)?);
+        let mask = AttentionMask { key_padding: None, causal: true };
+        let y = match cache {
+            None => attend(&q, &repeat_kv(&k, self.groups())?, &repeat_kv(&v, self.groups())?, &mask, false)?.0,
+            Some(cache) => {
+                cache.append(view4(&k.data()), view4(&v.data()))?;
+                let (keys, values) = cache.filled();
+                let groups = self.groups();
+                let (keys, values) = (expand_heads(keys, groups), expand_heads(values, groups));
+                let (out, _) = attention_forward(view4(&q.data()), keys.view(), values.view(), &mask, None)?;
+                Tensor::constant(out.into_dyn())
+            }
+        };
+        Ok(self.o_proj.forward(&merge_heads(&y)?)?)
+    }
+
+    fn groups(&self) -> usize {
+        self.num_heads / self.num_kv_heads
+    }
+
+    /// Queries `(B, heads, T, hd)`, keys and values `(B, kv_heads, T, hd)`.
+    fn project(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let shape = x.shape();
+        let [b, t, _] = shape[..] else { return Err(Error::Input(format!("expected (B, T, C), got {shape:?}"))) };
+        let hd = self.head_dim;
+        // (B, T, n·w) → (B, n, T, w)
+        let heads =
+            |y: Tensor, n: usize, w: usize| -> Result<Tensor> { Ok(y.reshape(&[b, t, n, w])?.permute(&[0, 2, 1, 3])?) };
+        match self.layout {
+            QkvLayout::Separate => Ok((
+                heads(self.qkv[0].forward(x)?, self.num_heads, hd)?,
+                heads(self.qkv[1].forward(x)?, self.num_kv_heads, hd)?,
+                heads(self.qkv[2].forward(x)?, self.num_kv_heads, hd)?,
+            )),
+            QkvLayout::FusedPerHead => {
+                // Per token: nh blocks of [q, k, v], each of width hd.
+                let qkv = heads(self.qkv[0].forward(x)?, self.num_heads, 3 * hd)?;
+                Ok((qkv.narrow(-1, 0, hd)?, qkv.narrow(-1, hd, hd)?, qkv.narrow(-1, 2 * hd, hd)?))
+            }
+        }
+    }
+
+    fn named_parameters(&self, names: &TensorNames) -> Vec<(String, Tensor)> {
+        let mut params = Vec::new();
+        for (linear, name) in self.qkv.iter().zip(names.qkv) {
+            params.extend(prefixed(name, linear.named_parameters()));
+        }
+        params.extend(prefixed(names.o_proj, self.o_proj.named_parameters()));
+        params
+    }
+}
+
+/// The feed-forward network.
+#[derive(Debug, Clone)]
+pub struct DecoderMlp {
+    /// `[gate, up, down]` for SwiGLU, `[in, out]` otherwise.
+    pub proj: Vec<Linear>,
+    kind: MlpKind,
+}
+
+impl DecoderMlp {
+    /// `x (…, C) → (…, C)`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self.kind {
+            MlpKind::SwiGlu => {
+                let gated = self.proj[0].forward(x)?.silu().mul(&self.proj[1].forward(x)?)?;
+                self.proj[2].forward(&gated)?
+            }
+            MlpKind::Gelu => self.proj[1].forward(&self.proj[0].forward(x)?.gelu())?,
+            MlpKind::GeluTanh => self.proj[1].forward(&self.proj[0].forward(x)?.gelu_tanh())?,
+        })
+    }
+
+    fn named_parameters(&self, names: &TensorNames) -> Vec<(String, Tensor)> {
+        self.proj.iter().zip(names.mlp_proj).flat_map(|(l, name)| prefixed(name, l.named_parameters())).collect()
+    }
+}
+
+/// A normalisation layer of either kind.
+#[derive(Debug, Clone)]
+pub enum Norm {
+    /// RMSNorm.
+    Rms(RmsNorm),
+    /// LayerNorm.
+    Layer(LayerNorm),
+}
+
+impl Norm {
+    /// Normalises `x (…, C)`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Norm::Rms(n) => n.forward(x)?,
+            Norm::Layer(n) => n.forward(x)?,
+        })
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        match self {
+            Norm::Rms(n) => n.named_parameters(),
+            Norm::Layer(n) => n.named_parameters(),
+        }
+    }
+}
+
+/// One decoder layer.
+#[derive(Debug, Clone)]
+pub struct DecoderLayer {
+    /// Norm before the attention.
+    pub attn_norm: Norm,
+    /// Self-attention.
+    pub attn: RotaryAttention,
+    /// Norm before the MLP.
+    pub mlp_norm: Norm,
+    /// Feed-forward network.
+    pub mlp: DecoderMlp,
+    parallel_residual: bool,
+}
+
+impl DecoderLayer {
+    fn forward(&self, x: &Tensor, rotation: &Rotation, cache: Option<&mut LayerCache>) -> Result<Tensor> {
+        let attended = self.attn.forward(&self.attn_norm.forward(x)?, rotation, cache)?;
+        if self.parallel_residual {
+            let mlp = self.mlp.forward(&self.mlp_norm.forward(x)?)?;
+            return Ok(x.add(&attended)?.add(&mlp)?);
+        }
+        let x = x.add(&attended)?;
+        Ok(x.add(&self.mlp.forward(&self.mlp_norm.forward(&x)?)?)?)
+    }
+
+    fn named_parameters(&self, names: &TensorNames) -> Vec<(String, Tensor)> {
+        let mut params = prefixed(names.attn_norm, self.attn_norm.named_parameters());
+        params.extend(prefixed(names.attn, self.attn.named_parameters(names)));
+        params.extend(prefixed(names.mlp_norm, self.mlp_norm.named_parameters()));
+        params.extend(prefixed(names.mlp, self.mlp.named_parameters(names)));
+        params
+    }
+}
+
+/// A decoder-only language model with rotary positions (Llama, Qwen2, Mistral, GPT-NeoX).
+#[derive(Debug)]
+pub struct Decoder {
+    config: DecoderConfig,
+    names: TensorNames,
+    /// Token embeddings `(vocab, C)`.
+    pub embed: Embedding,
+    /// The layers.
+    pub layers: Vec<DecoderLayer>,
+    /// The final norm.
+    pub norm: Norm,
+    /// The output layer; shares `embed`'s weight when embeddings are tied.
+    pub lm_head: Linear,
+}
+
+impl Decoder {
+    /// Builds the model from the named tensors in `vb`, named as `names` says, and checks
+    /// that nothing in the checkpoint is left over (except what `ignorable` accepts, such as
+    /// stored rotary buffers).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config; [`Error::Tensor`] for a missing tensor or one
+    /// of another shape; [`Error::UnexpectedTensor`] for a tensor the model has no place for.
+    pub fn from_var_builder(
+        config: DecoderConfig,
+        names: TensorNames,
+        vb: &VarBuilder,
+        ignorable: impl Fn(&str) -> bool,
+    ) -> Result<Self> {
+        config.validate()?;
+        let c = config.hidden_size;
+        let embed =
+            Embedding::from_weights(vb.get(&[config.vocab_size, c], &format!("{}.weight", names.embed))?, None)?;
+        let layers = (0..config.num_layers)
+            .map(|i| layer(&config, &names, &vb.pp(format!("{}.{i}", names.layers))))
+            .collect::<Result<Vec<_>>>()?;
+        let norm = norm(&config, &vb.pp(names.final_norm))?;
+        let lm_head = if config.tie_word_embeddings && !vb.contains(&format!("{}.weight", names.lm_head)) {
+            Linear { weight: embed.weight.clone(), bias: None }
+        } else {
+            linear(&vb.pp(names.lm_head), c, config.vocab_size, false)?
+        };
+        if let Some(extra) = vb.unused().into_iter().find(|n| !ignorable(n)) {
+            let path = vb.paths().first().cloned().unwrap_or_default();
+            return Err(Error::UnexpectedTensor { path, name: extra });
+        }
+        Ok(Decoder { config, names, embed, layers, norm, lm_head })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Logits `(B, T, vocab)` for `ids (B, T)` and, given `targets`, the mean cross-entropy
+    /// over the targets that are not [`IGNORE_INDEX`] (training path: gradients recorded).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an empty batch, `T` past the context or ids out of range;
+    /// [`Error::NonFinite`] for a NaN or infinite loss.
+    pub fn forward(&self, ids: &Array2<usize>, targets: Option<&Array2<usize>>) -> Result<(Tensor, Option<Tensor>)> {
+        self.check_ids(ids, 0)?;
+        let mut x = self.embed.forward(&ids.clone().into_dyn())?;
+        let rotation = self.config.rope.rotation(0, ids.ncols());
+        for layer in &self.layers {
+            x = layer.forward(&x, &rotation, None)?;
+        }
+        let logits = self.lm_head.forward(&self.norm.forward(&x)?)?;
+        let Some(targets) = targets else { return Ok((logits, None)) };
+        if targets.dim() != ids.dim() {
+            return Err(Error::Input(format!("targets {:?} do not match ids {:?}", targets.dim(), ids.dim())));
+        }
+        let loss = logits.cross_entropy(&targets.clone().into_dyn(), Some(IGNORE_INDEX))?;
+        if !loss.item()?.is_finite() {
+            return Err(Error::NonFinite("loss".into()));
+        }
+        Ok((logits, Some(loss)))
+    }
+
+    fn check_ids(&self, ids: &Array2<usize>, start: usize) -> Result<()> {
+        let (b, t) = ids.dim();
+        if b == 0 || t == 0 {
+            return Err(Error::Input(format!("empty batch of ids {:?}", ids.dim())));
+        }
+        if start + t > self.config.max_positions {
+            let max = self.config.max_positions;
+            return Err(Error::Input(format!("{} positions exceed the context of {max} tokens", start + t)));
+        }
+        Ok(())
+    }
+}
+
+impl CausalLm for Decoder {
+    fn vocab_size(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    fn context_size(&self) -> usize {
+        self.config.max_positions
+    }
+
+    fn new_cache(&self, batch: usize) -> KvCache {
+        let c = &self.config;
+        KvCache::new(c.num_layers, batch, c.num_kv_heads, c.max_positions, c.head_dim)
+    }
+
+    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+        let start = cache.len();
+        self.check_ids(ids, start)?;
+        if cache.batch() != ids.nrows() {
+            return Err(Error::Input(format!("cache batch differs from the {} sequences given", ids.nrows())));
+        }
+        no_grad(|| {
+            let mut x = self.embed.forward(&ids.clone().into_dyn())?;
+            let rotation = self.config.rope.rotation(start, ids.ncols());
+            for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
+                x = layer.forward(&x, &rotation, Some(layer_cache))?;
+            }
+            let logits = self.lm_head.forward(&self.norm.forward(&x)?)?.to_array();
+            Ok(logits.into_dimensionality::<Ix3>().expect("(B, T, vocab)"))
+        })
+    }
+}
+
+impl Module for Decoder {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let names = &self.names;
+        let mut params = prefixed(names.embed, self.embed.named_parameters());
+        for (i, layer) in self.layers.iter().enumerate() {
+            params.extend(prefixed(&format!("{}.{i}", names.layers), layer.named_parameters(names)));
+        }
+        params.extend(prefixed(names.final_norm, self.norm.named_parameters()));
+        if !self.config.tie_word_embeddings {
+            params.extend(prefixed(names.lm_head, self.lm_head.named_parameters()));
+        }
+        params
+    }
+}
+
+/// One layer from the tensors under `vb` (`model.layers.{i}`).
+fn layer(config: &DecoderConfig, names: &TensorNames, vb: &VarBuilder) -> Result<DecoderLayer> {
+    let c = config.hidden_size;
+    let hd = config.head_dim;
+    let (q, kv) = (config.num_heads * hd, config.num_kv_heads * hd);
+    let attn_vb = vb.pp(names.attn);
+    let qkv = match config.qkv {
+        QkvLayout::Separate => vec![
+            linear(&attn_vb.pp(names.qkv[0]), c, q, config.qkv_bias)?,
+            linear(&attn_vb.pp(names.qkv[1]), c, kv, config.qkv_bias)?,
+            linear(&attn_vb.pp(names.qkv[2]), c, kv, config.qkv_bias)?,
+        ],
+        QkvLayout::FusedPerHead => vec![linear(&attn_vb.pp(names.qkv[0]), c, 3 * q, config.qkv_bias)?],
+    };
+    let attn = RotaryAttention {
+        qkv,
+        o_proj: linear(&attn_vb.pp(names.o_proj), q, c, config.o_bias)?,
+        layout: config.qkv,
+        num_heads: config.num_heads,
+        num_kv_heads: config.num_kv_heads,
+        head_dim: hd,
+    };
+    let mlp_vb = vb.pp(names.mlp);
+    let inner = config.intermediate_size;
+    let proj = match config.mlp {
+        MlpKind::SwiGlu => vec![
+            linear(&mlp_vb.pp(names.mlp_proj[0]), c, inner, config.mlp_bias)?,
+            linear(&mlp_vb.pp(names.mlp_proj[1]), c, inner, config.mlp_bias)?,
+            linear(&mlp_vb.pp(names.mlp_proj[2]), inner, c, config.mlp_bias)?,
+        ],
+        MlpKind::Gelu | MlpKind::GeluTanh => vec![
+            linear(&mlp_vb.pp(names.mlp_proj[0]), c, inner, config.mlp_bias)?,
+            linear(&mlp_vb.pp(names.mlp_proj[1]), inner, c, config.mlp_bias)?,
+        ],
+    };
+    Ok(DecoderLayer {
+        attn_norm: norm(config, &vb.pp(names.attn_norm))?,
+        attn,
+        mlp_norm: norm(config, &vb.pp(names.mlp_norm))?,
+        mlp: DecoderMlp { proj, kind: config.mlp },
+        parallel_residual: config.parallel_residual,
+    })
+}
+
+/// A `Linear(in → out)` from `{vb}.weight` `(out, in)` and, with `bias`, `{vb}.bias`.
+fn linear(vb: &VarBuilder, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
+    let weight = vb.get(&[out_features, in_features], "weight")?;
+    let bias = bias.then(|| vb.get(&[out_features], "bias")).transpose()?;
+    Ok(Linear::from_weights(weight, bias)?)
+}
+
+fn norm(config: &DecoderConfig, vb: &VarBuilder) -> Result<Norm> {
+    let c = config.hidden_size;
+    let weight = vb.get(&[c], "weight")?;
+    Ok(match config.norm {
+        NormKind::Rms => Norm::Rms(RmsNorm::from_weight(weight, config.norm_eps)?),
+        NormKind::Layer => Norm::Layer(LayerNorm {
+            weight: Tensor::parameter(weight),
+            bias: Tensor::parameter(vb.get(&[c], "bias")?),
+            eps: config.norm_eps,
+        }),
+    })
+}
+
+/// `(B, kv_heads, T, hd) → (B, kv_heads · groups, T, hd)`, each key/value head repeated for
+/// its group of query heads (`repeat_kv` in `transformers`), with gradients.
+fn repeat_kv(x: &Tensor, groups: usize) -> Result<Tensor> {
+    if groups == 1 {
+        return Ok(x.clone());
+    }
+    let shape = x.shape();
+    let [b, kv, t, hd] = shape[..] else { unreachable!("4-D keys") };
+    let one = x.unsqueeze(2)?;
+    let repeated = Tensor::cat(&vec![one; groups], 2)?;
+    Ok(repeated.reshape(&[b, kv * groups, t, hd])?)
+}
+
+/// [`repeat_kv`] on cached arrays (inference).
+fn expand_heads(x: ndarray::ArrayView4<f32>, groups: usize) -> Array4<f32> {
+    if groups == 1 {
+        return x.to_owned();
+    }
+    let (b, kv, t, hd) = x.dim();
+    let rows: Vec<usize> = (0..kv * groups).map(|h| h / groups).collect();
+    let expanded = x.select(Axis(1), &rows);
+    debug_assert_eq!(expanded.dim(), (b, kv * groups, t, hd));
+    expanded
+}
+
+fn view4(a: &ArrayD<f32>) -> ndarray::ArrayView4<'_, f32> {
+    a.view().into_dimensionality::<Ix4>().expect("4-D heads")
+}
