@@ -923,3 +923,37 @@ fn model_dir_configs_claiming_10e12_weights_are_refused_before_allocating() {
         assert!(bytes < 4 << 20, "{name}: {key:?} = {value}: allocated {bytes} bytes at once");
     }
 }
+
+/// The files of a pretrained Hugging Face folder as `Generator::from_pretrained` reads them.
+const PRETRAINED_FILES: [&str; 5] =
+    ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+
+/// The transformer crate's tiny `transformers`-made GPT-2 with KoGPT2's config keys, packed;
+/// and the same model with the shipped GPT's larger tokenizer (more ids than the model embeds).
+fn pretrained_seeds() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = root.join("crates/transformer/tests/fixtures/hf_models/gpt2_kogpt2_keys");
+    let plain = pack(&fixture, &PRETRAINED_FILES);
+    let mismatched = scratch("pretrained-mismatch-seed");
+    std::fs::create_dir_all(&mismatched).unwrap();
+    for file in PRETRAINED_FILES {
+        std::fs::copy(fixture.join(file), mismatched.join(file)).unwrap();
+    }
+    std::fs::copy(root.join("models/gpt/tokenizer.json"), mismatched.join("tokenizer.json")).unwrap();
+    vec![plain, pack(&mismatched, &PRETRAINED_FILES)]
+}
+
+/// A pretrained folder with any bytes in its five files — including a tokenizer whose
+/// vocabulary does not match the model's — loads or is refused, and a loaded one generates.
+#[test]
+fn fuzz_pretrained_dir() {
+    let dir = scratch("pretrained");
+    std::fs::create_dir_all(&dir).unwrap();
+    fuzz("pretrained_dir", Kind::Model, pretrained_seeds(), Vec::new(), |bytes| {
+        unpack(bytes, &dir, &PRETRAINED_FILES);
+        if let Ok(generator) = malmoi_transformer::generation::Generator::from_pretrained(&dir) {
+            let config = malmoi_transformer::generation::GenerationConfig::greedy(3);
+            let _ = generator.generate("영화가", &config);
+        }
+    });
+}
