@@ -343,3 +343,14 @@ fn pathological_lines_stay_fast_and_small() {
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
     assert!(outcome.peak_mib < 400.0, "word2vec: peak {:.0} MiB for a 20 MiB token", outcome.peak_mib);
 }
+
+/// Cases 1 and 9 (gpt): `--num-beams 10000` grew past 6 GB and did not finish; it is refused
+/// before any work, naming the bound, in bounded memory. `--samples 0` exited 0 printing
+/// nothing; it is refused by the command line.
+#[test]
+fn gpt_bounds_beams_and_samples() {
+    let outcome = run("gpt", &["--num-beams", "10000", "영화가"], None);
+    outcome.fails_with(1, &["num_beams must be 1 to 64"]);
+    assert!(outcome.peak_mib < 400.0, "{} MiB", outcome.peak_mib);
+    run("gpt", &["--samples", "0", "영화가"], None).fails_with(2, &["--samples", "1..=1000"]);
+}
