@@ -175,7 +175,6 @@ fn dir_name(dir: &Path) -> String {
         .unwrap_or_else(|| "model".into())
 }
 
-/// A conversation's messages as the template takes them.
 /// OpenAI's name of a role, as chat templates read it.
 fn role_name(role: Role) -> &'static str {
     match role {
@@ -185,6 +184,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// A conversation's messages as the template takes them.
 pub fn chat_messages(messages: &[crate::api::Message]) -> Vec<ChatMessage> {
     messages.iter().map(|m| ChatMessage::new(m.role, m.content.clone())).collect()
 }

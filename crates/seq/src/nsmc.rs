@@ -7,7 +7,10 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::sentiment::MAX_TEXT_BYTES;
+
+/// Longest text accepted for judging or training, in bytes of UTF-8 (64 KiB, about 21,000
+/// Hangul syllables; NSMC reviews have at most 140 characters).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// One labelled document: the review text and its binary label (0 negative, 1 positive).
 #[derive(Debug, Clone, PartialEq, Eq)]

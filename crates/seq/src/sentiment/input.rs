@@ -10,10 +10,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-
-/// Longest text accepted for judging or training, in bytes of UTF-8 (64 KiB, about 21,000
-/// Hangul syllables; NSMC reviews have at most 140 characters).
-pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+pub use crate::nsmc::MAX_TEXT_BYTES;
 
 /// Fails with [`Error::InvalidArgument`] naming the first text longer than [`MAX_TEXT_BYTES`]
 /// (its 0-based index in `texts`) and the bound.

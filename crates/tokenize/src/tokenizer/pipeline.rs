@@ -15,7 +15,6 @@ use super::encoding::Encoding;
 use super::error::{Result, TokenizerError};
 use super::padding::Padding;
 use super::scores::match_reference;
-use super::stream::DecodeStream;
 use super::truncation::Truncation;
 use super::untrusted::untrusted_copy;
 use super::vocabulary::Vocabulary;
@@ -227,11 +226,6 @@ impl Tokenizer {
             return Err(TokenizerError::UnknownId { id, max_token_id: self.max_token_id() });
         }
         self.inner.decode(ids, skip_special_tokens).map_err(|e| TokenizerError::tokenizers("decode", e))
-    }
-
-    /// A decoder for ids arriving one at a time (generation), emitting text only once it is final.
-    pub fn decode_stream(&self, skip_special_tokens: bool) -> DecodeStream<'_> {
-        DecodeStream::new(self, skip_special_tokens)
     }
 
     /// Whether `id` names a token (of the model or an added one).

@@ -54,8 +54,15 @@ enum State {
     Window { ids: Vec<u32>, prefix: String },
 }
 
+impl Tokenizer {
+    /// A decoder for ids arriving one at a time (generation), emitting text only once it is final.
+    pub fn decode_stream(&self, skip_special_tokens: bool) -> DecodeStream<'_> {
+        DecodeStream::new(self, skip_special_tokens)
+    }
+}
+
 impl<'t> DecodeStream<'t> {
-    pub(crate) fn new(tokenizer: &'t Tokenizer, skip_special_tokens: bool) -> Self {
+    fn new(tokenizer: &'t Tokenizer, skip_special_tokens: bool) -> Self {
         let state = if tokenizer.has_plain_byte_level_decoder() {
             State::Bytes(Vec::new())
         } else {
