@@ -25,7 +25,8 @@ llama_rope_yarn which keeps transformers 5's `rope_parameters`; expected.json na
 asserts that transformers reads each rewritten config back to the same rope parameters and logits.
 
 Models: gpt2_kogpt2_keys, gpt2_f16, llama, llama_sharded, llama_bf16, llama_rope_linear (tied embeddings),
-llama_rope_dynamic (tied), llama_rope_llama3, llama_rope_yarn, qwen2, gpt_neox_parallel, gpt_neox_sequential.
+llama_rope_dynamic (tied), llama_rope_llama3, llama_rope_yarn, qwen2, gpt_neox_parallel, gpt_neox_sequential,
+mistral.
 Weights: hf_fixtures.randomize (gain 2) so that greedy decoding varies; greedy_min_margin records the
 smallest gap between the best and second-best processed logit over the greedy steps.
 
@@ -43,8 +44,8 @@ import transformers
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForCausalLM, GenerationConfig, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig,
-                          GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
-                          Qwen2ForCausalLM)
+                          GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
+                          PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM)
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -318,6 +319,17 @@ def qwen2_model(generator, bos, eos):
     return build((config, Qwen2ForCausalLM, None), generator)
 
 
+def mistral_model(generator):
+    # A sliding window longer than every sequence here: attention is full, as malmoi caps the
+    # context at the window.
+    config = MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                           sliding_window=48, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                           rope_parameters=rope("default"), bos_token_id=1, eos_token_id=2,
+                           attn_implementation="eager")
+    return build((config, MistralForCausalLM, None), generator)
+
+
 def neox_model(generator, parallel, rotary_pct):
     config = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=4, max_position_embeddings=64, use_parallel_residual=parallel,
@@ -392,6 +404,9 @@ def main():
     for name, parallel, pct in (("gpt_neox_parallel", True, 0.25), ("gpt_neox_sequential", False, 0.5)):
         sizes[name] = save_model(name, neox_model(generator, parallel, pct), toks["neox"], dict(
             layout="gpt_neox", generation=neox_gen, max_length=64))
+    # Last, so the random draws of every fixture above stay what they were.
+    sizes["mistral"] = save_model("mistral", mistral_model(generator), toks["llama"], dict(llama_spec, notes=[
+        "MistralForCausalLM with sliding_window 48, longer than every sequence here."]))
     print(f"total {sum(sizes.values()) / 1024:.1f} KiB")
 
 
