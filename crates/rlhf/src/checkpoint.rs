@@ -13,7 +13,6 @@ use malmoi_tensor::optim::{Optimizer, OptimizerState};
 use malmoi_transformer::train::Checkpoints;
 
 use crate::error::{Error, Result};
-use crate::fit::save_parameters;
 
 const PARAMETERS_FILE: &str = "parameters.safetensors";
 const STATE_FILE: &str = "state.json";
@@ -65,4 +64,14 @@ pub(crate) fn other_config(folder: &Path) -> Error {
 
 fn optimizer_file(i: usize) -> String {
     format!("optimizer-{i}.safetensors")
+}
+
+/// Saves named parameters as one safetensors file (atomically).
+///
+/// # Errors
+/// Write errors.
+pub fn save_parameters(path: &Path, params: &[(String, Tensor)]) -> Result<()> {
+    let arrays: Vec<(String, ndarray::ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
+    checkpoint::save(path, arrays.iter().map(|(n, a)| (n.as_str(), a)), &std::collections::BTreeMap::new())?;
+    Ok(())
 }

@@ -20,6 +20,7 @@ use malmoi_tensor::{Tensor, clip_grad_norm};
 use malmoi_transformer::train::{Checkpoints, RunOptions, optimizer_groups};
 
 use crate::checkpoint;
+pub use crate::checkpoint::save_parameters;
 use crate::error::{Error, Result};
 
 /// The knobs of a supervised run.
@@ -283,16 +284,6 @@ fn resume<O: Objective>(
     }
     checkpoint::load_weights(folder, &objective.parameters(), &mut optimizers)?;
     Ok(state)
-}
-
-/// Saves named parameters as one safetensors file (atomically).
-///
-/// # Errors
-/// Write errors.
-pub fn save_parameters(path: &Path, params: &[(String, Tensor)]) -> Result<()> {
-    let arrays: Vec<(String, ndarray::ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
-    malmoi_tensor::checkpoint::save(path, arrays.iter().map(|(n, a)| (n.as_str(), a)), &BTreeMap::new())?;
-    Ok(())
 }
 
 /// A progress bar over `steps` (hidden unless `visible`).

@@ -559,11 +559,8 @@ fn expand_heads(x: ndarray::ArrayView4<f32>, groups: usize) -> Array4<f32> {
     if groups == 1 {
         return x.to_owned();
     }
-    let (b, kv, t, hd) = x.dim();
-    let rows: Vec<usize> = (0..kv * groups).map(|h| h / groups).collect();
-    let expanded = x.select(Axis(1), &rows);
-    debug_assert_eq!(expanded.dim(), (b, kv * groups, t, hd));
-    expanded
+    let rows: Vec<usize> = (0..x.dim().1 * groups).map(|h| h / groups).collect();
+    x.select(Axis(1), &rows)
 }
 
 fn view4(a: &ArrayD<f32>) -> ndarray::ArrayView4<'_, f32> {

@@ -44,8 +44,9 @@ use malmoi_transformer::train::{Checkpoints, RunOptions, optimizer_groups};
 
 use crate::batch::{PolicyOutput, ResponseBatch, Sequence, entropy, policy_forward};
 use crate::checkpoint;
+use crate::checkpoint::save_parameters;
 use crate::error::{Error, Result};
-use crate::fit::{progress_bar, save_parameters};
+use crate::fit::progress_bar;
 use crate::losses::{gae, ppo_policy_loss, ppo_value_loss, whiten};
 use rollout::mix;
 
