@@ -8,8 +8,9 @@
 //! Encoding and decoding run Hugging Face's `tokenizers` crate through `tokenizer::Tokenizer`
 //! (docs/architecture.md compares it with the byte-level BPE malmoi had before).
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::tokenize::bpe::BpeTrainer;
@@ -20,19 +21,12 @@ const TRAIN_LINES: usize = 100_000;
 /// Lines encoded per iteration.
 const ENCODE_LINES: usize = 20_000;
 
-fn nsmc_lines() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nsmc/reviews_unlabeled.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the bench needs ../shared/data beside the repository)", path.display()));
-    text.lines().take(TRAIN_LINES).map(str::to_owned).collect()
-}
-
 fn trainer() -> BpeTrainer {
     BpeTrainer::new().vocab_size(8000).min_frequency(2).special_tokens(["<pad>", "<unk>", "</s>", "<mask>"])
 }
 
 fn encode(c: &mut Criterion) {
-    let lines = nsmc_lines();
+    let lines = common::nsmc_lines(TRAIN_LINES);
     let tokenizer: Tokenizer = trainer().train(&lines).expect("training on NSMC");
     let batch = &lines[..ENCODE_LINES];
     let tokens: usize = tokenizer.encode_batch_ids(batch, true).expect("encoding NSMC").iter().map(Vec::len).sum();
@@ -53,7 +47,7 @@ fn encode(c: &mut Criterion) {
 }
 
 fn decode(c: &mut Criterion) {
-    let lines = nsmc_lines();
+    let lines = common::nsmc_lines(TRAIN_LINES);
     let tokenizer: Tokenizer = trainer().train(&lines[..20_000]).expect("training on NSMC");
     let ids = tokenizer.encode_batch_ids(&lines[..ENCODE_LINES], true).expect("encoding NSMC");
     let tokens: usize = ids.iter().map(Vec::len).sum();
@@ -80,7 +74,7 @@ fn decode(c: &mut Criterion) {
 }
 
 fn train(c: &mut Criterion) {
-    let lines = nsmc_lines();
+    let lines = common::nsmc_lines(TRAIN_LINES);
     let mut group = c.benchmark_group("bpe_train_nsmc");
     group.sample_size(10);
     let lines_20k = &lines[..20_000];

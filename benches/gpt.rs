@@ -28,7 +28,15 @@ const BLOCK: usize = 256;
 const NEW_TOKENS: usize = 128;
 
 fn nanogpt_char() -> GptConfig {
-    GptConfig { vocab_size: 65, block_size: BLOCK, n_layer: 6, n_head: 6, n_embd: 384, dropout: 0.0, ..GptConfig::default() }
+    GptConfig {
+        vocab_size: 65,
+        block_size: BLOCK,
+        n_layer: 6,
+        n_head: 6,
+        n_embd: 384,
+        dropout: 0.0,
+        ..GptConfig::default()
+    }
 }
 
 fn ids(batch: usize, len: usize, salt: usize) -> Array2<usize> {
@@ -37,7 +45,10 @@ fn ids(batch: usize, len: usize, salt: usize) -> Array2<usize> {
 
 fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("gpt_train_step");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements((BATCH * BLOCK) as u64));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements((BATCH * BLOCK) as u64));
     let model = Gpt::new(nanogpt_char(), 0).unwrap();
     let mut optimizer = AdamW::new(model.named_parameters(), 3e-4).unwrap();
     let (x, y) = (ids(BATCH, BLOCK, 0), ids(BATCH, BLOCK, 1));

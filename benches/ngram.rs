@@ -6,34 +6,13 @@
 //! The full-size run (3-gram over the 617k training reviews' morphemes) is `examples/lm.rs`;
 //! its figures and the reference tool's are in docs/performance.md.
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::lm::{NgramBuilder, Smoothing};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-fn sentences() -> Vec<Vec<String>> {
-    let mut rng = StdRng::seed_from_u64(11);
-    let types = 20_000;
-    let harmonic: Vec<f64> = (1..=types)
-        .scan(0.0, |acc, k| {
-            *acc += 1.0 / k as f64;
-            Some(*acc)
-        })
-        .collect();
-    let total = harmonic[types - 1];
-    let (mut words, mut out) = (0, Vec::new());
-    while words < 500_000 {
-        let len = rng.random_range(5..30);
-        words += len;
-        out.push(
-            (0..len).map(|_| format!("w{}", harmonic.partition_point(|&h| h < rng.random::<f64>() * total))).collect(),
-        );
-    }
-    out
-}
 
 fn ngram(c: &mut Criterion) {
-    let sentences = sentences();
+    let sentences = common::zipf_sentences(11, 20_000, 500_000);
     let tokens: usize = sentences.iter().map(Vec::len).sum();
     let mut group = c.benchmark_group("ngram");
     group.sample_size(10).throughput(Throughput::Elements(tokens as u64));

@@ -6,8 +6,9 @@
 //! Throughput is in input bytes (cleaning, jamo), tokens (`FreqDist`, Keras) or words placed
 //! (word cloud); docs/hardening.md records a run.
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::tokenize::encoding::{PadOptions, Tokenizer, pad_sequences};
@@ -16,13 +17,6 @@ use malmoi::tokenize::{FreqDist, WordCloud};
 
 /// Reviews used per iteration.
 const LINES: usize = 20_000;
-
-fn nsmc_lines() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nsmc/reviews_unlabeled.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the bench needs ../shared/data beside the repository)", path.display()));
-    text.lines().take(LINES).map(str::to_owned).collect()
-}
 
 fn bytes(lines: &[String]) -> u64 {
     lines.iter().map(|l| l.len() as u64).sum()
@@ -34,7 +28,7 @@ fn tokens(lines: &[String]) -> Vec<Vec<String>> {
 }
 
 fn cleaning(c: &mut Criterion) {
-    let lines = nsmc_lines();
+    let lines = common::nsmc_lines(LINES);
     let mut group = c.benchmark_group("clean_nsmc_20k_lines");
     group.throughput(Throughput::Bytes(bytes(&lines)));
     group.bench_function("clean_hangul", |b| {
@@ -48,7 +42,7 @@ fn cleaning(c: &mut Criterion) {
 }
 
 fn jamo(c: &mut Criterion) {
-    let lines = nsmc_lines();
+    let lines = common::nsmc_lines(LINES);
     let decomposed: Vec<String> = lines.iter().map(|l| decompose(l)).collect();
     let mut group = c.benchmark_group("jamo_nsmc_20k_lines");
     group.throughput(Throughput::Bytes(bytes(&lines)));
@@ -61,7 +55,7 @@ fn jamo(c: &mut Criterion) {
 }
 
 fn freq_dist(c: &mut Criterion) {
-    let docs = tokens(&nsmc_lines());
+    let docs = tokens(&common::nsmc_lines(LINES));
     let count: usize = docs.iter().map(Vec::len).sum();
     let mut group = c.benchmark_group("freqdist_nsmc_20k_lines");
     group.throughput(Throughput::Elements(count as u64));
@@ -81,7 +75,7 @@ fn freq_dist(c: &mut Criterion) {
 }
 
 fn keras(c: &mut Criterion) {
-    let docs = tokens(&nsmc_lines());
+    let docs = tokens(&common::nsmc_lines(LINES));
     let count: usize = docs.iter().map(Vec::len).sum();
     let mut fitted = Tokenizer::new().with_oov_token("<OOV>");
     fitted.fit_on_texts(&docs);
@@ -105,7 +99,7 @@ fn keras(c: &mut Criterion) {
 
 fn word_cloud(c: &mut Criterion) {
     let mut fd = FreqDist::new();
-    tokens(&nsmc_lines()).iter().flatten().for_each(|t| fd.add(t));
+    tokens(&common::nsmc_lines(LINES)).iter().flatten().for_each(|t| fd.add(t));
     let mut group = c.benchmark_group("wordcloud_nsmc_20k_lines");
     group.sample_size(10);
     for max_words in [50, 200] {

@@ -10,6 +10,9 @@
 //! MALMOI_TOKENS=/tmp/nsmc_train_tokens.txt cargo bench --bench vectorize
 //! ```
 
+mod common;
+
+use common::Zipf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::embed::{CountOptions, CountVectorizer, DocFrequency, TfidfVectorizer};
 use rand::rngs::StdRng;
@@ -24,24 +27,11 @@ fn documents() -> (String, Vec<Vec<String>>) {
         return (path, docs);
     }
     let mut rng = StdRng::seed_from_u64(1);
-    // Zipf(1) over 50,000 types by inverse transform on the harmonic CDF.
-    let types = 50_000usize;
-    let harmonic: Vec<f64> = (1..=types)
-        .scan(0.0, |acc, k| {
-            *acc += 1.0 / k as f64;
-            Some(*acc)
-        })
-        .collect();
-    let total = harmonic[types - 1];
+    let zipf = Zipf::new(50_000);
     let docs = (0..150_000)
         .map(|_| {
             let len = rng.random_range(1..34);
-            (0..len)
-                .map(|_| {
-                    let u = rng.random::<f64>() * total;
-                    format!("w{}", harmonic.partition_point(|&h| h < u))
-                })
-                .collect()
+            (0..len).map(|_| zipf.word(&mut rng)).collect()
         })
         .collect();
     ("synthetic".to_string(), docs)

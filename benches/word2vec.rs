@@ -6,35 +6,13 @@
 //! The side-by-side comparison with gensim on NSMC uses `examples/word2vec.rs` and
 //! benches/reference/gensim_w2v.py (see docs/performance.md).
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use malmoi::embed::{Architecture, Corpus, Word2Vec, Word2VecConfig};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-fn sentences() -> Vec<Vec<String>> {
-    let mut rng = StdRng::seed_from_u64(5);
-    let types = 5_000;
-    let harmonic: Vec<f64> = (1..=types)
-        .scan(0.0, |acc, k| {
-            *acc += 1.0 / k as f64;
-            Some(*acc)
-        })
-        .collect();
-    let total = harmonic[types - 1];
-    let mut words = 0;
-    let mut out = Vec::new();
-    while words < 200_000 {
-        let len = rng.random_range(5..30);
-        words += len;
-        out.push(
-            (0..len).map(|_| format!("w{}", harmonic.partition_point(|&h| h < rng.random::<f64>() * total))).collect(),
-        );
-    }
-    out
-}
 
 fn train(c: &mut Criterion) {
-    let sentences = sentences();
+    let sentences = common::zipf_sentences(5, 5_000, 200_000);
     let corpus = Corpus::Sentences(&sentences);
     let words: usize = sentences.iter().map(Vec::len).sum();
     let mut group = c.benchmark_group("word2vec");

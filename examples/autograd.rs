@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use malmoi::tensor::nn::{Embedding, Linear, Module, prefixed};
+use malmoi::tensor::nn::{Embedding, Linear, Module, named_children};
 use malmoi::tensor::optim::{AdamW, Optimizer, Schedule};
 use malmoi::tensor::{Tensor, clip_grad_norm, no_grad};
 use ndarray::{Array2, ArrayD, Axis};
@@ -108,15 +108,6 @@ struct CharMlp {
     output: Linear,
 }
 
-impl Module for CharMlp {
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("embedding", self.embedding.named_parameters());
-        params.extend(prefixed("hidden", self.hidden.named_parameters()));
-        params.extend(prefixed("output", self.output.named_parameters()));
-        params
-    }
-}
-
 impl CharMlp {
     fn new(vocab: usize, context: usize, rng: &mut StdRng) -> malmoi::tensor::Result<CharMlp> {
         let (dim, hidden) = (24, 256);
@@ -173,6 +164,12 @@ impl CharMlp {
             window[context - 1] = next;
         }
         Ok(text)
+    }
+}
+
+impl Module for CharMlp {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        named_children(&[("embedding", &self.embedding), ("hidden", &self.hidden), ("output", &self.output)])
     }
 }
 

@@ -3,7 +3,7 @@
 //! classification head on `ratings_train.txt` and report the accuracy on `ratings_test.txt`.
 //!
 //! ```text
-//! cargo run --release --example bert -- pretrain [--minutes 10] [--out models/bert]
+//! cargo run --release --example bert -- pretrain [--minutes 10] [--steps 100000] [--out models/bert]
 //! cargo run --release --example bert -- finetune [--steps 1500] [--out models/bert]
 //! ```
 //!
@@ -11,27 +11,25 @@
 //! `[CLS]`, `[SEP]` and `[MASK]` as special tokens; sequences are `[CLS] A [SEP] B [SEP]`, at
 //! most `--max-len` tokens. `pretrain` writes `OUT/pretrained/` (Hugging Face's
 //! `BertForPreTraining` layout + `tokenizer.json`) and its loss curve; `finetune` reads it and
-//! writes `OUT/classifier/` and the test accuracy. Both stop after their time or step budget.
+//! writes `OUT/classifier/` and the test accuracy. Both train on the shared engine with
+//! checkpoints in `OUT/pretrain-checkpoints/` and `OUT/finetune-checkpoints/`: a pre-training
+//! session ends after `--minutes`, and the next one continues the same run.
 
 use std::error::Error;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use ndarray::Array2;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use clap::{Args, Parser, Subcommand};
 
 use malmoi::seq::nsmc::read_labeled_tsv;
-use malmoi::tensor::clip_grad_norm;
 use malmoi::tensor::nn::Module;
-use malmoi::tensor::optim::{AdamW, Optimizer, Schedule};
 use malmoi::tokenize::BpeTrainer;
 use malmoi::tokenize::tokenizer::Tokenizer;
-use malmoi::transformer::bert::{
-    Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput, mask_tokens,
-};
-use malmoi::transformer::plot::line_charts;
+use malmoi::train::{EvalRecord, LrSchedule, Session, TrainConfig, TrainLog, Trainer};
+use malmoi::transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification};
+use malmoi::transformer::fine_tune::{ClassifierConfig, ClassifierTraining, Labeled};
+use malmoi::transformer::mlm::{PreTraining, PreTrainingConfig};
+use malmoi::transformer::nsp::{SpecialIds, sentence_pair};
 
 const NSMC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nsmc");
 const SPECIALS: [&str; 4] = ["[PAD]", "[CLS]", "[SEP]", "[MASK]"];
@@ -59,20 +57,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Stage {
     /// Masked LM + next-sentence prediction on the unlabelled reviews.
-    Pretrain {
-        #[arg(long, default_value_t = 10.0)]
-        minutes: f64,
-        #[arg(long, default_value_t = 8000)]
-        vocab: usize,
-        #[arg(long, default_value_t = 4)]
-        layers: usize,
-        #[arg(long, default_value_t = 256)]
-        hidden: usize,
-        #[arg(long, default_value_t = 4)]
-        heads: usize,
-        #[arg(long, default_value_t = 1e-3)]
-        lr: f32,
-    },
+    Pretrain(Pretraining),
     /// A classification head on NSMC, then the test accuracy.
     Finetune {
         #[arg(long, default_value_t = 1500)]
@@ -82,16 +67,39 @@ enum Stage {
     },
 }
 
+#[derive(Args)]
+struct Pretraining {
+    /// This session's time budget; a later run resumes from the checkpoint it leaves.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// The whole run's steps.
+    #[arg(long, default_value_t = 100_000)]
+    steps: usize,
+    /// Held-out masked-LM / next-sentence evaluation (and a checkpoint) every this many steps.
+    #[arg(long, default_value_t = 200)]
+    eval_every: usize,
+    #[arg(long, default_value_t = 8000)]
+    vocab: usize,
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 4)]
+    heads: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let cli = Cli::parse();
-    match cli.stage {
-        Stage::Pretrain { minutes, vocab, layers, hidden, heads, lr } => {
+    match &cli.stage {
+        Stage::Pretrain(stage) => {
             let config = BertConfig {
                 vocab_size: 0,
-                hidden_size: hidden,
-                num_hidden_layers: layers,
-                num_attention_heads: heads,
-                intermediate_size: 4 * hidden,
+                hidden_size: stage.hidden,
+                num_hidden_layers: stage.layers,
+                num_attention_heads: stage.heads,
+                intermediate_size: 4 * stage.hidden,
                 hidden_act: "gelu".into(),
                 hidden_dropout_prob: 0.1,
                 max_position_embeddings: cli.max_len,
@@ -101,168 +109,138 @@ fn main() -> Result<(), Box<dyn Error>> {
                 model_type: "bert".into(),
                 rest: Default::default(),
             };
-            pretrain(&cli, config, vocab, minutes, lr)
+            pretrain(&cli, config, stage)
         }
-        Stage::Finetune { steps, lr } => finetune(&cli, steps, lr),
+        Stage::Finetune { steps, lr } => finetune(&cli, *steps, *lr),
     }
 }
 
-/// `[CLS] a [SEP] b [SEP]` (or `[CLS] a [SEP]`), the longer part cut first, and its type ids.
-fn pair(a: &[u32], b: Option<&[u32]>, max_len: usize, cls: u32, sep: u32) -> (Vec<usize>, Vec<usize>) {
-    let budget = max_len - if b.is_some() { 3 } else { 2 };
-    let (mut la, mut lb) = (a.len(), b.map_or(0, <[u32]>::len));
-    while la + lb > budget {
-        if la >= lb { la -= 1 } else { lb -= 1 }
-    }
-    let mut ids = vec![cls as usize];
-    ids.extend(a[..la].iter().map(|&t| t as usize));
-    ids.push(sep as usize);
-    let mut types = vec![0; ids.len()];
-    if let Some(b) = b {
-        ids.extend(b[..lb].iter().map(|&t| t as usize));
-        ids.push(sep as usize);
-        types.resize(ids.len(), 1);
-    }
-    (ids, types)
+fn special_ids(tokenizer: &Tokenizer) -> Result<SpecialIds, Box<dyn Error>> {
+    let id = |t: &str| tokenizer.token_to_id(t).map(|id| id as usize).ok_or_else(|| format!("the tokenizer lacks {t}"));
+    Ok(SpecialIds { pad: id(SPECIALS[0])?, cls: id(SPECIALS[1])?, sep: id(SPECIALS[2])?, mask: id(SPECIALS[3])? })
 }
 
-fn special_ids(tokenizer: &Tokenizer) -> Result<[u32; 4], Box<dyn Error>> {
-    let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| format!("the tokenizer lacks {t}"));
-    Ok([id(SPECIALS[0])?, id(SPECIALS[1])?, id(SPECIALS[2])?, id(SPECIALS[3])?])
-}
-
-fn pretrain(cli: &Cli, mut config: BertConfig, vocab: usize, minutes: f64, lr: f32) -> Result<(), Box<dyn Error>> {
+fn pretrain(cli: &Cli, mut config: BertConfig, stage: &Pretraining) -> Result<(), Box<dyn Error>> {
     let path = cli.data.join("reviews_unlabeled.txt");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<&str> = text.lines().collect();
-    let lines = &lines[..lines.len().saturating_sub(5000)]; // the LM issue's held-out reviews stay unseen
+    // the LM issue's last 5,000 reviews stay unseen by training; 2,000 of them are held out here
+    let (lines, unseen) = lines.split_at(lines.len().saturating_sub(5000));
+    let checkpoints = cli.out.join("pretrain-checkpoints");
+    let tokenizer = pretraining_tokenizer(&checkpoints, lines, stage.vocab)?;
+    let special = special_ids(&tokenizer)?;
+    let encoded = tokenizer.encode_batch_ids(lines, true)?;
+    let held_out = tokenizer.encode_batch_ids(&unseen[..unseen.len().min(2000)], true)?;
+    config.vocab_size = tokenizer.vocab_size();
+    config.pad_token_id = special.pad;
+    let mut model = BertForPreTraining::new(Bert::new(config, cli.seed)?, cli.seed)?;
+    eprintln!("BERT: {} parameters, {} reviews", model.num_parameters(), encoded.len());
+    let settings = PreTrainingConfig { batch_size: cli.batch, max_len: cli.max_len, ..PreTrainingConfig::default() };
+    let mut step = PreTraining::new(&mut model, &encoded, &held_out, special, settings)?;
+    let mut optimizer = step.optimizer(stage.lr)?;
+    let run = TrainConfig {
+        max_steps: stage.steps,
+        learning_rate: stage.lr,
+        schedule: LrSchedule::Warmup { warmup_steps: 200.min(stage.steps) },
+        grad_clip: 1.0,
+        eval_interval: stage.eval_every,
+        eval_at_start: true,
+        seed: cli.seed,
+    };
+    let session = Session {
+        time_budget: Some(Duration::from_secs_f64(stage.minutes * 60.0)),
+        ..Session::checkpointed(&checkpoints)
+    };
+    let log = Trainer::new(run).with_session(session).fit(&mut step, &mut optimizer)?;
+    let dir = cli.out.join("pretrained");
+    model.save_pretrained(&dir)?;
+    let last = save_run(&dir, &tokenizer, &log, 50)?;
+    println!(
+        "pre-trained {} steps so far ({:.0} s) → {}; evaluation at step {}: {}",
+        log.steps.len(),
+        last.seconds,
+        dir.display(),
+        last.step,
+        describe(&last.metrics)
+    );
+    Ok(())
+}
+
+/// The tokenizer of a pre-training run: the one its checkpoints were made with, else a new
+/// byte-level BPE on `lines`, kept beside the checkpoints so a resumed run encodes alike.
+fn pretraining_tokenizer(checkpoints: &Path, lines: &[&str], vocab: usize) -> Result<Tokenizer, Box<dyn Error>> {
+    let path = checkpoints.join("tokenizer.json");
+    if path.exists() {
+        return Ok(Tokenizer::from_file(&path)?);
+    }
     let tokenizer = BpeTrainer::new()
         .vocab_size(vocab)
         .special_tokens(SPECIALS)
         .show_progress(true)
         .train(lines.iter().copied())?;
-    let [pad, cls, sep, mask] = special_ids(&tokenizer)?;
-    let encoded = tokenizer.encode_batch_ids(lines, true)?;
-    config.vocab_size = tokenizer.vocab_size();
-    config.pad_token_id = pad as usize;
-    let model = BertForPreTraining::new(Bert::new(config, cli.seed)?, cli.seed)?;
-    eprintln!("BERT: {} parameters, {} reviews", model.num_parameters(), encoded.len());
-    let mut optimizer = AdamW::new(model.named_parameters(), lr)?.with_weight_decay(0.01)?;
-    let mut rng = StdRng::seed_from_u64(cli.seed);
-    let (started, budget) = (Instant::now(), minutes * 60.0);
-    let mut curve = Vec::new();
-    let mut step = 0;
-    while started.elapsed().as_secs_f64() < budget {
-        let mut sequences = Vec::with_capacity(cli.batch);
-        let (mut labels, mut next) = (Vec::new(), Vec::new());
-        for _ in 0..cli.batch {
-            let i = rng.random_range(0..encoded.len() - 1);
-            let random = rng.random::<bool>();
-            let b = if random { rng.random_range(0..encoded.len()) } else { i + 1 };
-            let (ids, types) = pair(&encoded[i], Some(&encoded[b]), cli.max_len, cls, sep);
-            let special: Vec<bool> = ids.iter().map(|&t| t == cls as usize || t == sep as usize).collect();
-            let (masked, label) = mask_tokens(&ids, &special, 0.15, mask as usize, tokenizer.vocab_size(), &mut rng);
-            sequences.push((masked, types));
-            labels.push(label);
-            next.push(usize::from(random));
-        }
-        let input = BertInput::pad(&sequences, pad as usize)?;
-        let width = input.input_ids.ncols();
-        let mlm_labels = Array2::from_shape_fn((cli.batch, width), |(r, t)| {
-            labels[r].get(t).copied().unwrap_or(malmoi::transformer::IGNORE_INDEX)
-        });
-        optimizer.set_learning_rate(lr * (step as f32 / 200.0).min(1.0));
-        optimizer.zero_grad();
-        let (mlm, nsp) = model.losses(&input, &mlm_labels, &next)?;
-        let loss = mlm.add(&nsp)?;
-        loss.backward()?;
-        clip_grad_norm(&model.parameters(), 1.0)?;
-        optimizer.step()?;
-        step += 1;
-        curve.push((step as f64, mlm.item()? as f64, nsp.item()? as f64));
-        if step % 100 == 0 {
-            let recent = &curve[curve.len() - 100..];
-            let mean = |f: fn(&(f64, f64, f64)) -> f64| recent.iter().map(f).sum::<f64>() / recent.len() as f64;
-            eprintln!(
-                "step {step} ({:.0} s): MLM {:.3}, NSP {:.3}",
-                started.elapsed().as_secs_f64(),
-                mean(|c| c.1),
-                mean(|c| c.2)
-            );
-        }
-    }
-    let dir = cli.out.join("pretrained");
-    model.save_pretrained(&dir)?;
-    tokenizer.save(dir.join("tokenizer.json"))?;
-    let mlm: Vec<(f64, f64)> = curve.iter().map(|c| (c.0, c.1)).collect();
-    let nsp: Vec<(f64, f64)> = curve.iter().map(|c| (c.0, c.2)).collect();
-    line_charts(
-        &dir.join("loss.svg"),
-        "step",
-        &[("masked LM", vec![("train", &mlm)]), ("next sentence", vec![("train", &nsp)])],
-    )?;
-    println!("pre-trained {step} steps in {:.0} s → {}", started.elapsed().as_secs_f64(), dir.display());
-    Ok(())
+    std::fs::create_dir_all(checkpoints)?;
+    tokenizer.save(&path)?;
+    Ok(tokenizer)
 }
 
 fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
     let pretrained = cli.out.join("pretrained");
     let tokenizer = Tokenizer::from_file(pretrained.join("tokenizer.json"))?;
-    let [pad, cls, sep, _] = special_ids(&tokenizer)?;
+    let special = special_ids(&tokenizer)?;
     let bert = BertForPreTraining::from_pretrained(&pretrained)?.bert;
     let mut model = BertForSequenceClassification::new(bert, 2, cli.seed)?;
-    model.set_training(true);
-    let train = read_labeled_tsv(cli.data.join("ratings_train.txt"))?;
-    let test = read_labeled_tsv(cli.data.join("ratings_test.txt"))?;
-    let encode = |doc: &str| -> Result<(Vec<usize>, Vec<usize>), Box<dyn Error>> {
-        Ok(pair(&tokenizer.encode_ids(doc, true)?, None, cli.max_len, cls, sep))
+    let encode = |path: PathBuf| -> Result<Vec<Labeled>, Box<dyn Error>> {
+        let rows = read_labeled_tsv(path)?;
+        let documents: Vec<&str> = rows.iter().map(|r| r.document.as_str()).collect();
+        let ids = tokenizer.encode_batch_ids(&documents, true)?;
+        let labeled = ids.iter().zip(&rows).map(|(ids, row)| {
+            let (ids, types) = sentence_pair(ids, None, cli.max_len, special);
+            Labeled { ids, types, label: row.label as usize }
+        });
+        Ok(labeled.collect())
     };
-    let mut optimizer = AdamW::new(model.named_parameters(), lr)?.with_weight_decay(0.01)?;
-    let schedule = Schedule::warmup_linear(steps / 10, steps)?;
-    let mut rng = StdRng::seed_from_u64(cli.seed);
-    let started = Instant::now();
-    let mut curve = Vec::new();
-    for step in 0..steps {
-        let rows: Vec<usize> = (0..cli.batch).map(|_| rng.random_range(0..train.len())).collect();
-        let sequences = rows.iter().map(|&r| encode(&train[r].document)).collect::<Result<Vec<_>, _>>()?;
-        let labels = ndarray::Array1::from_iter(rows.iter().map(|&r| train[r].label as usize)).into_dyn();
-        optimizer.set_learning_rate(schedule.learning_rate(lr, step));
-        optimizer.zero_grad();
-        let loss = model.forward(&BertInput::pad(&sequences, pad as usize)?)?.cross_entropy(&labels, None)?;
-        loss.backward()?;
-        clip_grad_norm(&model.parameters(), 1.0)?;
-        optimizer.step()?;
-        curve.push((step as f64 + 1.0, loss.item()? as f64));
-        if (step + 1) % 100 == 0 {
-            let mean = curve[curve.len() - 100..].iter().map(|c| c.1).sum::<f64>() / 100.0;
-            eprintln!("step {} ({:.0} s): loss {mean:.4}", step + 1, started.elapsed().as_secs_f64());
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let (train, test) = (encode(cli.data.join("ratings_train.txt"))?, encode(cli.data.join("ratings_test.txt"))?);
+    let settings = ClassifierConfig { batch_size: cli.batch, pad_id: special.pad, weight_decay: 0.01 };
+    let mut step = ClassifierTraining::new(&mut model, &train, &test, settings)?;
+    let mut optimizer = step.optimizer(lr)?;
+    let run = TrainConfig {
+        max_steps: steps,
+        learning_rate: lr,
+        schedule: LrSchedule::Linear { warmup_steps: steps / 10 },
+        grad_clip: 1.0,
+        eval_interval: steps, // the 50,000 test reviews, once at the end
+        eval_at_start: false,
+        seed: cli.seed,
+    };
+    let session = Session::checkpointed(cli.out.join("finetune-checkpoints"));
+    let log = Trainer::new(run).with_session(session).fit(&mut step, &mut optimizer)?;
     let dir = cli.out.join("classifier");
     model.save_pretrained(&dir)?;
-    tokenizer.save(dir.join("tokenizer.json"))?;
-    line_charts(&dir.join("loss.svg"), "step", &[("fine-tuning loss", vec![("train", &curve)])])?;
-    let accuracy = evaluate(&mut model, &test, encode, pad as usize)?;
+    let last = save_run(&dir, &tokenizer, &log, 100)?;
     println!(
-        "fine-tuned {steps} steps in {seconds:.0} s; NSMC test accuracy {:.2} % ({} reviews)",
-        100.0 * accuracy,
+        "fine-tuned {steps} steps in {:.0} s; NSMC test accuracy {:.2} % ({} reviews)",
+        last.seconds,
+        100.0 * last.metrics["val_accuracy"],
         test.len()
     );
     Ok(())
 }
 
-fn evaluate(
-    model: &mut BertForSequenceClassification,
-    test: &[malmoi::seq::nsmc::LabeledText],
-    encode: impl Fn(&str) -> Result<(Vec<usize>, Vec<usize>), Box<dyn Error>>,
-    pad: usize,
-) -> Result<f64, Box<dyn Error>> {
-    let mut correct = 0;
-    for chunk in test.chunks(256) {
-        let sequences = chunk.iter().map(|r| encode(&r.document)).collect::<Result<Vec<_>, _>>()?;
-        let probs = model.predict_proba(&BertInput::pad(&sequences, pad)?)?;
-        correct += chunk.iter().zip(probs.rows()).filter(|(r, p)| usize::from(p[1] > p[0]) == r.label as usize).count();
-    }
-    Ok(correct as f64 / test.len() as f64)
+/// Saves the tokenizer beside a model in `dir` with the run's curves (`loss.svg`, a moving mean
+/// over `smoothing` steps) and log (`log.jsonl`); returns the last evaluation.
+fn save_run<'a>(
+    dir: &Path,
+    tokenizer: &Tokenizer,
+    log: &'a TrainLog,
+    smoothing: usize,
+) -> Result<&'a EvalRecord, Box<dyn Error>> {
+    tokenizer.save(dir.join("tokenizer.json"))?;
+    log.plot(&dir.join("loss.svg"), smoothing)?;
+    log.write_jsonl(&dir.join("log.jsonl"))?;
+    Ok(log.last_eval().ok_or("no evaluation")?)
+}
+
+/// `name value` pairs on one line.
+fn describe(metrics: &malmoi::train::Metrics) -> String {
+    metrics.iter().map(|(name, value)| format!("{name} {value:.4}")).collect::<Vec<_>>().join(", ")
 }

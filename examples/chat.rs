@@ -31,13 +31,13 @@ use malmoi::rlhf::data::{
 };
 use malmoi::rlhf::dpo::{Dpo, with_reference};
 use malmoi::rlhf::encode::Encoder;
-use malmoi::rlhf::fit::{FitConfig, FitLog, fit};
+use malmoi::rlhf::fit::{FitConfig, fit};
 use malmoi::rlhf::ppo::{Ppo, PpoConfig, RewardFunction, Rollout, generate_rollouts};
 use malmoi::rlhf::reward::{Preference, RewardModel, RewardTraining};
 use malmoi::rlhf::sft::Sft;
 use malmoi::rlhf::template::{PromptTemplate, Role, conversation_text};
+use malmoi::train::{Metrics, Session, TrainLog};
 use malmoi::transformer::generation::{GenerationConfig, Generator};
-use malmoi::transformer::train::{Checkpoints, RunOptions};
 
 #[derive(Parser, Debug)]
 #[command(about = "SFT → reward model → PPO (or DPO) on KoChatGPT's data, in small.")]
@@ -135,7 +135,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         seed: args.seed,
         ..FitConfig::default()
     };
-    let log = fit(&mut Sft::new(&mut sft.model, pad), &train, &test, &sft_config, run(&checkpoints(&args.out, "sft")))?;
+    let log = fit(&mut Sft::new(&mut sft.model, pad), &train, &test, &sft_config, session(&args.out, "sft"))?;
     record(&mut summary, &log, "sft", "loss", &args.out)?;
     save(&sft, &template, &args.out.join("sft-model"))?;
 
@@ -170,7 +170,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &pairs_train,
         &pairs_test,
         &rm_config,
-        run(&checkpoints(&args.out, "rm")),
+        session(&args.out, "rm"),
     )?;
     record(&mut summary, &log, "rm", "accuracy", &args.out)?;
     reward_model.save_pretrained(args.out.join("rm-model"))?;
@@ -191,7 +191,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let mut tuned = Generator::from_dir(args.out.join("sft-model"))?;
     let name = if args.dpo { "dpo" } else { "ppo" };
-    let (before, after) = if args.dpo {
+    let (before, after): (Metrics, Metrics) = if args.dpo {
         let reference = Generator::from_dir(args.out.join("sft-model"))?;
         let (train, test) =
             (with_reference(&reference.model, pairs_train, pad)?, with_reference(&reference.model, pairs_test, pad)?);
@@ -203,34 +203,29 @@ fn main() -> Result<(), Box<dyn Error>> {
             seed: args.seed,
             ..FitConfig::default()
         };
-        let log = fit(
-            &mut Dpo::new(&mut tuned.model, 0.1, pad)?,
-            &train,
-            &test,
-            &dpo_config,
-            run(&checkpoints(&args.out, "dpo")),
-        )?;
+        let log =
+            fit(&mut Dpo::new(&mut tuned.model, 0.1, pad)?, &train, &test, &dpo_config, session(&args.out, "dpo"))?;
         record(&mut summary, &log, "dpo", "accuracy", &args.out)?;
         let mut sft = Generator::from_dir(args.out.join("sft-model"))?;
-        let before = Ppo::new(&mut sft, &reward_model, config.clone())?.evaluate(&held_out, 0)?;
-        let after = Ppo::with_reference(&mut tuned, reference.model, &reward_model, config)?
-            .evaluate(&held_out, log.steps.len())?;
+        let before = Ppo::new(&mut sft, &reward_model, config.clone())?.evaluate(&held_out)?;
+        let after = Ppo::with_reference(&mut tuned, reference.model, &reward_model, config)?.evaluate(&held_out)?;
         (before, after)
     } else {
         let mut ppo = Ppo::new(&mut tuned, &reward_model, config)?;
-        let log = ppo.train(&train_prompts, &held_out, run(&checkpoints(&args.out, "ppo")))?;
-        log.plot(&args.out.join("ppo.svg"))?;
-        std::fs::write(args.out.join("ppo_log.json"), serde_json::to_string_pretty(&log)?)?;
-        let (first, last) = log.first_and_last().expect("evaluated before and after");
-        (first.clone(), last.clone())
+        let log = ppo.train(&train_prompts, &held_out, session(&args.out, "ppo"))?;
+        log.plot(&args.out.join("ppo.svg"), 1)?;
+        log.write_jsonl(&args.out.join("ppo_log.jsonl"))?;
+        let first = log.evals.first().ok_or("no held-out prompts")?;
+        let last = log.last_eval().ok_or("no held-out prompts")?;
+        (first.held_out(), last.held_out())
     };
     println!(
         "{name}: held-out reward-model score {:.3} → {:.3}, KL to SFT {:.3}",
-        before.reward, after.reward, after.kl
+        before["reward"], after["reward"], after["kl"]
     );
-    summary.insert(format!("{name}_reward_before"), before.reward);
-    summary.insert(format!("{name}_reward_after"), after.reward);
-    summary.insert(format!("{name}_kl"), after.kl);
+    summary.insert(format!("{name}_reward_before"), before["reward"]);
+    summary.insert(format!("{name}_reward_after"), after["reward"]);
+    summary.insert(format!("{name}_kl"), after["kl"]);
     save(&tuned, &template, &args.out.join(format!("{name}-model")))?;
 
     // 4. Side by side
@@ -316,29 +311,25 @@ fn encode(what: &str, encoder: &Encoder, pairs: &[SftRecord]) -> Result<Vec<Sequ
     Ok(sequences)
 }
 
-/// A stage's checkpoints, `OUT/STAGE-checkpoints`.
-fn checkpoints(out: &Path, stage: &str) -> Checkpoints {
-    Checkpoints::new(out.join(format!("{stage}-checkpoints")))
-}
-
-/// Progress shown, checkpoints kept (a rerun resumes).
-fn run(checkpoints: &Checkpoints) -> RunOptions<'_> {
-    RunOptions { checkpoints: Some(checkpoints), progress: true, stop_at_step: None }
+/// A stage's session: progress shown, checkpoints kept in `OUT/STAGE-checkpoints` (a rerun
+/// resumes).
+fn session(out: &Path, stage: &str) -> Session {
+    Session::checkpointed(out.join(format!("{stage}-checkpoints")))
 }
 
 /// Records a stage's held-out metric before and after, and draws its curves.
 fn record(
     summary: &mut BTreeMap<String, f64>,
-    log: &FitLog,
+    log: &TrainLog,
     stage: &str,
     metric: &str,
     out: &Path,
 ) -> Result<(), Box<dyn Error>> {
-    let (before, after) = log.first_and_last(metric).ok_or("no held-out data")?;
+    let (before, after) = log.first_and_last(&format!("val_{metric}")).ok_or("no held-out data")?;
     println!("{stage}: held-out {metric} {before:.4} → {after:.4}");
     summary.insert(format!("{stage}_{metric}_before"), before);
     summary.insert(format!("{stage}_{metric}_after"), after);
-    log.plot(&out.join(format!("{stage}.svg")))?;
+    log.plot(&out.join(format!("{stage}.svg")), 20)?;
     Ok(())
 }
 

@@ -32,9 +32,10 @@ use clap::Parser;
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tokenize::BpeTrainer;
 use malmoi::tokenize::chat_template::ChatMessage;
+use malmoi::train::{LrSchedule, Session, TrainConfig, Trainer};
 use malmoi::transformer::attention_map::attention_svg;
 use malmoi::transformer::generation::{GenerationConfig, Generator, TextGeneration};
-use malmoi::transformer::train::{Checkpoints, RunOptions, TrainConfig, train};
+use malmoi::transformer::train::{LmConfig, train};
 use malmoi::transformer::{CausalLm, Gpt, GptConfig};
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt");
@@ -303,28 +304,28 @@ fn run_training(opts: &Training) -> Result<(), Box<dyn Error>> {
     };
     let mut model = Gpt::new(config, 0)?;
     eprintln!("GPT: {} parameters", malmoi::tensor::nn::Module::num_parameters(&model));
-    let train_config = TrainConfig {
-        batch_size: opts.batch,
-        block_size: opts.block,
+    let run = TrainConfig {
         max_steps: opts.steps,
         learning_rate: opts.lr,
+        schedule: LrSchedule::Cosine { warmup_steps: (opts.steps / 10).min(200), min_factor: 0.1 },
+        grad_clip: 1.0,
         eval_interval: opts.eval_interval,
-        warmup_steps: (opts.steps / 10).min(200),
-        ..TrainConfig::default()
+        eval_at_start: false,
+        seed: 1337,
     };
-    let checkpoints = Checkpoints::new(opts.out.join("checkpoints"));
-    let options = RunOptions { checkpoints: Some(&checkpoints), progress: true, stop_at_step: None };
-    let log = train(&mut model, &train_tokens, &val_tokens, &train_config, options)?;
-    log.plot(&opts.out.join("loss.svg"))?;
-    let last = log.evals.last().ok_or("no validation was run")?;
+    let lm = LmConfig { batch_size: opts.batch, block_size: opts.block, ..LmConfig::default() };
+    let trainer = Trainer::new(run).with_session(Session::checkpointed(opts.out.join("checkpoints")));
+    let log = train(&mut model, &train_tokens, &val_tokens, &lm, &trainer)?;
+    log.plot(&opts.out.join("loss.svg"), 50)?;
+    let last = log.last_eval().ok_or("no validation was run")?;
     println!(
         "validation loss {:.4} nats/token, perplexity {:.2} after {} steps ({:.0} s of training)",
-        last.val_loss, last.val_perplexity, last.step, last.seconds
+        last.metrics["val_loss"], last.metrics["val_perplexity"], last.step, last.seconds
     );
     let precision = if opts.half { Precision::F16 } else { Precision::F32 };
     let generator = Generator::new(model, tokenizer)?;
     generator.save_with(&opts.out, precision)?;
-    std::fs::write(opts.out.join("train_log.json"), serde_json::to_string(&log)?)?;
+    log.write_jsonl(&opts.out.join("train_log.jsonl"))?;
     std::fs::remove_dir_all(opts.out.join("checkpoints"))?;
     // Samples from the saved model, as a user loading it would get them.
     let generator = Generator::from_dir(&opts.out)?;

@@ -15,10 +15,11 @@
 //! perplexity is per token of each model's own tokenization, so across tokenizations (GPT's
 //! BPE vs morphemes) compare the log10 probability per line.
 //!
-//! The LSTM LM (`malmoi_seq::lm::LstmLm`, the `--lstm-vocab` most frequent morphemes) trains
+//! The LSTM LM (`malmoi_seq::lstm_lm::LstmLm`, the `--lstm-vocab` most frequent morphemes) trains
 //! on the first `--lstm-lines` training lines for at most `--lstm-minutes` (one epoch at
-//! most), is saved to `--model-dir`/lstm_heldoutN and loaded from there on later runs; an
-//! interrupted training resumes from the checkpoints in that directory.
+//! most; the engine's time budget), is saved to `--model-dir`/lstm_heldoutN and loaded from
+//! there on later runs; an interrupted training resumes from the engine's checkpoints in its
+//! `checkpoints/` folder (`--retrain-lstm` continues a run the time budget ended).
 //!
 //! Knobs that multiply work are bounded as they are parsed: `--order` 1..=`MAX_ORDER` (10),
 //! `--top` 1..=1000, `--lstm-vocab` 2..=200000, `--lstm-minutes` 0..=10080 (a week); the model
@@ -32,8 +33,9 @@ use std::time::Instant;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use malmoi::lm::{LanguageModel, MAX_ORDER, NgramBuilder, NgramModel, TokenizedLm, corpus_score};
-use malmoi::seq::lm::{LstmLm, LstmLmConfig, TrainOptions};
+use malmoi::seq::lstm_lm::{LstmLm, LstmLmConfig, TrainOptions};
 use malmoi::tokenize::Analyzer;
+use malmoi::train::{Checkpoints, Session};
 
 /// Largest `--top`.
 const MAX_TOP: u64 = 1_000;
@@ -214,20 +216,20 @@ fn lstm(cli: &Cli, analyzer: &Arc<Analyzer>, train: &[&str]) -> Result<Tokenized
         let vocab = LstmLm::vocabulary(&sentences, cli.lstm_vocab);
         let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 128, hidden_size: 256, num_layers: 1 };
         let mut model = LstmLm::new(config, vocab, cli.seed)?;
-        let options = TrainOptions {
-            max_len: 40,
-            seed: cli.seed,
-            time_limit: Some(std::time::Duration::from_secs_f64(cli.lstm_minutes * 60.0)),
+        let options = TrainOptions { max_len: 40, seed: cli.seed, ..TrainOptions::default() };
+        let session = Session {
+            checkpoints: Some(Checkpoints::new(dir.join("checkpoints"))),
             progress: true,
-            checkpoint_dir: Some(dir.join("checkpoints")),
-            ..TrainOptions::default()
+            time_budget: Some(std::time::Duration::from_secs_f64(cli.lstm_minutes * 60.0)),
+            ..Session::default()
         };
         let start = Instant::now();
-        let losses = model.fit(&sentences, &options)?;
+        let log = model.fit(&sentences, &options, session)?;
+        let losses: Vec<String> = log.series("loss").iter().map(|(step, loss)| format!("{step}: {loss:.3}")).collect();
         eprintln!(
-            "LSTM LM on {} lines: loss {:?} nats/token after {:.0} s",
+            "LSTM LM on {} lines: training loss (nats/token) by step {} after {:.0} s",
             lines.len(),
-            losses,
+            losses.join(", "),
             start.elapsed().as_secs_f64()
         );
         model.save(&dir)?;

@@ -10,9 +10,10 @@
 //! Prompts are `<|endoftext|>` plus the first 2–4 tokens of NSMC training reviews (held-out
 //! prompts come from the test reviews); the policy continues each for `--max-new-tokens`, and the
 //! classifier scores the whole review (prompt + continuation). Everything lands in `--out`:
-//! `ppo.svg` (reward, KL, β, entropy, clip fraction, value loss per step), `ppo_log.json`,
-//! `dpo.svg`, `summary.json`, and the tuned policies in Hugging Face's layout (`ppo-model/`,
-//! `dpo-model/`). Checkpoints in `OUT/*-checkpoints`: run the same command again to resume.
+//! `ppo.svg` (reward, KL, β, entropy, clip fraction, value loss per step), `ppo_log.jsonl` (the
+//! engine's log: every step's metrics and every evaluation), `dpo.svg`, `summary.json`, and the
+//! tuned policies in Hugging Face's layout (`ppo-model/`, `dpo-model/`). Checkpoints in
+//! `OUT/*-checkpoints`: run the same command again to resume.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -24,13 +25,13 @@ use rand::{Rng, SeedableRng};
 
 use malmoi::rlhf::dpo::{Dpo, with_reference};
 use malmoi::rlhf::fit::{FitConfig, fit};
-use malmoi::rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, PpoEval, Rollout, generate_rollouts};
+use malmoi::rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, Rollout, generate_rollouts};
 use malmoi::rlhf::reward::Preference;
 use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::sentiment::SentimentPipeline;
 use malmoi::tokenize::Analyzer;
+use malmoi::train::{Metrics, Session};
 use malmoi::transformer::generation::{GenerationConfig, Generator};
-use malmoi::transformer::train::{Checkpoints, RunOptions};
 
 #[derive(Parser, Debug)]
 #[command(about = "PPO and DPO make the NSMC GPT write positive reviews.")]
@@ -121,26 +122,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(verdicts.iter().map(|v| v.sentiment.positive).collect())
     });
     let config = ppo_config(&args);
-    let ppo_log = {
+    let (ppo_log, untuned_samples, ppo_samples) = {
         let mut ppo = Ppo::new(&mut policy, &reward, config.clone())?;
-        let checkpoints = Checkpoints::new(args.out.join("ppo-checkpoints"));
-        let log = ppo.train(
-            &prompts,
-            &held_out,
-            RunOptions { checkpoints: Some(&checkpoints), progress: true, stop_at_step: None },
-        )?;
+        let untuned_samples = ppo.samples(&held_out, 4)?;
+        let log = ppo.train(&prompts, &held_out, Session::checkpointed(args.out.join("ppo-checkpoints")))?;
         ppo.save_pretrained(args.out.join("ppo-model"))?;
-        log
+        (log, untuned_samples, ppo.samples(&held_out, 4)?)
     };
-    ppo_log.plot(&args.out.join("ppo.svg"))?;
-    std::fs::write(args.out.join("ppo_log.json"), serde_json::to_string_pretty(&ppo_log)?)?;
-    let (before, after) = ppo_log.first_and_last().expect("evaluated before and after");
-    print_samples("untuned GPT", before);
-    print_samples(&format!("PPO after {} steps", after.step), after);
+    ppo_log.plot(&args.out.join("ppo.svg"), 1)?;
+    ppo_log.write_jsonl(&args.out.join("ppo_log.jsonl"))?;
+    let (before, after) = (ppo_log.evals.first(), ppo_log.last_eval());
+    let (before, after) = (before.ok_or("no held-out prompts")?, after.ok_or("no held-out prompts")?);
+    print_samples("untuned GPT", &before.held_out(), &untuned_samples);
+    print_samples(&format!("PPO after {} steps", after.step), &after.held_out(), &ppo_samples);
     let mut summary = BTreeMap::from([
-        ("untuned_reward".to_string(), before.reward),
-        ("ppo_reward".to_string(), after.reward),
-        ("ppo_kl".to_string(), after.kl),
+        ("untuned_reward".to_string(), before.metrics["val_reward"]),
+        ("ppo_reward".to_string(), after.metrics["val_reward"]),
+        ("ppo_kl".to_string(), after.metrics["val_kl"]),
     ]);
     if !args.no_dpo {
         summary.extend(run_dpo(&args, &prompts, &held_out, &reward, &config)?);
@@ -192,9 +190,10 @@ fn review_openings(policy: &Generator, path: &Path, n: usize, seed: u64) -> Resu
     Ok(openings)
 }
 
-fn print_samples(title: &str, eval: &PpoEval) {
-    println!("\n{title}: held-out reward {:.3}, KL {:.2}", eval.reward, eval.kl);
-    for (prompt, response) in &eval.samples {
+/// A held-out evaluation (`reward`, `kl`) and the first answers it scored.
+fn print_samples(title: &str, metrics: &Metrics, samples: &[(String, String)]) {
+    println!("\n{title}: held-out reward {:.3}, KL {:.2}", metrics["reward"], metrics["kl"]);
+    for (prompt, response) in samples {
         println!("  [{prompt}]{response}");
     }
 }
@@ -227,28 +226,22 @@ fn run_dpo(
         seed: args.seed,
         ..FitConfig::default()
     };
-    let checkpoints = Checkpoints::new(args.out.join("dpo-checkpoints"));
     let log = {
         let mut dpo = Dpo::new(&mut policy.model, args.dpo_beta, pad)?;
-        fit(
-            &mut dpo,
-            &train,
-            &test,
-            &fit_config,
-            RunOptions { checkpoints: Some(&checkpoints), progress: true, stop_at_step: None },
-        )?
+        fit(&mut dpo, &train, &test, &fit_config, Session::checkpointed(args.out.join("dpo-checkpoints")))?
     };
-    log.plot(&args.out.join("dpo.svg"))?;
+    log.plot(&args.out.join("dpo.svg"), 20)?;
     policy.save(args.out.join("dpo-model"))?;
-    let (accuracy_before, accuracy_after) = log.first_and_last("accuracy").ok_or("no held-out pairs")?;
+    let (accuracy_before, accuracy_after) = log.first_and_last("val_accuracy").ok_or("no held-out pairs")?;
     let steps = log.steps.len();
-    let eval = Ppo::with_reference(&mut policy, reference.model, reward, config.clone())?.evaluate(held_out, steps)?;
-    print_samples(&format!("DPO after {steps} steps"), &eval);
+    let measured = Ppo::with_reference(&mut policy, reference.model, reward, config.clone())?;
+    let metrics = measured.evaluate(held_out)?;
+    print_samples(&format!("DPO after {steps} steps"), &metrics, &measured.samples(held_out, 4)?);
     Ok(BTreeMap::from([
         ("dpo_accuracy_before".to_string(), accuracy_before),
         ("dpo_accuracy_after".to_string(), accuracy_after),
-        ("dpo_reward".to_string(), eval.reward),
-        ("dpo_kl".to_string(), eval.kl),
+        ("dpo_reward".to_string(), metrics["reward"]),
+        ("dpo_kl".to_string(), metrics["kl"]),
     ]))
 }
 

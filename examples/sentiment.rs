@@ -27,9 +27,12 @@
 //! `--train` retrains the model: DIR holds `ratings_train.txt` and `ratings_test.txt`; without
 //! `--data` the `MALMOI_NSMC_DIR` environment variable is used, then `../shared/data/nsmc`, and
 //! when none exists the files are downloaded with `curl` from the NSMC project's public GitHub
-//! location into `data/nsmc/`. Training writes the pipeline, its training curve (`curve.svg`) and
-//! the test accuracy to `--out` (default `models/sentiment/`, weights stored as float16);
-//! `--checkpoints DIR` makes an interrupted run resumable; `--word2vec CORPUS` starts the word
+//! location into `data/nsmc/`. Training runs on the shared engine (`malmoi::train`: an evaluation
+//! per epoch, early stopping with the best epoch's weights restored) and writes the pipeline, its
+//! training curves (`curve.svg`: loss per step, train and validation loss and accuracy per epoch)
+//! and the test accuracy to `--out` (default `models/sentiment/`, weights stored as float16);
+//! `--checkpoints DIR` saves every epoch there (`step-N/`, `LATEST`) and makes an interrupted run
+//! resumable (rerun the same command); `--word2vec CORPUS` starts the word
 //! vectors from word2vec trained on unlabelled reviews (e.g.
 //! `../shared/data/nsmc/reviews_unlabeled.txt`).
 
@@ -44,13 +47,13 @@ use clap::{Args, Parser, ValueEnum};
 use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
 use malmoi::seq::metrics::ConfusionMatrix;
 use malmoi::seq::nsmc::read_labeled_tsv;
-use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::sentiment::{
-    CheckpointDir, ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TextLines,
-    TrainConfig,
+    ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TextLines, TrainConfig,
 };
 use malmoi::tensor::checkpoint::Precision;
+use malmoi::tensor::nn::CellKind;
 use malmoi::tokenize::korean::Analyzer;
+use malmoi::train::{Checkpoints, Session};
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentiment");
 const NSMC_URL: &str = "https://raw.githubusercontent.com/e9t/nsmc/master";
@@ -108,7 +111,7 @@ struct TrainArgs {
     /// Upper bound on epochs (early stopping may end sooner), 1 to 1000.
     #[arg(long, value_name = "N", requires = "train", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_EPOCHS))]
     epochs: Option<usize>,
-    /// Save every epoch into DIR and resume an interrupted run found there.
+    /// Save every epoch into DIR and resume an interrupted run found there (same options).
     #[arg(long, value_name = "DIR", requires = "train")]
     checkpoints: Option<PathBuf>,
     /// Start the word vectors from word2vec trained on CORPUS (one review per line).
@@ -277,7 +280,8 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         config.max_epochs = epochs;
     }
     let preprocess = PreprocessConfig { clean_hangul: !args.no_clean, ..PreprocessConfig::default() };
-    let checkpoints = args.checkpoints.clone().map(CheckpointDir);
+    let session =
+        Session { checkpoints: args.checkpoints.clone().map(Checkpoints::new), progress: true, ..Session::default() };
 
     let started = Instant::now();
     let train = read_labeled_tsv(data.join("ratings_train.txt"))?;
@@ -296,25 +300,23 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         model
     };
     let vectors = args.word2vec.as_deref().map(|corpus| word_vectors(corpus, &preprocess)).transpose()?;
-    let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config);
-    if let Some(dir) = checkpoints {
-        trainer = trainer.checkpoints(dir);
-    }
+    let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config).session(session);
     if let Some(vectors) = &vectors {
         trainer = trainer.pretrained_embeddings(vectors);
     }
-    let (pipeline, history) = trainer.train(&train)?;
-    let seconds: Vec<f64> = history.epochs.iter().map(|e| e.seconds).collect();
+    let (pipeline, log) = trainer.train(&train)?;
     let test_started = Instant::now();
     let matrix = pipeline.evaluate(&test)?;
     pipeline.save_with(out, Precision::F16)?;
-    history.plot_svg(out.join("curve.svg"))?;
+    log.plot(&out.join("curve.svg"), 50)?;
     println!("vocabulary: {}", pipeline.vocab_size());
-    println!(
-        "epochs: {} (mean {:.1} s each)",
-        seconds.len(),
-        seconds.iter().sum::<f64>() / seconds.len().max(1) as f64
-    );
+    let epochs = log.evals.len();
+    let seconds = log.last_eval().map_or(0.0, |e| e.seconds);
+    println!("epochs: {epochs} (mean {:.1} s each)", seconds / epochs.max(1) as f64);
+    let val_loss = log.series("val_loss");
+    if let Some((epoch, (_, loss))) = val_loss.iter().enumerate().min_by(|a, b| a.1.1.total_cmp(&b.1.1)) {
+        println!("best epoch (its weights are kept): {} of {epochs}, val_loss {loss:.4}", epoch + 1);
+    }
     println!(
         "test accuracy: {:.2} % (precision {:.4}, recall {:.4}, F1 {:.4}) in {:.1} s",
         matrix.accuracy() * 100.0,

@@ -10,9 +10,11 @@
 //! `../shared/data/nsmc/reviews_unlabeled.txt`), labels each with the rule-based romanizer
 //! `malmoi::tokenize::text::romanize`, splits them with `--seed` into training words and
 //! held-out words (never trained on), trains a BiLSTM encoder + LSTM decoder with Luong
-//! attention, and writes into `--out` (default `target/seq2seq`): `model/` (config.json +
-//! model.safetensors), `checkpoints/` (every epoch; running the same command again resumes),
-//! `curve.svg`, `attention-N.svg` for a few held-out words, `held_out.tsv` (word, reference,
+//! attention on the shared engine (`malmoi::train`), and writes into `--out` (default
+//! `target/seq2seq`): `model/` (config.json + model.safetensors), `checkpoints/` (the engine's
+//! `step-N/` folders, every epoch; running the same command again resumes an interrupted run),
+//! `curve.svg` (loss per step, train and validation loss and accuracy per epoch), `log.jsonl`,
+//! `attention-N.svg` for a few held-out words, `held_out.tsv` (word, reference,
 //! output) and `report.json` with held-out exact match and character BLEU (greedy, and beam
 //! search with `--beam`). The defaults (100,000 words, 10 epochs) take about 5 minutes on two
 //! cores and reach 96 % held-out exact match; `--train 20000 --held-out 2000 --epochs 8` takes
@@ -24,10 +26,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use malmoi::seq::recurrent::CellKind;
 use malmoi::seq::seq2seq::data::{romanization_pairs, split};
 use malmoi::seq::seq2seq::{AttentionScore, DecodeOptions, Limits, Seq2Seq, Seq2SeqConfig, TrainConfig};
+use malmoi::tensor::nn::CellKind;
 use malmoi::tokenize::text::romanize::romanize;
+use malmoi::train::Session;
 
 #[derive(Parser, Debug)]
 #[command(about = "Seq2seq with attention: Korean words → Revised Romanization")]
@@ -173,17 +176,18 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
     // a syllable romanizes to at most 7 letters (e.g. 쀍 ppwelk is 5; 7 with margin)
     let limits = Limits { max_source_len: args.max_len, max_target_len: 7 * args.max_len + 1 };
     let training = Instant::now();
-    let (model, history) = Seq2Seq::trainer(args.embedding, args.hidden)
+    let (model, log) = Seq2Seq::trainer(args.embedding, args.hidden)
         .shape(shape)
         .limits(limits)
         .config(config)
-        .checkpoints(args.out.join("checkpoints"))
+        .session(Session::checkpointed(args.out.join("checkpoints")))
         .seed(args.seed)
         .train(&train_pairs)?;
     let train_seconds = training.elapsed().as_secs_f64();
-    let epoch_seconds: f64 = history.epochs.iter().map(|e| e.seconds).sum();
+    let epoch_seconds = log.last_eval().map_or(0.0, |e| e.seconds);
     model.save(args.out.join("model"))?;
-    history.plot_svg(args.out.join("curve.svg"))?;
+    log.plot(&args.out.join("curve.svg"), 50)?;
+    log.write_jsonl(&args.out.join("log.jsonl"))?;
 
     let evaluating = Instant::now();
     let greedy = model.evaluate(&held_out)?;
@@ -206,7 +210,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         "distinct_words": total,
         "train_words": train_pairs.len(),
         "held_out_words": held_out.len(),
-        "epochs": history.epochs.len(),
+        "epochs": log.evals.len(),
         "epoch_seconds": epoch_seconds,
         "this_run_seconds": train_seconds,
         "greedy": { "exact_match": greedy.exact_match, "char_bleu": greedy.bleu.score, "seconds": greedy_seconds },

@@ -11,4 +11,5 @@ pub use malmoi_rlhf as rlhf;
 pub use malmoi_seq as seq;
 pub use malmoi_tensor as tensor;
 pub use malmoi_tokenize as tokenize;
+pub use malmoi_train as train;
 pub use malmoi_transformer as transformer;

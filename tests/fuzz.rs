@@ -33,7 +33,7 @@ use malmoi_rlhf::batch::Sequence;
 use malmoi_rlhf::data::{PromptRecord, RankingRecord, ReadOptions, SftRecord, parse_conversations, parse_records};
 use malmoi_rlhf::reward::RewardModel;
 use malmoi_rlhf::template::{ChatMessage, PromptTemplate, Role, TEMPLATE_FILE};
-use malmoi_seq::lm::{LstmLm, LstmLmConfig, TrainOptions as LstmTrainOptions};
+use malmoi_seq::lstm_lm::{LstmLm, LstmLmConfig, TrainOptions as LstmTrainOptions};
 use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2SeqTrainConfig};
@@ -290,12 +290,18 @@ fn long_texts() -> Vec<Vec<u8>> {
     vec!["가나다라마바사 abc ".repeat(20_000).into_bytes(), "\u{1161}\u{11A8}".repeat(30_000).into_bytes()]
 }
 
+/// The analyzer, or `None` (the test `test` is skipped) when no dictionary can be found or built.
+fn analyzer_or_skip(test: &str) -> Option<Analyzer> {
+    let analyzer = Analyzer::new().ok();
+    if analyzer.is_none() {
+        eprintln!("{test}: no dictionary, skipped");
+    }
+    analyzer
+}
+
 #[test]
 fn fuzz_korean_analyzer() {
-    let Ok(analyzer) = Analyzer::new() else {
-        eprintln!("fuzz korean_analyzer: no dictionary, skipped");
-        return;
-    };
+    let Some(analyzer) = analyzer_or_skip("fuzz korean_analyzer") else { return };
     fuzz("korean_analyzer", Kind::Text, text_seeds(), long_texts(), |bytes| {
         let text = String::from_utf8_lossy(bytes);
         let _ = analyzer.pos(&text);
@@ -500,13 +506,11 @@ fn small_sentiment_dir(analyzer: &Analyzer) -> Vec<u8> {
         config.encoder.hidden_size = 8;
         config
     };
-    let train = TrainConfig { batch_size: 4, max_epochs: 1, progress: false, ..TrainConfig::default() };
+    let train = TrainConfig { batch_size: 4, max_epochs: 1, ..TrainConfig::default() };
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), analyzer.clone());
     let (pipeline, _) =
         SentimentPipeline::trainer(preprocessor).model(small).min_count(1).config(train).train(&corpus).unwrap();
-    let dir = scratch("sentiment-seed");
-    pipeline.save(&dir).unwrap();
-    pack(&dir, &SENTIMENT_FILES)
+    packed_model("sentiment-seed", &SENTIMENT_FILES, |dir| pipeline.save(dir).unwrap())
 }
 
 /// The files `names` of the model directory `dir`, in that order, joined by [`FILE_SEPARATOR`].
@@ -525,18 +529,31 @@ fn unpack(bytes: &[u8], dir: &Path, names: &[&str]) {
     }
 }
 
+/// A seed of a model-directory target: `save` writes the model into a fresh scratch directory
+/// `name`, whose `files` are then packed.
+fn packed_model(name: &str, files: &[&str], save: impl FnOnce(&Path)) -> Vec<u8> {
+    let dir = scratch(name);
+    save(&dir);
+    pack(&dir, files)
+}
+
+/// Fuzzes the loader of a model directory made of `files`: every input is unpacked into one
+/// scratch directory, which `load` then reads (and uses what it loads).
+fn fuzz_model_dir(target: &str, files: &[&str], built: Vec<Vec<u8>>, mut load: impl FnMut(&Path)) {
+    let dir = scratch(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    fuzz(target, Kind::Model, built, Vec::new(), |bytes| {
+        unpack(bytes, &dir, files);
+        load(&dir);
+    });
+}
+
 #[test]
 fn fuzz_sentiment_model_dir() {
-    let Ok(analyzer) = Analyzer::new() else {
-        eprintln!("fuzz sentiment_model_dir: no dictionary, skipped");
-        return;
-    };
-    let dir = scratch("sentiment");
-    std::fs::create_dir_all(&dir).unwrap();
+    let Some(analyzer) = analyzer_or_skip("fuzz sentiment_model_dir") else { return };
     let seed = small_sentiment_dir(&analyzer);
-    fuzz("sentiment_model_dir", Kind::Model, vec![seed], Vec::new(), |bytes| {
-        unpack(bytes, &dir, &SENTIMENT_FILES);
-        if let Ok(pipeline) = SentimentPipeline::load(&dir, analyzer.clone()) {
+    fuzz_model_dir("sentiment_model_dir", &SENTIMENT_FILES, vec![seed], |dir| {
+        if let Ok(pipeline) = SentimentPipeline::load(dir, analyzer.clone()) {
             let _ = pipeline.predict("정말 재밌는 영화");
         }
     });
@@ -556,10 +573,7 @@ fn split<'a>(bytes: &'a [u8], separator: &[u8]) -> Vec<&'a [u8]> {
 
 #[test]
 fn sentiment_config_claiming_10e12_weights_is_refused_before_allocating() {
-    let Ok(analyzer) = Analyzer::new() else {
-        eprintln!("no dictionary, skipped");
-        return;
-    };
+    let Some(analyzer) = analyzer_or_skip("sentiment config of 10e12 weights") else { return };
     let seed = small_sentiment_dir(&analyzer);
     let parts = split(&seed, FILE_SEPARATOR);
     let dir = scratch("sentiment-huge");
@@ -589,29 +603,29 @@ fn sentiment_config_claiming_10e12_weights_is_refused_before_allocating() {
 /// The files of a GPT model directory, in the order they are packed into an input.
 const GPT_FILES: [&str; 2] = ["config.json", "model.safetensors"];
 
-/// A 1-layer, 16-wide GPT over 12 tokens, saved as a Hugging Face directory and packed.
-fn small_gpt_dir() -> Vec<u8> {
+/// A fresh 1-layer, 2-head GPT with a context of 8 over `vocab_size` tokens, `n_embd` wide.
+fn tiny_gpt(vocab_size: usize, n_embd: usize) -> malmoi_transformer::Gpt {
     let config = malmoi_transformer::GptConfig {
-        vocab_size: 12,
+        vocab_size,
         block_size: 8,
         n_layer: 1,
         n_head: 2,
-        n_embd: 16,
+        n_embd,
         ..Default::default()
     };
-    let model = malmoi_transformer::Gpt::new(config, 0).unwrap();
-    let dir = scratch("gpt-seed");
-    model.save_pretrained(&dir).unwrap();
-    pack(&dir, &GPT_FILES)
+    malmoi_transformer::Gpt::new(config, 0).unwrap()
+}
+
+/// A 1-layer, 16-wide GPT over 12 tokens, saved as a Hugging Face directory and packed.
+fn small_gpt_dir() -> Vec<u8> {
+    let model = tiny_gpt(12, 16);
+    packed_model("gpt-seed", &GPT_FILES, |dir| model.save_pretrained(dir).unwrap())
 }
 
 #[test]
 fn fuzz_gpt_model_dir() {
-    let dir = scratch("gpt");
-    std::fs::create_dir_all(&dir).unwrap();
-    fuzz("gpt_model_dir", Kind::Model, vec![small_gpt_dir()], Vec::new(), |bytes| {
-        unpack(bytes, &dir, &GPT_FILES);
-        if let Ok(model) = malmoi_transformer::Gpt::from_pretrained(&dir) {
+    fuzz_model_dir("gpt_model_dir", &GPT_FILES, vec![small_gpt_dir()], |dir| {
+        if let Ok(model) = malmoi_transformer::Gpt::from_pretrained(dir) {
             let _ = model.forward(&ndarray::array![[0, 1, 11]], None);
         }
     });
@@ -649,18 +663,15 @@ fn small_bert_dirs() -> Vec<Vec<u8>> {
 
 #[test]
 fn fuzz_bert_model_dir() {
-    let dir = scratch("bert");
-    std::fs::create_dir_all(&dir).unwrap();
     let input = BertInput::pad(&[(vec![0, 1, 7], vec![0, 0, 1])], 0).unwrap();
-    fuzz("bert_model_dir", Kind::Model, small_bert_dirs(), Vec::new(), |bytes| {
-        unpack(bytes, &dir, &BERT_FILES);
-        if let Ok(model) = Bert::from_pretrained(&dir) {
+    fuzz_model_dir("bert_model_dir", &BERT_FILES, small_bert_dirs(), |dir| {
+        if let Ok(model) = Bert::from_pretrained(dir) {
             let _ = model.forward(&input);
         }
-        if let Ok(model) = BertForPreTraining::from_pretrained(&dir) {
+        if let Ok(model) = BertForPreTraining::from_pretrained(dir) {
             let _ = model.forward(&input);
         }
-        if let Ok(mut model) = BertForSequenceClassification::from_pretrained(&dir, 2) {
+        if let Ok(mut model) = BertForSequenceClassification::from_pretrained(dir, 2) {
             let _ = model.predict_proba(&input);
         }
     });
@@ -674,24 +685,20 @@ const SEQ2SEQ_FILES: [&str; 2] = ["config.json", "model.safetensors"];
 fn small_seq2seq_dir() -> Vec<u8> {
     let pairs: Vec<(String, String)> =
         ["ab", "ba", "aab", "abb"].iter().map(|w| (w.to_string(), w.chars().rev().collect())).collect();
-    let train =
-        Seq2SeqTrainConfig { epochs: 3, batch_size: 2, validation_split: 0.0, progress: false, ..Default::default() };
+    let train = Seq2SeqTrainConfig { epochs: 3, batch_size: 2, validation_split: 0.0, ..Default::default() };
     let limits = Limits { max_source_len: 6, max_target_len: 6 };
     let (model, _) = Seq2Seq::trainer(2, 2).limits(limits).config(train).train(&pairs).unwrap();
-    let dir = scratch("seq2seq-seed");
-    model.save(&dir).unwrap();
-    Seq2Seq::load(&dir).unwrap();
-    pack(&dir, &SEQ2SEQ_FILES)
+    packed_model("seq2seq-seed", &SEQ2SEQ_FILES, |dir| {
+        model.save(dir).unwrap();
+        Seq2Seq::load(dir).unwrap();
+    })
 }
 
 #[test]
 fn fuzz_seq2seq_model_dir() {
-    let dir = scratch("seq2seq");
-    std::fs::create_dir_all(&dir).unwrap();
     let beam = DecodeOptions { beam_width: 2, ..DecodeOptions::default() };
-    fuzz("seq2seq_model_dir", Kind::Model, vec![small_seq2seq_dir()], Vec::new(), |bytes| {
-        unpack(bytes, &dir, &SEQ2SEQ_FILES);
-        if let Ok(model) = Seq2Seq::load(&dir) {
+    fuzz_model_dir("seq2seq_model_dir", &SEQ2SEQ_FILES, vec![small_seq2seq_dir()], |dir| {
+        if let Ok(model) = Seq2Seq::load(dir) {
             let _ = model.translate("abz", &DecodeOptions::default());
             let _ = model.translate("ba", &beam);
         }
@@ -711,21 +718,19 @@ fn small_lstm_lm_dir() -> Vec<u8> {
     let vocab = LstmLm::vocabulary(&corpus, 4);
     let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 2, hidden_size: 2, num_layers: 1 };
     let mut model = LstmLm::new(config, vocab, 0).unwrap();
-    model.fit(&corpus, &LstmTrainOptions { epochs: 1, batch_size: 2, ..Default::default() }).unwrap();
-    let dir = scratch("lstm-lm-seed");
-    model.save(&dir).unwrap();
-    LstmLm::load(&dir).unwrap();
-    pack(&dir, &LSTM_LM_FILES)
+    let options = LstmTrainOptions { epochs: 1, batch_size: 2, ..Default::default() };
+    model.fit(&corpus, &options, malmoi_train::Session::default()).unwrap();
+    packed_model("lstm-lm-seed", &LSTM_LM_FILES, |dir| {
+        model.save(dir).unwrap();
+        LstmLm::load(dir).unwrap();
+    })
 }
 
 #[test]
 fn fuzz_lstm_lm_dir() {
-    let dir = scratch("lstm-lm");
-    std::fs::create_dir_all(&dir).unwrap();
     let sentence: Vec<String> = ["나", "는", "집", "없는말"].map(String::from).to_vec();
-    fuzz("lstm_lm_dir", Kind::Model, vec![small_lstm_lm_dir()], Vec::new(), |bytes| {
-        unpack(bytes, &dir, &LSTM_LM_FILES);
-        if let Ok(model) = LstmLm::load(&dir) {
+    fuzz_model_dir("lstm_lm_dir", &LSTM_LM_FILES, vec![small_lstm_lm_dir()], |dir| {
+        if let Ok(model) = LstmLm::load(dir) {
             let _ = model.score_tokens(&sentence);
             let _ = model.next_tokens(&sentence[..2], 3);
         }
@@ -740,32 +745,20 @@ const REWARD_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.
 fn small_reward_model_dir() -> Vec<u8> {
     let tokenizer =
         BpeTrainer::new().vocab_size(258).special_tokens(["<|endoftext|>"]).train(["abc abd", "bca"]).unwrap();
-    let config = malmoi_transformer::GptConfig {
-        vocab_size: tokenizer.vocab_size(),
-        block_size: 8,
-        n_layer: 1,
-        n_head: 2,
-        n_embd: 4,
-        dropout: 0.0,
-        ..Default::default()
-    };
-    let generator = Generator::new(malmoi_transformer::Gpt::new(config, 0).unwrap(), tokenizer).unwrap();
+    let generator = Generator::new(tiny_gpt(tokenizer.vocab_size(), 4), tokenizer).unwrap();
     let model = RewardModel::from_generator(generator, 0).unwrap();
-    let dir = scratch("reward-seed");
-    model.save_pretrained(&dir).unwrap();
-    RewardModel::from_pretrained(&dir).unwrap();
-    pack(&dir, &REWARD_FILES)
+    packed_model("reward-seed", &REWARD_FILES, |dir| {
+        model.save_pretrained(dir).unwrap();
+        RewardModel::from_pretrained(dir).unwrap();
+    })
 }
 
 #[test]
 fn fuzz_reward_model_dir() {
-    let dir = scratch("reward");
-    std::fs::create_dir_all(&dir).unwrap();
     // Two rows of different lengths, so the shorter is padded with the loaded `pad_token_id`.
     let rows = [Sequence::new(vec![97, 98], vec![99]).unwrap(), Sequence::new(vec![1], vec![257]).unwrap()];
-    fuzz("reward_model_dir", Kind::Model, vec![small_reward_model_dir()], Vec::new(), |bytes| {
-        unpack(bytes, &dir, &REWARD_FILES);
-        if let Ok(model) = RewardModel::from_pretrained(&dir) {
+    fuzz_model_dir("reward_model_dir", &REWARD_FILES, vec![small_reward_model_dir()], |dir| {
+        if let Ok(model) = RewardModel::from_pretrained(dir) {
             let _ = model.score(&rows);
             if let Ok(prompt) = model.tokenizer.encode_ids("abc", true) {
                 let prompt = prompt.into_iter().map(|id| id as usize).collect();
@@ -947,11 +940,8 @@ fn pretrained_seeds() -> Vec<Vec<u8>> {
 /// vocabulary does not match the model's — loads or is refused, and a loaded one generates.
 #[test]
 fn fuzz_pretrained_dir() {
-    let dir = scratch("pretrained");
-    std::fs::create_dir_all(&dir).unwrap();
-    fuzz("pretrained_dir", Kind::Model, pretrained_seeds(), Vec::new(), |bytes| {
-        unpack(bytes, &dir, &PRETRAINED_FILES);
-        if let Ok(generator) = malmoi_transformer::generation::Generator::from_pretrained(&dir) {
+    fuzz_model_dir("pretrained_dir", &PRETRAINED_FILES, pretrained_seeds(), |dir| {
+        if let Ok(generator) = malmoi_transformer::generation::Generator::from_pretrained(dir) {
             let config = malmoi_transformer::generation::GenerationConfig::greedy(3);
             let _ = generator.generate("영화가", &config);
         }

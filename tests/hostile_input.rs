@@ -142,14 +142,21 @@ impl Drop for Scratch {
 
 // ---- 3. morphs --dump: no silent loss -------------------------------------------------------
 
+/// `morphs --dump` of a file `rows.tsv` holding `rows`: the run, which must succeed, the ids of
+/// the rows it dumped, and the file's path.
+fn morphs_dump(scratch: &Scratch, rows: &str) -> (Outcome, Vec<String>, String) {
+    let file = scratch.file("rows.tsv", rows);
+    let outcome = run("morphs", &["--dump", &file], None);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let ids = outcome.stdout.lines().map(|l| l.split('\t').next().unwrap_or_default().to_string()).collect();
+    (outcome, ids, file)
+}
+
 /// Case 3a: a file without NSMC's header keeps its first row (before: silently dropped).
 #[test]
 fn morphs_dump_keeps_the_first_row_of_a_file_without_a_header() {
     let scratch = Scratch::new("morphs-noheader");
-    let file = scratch.file("rows.tsv", "1\t좋은 영화\t1\n2\t나쁜 영화\t0\n");
-    let outcome = run("morphs", &["--dump", &file], None);
-    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
-    let ids: Vec<&str> = outcome.stdout.lines().map(|l| l.split('\t').next().unwrap_or_default()).collect();
+    let (outcome, ids, _) = morphs_dump(&scratch, "1\t좋은 영화\t1\n2\t나쁜 영화\t0\n");
     assert_eq!(ids, ["1", "2"], "{}", outcome.stdout);
     assert!(outcome.stderr.contains("no header line"), "{}", outcome.stderr);
     let with_header = scratch.file("header.tsv", "id\tdocument\tlabel\n1\t좋은 영화\t1\n");
@@ -163,10 +170,8 @@ fn morphs_dump_keeps_the_first_row_of_a_file_without_a_header() {
 #[test]
 fn morphs_dump_reports_a_row_without_tabs_with_its_line() {
     let scratch = Scratch::new("morphs-notabs");
-    let file = scratch.file("rows.tsv", "id\tdocument\tlabel\n1\t좋은 영화\t1\nno tabs here\n3\t영화\t0\n");
-    let outcome = run("morphs", &["--dump", &file], None);
-    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
-    let ids: Vec<&str> = outcome.stdout.lines().map(|l| l.split('\t').next().unwrap_or_default()).collect();
+    let rows = "id\tdocument\tlabel\n1\t좋은 영화\t1\nno tabs here\n3\t영화\t0\n";
+    let (outcome, ids, file) = morphs_dump(&scratch, rows);
     assert_eq!(ids, ["1", "3"], "{}", outcome.stdout);
     assert!(outcome.stderr.contains(&format!("{file}:3: row left out: no tab")), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("1 row(s) left out, 2 read"), "{}", outcome.stderr);

@@ -10,20 +10,12 @@ texts_to_sequences → pad_sequences(maxlen=30).
 """
 import re
 import sys
-import types
 
 import mecab
 
-root = sys.argv[1]
-api = types.ModuleType("keras.src.api_export")
-api.keras_export = lambda *a, **k: (lambda f: f)
-for name in ["keras", "keras.src"]:
-    sys.modules[name] = types.ModuleType(name)
-sys.modules["keras.src.api_export"] = api
-ns = {}
-exec(open(f"{root}/keras/src/legacy/preprocessing/text.py").read(), ns)
-exec(open(f"{root}/keras/src/utils/sequence_utils.py").read(), ns)
-Tokenizer, pad_sequences = ns["Tokenizer"], ns["pad_sequences"]
+from keras_legacy import load
+
+Tokenizer, pad_sequences = load(sys.argv[1])
 
 STOPWORDS = ['의', '가', '이', '은', '들', '는', '좀', '잘', '강', '과', '도', '를', '으로', '자', '에', '와', '한', '하다']
 DOCS = 2000

@@ -1,26 +1,17 @@
 """Reference outputs of Keras' legacy Tokenizer and pad_sequences.
 
 Prints the expected values that crates/tokenize/tests/encoding.rs asserts.
-Keras' text.py only needs numpy, so it is loaded straight from the wheel
+Keras' text.py only needs numpy, so keras_legacy.py loads it straight from the wheel
 (`pip download keras --no-deps`, unzip) without a deep-learning backend:
 
     python3 benches/reference/keras_tokenizer_reference.py /path/to/unzipped/keras-wheel
 """
 import json
 import sys
-import types
 
-root = sys.argv[1]
-api = types.ModuleType("keras.src.api_export")
-api.keras_export = lambda *a, **k: (lambda f: f)
-for name in ["keras", "keras.src"]:
-    sys.modules[name] = types.ModuleType(name)
-sys.modules["keras.src.api_export"] = api
-ns = {}
-exec(open(f"{root}/keras/src/legacy/preprocessing/text.py").read(), ns)
-seq_src = open(f"{root}/keras/src/utils/sequence_utils.py").read()
-exec(seq_src, ns)
-Tokenizer, pad_sequences = ns["Tokenizer"], ns["pad_sequences"]
+from keras_legacy import load
+
+Tokenizer, pad_sequences = load(sys.argv[1])
 
 docs = [
     ["영화", "정말", "재밌다", "배우", "연기", "최고"],

@@ -268,15 +268,7 @@ impl CountVectorizer {
         Ok(self.vocabulary.as_ref().ok_or(EmbedError::NotFitted)?.terms())
     }
 
-    /// Learns the vocabulary from tokenized documents.
-    pub fn fit<D, S>(&mut self, docs: &[D]) -> Result<&mut Self>
-    where
-        D: AsRef<[S]> + Sync,
-        S: AsRef<str> + Sync,
-    {
-        self.fit_transform(docs)?;
-        Ok(self)
-    }
+    derived_vectorizer_methods!();
 
     /// Learns the vocabulary and returns the document-term count matrix.
     pub fn fit_transform<D, S>(&mut self, docs: &[D]) -> Result<CsrMatrix>
@@ -329,24 +321,6 @@ impl CountVectorizer {
             .map(|chunk| count_rows(chunk, ngram, |gram| vocabulary.index(gram).map(|i| i as u32)))
             .collect();
         Ok(concat_rows(rows, vocabulary.len(), self.options.binary))
-    }
-
-    /// [`fit_transform`](Self::fit_transform) on raw texts split by `analyzer` (in parallel).
-    pub fn fit_transform_texts<T, A>(&mut self, texts: &[T], analyzer: A) -> Result<CsrMatrix>
-    where
-        T: AsRef<str> + Sync,
-        A: Fn(&str) -> Vec<String> + Sync,
-    {
-        self.fit_transform(&analyze(texts, analyzer))
-    }
-
-    /// [`transform`](Self::transform) on raw texts split by `analyzer` (in parallel).
-    pub fn transform_texts<T, A>(&self, texts: &[T], analyzer: A) -> Result<CsrMatrix>
-    where
-        T: AsRef<str> + Sync,
-        A: Fn(&str) -> Vec<String> + Sync,
-    {
-        self.transform(&analyze(texts, analyzer))
     }
 
     /// Puts the unigrams' and the shards' terms side by side, applies the df limits and

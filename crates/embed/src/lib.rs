@@ -17,7 +17,8 @@
 //! assert_eq!(x.shape(), (2, 3));
 //! ```
 
-#![warn(missing_docs)]
+#[macro_use]
+mod vectorizer;
 
 pub mod count;
 pub mod error;

@@ -236,15 +236,7 @@ impl TfidfVectorizer {
         self.transformer.document_frequency()
     }
 
-    /// Learns vocabulary and IDF from tokenized documents.
-    pub fn fit<D, S>(&mut self, docs: &[D]) -> Result<&mut Self>
-    where
-        D: AsRef<[S]> + Sync,
-        S: AsRef<str> + Sync,
-    {
-        self.fit_transform(docs)?;
-        Ok(self)
-    }
+    derived_vectorizer_methods!();
 
     /// Learns vocabulary and IDF and returns the TF-IDF matrix.
     pub fn fit_transform<D, S>(&mut self, docs: &[D]) -> Result<CsrMatrix>
@@ -269,23 +261,5 @@ impl TfidfVectorizer {
         S: AsRef<str> + Sync,
     {
         self.transformer.transform(&self.counter.transform(docs)?)
-    }
-
-    /// [`fit_transform`](Self::fit_transform) on raw texts split by `analyzer`.
-    pub fn fit_transform_texts<T, A>(&mut self, texts: &[T], analyzer: A) -> Result<CsrMatrix>
-    where
-        T: AsRef<str> + Sync,
-        A: Fn(&str) -> Vec<String> + Sync,
-    {
-        self.fit_transform(&crate::count::analyze(texts, analyzer))
-    }
-
-    /// [`transform`](Self::transform) on raw texts split by `analyzer`.
-    pub fn transform_texts<T, A>(&self, texts: &[T], analyzer: A) -> Result<CsrMatrix>
-    where
-        T: AsRef<str> + Sync,
-        A: Fn(&str) -> Vec<String> + Sync,
-    {
-        self.transform(&crate::count::analyze(texts, analyzer))
     }
 }

@@ -141,12 +141,11 @@ fn parse_header(line: &str) -> Option<(usize, usize)> {
     parts.next().is_none().then_some((count, dim))
 }
 
-/// Reads one text line into `vector`; the outer error is I/O, the inner one a parse failure.
-fn read_text_entry(
-    reader: &mut impl BufRead,
-    dim: usize,
-    vector: &mut Vec<f32>,
-) -> std::io::Result<std::result::Result<String, String>> {
+/// One entry read, its word or why it cannot be parsed; the outer error is I/O.
+type Entry = std::io::Result<std::result::Result<String, String>>;
+
+/// Reads one text line into `vector`.
+fn read_text_entry(reader: &mut impl BufRead, dim: usize, vector: &mut Vec<f32>) -> Entry {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Ok(Err("file ends before the number of vectors in the header".into()));
@@ -166,13 +165,8 @@ fn read_text_entry(
     Ok(Ok(word))
 }
 
-/// Reads one binary entry into `vector`; the outer error is I/O, the inner one a parse
-/// failure (including a file that ends early).
-fn read_binary_entry(
-    reader: &mut impl BufRead,
-    dim: usize,
-    vector: &mut Vec<f32>,
-) -> std::io::Result<std::result::Result<String, String>> {
+/// Reads one binary entry into `vector` (a file that ends early is a parse failure).
+fn read_binary_entry(reader: &mut impl BufRead, dim: usize, vector: &mut Vec<f32>) -> Entry {
     let mut word = Vec::new();
     reader.read_until(b' ', &mut word)?;
     if word.last() != Some(&b' ') {

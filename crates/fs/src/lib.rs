@@ -1,3 +1,6 @@
+//! The support every crate shares: crash-safe file writes, and the one progress bar
+//! ([`progress`]).
+//!
 //! Crash-safe file writes: a temporary file beside the target, written under an exclusive
 //! lock, synced, then renamed over the target, so readers (and a process resuming after a
 //! crash) see either the old file or the complete new one.
@@ -14,6 +17,8 @@
 //! assert_eq!(std::fs::read(&path)?, b"[\"<pad>\"]");
 //! # Ok::<(), std::io::Error>(())
 //! ```
+
+pub mod progress;
 
 use std::ffi::OsString;
 use std::fs::{self, File};

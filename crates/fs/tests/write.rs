@@ -2,9 +2,10 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use malmoi_fs::{write_atomically, write_atomically_with};
+use tempfile::TempDir;
 
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
@@ -13,10 +14,16 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A fresh scratch directory and the path of a file `name` in it (not created).
+fn scratch(name: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    (dir, path)
+}
+
 #[test]
 fn a_write_replaces_the_file_and_leaves_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.safetensors");
+    let (dir, path) = scratch("model.safetensors");
     write_atomically(&path, b"old").unwrap();
     write_atomically(&path, b"new").unwrap();
     assert_eq!(fs::read(&path).unwrap(), b"new");
@@ -25,8 +32,7 @@ fn a_write_replaces_the_file_and_leaves_nothing_else() {
 
 #[test]
 fn a_failed_write_keeps_the_old_file_and_removes_its_temporary() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.json");
+    let (dir, path) = scratch("config.json");
     write_atomically(&path, b"{}").unwrap();
     let failed = write_atomically_with(&path, |out| {
         out.write_all(b"{\"half")?;
@@ -39,8 +45,7 @@ fn a_failed_write_keeps_the_old_file_and_removes_its_temporary() {
 
 #[test]
 fn leftovers_of_dead_writers_are_removed_and_live_writers_files_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.safetensors");
+    let (dir, path) = scratch("model.safetensors");
     // A dead writer's file: nobody holds its lock.
     fs::write(dir.path().join(".model.safetensors.tmp-dead01"), b"torn").unwrap();
     // A live writer's file: locked through another open file description.
@@ -64,8 +69,7 @@ fn a_path_without_a_file_name_is_an_input_error() {
 
 #[test]
 fn a_file_in_a_subdirectory_is_written_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub");
+    let (_dir, path) = scratch("sub");
     fs::create_dir(&path).unwrap();
     let nested = path.join("vocab.txt");
     write_atomically(&nested, "사과\n배\n".as_bytes()).unwrap();

@@ -17,9 +17,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::builder::Smoothing;
 use crate::error::{Error, Result};
 use crate::ngram::{Entry, MAX_ORDER, NgramModel, Table};
+use crate::smoothing::Smoothing;
 use crate::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
 
 /// log10 probability of `<unk>` in a file that does not list it (KenLM's default).

@@ -1,29 +1,11 @@
-//! Counting n-grams over tokenised sentences and choosing the smoothing.
+//! Building an n-gram model from tokenised sentences: interning the tokens, counting, smoothing.
 
-use rayon::prelude::*;
-use rustc_hash::FxHashMap;
-
+use crate::counts::count;
 use crate::error::{Error, Result};
 use crate::ngram::{MAX_ORDER, NgramModel};
+pub use crate::smoothing::Smoothing;
 use crate::vocab::{BOS, EOS, SPECIALS, Vocab};
 use crate::{kneser_ney, stupid_backoff};
-
-/// Counts of n-grams, keyed by their ids (oldest word first).
-pub(crate) type CountMap = FxHashMap<Box<[u32]>, u64>;
-
-/// How an [`NgramModel`] turns counts into scores.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Smoothing {
-    /// Interpolated modified Kneser-Ney (Chen & Goodman 1998) with three discounts per order
-    /// (D1, D2, D3+), estimated the way KenLM's `lmplz` does. Probabilities sum to one.
-    KneserNey,
-    /// Stupid backoff (Brants et al. 2007): the relative frequency of the longest seen n-gram,
-    /// times `alpha` per backoff step. Scores are not normalised probabilities.
-    StupidBackoff {
-        /// The factor of each backoff step, in (0, 1]; Brants et al. use 0.4.
-        alpha: f64,
-    },
-}
 
 /// Builds an [`NgramModel`] from tokenised sentences.
 ///
@@ -128,46 +110,4 @@ where
         ids.push(sentence_ids);
     }
     Ok((vocab, ids))
-}
-
-/// Counts the `order`-grams of every sentence padded with `order - 1` `<s>` and one `</s>`
-/// (the padded n-grams carry the counts of the shorter n-grams at the sentence start).
-/// Each thread counts one contiguous share into its own map; the maps are merged once.
-fn count(sentences: &[Vec<u32>], order: usize) -> CountMap {
-    let share = sentences.len().div_ceil(rayon::current_num_threads()).max(1);
-    sentences
-        .par_chunks(share)
-        .map(|chunk| {
-            let mut counts = CountMap::default();
-            let mut padded = Vec::new();
-            for sentence in chunk {
-                padded.clear();
-                padded.resize(order - 1, BOS);
-                padded.extend_from_slice(sentence);
-                padded.push(EOS);
-                for gram in padded.windows(order) {
-                    add(&mut counts, gram, 1);
-                }
-            }
-            counts
-        })
-        .reduce(CountMap::default, merge)
-}
-
-/// Adds `count` to `gram`, allocating its key only when it is new.
-pub(crate) fn add(counts: &mut CountMap, gram: &[u32], count: u64) {
-    match counts.get_mut(gram) {
-        Some(c) => *c += count,
-        None => {
-            counts.insert(gram.into(), count);
-        }
-    }
-}
-
-fn merge(a: CountMap, b: CountMap) -> CountMap {
-    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-    for (gram, count) in small {
-        *big.entry(gram).or_insert(0) += count;
-    }
-    big
 }

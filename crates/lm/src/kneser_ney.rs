@@ -13,13 +13,10 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::builder::{CountMap, add};
+use crate::counts::{CountMap, add};
 use crate::error::{Error, Result};
-use crate::ngram::{Entry, Table};
+use crate::ngram::{BOS_LOG10_PROB, Entry, Table};
 use crate::vocab::{BOS, EOS, UNK};
-
-/// log10 probability given to `<s>`, which is never predicted (the ARPA convention).
-pub(crate) const BOS_LOG10_PROB: f64 = -99.0;
 
 /// The normaliser and the left-over mass of one context.
 struct Context {

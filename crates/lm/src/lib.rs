@@ -6,22 +6,23 @@
 //! [`LanguageModel`] interface (`score`, `next_words`) that the neural models of the upper
 //! layers share.
 
-#![warn(missing_docs)]
-
 pub mod arpa;
 pub mod builder;
+mod counts;
 pub mod error;
 mod kneser_ney;
 pub mod model;
 pub mod ngram;
+pub mod smoothing;
 mod stupid_backoff;
 pub mod tokenized;
 pub mod vocab;
 
-pub use builder::{NgramBuilder, Smoothing};
+pub use builder::NgramBuilder;
 pub use error::{Error, Result};
 pub use model::{CorpusScore, LanguageModel, NextWord, SENTENCE_END, SentenceScore, corpus_score};
 pub use ngram::{Entry, MAX_ORDER, NgramModel};
+pub use smoothing::Smoothing;
 pub use tokenized::{TokenLanguageModel, Tokenize, TokenizedLm};
 pub use vocab::Vocab;
 

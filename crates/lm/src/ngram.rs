@@ -3,13 +3,16 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::builder::Smoothing;
 use crate::error::Result;
 use crate::model::{LanguageModel, NextWord, SENTENCE_END, SentenceScore};
+use crate::smoothing::Smoothing;
 use crate::vocab::{BOS, EOS, UNK, Vocab};
 
 /// The highest order a model may have.
 pub const MAX_ORDER: usize = 10;
+
+/// log10 probability given to `<s>`, which is never predicted (the ARPA convention).
+pub(crate) const BOS_LOG10_PROB: f64 = -99.0;
 
 /// One n-gram's estimates, as in an ARPA file.
 #[derive(Debug, Clone, Copy, PartialEq)]

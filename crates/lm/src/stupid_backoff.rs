@@ -2,9 +2,8 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::builder::{CountMap, add};
-use crate::kneser_ney::BOS_LOG10_PROB;
-use crate::ngram::{Entry, Table};
+use crate::counts::{CountMap, add};
+use crate::ngram::{BOS_LOG10_PROB, Entry, Table};
 use crate::vocab::{BOS, UNK};
 
 /// The tables of every order: `log10 (c(h w) / c(h ·))`. `<unk>` scores as a word seen

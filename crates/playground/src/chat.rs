@@ -25,7 +25,7 @@ use crate::api::{
     TokenLogprob, TopLogprob, Usage,
 };
 use crate::error::ApiError;
-use crate::models::{LanguageModel, chat_messages};
+use crate::models::{ServedChatModel, chat_messages};
 
 /// Most stop sequences (OpenAI's limit).
 const MAX_STOP: usize = 4;
@@ -36,7 +36,7 @@ const STREAM_BUFFER: usize = 32;
 
 /// A validated request: what to generate and how to answer.
 struct Plan {
-    model: Arc<LanguageModel>,
+    model: Arc<ServedChatModel>,
     prompt: Vec<usize>,
     prompt_tokens: usize,
     prompt_truncated: bool,

@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use error::{ApiError, LoadError};
-pub use models::{LanguageModel, Models, SentimentModel};
+pub use models::{Models, ServedChatModel, ServedSentiment};
 
 use api::{ModelCard, ModelList};
 

@@ -15,7 +15,7 @@ use crate::error::LoadError;
 
 /// A language model the playground serves.
 #[derive(Debug)]
-pub struct LanguageModel {
+pub struct ServedChatModel {
     /// Its id in the API: the directory's name, made unique with `-2`, `-3`, … when needed.
     pub id: String,
     /// The directory it was loaded from.
@@ -28,7 +28,7 @@ pub struct LanguageModel {
     pub template: Option<PromptTemplate>,
 }
 
-impl LanguageModel {
+impl ServedChatModel {
     /// Loads a model directory under the id `id`.
     ///
     /// # Errors
@@ -38,7 +38,7 @@ impl LanguageModel {
             Generator::from_pretrained(dir).map_err(|source| LoadError::Gpt { path: dir.to_path_buf(), source })?;
         let template =
             PromptTemplate::load(dir).map_err(|source| LoadError::Template { path: dir.to_path_buf(), source })?;
-        Ok(LanguageModel { id, dir: dir.to_path_buf(), generator, template })
+        Ok(ServedChatModel { id, dir: dir.to_path_buf(), generator, template })
     }
 
     /// The model's context, in tokens.
@@ -101,14 +101,14 @@ impl LanguageModel {
 
 /// The NSMC sentiment model.
 #[derive(Debug)]
-pub struct SentimentModel {
+pub struct ServedSentiment {
     /// Its id in the API (the directory's name).
     pub id: String,
     /// The pipeline.
     pub pipeline: SentimentPipeline,
 }
 
-impl SentimentModel {
+impl ServedSentiment {
     /// Loads a sentiment pipeline directory with the default Korean analyser.
     ///
     /// # Errors
@@ -117,7 +117,7 @@ impl SentimentModel {
         let analyzer = Analyzer::new()?;
         let pipeline = SentimentPipeline::load(dir, analyzer)
             .map_err(|source| LoadError::Sentiment { path: dir.to_path_buf(), source })?;
-        Ok(SentimentModel { id: dir_name(dir), pipeline })
+        Ok(ServedSentiment { id: dir_name(dir), pipeline })
     }
 }
 
@@ -125,9 +125,9 @@ impl SentimentModel {
 #[derive(Debug, Clone)]
 pub struct Models {
     /// Language models, in the order given; the first is the default.
-    pub language: Vec<Arc<LanguageModel>>,
+    pub language: Vec<Arc<ServedChatModel>>,
     /// The sentiment model, if one was loaded.
-    pub sentiment: Option<Arc<SentimentModel>>,
+    pub sentiment: Option<Arc<ServedSentiment>>,
 }
 
 impl Models {
@@ -140,7 +140,7 @@ impl Models {
         if model_dirs.is_empty() {
             return Err(LoadError::NoLanguageModel);
         }
-        let mut language: Vec<Arc<LanguageModel>> = Vec::new();
+        let mut language: Vec<Arc<ServedChatModel>> = Vec::new();
         for dir in model_dirs {
             let base = dir_name(dir);
             let mut id = base.clone();
@@ -149,14 +149,14 @@ impl Models {
                 n += 1;
                 id = format!("{base}-{n}");
             }
-            language.push(Arc::new(LanguageModel::load(id, dir)?));
+            language.push(Arc::new(ServedChatModel::load(id, dir)?));
         }
-        let sentiment = sentiment_dir.map(SentimentModel::load).transpose()?.map(Arc::new);
+        let sentiment = sentiment_dir.map(ServedSentiment::load).transpose()?.map(Arc::new);
         Ok(Models { language, sentiment })
     }
 
     /// The language model `id`, or the default one for `None`.
-    pub fn language_model(&self, id: Option<&str>) -> Option<&Arc<LanguageModel>> {
+    pub fn language_model(&self, id: Option<&str>) -> Option<&Arc<ServedChatModel>> {
         match id {
             None => self.language.first(),
             Some(id) => self.language.iter().find(|m| m.id == id),

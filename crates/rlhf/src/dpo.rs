@@ -41,7 +41,7 @@ pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: usize) -> Re
         let batch = ResponseBatch::new(rows, pad, block)?;
         let logprobs = no_grad(|| sequence_logprobs(reference, &batch))?.to_array();
         if logprobs.iter().any(|l| !l.is_finite()) {
-            return Err(Error::NonFinite { what: "reference log-probability".into(), step: 0 });
+            return Err(Error::NonFinite("reference log-probability".into()));
         }
         for (i, pair) in chunk.iter().enumerate() {
             let (reference_chosen, reference_rejected) = (logprobs[i], logprobs[chunk.len() + i]);
@@ -103,12 +103,12 @@ impl<'a> Dpo<'a> {
 impl Objective for Dpo<'_> {
     type Example = DpoExample;
 
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        self.policy.named_parameters()
+    fn model(&mut self) -> &mut dyn Module {
+        &mut *self.policy
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.policy.set_training(training);
+    fn reseed(&self, seed: u64) {
+        self.policy.reseed(seed);
     }
 
     fn length(&self, example: &DpoExample) -> usize {

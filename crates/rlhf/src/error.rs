@@ -27,14 +27,15 @@ pub enum Error {
     /// An input the trainers cannot take (an empty prompt, a prompt longer than the context…).
     #[error("invalid input: {0}")]
     Input(String),
-    /// A reward, KL or loss came out NaN or infinite; training stopped.
-    #[error("non-finite {what} at step {step}; training stopped, the last checkpoint is kept")]
-    NonFinite {
-        /// The quantity.
-        what: String,
-        /// The optimisation step.
-        step: usize,
-    },
+    /// The training engine: a checkpoint, a log, a bad run config, or a loss, reward, KL or
+    /// held-out metric that came out NaN or infinite during training
+    /// ([`malmoi_train::Error::NonFinite`]: training stopped, the last checkpoint is kept).
+    #[error(transparent)]
+    Train(#[from] malmoi_train::Error),
+    /// A reward-model score or a reference log-probability came out NaN or infinite outside a
+    /// training step.
+    #[error("non-finite {0}")]
+    NonFinite(String),
     /// A reward model and a policy do not share one vocabulary, so its scores of the policy's
     /// tokens would be meaningless.
     #[error("vocabulary mismatch: {0}")]

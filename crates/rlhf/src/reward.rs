@@ -50,6 +50,19 @@ pub struct RewardModel {
     pub pad: usize,
 }
 
+/// The trunk's parameters and `score.weight`, `GPT2ForSequenceClassification`'s names.
+impl Module for RewardModel {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut params = self.trunk.named_parameters();
+        params.push(("score.weight".to_string(), self.head.weight.clone()));
+        params
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.trunk.set_training(training);
+    }
+}
+
 impl RewardModel {
     /// A reward model that starts from a language model (the SFT model, as InstructGPT does),
     /// with a fresh head drawn from N(0, 0.02²) by `seed`.
@@ -98,7 +111,7 @@ impl RewardModel {
             scores.extend(no_grad(|| self.scores(&batch))?.to_array());
         }
         if scores.iter().any(|s| !s.is_finite()) {
-            return Err(Error::NonFinite { what: "reward-model score".into(), step: 0 });
+            return Err(Error::NonFinite("reward-model score".into()));
         }
         Ok(scores)
     }
@@ -209,14 +222,12 @@ impl<'a> RewardTraining<'a> {
 impl Objective for RewardTraining<'_> {
     type Example = Preference;
 
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = self.model.trunk.named_parameters();
-        params.push(("score.weight".to_string(), self.model.head.weight.clone()));
-        params
+    fn model(&mut self) -> &mut dyn Module {
+        &mut *self.model
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.model.trunk.set_training(training);
+    fn reseed(&self, seed: u64) {
+        self.model.trunk.reseed(seed);
     }
 
     fn length(&self, example: &Preference) -> usize {

@@ -69,12 +69,12 @@ impl<'a> Sft<'a> {
 impl Objective for Sft<'_> {
     type Example = Sequence;
 
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        self.model.named_parameters()
+    fn model(&mut self) -> &mut dyn Module {
+        &mut *self.model
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.model.set_training(training);
+    fn reseed(&self, seed: u64) {
+        self.model.reseed(seed);
     }
 
     fn length(&self, example: &Sequence) -> usize {

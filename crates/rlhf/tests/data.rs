@@ -75,11 +75,10 @@ fn ranking_records_round_trip() {
 fn prompt_records_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ppo.jsonl");
-    let records: Vec<PromptRecord> =
-        ["이 영화의 감독은 누구야?", "비 오는 날 볼 만한 영화를 추천해 줘"]
-            .into_iter()
-            .map(|prompt| PromptRecord { prompt: prompt.into() })
-            .collect();
+    let records: Vec<PromptRecord> = ["이 영화의 감독은 누구야?", "비 오는 날 볼 만한 영화를 추천해 줘"]
+        .into_iter()
+        .map(|prompt| PromptRecord { prompt: prompt.into() })
+        .collect();
     write_records(&path, &records).unwrap();
     assert_eq!(read_records::<PromptRecord>(&path, &ReadOptions::strict()).unwrap().records, records);
 }

@@ -1,5 +1,9 @@
-//! Seeded shuffling, validation splits and (optionally length-bucketed) mini-batches.
+//! Seeded shuffling, validation splits, (optionally length-bucketed) mini-batches, the
+//! epoch-based batches of the step engine ([`EpochBatches`]) and the one padding of this crate's
+//! id batches ([`pad_ids`]).
 
+use malmoi_tokenize::encoding::{PadOptions, Side, pad_sequences};
+use ndarray::{ArrayD, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -91,6 +95,105 @@ impl BatchPlan {
     }
 }
 
+/// The batches of epoch-based training on the step engine (malmoi-train): step `s` trains on
+/// batch `s % steps_per_epoch` of epoch `s / steps_per_epoch` as [`BatchPlan::batches`] orders
+/// it, so a batch follows from the plan's seed and the step alone and a resumed run sees the
+/// batches the uninterrupted one saw. The current epoch's batches are kept between steps.
+///
+/// ```
+/// use malmoi_seq::batching::{BatchPlan, EpochBatches};
+/// let mut batches = EpochBatches::new(BatchPlan::new(2, 7), (0..5).collect(), vec![1; 5])?;
+/// assert_eq!(batches.steps_per_epoch(), 3);
+/// let epoch: Vec<Vec<usize>> = (0..3).map(|s| batches.batch(s).map(<[usize]>::to_vec)).collect::<Result<_, _>>()?;
+/// assert_eq!(epoch, BatchPlan::new(2, 7).batches(&(0..5).collect::<Vec<_>>(), &[1; 5], 0)?);
+/// let config = batches.train_config(4, 1e-3, 0.0)?;
+/// assert_eq!((config.max_steps, config.eval_interval, config.seed), (12, 3, 7));
+/// # Ok::<(), malmoi_seq::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EpochBatches {
+    plan: BatchPlan,
+    indices: Vec<usize>,
+    lengths: Vec<usize>,
+    epoch: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl EpochBatches {
+    /// Epochs over the examples `indices` (`lengths[i]` is example `i`'s length, read when
+    /// bucketing).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for no examples, a zero batch size or an index without a length.
+    pub fn new(plan: BatchPlan, indices: Vec<usize>, lengths: Vec<usize>) -> Result<Self> {
+        if indices.is_empty() {
+            return Err(Error::InvalidArgument("no examples to train on".into()));
+        }
+        let first = plan.batches(&indices, &lengths, 0)?;
+        Ok(Self { epoch: Some((0, first)), plan, indices, lengths })
+    }
+
+    /// Batches in one epoch (the last one may be smaller).
+    pub fn steps_per_epoch(&self) -> usize {
+        self.indices.len().div_ceil(self.plan.batch_size)
+    }
+
+    /// The examples of step `step` (counting from 0).
+    ///
+    /// # Errors
+    /// Those of [`BatchPlan::batches`].
+    pub fn batch(&mut self, step: usize) -> Result<&[usize]> {
+        let (epoch, index) = (step / self.steps_per_epoch(), step % self.steps_per_epoch());
+        if self.epoch.as_ref().is_none_or(|(cached, _)| *cached != epoch) {
+            self.epoch = Some((epoch, self.plan.batches(&self.indices, &self.lengths, epoch)?));
+        }
+        let (_, batches) = self.epoch.as_ref().expect("the epoch was just set");
+        Ok(&batches[index])
+    }
+
+    /// The engine's run of `epochs` epochs: as many steps, an evaluation (and a checkpoint)
+    /// after every epoch, a constant `learning_rate`, gradients clipped to `grad_clip` (0: off)
+    /// and the plan's seed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the steps overflow.
+    pub fn train_config(&self, epochs: usize, learning_rate: f32, grad_clip: f32) -> Result<malmoi_train::TrainConfig> {
+        let steps = self.steps_per_epoch();
+        let max_steps = epochs
+            .checked_mul(steps)
+            .ok_or_else(|| Error::InvalidArgument(format!("{epochs} epochs of {steps} steps overflow")))?;
+        Ok(malmoi_train::TrainConfig {
+            max_steps,
+            learning_rate,
+            schedule: malmoi_train::LrSchedule::Constant,
+            grad_clip,
+            eval_interval: steps,
+            eval_at_start: false,
+            seed: self.plan.seed,
+        })
+    }
+}
+
+/// Post-pads id sequences with `value` to the longest of them (at least one step): the ids as
+/// `(batch, time)` and each sequence's length. The one padding of this crate's batches —
+/// Keras' `pad_sequences(padding="post")` through [`pad_sequences`]; the models mask by the
+/// lengths, so the value matters only where a loss reads it.
+///
+/// ```
+/// let (ids, lengths) = malmoi_seq::batching::pad_ids(&[vec![4, 5, 6], vec![7]], 0);
+/// assert_eq!(ids.as_slice().unwrap(), &[4, 5, 6, 7, 0, 0]);
+/// assert_eq!(lengths, [3, 1]);
+/// ```
+pub fn pad_ids<S: AsRef<[u32]>>(sequences: &[S], value: u32) -> (ArrayD<usize>, Vec<usize>) {
+    let lengths: Vec<usize> = sequences.iter().map(|s| s.as_ref().len()).collect();
+    let time = lengths.iter().copied().max().unwrap_or(0).max(1);
+    let options = PadOptions { maxlen: Some(time), padding: Side::Post, truncating: Side::Post };
+    let padded = pad_sequences(sequences, options, value);
+    let ids: Vec<usize> = padded.as_slice().iter().map(|&id| id as usize).collect();
+    let ids =
+        ArrayD::from_shape_vec(IxDyn(&[sequences.len(), time]), ids).expect("pad_sequences gives batch × time ids");
+    (ids, lengths)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +241,35 @@ mod tests {
     #[test]
     fn zero_batch_size_is_an_error() {
         assert!(BatchPlan::new(0, 1).batches(&[0], &[1], 0).is_err());
+    }
+
+    #[test]
+    fn epoch_batches_follow_the_plan_and_the_step_alone() {
+        let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(3, 5) };
+        let lengths: Vec<usize> = (0..10).map(|i| i % 4).collect();
+        let indices: Vec<usize> = (0..10).collect();
+        let mut batches = EpochBatches::new(plan.clone(), indices.clone(), lengths.clone()).unwrap();
+        let mut fresh = EpochBatches::new(plan.clone(), indices.clone(), lengths.clone()).unwrap();
+        assert_eq!(
+            fresh.batch(9).unwrap(),
+            plan.batches(&indices, &lengths, 2).unwrap()[1],
+            "step 9: epoch 2, batch 1"
+        );
+        for step in 0..12 {
+            let expected = plan.batches(&indices, &lengths, step / 4).unwrap()[step % 4].clone();
+            assert_eq!(batches.batch(step).unwrap(), expected, "step {step}");
+        }
+        assert!(EpochBatches::new(plan.clone(), Vec::new(), Vec::new()).is_err());
+        assert!(EpochBatches::new(BatchPlan::new(0, 1), indices, lengths).is_err());
+        assert!(fresh.train_config(usize::MAX, 1e-3, 0.0).is_err());
+    }
+
+    #[test]
+    fn padding_is_post_to_the_longest_and_at_least_one_step() {
+        let (ids, lengths) = pad_ids(&[Vec::<u32>::new(), Vec::new()], 9);
+        assert_eq!((ids.shape(), lengths), (&[2, 1][..], vec![0, 0]));
+        assert_eq!(ids.as_slice().unwrap(), &[9, 9]);
+        let (ids, _) = pad_ids::<Vec<u32>>(&[], 0);
+        assert_eq!(ids.shape(), &[0, 1]);
     }
 }

@@ -23,7 +23,7 @@ pub enum Error {
         /// What is wrong with the row.
         reason: String,
     },
-    /// A tensor operation failed (mismatched shapes, non-finite loss, bad checkpoint, …).
+    /// A tensor operation failed (mismatched shapes, a bad checkpoint, …).
     #[error(transparent)]
     Tensor(#[from] malmoi_tensor::Error),
     /// Korean analysis failed (the dictionary could not be found or built, …).
@@ -32,14 +32,11 @@ pub enum Error {
     /// The vocabulary file could not be read or written.
     #[error(transparent)]
     Encoding(#[from] malmoi_tokenize::encoding::EncodingError),
-    /// Training produced a NaN or infinite loss.
-    #[error("the loss became non-finite in epoch {epoch}, batch {batch}; lower the learning rate")]
-    NonFiniteLoss {
-        /// 1-based epoch.
-        epoch: usize,
-        /// 1-based batch within the epoch.
-        batch: usize,
-    },
+    /// The training engine: a non-finite loss or metric ([`malmoi_train::Error::NonFinite`],
+    /// naming the step), a checkpoint written by another run, a log or chart that could not be
+    /// written.
+    #[error(transparent)]
+    Train(#[from] malmoi_train::Error),
     /// A saved model directory is incomplete, of another version, or does not fit its config.
     #[error("model directory {path}: {reason}")]
     ModelDir {

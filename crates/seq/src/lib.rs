@@ -1,19 +1,18 @@
 //! # malmoi-seq
 //!
-//! Recurrent sequence models on malmoi-tensor (simple RNN, LSTM, GRU, bidirectional and
-//! stacked), the training utilities a Keras user expects (seeded batching, validation split,
-//! early stopping, metrics, history and training curves), and the lecture's NSMC movie-review
-//! sentiment pipeline.
+//! Recurrent sequence models built on malmoi-tensor's layers (`malmoi_tensor::nn::{Rnn, Lstm,
+//! Gru, Recurrent}`, which live there so that using one needs no Korean dictionary) and trained
+//! on the shared engine (malmoi-train: early stopping, checkpoints and exact resume, one
+//! `TrainLog`): the lecture's NSMC movie-review sentiment pipeline, a seq2seq translator with
+//! attention and an LSTM language model, with the data utilities a Keras user expects (seeded,
+//! length-bucketed batches, validation split, padding, metrics).
 
 pub mod batching;
-pub mod early_stopping;
 pub mod error;
-pub mod history;
 pub mod io;
-pub mod lm;
+pub mod lstm_lm;
 pub mod metrics;
 pub mod nsmc;
-pub mod recurrent;
 pub mod sentiment;
 pub mod seq2seq;
 

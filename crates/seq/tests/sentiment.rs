@@ -1,13 +1,13 @@
-//! The sentiment pipeline on a small synthetic corpus: learning, saving, loading, resuming and
-//! bad input.
+//! The sentiment pipeline on a small synthetic corpus: learning, saving, loading, a killed run
+//! resuming to the uninterrupted result, early stopping and bad input.
 
 use malmoi_seq::Error;
 use malmoi_seq::nsmc::LabeledText;
 use malmoi_seq::sentiment::{
-    Caveat, CheckpointDir, MIN_KNOWN_TOKENS, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline,
-    TrainConfig,
+    Caveat, MIN_KNOWN_TOKENS, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
 };
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_train::{Checkpoints, Session, TrainLog};
 
 fn corpus() -> Vec<LabeledText> {
     let positive = ["정말 재밌는 영화", "최고의 영화 감동", "배우 연기 최고", "재밌고 감동적인 영화", "강력 추천 명작"];
@@ -33,29 +33,52 @@ fn small_model(vocab_size: usize) -> ModelConfig {
 }
 
 fn train_config(epochs: usize) -> TrainConfig {
-    TrainConfig {
-        batch_size: 8,
-        max_epochs: epochs,
-        learning_rate: 0.01,
-        progress: false,
-        patience: 100,
-        ..TrainConfig::default()
-    }
+    TrainConfig { batch_size: 8, max_epochs: epochs, learning_rate: 0.01, patience: 100, ..TrainConfig::default() }
 }
 
-fn train(epochs: usize, checkpoints: Option<&CheckpointDir>) -> SentimentPipeline {
+/// Trains on `reviews` with `config`, running the engine as `session` says.
+fn train_on(
+    reviews: &[LabeledText],
+    config: TrainConfig,
+    session: Session,
+) -> malmoi_seq::Result<(SentimentPipeline, TrainLog)> {
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let mut trainer =
-        SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(train_config(epochs));
-    if let Some(dir) = checkpoints {
-        trainer = trainer.checkpoints(dir.clone());
-    }
-    trainer.train(&corpus()).unwrap().0
+    SentimentPipeline::trainer(preprocessor)
+        .model(small_model)
+        .min_count(1)
+        .config(config)
+        .session(session)
+        .train(reviews)
+}
+
+/// Trains on the corpus with `config`, running the engine as `session` says.
+fn train_with(config: TrainConfig, session: Session) -> malmoi_seq::Result<(SentimentPipeline, TrainLog)> {
+    train_on(&corpus(), config, session)
+}
+
+fn train(epochs: usize) -> SentimentPipeline {
+    train_with(train_config(epochs), Session::default()).unwrap().0
+}
+
+/// The bytes of the pipeline's saved files.
+fn saved_files(pipeline: &SentimentPipeline) -> [Vec<u8>; 3] {
+    let dir = tempfile::tempdir().unwrap();
+    pipeline.save(dir.path()).unwrap();
+    ["config.json", "tokenizer.json", "model.safetensors"].map(|f| std::fs::read(dir.path().join(f)).unwrap())
+}
+
+/// The held-out metrics of the evaluations after whole epochs of `steps` steps.
+fn epoch_metrics(log: &TrainLog, steps: usize) -> Vec<(usize, f64, f64)> {
+    log.evals
+        .iter()
+        .filter(|e| e.step % steps == 0)
+        .map(|e| (e.step, e.metrics["val_loss"], e.metrics["val_accuracy"]))
+        .collect()
 }
 
 #[test]
 fn learns_saves_and_loads() {
-    let pipeline = train(12, None);
+    let pipeline = train(12);
     assert!(pipeline.evaluate(&corpus()).unwrap().accuracy() > 0.9);
     let good = pipeline.predict("정말 최고의 영화").unwrap().sentiment;
     let bad = pipeline.predict("지루하고 최악").unwrap().sentiment;
@@ -76,7 +99,7 @@ fn learns_saves_and_loads() {
 
 #[test]
 fn texts_the_model_cannot_read_get_a_verdict_with_a_caveat() {
-    let pipeline = train(1, None);
+    let pipeline = train(1);
     let cases = [
         ("", Caveat::EmptyText),
         ("   ", Caveat::EmptyText),
@@ -96,7 +119,7 @@ fn texts_the_model_cannot_read_get_a_verdict_with_a_caveat() {
 
 #[test]
 fn broken_model_directories_are_typed_errors() {
-    let pipeline = train(1, None);
+    let pipeline = train(1);
     let dir = tempfile::tempdir().unwrap();
     pipeline.save(dir.path()).unwrap();
     let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
@@ -110,24 +133,56 @@ fn broken_model_directories_are_typed_errors() {
     assert!(matches!(err, Error::ModelDir { .. }), "{err}");
 }
 
+/// 80 reviews, 16 held out: 8 steps per epoch. Killed mid-epoch and at an epoch's end, each
+/// session with a fresh model and optimiser that only the checkpoint folder connects, the run
+/// ends with the uninterrupted run's files, step losses and epoch metrics; another config is
+/// refused.
 #[test]
-fn an_interrupted_run_resumes_to_the_same_result() {
-    let straight = tempfile::tempdir().unwrap();
-    let reference = train(4, Some(&CheckpointDir(straight.path().into())));
-    // The same run stopped after two epochs, then started again with the full budget.
-    let interrupted = tempfile::tempdir().unwrap();
-    let dir = CheckpointDir(interrupted.path().into());
-    train(2, Some(&dir));
-    let resumed = train(4, Some(&dir));
-    for text in ["정말 최고의 영화", "지루하고 최악"] {
-        assert_eq!(resumed.predict(text).unwrap(), reference.predict(text).unwrap(), "{text}");
+fn a_killed_run_resumes_to_the_uninterrupted_result() {
+    let (whole, whole_log) = train_with(train_config(4), Session::default()).unwrap();
+    assert_eq!(whole_log.steps.len(), 32);
+    assert_eq!(whole_log.evals.iter().map(|e| e.step).collect::<Vec<_>>(), [8, 16, 24, 32], "one per epoch");
+    assert!(whole_log.evals[0].metrics.contains_key("accuracy"), "Keras-style epoch means");
+    let dir = tempfile::tempdir().unwrap();
+    let checkpointed = || Session { checkpoints: Some(Checkpoints::new(dir.path())), ..Session::default() };
+    for stop in [12, 24] {
+        let (_, log) = train_with(train_config(4), Session { stop_at_step: Some(stop), ..checkpointed() }).unwrap();
+        assert_eq!(log.steps.len(), stop);
     }
+    let (resumed, log) = train_with(train_config(4), checkpointed()).unwrap();
+    assert!(saved_files(&resumed) == saved_files(&whole), "the resumed run saved other files");
+    assert_eq!(log.steps, whole_log.steps, "every step's loss, accuracy and learning rate");
+    assert_eq!(epoch_metrics(&log, 8), epoch_metrics(&whole_log, 8));
     let other = TrainConfig { learning_rate: 0.5, ..train_config(4) };
-    let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let trainer =
-        SentimentPipeline::trainer(preprocessor).model(small_model).min_count(1).config(other).checkpoints(dir);
-    let err = trainer.train(&corpus()).unwrap_err();
-    assert!(err.to_string().contains("another configuration"), "{err}");
+    let err = train_with(other, checkpointed()).unwrap_err();
+    assert!(matches!(err, Error::Train(_)) && err.to_string().contains("another config"), "{err}");
+    let other = TrainConfig { maxlen: 5, ..train_config(4) };
+    let err = train_with(other, checkpointed()).unwrap_err();
+    assert!(err.to_string().contains("another config"), "{err}");
+}
+
+/// With the held-out reviews' labels flipped, the better the model fits the training reviews
+/// the worse its validation loss: the run ends before its epoch budget, and the model holds the
+/// best epoch's weights, also when the run was killed and resumed on the way.
+#[test]
+fn early_stopping_ends_the_run_with_the_best_epochs_weights() {
+    let mut reviews = corpus();
+    reviews[64..].iter_mut().for_each(|r| r.label = 1 - r.label);
+    let config = TrainConfig { patience: 2, ..train_config(30) };
+    let (pipeline, log) = train_on(&reviews, config.clone(), Session::default()).unwrap();
+    let last = log.steps.last().unwrap().step;
+    assert!(last < 30 * 8, "stopped early, after {last} steps");
+    let best = log.series("val_loss").iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    assert!(log.last_eval().unwrap().metrics["val_loss"] > best, "stopped after worse epochs");
+    let restored = pipeline.evaluate(&reviews[64..]).unwrap().accuracy();
+    let best_accuracy = log.evals.iter().find(|e| e.metrics["val_loss"] == best).unwrap().metrics["val_accuracy"];
+    assert_eq!(restored, best_accuracy, "the best epoch's weights are in the model");
+    let dir = tempfile::tempdir().unwrap();
+    let checkpointed = || Session { checkpoints: Some(Checkpoints::new(dir.path())), ..Session::default() };
+    train_on(&reviews, config.clone(), Session { stop_at_step: Some(16), ..checkpointed() }).unwrap();
+    let (resumed, resumed_log) = train_on(&reviews, config, checkpointed()).unwrap();
+    assert_eq!(resumed_log.steps, log.steps);
+    assert!(saved_files(&resumed) == saved_files(&pipeline), "other best weights after a resume");
 }
 
 #[test]
@@ -135,7 +190,7 @@ fn pretrained_word_vectors_seed_the_embedding() {
     let words: Vec<String> = ["영화", "최고", "없는말"].iter().map(|s| s.to_string()).collect();
     let vectors = malmoi_embed::KeyedVectors::from_flat(words, 8, (0..24).map(|i| i as f32).collect()).unwrap();
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-    let config = TrainConfig { max_epochs: 0, ..train_config(0) };
+    let config = train_config(0);
     let (pipeline, _) = SentimentPipeline::trainer(preprocessor)
         .model(small_model)
         .min_count(1)
@@ -159,19 +214,8 @@ fn pretrained_word_vectors_seed_the_embedding() {
 /// seed changes the weights. Runs on the default thread pool (all cores).
 #[test]
 fn same_seed_gives_byte_identical_model_files() {
-    let files = |seed: u64| {
-        let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
-        let config = TrainConfig { seed, ..train_config(3) };
-        let (pipeline, _) = SentimentPipeline::trainer(preprocessor)
-            .model(small_model)
-            .min_count(1)
-            .config(config)
-            .train(&corpus())
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        pipeline.save(dir.path()).unwrap();
-        ["config.json", "tokenizer.json", "model.safetensors"].map(|f| std::fs::read(dir.path().join(f)).unwrap())
-    };
+    let files =
+        |seed: u64| saved_files(&train_with(TrainConfig { seed, ..train_config(3) }, Session::default()).unwrap().0);
     let (first, second, other) = (files(5), files(5), files(6));
     assert!(first == second, "two runs with seed 5 wrote different files");
     assert!(first[2] != other[2], "the seed does not change the weights");

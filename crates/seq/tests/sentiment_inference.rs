@@ -33,8 +33,7 @@ fn loaded_pipeline(dir: &std::path::Path) -> SentimentPipeline {
         config.dropout = 0.5;
         config
     };
-    let config =
-        TrainConfig { batch_size: 8, max_epochs: 3, learning_rate: 0.01, progress: false, ..TrainConfig::default() };
+    let config = TrainConfig { batch_size: 8, max_epochs: 3, learning_rate: 0.01, ..TrainConfig::default() };
     let preprocessor = Preprocessor::new(PreprocessConfig::default(), Analyzer::new().unwrap());
     let (pipeline, _) =
         SentimentPipeline::trainer(preprocessor).model(model).min_count(1).config(config).train(&corpus()).unwrap();

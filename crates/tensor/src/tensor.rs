@@ -32,6 +32,34 @@ pub trait Backward: Send + Sync {
     fn backward(&self, grad_output: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>>;
 }
 
+/// A [`Backward`] rule made of the operation's name and a closure over what its forward pass
+/// saved: the form the built-in operations record.
+pub(crate) fn backward_fn<F>(name: &'static str, rule: F) -> impl Backward + 'static
+where
+    F: Fn(&ArrayD<f32>, &[Tensor]) -> Vec<Option<ArrayD<f32>>> + Send + Sync + 'static,
+{
+    FnBackward { name, rule }
+}
+
+/// The rule [`backward_fn`] builds.
+struct FnBackward<F> {
+    name: &'static str,
+    rule: F,
+}
+
+impl<F> Backward for FnBackward<F>
+where
+    F: Fn(&ArrayD<f32>, &[Tensor]) -> Vec<Option<ArrayD<f32>>> + Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn backward(&self, grad_output: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+        (self.rule)(grad_output, parents)
+    }
+}
+
 /// The recorded edge of a tensor computed by an operation.
 struct Origin {
     parents: Vec<Tensor>,

@@ -30,35 +30,30 @@ fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[ArrayD<f32>]) {
     assert!(report.checked > 0);
 }
 
+/// Checks `add`, `sub`, `mul` and `div` of the two `inputs`.
+fn check_arithmetic(inputs: &[ArrayD<f32>; 2]) {
+    check(|t| t[0].add(&t[1]), inputs);
+    check(|t| t[0].sub(&t[1]), inputs);
+    check(|t| t[0].mul(&t[1]), inputs);
+    check(|t| t[0].div(&t[1]), inputs);
+}
+
 #[test]
 fn binary_ops_same_shape() {
-    let inputs = [randn(&[3, 4], 1), uniform(&[3, 4], 0.5, 2.0, 2)];
-    check(|t| t[0].add(&t[1]), &inputs);
-    check(|t| t[0].sub(&t[1]), &inputs);
-    check(|t| t[0].mul(&t[1]), &inputs);
-    check(|t| t[0].div(&t[1]), &inputs);
+    check_arithmetic(&[randn(&[3, 4], 1), uniform(&[3, 4], 0.5, 2.0, 2)]);
 }
 
 #[test]
 fn binary_ops_broadcast_scalar_vs_matrix() {
     let scalar = ArrayD::from_elem(IxDyn(&[]), 1.3_f32);
     let matrix = uniform(&[3, 4], 0.5, 2.0, 3);
-    for (a, b) in [(&scalar, &matrix), (&matrix, &scalar)] {
-        let inputs = [a.clone(), b.clone()];
-        check(|t| t[0].add(&t[1]), &inputs);
-        check(|t| t[0].sub(&t[1]), &inputs);
-        check(|t| t[0].mul(&t[1]), &inputs);
-        check(|t| t[0].div(&t[1]), &inputs);
-    }
+    check_arithmetic(&[scalar.clone(), matrix.clone()]);
+    check_arithmetic(&[matrix, scalar]);
 }
 
 #[test]
 fn binary_ops_broadcast_column_and_row() {
-    let inputs = [randn(&[3, 1], 4), uniform(&[1, 4], 0.5, 2.0, 5)];
-    check(|t| t[0].add(&t[1]), &inputs);
-    check(|t| t[0].sub(&t[1]), &inputs);
-    check(|t| t[0].mul(&t[1]), &inputs);
-    check(|t| t[0].div(&t[1]), &inputs);
+    check_arithmetic(&[randn(&[3, 1], 4), uniform(&[1, 4], 0.5, 2.0, 5)]);
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod kernels_support;
 
 use kernels_support::random;
 use malmoi_tensor::kernels::{AttentionMask, RecurrentParams, gru, lstm, scaled_dot_product_attention};
-use malmoi_tensor::{GradCheckOptions, Tensor, check_gradients};
-use ndarray::Array2;
+use malmoi_tensor::{GradCheckOptions, GradCheckReport, Tensor, check_gradients};
+use ndarray::{Array2, ArrayD};
 
 const B: usize = 3;
 const T: usize = 4;
@@ -26,68 +26,45 @@ fn params(t: &[Tensor]) -> RecurrentParams<'_> {
     RecurrentParams { weight_ih: &t[1], weight_hh: &t[2], bias_ih: &t[3], bias_hh: &t[4] }
 }
 
+/// `x`, the four parameters of a layer with `gates` gates and `states` initial states, drawn
+/// with consecutive seeds from `seed`.
+fn recurrent_inputs(gates: usize, states: usize, seed: u64) -> Vec<ArrayD<f32>> {
+    let params = [vec![gates * H, I], vec![gates * H, H], vec![gates * H], vec![gates * H]];
+    let shapes = params.into_iter().chain(std::iter::repeat_n(vec![B, H], states));
+    let mut inputs = vec![random(&[B, T, I], 1.0, seed)];
+    inputs.extend(shapes.zip(seed + 1..).map(|(shape, seed)| random(&shape, 0.5, seed)));
+    inputs
+}
+
+/// Checks the gradients of `f` at `inputs` with the default options.
+fn check(inputs: &[ArrayD<f32>], f: impl Fn(&[Tensor]) -> malmoi_tensor::Result<Tensor>) -> GradCheckReport {
+    check_gradients(f, inputs, GradCheckOptions::default()).unwrap()
+}
+
 #[test]
 fn lstm_op_passes_gradcheck() {
-    let inputs = vec![
-        random(&[B, T, I], 1.0, 1),
-        random(&[4 * H, I], 0.5, 2),
-        random(&[4 * H, H], 0.5, 3),
-        random(&[4 * H], 0.5, 4),
-        random(&[4 * H], 0.5, 5),
-        random(&[B, H], 0.5, 6),
-        random(&[B, H], 0.5, 7),
-    ];
-    let report = check_gradients(
-        |t| {
-            let (output, (h_n, c_n)) = lstm(&t[0], params(t), Some(&LENGTHS), Some((&t[5], &t[6])))?;
-            flatten(&output, &[&h_n, &c_n])
-        },
-        &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    let inputs = recurrent_inputs(4, 2, 1);
+    let report = check(&inputs, |t| {
+        let (output, (h_n, c_n)) = lstm(&t[0], params(t), Some(&LENGTHS), Some((&t[5], &t[6])))?;
+        flatten(&output, &[&h_n, &c_n])
+    });
     assert_eq!(report.checked, inputs.iter().map(|a| a.len()).sum::<usize>());
 }
 
 #[test]
 fn lstm_op_without_initial_state_passes_gradcheck() {
-    let inputs = vec![
-        random(&[B, T, I], 1.0, 11),
-        random(&[4 * H, I], 0.5, 12),
-        random(&[4 * H, H], 0.5, 13),
-        random(&[4 * H], 0.5, 14),
-        random(&[4 * H], 0.5, 15),
-    ];
-    check_gradients(
-        |t| {
-            let (output, (h_n, _)) = lstm(&t[0], params(t), None, None)?;
-            flatten(&output, &[&h_n])
-        },
-        &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    check(&recurrent_inputs(4, 0, 11), |t| {
+        let (output, (h_n, _)) = lstm(&t[0], params(t), None, None)?;
+        flatten(&output, &[&h_n])
+    });
 }
 
 #[test]
 fn gru_op_passes_gradcheck() {
-    let inputs = vec![
-        random(&[B, T, I], 1.0, 21),
-        random(&[3 * H, I], 0.5, 22),
-        random(&[3 * H, H], 0.5, 23),
-        random(&[3 * H], 0.5, 24),
-        random(&[3 * H], 0.5, 25),
-        random(&[B, H], 0.5, 26),
-    ];
-    check_gradients(
-        |t| {
-            let (output, h_n) = gru(&t[0], params(t), Some(&LENGTHS), Some(&t[5]))?;
-            flatten(&output, &[&h_n])
-        },
-        &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    check(&recurrent_inputs(3, 1, 21), |t| {
+        let (output, h_n) = gru(&t[0], params(t), Some(&LENGTHS), Some(&t[5]))?;
+        flatten(&output, &[&h_n])
+    });
 }
 
 #[test]
@@ -97,12 +74,7 @@ fn attention_op_passes_gradcheck_with_masks() {
         let mask = AttentionMask { key_padding: Some(padding.view()), causal };
         let inputs =
             vec![random(&[2, 2, 4, 3], 1.0, 31), random(&[2, 2, 4, 3], 1.0, 32), random(&[2, 2, 4, 5], 1.0, 33)];
-        check_gradients(
-            |t| scaled_dot_product_attention(&t[0], &t[1], &t[2], &mask, Some(0.7)),
-            &inputs,
-            GradCheckOptions::default(),
-        )
-        .unwrap();
+        check(&inputs, |t| scaled_dot_product_attention(&t[0], &t[1], &t[2], &mask, Some(0.7)));
     }
 }
 

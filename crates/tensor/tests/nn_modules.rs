@@ -2,13 +2,25 @@
 
 use malmoi_tensor::nn::init::{self, Fan, Nonlinearity};
 use malmoi_tensor::nn::{Dropout, Embedding, LayerNorm, Linear, Module, RmsNorm, prefixed};
-use malmoi_tensor::{GradCheckOptions, Tensor, check_gradients};
+use malmoi_tensor::{GradCheckOptions, Result, Tensor, check_gradients};
 use ndarray::{ArrayD, IxDyn, array};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
+}
+
+/// Checks the gradients of `f` at `inputs` with the default options.
+fn gradcheck(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[ArrayD<f32>]) {
+    check_gradients(f, inputs, GradCheckOptions::default()).unwrap();
+}
+
+/// A `(3, 4)` input with mean 2 and spread 3 drawn from `seed`, and `norm` of it.
+fn normalise(norm: impl Fn(&Tensor) -> Result<Tensor>, seed: u64) -> (ArrayD<f32>, ArrayD<f32>) {
+    let x = init::normal(&[3, 4], 2.0, 3.0, &mut rng(seed)).unwrap();
+    let y = norm(&Tensor::constant(x.clone())).unwrap().to_array();
+    (x, y)
 }
 
 #[test]
@@ -31,27 +43,20 @@ fn linear_gradients_pass_gradcheck() {
         init::uniform(&[5, 4], -1.0, 1.0, &mut rng(2)).unwrap(),
         init::uniform(&[5], -1.0, 1.0, &mut rng(3)).unwrap(),
     ];
-    check_gradients(
+    gradcheck(
         |t| {
             let layer = Linear { weight: t[1].clone(), bias: Some(t[2].clone()) };
             layer.forward(&t[0])
         },
         &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    );
 }
 
 #[test]
 fn linear_without_bias_and_with_constant_input_passes_gradcheck() {
     let x = Tensor::constant(init::uniform(&[3, 4], -1.0, 1.0, &mut rng(8)).unwrap());
     let weight = init::uniform(&[2, 4], -1.0, 1.0, &mut rng(9)).unwrap();
-    check_gradients(
-        |t| Linear { weight: t[0].clone(), bias: None }.forward(&x),
-        &[weight],
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    gradcheck(|t| Linear { weight: t[0].clone(), bias: None }.forward(&x), &[weight]);
     let layer = Linear::new(4, 2, false, &mut rng(0)).unwrap();
     assert!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[3, 5])))).is_err(), "wrong feature count");
     assert_eq!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[0, 4])))).unwrap().shape(), vec![0, 2]);
@@ -89,38 +94,26 @@ fn embedding_padding_row_is_zero_and_gets_no_gradient() {
 #[test]
 fn layer_norm_normalises_and_passes_gradcheck() {
     let norm = LayerNorm::new(4, 1e-5).unwrap();
-    let x = init::normal(&[3, 4], 2.0, 3.0, &mut rng(5)).unwrap();
-    let y = norm.forward(&Tensor::constant(x.clone())).unwrap();
-    for row in y.data().rows() {
+    let (x, y) = normalise(|x| norm.forward(x), 5);
+    for row in y.rows() {
         assert!(row.mean().unwrap().abs() < 1e-5);
         assert!((row.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-3);
     }
     let inputs =
         vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(6)).unwrap(), init::normal(&[4], 0.0, 0.5, &mut rng(7)).unwrap()];
-    check_gradients(
-        |t| LayerNorm { weight: t[1].clone(), bias: t[2].clone(), eps: 1e-5 }.forward(&t[0]),
-        &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    gradcheck(|t| LayerNorm { weight: t[1].clone(), bias: t[2].clone(), eps: 1e-5 }.forward(&t[0]), &inputs);
     assert_eq!(norm.named_parameters().len(), 2);
 }
 
 #[test]
 fn rms_norm_gives_unit_root_mean_square_and_passes_gradcheck() {
     let norm = RmsNorm::new(4, 1e-6).unwrap();
-    let x = init::normal(&[3, 4], 2.0, 3.0, &mut rng(8)).unwrap();
-    let y = norm.forward(&Tensor::constant(x.clone())).unwrap();
-    for row in y.data().rows() {
+    let (x, y) = normalise(|x| norm.forward(x), 8);
+    for row in y.rows() {
         assert!((row.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-4);
     }
     let inputs = vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(9)).unwrap()];
-    check_gradients(
-        |t| RmsNorm { weight: t[1].clone(), eps: 1e-6 }.forward(&t[0]),
-        &inputs,
-        GradCheckOptions::default(),
-    )
-    .unwrap();
+    gradcheck(|t| RmsNorm { weight: t[1].clone(), eps: 1e-6 }.forward(&t[0]), &inputs);
     assert!(norm.forward(&Tensor::constant(ArrayD::ones(IxDyn(&[2, 3])))).is_err());
     assert!(RmsNorm::new(0, 1e-6).is_err());
     assert_eq!(norm.named_parameters().len(), 1);

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use malmoi_tensor::checkpoint::{Checkpoint, load};
-use malmoi_tensor::optim::{Adam, AdamW, Optimizer, OptimizerState, RmsProp, Schedule, Sgd};
+use malmoi_tensor::optim::{Adam, AdamW, Optimizer, OptimizerState, ParamGroup, RmsProp, Schedule, Sgd};
 use malmoi_tensor::{Error, Tensor};
 use ndarray::{ArrayD, IxDyn, array};
 
@@ -211,6 +211,10 @@ fn bad_hyperparameters_are_typed_errors() {
 #[test]
 fn schedules_follow_hugging_face_formulas() {
     assert_eq!(Schedule::Constant.factor(1_000_000), 1.0);
+    let warm = Schedule::warmup_constant(4, 12).unwrap();
+    assert_eq!((0..6).map(|s| warm.factor(s)).collect::<Vec<_>>(), [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]);
+    assert_eq!(warm.factor(1_000), 1.0);
+    assert!(Schedule::warmup_constant(13, 12).is_err());
     let linear = Schedule::warmup_linear(4, 12).unwrap();
     let factors: Vec<f32> = (0..14).map(|s| linear.factor(s)).collect();
     assert_eq!(factors, [0.0, 0.25, 0.5, 0.75, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0, 0.0]);
@@ -230,4 +234,37 @@ fn schedules_follow_hugging_face_formulas() {
     assert!(Schedule::warmup_linear(5, 4).is_err());
     assert!(Schedule::warmup_cosine(1, 4, 1.5).is_err());
     assert_eq!(Schedule::warmup_linear(0, 0).unwrap().factor(0), 0.0);
+}
+
+#[test]
+fn parameter_groups_equal_one_optimiser_per_group() {
+    let f = fixture();
+    let make = || Tensor::parameter(f.get("w0").unwrap().clone());
+    let (matrix, bias) = (make(), make());
+    let grouped = vec![
+        ParamGroup::new(vec![("matrix".into(), matrix.clone())]).with_weight_decay(0.3),
+        ParamGroup::new(vec![("bias".into(), bias.clone())]).with_weight_decay(0.0),
+    ];
+    let mut one = AdamW::groups(grouped, 0.02).unwrap();
+    let (matrix_alone, bias_alone) = (make(), make());
+    let mut decayed =
+        AdamW::new(vec![("matrix".into(), matrix_alone.clone())], 0.02).unwrap().with_weight_decay(0.3).unwrap();
+    let mut plain =
+        AdamW::new(vec![("bias".into(), bias_alone.clone())], 0.02).unwrap().with_weight_decay(0.0).unwrap();
+    for _ in 0..20 {
+        one.zero_grad();
+        loss(&matrix, &f).add(&loss(&bias, &f)).unwrap().backward().unwrap();
+        one.step().unwrap();
+        for (optimizer, w) in [(&mut decayed, &matrix_alone), (&mut plain, &bias_alone)] {
+            optimizer.zero_grad();
+            loss(w, &f).backward().unwrap();
+            optimizer.step().unwrap();
+        }
+    }
+    assert_eq!(matrix.to_array(), matrix_alone.to_array());
+    assert_eq!(bias.to_array(), bias_alone.to_array());
+    assert_ne!(matrix.to_array(), bias.to_array(), "the groups' decays differ");
+    let state = one.state();
+    assert_eq!(state.steps.len(), 2, "one state for both groups");
+    assert!(AdamW::groups(vec![ParamGroup::new(vec![]).with_weight_decay(-1.0)], 0.1).is_err());
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use malmoi_tensor::checkpoint::{Checkpoint, load};
 use malmoi_tensor::kernels::{AttentionMask, RecurrentParams, gru, lstm, scaled_dot_product_attention};
-use malmoi_tensor::nn::{Embedding, Linear, Module, prefixed};
+use malmoi_tensor::nn::{Embedding, Linear, Module, named_children};
 use malmoi_tensor::{Result, Tensor};
 use ndarray::{ArrayD, Ix2};
 
@@ -37,13 +37,17 @@ fn lengths(f: &Checkpoint) -> Vec<usize> {
     f.get("lengths").unwrap().iter().map(|&l| l as usize).collect()
 }
 
+/// PyTorch's names of a recurrent layer's parameters, in parent order.
+const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+
 struct Recurrent {
     weights: [Tensor; 4],
 }
 
 impl Recurrent {
-    fn from_fixture(f: &Checkpoint) -> Self {
-        Recurrent { weights: ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|n| param(f, n)) }
+    /// The layer whose parameters the fixture stores under `prefix` + PyTorch's names.
+    fn from_fixture(f: &Checkpoint, prefix: &str) -> Self {
+        Recurrent { weights: NAMES.map(|n| param(f, &format!("{prefix}{n}"))) }
     }
 
     fn params(&self) -> RecurrentParams<'_> {
@@ -52,16 +56,22 @@ impl Recurrent {
     }
 
     fn assert_grads(&self, f: &Checkpoint) {
-        for (name, w) in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].iter().zip(&self.weights) {
-            assert_matches(&w.grad().unwrap(), f.get(&format!("grad.{name}")).unwrap(), name);
+        for (name, w) in self.named_parameters() {
+            assert_matches(&w.grad().unwrap(), f.get(&format!("grad.{name}")).unwrap(), &name);
         }
+    }
+}
+
+impl Module for Recurrent {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        NAMES.iter().zip(&self.weights).map(|(name, w)| (name.to_string(), w.clone())).collect()
     }
 }
 
 #[test]
 fn lstm_matches_torch_nn_lstm_on_a_packed_batch() {
     let f = fixture("lstm");
-    let layer = Recurrent::from_fixture(&f);
+    let layer = Recurrent::from_fixture(&f, "");
     let (x, h0, c0) = (param(&f, "x"), param(&f, "h0"), param(&f, "c0"));
     let (output, (h_n, c_n)) = lstm(&x, layer.params(), Some(&lengths(&f)), Some((&h0, &c0))).unwrap();
     assert_matches(&output.to_array(), f.get("output").unwrap(), "output");
@@ -81,7 +91,7 @@ fn lstm_matches_torch_nn_lstm_on_a_packed_batch() {
 #[test]
 fn gru_matches_torch_nn_gru_on_a_packed_batch() {
     let f = fixture("gru");
-    let layer = Recurrent::from_fixture(&f);
+    let layer = Recurrent::from_fixture(&f, "");
     let (x, h0) = (param(&f, "x"), param(&f, "h0"));
     let (output, h_n) = gru(&x, layer.params(), Some(&lengths(&f)), Some(&h0)).unwrap();
     assert_matches(&output.to_array(), f.get("output").unwrap(), "output");
@@ -119,11 +129,7 @@ struct SentimentModel {
 
 impl Module for SentimentModel {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("embedding", self.embedding.named_parameters());
-        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
-        params.extend(names.iter().zip(&self.lstm.weights).map(|(n, w)| (format!("lstm.{n}"), w.clone())));
-        params.extend(prefixed("head", self.head.named_parameters()));
-        params
+        named_children(&[("embedding", &self.embedding), ("lstm", &self.lstm), ("head", &self.head)])
     }
 }
 
@@ -142,9 +148,7 @@ fn embedding_lstm_linear_bce_matches_pytorch_loss_and_gradients() {
     let f = fixture("composite");
     let model = SentimentModel {
         embedding: Embedding::from_weights(f.get("embedding.weight").unwrap().clone(), Some(0)).unwrap(),
-        lstm: Recurrent {
-            weights: ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|n| param(&f, &format!("lstm.{n}"))),
-        },
+        lstm: Recurrent::from_fixture(&f, "lstm."),
         head: Linear::from_weights(f.get("head.weight").unwrap().clone(), Some(f.get("head.bias").unwrap().clone()))
             .unwrap(),
     };

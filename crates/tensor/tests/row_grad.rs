@@ -63,7 +63,10 @@ fn a_computed_table_gets_a_dense_gradient() {
 
 /// Two identical tables, one with sparse gradients, trained side by side by
 /// `make`; returns both final weights.
-fn train_pair(make: impl Fn(Vec<(String, Tensor)>) -> Box<dyn Optimizer>, batches: &[ArrayD<usize>]) -> [ArrayD<f32>; 2] {
+fn train_pair(
+    make: impl Fn(Vec<(String, Tensor)>) -> Box<dyn Optimizer>,
+    batches: &[ArrayD<usize>],
+) -> [ArrayD<f32>; 2] {
     let mut rng = StdRng::seed_from_u64(3);
     let dense = Embedding::new(50, 6, Some(0), &mut rng).unwrap();
     let sparse = Embedding::from_weights(dense.weight.to_array(), Some(0)).unwrap().with_sparse_grad(true);

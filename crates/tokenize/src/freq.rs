@@ -188,12 +188,12 @@ pub struct RareWords {
 impl RareWords {
     /// Share of the vocabulary that is rare (0 for an empty vocabulary).
     pub fn rare_ratio(&self) -> f64 {
-        ratio(self.rare, self.total)
+        if self.total == 0 { 0.0 } else { self.rare as f64 / self.total as f64 }
     }
 
     /// Share of all occurrences that belong to rare words (0 when empty).
     pub fn rare_freq_ratio(&self) -> f64 {
-        ratio(self.rare_freq, self.total_freq)
+        if self.total_freq == 0 { 0.0 } else { self.rare_freq as f64 / self.total_freq as f64 }
     }
 
     /// The Keras `num_words` that keeps every non-rare word:
@@ -201,10 +201,6 @@ impl RareWords {
     pub fn vocab_size_without_rare(&self) -> usize {
         self.total - self.rare + 1
     }
-}
-
-fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
 #[cfg(test)]

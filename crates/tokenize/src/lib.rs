@@ -20,6 +20,9 @@
 //! # Ok::<(), malmoi_tokenize::Error>(())
 //! ```
 
+#[macro_use]
+mod macros;
+
 pub mod bpe;
 pub mod chat_template;
 pub mod encoding;
@@ -39,29 +42,23 @@ pub use tokenizer::TokenizerError;
 pub use wordcloud::{WordCloud, WordCloudError};
 pub use wordpiece::{WordPieceError, WordPieceTrainer};
 
-/// Any error of this crate: each module's own error type, wrapped.
+/// Any error of this crate: each module's own error type, wrapped and shown as it is.
 #[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub enum Error {
     /// Korean analysis or its dictionary.
-    #[error(transparent)]
     Korean(#[from] KoreanError),
     /// Byte-level BPE training.
-    #[error(transparent)]
     Bpe(#[from] BpeError),
     /// Integer encoding: tokenizer JSON files.
-    #[error(transparent)]
     Encoding(#[from] EncodingError),
     /// Text utilities: stopword files.
-    #[error(transparent)]
     Text(#[from] TextError),
     /// Word clouds: options and output files.
-    #[error(transparent)]
     WordCloud(#[from] WordCloudError),
     /// WordPiece training.
-    #[error(transparent)]
     WordPiece(#[from] WordPieceError),
     /// Hugging Face `tokenizer.json` tokenizers: files, components, unknown ids, streams.
-    #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
 }
 

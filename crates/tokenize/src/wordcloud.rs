@@ -126,10 +126,17 @@ impl WordCloud {
         self
     }
 
-    /// Draw at most this many of the most frequent words.
-    pub fn with_max_words(mut self, max_words: usize) -> Self {
-        self.max_words = max_words;
-        self
+    setters! {
+        /// Draw at most this many of the most frequent words.
+        with_max_words => max_words: usize;
+        /// Size = min + (max − min) · (count / top count)^scaling. The default
+        /// 0.5 makes a word's area roughly proportional to its count; 1 makes
+        /// its height proportional; 0 draws every word at the largest size.
+        with_scaling => scaling: f64;
+        /// Probability that a word is horizontal rather than vertical (0.9).
+        with_prefer_horizontal => prefer_horizontal: f64;
+        /// Seed of every random choice: start angles, orientations, colours.
+        with_seed => seed: u64;
     }
 
     /// Smallest and largest font size in pixels (largest defaults to 40 %
@@ -137,26 +144,6 @@ impl WordCloud {
     pub fn with_font_sizes(mut self, min: f64, max: f64) -> Self {
         self.min_font_size = min;
         self.max_font_size = Some(max);
-        self
-    }
-
-    /// Size = min + (max − min) · (count / top count)^scaling. The default
-    /// 0.5 makes a word's area roughly proportional to its count; 1 makes
-    /// its height proportional; 0 draws every word at the largest size.
-    pub fn with_scaling(mut self, scaling: f64) -> Self {
-        self.scaling = scaling;
-        self
-    }
-
-    /// Probability that a word is horizontal rather than vertical (0.9).
-    pub fn with_prefer_horizontal(mut self, p: f64) -> Self {
-        self.prefer_horizontal = p;
-        self
-    }
-
-    /// Seed of every random choice: start angles, orientations, colours.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
         self
     }
 

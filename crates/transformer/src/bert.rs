@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -450,6 +450,12 @@ impl Bert {
         Ok(pooled)
     }
 
+    /// Restarts the dropout masks' generator from `seed` (a trainer does it before each step,
+    /// so a resumed run draws the masks the uninterrupted one drew).
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
+    }
+
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
         let p = self.config.hidden_dropout_prob;
         if !self.training || p == 0.0 {
@@ -568,10 +574,20 @@ impl BertForPreTraining {
         mlm_labels: &Array2<usize>,
         next_sentence: &[usize],
     ) -> Result<(Tensor, Tensor)> {
-        let out = self.forward(input)?;
-        let mlm = out.prediction_logits.cross_entropy(&mlm_labels.clone().into_dyn(), Some(crate::IGNORE_INDEX))?;
+        self.forward(input)?.losses(mlm_labels, next_sentence)
+    }
+}
+
+impl PreTrainingOutput {
+    /// The masked-LM and next-sentence losses of these logits (see
+    /// [`BertForPreTraining::losses`]).
+    ///
+    /// # Errors
+    /// Shape errors; [`Error::NonFinite`] for a NaN loss.
+    pub fn losses(&self, mlm_labels: &Array2<usize>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
+        let mlm = self.prediction_logits.cross_entropy(&mlm_labels.clone().into_dyn(), Some(crate::IGNORE_INDEX))?;
         let labels = ndarray::Array1::from(next_sentence.to_vec()).into_dyn();
-        let nsp = out.seq_relationship_logits.cross_entropy(&labels, None)?;
+        let nsp = self.seq_relationship_logits.cross_entropy(&labels, None)?;
         if !(mlm.item()?.is_finite() && nsp.item()?.is_finite()) {
             return Err(Error::NonFinite("pre-training loss".into()));
         }
@@ -592,35 +608,6 @@ impl Module for BertForPreTraining {
     fn set_training(&mut self, training: bool) {
         self.bert.set_training(training);
     }
-}
-
-/// BERT's masking rule: each non-special token is chosen with probability `rate` (15 %); a
-/// chosen token becomes `mask_id` 80 % of the time, a random id 10 %, and stays 10 %. Returns
-/// the masked ids and the labels (the original id where chosen, [`crate::IGNORE_INDEX`]
-/// elsewhere).
-pub fn mask_tokens(
-    ids: &[usize],
-    special: &[bool],
-    rate: f32,
-    mask_id: usize,
-    vocab_size: usize,
-    rng: &mut impl Rng,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut masked = ids.to_vec();
-    let mut labels = vec![crate::IGNORE_INDEX; ids.len()];
-    for (i, &id) in ids.iter().enumerate() {
-        if special.get(i).copied().unwrap_or(false) || rng.random::<f32>() >= rate {
-            continue;
-        }
-        labels[i] = id;
-        let roll: f32 = rng.random();
-        if roll < 0.8 {
-            masked[i] = mask_id;
-        } else if roll < 0.9 {
-            masked[i] = rng.random_range(0..vocab_size);
-        }
-    }
-    (masked, labels)
 }
 
 /// BERT with a classification head on the pooled `[CLS]` state (`BertForSequenceClassification`:

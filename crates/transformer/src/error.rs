@@ -14,6 +14,9 @@ pub enum Error {
     /// A chat template that is missing, does not compile, or refused a conversation.
     #[error(transparent)]
     ChatTemplate(Box<malmoi_tokenize::chat_template::ChatTemplateError>),
+    /// The training engine: a checkpoint, a log, a non-finite loss or metric.
+    #[error(transparent)]
+    Train(#[from] malmoi_train::Error),
     /// A configuration value is out of range or inconsistent.
     #[error("invalid config: {0}")]
     Config(String),
@@ -63,14 +66,6 @@ pub enum Error {
         path: PathBuf,
         /// The cause.
         source: serde_json::Error,
-    },
-    /// An image could not be drawn.
-    #[error("drawing {path}: {reason}")]
-    Plot {
-        /// The image file.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
     },
 }
 

@@ -231,6 +231,12 @@ impl Gpt {
         }
     }
 
+    /// Restarts the dropout masks' generator from `seed`; a trainer calls it before each step
+    /// with a seed of that step, so a resumed run draws the masks the uninterrupted one drew.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
+    }
+
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
         if !self.training || self.config.dropout == 0.0 {
             return Ok(x.clone());

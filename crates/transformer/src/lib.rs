@@ -5,6 +5,10 @@
 //! checkpoints in both directions ([`hf`]) and text [generation] with every sampling knob of
 //! the OpenAI Playground and `transformers`' `generate`, and [`bert`]: the encoder with its
 //! pre-training heads.
+//!
+//! Training runs on the shared engine (`malmoi-train`): [`train`] is GPT pre-training, [`mlm`]
+//! and [`nsp`] are BERT's masked-LM and next-sentence pre-training, [`fine_tune`] is BERT's
+//! classification fine-tuning.
 
 pub mod attention;
 pub mod attention_map;
@@ -16,13 +20,15 @@ pub mod config;
 pub mod config_keys;
 pub mod decoder;
 pub mod error;
+pub mod fine_tune;
 pub mod generation;
 pub mod gpt;
 pub mod gpt_neox;
 pub mod hf;
+pub mod language_model;
 pub mod llama;
-pub mod lm;
-pub mod plot;
+pub mod mlm;
+pub mod nsp;
 pub mod position;
 pub mod rope;
 pub mod train;
@@ -31,10 +37,12 @@ mod init;
 
 pub use attention::KvCache;
 pub use auto::load_causal_lm;
+pub use bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput};
 pub use causal_lm::CausalLm;
 pub use config::{GptConfig, NormPlacement, Positions};
 pub use decoder::{Decoder, DecoderConfig};
 pub use error::{Error, Result};
+pub use generation::{GenerationConfig, Generator};
 pub use gpt::{Gpt, IGNORE_INDEX};
 
 /// The README's example, compiled and run as a doctest.

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use malmoi_tensor::nn::Module;
-use malmoi_transformer::bert::{Bert, BertForPreTraining, BertInput, mask_tokens};
+use malmoi_transformer::bert::{Bert, BertForPreTraining, BertInput};
+use malmoi_transformer::mlm::mask_tokens;
 use malmoi_transformer::{Error, IGNORE_INDEX};
 use ndarray::{Array2, ArrayD, Ix2};
 use rand::{SeedableRng, rngs::StdRng};

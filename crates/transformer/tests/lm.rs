@@ -8,8 +8,16 @@ use malmoi_transformer::{Gpt, GptConfig};
 
 fn generator() -> Generator {
     let texts = ["나는 버스를 탔다", "나는 버스를 태운다", "영화가 정말 재밌다", "영화가 지루하다"];
-    let tokenizer = BpeTrainer::new().vocab_size(300).special_tokens(["<|endoftext|>"]).train(texts.iter().copied()).unwrap();
-    let config = GptConfig { vocab_size: tokenizer.vocab_size(), block_size: 32, n_layer: 1, n_head: 2, n_embd: 16, ..GptConfig::default() };
+    let tokenizer =
+        BpeTrainer::new().vocab_size(300).special_tokens(["<|endoftext|>"]).train(texts.iter().copied()).unwrap();
+    let config = GptConfig {
+        vocab_size: tokenizer.vocab_size(),
+        block_size: 32,
+        n_layer: 1,
+        n_head: 2,
+        n_embd: 16,
+        ..GptConfig::default()
+    };
     let mut model = Gpt::new(config, 0).unwrap();
     malmoi_tensor::nn::Module::set_training(&mut model, false);
     Generator::new(model, tokenizer).unwrap()

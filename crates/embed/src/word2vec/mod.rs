@@ -23,10 +23,12 @@
 //! assert_eq!(neighbours.len(), 2);
 //! ```
 
+mod cbow;
 pub mod corpus;
 pub mod huffman;
 mod model_io;
 pub(crate) mod sampling;
+mod skip_gram;
 mod train;
 mod vocab;
 
@@ -36,7 +38,6 @@ pub use train::TrainingReport;
 use crate::error::{EmbedError, Result};
 use crate::keyed_vectors::KeyedVectors;
 use huffman::HuffmanTree;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use sampling::{SigmoidTable, UnigramTable};
 use serde::{Deserialize, Serialize};
@@ -252,7 +253,7 @@ impl Word2Vec {
         let config = &self.config;
         let d = config.vector_size;
         let planned_words = config.epochs as u64 * self.corpus_words;
-        let progress = progress_bar(config.progress, planned_words);
+        let progress = malmoi_fs::progress::bar(planned_words, 0, "words", config.progress);
         let unigrams = UnigramTable::new(&self.counts, config.ns_exponent);
         let huffman = if config.hs { HuffmanTree::new(&self.counts) } else { HuffmanTree::new(&[]) };
         let keep = vocab::keep_thresholds(&self.counts, config.sample);
@@ -302,19 +303,4 @@ impl Word2Vec {
         }
         Ok(())
     }
-}
-
-/// A progress bar over `total` raw words with words/s and ETA, or a hidden one.
-fn progress_bar(show: bool, total: u64) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "word2vec {bar:30} {percent:>3}% {human_pos}/{human_len} words, {per_sec}, ETA {eta}",
-    );
-    if let Ok(style) = style {
-        bar.set_style(style);
-    }
-    bar
 }

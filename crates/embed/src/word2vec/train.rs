@@ -1,5 +1,6 @@
-//! The training loop: lock-free ("Hogwild") multi-threaded SGD over corpus jobs, CBOW and
-//! skip-gram, with negative sampling and/or hierarchical softmax.
+//! The training loop: lock-free ("Hogwild") multi-threaded SGD over corpus jobs, with
+//! negative sampling and/or hierarchical softmax; each window's update is [`cbow`](super::cbow)'s
+//! or [`skip_gram`](super::skip_gram)'s.
 //!
 //! Per (input, output word) pair the work is `(negative + 1)` (or code-length) dot products
 //! and two axpys of `vector_size` floats: about `6 · d · (k + 1)` FLOPs. The inner loop does
@@ -15,6 +16,25 @@ use crate::vocab::Vocabulary;
 use indicatif::ProgressBar;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A center word and its context in a sentence of ids: the words at `span` other than `center`.
+pub(super) struct Window<'s> {
+    pub(super) sentence: &'s [u32],
+    pub(super) center: usize,
+    pub(super) span: std::ops::Range<usize>,
+}
+
+impl Window<'_> {
+    /// The center word's id.
+    pub(super) fn word(&self) -> u32 {
+        self.sentence[self.center]
+    }
+
+    /// The context words' ids.
+    pub(super) fn context(&self) -> impl Iterator<Item = u32> + '_ {
+        self.span.clone().filter(|&c| c != self.center).map(|c| self.sentence[c])
+    }
+}
 
 /// A weight matrix shared by all worker threads without locks.
 ///
@@ -50,7 +70,7 @@ impl<'m> SharedRows<'m> {
     /// The caller must not hold another reference to the same row in this thread.
     #[inline]
     #[allow(clippy::mut_from_ref)]
-    unsafe fn row(&self, i: usize) -> &mut [f32] {
+    pub(super) unsafe fn row(&self, i: usize) -> &mut [f32] {
         assert!(i < self.rows, "row {i} out of {}", self.rows);
         // SAFETY: in bounds by the assertion; aliasing rules per the type's documentation.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i * self.dim), self.dim) }
@@ -213,43 +233,14 @@ impl Trainer<'_> {
     fn train_sentence(&self, worker: &mut Worker, weights: &Weights<'_>, span: std::ops::Range<usize>, alpha: f32) {
         let Worker { rng, neu1, neu1e, ids, .. } = worker;
         let sentence = &ids[span];
-        for (pos, &word) in sentence.iter().enumerate() {
+        for pos in 0..sentence.len() {
             let reach = self.window - rng.below(self.window);
             let lo = pos.saturating_sub(reach);
             let hi = (pos + reach + 1).min(sentence.len());
+            let window = Window { sentence, center: pos, span: lo..hi };
             match self.architecture {
-                Architecture::SkipGram => {
-                    for c in (lo..hi).filter(|&c| c != pos) {
-                        // SAFETY: the only syn0 row held in this thread.
-                        let input = unsafe { weights.syn0.row(sentence[c] as usize) };
-                        neu1e.fill(0.0);
-                        self.output_layer(weights, input, word, alpha, neu1e, rng);
-                        axpy(1.0, neu1e, input);
-                    }
-                }
-                Architecture::Cbow => {
-                    neu1.fill(0.0);
-                    let count = hi - lo - 1;
-                    if count == 0 {
-                        continue;
-                    }
-                    for c in (lo..hi).filter(|&c| c != pos) {
-                        // SAFETY: one syn0 row at a time.
-                        axpy(1.0, unsafe { weights.syn0.row(sentence[c] as usize) }, neu1);
-                    }
-                    if self.cbow_mean {
-                        neu1.iter_mut().for_each(|x| *x /= count as f32);
-                    }
-                    neu1e.fill(0.0);
-                    self.output_layer(weights, neu1, word, alpha, neu1e, rng);
-                    if !self.cbow_mean {
-                        neu1e.iter_mut().for_each(|x| *x /= count as f32);
-                    }
-                    for c in (lo..hi).filter(|&c| c != pos) {
-                        // SAFETY: one syn0 row at a time.
-                        axpy(1.0, neu1e, unsafe { weights.syn0.row(sentence[c] as usize) });
-                    }
-                }
+                Architecture::SkipGram => self.skip_gram(weights, &window, alpha, neu1e, rng),
+                Architecture::Cbow => self.cbow(weights, &window, alpha, (neu1, neu1e), rng),
             }
         }
     }
@@ -258,7 +249,7 @@ impl Trainer<'_> {
     /// word's Huffman path, and/or the word against `negative` sampled noise words) and
     /// accumulates the input's gradient into `neu1e`.
     #[inline(always)]
-    fn output_layer(
+    pub(super) fn output_layer(
         &self,
         weights: &Weights<'_>,
         input: &[f32],

@@ -2,8 +2,9 @@
 //!
 //! Hangul cleaning → morphemes with stems → stopwords → integer encoding (words seen fewer
 //! than three times dropped) → at most 30 tokens → Embedding(vocab, 100) → LSTM(128) →
-//! Dense(1, sigmoid), trained with RMSprop and early stopping. A [`SentimentPipeline`] holds
-//! every piece and saves to, and loads from, one directory.
+//! Dense(1, sigmoid), trained with RMSprop and early stopping on the shared engine
+//! (malmoi-train). A [`SentimentPipeline`] holds every piece and saves to, and loads from, one
+//! directory.
 
 mod input;
 mod model;
@@ -18,15 +19,15 @@ use malmoi_tensor::checkpoint::{self, Precision};
 use malmoi_tensor::nn::Module;
 use malmoi_tokenize::encoding::Tokenizer;
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_train::{Session, TrainLog};
 use serde::{Deserialize, Serialize};
 
 pub use input::{MAX_TEXT_BYTES, TextLines, check_text_lengths};
 pub use model::{Batch, ModelConfig, Pooling, SentimentModel};
 pub use preprocess::{LECTURE_STOPWORDS, PreprocessConfig, Preprocessor};
-pub use train::{CheckpointDir, Labeled, TrainConfig, evaluate, fit};
+pub use train::{Labeled, SentimentTraining, TrainConfig, evaluate, fit};
 
 use crate::error::{Error, Result};
-use crate::history::History;
 use crate::io::write_atomic;
 use crate::metrics::ConfusionMatrix;
 use crate::nsmc::LabeledText;
@@ -167,14 +168,14 @@ pub struct SentimentPipeline {
 impl SentimentPipeline {
     /// Starts configuring a training run that preprocesses with `preprocessor`; the defaults
     /// are the lecture's (its model, words seen fewer than 3 times dropped, [`TrainConfig`]'s
-    /// defaults, no checkpoints, randomly initialised word vectors).
+    /// defaults, a quiet session without checkpoints, randomly initialised word vectors).
     pub fn trainer<'a>(preprocessor: Preprocessor) -> SentimentTrainer<'a> {
         SentimentTrainer {
             preprocessor,
             model: Box::new(ModelConfig::lecture),
             min_count: 3,
             config: TrainConfig::default(),
-            checkpoints: None,
+            session: Session::default(),
             pretrained: None,
         }
     }
@@ -308,7 +309,7 @@ pub struct SentimentTrainer<'a> {
     model: Box<dyn FnOnce(usize) -> ModelConfig + 'a>,
     min_count: usize,
     config: TrainConfig,
-    checkpoints: Option<CheckpointDir>,
+    session: Session,
     pretrained: Option<&'a KeyedVectors>,
 }
 
@@ -331,9 +332,13 @@ impl<'a> SentimentTrainer<'a> {
         self
     }
 
-    /// Saves every epoch into `dir` and resumes an interrupted run found there.
-    pub fn checkpoints(mut self, dir: CheckpointDir) -> Self {
-        self.checkpoints = Some(dir);
+    /// How the engine runs this session (default: quiet, no checkpoints):
+    /// [`Session::checkpointed`]`(dir)` saves every epoch into `dir` (`step-N/` folders and
+    /// `LATEST`) with a progress bar and resumes an interrupted run found there; `stop_at_step`
+    /// and `time_budget` end the session early, resumable (such a session returns the weights
+    /// where it stopped; the best epoch's are restored when the run ends).
+    pub fn session(mut self, session: Session) -> Self {
+        self.session = session;
         self
     }
 
@@ -345,8 +350,12 @@ impl<'a> SentimentTrainer<'a> {
     }
 
     /// Preprocesses `reviews`, builds the vocabulary and trains; returns the pipeline with the
-    /// best epoch's weights and the training history.
-    pub fn train(self, reviews: &[LabeledText]) -> Result<(SentimentPipeline, History)> {
+    /// best epoch's weights and the run's log (one evaluation per epoch: `loss`,
+    /// `accuracy`, `val_loss`, `val_accuracy`).
+    ///
+    /// # Errors
+    /// The analyzer's errors; those of [`fit`].
+    pub fn train(self, reviews: &[LabeledText]) -> Result<(SentimentPipeline, TrainLog)> {
         let texts: Vec<&str> = reviews.iter().map(|r| r.document.as_str()).collect();
         let tokens = self.preprocessor.batch_tokens(&texts)?;
         let tokenizer = build_vocabulary(&tokens, self.min_count);
@@ -362,7 +371,7 @@ impl<'a> SentimentTrainer<'a> {
             model.set_word_vectors(rows)?;
         }
         let data = Labeled { sequences: &sequences, labels: &labels };
-        let history = fit(&mut model, data, &self.config, self.checkpoints.as_ref())?;
+        let log = fit(&mut model, data, &self.config, self.session)?;
         let config = PipelineConfig {
             format_version: FORMAT_VERSION,
             preprocess: self.preprocessor.config().clone(),
@@ -370,7 +379,7 @@ impl<'a> SentimentTrainer<'a> {
             min_count: self.min_count,
             model: model_config,
         };
-        Ok((SentimentPipeline { config, preprocessor: self.preprocessor, tokenizer, model }, history))
+        Ok((SentimentPipeline { config, preprocessor: self.preprocessor, tokenizer, model }, log))
     }
 }
 

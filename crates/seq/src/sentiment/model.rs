@@ -1,14 +1,16 @@
 //! The review classifier: Embedding → recurrent encoder → (pooling) → Dense(1) → sigmoid.
 
-use malmoi_tensor::nn::{Dropout, Embedding, Linear, Module, init, prefixed};
+use malmoi_tensor::nn::{
+    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentInit, init, prefixed,
+};
 use malmoi_tensor::{Tensor, no_grad};
-use ndarray::{Array2, ArrayD};
+use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use crate::batching::pad_ids;
 use crate::error::{Error, Result};
-use crate::recurrent::{CellKind, Initialization, Recurrent, RecurrentConfig};
 
 /// How the encoder's outputs become one vector per review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -40,7 +42,7 @@ impl ModelConfig {
     /// The lecture's model: Embedding(vocab, 100) → LSTM(128) → Dense(1, sigmoid), Keras' initialisers.
     pub fn lecture(vocab_size: usize) -> Self {
         let encoder =
-            RecurrentConfig { initialization: Initialization::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
+            RecurrentConfig { initialization: RecurrentInit::Keras, ..RecurrentConfig::new(CellKind::Lstm, 100, 128) };
         Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden, dropout: 0.0 }
     }
 
@@ -80,14 +82,8 @@ impl Batch {
                 &s[s.len().saturating_sub(maxlen)..]
             })
             .collect();
-        let time = clipped.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let mut ids = Array2::<usize>::zeros((clipped.len(), time));
-        for (mut row, sequence) in ids.rows_mut().into_iter().zip(&clipped) {
-            for (slot, &id) in row.iter_mut().zip(*sequence) {
-                *slot = id as usize;
-            }
-        }
-        Self { ids: ids.into_dyn(), lengths: clipped.iter().map(|s| s.len()).collect() }
+        let (ids, lengths) = pad_ids(&clipped, 0);
+        Self { ids, lengths }
     }
 }
 
@@ -136,6 +132,19 @@ impl SentimentModel {
     /// The configuration it was built with.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// Restarts the dropout masks from `seed`; the trainer calls it before every step with that
+    /// step's seed, so a resumed run draws the masks the uninterrupted one drew. (The dropout
+    /// between stacked encoder layers keeps its own generator: with it, a resumed run differs.)
+    ///
+    /// # Errors
+    /// None in practice: the probability was checked when the model was built.
+    pub(crate) fn reseed(&mut self, seed: u64) -> Result<()> {
+        let training = self.dropout.is_training();
+        self.dropout = Dropout::new(self.config.dropout, seed)?;
+        self.dropout.set_training(training);
+        Ok(())
     }
 
     /// One logit per sequence, `(batch,)`; sigmoid of it is the positive probability.

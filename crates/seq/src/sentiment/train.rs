@@ -1,25 +1,21 @@
-//! The training loop: seeded batches, RMSprop, validation, early stopping, checkpoints, resume.
+//! Training the review classifier on the shared engine (malmoi-train): epoch-based batches of
+//! similar length, RMSprop, validation after every epoch, early stopping on validation loss
+//! with the best epoch's weights restored, checkpoints and exact resume.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressStyle};
-use malmoi_tensor::checkpoint;
 use malmoi_tensor::nn::Module;
-use malmoi_tensor::optim::{Optimizer, OptimizerState, RmsProp};
+use malmoi_tensor::optim::RmsProp;
 use malmoi_tensor::{Tensor, no_grad};
+use malmoi_train::{EarlyStopping, Metrics, Session, StepOutput, TrainLog, TrainStep, Trainer, Update};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Batch, SentimentModel};
-use crate::batching::{BatchPlan, validation_split};
-use crate::early_stopping::{EarlyStopping, Monitor, Verdict};
+use crate::batching::{BatchPlan, EpochBatches, validation_split};
 use crate::error::{Error, Result};
-use crate::history::{EpochRecord, History};
-use crate::io::write_atomic;
 use crate::metrics::ConfusionMatrix;
 
-/// How [`fit`] trains; the defaults are the lecture's.
+/// How [`fit`] trains; the defaults are the lecture's. How a session runs (checkpoints, the
+/// progress bar, where to stop) is the engine's [`Session`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Reviews per mini-batch (64).
@@ -38,8 +34,6 @@ pub struct TrainConfig {
     pub bucket_by_length: bool,
     /// Seed of the batch order and dropout.
     pub seed: u64,
-    /// Show a progress bar per epoch.
-    pub progress: bool,
 }
 
 impl Default for TrainConfig {
@@ -53,7 +47,6 @@ impl Default for TrainConfig {
             maxlen: 30,
             bucket_by_length: true,
             seed: 42,
-            progress: true,
         }
     }
 }
@@ -67,180 +60,113 @@ pub struct Labeled<'a> {
     pub labels: &'a [u8],
 }
 
-/// Where a run's checkpoints live: `best.safetensors` (the best epoch's weights) and, for
-/// resuming, `last.safetensors`, `optimizer.safetensors` and `state.json`.
-#[derive(Debug, Clone)]
-pub struct CheckpointDir(pub PathBuf);
-
-/// What `state.json` records, so an interrupted run continues where it stopped.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RunState {
+/// The review classifier's [`TrainStep`]: step `s` trains on batch `s % steps_per_epoch` of
+/// epoch `s / steps_per_epoch` (seeded, bucketed by length); metrics `accuracy` per step,
+/// `val_loss` and `val_accuracy` per evaluation.
+#[derive(Debug)]
+pub struct SentimentTraining<'a> {
+    model: &'a mut SentimentModel,
+    data: Labeled<'a>,
+    valid: Vec<usize>,
+    batches: EpochBatches,
     config: TrainConfig,
-    history: History,
-    stopping: EarlyStopping,
-    finished: bool,
 }
 
-impl CheckpointDir {
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn load_state(&self, config: &TrainConfig) -> Result<Option<RunState>> {
-        let path = self.path("state.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-        let state: RunState = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidArgument(format!("{}: unreadable run state: {e}", path.display())))?;
-        if !same_run(&state.config, config) {
+impl<'a> SentimentTraining<'a> {
+    /// Training of `model` on the first `1 − validation_split` of `data`, validated on the rest.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a label count that is not the sequence count, no
+    /// training examples, a validation share outside `[0, 1)` or a zero batch size.
+    pub fn new(model: &'a mut SentimentModel, data: Labeled<'a>, config: TrainConfig) -> Result<Self> {
+        if data.sequences.len() != data.labels.len() || data.sequences.is_empty() {
             return Err(Error::InvalidArgument(format!(
-                "{} belongs to a run with another configuration; use a fresh checkpoint directory",
-                path.display()
+                "need one label per sequence and at least one sequence, got {} and {}",
+                data.sequences.len(),
+                data.labels.len()
             )));
         }
-        Ok(Some(state))
+        let (train, valid) = validation_split(data.sequences.len(), config.validation_split, None)?;
+        let lengths: Vec<usize> = data.sequences.iter().map(|s| s.len().min(config.maxlen)).collect();
+        let plan = BatchPlan {
+            batch_size: config.batch_size,
+            shuffle: true,
+            bucket_by_length: config.bucket_by_length,
+            seed: config.seed,
+        };
+        let batches = EpochBatches::new(plan, train, lengths)?;
+        Ok(Self { model, data, valid, batches, config })
     }
 
-    fn save_epoch(&self, model: &SentimentModel, optimizer: &RmsProp, state: &RunState, improved: bool) -> Result<()> {
-        std::fs::create_dir_all(&self.0).map_err(|source| Error::Io { path: self.0.clone(), source })?;
-        let metadata = Default::default();
-        if improved {
-            checkpoint::save_module(self.path("best.safetensors"), model, &metadata)?;
+    /// The engine for this run: an evaluation after every epoch, at most `max_epochs` epochs,
+    /// early stopping on `val_loss` with `patience` (none without validation data), the best
+    /// epoch's weights restored at the end.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the steps overflow.
+    pub fn trainer(&self) -> Result<Trainer> {
+        let run = self.batches.train_config(self.config.max_epochs, self.config.learning_rate, 0.0)?;
+        let stopping = (!self.valid.is_empty()).then(|| EarlyStopping::minimize("val_loss", self.config.patience));
+        Ok(Trainer::new(run).with_early_stopping(stopping))
+    }
+
+    /// RMSprop (Keras' defaults) at the configured learning rate over the model's parameters.
+    ///
+    /// # Errors
+    /// A learning rate RMSprop refuses.
+    pub fn optimizer(&self) -> Result<RmsProp> {
+        Ok(RmsProp::new(self.model.named_parameters())?.with_learning_rate(self.config.learning_rate)?)
+    }
+}
+
+impl TrainStep for SentimentTraining<'_> {
+    type Error = Error;
+
+    fn model(&mut self) -> &mut dyn Module {
+        &mut *self.model
+    }
+
+    fn train_step(&mut self, step: usize, seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
+        self.model.reseed(seed)?;
+        let indices = self.batches.batch(step)?;
+        let (batch, targets) = gather(self.data, indices, self.config.maxlen);
+        let logits = self.model.logits(&batch)?;
+        let accuracy = count_correct(&logits.data(), &targets.data()) as f64 / indices.len() as f64;
+        let loss = update.apply(&logits.binary_cross_entropy_with_logits(&targets)?)?;
+        Ok(StepOutput::loss(loss).with("accuracy", accuracy))
+    }
+
+    fn evaluate(&mut self) -> Result<Metrics> {
+        if self.valid.is_empty() {
+            return Ok(Metrics::new());
         }
-        checkpoint::save_module(self.path("last.safetensors"), model, &metadata)?;
-        optimizer.state().save(self.path("optimizer.safetensors"))?;
-        let json = serde_json::to_string_pretty(state).expect("run state serialises");
-        write_atomic(&self.path("state.json"), json.as_bytes())
+        let (loss, matrix) = evaluate(self.model, self.data, &self.valid, self.config.maxlen)?;
+        Ok(Metrics::from([("loss".into(), loss), ("accuracy".into(), matrix.accuracy())]))
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({ "sentiment": self.config, "examples": self.data.sequences.len() })
     }
 }
 
-/// Whether a checkpoint made under `saved` may be continued under `requested`: everything but
-/// the epoch budget and the progress display must agree.
-fn same_run(saved: &TrainConfig, requested: &TrainConfig) -> bool {
-    let comparable = |c: &TrainConfig| TrainConfig { max_epochs: 0, progress: false, ..c.clone() };
-    comparable(saved) == comparable(requested)
-}
-
-/// Trains `model` on `data` with RMSprop and early stopping on validation loss; returns the
-/// history and leaves the best epoch's weights in the model, in inference mode (also when an
-/// epoch fails).
+/// Trains `model` on `data` with RMSprop and early stopping on validation loss, running the
+/// engine as `session` says (checkpoints, progress bar, where to stop); returns the log of the
+/// whole run (resumed parts included) and leaves the best epoch's weights in the model, in
+/// inference mode. Zero epochs train nothing.
 ///
-/// With a checkpoint directory every epoch is saved atomically and a run that was stopped
-/// resumes from its last completed epoch when called again with the same configuration.
-pub fn fit(
-    model: &mut SentimentModel,
-    data: Labeled<'_>,
-    config: &TrainConfig,
-    checkpoints: Option<&CheckpointDir>,
-) -> Result<History> {
-    if data.sequences.len() != data.labels.len() || data.sequences.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "need one label per sequence and at least one sequence, got {} and {}",
-            data.sequences.len(),
-            data.labels.len()
-        )));
+/// With checkpoints, every epoch is saved (folder-atomic, `step-N/`) and a run found there
+/// with the same configuration and data resumes exactly where it stopped.
+///
+/// # Errors
+/// As [`SentimentTraining::new`]; [`Error::Train`] for a non-finite loss (naming the step) or a
+/// checkpoint of another run.
+pub fn fit(model: &mut SentimentModel, data: Labeled<'_>, config: &TrainConfig, session: Session) -> Result<TrainLog> {
+    let mut step = SentimentTraining::new(model, data, config.clone())?;
+    if config.max_epochs == 0 {
+        return Ok(TrainLog::default());
     }
-    let (train, valid) = validation_split(data.sequences.len(), config.validation_split, None)?;
-    let lengths: Vec<usize> = data.sequences.iter().map(|s| s.len().min(config.maxlen)).collect();
-    let plan = BatchPlan {
-        batch_size: config.batch_size,
-        shuffle: true,
-        bucket_by_length: config.bucket_by_length,
-        seed: config.seed,
-    };
-    let mut optimizer = RmsProp::new(model.named_parameters())?.with_learning_rate(config.learning_rate)?;
-    let mut state = RunState {
-        config: config.clone(),
-        history: History::default(),
-        stopping: EarlyStopping::new(Monitor::ValLoss, config.patience),
-        finished: false,
-    };
-    if let Some(resumed) = checkpoints.map(|dir| dir.load_state(config)).transpose()?.flatten() {
-        let dir = checkpoints.expect("resumed from a directory");
-        checkpoint::load_module(dir.path("last.safetensors"), &*model)?;
-        optimizer.load_state(&OptimizerState::load(dir.path("optimizer.safetensors"))?)?;
-        state = RunState { config: config.clone(), ..resumed };
-    }
-    let mut best = snapshot(model);
-    for epoch in state.history.epochs.len()..config.max_epochs {
-        if state.finished {
-            break;
-        }
-        let started = Instant::now();
-        let batches = plan.batches(&train, &lengths, epoch)?;
-        model.set_training(true);
-        let trained = train_epoch(model, &mut optimizer, data, &batches, config, epoch);
-        model.set_training(false);
-        let (loss, accuracy) = trained?;
-        let (val_loss, val) = if valid.is_empty() {
-            (f64::NAN, ConfusionMatrix::default())
-        } else {
-            evaluate(model, data, &valid, config.maxlen)?
-        };
-        let record = EpochRecord {
-            loss,
-            accuracy,
-            val_loss: Some(val_loss),
-            val_accuracy: Some(val.accuracy()),
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        if config.progress {
-            eprintln!(
-                "epoch {:>2}: loss {loss:.4} acc {:.4} · val_loss {val_loss:.4} val_acc {:.4} · {:.1} s",
-                epoch + 1,
-                accuracy,
-                val.accuracy(),
-                record.seconds
-            );
-        }
-        let verdict = state.stopping.observe_record(&record);
-        state.history.push(record);
-        state.finished = verdict == Verdict::Stop;
-        if verdict == Verdict::Improved {
-            best = snapshot(model);
-        }
-        if let Some(dir) = checkpoints {
-            dir.save_epoch(model, &optimizer, &state, verdict == Verdict::Improved)?;
-        }
-    }
-    if let Some(dir) = checkpoints.filter(|dir| dir.path("best.safetensors").exists()) {
-        checkpoint::load_module(dir.path("best.safetensors"), &*model)?;
-    } else {
-        restore(model, &best)?;
-    }
-    Ok(state.history)
-}
-
-fn train_epoch(
-    model: &SentimentModel,
-    optimizer: &mut RmsProp,
-    data: Labeled<'_>,
-    batches: &[Vec<usize>],
-    config: &TrainConfig,
-    epoch: usize,
-) -> Result<(f64, f64)> {
-    let bar = progress_bar(batches.len(), epoch, config.progress);
-    let (mut loss_sum, mut seen, mut correct) = (0.0, 0usize, 0usize);
-    for (step, indices) in batches.iter().enumerate() {
-        let (batch, targets) = gather(data, indices, config.maxlen);
-        optimizer.zero_grad();
-        let logits = model.logits(&batch)?;
-        let loss = logits.binary_cross_entropy_with_logits(&targets)?;
-        let value = loss.item()?;
-        if !value.is_finite() {
-            return Err(Error::NonFiniteLoss { epoch: epoch + 1, batch: step + 1 });
-        }
-        loss.backward()?;
-        optimizer.step()?;
-        loss_sum += f64::from(value) * indices.len() as f64;
-        seen += indices.len();
-        correct += count_correct(&logits.data(), &targets.data());
-        bar.inc(1);
-        if step % 50 == 0 {
-            bar.set_message(format!("loss {:.4} acc {:.4}", loss_sum / seen as f64, correct as f64 / seen as f64));
-        }
-    }
-    bar.finish_and_clear();
-    Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
+    let mut optimizer = step.optimizer()?;
+    step.trainer()?.with_session(session).fit(&mut step, &mut optimizer)
 }
 
 /// Mean loss and confusion matrix of `model` on the examples at `indices`, in batches of
@@ -278,27 +204,4 @@ fn gather(data: Labeled<'_>, indices: &[usize], maxlen: usize) -> (Batch, Tensor
 
 fn count_correct(logits: &ArrayD<f32>, targets: &ArrayD<f32>) -> usize {
     logits.iter().zip(targets).filter(|&(&z, &t)| (z >= 0.0) == (t >= 0.5)).count()
-}
-
-fn progress_bar(len: usize, epoch: usize, visible: bool) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    let style =
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").expect("valid template");
-    bar.set_style(style.progress_chars("=> "));
-    bar.set_prefix((epoch + 1).to_string());
-    bar
-}
-
-fn snapshot(model: &SentimentModel) -> Vec<ArrayD<f32>> {
-    model.parameters().iter().map(Tensor::to_array).collect()
-}
-
-fn restore(model: &SentimentModel, values: &[ArrayD<f32>]) -> Result<()> {
-    for (param, value) in model.parameters().iter().zip(values) {
-        param.set_data(value.clone())?;
-    }
-    Ok(())
 }

@@ -17,12 +17,13 @@
 //! // learn to reverse three-letter words
 //! let words = ["abc", "bca", "cab", "acb", "bac", "cba", "aab", "bba", "cca", "abb", "bcc", "caa"];
 //! let pairs: Vec<(String, String)> = words.iter().map(|w| (w.to_string(), w.chars().rev().collect())).collect();
-//! let config = TrainConfig { epochs: 60, batch_size: 4, validation_split: 0.0, progress: false, ..TrainConfig::default() };
-//! let (model, _history) = Seq2Seq::trainer(8, 16).limits(Limits { max_source_len: 8, max_target_len: 8 }).config(config).train(&pairs)?;
+//! let config = TrainConfig { epochs: 60, batch_size: 4, validation_split: 0.0, ..TrainConfig::default() };
+//! let (model, _log) = Seq2Seq::trainer(8, 16).limits(Limits { max_source_len: 8, max_target_len: 8 }).config(config).train(&pairs)?;
 //! assert_eq!(model.translate("abc", &DecodeOptions::default())?.text, "cba");
 //! # Ok::<(), malmoi_seq::seq2seq::Seq2SeqError>(())
 //! ```
 
+mod attention;
 pub mod bleu;
 pub mod data;
 pub mod decode;
@@ -36,18 +37,19 @@ use std::path::{Path, PathBuf};
 use malmoi_tensor::checkpoint;
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::no_grad;
+use malmoi_train::{Session, TrainLog};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+pub use attention::AttentionScore;
 pub use bleu::{Bleu, BleuTokenizer, corpus_bleu};
 pub use decode::{DecodeOptions, Hypothesis, beam_search, greedy};
-pub use model::{AttentionScore, Encoded, Padded, Seq2SeqConfig, Seq2SeqModel, Step};
+pub use model::{Encoded, Padded, Seq2SeqConfig, Seq2SeqModel, Step};
 pub use plot::attention_svg;
-pub use train::{Pairs, TrainConfig, evaluate, fit};
+pub use train::{Pairs, Seq2SeqTraining, TrainConfig, evaluate, fit};
 pub use vocab::{BOS, CharVocab, EOS, PAD, UNK};
 
 use crate::error::Error;
-use crate::history::History;
 use crate::io::write_atomic;
 
 /// The version of the saved-directory layout this code reads and writes.
@@ -177,7 +179,7 @@ impl Seq2Seq {
             shape: Seq2SeqConfig::new(0, 0, embedding_dim, hidden_size),
             limits: None,
             config: TrainConfig::default(),
-            checkpoints: None,
+            session: Session::default(),
             seed: 42,
         }
     }
@@ -311,7 +313,7 @@ pub struct Seq2SeqTrainer {
     shape: Seq2SeqConfig,
     limits: Option<Limits>,
     config: TrainConfig,
-    checkpoints: Option<PathBuf>,
+    session: Session,
     seed: u64,
 }
 
@@ -336,9 +338,12 @@ impl Seq2SeqTrainer {
         self
     }
 
-    /// Saves every epoch into `dir` and resumes an interrupted run found there.
-    pub fn checkpoints(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.checkpoints = Some(dir.into());
+    /// How the engine runs this session (default: quiet, no checkpoints):
+    /// [`Session::checkpointed`]`(dir)` saves every epoch into `dir` with a progress bar and
+    /// resumes an interrupted run found there; `stop_at_step` and `time_budget` end the session
+    /// early, resumable.
+    pub fn session(mut self, session: Session) -> Self {
+        self.session = session;
         self
     }
 
@@ -349,8 +354,12 @@ impl Seq2SeqTrainer {
     }
 
     /// Builds the vocabularies from `pairs` (source, target) and trains; returns the model in
-    /// inference mode and the history.
-    pub fn train(self, pairs: &[(String, String)]) -> Result<(Seq2Seq, History)> {
+    /// inference mode and the run's log (see [`fit`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a pair with an empty side or limits above
+    /// [`Limits::MAX`]; those of [`fit`].
+    pub fn train(self, pairs: &[(String, String)]) -> Result<(Seq2Seq, TrainLog)> {
         if let Some((source, _)) = pairs.iter().find(|(s, t)| s.is_empty() || t.is_empty()) {
             return Err(
                 Error::InvalidArgument(format!("a training pair with an empty side (source {source:?})")).into()
@@ -368,10 +377,9 @@ impl Seq2SeqTrainer {
         let source: Vec<Vec<u32>> = pairs.iter().map(|(s, _)| source_vocab.encode(s).0).collect();
         let target: Vec<Vec<u32>> = pairs.iter().map(|(_, t)| target_vocab.encode(t).0).collect();
         let mut model = Seq2SeqModel::new(shape.clone(), self.seed)?;
-        let history =
-            fit(&mut model, Pairs { source: &source, target: &target }, &self.config, self.checkpoints.as_deref())?;
+        let log = fit(&mut model, Pairs { source: &source, target: &target }, &self.config, self.session)?;
         model.set_training(false);
         let config = SavedConfig { format_version: FORMAT_VERSION, model: shape, source_vocab, target_vocab, limits };
-        Ok((Seq2Seq { config, model }, history))
+        Ok((Seq2Seq { config, model }, log))
     }
 }

@@ -1,27 +1,19 @@
 //! The encoder–decoder with Luong attention: its layers, the teacher-forced forward pass and
 //! one decoding step.
 
-use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
-use malmoi_tensor::nn::{Dropout, Embedding, Linear, Module, prefixed};
+use malmoi_tensor::nn::{
+    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentState, prefixed,
+};
 use malmoi_tensor::{Tensor, no_grad};
-use ndarray::{Array2, ArrayD, Axis, Ix3, Ix4};
+use ndarray::{Array2, ArrayD, Axis, Ix3};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use super::attention::{AttentionScore, attend, attend_all};
 use super::vocab::{BOS, EOS, PAD};
+use crate::batching::pad_ids;
 use crate::error::{Error, Result};
-use crate::recurrent::{CellKind, Recurrent, RecurrentConfig, State};
-
-/// How a decoder state `h_t` scores an encoder state `h_s` (Luong et al., 2015).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum AttentionScore {
-    /// `h_tᵀ h_s`.
-    Dot,
-    /// `h_tᵀ W_a h_s`.
-    #[default]
-    General,
-}
 
 /// The model's shape; saved in `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,12 +117,8 @@ impl Padded {
             .iter()
             .map(|s| prefix.into_iter().chain(s.as_ref().iter().copied()).chain(suffix).collect())
             .collect();
-        let time = framed.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let mut ids = Array2::<usize>::from_elem((framed.len(), time), PAD as usize);
-        for (mut row, sequence) in ids.rows_mut().into_iter().zip(&framed) {
-            row.iter_mut().zip(sequence).for_each(|(slot, &id)| *slot = id as usize);
-        }
-        Self { ids: ids.into_dyn(), lengths: framed.iter().map(Vec::len).collect() }
+        let (ids, lengths) = pad_ids(&framed, PAD);
+        Self { ids, lengths }
     }
 
     /// `(batch, time)` with `true` at padded steps.
@@ -150,7 +138,7 @@ pub struct Encoded {
     /// `(batch, source)`, `true` at padded source steps.
     pub padding: Array2<bool>,
     /// The decoder's initial state: the encoder's final states, directions concatenated.
-    pub state: State,
+    pub state: RecurrentState,
 }
 
 impl Encoded {
@@ -171,8 +159,8 @@ fn select_rows(tensor: &Tensor, rows: &[usize]) -> Tensor {
 }
 
 /// Rows of a decoder state.
-pub(crate) fn select_state(state: &State, rows: &[usize]) -> State {
-    State { h: select_rows(&state.h, rows), c: state.c.as_ref().map(|c| select_rows(c, rows)) }
+pub(crate) fn select_state(state: &RecurrentState, rows: &[usize]) -> RecurrentState {
+    RecurrentState { h: select_rows(&state.h, rows), c: state.c.as_ref().map(|c| select_rows(c, rows)) }
 }
 
 /// One decoding step's result for `n` rows.
@@ -183,7 +171,7 @@ pub struct Step {
     /// Attention weights over the source, `(n, source)`.
     pub attention: Array2<f32>,
     /// The decoder state after the step.
-    pub state: State,
+    pub state: RecurrentState,
 }
 
 /// Embedding → recurrent encoder; embedding → recurrent decoder → Luong attention over the
@@ -235,6 +223,18 @@ impl Seq2SeqModel {
         &self.config
     }
 
+    /// Restarts the dropout masks from `seed`; the trainer calls it before every step with that
+    /// step's seed, so a resumed run draws the masks the uninterrupted one drew.
+    ///
+    /// # Errors
+    /// None in practice: the probability was checked when the model was built.
+    pub(crate) fn reseed(&mut self, seed: u64) -> Result<()> {
+        let training = self.dropout.is_training();
+        self.dropout = Dropout::new(self.config.dropout, seed)?;
+        self.dropout.set_training(training);
+        Ok(())
+    }
+
     /// Runs the encoder over a padded source batch.
     pub fn encode(&self, source: &Padded) -> Result<Encoded> {
         check_ids(&source.ids, self.config.source_vocab, "source")?;
@@ -256,16 +256,7 @@ impl Seq2SeqModel {
         let vectors = self.dropout.forward(&self.target_embedding.forward(&target.ids)?)?;
         let states = [encoded.state.clone()];
         let decoded = self.decoder.forward(&vectors, Some(&target.lengths), Some(&states))?.output;
-        let mask = AttentionMask { key_padding: Some(encoded.padding.view()), causal: false };
-        let heads = |t: &Tensor| t.unsqueeze(1);
-        let context = scaled_dot_product_attention(
-            &heads(&decoded)?,
-            &heads(&encoded.keys)?,
-            &heads(&encoded.values)?,
-            &mask,
-            Some(1.0),
-        )?;
-        let context = context.reshape(&decoded.shape())?;
+        let context = attend_all(&decoded, &encoded.keys, &encoded.values, &encoded.padding)?;
         self.predict_ids(&context, &decoded)
     }
 
@@ -287,13 +278,13 @@ impl Seq2SeqModel {
 
     /// One decoding step without gradients: feeds `previous` ids (one per row of `encoded`)
     /// from `state`.
-    pub fn step(&self, encoded: &Encoded, previous: &[u32], state: &State) -> Result<Step> {
+    pub fn step(&self, encoded: &Encoded, previous: &[u32], state: &RecurrentState) -> Result<Step> {
         no_grad(|| {
             let ids = ArrayD::from_shape_fn(ndarray::IxDyn(&[previous.len(), 1]), |i| previous[i[0]] as usize);
             check_ids(&ids, self.config.target_vocab, "previous")?;
             let vectors = self.target_embedding.forward(&ids)?;
             let decoded = self.decoder.forward(&vectors, None, Some(std::slice::from_ref(state)))?;
-            let (context, attention) = attend(&decoded.output, encoded)?;
+            let (context, attention) = attend(&decoded.output, &encoded.keys, &encoded.values, &encoded.padding)?;
             let logits = self.predict_ids(&context, &decoded.output)?;
             let mut log_probs = to_matrix(&logits.log_softmax(-1)?.to_array());
             log_probs.column_mut(PAD as usize).fill(f32::NEG_INFINITY);
@@ -304,31 +295,19 @@ impl Seq2SeqModel {
     }
 }
 
-/// Attention of one decoder step `(n, 1, H)` over `encoded`, with its weights `(n, source)`.
-fn attend(decoded: &Tensor, encoded: &Encoded) -> Result<(Tensor, Array2<f32>)> {
-    let mask = AttentionMask { key_padding: Some(encoded.padding.view()), causal: false };
-    let as_heads = |t: &Tensor| t.to_array().insert_axis(Axis(1)).into_dimensionality::<Ix4>().expect("3-D states");
-    let (query, key, value) = (as_heads(decoded), as_heads(&encoded.keys), as_heads(&encoded.values));
-    let (context, cache) = attention_forward(query.view(), key.view(), value.view(), &mask, Some(1.0))?;
-    let (n, source) = (cache.probs.dim().0, cache.probs.dim().3);
-    let attention = cache.probs.into_shape_with_order((n, source)).expect("one query per row");
-    let context = context.into_shape_with_order(decoded.shape()).expect("same size").into_dyn();
-    Ok((Tensor::constant(context), attention))
-}
-
 /// `(n, 1, V)` logits as an `(n, V)` matrix.
 fn to_matrix(array: &ArrayD<f32>) -> Array2<f32> {
     array.view().into_dimensionality::<Ix3>().expect("3-D logits").index_axis(Axis(1), 0).to_owned()
 }
 
 /// The final states of a one-layer encoder, directions concatenated along the features.
-fn concat_directions(states: &[State]) -> Result<State> {
+fn concat_directions(states: &[RecurrentState]) -> Result<RecurrentState> {
     let join = |parts: Vec<Tensor>| -> Result<Tensor> {
         Ok(if parts.len() == 1 { parts.into_iter().next().expect("one") } else { Tensor::cat(&parts, 1)? })
     };
     let h = join(states.iter().map(|s| s.h.clone()).collect())?;
     let c = states.iter().map(|s| s.c.clone()).collect::<Option<Vec<_>>>().map(join).transpose()?;
-    Ok(State { h, c })
+    Ok(RecurrentState { h, c })
 }
 
 fn check_ids(ids: &ArrayD<usize>, size: usize, what: &str) -> Result<()> {

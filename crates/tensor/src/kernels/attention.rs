@@ -17,7 +17,7 @@ use ndarray::{Array2, Array4, ArrayD, ArrayView2, ArrayView4, Ix4, s};
 use rayon::prelude::*;
 
 use super::{Result, expect_shape, fixed, gemm, invalid, view, view_mut};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
 /// Which keys each query may attend to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -230,28 +230,16 @@ pub fn scaled_dot_product_attention(
         attention_forward(fixed("attention", &q)?, fixed("attention", &k)?, fixed("attention", &v)?, mask, scale)?
     };
     let parents = vec![query.clone(), key.clone(), value.clone()];
-    Ok(Tensor::from_op(output.into_dyn(), parents, AttentionBackward { cache }))
+    let backward = backward_fn("scaled_dot_product_attention", move |grad, parents| {
+        let (q, k, v) = (parents[0].data(), parents[1].data(), parents[2].data());
+        let grads = attention_backward(&cache, view4(&q), view4(&k), view4(&v), view4(grad))
+            .expect("shapes were checked by the forward pass");
+        vec![Some(grads.query.into_dyn()), Some(grads.key.into_dyn()), Some(grads.value.into_dyn())]
+    });
+    Ok(Tensor::from_op(output.into_dyn(), parents, backward))
 }
 
 /// A 4-D array that the forward pass already checked.
 fn view4(a: &ArrayD<f32>) -> ArrayView4<'_, f32> {
     a.view().into_dimensionality::<Ix4>().expect("checked by the forward pass")
-}
-
-/// Backward of [`scaled_dot_product_attention`].
-struct AttentionBackward {
-    cache: AttentionCache,
-}
-
-impl Backward for AttentionBackward {
-    fn name(&self) -> &'static str {
-        "scaled_dot_product_attention"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (q, k, v) = (parents[0].data(), parents[1].data(), parents[2].data());
-        let grads = attention_backward(&self.cache, view4(&q), view4(&k), view4(&v), view4(grad))
-            .expect("shapes were checked by the forward pass");
-        vec![Some(grads.query.into_dyn()), Some(grads.key.into_dyn()), Some(grads.value.into_dyn())]
-    }
 }

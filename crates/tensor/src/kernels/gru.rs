@@ -13,59 +13,29 @@
 //! before the product (the original paper, Keras' `reset_after=False`).
 //! Layout and masking are those of the [LSTM kernel](super::lstm_forward).
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis};
+use ndarray::{Array2, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
 use super::activation::{sigmoid, tanh};
-use super::packing::Packing;
-use super::{
-    RecurrentParams, RecurrentWeights, Result, block, block_mut, expect_shape, gemm, join_sequence_and_states, matmul,
-    packed_output_grad, rows_per_task, sorted_state_grad, split_sequence_and_states, split_sequence_grad, view,
-    view_mut, with_recurrent_inputs,
-};
-use crate::tensor::{Backward, Tensor};
+use super::packing::{block, block_mut};
+use super::recurrent::{Sequence, SequenceGrads, SequenceOutput, record, rows_per_task};
+use super::{RecurrentParams, RecurrentWeights, Result, gemm, view, view_mut};
+use crate::tensor::Tensor;
 
-/// What [`gru_forward`] computes.
-#[derive(Debug, Clone)]
-pub struct GruOutput {
-    /// Hidden state at every step, `(B, T, H)`; zero at padded steps.
-    pub output: Array3<f32>,
-    /// Hidden state after each sequence's last valid step, `(B, H)`.
-    pub h_n: Array2<f32>,
-}
+/// What [`gru_forward`] computes; there is no cell state (`c_n` is `()`).
+pub type GruOutput = SequenceOutput<()>;
 
 /// What [`gru_backward`] needs from the forward pass (all in packed rows).
 #[derive(Debug, Clone)]
 pub struct GruCache {
-    packing: Packing,
-    /// Inputs of the valid steps, `(N, I)`.
-    inputs: Array2<f32>,
-    /// Activated gates `r, z, n`, `(N, 3H)`.
-    gates: Array2<f32>,
+    /// Inputs, activated gates `r, z, n` `(N, 3H)`, hidden states and `h0`.
+    sequence: Sequence,
     /// `W_hn h + b_hn` of every step, `(N, H)`.
     hidden_n: Array2<f32>,
-    /// Hidden states, `(N, H)`.
-    hidden: Array2<f32>,
-    /// Initial hidden state in sorted order, `(B, H)`.
-    h0: Array2<f32>,
 }
 
-/// Gradients of every input of [`gru_forward`].
-#[derive(Debug, Clone)]
-pub struct GruGrads {
-    /// Gradient of the input sequence, `(B, T, I)`; zero at padded steps.
-    pub input: Array3<f32>,
-    /// Gradient of `weight_ih`, `(3H, I)`.
-    pub weight_ih: Array2<f32>,
-    /// Gradient of `weight_hh`, `(3H, H)`.
-    pub weight_hh: Array2<f32>,
-    /// Gradient of `bias_ih`, `(3H,)`.
-    pub bias_ih: Array1<f32>,
-    /// Gradient of `bias_hh`, `(3H,)`.
-    pub bias_hh: Array1<f32>,
-    /// Gradient of the initial hidden state, `(B, H)`.
-    pub h0: Array2<f32>,
-}
+/// Gradients of every input of [`gru_forward`]: `G = 3` gates, and no cell state (`c0` is `()`).
+pub type GruGrads = SequenceGrads<()>;
 
 /// Runs a GRU over a batch-first sequence `x` of shape `(B, T, I)`.
 ///
@@ -83,38 +53,18 @@ pub fn gru_forward(
     lengths: Option<&[usize]>,
     h0: Option<ArrayView2<f32>>,
 ) -> Result<(GruOutput, GruCache)> {
-    let (batch, time, input_size) = x.dim();
-    let h = weights.hidden_size("gru", 3, input_size)?;
-    let packing = Packing::new(batch, time, lengths)?;
-    let h0 = match h0 {
-        None => Array2::zeros((batch, h)),
-        Some(h0) => {
-            expect_shape("gru", &[batch, h], h0.shape())?;
-            packing.sort_rows(h0)
-        }
-    };
-
-    let inputs = packing.pack(x);
-    let rows = packing.rows();
-    let mut gates = Array2::zeros((rows, 3 * h));
-    gates.assign(&weights.bias_ih);
-    gemm(inputs.view(), weights.weight_ih.t(), &mut gates.view_mut(), true, true);
-
-    let mut hidden_n = Array2::zeros((rows, h));
-    let mut hidden = Array2::zeros((rows, h));
-    let mut hidden_gates = Array2::zeros((batch, 3 * h));
+    let mut sequence = Sequence::start("gru", 3, x, weights, lengths, weights.bias_ih, h0)?;
+    let (packing, h) = (&sequence.packing, sequence.hidden_size());
+    let mut hidden_n = Array2::zeros(sequence.hidden.raw_dim());
+    let mut hidden_gates = Array2::zeros((packing.batch(), 3 * h));
     let bias_hh = weights.bias_hh.to_vec();
     for t in 0..packing.steps() {
         let step = packing.step_rows(t);
         let n = step.len();
-        let (done, now) = block_mut(&mut hidden, 0..step.end).split_at_mut(step.start * h);
-        let h_prev = match packing.previous_rows(t) {
-            None => block(&h0, 0..n),
-            Some(prev) => &done[prev.start * h..prev.end * h],
-        };
+        let (h_prev, now) = packing.step_states(t, &mut sequence.hidden, &sequence.h0);
         // each task: W_hh h + b_hh for its rows, then their cells
         let rows = rows_per_task(n);
-        block_mut(&mut gates, step.clone())
+        block_mut(&mut sequence.gates, step.clone())
             .par_chunks_mut(rows * 3 * h)
             .zip(block_mut(&mut hidden_gates, 0..n).par_chunks_mut(rows * 3 * h))
             .zip(block_mut(&mut hidden_n, step).par_chunks_mut(rows * h))
@@ -133,9 +83,7 @@ pub fn gru_forward(
             });
     }
 
-    let output =
-        GruOutput { output: packing.unpack(hidden.view()), h_n: packing.final_state(hidden.view(), h0.view()) };
-    Ok((output, GruCache { packing, inputs, gates, hidden_n, hidden, h0 }))
+    Ok((sequence.outputs(()), GruCache { sequence, hidden_n }))
 }
 
 multiversion! {
@@ -172,30 +120,26 @@ pub fn gru_backward(
     d_output: Option<ArrayView3<f32>>,
     d_h_n: Option<ArrayView2<f32>>,
 ) -> Result<GruGrads> {
-    let packing = &cache.packing;
-    let h = cache.h0.ncols();
-    let d_out = packed_output_grad("gru", packing, d_output, h)?;
-    let mut dh = sorted_state_grad("gru", packing, d_h_n, h)?;
+    let GruCache { sequence, hidden_n } = cache;
+    let (packing, h) = (&sequence.packing, sequence.hidden_size());
+    let d_out = sequence.packed_output_grad("gru", d_output)?;
+    let mut dh = sequence.sorted_state("gru", d_h_n)?;
 
     // gradients of the input-side and hidden-side pre-activations; they
     // differ only in the n block, where the hidden side is scaled by r
-    let mut d_input_gates = Array2::zeros(cache.gates.raw_dim());
-    let mut d_hidden_gates = Array2::zeros(cache.gates.raw_dim());
+    let mut d_input_gates = Array2::zeros(sequence.gates.raw_dim());
+    let mut d_hidden_gates = Array2::zeros(sequence.gates.raw_dim());
     for t in (0..packing.steps()).rev() {
         let step = packing.step_rows(t);
-        let n = step.len();
-        let h_prev = match packing.previous_rows(t) {
-            None => block(&cache.h0, 0..n),
-            Some(prev) => block(&cache.hidden, prev),
-        };
+        let (n, h_prev) = (step.len(), packing.states_before(t, &sequence.hidden, &sequence.h0));
         // each task: its rows' cells, then dh_{t-1} = z ⊙ dh (left in dh by
         // the cells) + d_hidden_gates · W_hh for them
         let rows = rows_per_task(n);
         block_mut(&mut d_input_gates, step.clone())
             .par_chunks_mut(rows * 3 * h)
             .zip(block_mut(&mut d_hidden_gates, step.clone()).par_chunks_mut(rows * 3 * h))
-            .zip(block(&cache.gates, step.clone()).par_chunks(rows * 3 * h))
-            .zip(block(&cache.hidden_n, step.clone()).par_chunks(rows * h))
+            .zip(block(&sequence.gates, step.clone()).par_chunks(rows * 3 * h))
+            .zip(block(hidden_n, step.clone()).par_chunks(rows * h))
             .zip(h_prev.par_chunks(rows * h))
             .zip(block(&d_out, step).par_chunks(rows * h))
             .zip(block_mut(&mut dh, 0..n).par_chunks_mut(rows * h))
@@ -208,16 +152,7 @@ pub fn gru_backward(
                 gemm(view(dhg, 3 * h), weights.weight_hh, &mut view_mut(dh, h), true, false);
             });
     }
-
-    let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());
-    Ok(GruGrads {
-        input: packing.unpack(matmul(d_input_gates.view(), weights.weight_ih).view()),
-        weight_ih: matmul(d_input_gates.t(), cache.inputs.view()),
-        weight_hh: matmul(d_hidden_gates.t(), h_prev.view()),
-        bias_ih: d_input_gates.sum_axis(Axis(0)),
-        bias_hh: d_hidden_gates.sum_axis(Axis(0)),
-        h0: packing.unsort_rows(dh.view()),
-    })
+    Ok(GruGrads::new(sequence, weights, &d_input_gates, &d_hidden_gates, &dh, ()))
 }
 
 multiversion! {
@@ -288,46 +223,19 @@ pub fn gru(
     lengths: Option<&[usize]>,
     h0: Option<&Tensor>,
 ) -> Result<(Tensor, Tensor)> {
-    let mut parents = vec![x.clone()];
-    parents.extend(params.tensors());
-    parents.extend(h0.cloned());
-    let (out, cache) = with_recurrent_inputs("gru", &parents, |x, weights, states| {
-        gru_forward(x, &weights, lengths, states.first().map(|h0| h0.view()))
-    })?;
-    let time = out.output.dim().1;
-    let joined = join_sequence_and_states(&out.output, &[&out.h_n]);
-    let node = Tensor::from_op(joined, parents, GruBackward { cache, time });
-    let (output, mut states) = split_sequence_and_states(&node, time, 1)?;
+    let (output, mut states) = record(
+        "gru",
+        x,
+        params,
+        h0.into_iter().cloned().collect(),
+        |x, weights, states| {
+            let (out, cache) = gru_forward(x, &weights, lengths, states.first().map(|h0| h0.view()))?;
+            Ok((out.output, vec![out.h_n], cache))
+        },
+        |cache, weights, d_output, d_states| {
+            let grads = gru_backward(cache, &weights, Some(d_output), Some(d_states[0]))?;
+            Ok(grads.into_parent_order(|()| None))
+        },
+    )?;
     Ok((output, states.remove(0)))
-}
-
-/// Backward of [`gru`]: the gradient of the joined `(B, T + 1, H)` node.
-struct GruBackward {
-    cache: GruCache,
-    time: usize,
-}
-
-impl Backward for GruBackward {
-    fn name(&self) -> &'static str {
-        "gru"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (d_output, d_states) = split_sequence_grad(grad, self.time);
-        let grads = with_recurrent_inputs("gru", parents, |_, weights, _| {
-            gru_backward(&self.cache, &weights, Some(d_output), Some(d_states[0]))
-        })
-        .expect("shapes were checked by the forward pass");
-        let mut out = vec![
-            Some(grads.input.into_dyn()),
-            Some(grads.weight_ih.into_dyn()),
-            Some(grads.weight_hh.into_dyn()),
-            Some(grads.bias_ih.into_dyn()),
-            Some(grads.bias_hh.into_dyn()),
-        ];
-        if parents.len() == 6 {
-            out.push(Some(grads.h0.into_dyn()));
-        }
-        out
-    }
 }

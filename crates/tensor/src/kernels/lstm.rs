@@ -14,63 +14,33 @@
 //! Padded steps cost nothing: their outputs are zero and the state is
 //! carried unchanged, so the final state is the one after the last valid step.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, Axis};
+use ndarray::{Array2, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
 use super::activation::{sigmoid, tanh};
-use super::packing::Packing;
-use super::{
-    RecurrentParams, RecurrentWeights, Result, block, block_mut, gemm, join_sequence_and_states, matmul, rows_per_task,
-    split_sequence_and_states, split_sequence_grad, view, view_mut, with_recurrent_inputs,
-};
-use crate::tensor::{Backward, Tensor};
+use super::packing::{block, block_mut};
+use super::recurrent::{Sequence, SequenceGrads, SequenceOutput, record, rows_per_task};
+use super::{RecurrentParams, RecurrentWeights, Result, gemm, view, view_mut};
+use crate::tensor::Tensor;
 
-/// What [`lstm_forward`] computes.
-#[derive(Debug, Clone)]
-pub struct LstmOutput {
-    /// Hidden state at every step, `(B, T, H)`; zero at padded steps.
-    pub output: Array3<f32>,
-    /// Hidden state after each sequence's last valid step, `(B, H)`.
-    pub h_n: Array2<f32>,
-    /// Cell state after each sequence's last valid step, `(B, H)`.
-    pub c_n: Array2<f32>,
-}
+/// What [`lstm_forward`] computes: `c_n` is the cell state after each sequence's last valid
+/// step, `(B, H)`.
+pub type LstmOutput = SequenceOutput<Array2<f32>>;
 
 /// What [`lstm_backward`] needs from the forward pass (all in packed rows).
 #[derive(Debug, Clone)]
 pub struct LstmCache {
-    packing: Packing,
-    /// Inputs of the valid steps, `(N, I)`.
-    inputs: Array2<f32>,
-    /// Activated gates `i, f, g, o`, `(N, 4H)`.
-    gates: Array2<f32>,
+    /// Inputs, activated gates `i, f, g, o` `(N, 4H)`, hidden states and `h0`.
+    sequence: Sequence,
     /// Cell states, `(N, H)`.
     cells: Array2<f32>,
-    /// Hidden states, `(N, H)`.
-    hidden: Array2<f32>,
-    /// Initial hidden and cell states in sorted order, `(B, H)` each.
-    h0: Array2<f32>,
+    /// Initial cell state in sorted order, `(B, H)`.
     c0: Array2<f32>,
 }
 
-/// Gradients of every input of [`lstm_forward`].
-#[derive(Debug, Clone)]
-pub struct LstmGrads {
-    /// Gradient of the input sequence, `(B, T, I)`; zero at padded steps.
-    pub input: Array3<f32>,
-    /// Gradient of `weight_ih`, `(4H, I)`.
-    pub weight_ih: Array2<f32>,
-    /// Gradient of `weight_hh`, `(4H, H)`.
-    pub weight_hh: Array2<f32>,
-    /// Gradient of `bias_ih`, `(4H,)`.
-    pub bias_ih: Array1<f32>,
-    /// Gradient of `bias_hh`, `(4H,)` (equal to `bias_ih`'s).
-    pub bias_hh: Array1<f32>,
-    /// Gradient of the initial hidden state, `(B, H)`.
-    pub h0: Array2<f32>,
-    /// Gradient of the initial cell state, `(B, H)`.
-    pub c0: Array2<f32>,
-}
+/// Gradients of every input of [`lstm_forward`]: `G = 4` gates, and `c0` holds the gradient
+/// of the initial cell state. The two bias gradients are equal.
+pub type LstmGrads = SequenceGrads<Array2<f32>>;
 
 /// Runs an LSTM over a batch-first sequence `x` of shape `(B, T, I)`.
 ///
@@ -86,38 +56,19 @@ pub fn lstm_forward(
     lengths: Option<&[usize]>,
     initial: Option<(ArrayView2<f32>, ArrayView2<f32>)>,
 ) -> Result<(LstmOutput, LstmCache)> {
-    let (batch, time, input_size) = x.dim();
-    let h = weights.hidden_size("lstm", 4, input_size)?;
-    let packing = Packing::new(batch, time, lengths)?;
-    let (h0, c0) = match initial {
-        None => (Array2::zeros((batch, h)), Array2::zeros((batch, h))),
-        Some((h0, c0)) => {
-            super::expect_shape("lstm", &[batch, h], h0.shape())?;
-            super::expect_shape("lstm", &[batch, h], c0.shape())?;
-            (packing.sort_rows(h0), packing.sort_rows(c0))
-        }
-    };
-
-    let inputs = packing.pack(x);
-    let rows = packing.rows();
-    let mut gates = Array2::zeros((rows, 4 * h));
-    gates.assign(&(&weights.bias_ih + &weights.bias_hh));
-    gemm(inputs.view(), weights.weight_ih.t(), &mut gates.view_mut(), true, true);
-
-    let mut cells = Array2::zeros((rows, h));
-    let mut hidden = Array2::zeros((rows, h));
+    let (h0, c0) = initial.unzip();
+    let bias = &weights.bias_ih + &weights.bias_hh;
+    let mut sequence = Sequence::start("lstm", 4, x, weights, lengths, bias.view(), h0)?;
+    let (packing, h) = (&sequence.packing, sequence.hidden_size());
+    let c0 = sequence.sorted_state("lstm", c0)?;
+    let mut cells = Array2::zeros(sequence.hidden.raw_dim());
     for t in 0..packing.steps() {
         let step = packing.step_rows(t);
-        let n = step.len();
-        let (done_h, now_h) = block_mut(&mut hidden, 0..step.end).split_at_mut(step.start * h);
-        let (done_c, now_c) = block_mut(&mut cells, 0..step.end).split_at_mut(step.start * h);
-        let (h_prev, c_prev) = match packing.previous_rows(t) {
-            None => (block(&h0, 0..n), block(&c0, 0..n)),
-            Some(prev) => (&done_h[prev.start * h..prev.end * h], &done_c[prev.start * h..prev.end * h]),
-        };
+        let (h_prev, now_h) = packing.step_states(t, &mut sequence.hidden, &sequence.h0);
+        let (c_prev, now_c) = packing.step_states(t, &mut cells, &c0);
         // each task: its rows' recurrent product, then their cells
-        let rows = rows_per_task(n);
-        block_mut(&mut gates, step)
+        let rows = rows_per_task(step.len());
+        block_mut(&mut sequence.gates, step)
             .par_chunks_mut(rows * 4 * h)
             .zip(h_prev.par_chunks(rows * h))
             .zip(c_prev.par_chunks(rows * h))
@@ -130,13 +81,8 @@ pub fn lstm_forward(
             });
     }
 
-    let output = LstmOutput {
-        output: packing.unpack(hidden.view()),
-        h_n: packing.final_state(hidden.view(), h0.view()),
-        c_n: packing.final_state(cells.view(), c0.view()),
-    };
-    let cache = LstmCache { packing, inputs, gates, cells, hidden, h0, c0 };
-    Ok((output, cache))
+    let output = sequence.outputs(sequence.packing.final_state(cells.view(), c0.view()));
+    Ok((output, LstmCache { sequence, cells, c0 }))
 }
 
 multiversion! {
@@ -175,26 +121,20 @@ pub fn lstm_backward(
     d_h_n: Option<ArrayView2<f32>>,
     d_c_n: Option<ArrayView2<f32>>,
 ) -> Result<LstmGrads> {
-    let packing = &cache.packing;
-    let h = cache.h0.ncols();
-    let d_out = super::packed_output_grad("lstm", packing, d_output, h)?;
-    let mut dh = super::sorted_state_grad("lstm", packing, d_h_n, h)?;
-    let mut dc = super::sorted_state_grad("lstm", packing, d_c_n, h)?;
-
-    let mut d_gates = Array2::zeros(cache.gates.raw_dim());
+    let LstmCache { sequence, cells, c0 } = cache;
+    let (packing, h) = (&sequence.packing, sequence.hidden_size());
+    let d_out = sequence.packed_output_grad("lstm", d_output)?;
+    let (mut dh, mut dc) = (sequence.sorted_state("lstm", d_h_n)?, sequence.sorted_state("lstm", d_c_n)?);
+    let mut d_gates = Array2::zeros(sequence.gates.raw_dim());
     for t in (0..packing.steps()).rev() {
         let step = packing.step_rows(t);
-        let n = step.len();
-        let c_prev = match packing.previous_rows(t) {
-            None => block(&cache.c0, 0..n),
-            Some(prev) => block(&cache.cells, prev),
-        };
+        let (n, c_prev) = (step.len(), packing.states_before(t, cells, c0));
         // each task: its rows' cells, then dh_{t-1} = da · W_hh for them
         let rows = rows_per_task(n);
         block_mut(&mut d_gates, step.clone())
             .par_chunks_mut(rows * 4 * h)
-            .zip(block(&cache.gates, step.clone()).par_chunks(rows * 4 * h))
-            .zip(block(&cache.cells, step.clone()).par_chunks(rows * h))
+            .zip(block(&sequence.gates, step.clone()).par_chunks(rows * 4 * h))
+            .zip(block(cells, step.clone()).par_chunks(rows * h))
             .zip(c_prev.par_chunks(rows * h))
             .zip(block(&d_out, step).par_chunks(rows * h))
             .zip(block_mut(&mut dh, 0..n).par_chunks_mut(rows * h))
@@ -208,18 +148,7 @@ pub fn lstm_backward(
                 gemm(view(da, 4 * h), weights.weight_hh, &mut view_mut(dh, h), false, false);
             });
     }
-
-    let h_prev = packing.previous_states(cache.hidden.view(), cache.h0.view());
-    let bias = d_gates.sum_axis(Axis(0));
-    Ok(LstmGrads {
-        input: packing.unpack(matmul(d_gates.view(), weights.weight_ih).view()),
-        weight_ih: matmul(d_gates.t(), cache.inputs.view()),
-        weight_hh: matmul(d_gates.t(), h_prev.view()),
-        bias_ih: bias.clone(),
-        bias_hh: bias,
-        h0: packing.unsort_rows(dh.view()),
-        c0: packing.unsort_rows(dc.view()),
-    })
+    Ok(LstmGrads::new(sequence, weights, &d_gates, &d_gates, &dh, packing.unsort_rows(dc.view())))
 }
 
 multiversion! {
@@ -279,53 +208,25 @@ pub fn lstm(
     lengths: Option<&[usize]>,
     initial: Option<(&Tensor, &Tensor)>,
 ) -> Result<(Tensor, (Tensor, Tensor))> {
-    let mut parents = vec![x.clone()];
-    parents.extend(params.tensors());
-    if let Some((h0, c0)) = initial {
-        parents.extend([h0.clone(), c0.clone()]);
-    }
-    let (out, cache) = with_recurrent_inputs("lstm", &parents, |x, weights, states| {
-        let initial = match states {
-            [h0, c0] => Some((h0.view(), c0.view())),
-            _ => None,
-        };
-        lstm_forward(x, &weights, lengths, initial)
-    })?;
-    let time = out.output.dim().1;
-    let joined = join_sequence_and_states(&out.output, &[&out.h_n, &out.c_n]);
-    let node = Tensor::from_op(joined, parents, LstmBackward { cache, time });
-    let (output, states) = split_sequence_and_states(&node, time, 2)?;
+    let initial = initial.map_or_else(Vec::new, |(h0, c0)| vec![h0.clone(), c0.clone()]);
+    let (output, states) = record(
+        "lstm",
+        x,
+        params,
+        initial,
+        |x, weights, states| {
+            let initial = match states {
+                [h0, c0] => Some((h0.view(), c0.view())),
+                _ => None,
+            };
+            let (out, cache) = lstm_forward(x, &weights, lengths, initial)?;
+            Ok((out.output, vec![out.h_n, out.c_n], cache))
+        },
+        |cache, weights, d_output, d_states| {
+            let grads = lstm_backward(cache, &weights, Some(d_output), Some(d_states[0]), Some(d_states[1]))?;
+            Ok(grads.into_parent_order(Some))
+        },
+    )?;
     let [h_n, c_n]: [Tensor; 2] = states.try_into().expect("two states");
     Ok((output, (h_n, c_n)))
-}
-
-/// Backward of [`lstm`]: the gradient of the joined `(B, T + 2, H)` node.
-struct LstmBackward {
-    cache: LstmCache,
-    time: usize,
-}
-
-impl Backward for LstmBackward {
-    fn name(&self) -> &'static str {
-        "lstm"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (d_output, d_states) = split_sequence_grad(grad, self.time);
-        let grads = with_recurrent_inputs("lstm", parents, |_, weights, _| {
-            lstm_backward(&self.cache, &weights, Some(d_output), Some(d_states[0]), Some(d_states[1]))
-        })
-        .expect("shapes were checked by the forward pass");
-        let mut out = vec![
-            Some(grads.input.into_dyn()),
-            Some(grads.weight_ih.into_dyn()),
-            Some(grads.weight_hh.into_dyn()),
-            Some(grads.bias_ih.into_dyn()),
-            Some(grads.bias_hh.into_dyn()),
-        ];
-        if parents.len() == 7 {
-            out.extend([Some(grads.h0.into_dyn()), Some(grads.c0.into_dyn())]);
-        }
-        out
-    }
 }

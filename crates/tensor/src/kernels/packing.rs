@@ -160,6 +160,45 @@ impl Packing {
         }
         previous
     }
+
+    /// Step `t`'s rows of `states` `(N, H)`, to write, and the states the step starts from, to
+    /// read: the previous step's rows, or the sorted `initial` states `(B, H)` at the first step.
+    pub(crate) fn step_states<'a>(
+        &self,
+        t: usize,
+        states: &'a mut Array2<f32>,
+        initial: &'a Array2<f32>,
+    ) -> (&'a [f32], &'a mut [f32]) {
+        let (step, h) = (self.step_rows(t), states.ncols());
+        let (done, now) = block_mut(states, 0..step.end).split_at_mut(step.start * h);
+        let done: &'a [f32] = done;
+        let previous = match self.previous_rows(t) {
+            None => block(initial, 0..step.len()),
+            Some(prev) => &done[prev.start * h..prev.end * h],
+        };
+        (previous, now)
+    }
+
+    /// The states step `t` started from: rows of `states`, or of the sorted `initial` states at
+    /// the first step.
+    pub(crate) fn states_before<'a>(&self, t: usize, states: &'a Array2<f32>, initial: &'a Array2<f32>) -> &'a [f32] {
+        match self.previous_rows(t) {
+            None => block(initial, 0..self.step_rows(t).len()),
+            Some(prev) => block(states, prev),
+        }
+    }
+}
+
+/// Rows `rows` of a row-major buffer the kernels allocated, as one slice.
+pub(super) fn block(a: &Array2<f32>, rows: Range<usize>) -> &[f32] {
+    let cols = a.ncols();
+    &a.as_slice().expect("kernel buffers are row-major")[rows.start * cols..rows.end * cols]
+}
+
+/// Rows `rows` of a row-major buffer the kernels allocated, as one mutable slice.
+pub(super) fn block_mut(a: &mut Array2<f32>, rows: Range<usize>) -> &mut [f32] {
+    let cols = a.ncols();
+    &mut a.as_slice_mut().expect("kernel buffers are row-major")[rows.start * cols..rows.end * cols]
 }
 
 #[cfg(test)]

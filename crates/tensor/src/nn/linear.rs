@@ -7,7 +7,7 @@ use super::Module;
 use super::init::{self, Fan, Nonlinearity};
 use crate::error::{Error, Result};
 use crate::ops::matmul::gemm;
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
 /// `y = x Wᵀ + b` over the last axis (`torch.nn.Linear`, Keras' `Dense`
 /// without activation).
@@ -109,7 +109,7 @@ impl Linear {
         };
         let mut parents = vec![x.clone(), self.weight.clone()];
         parents.extend(self.bias.clone());
-        Ok(Tensor::from_op(value, parents, LinearBackward))
+        Ok(Tensor::from_op(value, parents, backward_fn("linear", linear_backward)))
     }
 }
 
@@ -125,33 +125,25 @@ fn matrix(a: &ArrayD<f32>) -> ArrayView2<'_, f32> {
 
 /// Backward of [`Linear::forward`] with parents `[x, weight, bias?]`:
 /// `dx = dy·W`, `dW = dyᵀ·x`, `db = Σ dy` over all leading axes.
-struct LinearBackward;
-
-impl Backward for LinearBackward {
-    fn name(&self) -> &'static str {
-        "linear"
+fn linear_backward(grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+    let (x, weight) = (parents[0].data(), parents[1].data());
+    let (out_features, in_features) = (weight.shape()[0], weight.shape()[1]);
+    let dy = as_rows(grad, out_features);
+    let d_input = parents[0].requires_grad().then(|| {
+        let mut dx = Array2::zeros((dy.nrows(), in_features));
+        gemm(dy.view(), matrix(&weight), &mut dx.view_mut(), false, true);
+        dx.into_shape_with_order(x.raw_dim()).expect("input shape")
+    });
+    let d_weight = parents[1].requires_grad().then(|| {
+        let mut dw = Array2::zeros((out_features, in_features));
+        gemm(dy.t(), as_rows(&x, in_features).view(), &mut dw.view_mut(), false, true);
+        dw.into_dyn()
+    });
+    let mut grads = vec![d_input, d_weight];
+    if let Some(bias) = parents.get(2) {
+        grads.push(bias.requires_grad().then(|| dy.sum_axis(Axis(0)).into_dyn()));
     }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (x, weight) = (parents[0].data(), parents[1].data());
-        let (out_features, in_features) = (weight.shape()[0], weight.shape()[1]);
-        let dy = as_rows(grad, out_features);
-        let d_input = parents[0].requires_grad().then(|| {
-            let mut dx = Array2::zeros((dy.nrows(), in_features));
-            gemm(dy.view(), matrix(&weight), &mut dx.view_mut(), false, true);
-            dx.into_shape_with_order(x.raw_dim()).expect("input shape")
-        });
-        let d_weight = parents[1].requires_grad().then(|| {
-            let mut dw = Array2::zeros((out_features, in_features));
-            gemm(dy.t(), as_rows(&x, in_features).view(), &mut dw.view_mut(), false, true);
-            dw.into_dyn()
-        });
-        let mut grads = vec![d_input, d_weight];
-        if let Some(bias) = parents.get(2) {
-            grads.push(bias.requires_grad().then(|| dy.sum_axis(Axis(0)).into_dyn()));
-        }
-        grads
-    }
+    grads
 }
 
 impl Module for Linear {

@@ -1,10 +1,15 @@
 //! Layers and the parameter-collection pattern.
 //!
+//! Beside [`Linear`] and [`Embedding`] sit the recurrent layers, one module per concept:
+//! [`RnnCell`] and [`Rnn`] (the plain tanh cell and its unrolled layer), [`Lstm`] and [`Gru`],
+//! all of them the one [`Recurrent`] stack (stacked, bidirectional, masked by sequence
+//! length) with PyTorch's parameter names, so `torch.nn` weights load unchanged.
+//!
 //! A layer is a struct holding its parameters as [`Tensor`]s and a
 //! `forward` method; the [`Module`] trait lists those parameters under stable
 //! dotted names (`"encoder.lstm.weight_ih"`), which is what optimisers
 //! update and [checkpoints](crate::checkpoint) save. A container names its
-//! children's parameters with [`prefixed`]:
+//! children's parameters with [`prefixed`] (or all at once with [`named_children`]):
 //!
 //! ```
 //! use malmoi_tensor::nn::{Embedding, Linear, Module, prefixed};
@@ -47,16 +52,26 @@
 
 mod dropout;
 mod embedding;
+mod gru;
 pub mod init;
 mod layer_norm;
 mod linear;
+mod lstm;
+mod recurrent;
 mod rms_norm;
+mod rnn;
+mod rnn_cell;
 
 pub use dropout::Dropout;
 pub use embedding::Embedding;
+pub use gru::Gru;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
+pub use lstm::Lstm;
+pub use recurrent::{CellKind, Recurrent, RecurrentConfig, RecurrentInit, RecurrentOutput, RecurrentState};
 pub use rms_norm::RmsNorm;
+pub use rnn::Rnn;
+pub use rnn_cell::RnnCell;
 
 use crate::tensor::Tensor;
 
@@ -92,4 +107,22 @@ pub trait Module {
 /// Names `params` as children of `prefix`: `"weight"` becomes `"prefix.weight"`.
 pub fn prefixed(prefix: &str, params: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
     params.into_iter().map(|(name, p)| (format!("{prefix}.{name}"), p)).collect()
+}
+
+/// The parameters of a container's children in order, each [`prefixed`] by its name: the
+/// [`Module::named_parameters`] of a struct of layers.
+///
+/// ```
+/// use malmoi_tensor::nn::{Linear, Module, named_children};
+/// use rand::{SeedableRng, rngs::StdRng};
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let (hidden, output) = (Linear::new(4, 8, true, &mut rng)?, Linear::new(8, 2, false, &mut rng)?);
+/// let names: Vec<String> =
+///     named_children(&[("hidden", &hidden), ("output", &output)]).into_iter().map(|(name, _)| name).collect();
+/// assert_eq!(names, ["hidden.weight", "hidden.bias", "output.weight"]);
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+pub fn named_children(children: &[(&str, &dyn Module)]) -> Vec<(String, Tensor)> {
+    children.iter().flat_map(|(prefix, child)| prefixed(prefix, child.named_parameters())).collect()
 }

@@ -8,51 +8,39 @@
 use super::elementwise::UnaryOp;
 use crate::tensor::Tensor;
 
-impl Tensor {
+/// Defines one `Tensor` method per elementwise function [`UnaryOp`].
+macro_rules! unary_methods {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Tensor {
+                    self.map_unary(UnaryOp::$op)
+                }
+            )*
+        }
+    };
+}
+
+unary_methods! {
     /// `e^x`, elementwise.
-    pub fn exp(&self) -> Tensor {
-        self.map_unary(UnaryOp::Exp)
-    }
-
+    exp => Exp;
     /// Natural logarithm, elementwise.
-    pub fn log(&self) -> Tensor {
-        self.map_unary(UnaryOp::Log)
-    }
-
+    log => Log;
     /// Square root, elementwise.
-    pub fn sqrt(&self) -> Tensor {
-        self.map_unary(UnaryOp::Sqrt)
-    }
-
+    sqrt => Sqrt;
     /// Hyperbolic tangent, elementwise.
-    pub fn tanh(&self) -> Tensor {
-        self.map_unary(UnaryOp::Tanh)
-    }
-
+    tanh => Tanh;
     /// Logistic function `1 / (1 + e^-x)`, elementwise (computed without overflow).
-    pub fn sigmoid(&self) -> Tensor {
-        self.map_unary(UnaryOp::Sigmoid)
-    }
-
+    sigmoid => Sigmoid;
     /// `max(x, 0)`, elementwise; the derivative at 0 is taken as 0.
-    pub fn relu(&self) -> Tensor {
-        self.map_unary(UnaryOp::Relu)
-    }
-
+    relu => Relu;
     /// Exact GELU `x·Φ(x)` with the Gaussian CDF via `erf`: matches PyTorch's
     /// default `nn.GELU()` / `F.gelu(x)` (`approximate='none'`, used by BERT).
-    pub fn gelu(&self) -> Tensor {
-        self.map_unary(UnaryOp::Gelu)
-    }
-
+    gelu => Gelu;
     /// GELU's tanh approximation `0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))`:
     /// PyTorch's `F.gelu(x, approximate='tanh')`, as in GPT-2.
-    pub fn gelu_tanh(&self) -> Tensor {
-        self.map_unary(UnaryOp::GeluTanh)
-    }
-
+    gelu_tanh => GeluTanh;
     /// SiLU (swish) `x·σ(x)`: PyTorch's `F.silu`, the gate of Llama's MLP.
-    pub fn silu(&self) -> Tensor {
-        self.map_unary(UnaryOp::Silu)
-    }
+    silu => Silu;
 }

@@ -4,23 +4,7 @@ use ndarray::{ArrayD, Zip};
 use rand::Rng;
 
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
-
-/// Backward of `dropout`: the gradient times the saved scaled mask.
-struct DropoutBackward {
-    /// `0` for dropped elements, `1 / (1 − p)` for kept ones.
-    mask: ArrayD<f32>,
-}
-
-impl Backward for DropoutBackward {
-    fn name(&self) -> &'static str {
-        "dropout"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        vec![Some(grad * &self.mask)]
-    }
-}
+use crate::tensor::{Tensor, backward_fn};
 
 impl Tensor {
     /// Zeroes each element with probability `p` and scales the rest by
@@ -46,10 +30,11 @@ impl Tensor {
         }
         let scale = 1.0 / (1.0 - p);
         let data = self.data();
-        let mask = data.map(|_| if rng.random::<f32>() < p { 0.0 } else { scale });
+        // `0` for dropped elements, `1 / (1 − p)` for kept ones; the backward multiplies by it too
+        let mask: ArrayD<f32> = data.map(|_| if rng.random::<f32>() < p { 0.0 } else { scale });
         let mut value = data.to_owned();
         drop(data);
         Zip::from(&mut value).and(&mask).for_each(|x, &m| *x *= m);
-        Ok(Tensor::from_op(value, vec![self.clone()], DropoutBackward { mask }))
+        Ok(Tensor::from_op(value, vec![self.clone()], backward_fn("dropout", move |grad, _| vec![Some(grad * &mask)])))
     }
 }

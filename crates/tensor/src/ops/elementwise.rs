@@ -9,9 +9,9 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::{PARALLEL_MIN_ELEMENTS, broadcast_shapes, reduce_to_shape};
 use crate::error::Result;
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
-/// Which binary operation a [`BinaryBackward`] differentiates.
+/// A broadcasting binary operation.
 #[derive(Clone, Copy, Debug)]
 enum BinaryOp {
     Add,
@@ -23,6 +23,17 @@ enum BinaryOp {
 }
 
 impl BinaryOp {
+    fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Maximum => "maximum",
+        }
+    }
+
     /// Share of the gradient that goes to operand `x` when the other is `y`
     /// (`minimum`/`maximum`): all of it when `x` is selected, half on ties
     /// (as PyTorch), none otherwise.
@@ -44,36 +55,21 @@ impl BinaryOp {
         Zip::from(&mut out).and(&x).and(&y).for_each(|g, &x, &y| *g *= self.selection_share(x, y));
         out
     }
-}
 
-/// Backward of a broadcasting binary op.
-struct BinaryBackward(BinaryOp);
-
-impl Backward for BinaryBackward {
-    fn name(&self) -> &'static str {
-        match self.0 {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Minimum => "minimum",
-            BinaryOp::Maximum => "maximum",
-        }
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+    /// The backward: the gradients of both operands, each summed back to its shape.
+    fn grads(self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
         let (a, b) = (&parents[0], &parents[1]);
         let grad_a = a.requires_grad().then(|| {
-            let full = match self.0 {
+            let full = match self {
                 BinaryOp::Add | BinaryOp::Sub => grad.clone(),
                 BinaryOp::Mul => grad * &*b.data(),
                 BinaryOp::Div => grad / &*b.data(),
-                BinaryOp::Minimum | BinaryOp::Maximum => self.0.selection_grad(grad, &a.data(), &b.data()),
+                BinaryOp::Minimum | BinaryOp::Maximum => self.selection_grad(grad, &a.data(), &b.data()),
             };
             reduce_to_shape(full, a.data().shape())
         });
         let grad_b = b.requires_grad().then(|| {
-            let full = match self.0 {
+            let full = match self {
                 BinaryOp::Add => grad.clone(),
                 BinaryOp::Sub => -grad,
                 BinaryOp::Mul => grad * &*a.data(),
@@ -81,7 +77,7 @@ impl Backward for BinaryBackward {
                     let b = b.data();
                     -(grad * &*a.data()) / &(&*b * &*b)
                 }
-                BinaryOp::Minimum | BinaryOp::Maximum => self.0.selection_grad(grad, &b.data(), &a.data()),
+                BinaryOp::Minimum | BinaryOp::Maximum => self.selection_grad(grad, &b.data(), &a.data()),
             };
             reduce_to_shape(full, b.data().shape())
         });
@@ -89,9 +85,40 @@ impl Backward for BinaryBackward {
     }
 }
 
+/// Defines one `Tensor` method per [`BinaryOp`], each taking the other operand.
+macro_rules! binary_methods {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, other: &Tensor) -> Result<Tensor> {
+                    self.binary(other, BinaryOp::$op)
+                }
+            )*
+        }
+    };
+}
+
+binary_methods! {
+    /// `self + other`, broadcasting like numpy.
+    add => Add;
+    /// `self - other`, broadcasting like numpy.
+    sub => Sub;
+    /// Elementwise `self * other`, broadcasting like numpy.
+    mul => Mul;
+    /// Elementwise `self / other`, broadcasting like numpy.
+    div => Div;
+    /// Elementwise minimum, broadcasting (`torch.minimum`); on ties each
+    /// operand gets half the gradient, as in PyTorch.
+    minimum => Minimum;
+    /// Elementwise maximum, broadcasting (`torch.maximum`); on ties each
+    /// operand gets half the gradient, as in PyTorch.
+    maximum => Maximum;
+}
+
 impl Tensor {
     fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
-        let name = BinaryBackward(op).name();
+        let name = op.name();
         let value = {
             let (a, b) = (self.data(), other.data());
             let shape = broadcast_shapes(name, a.shape(), b.shape())?;
@@ -108,39 +135,8 @@ impl Tensor {
                 }
             }
         };
-        Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], BinaryBackward(op)))
-    }
-
-    /// `self + other`, broadcasting like numpy.
-    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Add)
-    }
-
-    /// `self - other`, broadcasting like numpy.
-    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Sub)
-    }
-
-    /// Elementwise `self * other`, broadcasting like numpy.
-    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Mul)
-    }
-
-    /// Elementwise `self / other`, broadcasting like numpy.
-    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Div)
-    }
-
-    /// Elementwise minimum, broadcasting (`torch.minimum`); on ties each
-    /// operand gets half the gradient, as in PyTorch.
-    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Minimum)
-    }
-
-    /// Elementwise maximum, broadcasting (`torch.maximum`); on ties each
-    /// operand gets half the gradient, as in PyTorch.
-    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Maximum)
+        let backward = backward_fn(name, move |grad, parents| op.grads(grad, parents));
+        Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], backward))
     }
 
     /// Limits every element to `[min, max]` (`torch.clamp`); the gradient
@@ -184,7 +180,9 @@ impl Tensor {
         zip_for_each!(parallel, Zip::from(&mut output).and(&*input), |y, &x| *y = op.apply(x));
         drop(input);
         let saved_output = (op.derivative_from_output() && crate::tensor::grad_needed(&[self])).then(|| output.clone());
-        Tensor::from_op(output, vec![self.clone()], UnaryBackward { op, saved_output })
+        let backward =
+            backward_fn(op.name(), move |grad, parents| vec![Some(op.grad(grad, saved_output.as_ref(), parents))]);
+        Tensor::from_op(output, vec![self.clone()], backward)
     }
 }
 
@@ -264,6 +262,21 @@ impl UnaryOp {
         matches!(self, UnaryOp::Exp | UnaryOp::Sqrt | UnaryOp::Tanh | UnaryOp::Sigmoid)
     }
 
+    /// The backward: `grad` times the derivative, from the saved output when the forward pass
+    /// kept it ([`derivative_from_output`](Self::derivative_from_output)), else from the input.
+    fn grad(self, grad: &ArrayD<f32>, saved_output: Option<&ArrayD<f32>>, parents: &[Tensor]) -> ArrayD<f32> {
+        let mut out = grad.clone();
+        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
+        match saved_output {
+            Some(output) => zip_for_each!(parallel, Zip::from(&mut out).and(output), |g, &y| *g *= self.derivative(y)),
+            None => {
+                let input = parents[0].data();
+                zip_for_each!(parallel, Zip::from(&mut out).and(&*input), |g, &x| *g *= self.derivative(x))
+            }
+        }
+        out
+    }
+
     /// `f'`, given the output `y` for ops that [`derivative_from_output`]
     /// and the input `x` for the others.
     fn derivative(self, v: f32) -> f32 {
@@ -317,32 +330,6 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
     } else {
         let e = x.exp();
         e / (1.0 + e)
-    }
-}
-
-/// Backward of an elementwise function.
-struct UnaryBackward {
-    op: UnaryOp,
-    saved_output: Option<ArrayD<f32>>,
-}
-
-impl Backward for UnaryBackward {
-    fn name(&self) -> &'static str {
-        self.op.name()
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let op = self.op;
-        let mut out = grad.clone();
-        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
-        match &self.saved_output {
-            Some(output) => zip_for_each!(parallel, Zip::from(&mut out).and(output), |g, &y| *g *= op.derivative(y)),
-            None => {
-                let input = parents[0].data();
-                zip_for_each!(parallel, Zip::from(&mut out).and(&*input), |g, &x| *g *= op.derivative(x))
-            }
-        }
-        vec![Some(out)]
     }
 }
 

@@ -6,35 +6,26 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice, Zip};
 
 use super::normalize_axis;
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Backward, Tensor, backward_fn};
 
 /// Backward of `gather_rows`: each output row's gradient is added to the
-/// row it was read from (rows read twice get both contributions). With
-/// `sparse`, a leaf table receives it as a [`RowGrad`](crate::RowGrad)
-/// instead of a dense array.
-struct GatherRowsBackward {
-    indices: Vec<usize>,
-    sparse: bool,
-}
-
-impl Backward for GatherRowsBackward {
-    fn name(&self) -> &'static str {
-        "gather_rows"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+/// row `indices` says it was read from (rows read twice get both
+/// contributions). With `sparse`, a leaf table receives it as a
+/// [`RowGrad`](crate::RowGrad) instead of a dense array.
+fn gather_rows_backward(indices: Vec<usize>, sparse: bool) -> impl Backward {
+    backward_fn("gather_rows", move |grad, parents| {
         let shape = parents[0].shape();
-        let grad_rows = grad.to_shape((self.indices.len(), shape[1])).expect("rows × dim");
-        if self.sparse && parents[0].accumulate_row_grad(&self.indices, grad_rows.view()) {
+        let grad_rows = grad.to_shape((indices.len(), shape[1])).expect("rows × dim");
+        if sparse && parents[0].accumulate_row_grad(&indices, grad_rows.view()) {
             return vec![None];
         }
         let mut out = ArrayD::zeros(IxDyn(&shape));
-        for (&index, row) in self.indices.iter().zip(grad_rows.outer_iter()) {
+        for (&index, row) in indices.iter().zip(grad_rows.outer_iter()) {
             let mut target = out.index_axis_mut(Axis(0), index);
             target += &row;
         }
         vec![Some(out)]
-    }
+    })
 }
 
 impl Tensor {
@@ -97,35 +88,24 @@ impl Tensor {
         let gathered = table.select(Axis(0), &flat);
         let value = gathered.into_shape_with_order(IxDyn(&shape)).expect("same number of elements");
         drop(table);
-        Ok(Tensor::from_op(value, vec![self.clone()], GatherRowsBackward { indices: flat, sparse }))
+        Ok(Tensor::from_op(value, vec![self.clone()], gather_rows_backward(flat, sparse)))
     }
 }
 
-/// Backward of `gather`: each output element's gradient is added to the
-/// element it was read from.
-struct GatherBackward {
-    axis: usize,
-    indices: ArrayD<usize>,
-}
-
-impl Backward for GatherBackward {
-    fn name(&self) -> &'static str {
-        "gather"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+/// Backward of `gather` along `axis`: each output element's gradient is added to the
+/// element `indices` says it was read from.
+fn gather_backward(axis: usize, indices: ArrayD<usize>) -> impl Backward {
+    backward_fn("gather", move |grad, parents| {
         let mut out = ArrayD::zeros(IxDyn(&parents[0].shape()));
-        let axis = Axis(self.axis);
-        let mut target = out.slice_each_axis_mut(|d| index_extent(d.axis.index(), self.axis, self.indices.shape()));
-        Zip::from(target.lanes_mut(axis)).and(self.indices.lanes(axis)).and(grad.lanes(axis)).for_each(
-            |mut lane, indices, grads| {
-                for (&i, &g) in indices.iter().zip(grads.iter()) {
-                    lane[i] += g;
-                }
-            },
-        );
+        let mut target = out.slice_each_axis_mut(|d| index_extent(d.axis.index(), axis, indices.shape()));
+        let lanes = Zip::from(target.lanes_mut(Axis(axis))).and(indices.lanes(Axis(axis))).and(grad.lanes(Axis(axis)));
+        lanes.for_each(|mut lane, indices, grads| {
+            for (&i, &g) in indices.iter().zip(grads.iter()) {
+                lane[i] += g;
+            }
+        });
         vec![Some(out)]
-    }
+    })
 }
 
 /// The part of the source a gather with `index_shape` reads: the whole of
@@ -166,6 +146,6 @@ impl Tensor {
             .and(source.lanes(Axis(axis)))
             .for_each(|mut out, indices, source| out.zip_mut_with(&indices, |o, &i| *o = source[i]));
         drop(data);
-        Ok(Tensor::from_op(value, vec![self.clone()], GatherBackward { axis, indices: indices.clone() }))
+        Ok(Tensor::from_op(value, vec![self.clone()], gather_backward(axis, indices.clone())))
     }
 }

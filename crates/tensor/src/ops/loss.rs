@@ -8,58 +8,24 @@ use super::PARALLEL_MIN_ELEMENTS;
 use super::elementwise::sigmoid;
 use super::softmax::softmax_lane;
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor, grad_needed};
+use crate::tensor::{Tensor, backward_fn, grad_needed};
 
-/// Backward of `cross_entropy`: `(softmax − one_hot) / count` on counted rows.
-struct CrossEntropyBackward {
-    /// Softmax of the logits, `(rows, classes)`; ignored rows are zero.
-    probs: Array2<f32>,
-    targets: Vec<usize>,
+/// The gradient of `cross_entropy` for the logits: `(softmax − one_hot) · scale` on counted
+/// rows, from the softmax `probs` `(rows, classes)` whose ignored rows are zero.
+fn cross_entropy_grad(
+    mut probs: Array2<f32>,
+    targets: &[usize],
     ignore_index: Option<usize>,
-    count: usize,
-}
-
-impl Backward for CrossEntropyBackward {
-    fn name(&self) -> &'static str {
-        "cross_entropy"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let scale = grad.iter().next().copied().unwrap_or(0.0) / self.count.max(1) as f32;
-        let mut out = self.probs.clone();
-        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
-        zip_for_each!(parallel, Zip::from(out.rows_mut()).and(ArrayView1::from(&self.targets)), |mut row, &target| {
-            if Some(target) != self.ignore_index {
-                row[target] -= 1.0;
-                row.mapv_inplace(|v| v * scale);
-            }
-        });
-        let shape = parents[0].shape();
-        vec![Some(out.into_shape_with_order(IxDyn(&shape)).expect("same size"))]
-    }
-}
-
-/// Backward of an elementwise loss with mean reduction: the saved
-/// per-element derivatives with respect to input and target, times the
-/// output gradient.
-struct MeanLossBackward {
-    name: &'static str,
-    d_input: ArrayD<f32>,
-    d_target: ArrayD<f32>,
-}
-
-impl Backward for MeanLossBackward {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let g = grad.iter().next().copied().unwrap_or(0.0);
-        vec![
-            parents[0].requires_grad().then(|| self.d_input.mapv(|d| d * g)),
-            parents[1].requires_grad().then(|| self.d_target.mapv(|d| d * g)),
-        ]
-    }
+    scale: f32,
+) -> Array2<f32> {
+    let parallel = probs.len() >= PARALLEL_MIN_ELEMENTS;
+    zip_for_each!(parallel, Zip::from(probs.rows_mut()).and(ArrayView1::from(targets)), |mut row, &target| {
+        if Some(target) != ignore_index {
+            row[target] -= 1.0;
+            row.mapv_inplace(|v| v * scale);
+        }
+    });
+    probs
 }
 
 impl Tensor {
@@ -113,7 +79,11 @@ impl Tensor {
         let count = targets.iter().filter(|&&t| is_counted(t)).count();
         let loss = if count == 0 { 0.0 } else { (row_losses.sum() / count as f64) as f32 };
         let probs = if grad_needed(&[self]) { probs } else { Array2::zeros((0, 0)) };
-        let backward = CrossEntropyBackward { probs, targets, ignore_index, count };
+        let backward = backward_fn("cross_entropy", move |grad, parents| {
+            let scale = grad.iter().next().copied().unwrap_or(0.0) / count.max(1) as f32;
+            let out = cross_entropy_grad(probs.clone(), &targets, ignore_index, scale);
+            vec![Some(out.into_shape_with_order(IxDyn(&parents[0].shape())).expect("same size"))]
+        });
         Ok(Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), loss), vec![self.clone()], backward))
     }
 
@@ -159,6 +129,14 @@ impl Tensor {
         });
         drop((x, t));
         let loss = ArrayD::from_elem(IxDyn(&[]), (total / n as f64) as f32);
-        Ok(Tensor::from_op(loss, vec![self.clone(), targets.clone()], MeanLossBackward { name, d_input, d_target }))
+        // the saved per-element derivatives times the output gradient
+        let backward = backward_fn(name, move |grad, parents| {
+            let g = grad.iter().next().copied().unwrap_or(0.0);
+            vec![
+                parents[0].requires_grad().then(|| d_input.mapv(|d| d * g)),
+                parents[1].requires_grad().then(|| d_target.mapv(|d| d * g)),
+            ]
+        });
+        Ok(Tensor::from_op(loss, vec![self.clone(), targets.clone()], backward))
     }
 }

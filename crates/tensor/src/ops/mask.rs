@@ -3,28 +3,17 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
-/// Backward of `masked_fill`: filled positions get no gradient.
-struct MaskedFillBackward {
-    /// The mask, broadcast to the input's shape.
-    mask: ArrayD<bool>,
-}
-
-impl Backward for MaskedFillBackward {
-    fn name(&self) -> &'static str {
-        "masked_fill"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let mut out = grad.clone();
-        Zip::from(&mut out).and(&self.mask).for_each(|g, &m| {
-            if m {
-                *g = 0.0;
-            }
-        });
-        vec![Some(out)]
-    }
+/// `values` with the elements where `mask` is true replaced by `fill`.
+fn filled(values: &ArrayD<f32>, mask: &ArrayD<bool>, fill: f32) -> ArrayD<f32> {
+    let mut out = values.clone();
+    Zip::from(&mut out).and(mask).for_each(|x, &m| {
+        if m {
+            *x = fill;
+        }
+    });
+    out
 }
 
 impl Tensor {
@@ -41,13 +30,10 @@ impl Tensor {
                 got: mask.shape().to_vec(),
             })?
             .to_owned();
-        let mut out = data.to_owned();
+        let out = filled(&data, &mask, value);
         drop(data);
-        Zip::from(&mut out).and(&mask).for_each(|x, &m| {
-            if m {
-                *x = value;
-            }
-        });
-        Ok(Tensor::from_op(out, vec![self.clone()], MaskedFillBackward { mask }))
+        // filled positions get no gradient
+        let backward = backward_fn("masked_fill", move |grad, _| vec![Some(filled(grad, &mask, 0.0))]);
+        Ok(Tensor::from_op(out, vec![self.clone()], backward))
     }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::{broadcast_shapes, reduce_to_shape};
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
 /// `c = a · b` (or `c += a · b` when `accumulate`), any strides.
 ///
@@ -134,38 +134,30 @@ fn batch_matrix<'a>(full: &ArrayViewD<'a, f32>, batch: &[usize], flat: usize) ->
 
 /// Backward of `matmul`: `∂a = g · bᵀ`, `∂b = aᵀ · g`, each summed over
 /// broadcast batch axes.
-struct MatmulBackward;
-
-impl Backward for MatmulBackward {
-    fn name(&self) -> &'static str {
-        "matmul"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (a, b) = (parents[0].data(), parents[1].data());
-        let grad_a = parents[0].requires_grad().then(|| {
-            let full = matmul_views(grad.view(), transposed(b.view())).expect("shapes checked in forward");
-            reduce_to_shape(full, a.shape())
-        });
-        let grad_b = parents[1].requires_grad().then(|| {
-            if b.ndim() == 2 {
-                // Σ over all rows: (rows, k)ᵀ · (rows, n) in one product.
-                let (k, n) = (b.shape()[0], b.shape()[1]);
-                let rows: usize = a.shape()[..a.ndim() - 1].iter().product();
-                let a_std = a.as_standard_layout();
-                let a2 = a_std.view().into_shape_with_order((rows, k)).expect("standard");
-                let g_std = grad.as_standard_layout();
-                let g2 = g_std.view().into_shape_with_order((rows, n)).expect("standard");
-                let mut out = ndarray::Array2::zeros((k, n));
-                gemm(a2.t(), g2, &mut out.view_mut(), false, true);
-                out.into_dyn()
-            } else {
-                let full = matmul_views(transposed(a.view()), grad.view()).expect("shapes checked in forward");
-                reduce_to_shape(full, b.shape())
-            }
-        });
-        vec![grad_a, grad_b]
-    }
+fn matmul_backward(grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+    let (a, b) = (parents[0].data(), parents[1].data());
+    let grad_a = parents[0].requires_grad().then(|| {
+        let full = matmul_views(grad.view(), transposed(b.view())).expect("shapes checked in forward");
+        reduce_to_shape(full, a.shape())
+    });
+    let grad_b = parents[1].requires_grad().then(|| {
+        if b.ndim() == 2 {
+            // Σ over all rows: (rows, k)ᵀ · (rows, n) in one product.
+            let (k, n) = (b.shape()[0], b.shape()[1]);
+            let rows: usize = a.shape()[..a.ndim() - 1].iter().product();
+            let a_std = a.as_standard_layout();
+            let a2 = a_std.view().into_shape_with_order((rows, k)).expect("standard");
+            let g_std = grad.as_standard_layout();
+            let g2 = g_std.view().into_shape_with_order((rows, n)).expect("standard");
+            let mut out = ndarray::Array2::zeros((k, n));
+            gemm(a2.t(), g2, &mut out.view_mut(), false, true);
+            out.into_dyn()
+        } else {
+            let full = matmul_views(transposed(a.view()), grad.view()).expect("shapes checked in forward");
+            reduce_to_shape(full, b.shape())
+        }
+    });
+    vec![grad_a, grad_b]
 }
 
 /// The view with its last two axes swapped.
@@ -189,6 +181,6 @@ impl Tensor {
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let value = matmul_views(self.data().view(), other.data().view())?;
-        Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], MatmulBackward))
+        Ok(Tensor::from_op(value, vec![self.clone(), other.clone()], backward_fn("matmul", matmul_backward)))
     }
 }

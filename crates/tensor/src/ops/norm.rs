@@ -1,57 +1,32 @@
 //! Layer normalisation over the last axis, with optional affine parameters,
 //! as one fused op (forward and backward in a single pass over each row).
 
-use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, Zip};
+use ndarray::{Array1, Array2, ArrayView2, Axis, IxDyn, Zip};
 
 use super::PARALLEL_MIN_ELEMENTS;
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor, grad_needed};
+use crate::tensor::{Backward, Tensor, backward_fn, grad_needed};
 
-/// Backward of `layer_norm`, from the saved normalised input and the
-/// per-row reciprocal standard deviations.
-struct LayerNormBackward {
-    /// `(x − mean) · rstd`, as `(rows, dim)`.
-    normalized: Array2<f32>,
-    /// `1 / sqrt(var + eps)` per row.
-    rstd: Array1<f32>,
-    has_weight: bool,
-    has_bias: bool,
-}
-
-impl Backward for LayerNormBackward {
-    fn name(&self) -> &'static str {
-        "layer_norm"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let (rows, dim) = self.normalized.dim();
+/// Backward of `layer_norm` with parents `[x, weight?, bias?]`, from the saved normalised input
+/// `(x − mean) · rstd` as `(rows, dim)` and the per-row reciprocal standard deviations
+/// `rstd = 1 / sqrt(var + eps)`.
+fn layer_norm_backward(normalized: Array2<f32>, rstd: Array1<f32>, has_weight: bool, has_bias: bool) -> impl Backward {
+    backward_fn("layer_norm", move |grad, parents| {
+        let (rows, dim) = normalized.dim();
         let g = grad.to_shape((rows, dim)).expect("rows × dim");
-        let weight = self.has_weight.then(|| parents[1].data().to_shape(dim).expect("dim").to_owned());
+        let weight = has_weight.then(|| parents[1].data().to_shape(dim).expect("dim").to_owned());
         let mut results = Vec::with_capacity(parents.len());
         results.push(parents[0].requires_grad().then(|| {
-            let mut grad_x = Array2::zeros((rows, dim));
-            let inv_dim = 1.0 / dim as f32;
-            let parallel = grad_x.len() >= PARALLEL_MIN_ELEMENTS;
-            let rows_zip = Zip::from(grad_x.rows_mut()).and(g.rows()).and(self.normalized.rows()).and(&self.rstd);
-            zip_for_each!(parallel, rows_zip, |mut gx, g, xhat, &rstd| {
-                // gxhat = g ⊙ w; gx = rstd · (gxhat − mean(gxhat) − xhat · mean(gxhat ⊙ xhat))
-                Zip::from(&mut gx).and(&g).for_each(|out, &g| *out = g);
-                if let Some(w) = &weight {
-                    gx *= w;
-                }
-                let mean_g = gx.sum() * inv_dim;
-                let mean_gx = gx.iter().zip(xhat.iter()).map(|(a, b)| a * b).sum::<f32>() * inv_dim;
-                Zip::from(&mut gx).and(&xhat).for_each(|out, &xh| *out = rstd * (*out - mean_g - xh * mean_gx));
-            });
+            let grad_x = input_grad(g.view(), weight.as_ref(), &normalized, &rstd);
             grad_x.into_shape_with_order(grad.raw_dim()).expect("same size")
         }));
-        if self.has_weight {
+        if has_weight {
             results.push(parents[1].requires_grad().then(|| {
-                let weighted = &g * &self.normalized;
+                let weighted = &g * &normalized;
                 weighted.sum_axis(Axis(0)).into_shape_with_order(IxDyn(&parents[1].shape())).expect("dim")
             }));
         }
-        if self.has_bias {
+        if has_bias {
             let bias = &parents[parents.len() - 1];
             results.push(
                 bias.requires_grad()
@@ -59,7 +34,32 @@ impl Backward for LayerNormBackward {
             );
         }
         results
-    }
+    })
+}
+
+/// The gradient of `layer_norm`'s input from the output gradient `g` `(rows, dim)`.
+fn input_grad(
+    g: ArrayView2<f32>,
+    weight: Option<&Array1<f32>>,
+    normalized: &Array2<f32>,
+    rstd: &Array1<f32>,
+) -> Array2<f32> {
+    let (rows, dim) = normalized.dim();
+    let mut grad_x = Array2::zeros((rows, dim));
+    let inv_dim = 1.0 / dim as f32;
+    let parallel = grad_x.len() >= PARALLEL_MIN_ELEMENTS;
+    let rows_zip = Zip::from(grad_x.rows_mut()).and(g.rows()).and(normalized.rows()).and(rstd);
+    zip_for_each!(parallel, rows_zip, |mut gx, g, xhat, &rstd| {
+        // gxhat = g ⊙ w; gx = rstd · (gxhat − mean(gxhat) − xhat · mean(gxhat ⊙ xhat))
+        Zip::from(&mut gx).and(&g).for_each(|out, &g| *out = g);
+        if let Some(w) = weight {
+            gx *= w;
+        }
+        let mean_g = gx.sum() * inv_dim;
+        let mean_gx = gx.iter().zip(xhat.iter()).map(|(a, b)| a * b).sum::<f32>() * inv_dim;
+        Zip::from(&mut gx).and(&xhat).for_each(|out, &xh| *out = rstd * (*out - mean_g - xh * mean_gx));
+    });
+    grad_x
 }
 
 impl Tensor {
@@ -100,7 +100,7 @@ impl Tensor {
             value += &b.data().to_shape(dim).expect("dim");
         }
         let value = value.into_shape_with_order(shape).expect("same size");
-        let backward = LayerNormBackward { normalized, rstd, has_weight: weight.is_some(), has_bias: bias.is_some() };
+        let backward = layer_norm_backward(normalized, rstd, weight.is_some(), bias.is_some());
         Ok(Tensor::from_op(value, parents, backward))
     }
 }

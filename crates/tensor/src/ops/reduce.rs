@@ -5,51 +5,30 @@ use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 use super::normalize_axis;
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Backward, Tensor, backward_fn};
 
-/// Backward of `sum` / `mean`: the gradient, scaled, broadcast back over
-/// the reduced axes.
-struct SumBackward {
-    /// Output shape with the reduced axes kept as size 1.
-    kept_shape: Vec<usize>,
-    scale: f32,
-    name: &'static str,
-}
-
-impl Backward for SumBackward {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let input_shape = parents[0].shape();
-        let kept = grad.to_shape(IxDyn(&self.kept_shape)).expect("same number of elements");
-        let mut out = kept.broadcast(IxDyn(&input_shape)).expect("kept axes broadcast").to_owned();
-        if self.scale != 1.0 {
-            out.mapv_inplace(|g| g * self.scale);
+/// Backward of `sum` / `mean` (called `name`): the gradient times `scale`, broadcast back over
+/// the reduced axes; `kept_shape` is the output shape with those axes kept as size 1.
+fn sum_backward(name: &'static str, kept_shape: Vec<usize>, scale: f32) -> impl Backward {
+    backward_fn(name, move |grad, parents| {
+        let kept = grad.to_shape(IxDyn(&kept_shape)).expect("same number of elements");
+        let mut out = kept.broadcast(IxDyn(&parents[0].shape())).expect("kept axes broadcast").to_owned();
+        if scale != 1.0 {
+            out.mapv_inplace(|g| g * scale);
         }
         vec![Some(out)]
-    }
+    })
 }
 
-/// Backward of `max_axis`: each output's gradient goes to its argmax.
-struct MaxBackward {
-    axis: usize,
-    /// Position of the maximum along `axis`, one per output element.
-    argmax: ArrayD<usize>,
-}
-
-impl Backward for MaxBackward {
-    fn name(&self) -> &'static str {
-        "max_axis"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+/// Backward of `max_axis`: each output's gradient goes to its maximum, whose position along
+/// `axis` is `argmax`.
+fn max_backward(axis: usize, argmax: ArrayD<usize>) -> impl Backward {
+    backward_fn("max_axis", move |grad, parents| {
         let mut out = ArrayD::zeros(IxDyn(&parents[0].shape()));
-        let grad = grad.to_shape(self.argmax.raw_dim()).expect("same number of elements");
-        Zip::from(out.lanes_mut(Axis(self.axis))).and(&self.argmax).and(&grad).for_each(|mut lane, &i, &g| lane[i] = g);
+        let grad = grad.to_shape(argmax.raw_dim()).expect("same number of elements");
+        Zip::from(out.lanes_mut(Axis(axis))).and(&argmax).and(&grad).for_each(|mut lane, &i, &g| lane[i] = g);
         vec![Some(out)]
-    }
+    })
 }
 
 impl Tensor {
@@ -57,7 +36,7 @@ impl Tensor {
     pub fn sum(&self) -> Tensor {
         let ndim = self.ndim();
         let total = self.data().sum();
-        let backward = SumBackward { kept_shape: vec![1; ndim], scale: 1.0, name: "sum" };
+        let backward = sum_backward("sum", vec![1; ndim], 1.0);
         Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), total), vec![self.clone()], backward)
     }
 
@@ -66,7 +45,7 @@ impl Tensor {
         let ndim = self.ndim();
         let count = self.len().max(1) as f32;
         let mean = self.data().sum() / count;
-        let backward = SumBackward { kept_shape: vec![1; ndim], scale: 1.0 / count, name: "mean" };
+        let backward = sum_backward("mean", vec![1; ndim], 1.0 / count);
         Tensor::from_op(ArrayD::from_elem(IxDyn(&[]), mean), vec![self.clone()], backward)
     }
 
@@ -103,7 +82,7 @@ impl Tensor {
             value = value.into_shape_with_order(IxDyn(&kept_shape)).expect("same number of elements");
         }
         drop(data);
-        Ok(Tensor::from_op(value, vec![self.clone()], SumBackward { kept_shape, scale, name }))
+        Ok(Tensor::from_op(value, vec![self.clone()], sum_backward(name, kept_shape, scale)))
     }
 
     /// Maximum along `axis`; `keepdim` keeps it as size 1. The gradient goes
@@ -128,6 +107,6 @@ impl Tensor {
             value = value.insert_axis(Axis(axis));
         }
         drop(data);
-        Ok(Tensor::from_op(value, vec![self.clone()], MaxBackward { axis, argmax }))
+        Ok(Tensor::from_op(value, vec![self.clone()], max_backward(axis, argmax)))
     }
 }

@@ -9,85 +9,27 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 use super::normalize_axis;
 use crate::error::{Error, Result};
-use crate::tensor::{Backward, Tensor};
+use crate::tensor::{Tensor, backward_fn};
 
 /// Backward of `reshape`: the gradient reshaped to the input's shape.
-struct ReshapeBackward;
-
-impl Backward for ReshapeBackward {
-    fn name(&self) -> &'static str {
-        "reshape"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let shape = parents[0].shape();
-        let grad = grad.to_shape(IxDyn(&shape)).expect("same number of elements").into_owned();
-        vec![Some(grad)]
-    }
+fn reshape_backward(grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+    let shape = parents[0].shape();
+    vec![Some(grad.to_shape(IxDyn(&shape)).expect("same number of elements").into_owned())]
 }
 
-/// Backward of `permute`: the gradient permuted by the inverse order.
-struct PermuteBackward {
-    inverse: Vec<usize>,
-}
-
-impl Backward for PermuteBackward {
-    fn name(&self) -> &'static str {
-        "permute"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let view = grad.view().permuted_axes(IxDyn(&self.inverse));
-        vec![Some(view.as_standard_layout().into_owned())]
-    }
-}
-
-/// Backward of `narrow`: the gradient placed in a zero tensor.
-struct NarrowBackward {
-    axis: usize,
-    start: usize,
-}
-
-impl Backward for NarrowBackward {
-    fn name(&self) -> &'static str {
-        "narrow"
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let mut out = ArrayD::zeros(IxDyn(&parents[0].shape()));
-        let len = grad.shape()[self.axis];
-        out.slice_axis_mut(Axis(self.axis), Slice::from(self.start..self.start + len)).assign(grad);
-        vec![Some(out)]
-    }
-}
-
-/// Backward of `cat` and `stack`: each input gets its slice of the gradient.
-struct JoinBackward {
-    axis: usize,
-    /// `stack` adds the axis; `cat` joins along an existing one.
-    stacked: bool,
-}
-
-impl Backward for JoinBackward {
-    fn name(&self) -> &'static str {
-        if self.stacked { "stack" } else { "cat" }
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let mut start = 0;
-        parents
-            .iter()
-            .map(|p| {
-                let len = if self.stacked { 1 } else { p.data().shape()[self.axis] };
-                let part = grad.slice_axis(Axis(self.axis), Slice::from(start..start + len));
-                start += len;
-                p.requires_grad().then(|| {
-                    let part = if self.stacked { part.index_axis_move(Axis(self.axis), 0) } else { part };
-                    part.to_owned()
-                })
-            })
-            .collect()
-    }
+/// Backward of `cat` and `stack` along `axis`: each input gets its slice of the gradient.
+/// `stack` added the axis; `cat` joined along an existing one.
+fn join_backward(axis: usize, stacked: bool, grad: &ArrayD<f32>, parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
+    let mut start = 0;
+    parents
+        .iter()
+        .map(|p| {
+            let len = if stacked { 1 } else { p.data().shape()[axis] };
+            let part = grad.slice_axis(Axis(axis), Slice::from(start..start + len));
+            start += len;
+            p.requires_grad().then(|| if stacked { part.index_axis_move(Axis(axis), 0) } else { part }.to_owned())
+        })
+        .collect()
 }
 
 impl Tensor {
@@ -100,7 +42,7 @@ impl Tensor {
         }
         let value = data.to_shape(IxDyn(shape)).expect("same number of elements").into_owned();
         drop(data);
-        Ok(Tensor::from_op(value, vec![self.clone()], ReshapeBackward))
+        Ok(Tensor::from_op(value, vec![self.clone()], backward_fn("reshape", reshape_backward)))
     }
 
     /// Inserts an axis of size 1 at `axis` (`-1` appends one).
@@ -124,7 +66,11 @@ impl Tensor {
         let value = self.data().view().permuted_axes(IxDyn(order)).as_standard_layout().into_owned();
         let mut inverse = vec![0; ndim];
         order.iter().enumerate().for_each(|(i, &a)| inverse[a] = i);
-        Ok(Tensor::from_op(value, vec![self.clone()], PermuteBackward { inverse }))
+        // the gradient goes back through the inverse order
+        let backward = backward_fn("permute", move |grad, _| {
+            vec![Some(grad.view().permuted_axes(IxDyn(&inverse)).as_standard_layout().into_owned())]
+        });
+        Ok(Tensor::from_op(value, vec![self.clone()], backward))
     }
 
     /// Swaps two axes (negative allowed), like `torch.transpose`.
@@ -149,7 +95,13 @@ impl Tensor {
         }
         let value = data.slice_axis(Axis(axis), Slice::from(start..start + len)).as_standard_layout().into_owned();
         drop(data);
-        Ok(Tensor::from_op(value, vec![self.clone()], NarrowBackward { axis, start }))
+        // the gradient placed in a zero tensor
+        let backward = backward_fn("narrow", move |grad, parents| {
+            let mut out = ArrayD::zeros(IxDyn(&parents[0].shape()));
+            out.slice_axis_mut(Axis(axis), Slice::from(start..start + len)).assign(grad);
+            vec![Some(out)]
+        });
+        Ok(Tensor::from_op(value, vec![self.clone()], backward))
     }
 
     /// Joins tensors along an existing axis (`torch.cat`); all other axes
@@ -163,7 +115,8 @@ impl Tensor {
             check_same_shapes("cat", &views, Some(axis))?;
             ndarray::concatenate(Axis(axis), &views).expect("shapes checked")
         };
-        Ok(Tensor::from_op(value, tensors.to_vec(), JoinBackward { axis, stacked: false }))
+        let backward = backward_fn("cat", move |grad, parents| join_backward(axis, false, grad, parents));
+        Ok(Tensor::from_op(value, tensors.to_vec(), backward))
     }
 
     /// Stacks equally shaped tensors along a new axis (`torch.stack`).
@@ -176,7 +129,8 @@ impl Tensor {
             check_same_shapes("stack", &views, None)?;
             ndarray::stack(Axis(axis), &views).expect("shapes checked")
         };
-        Ok(Tensor::from_op(value, tensors.to_vec(), JoinBackward { axis, stacked: true }))
+        let backward = backward_fn("stack", move |grad, parents| join_backward(axis, true, grad, parents));
+        Ok(Tensor::from_op(value, tensors.to_vec(), backward))
     }
 }
 

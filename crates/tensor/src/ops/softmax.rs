@@ -7,36 +7,24 @@ use ndarray::{ArrayD, ArrayViewMut1, Axis, Zip};
 
 use super::{PARALLEL_MIN_ELEMENTS, normalize_axis};
 use crate::error::Result;
-use crate::tensor::{Backward, Tensor, grad_needed};
+use crate::tensor::{Tensor, backward_fn, grad_needed};
 
-/// Backward of `softmax` / `log_softmax` from the saved output `y`:
+/// The gradient of `softmax` / `log_softmax` along `axis` from the saved output `y`:
 /// softmax `∂x = y ⊙ (g − Σ g⊙y)`, log-softmax `∂x = g − eʸ Σ g`.
-struct SoftmaxBackward {
-    axis: usize,
-    log: bool,
-    output: ArrayD<f32>,
-}
-
-impl Backward for SoftmaxBackward {
-    fn name(&self) -> &'static str {
-        if self.log { "log_softmax" } else { "softmax" }
-    }
-
-    fn backward(&self, grad: &ArrayD<f32>, _parents: &[Tensor]) -> Vec<Option<ArrayD<f32>>> {
-        let mut out = grad.clone();
-        let axis = Axis(self.axis);
-        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
-        zip_for_each!(parallel, Zip::from(out.lanes_mut(axis)).and(self.output.lanes(axis)), |mut g, y| {
-            if self.log {
-                let total: f32 = g.sum();
-                g.zip_mut_with(&y, |g, &y| *g -= y.exp() * total);
-            } else {
-                let dot: f32 = g.iter().zip(y.iter()).map(|(g, y)| g * y).sum();
-                g.zip_mut_with(&y, |g, &y| *g = y * (*g - dot));
-            }
-        });
-        vec![Some(out)]
-    }
+fn softmax_grad(grad: &ArrayD<f32>, output: &ArrayD<f32>, axis: usize, log: bool) -> ArrayD<f32> {
+    let mut out = grad.clone();
+    let axis = Axis(axis);
+    let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
+    zip_for_each!(parallel, Zip::from(out.lanes_mut(axis)).and(output.lanes(axis)), |mut g, y| {
+        if log {
+            let total: f32 = g.sum();
+            g.zip_mut_with(&y, |g, &y| *g -= y.exp() * total);
+        } else {
+            let dot: f32 = g.iter().zip(y.iter()).map(|(g, y)| g * y).sum();
+            g.zip_mut_with(&y, |g, &y| *g = y * (*g - dot));
+        }
+    });
+    out
 }
 
 /// In-place stable softmax (or log-softmax) of one lane; returns the
@@ -68,7 +56,8 @@ impl Tensor {
             softmax_lane(lane, log);
         });
         let output = if grad_needed(&[self]) { value.clone() } else { ArrayD::zeros(ndarray::IxDyn(&[])) };
-        Ok(Tensor::from_op(value, vec![self.clone()], SoftmaxBackward { axis, log, output }))
+        let backward = backward_fn(op, move |grad, _| vec![Some(softmax_grad(grad, &output, axis, log))]);
+        Ok(Tensor::from_op(value, vec![self.clone()], backward))
     }
 
     /// `exp(x) / Σ exp(x)` along `axis` (negative allowed), computed stably.

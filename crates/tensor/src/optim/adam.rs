@@ -2,7 +2,7 @@
 
 use ndarray::Zip;
 
-use super::{Optimizer, ParamSlots, check_range, optimizer_bookkeeping};
+use super::{Optimizer, ParamGroup, ParamSlots, check_range, optimizer_bookkeeping};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -58,19 +58,29 @@ impl Adam {
     /// [`Error::Invalid`](crate::error::Error::Invalid) for a negative
     /// learning rate or repeated names.
     pub fn new(params: Vec<(String, Tensor)>, learning_rate: f32) -> Result<Self> {
-        Self::build("adam", params, learning_rate, 0.0, WeightDecay::L2)
+        Self::groups(vec![ParamGroup::new(params)], learning_rate)
+    }
+
+    /// Adam over parameter groups (each may set its own weight decay, an L2
+    /// gradient term here), with PyTorch's defaults otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::error::Error::Invalid) for a negative
+    /// learning rate or group decay, or repeated names.
+    pub fn groups(groups: Vec<ParamGroup>, learning_rate: f32) -> Result<Self> {
+        Self::build("adam", groups, learning_rate, 0.0, WeightDecay::L2)
     }
 
     pub(super) fn build(
         kind: &'static str,
-        params: Vec<(String, Tensor)>,
+        groups: Vec<ParamGroup>,
         learning_rate: f32,
         weight_decay: f32,
         decay_mode: WeightDecay,
     ) -> Result<Self> {
         check_range(kind, "learning_rate", learning_rate, 0.0..)?;
         Ok(Adam {
-            slots: ParamSlots::new(kind, params, &["exp_avg", "exp_avg_sq"])?,
+            slots: ParamSlots::grouped(kind, groups, &["exp_avg", "exp_avg_sq"])?,
             learning_rate,
             beta1: 0.9,
             beta2: 0.999,
@@ -94,7 +104,7 @@ impl Adam {
     }
 
     /// Sets the weight decay `λ` (an L2 gradient term for Adam, decoupled
-    /// for AdamW).
+    /// for AdamW) of every group that does not set its own.
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::error::Error::Invalid) for a negative `λ`.
@@ -106,11 +116,13 @@ impl Adam {
 
     fn update(&mut self) -> Result<()> {
         let (lr, beta1, beta2, eps) = (self.learning_rate, self.beta1, self.beta2, self.eps);
-        let (l2, decoupled) = match self.decay_mode {
-            WeightDecay::L2 => (self.weight_decay, 1.0),
-            WeightDecay::Decoupled => (0.0, 1.0 - lr * self.weight_decay),
-        };
-        self.slots.update(lr, |param, grad, buffers, step| {
+        let (default_decay, mode) = (self.weight_decay, self.decay_mode);
+        self.slots.update(lr, |param, grad, buffers, step, group_decay| {
+            let weight_decay = group_decay.unwrap_or(default_decay);
+            let (l2, decoupled) = match mode {
+                WeightDecay::L2 => (weight_decay, 1.0),
+                WeightDecay::Decoupled => (0.0, 1.0 - lr * weight_decay),
+            };
             let bias_correction1 = 1.0 - beta1.powi(step as i32);
             let bias_correction2_sqrt = (1.0 - beta2.powi(step as i32)).sqrt();
             let step_size = lr / bias_correction1;

@@ -1,5 +1,6 @@
 //! AdamW: Adam with decoupled weight decay.
 
+use super::ParamGroup;
 use super::adam::{Adam, WeightDecay};
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -36,6 +37,18 @@ impl AdamW {
     /// learning rate or repeated names.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(params: Vec<(String, Tensor)>, learning_rate: f32) -> Result<Adam> {
-        Adam::build("adamw", params, learning_rate, 0.01, WeightDecay::Decoupled)
+        Self::groups(vec![ParamGroup::new(params)], learning_rate)
+    }
+
+    /// AdamW over parameter groups, each with its own decoupled weight decay
+    /// (`torch.optim.AdamW([{"params": …, "weight_decay": …}, …])`); one
+    /// optimiser and one state file for the whole model.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::error::Error::Invalid) for a negative
+    /// learning rate or group decay, or repeated names.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn groups(groups: Vec<ParamGroup>, learning_rate: f32) -> Result<Adam> {
+        Adam::build("adamw", groups, learning_rate, 0.01, WeightDecay::Decoupled)
     }
 }

@@ -154,12 +154,58 @@ impl OptimizerState {
     }
 }
 
+/// Parameters that share hyperparameters, as PyTorch's parameter groups: a
+/// group may set its own weight decay (biases and norms usually take none).
+///
+/// ```
+/// use malmoi_tensor::nn::{Linear, Module};
+/// use malmoi_tensor::optim::{AdamW, ParamGroup};
+/// use rand::{SeedableRng, rngs::StdRng};
+///
+/// let layer = Linear::new(4, 2, true, &mut StdRng::seed_from_u64(0))?;
+/// // nanoGPT's split: decay on matrices, none on vectors; one optimiser, one state file
+/// let groups = ParamGroup::decay_matrices(layer.named_parameters(), 0.1);
+/// assert_eq!(groups[0].weight_decay, Some(0.1));
+/// assert_eq!(groups[1].weight_decay, Some(0.0));
+/// let adamw = AdamW::groups(groups, 1e-3)?;
+/// # Ok::<(), malmoi_tensor::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ParamGroup {
+    /// The group's named parameters.
+    pub params: Vec<(String, Tensor)>,
+    /// The group's weight decay; `None` takes the optimiser's.
+    pub weight_decay: Option<f32>,
+}
+
+impl ParamGroup {
+    /// A group with the optimiser's hyperparameters.
+    pub fn new(params: Vec<(String, Tensor)>) -> Self {
+        ParamGroup { params, weight_decay: None }
+    }
+
+    /// Sets the group's weight decay.
+    pub fn with_weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = Some(weight_decay);
+        self
+    }
+
+    /// nanoGPT's (and Hugging Face's) split: `weight_decay` on the parameters of two or more
+    /// dimensions (weight matrices, embeddings), none on biases and norms.
+    pub fn decay_matrices(params: Vec<(String, Tensor)>, weight_decay: f32) -> Vec<ParamGroup> {
+        let (matrices, vectors): (Vec<_>, Vec<_>) = params.into_iter().partition(|(_, p)| p.ndim() >= 2);
+        vec![ParamGroup::new(matrices).with_weight_decay(weight_decay), ParamGroup::new(vectors).with_weight_decay(0.0)]
+    }
+}
+
 /// The parameters an optimiser updates, with their state buffers and step
 /// counts — the bookkeeping every optimiser shares.
 #[derive(Debug)]
 struct ParamSlots {
     kind: &'static str,
     params: Vec<(String, Tensor)>,
+    /// Each parameter's group weight decay (`None`: the optimiser's).
+    weight_decay: Vec<Option<f32>>,
     buffer_names: &'static [&'static str],
     /// `buffers[param][kind]`, zeros until the parameter's first update.
     buffers: Vec<Vec<ArrayD<f32>>>,
@@ -168,6 +214,15 @@ struct ParamSlots {
 
 impl ParamSlots {
     fn new(kind: &'static str, params: Vec<(String, Tensor)>, buffer_names: &'static [&'static str]) -> Result<Self> {
+        Self::grouped(kind, vec![ParamGroup::new(params)], buffer_names)
+    }
+
+    fn grouped(kind: &'static str, groups: Vec<ParamGroup>, buffer_names: &'static [&'static str]) -> Result<Self> {
+        for decay in groups.iter().filter_map(|g| g.weight_decay) {
+            check_range(kind, "group weight_decay", decay, 0.0..)?;
+        }
+        let weight_decay = groups.iter().flat_map(|g| g.params.iter().map(|_| g.weight_decay)).collect();
+        let params: Vec<(String, Tensor)> = groups.into_iter().flat_map(|g| g.params).collect();
         let mut seen = HashSet::new();
         if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
             return Err(Error::Invalid { op: kind, reason: format!("parameter name {name:?} appears twice") });
@@ -177,20 +232,24 @@ impl ParamSlots {
             .map(|(_, p)| buffer_names.iter().map(|_| ArrayD::zeros(p.data().raw_dim())).collect())
             .collect();
         let steps = vec![0; params.len()];
-        Ok(ParamSlots { kind, params, buffer_names, buffers, steps })
+        Ok(ParamSlots { kind, params, weight_decay, buffer_names, buffers, steps })
     }
 
-    /// Calls `update(parameter, gradient, buffers, step)` for every parameter
-    /// with a gradient, `step` counting this update (1 on the first).
+    /// Calls `update(parameter, gradient, buffers, step, group weight decay)` for
+    /// every parameter with a gradient, `step` counting this update (1 on the first).
     fn update(
         &mut self,
         learning_rate: f32,
-        mut update: impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64),
+        mut update: impl FnMut(&mut ArrayD<f32>, &ArrayD<f32>, &mut [ArrayD<f32>], u64, Option<f32>),
     ) -> Result<()> {
         if !learning_rate.is_finite() {
             return Err(Error::NonFinite { what: format!("{} learning rate", self.kind) });
         }
-        for (((_, param), buffers), step) in self.params.iter().zip(&mut self.buffers).zip(&mut self.steps) {
+        let slots = self.params.iter().zip(&self.weight_decay).zip(&mut self.buffers).zip(&mut self.steps);
+        for ((((_, param), &decay), buffers), step) in slots {
+            let mut update = |value: &mut ArrayD<f32>, grad: &ArrayD<f32>, buffers: &mut [ArrayD<f32>], step| {
+                update(value, grad, buffers, step, decay)
+            };
             let rows = param.with_grad_parts(|dense, rows| match (dense, rows) {
                 (None, Some(rows)) => Some(rows.coalesce()),
                 _ => None,

@@ -107,7 +107,7 @@ impl RmsProp {
 
     fn update(&mut self) -> Result<()> {
         let (lr, rho, eps, mu, centered) = (self.learning_rate, self.rho, self.epsilon, self.momentum, self.centered);
-        self.slots.update(lr, |param, grad, buffers, _| {
+        self.slots.update(lr, |param, grad, buffers, _, _| {
             let [velocity, momentum, average] = buffers else {
                 // the plain (default) rule keeps only the velocity; a large table (an
                 // embedding) is split over the rayon threads: sqrt and division per element

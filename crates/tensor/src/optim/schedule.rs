@@ -4,7 +4,8 @@ use crate::error::{Error, Result};
 
 /// A learning-rate multiplier as a function of the step, with Hugging Face
 /// `transformers`' formulas (`get_constant_schedule`,
-/// `get_linear_schedule_with_warmup`, `get_cosine_schedule_with_warmup`).
+/// `get_constant_schedule_with_warmup`, `get_linear_schedule_with_warmup`,
+/// `get_cosine_schedule_with_warmup`).
 ///
 /// Warm-up rises linearly from 0 at step 0 to 1 at `warmup_steps`; then the
 /// factor decays to its floor at `total_steps` and stays there.
@@ -23,6 +24,11 @@ use crate::error::{Error, Result};
 pub enum Schedule {
     /// Always 1.
     Constant,
+    /// Linear warm-up, then 1.
+    WarmupConstant {
+        /// Steps of warm-up.
+        warmup_steps: usize,
+    },
     /// Linear warm-up, then linear decay to 0.
     WarmupLinear {
         /// Steps of warm-up.
@@ -42,6 +48,15 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// Linear warm-up over `warmup_steps` of a run of `total_steps`, then 1.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `warmup_steps > total_steps`.
+    pub fn warmup_constant(warmup_steps: usize, total_steps: usize) -> Result<Self> {
+        check_steps(warmup_steps, total_steps)?;
+        Ok(Schedule::WarmupConstant { warmup_steps })
+    }
+
     /// Linear warm-up over `warmup_steps`, then linear decay to 0 at `total_steps`.
     ///
     /// # Errors
@@ -68,6 +83,7 @@ impl Schedule {
     pub fn factor(&self, step: usize) -> f32 {
         match *self {
             Schedule::Constant => 1.0,
+            Schedule::WarmupConstant { warmup_steps } => warm_up(step, warmup_steps).unwrap_or(1.0),
             Schedule::WarmupLinear { warmup_steps, total_steps } => match warm_up(step, warmup_steps) {
                 Some(rising) => rising,
                 None => (total_steps.saturating_sub(step)) as f32 / (total_steps - warmup_steps).max(1) as f32,

@@ -90,7 +90,8 @@ impl Sgd {
     fn update(&mut self) -> Result<()> {
         let (lr, mu, dampening, nesterov, decay) =
             (self.learning_rate, self.momentum, self.dampening, self.nesterov, self.weight_decay);
-        self.slots.update(lr, |param, grad, buffers, step| {
+        self.slots.update(lr, |param, grad, buffers, step, group_decay| {
+            let decay = group_decay.unwrap_or(decay);
             Zip::from(param).and(grad).and(&mut buffers[0]).for_each(|p, &g, b| {
                 let g = g + decay * *p;
                 let direction = if mu == 0.0 {

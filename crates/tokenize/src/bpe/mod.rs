@@ -7,10 +7,12 @@
 
 pub mod byte_level;
 mod error;
+mod merge_trainer;
 pub(crate) mod merges;
 mod pretokenize;
 pub(crate) mod trainer;
 
 pub use error::{BpeError, Result};
+pub use merge_trainer::MergeTrainer;
 pub use pretokenize::{Gpt2Words, gpt2_words};
-pub use trainer::BpeTrainer;
+pub use trainer::{BpeTrainer, ByteLevelSettings};

@@ -7,13 +7,13 @@
 //! [`gpt2_words`](super::gpt2_words), which gives the words of `tokenizers`' ByteLevel
 //! pre-tokenizer about ten times faster.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 
 use super::byte_level::{BYTE_TO_CHAR, alphabet};
 use super::error::{BpeError, Result};
+use super::merge_trainer::MergeTrainer;
 use super::merges::MergeState;
 use super::pretokenize::gpt2_words;
 use crate::tokenizer::Tokenizer;
@@ -40,13 +40,12 @@ pub(crate) type WordCounts = FxHashMap<Box<[u8]>, u64>;
 /// assert_eq!(tokenizer.decode(&ids, false)?, "newer low</s>");
 /// # Ok::<(), malmoi_tokenize::bpe::BpeError>(())
 /// ```
+pub type BpeTrainer = MergeTrainer<ByteLevelSettings>;
+
+/// What only a byte-level BPE trainer ([`BpeTrainer`]) sets.
 #[derive(Clone, Debug)]
-pub struct BpeTrainer {
-    vocab_size: usize,
-    min_frequency: u64,
-    special_tokens: Vec<String>,
+pub struct ByteLevelSettings {
     add_prefix_space: bool,
-    show_progress: bool,
 }
 
 impl Default for BpeTrainer {
@@ -59,48 +58,13 @@ impl BpeTrainer {
     /// A trainer with `tokenizers`' defaults: 30,000 tokens, no minimum frequency, no
     /// special tokens, GPT-2 split without prefix space, no progress bar.
     pub fn new() -> Self {
-        Self {
-            vocab_size: 30_000,
-            min_frequency: 0,
-            special_tokens: Vec::new(),
-            add_prefix_space: false,
-            show_progress: false,
-        }
-    }
-
-    /// Stops merging once the vocabulary (special tokens + 256 bytes + merges) has this many
-    /// tokens; the special tokens and the 256 byte symbols are always kept, even beyond it.
-    pub fn vocab_size(mut self, vocab_size: usize) -> Self {
-        self.vocab_size = vocab_size;
-        self
-    }
-
-    /// Stops merging when the most frequent pair occurs fewer than this many times.
-    pub fn min_frequency(mut self, min_frequency: u64) -> Self {
-        self.min_frequency = min_frequency;
-        self
-    }
-
-    /// Special tokens, given the first ids in this order and matched verbatim when encoding.
-    pub fn special_tokens<I, S>(mut self, tokens: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.special_tokens = tokens.into_iter().map(Into::into).collect();
-        self
+        Self::with_defaults(Vec::new(), ByteLevelSettings { add_prefix_space: false })
     }
 
     /// Whether the trained tokenizer prepends a space to each text (off by default, so that
     /// decoding returns the text unchanged).
     pub fn add_prefix_space(mut self, add_prefix_space: bool) -> Self {
-        self.add_prefix_space = add_prefix_space;
-        self
-    }
-
-    /// Shows progress on stderr: texts counted, then vocabulary size while merging.
-    pub fn show_progress(mut self, show_progress: bool) -> Self {
-        self.show_progress = show_progress;
+        self.kind.add_prefix_space = add_prefix_space;
         self
     }
 
@@ -108,30 +72,20 @@ impl BpeTrainer {
     ///
     /// Time is linear in the corpus for each merge, also for pathological corpora (one word of
     /// a million characters); [`BpeError::Config`] for an empty special token.
-    pub fn train<I>(&self, texts: I) -> Result<Tokenizer>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str> + Send,
-    {
-        if let Some(i) = self.special_tokens.iter().position(String::is_empty) {
-            return Err(BpeError::Config(format!("special token #{i} is empty")));
+    pub fn train(&self, texts: impl IntoIterator<Item: AsRef<str> + Send>) -> Result<Tokenizer> {
+        if let Some(reason) = self.empty_special_token() {
+            return Err(BpeError::Config(reason));
         }
         let words = self.count_words(texts);
         let mut state = byte_level_state(&self.special_tokens, words);
-        let progress = progress_bar(self.show_progress, "merging, vocabulary size", self.vocab_size);
-        let merges = state.merge_until(self.vocab_size, self.min_frequency, &progress);
-        progress.finish_and_clear();
+        let merges = self.merge(&mut state);
         Ok(Tokenizer::from_json_value(self.tokenizer_json(&state, &merges))?)
     }
 
     /// Pre-tokenizes the corpus in parallel chunks and counts each distinct word.
-    fn count_words<I>(&self, texts: I) -> WordCounts
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str> + Send,
-    {
+    fn count_words(&self, texts: impl IntoIterator<Item: AsRef<str> + Send>) -> WordCounts {
         count_words(texts, self.show_progress, |text, add| {
-            if self.add_prefix_space && !text.is_empty() && !text.starts_with(' ') {
+            if self.kind.add_prefix_space && !text.is_empty() && !text.starts_with(' ') {
                 gpt2_words(&format!(" {text}")).for_each(|word| add(word.as_bytes()));
             } else {
                 gpt2_words(text).for_each(|word| add(word.as_bytes()));
@@ -151,7 +105,7 @@ impl BpeTrainer {
             "padding": null,
             "added_tokens": special_tokens_json(&self.special_tokens, state),
             "normalizer": null,
-            "pre_tokenizer": byte_level(self.add_prefix_space),
+            "pre_tokenizer": byte_level(self.kind.add_prefix_space),
             "post_processor": byte_level(true),
             "decoder": byte_level(true),
             "model": {
@@ -201,7 +155,7 @@ where
     I::Item: AsRef<str> + Send,
     F: Fn(&str, &mut dyn FnMut(&[u8])) + Sync,
 {
-    let progress = progress_bar(show_progress, "counting words, texts read", 0);
+    let progress = malmoi_fs::progress::counter("texts read (counting words)", show_progress);
     let mut total = WordCounts::default();
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut texts = texts.into_iter().peekable();
@@ -220,21 +174,6 @@ where
     }
     progress.finish_and_clear();
     total
-}
-
-/// A progress bar on stderr (hidden unless `show`); `len` 0 gives a counter.
-pub(crate) fn progress_bar(show: bool, message: &'static str, len: usize) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let (bar, template) = match len {
-        0 => (ProgressBar::new_spinner(), "{msg} {pos} [{elapsed_precise}]"),
-        _ => (ProgressBar::new(len as u64), "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}]"),
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar.with_message(message)
 }
 
 fn add_count(counts: &mut WordCounts, word: &[u8], n: u64) {

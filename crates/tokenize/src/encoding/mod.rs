@@ -2,38 +2,10 @@
 //! [`Tokenizer`] maps tokens to frequency-ranked indices and back, and
 //! [`pad_sequences`] makes the resulting sequences one length.
 
-mod pad;
+mod error;
+mod padding;
 mod tokenizer;
 
-pub use pad::{PadOptions, Padded, Side, pad_sequences};
+pub use error::EncodingError;
+pub use padding::{PadOptions, Padded, Side, pad_sequences};
 pub use tokenizer::{Tokenizer, text_to_word_sequence};
-
-use std::path::{Path, PathBuf};
-
-/// What can go wrong saving or loading a [`Tokenizer`].
-#[derive(Debug, thiserror::Error)]
-pub enum EncodingError {
-    /// The file could not be read or written.
-    #[error("cannot {action} tokenizer file {}: {source}", path.display())]
-    Io {
-        /// `"read"` or `"write"`.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The JSON is not a Keras `Tokenizer.to_json()` document or is inconsistent.
-    #[error("malformed tokenizer JSON{}: {reason}", in_file(path.as_deref()))]
-    Malformed {
-        /// The file, when the JSON came from one.
-        path: Option<PathBuf>,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-fn in_file(path: Option<&Path>) -> String {
-    path.map(|p| format!(" in {}", p.display())).unwrap_or_default()
-}

@@ -266,12 +266,15 @@ impl Tokenizer {
         self.word_counts.rare_words(threshold)
     }
 
+    /// The token lower-cased as Python's `str.lower` does, borrowed when that changes nothing
+    /// (most tokens). Title-case letters such as `ῌ` change without being upper-case, so the
+    /// test is whether a character lower-cases to something else.
     fn normalise<'a>(&self, token: &'a str) -> Cow<'a, str> {
-        if self.lower && token.chars().any(char::is_uppercase) {
-            Cow::Owned(token.to_lowercase())
-        } else {
-            Cow::Borrowed(token)
-        }
+        let changes = |c: char| {
+            let mut lower = c.to_lowercase();
+            !(lower.next() == Some(c) && lower.next().is_none())
+        };
+        if self.lower && token.chars().any(changes) { Cow::Owned(token.to_lowercase()) } else { Cow::Borrowed(token) }
     }
 
     fn keeps(&self, index: usize) -> bool {

@@ -12,12 +12,9 @@ use rayon::prelude::*;
 use super::dictionary::{DictionaryLocator, load_dictionary};
 use super::error::KoreanError;
 use super::lattice::{Lexicon, Piece, Workspace};
+use super::morpheme::{EXPRESSION_FIELD, Morpheme};
 use super::stem::{IrregularStems, stem_morphs};
 use super::user_dict::{UserEntry, build_user_dictionary};
-
-/// Index of the expression field (`타/VV/*+았/EP/*`) among a ko-dic entry's
-/// detail fields (tag, meaning, 종성, reading, type, first tag, last tag, expression).
-const EXPRESSION_FIELD: usize = 7;
 
 /// Korean morphological analyser on lindera and mecab-ko-dic.
 ///
@@ -103,17 +100,6 @@ struct Scratch {
     lattice: Lattice,
     workspace: Workspace,
     pieces: Vec<Piece>,
-}
-
-/// One analysed morpheme, borrowing the text and the dictionary.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Morpheme<'a> {
-    pub surface: &'a str,
-    pub tag: &'a str,
-    pub expression: &'a str,
-    /// Byte range in the analysed text.
-    pub start: usize,
-    pub end: usize,
 }
 
 impl Analyzer {

@@ -23,6 +23,7 @@ mod analyzer;
 mod dictionary;
 mod error;
 mod lattice;
+mod morpheme;
 mod stem;
 mod user_dict;
 

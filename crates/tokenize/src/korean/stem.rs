@@ -14,12 +14,7 @@ use std::collections::HashMap;
 
 use lindera::dictionary::Dictionary;
 
-use super::analyzer::Morpheme;
-
-/// Index of the type field (`Inflect`) among a ko-dic entry's detail fields.
-const TYPE_FIELD: usize = 4;
-/// Index of the expression field (`만들/VV/*`).
-const EXPRESSION_FIELD: usize = 7;
+use super::morpheme::{EXPRESSION_FIELD, Morpheme, READING_FIELD, TYPE_FIELD};
 
 /// Stems of the dictionary's single-morpheme inflected predicate entries
 /// (surface 만드, tag VV → stem 만들), read from every system entry once.
@@ -35,7 +30,7 @@ impl IrregularStems {
         for id in 0..dictionary.prefix_dictionary.word_count() {
             let fields: Vec<&str> = dictionary.word_details_iter(id).collect();
             let (Some(tag), Some(reading), Some(kind), Some(expression)) =
-                (fields.first(), fields.get(3), fields.get(TYPE_FIELD), fields.get(EXPRESSION_FIELD))
+                (fields.first(), fields.get(READING_FIELD), fields.get(TYPE_FIELD), fields.get(EXPRESSION_FIELD))
             else {
                 continue;
             };

@@ -52,47 +52,26 @@ impl HangulCleaner {
         Self::default()
     }
 
-    /// Keep compatibility jamo ㄱ-ㅎ, ㅏ-ㅣ (ㅋㅋ, ㅠㅠ); default `true`.
-    pub fn keep_jamo(mut self, keep: bool) -> Self {
-        self.jamo = keep;
-        self
-    }
-
-    /// Keep syllables 가-힣; default `true`.
-    pub fn keep_syllables(mut self, keep: bool) -> Self {
-        self.syllables = keep;
-        self
-    }
-
-    /// Keep the space character; default `true`.
-    pub fn keep_spaces(mut self, keep: bool) -> Self {
-        self.spaces = keep;
-        self
-    }
-
-    /// Keep ASCII digits 0-9; default `false`.
-    pub fn keep_digits(mut self, keep: bool) -> Self {
-        self.digits = keep;
-        self
-    }
-
-    /// Keep ASCII letters a-z, A-Z; default `false`.
-    pub fn keep_latin(mut self, keep: bool) -> Self {
-        self.latin = keep;
-        self
+    setters! {
+        /// Keep compatibility jamo ㄱ-ㅎ, ㅏ-ㅣ (ㅋㅋ, ㅠㅠ); default `true`.
+        keep_jamo => jamo: bool;
+        /// Keep syllables 가-힣; default `true`.
+        keep_syllables => syllables: bool;
+        /// Keep the space character; default `true`.
+        keep_spaces => spaces: bool;
+        /// Keep ASCII digits 0-9; default `false`.
+        keep_digits => digits: bool;
+        /// Keep ASCII letters a-z, A-Z; default `false`.
+        keep_latin => latin: bool;
+        /// Turn any whitespace into single spaces and trim the ends (the
+        /// lecture's follow-up `replace('^ +', "")`); default `false`, where
+        /// only U+0020 survives and tabs or newlines are deleted.
+        collapse_spaces => collapse: bool;
     }
 
     /// Also keep every character of `chars` (e.g. `".?!"`).
     pub fn keep_chars(mut self, chars: &str) -> Self {
         self.extra.extend(chars.chars());
-        self
-    }
-
-    /// Turn any whitespace into single spaces and trim the ends (the
-    /// lecture's follow-up `replace('^ +', "")`); default `false`, where
-    /// only U+0020 survives and tabs or newlines are deleted.
-    pub fn collapse_spaces(mut self, collapse: bool) -> Self {
-        self.collapse = collapse;
         self
     }
 

@@ -252,29 +252,15 @@ fn final_sound(consonant: char) -> &'static str {
     }
 }
 
-/// Chapter 2, article 1: vowels.
+/// Chapter 2, article 1: the 21 vowels in jamo order, ㅏ ㅐ ㅑ ㅒ ㅓ ㅔ ㅕ ㅖ ㅗ ㅘ ㅙ ㅚ ㅛ ㅜ ㅝ ㅞ ㅟ ㅠ ㅡ ㅢ ㅣ
+/// (consecutive code points from ㅏ).
+const VOWELS: [&str; 21] = [
+    "a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu", "eu",
+    "ui", "i",
+];
+
+/// The spelling of a vowel jamo.
 fn vowel(vowel: char) -> &'static str {
-    match vowel {
-        'ㅏ' => "a",
-        'ㅐ' => "ae",
-        'ㅑ' => "ya",
-        'ㅒ' => "yae",
-        'ㅓ' => "eo",
-        'ㅔ' => "e",
-        'ㅕ' => "yeo",
-        'ㅖ' => "ye",
-        'ㅗ' => "o",
-        'ㅘ' => "wa",
-        'ㅙ' => "wae",
-        'ㅚ' => "oe",
-        'ㅛ' => "yo",
-        'ㅜ' => "u",
-        'ㅝ' => "wo",
-        'ㅞ' => "we",
-        'ㅟ' => "wi",
-        'ㅠ' => "yu",
-        'ㅡ' => "eu",
-        'ㅢ' => "ui",
-        _ => "i", // ㅣ
-    }
+    let index = (vowel as u32).wrapping_sub('ㅏ' as u32) as usize;
+    VOWELS.get(index).copied().unwrap_or("i")
 }

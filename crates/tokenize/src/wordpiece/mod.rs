@@ -8,4 +8,4 @@ mod trainer;
 
 pub use error::{Result, WordPieceError};
 pub use normalizer::BertNormalizer;
-pub use trainer::WordPieceTrainer;
+pub use trainer::{WordPieceSettings, WordPieceTrainer};

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::error::{Result, WordPieceError};
 use super::normalizer::BertNormalizer;
+use crate::bpe::MergeTrainer;
 use crate::bpe::merges::MergeState;
-use crate::bpe::trainer::{count_words, progress_bar, special_tokens_json};
+use crate::bpe::trainer::{count_words, special_tokens_json};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// The special tokens a BERT tokenizer needs: the unknown token and the template's two.
@@ -34,14 +35,13 @@ const REQUIRED: [&str; 3] = ["[UNK]", "[CLS]", "[SEP]"];
 /// assert_eq!(encoding.tokens, ["[CLS]", "최고", "##다", "영화", "[UNK]", "[SEP]"]);
 /// # Ok::<(), malmoi_tokenize::wordpiece::WordPieceError>(())
 /// ```
+pub type WordPieceTrainer = MergeTrainer<WordPieceSettings>;
+
+/// What only a WordPiece trainer ([`WordPieceTrainer`]) sets.
 #[derive(Clone, Debug)]
-pub struct WordPieceTrainer {
-    vocab_size: usize,
-    min_frequency: u64,
-    special_tokens: Vec<String>,
+pub struct WordPieceSettings {
     limit_alphabet: Option<usize>,
     normalizer: BertNormalizer,
-    show_progress: bool,
 }
 
 impl Default for WordPieceTrainer {
@@ -56,67 +56,29 @@ impl WordPieceTrainer {
     /// but keeps accents, so that Hangul syllables stay whole (BERT's uncased normalizer would
     /// decompose them into jamo; see [`normalizer`](Self::normalizer)).
     pub fn new() -> Self {
-        Self {
-            vocab_size: 30_000,
-            min_frequency: 0,
-            special_tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map(String::from).to_vec(),
-            limit_alphabet: None,
-            normalizer: BertNormalizer { strip_accents: Some(false), ..BertNormalizer::default() },
-            show_progress: false,
-        }
-    }
-
-    /// Stops merging once the vocabulary has this many tokens (special tokens and alphabet are
-    /// always kept, even beyond it).
-    pub fn vocab_size(mut self, vocab_size: usize) -> Self {
-        self.vocab_size = vocab_size;
-        self
-    }
-
-    /// Stops merging when the most frequent pair occurs fewer than this many times.
-    pub fn min_frequency(mut self, min_frequency: u64) -> Self {
-        self.min_frequency = min_frequency;
-        self
-    }
-
-    /// Special tokens, given the first ids in this order; must include `[UNK]`, `[CLS]` and `[SEP]`.
-    pub fn special_tokens<I, S>(mut self, tokens: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.special_tokens = tokens.into_iter().map(Into::into).collect();
-        self
+        let special_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map(String::from).to_vec();
+        let normalizer = BertNormalizer { strip_accents: Some(false), ..BertNormalizer::default() };
+        Self::with_defaults(special_tokens, WordPieceSettings { limit_alphabet: None, normalizer })
     }
 
     /// Keeps only the this many most frequent characters (ties: the smaller code point is dropped
     /// first); words lose the other characters, as in `tokenizers`.
     pub fn limit_alphabet(mut self, limit: usize) -> Self {
-        self.limit_alphabet = Some(limit);
+        self.kind.limit_alphabet = Some(limit);
         self
     }
 
     /// The normalizer applied to the corpus, and by the trained tokenizer (words are then split
     /// by BERT's pre-tokenizer: at whitespace and around each punctuation character).
     pub fn normalizer(mut self, normalizer: BertNormalizer) -> Self {
-        self.normalizer = normalizer;
-        self
-    }
-
-    /// Shows progress on stderr: texts counted, then vocabulary size while merging.
-    pub fn show_progress(mut self, show_progress: bool) -> Self {
-        self.show_progress = show_progress;
+        self.kind.normalizer = normalizer;
         self
     }
 
     /// Learns the vocabulary from `texts` (any iterator of strings, e.g. a file's lines).
     ///
     /// [`WordPieceError::Config`] if a special token is empty or `[UNK]`, `[CLS]` or `[SEP]` is missing.
-    pub fn train<I>(&self, texts: I) -> Result<Tokenizer>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str> + Send,
-    {
+    pub fn train(&self, texts: impl IntoIterator<Item: AsRef<str> + Send>) -> Result<Tokenizer> {
         self.check_special_tokens()?;
         let mut words: Vec<(String, u64)> =
             self.count_words(texts)?.into_iter().map(|(w, n)| (String::from_utf8_lossy(&w).into_owned(), n)).collect();
@@ -126,15 +88,13 @@ impl WordPieceTrainer {
         let mut state = MergeState::with_vocabulary(vocab, Some(PREFIX.to_owned()));
         let (symbols, counts) = words.iter().map(|(word, n)| (spell(&mut state, word), *n)).unzip();
         state.set_words(symbols, counts);
-        let progress = progress_bar(self.show_progress, "merging, vocabulary size", self.vocab_size);
-        state.merge_until(self.vocab_size, self.min_frequency, &progress);
-        progress.finish_and_clear();
+        self.merge(&mut state);
         Ok(Tokenizer::from_json_value(self.tokenizer_json(&state))?)
     }
 
     fn check_special_tokens(&self) -> Result<()> {
-        if let Some(i) = self.special_tokens.iter().position(String::is_empty) {
-            return Err(WordPieceError::Config(format!("special token #{i} is empty")));
+        if let Some(reason) = self.empty_special_token() {
+            return Err(WordPieceError::Config(reason));
         }
         match REQUIRED.iter().find(|&&token| !self.special_tokens.iter().any(|s| s == token)) {
             Some(missing) => Err(WordPieceError::Config(format!("the special tokens must include {missing}"))),
@@ -144,11 +104,10 @@ impl WordPieceTrainer {
 
     /// Normalizes and pre-tokenizes the corpus with `tokenizers`' own components, exactly as the
     /// trained tokenizer will, in parallel chunks, and counts each distinct word.
-    fn count_words<I>(&self, texts: I) -> Result<crate::bpe::trainer::WordCounts>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str> + Send,
-    {
+    fn count_words(
+        &self,
+        texts: impl IntoIterator<Item: AsRef<str> + Send>,
+    ) -> Result<crate::bpe::trainer::WordCounts> {
         let splitter = Tokenizer::from_json_value(self.splitter_json())?;
         let failure: Mutex<Option<TokenizerError>> = Mutex::new(None);
         let counts = count_words(texts, self.show_progress, |text, add| {
@@ -170,7 +129,7 @@ impl WordPieceTrainer {
     fn splitter_json(&self) -> Value {
         json!({
             "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-            "normalizer": self.normalizer.to_json(), "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "normalizer": self.kind.normalizer.to_json(), "pre_tokenizer": {"type": "BertPreTokenizer"},
             "post_processor": null, "decoder": null,
             "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"},
         })
@@ -189,7 +148,7 @@ impl WordPieceTrainer {
             "truncation": null,
             "padding": null,
             "added_tokens": special_tokens_json(&self.special_tokens, state),
-            "normalizer": self.normalizer.to_json(),
+            "normalizer": self.kind.normalizer.to_json(),
             "pre_tokenizer": {"type": "BertPreTokenizer"},
             "post_processor": {
                 "type": "TemplateProcessing",
@@ -216,7 +175,7 @@ impl WordPieceTrainer {
         }
         let mut chars: Vec<(u64, char)> = counts.into_iter().map(|(c, n)| (n, c)).collect();
         chars.sort_unstable();
-        let excess = self.limit_alphabet.map_or(0, |limit| chars.len().saturating_sub(limit));
+        let excess = self.kind.limit_alphabet.map_or(0, |limit| chars.len().saturating_sub(limit));
         let mut kept: Vec<char> = chars.drain(excess..).map(|(_, c)| c).collect();
         kept.sort_unstable();
         kept

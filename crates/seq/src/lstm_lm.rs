@@ -1,5 +1,6 @@
 //! An LSTM language model over tokens: Embedding → LSTM → Linear → softmax over the
-//! vocabulary, trained to predict every next token (teacher forcing) and scoring sentences
+//! vocabulary, trained on the shared engine (malmoi-train) to predict every next token
+//! (teacher forcing) and scoring sentences
 //! through malmoi-lm's [`TokenLanguageModel`] (put a tokenizer in front with
 //! [`malmoi_lm::TokenizedLm`]).
 //!
@@ -13,11 +14,12 @@
 //!
 //! A saved model is a directory of `config.json`, `vocab.json` (the softmax tokens in id
 //! order), `unknown.json` (the out-of-softmax token counts) and `model.safetensors`, each
-//! written atomically.
+//! written atomically. Training checkpoints are the engine's (`step-N/` folders and `LATEST`).
 //!
 //! ```
 //! use malmoi_lm::TokenLanguageModel;
-//! use malmoi_seq::lm::{LstmLm, LstmLmConfig, TrainOptions};
+//! use malmoi_seq::lstm_lm::{LstmLm, LstmLmConfig, TrainOptions};
+//! use malmoi_train::Session;
 //!
 //! let corpus: Vec<Vec<String>> = ["나 는 버스 를 탔다", "너 는 버스 를 탔다", "나 는 집 에 갔다"]
 //!     .iter()
@@ -27,8 +29,9 @@
 //! let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 16, hidden_size: 32, num_layers: 1 };
 //! let mut model = LstmLm::new(config, vocab, 7)?;
 //! let options = TrainOptions { epochs: 60, batch_size: 3, learning_rate: 0.02, ..TrainOptions::default() };
-//! let losses = model.fit(&corpus, &options)?;
-//! assert!(losses.last() < losses.first());
+//! let log = model.fit(&corpus, &options, Session::default())?;
+//! let (first, last) = (log.steps[0].loss, log.steps[59].loss);
+//! assert!(last < first / 2.0, "{first} → {last}");
 //! let tokens = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
 //! let seen = model.score_tokens(&tokens("나 는 버스 를 탔다"))?;
 //! let shuffled = model.score_tokens(&tokens("를 탔다 나 버스 는"))?;
@@ -38,24 +41,22 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use malmoi_lm::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
 use malmoi_lm::{NextWord, SentenceScore, TokenLanguageModel};
-use malmoi_tensor::nn::{Embedding, Linear, Module, init, prefixed};
-use malmoi_tensor::optim::{Adam, Optimizer, OptimizerState};
-use malmoi_tensor::{Tensor, checkpoint, clip_grad_norm, no_grad};
+use malmoi_tensor::nn::{CellKind, Embedding, Linear, Lstm, Module, RecurrentConfig, init, prefixed};
+use malmoi_tensor::optim::Adam;
+use malmoi_tensor::{Tensor, checkpoint, no_grad};
+use malmoi_train::{Metrics, Session, StepOutput, TrainLog, TrainStep, Trainer, Update};
 use ndarray::{Array2, ArrayD, Axis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::batching::BatchPlan;
+use crate::batching::{BatchPlan, EpochBatches, pad_ids};
 use crate::error::{Error, Result};
 use crate::io::{check_weights_fit, write_atomic};
-use crate::recurrent::{CellKind, Recurrent, RecurrentConfig};
 
 /// The shape of an [`LstmLm`]; saved as `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,8 +91,9 @@ impl LstmLmConfig {
     }
 }
 
-/// How [`LstmLm::fit`] trains.
-#[derive(Debug, Clone)]
+/// How [`LstmLm::fit`] trains. How a session runs (checkpoints, the progress bar, a time
+/// budget) is the engine's [`Session`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
     /// Passes over the sentences.
     pub epochs: usize,
@@ -101,19 +103,13 @@ pub struct TrainOptions {
     pub learning_rate: f32,
     /// Sentences longer than this many tokens are cut (training only).
     pub max_len: usize,
-    /// Gradients are clipped to this global norm.
+    /// Gradients are clipped to this global norm (0: off).
     pub clip_norm: f32,
     /// Seed of the batch order.
     pub seed: u64,
-    /// Stop after the step that crosses this much training time.
-    pub time_limit: Option<Duration>,
-    /// Show a progress bar.
-    pub progress: bool,
-    /// Save a checkpoint here (and resume from it) every `checkpoint_every` steps, at every
-    /// epoch end and when the time limit stops the run.
-    pub checkpoint_dir: Option<PathBuf>,
-    /// Steps between checkpoints.
-    pub checkpoint_every: usize,
+    /// Steps between evaluations (the mean training loss since the last) and checkpoints;
+    /// there is one at the end too.
+    pub eval_interval: usize,
 }
 
 impl Default for TrainOptions {
@@ -125,10 +121,7 @@ impl Default for TrainOptions {
             max_len: 60,
             clip_norm: 1.0,
             seed: 0,
-            time_limit: None,
-            progress: false,
-            checkpoint_dir: None,
-            checkpoint_every: 500,
+            eval_interval: 500,
         }
     }
 }
@@ -140,38 +133,10 @@ pub struct LstmLm {
     config: LstmLmConfig,
     vocab: Vocab,
     embedding: Embedding,
-    encoder: Recurrent,
+    encoder: Lstm,
     output: Linear,
     unknown: Unknown,
     training: bool,
-}
-
-/// Where a training run stands; `progress.json` of a checkpoint.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Progress {
-    /// The epoch in progress (0-based).
-    epoch: usize,
-    /// Batches of it done.
-    step: usize,
-    /// Sum of their losses.
-    loss_sum: f32,
-    /// Mean loss of every finished epoch.
-    losses: Vec<f32>,
-}
-
-impl Progress {
-    fn next_epoch(&mut self) {
-        self.losses.push(self.loss_sum / self.step.max(1) as f32);
-        *self = Self { epoch: self.epoch + 1, losses: std::mem::take(&mut self.losses), ..Self::default() };
-    }
-
-    fn losses_so_far(&self) -> Vec<f32> {
-        let mut losses = self.losses.clone();
-        if self.step > 0 {
-            losses.push(self.loss_sum / self.step as f32);
-        }
-        losses
-    }
 }
 
 /// Counts of the training tokens outside the softmax vocabulary (the `<unk>` class).
@@ -239,11 +204,8 @@ impl LstmLm {
         let mut rng = StdRng::seed_from_u64(seed);
         let table = init::uniform(&[config.vocab_size, config.embedding_dim], -0.1, 0.1, &mut rng)?;
         let embedding = Embedding::from_weights(table, None)?;
-        let encoder = Recurrent::new(
-            RecurrentConfig {
-                num_layers: config.num_layers,
-                ..RecurrentConfig::new(CellKind::Lstm, config.embedding_dim, config.hidden_size)
-            },
+        let encoder = Lstm::from_config(
+            RecurrentConfig { num_layers: config.num_layers, ..Lstm::config(config.embedding_dim, config.hidden_size) },
             &mut rng,
         )?;
         let output = Linear::new(config.hidden_size, config.vocab_size, true, &mut rng)?;
@@ -260,91 +222,30 @@ impl LstmLm {
         &self.vocab
     }
 
-    /// Trains on `sentences` (tokens) with Adam; returns the mean loss (nats per token) of
-    /// every epoch, the last one possibly cut short by the time limit. The out-of-softmax
-    /// tokens of `sentences` become the `<unk>` class's counts. With a checkpoint directory,
-    /// a run resumes where the last one stopped (same weights, optimiser state and batch
-    /// order, so the result equals an uninterrupted run). The model is in inference mode
-    /// afterwards.
-    pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions) -> Result<Vec<f32>> {
-        if sentences.is_empty() || options.max_len == 0 || options.checkpoint_every == 0 {
-            return Err(Error::InvalidArgument(
-                "training needs sentences, max_len ≥ 1 and checkpoint_every ≥ 1".into(),
-            ));
+    /// Trains on `sentences` (tokens) with Adam on the engine, running it as `session` says
+    /// (checkpoints, progress bar, time budget, where to stop); returns the log of the whole run,
+    /// resumed parts included (evaluations carry `train_loss`, nats per token, the mean since
+    /// the previous one). The out-of-softmax tokens of `sentences` become the `<unk>` class's
+    /// counts. With checkpoints, a run resumes where the last session stopped (same weights,
+    /// optimiser state and batch order, so the result equals an uninterrupted run). Zero epochs
+    /// train nothing. The model is in inference mode afterwards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for no sentences, `max_len` 0 or a zero batch size;
+    /// [`Error::Train`] for a non-finite loss, a zero `eval_interval` or a checkpoint of another
+    /// run.
+    pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions, session: Session) -> Result<TrainLog> {
+        if sentences.is_empty() || options.max_len == 0 {
+            return Err(Error::InvalidArgument("training needs sentences and max_len ≥ 1".into()));
         }
         self.unknown = Unknown::count(sentences, &self.vocab);
         let sequences: Vec<Vec<u32>> = sentences.iter().map(|s| self.sequence(s, options.max_len)).collect();
-        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
-        let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(options.batch_size, options.seed) };
-        let indices: Vec<usize> = (0..sequences.len()).collect();
-        let mut optimizer = Adam::new(self.named_parameters(), options.learning_rate)?;
-        let dir = options.checkpoint_dir.as_deref();
-        let mut progress = match dir {
-            Some(dir) => self.resume(dir, &mut optimizer)?,
-            None => Progress::default(),
-        };
-        let params = self.parameters();
-        let bar = progress_bar(options, sequences.len());
-        bar.set_position((progress.epoch * sequences.len().div_ceil(options.batch_size) + progress.step) as u64);
-        let start = Instant::now();
-        self.set_training(true);
-        while progress.epoch < options.epochs {
-            let batches = plan.batches(&indices, &lengths, progress.epoch)?;
-            for batch in &batches[progress.step.min(batches.len())..] {
-                let rows: Vec<&[u32]> = batch.iter().map(|&i| sequences[i].as_slice()).collect();
-                let loss = self.loss(&rows)?;
-                optimizer.zero_grad();
-                loss.backward()?;
-                clip_grad_norm(&params, options.clip_norm)?;
-                optimizer.step()?;
-                progress.loss_sum += loss.item()?;
-                progress.step += 1;
-                bar.inc(1);
-                bar.set_message(format!(
-                    "epoch {} loss {:.3}",
-                    progress.epoch + 1,
-                    progress.loss_sum / progress.step as f32
-                ));
-                let out_of_time = options.time_limit.is_some_and(|limit| start.elapsed() >= limit);
-                if let Some(dir) = dir.filter(|_| out_of_time || progress.step % options.checkpoint_every == 0) {
-                    self.checkpoint(dir, &optimizer, &progress)?;
-                }
-                if out_of_time {
-                    self.set_training(false);
-                    bar.finish_and_clear();
-                    return Ok(progress.losses_so_far());
-                }
-            }
-            progress.next_epoch();
-            if let Some(dir) = dir {
-                self.checkpoint(dir, &optimizer, &progress)?;
-            }
+        let mut step = LmTraining::new(self, sequences, options.clone())?;
+        if options.epochs == 0 {
+            return Ok(TrainLog::default());
         }
-        self.set_training(false);
-        bar.finish_and_clear();
-        Ok(progress.losses_so_far())
-    }
-
-    /// Writes the model, the optimiser state and then the progress into `dir`.
-    fn checkpoint(&self, dir: &Path, optimizer: &Adam, progress: &Progress) -> Result<()> {
-        self.save(dir.join("model"))?;
-        optimizer.state().save(dir.join("optimizer.safetensors"))?;
-        write_atomic(&dir.join("progress.json"), to_json(progress).as_bytes())
-    }
-
-    /// Restores the weights and optimiser state of a checkpoint in `dir`, if there is one.
-    fn resume(&mut self, dir: &Path, optimizer: &mut Adam) -> Result<Progress> {
-        let path = dir.join("progress.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Progress::default()) };
-        let bad = |reason: String| Error::ModelDir { path: dir.to_owned(), reason };
-        let progress: Progress = serde_json::from_str(&text).map_err(|e| bad(format!("progress.json: {e}")))?;
-        let saved = Self::load(dir.join("model"))?;
-        if saved.config != self.config || saved.vocab.words() != self.vocab.words() {
-            return Err(bad("the checkpoint is of a model with another shape or vocabulary".into()));
-        }
-        checkpoint::load_module(dir.join("model").join("model.safetensors"), self)?;
-        optimizer.load_state(&OptimizerState::load(dir.join("optimizer.safetensors"))?)?;
-        Ok(progress)
+        let mut optimizer = Adam::new(step.model().named_parameters(), options.learning_rate)?;
+        step.trainer()?.with_session(session).fit(&mut step, &mut optimizer)
     }
 
     /// `<s>`, the token ids, `</s>`, cut to `max_len + 1` ids (inputs are all but the last,
@@ -356,19 +257,13 @@ impl LstmLm {
 
     /// Mean cross-entropy of predicting every next id of the padded sequences.
     fn loss(&self, rows: &[&[u32]]) -> Result<Tensor> {
-        let time = rows.iter().map(|r| r.len() - 1).max().unwrap_or(1);
-        let mut inputs = Array2::<usize>::from_elem((rows.len(), time), UNK as usize);
+        let inputs: Vec<&[u32]> = rows.iter().map(|r| &r[..r.len() - 1]).collect();
+        let targets: Vec<&[u32]> = rows.iter().map(|r| &r[1..]).collect();
+        let (inputs, lengths) = pad_ids(&inputs, UNK);
         // <s> is never a target, so it marks the padded steps the loss ignores.
-        let mut targets = Array2::<usize>::from_elem((rows.len(), time), BOS as usize);
-        for (b, row) in rows.iter().enumerate() {
-            for t in 0..row.len() - 1 {
-                inputs[[b, t]] = row[t] as usize;
-                targets[[b, t]] = row[t + 1] as usize;
-            }
-        }
-        let lengths: Vec<usize> = rows.iter().map(|r| r.len() - 1).collect();
-        let logits = self.logits(&inputs.into_dyn(), &lengths)?;
-        let targets = targets.into_shape_with_order(rows.len() * time).expect("same size").into_dyn();
+        let (targets, _) = pad_ids(&targets, BOS);
+        let logits = self.logits(&inputs, &lengths)?;
+        let targets = ndarray::Array1::from_iter(targets).into_dyn();
         Ok(logits.cross_entropy(&targets, Some(BOS as usize))?)
     }
 
@@ -445,14 +340,62 @@ fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).expect("plain data serialises")
 }
 
-fn progress_bar(options: &TrainOptions, sentences: usize) -> ProgressBar {
-    if !options.progress {
-        return ProgressBar::hidden();
+/// Next-token training of an [`LstmLm`]: the [`TrainStep`] of [`LstmLm::fit`]. Step `s` trains
+/// on batch `s % steps_per_epoch` of epoch `s / steps_per_epoch` (seeded, bucketed by length).
+struct LmTraining<'a> {
+    model: &'a mut LstmLm,
+    sequences: Vec<Vec<u32>>,
+    batches: EpochBatches,
+    options: TrainOptions,
+}
+
+impl<'a> LmTraining<'a> {
+    fn new(model: &'a mut LstmLm, sequences: Vec<Vec<u32>>, options: TrainOptions) -> Result<Self> {
+        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
+        let plan = BatchPlan { bucket_by_length: true, ..BatchPlan::new(options.batch_size, options.seed) };
+        let batches = EpochBatches::new(plan, (0..sequences.len()).collect(), lengths)?;
+        Ok(Self { model, sequences, batches, options })
     }
-    let steps = options.epochs * sentences.div_ceil(options.batch_size);
-    let bar = ProgressBar::new(steps as u64);
-    bar.set_style(ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})").expect("valid"));
-    bar
+
+    /// `epochs` epochs, an evaluation and checkpoint every `eval_interval` steps.
+    fn trainer(&self) -> Result<Trainer> {
+        let options = &self.options;
+        let run = self.batches.train_config(options.epochs, options.learning_rate, options.clip_norm)?;
+        Ok(Trainer::new(malmoi_train::TrainConfig { eval_interval: options.eval_interval, ..run }))
+    }
+}
+
+impl TrainStep for LmTraining<'_> {
+    type Error = Error;
+
+    fn model(&mut self) -> &mut dyn Module {
+        &mut *self.model
+    }
+
+    fn train_step(&mut self, step: usize, _seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
+        let rows: Vec<&[u32]> = self.batches.batch(step)?.iter().map(|&i| self.sequences[i].as_slice()).collect();
+        Ok(StepOutput::loss(update.apply(&self.model.loss(&rows)?)?))
+    }
+
+    fn evaluate(&mut self) -> Result<Metrics> {
+        Ok(Metrics::new())
+    }
+
+    /// The options, the data's size and the vocabulary's fingerprint: a checkpoint of another
+    /// corpus or vocabulary is refused.
+    fn settings(&self) -> serde_json::Value {
+        let words = self.model.vocab.words();
+        let fingerprint = words
+            .iter()
+            .flat_map(|w| w.bytes().chain([0]))
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        serde_json::json!({
+            "lstm_lm": self.options,
+            "model": self.model.config,
+            "sentences": self.sequences.len(),
+            "vocab_fingerprint": format!("{fingerprint:016x}"),
+        })
+    }
 }
 
 impl TokenLanguageModel for LstmLm {
@@ -516,7 +459,7 @@ mod tests {
         let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 8, hidden_size: 12, num_layers: 1 };
         let mut model = LstmLm::new(config, vocab, 3).unwrap();
         let options = TrainOptions { epochs: 30, batch_size: 2, learning_rate: 0.02, ..TrainOptions::default() };
-        model.fit(&corpus, &options).unwrap();
+        model.fit(&corpus, &options, Session::default()).unwrap();
         model
     }
 
@@ -542,7 +485,8 @@ mod tests {
         let vocab = LstmLm::vocabulary(&corpus, 2); // a, b; c (×2) and d (×1) are outside
         let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 4, hidden_size: 4, num_layers: 1 };
         let mut model = LstmLm::new(config, vocab, 1).unwrap();
-        model.fit(&corpus, &TrainOptions { epochs: 2, batch_size: 2, ..TrainOptions::default() }).unwrap();
+        let options = TrainOptions { epochs: 2, batch_size: 2, ..TrainOptions::default() };
+        model.fit(&corpus, &options, Session::default()).unwrap();
         let score = |token: &str| model.score_tokens(&["a".into(), token.into()]).unwrap();
         let (c, d, never) = (score("c"), score("d"), score("never"));
         // The same p(<unk> | <s> a) times (c(w) + 1) / (N + T + 1) with N = 3, T = 2.
@@ -551,25 +495,39 @@ mod tests {
         assert_eq!((c.oov, d.oov, never.oov), (0, 0, 1));
     }
 
+    /// Killed mid-epoch twice (`stop_at_step`), each session a fresh model and optimiser that
+    /// only the checkpoint folder connects: the weights and every step's loss equal the
+    /// uninterrupted run's; a checkpoint of another corpus is refused.
     #[test]
-    fn an_interrupted_run_resumes_to_the_same_model() {
-        let corpus = corpus();
+    fn a_killed_run_resumes_to_the_uninterrupted_result() {
+        let corpus: Vec<Vec<String>> =
+            (0..30).map(|i| (0..2 + i % 5).map(|t| format!("w{}", (i * 7 + t * 3) % 11)).collect()).collect();
         let fresh = || {
-            let vocab = LstmLm::vocabulary(&corpus, 10);
+            let vocab = LstmLm::vocabulary(&corpus, 8);
             let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 6, hidden_size: 8, num_layers: 1 };
             LstmLm::new(config, vocab, 5).unwrap()
         };
-        let options = TrainOptions { epochs: 4, batch_size: 2, checkpoint_every: 1, ..TrainOptions::default() };
+        let options =
+            TrainOptions { epochs: 3, batch_size: 4, learning_rate: 0.01, eval_interval: 5, ..TrainOptions::default() };
         let mut whole = fresh();
-        let expected = whole.fit(&corpus, &options).unwrap();
+        let expected = whole.fit(&corpus, &options, Session::default()).unwrap();
+        assert_eq!(expected.steps.len(), 24, "3 epochs of 8 batches");
         let dir = tempfile::tempdir().unwrap();
-        let checkpointed = TrainOptions { checkpoint_dir: Some(dir.path().to_owned()), ..options.clone() };
-        let mut first = fresh();
-        first.fit(&corpus, &TrainOptions { epochs: 2, ..checkpointed.clone() }).unwrap();
+        let checkpointed =
+            || Session { checkpoints: Some(malmoi_train::Checkpoints::new(dir.path())), ..Session::default() };
+        for stop in [7, 13] {
+            let log = fresh().fit(&corpus, &options, Session { stop_at_step: Some(stop), ..checkpointed() }).unwrap();
+            assert_eq!(log.steps.len(), stop);
+        }
         let mut resumed = fresh();
-        assert_eq!(resumed.fit(&corpus, &checkpointed).unwrap(), expected);
-        let tokens = ["a".to_string(), "b".to_string()];
+        let log = resumed.fit(&corpus, &options, checkpointed()).unwrap();
+        let weights = |model: &LstmLm| model.parameters().iter().map(Tensor::to_array).collect::<Vec<_>>();
+        assert_eq!(weights(&resumed), weights(&whole));
+        assert_eq!(log.steps, expected.steps, "every step's loss and learning rate");
+        let tokens = ["w1".to_string(), "w4".to_string()];
         assert_eq!(resumed.score_tokens(&tokens).unwrap(), whole.score_tokens(&tokens).unwrap());
+        let error = fresh().fit(&corpus[1..], &options, checkpointed()).unwrap_err();
+        assert!(matches!(error, Error::Train(malmoi_train::Error::Config(ref m)) if m.contains("another")), "{error}");
     }
 
     /// A `config.json` claiming 10^12 weights is refused from the weights stored, before the
@@ -606,7 +564,7 @@ mod tests {
             let vocab = LstmLm::vocabulary(&corpus, 1);
             let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 2, hidden_size: 2, num_layers: 1 };
             let mut model = LstmLm::new(config, vocab, 0).unwrap();
-            model.fit(&corpus, &TrainOptions { batch_size: 8, ..TrainOptions::default() }).unwrap();
+            model.fit(&corpus, &TrainOptions { batch_size: 8, ..TrainOptions::default() }, Session::default()).unwrap();
             model.save(dir).unwrap();
             ["config.json", "vocab.json", "unknown.json", "model.safetensors"]
                 .map(|f| std::fs::read(dir.join(f)).unwrap())

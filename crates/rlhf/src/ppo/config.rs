@@ -1,0 +1,117 @@
+//! The knobs of a PPO run, and the engine's config they make.
+
+use serde::{Deserialize, Serialize};
+
+use malmoi_train::{LrSchedule, TrainConfig};
+use malmoi_transformer::generation::GenerationConfig;
+
+use super::KlControl;
+use crate::error::{Error, Result};
+
+/// The knobs of a PPO run (TRL's names where it has them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoConfig {
+    /// PPO steps (batches of rollouts).
+    pub steps: usize,
+    /// Rollouts per step.
+    pub batch_size: usize,
+    /// Rollouts per optimisation step.
+    pub mini_batch_size: usize,
+    /// Passes over each batch of rollouts.
+    pub ppo_epochs: usize,
+    /// Adam's learning rate (constant; betas 0.9 / 0.95).
+    pub learning_rate: f32,
+    /// The KL penalty's weight β.
+    pub kl: KlControl,
+    /// ε of the clipped policy loss.
+    pub clip_range: f32,
+    /// ε of the clipped value loss.
+    pub clip_range_value: f32,
+    /// Weight of the value loss.
+    pub value_coef: f32,
+    /// Discount γ.
+    pub gamma: f64,
+    /// GAE's λ.
+    pub lam: f64,
+    /// Global gradient-norm clip (0: off).
+    pub grad_clip: f32,
+    /// How rollouts are sampled (`max_new_tokens`, `temperature`, `top_k`, …; the seed is set
+    /// per rollout from [`seed`](Self::seed)). Log-probabilities are always the model's own.
+    pub generation: GenerationConfig,
+    /// Held-out evaluation (and a checkpoint) every this many steps, and at the end.
+    pub eval_interval: usize,
+    /// Seed of the prompt order, the rollouts and the minibatches (each drawn from the seed and
+    /// the step alone, so a resumed run continues exactly).
+    pub seed: u64,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            batch_size: 16,
+            mini_batch_size: 4,
+            ppo_epochs: 4,
+            learning_rate: 1e-5,
+            kl: KlControl::default(),
+            clip_range: 0.2,
+            clip_range_value: 0.2,
+            value_coef: 0.1,
+            gamma: 1.0,
+            lam: 0.95,
+            grad_clip: 1.0,
+            generation: GenerationConfig { max_new_tokens: 20, do_sample: true, ..GenerationConfig::default() },
+            eval_interval: 10,
+            seed: 1234,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// The engine's config of this run: `steps` steps at a constant learning rate, evaluated
+    /// at the start too.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            max_steps: self.steps,
+            learning_rate: self.learning_rate,
+            schedule: LrSchedule::Constant,
+            grad_clip: self.grad_clip,
+            eval_interval: self.eval_interval,
+            eval_at_start: true,
+            seed: self.seed,
+        }
+    }
+
+    /// Checks every knob.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the bad values.
+    pub fn validate(&self) -> Result<()> {
+        self.kl.validate()?;
+        self.generation.validate()?;
+        let counts = [
+            self.steps,
+            self.batch_size,
+            self.mini_batch_size,
+            self.ppo_epochs,
+            self.generation.max_new_tokens,
+            self.eval_interval,
+        ];
+        if counts.contains(&0) || self.mini_batch_size > self.batch_size {
+            return Err(Error::Input(format!(
+                "steps, batch size, minibatch size (≤ batch size), PPO epochs, max_new_tokens and the evaluation interval must be positive: {counts:?}"
+            )));
+        }
+        let ranges = [self.clip_range, self.clip_range_value, self.value_coef, self.learning_rate];
+        if ranges.iter().any(|v| !(v.is_finite() && *v > 0.0))
+            || !(0.0..=1.0).contains(&self.gamma)
+            || !(0.0..=1.0).contains(&self.lam)
+        {
+            return Err(Error::Input(
+                "clip ranges, value_coef and learning rate must be positive; γ and λ in [0, 1]".into(),
+            ));
+        }
+        Ok(())
+    }
+}
