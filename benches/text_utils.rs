@@ -1,5 +1,5 @@
 //! Text utilities on NSMC reviews: Hangul cleaning, jamo decomposition and composition,
-//! `FreqDist` counting, Keras-style `Tokenizer` fitting / encoding / padding, and word-cloud
+//! `FreqDist` counting, Keras-style `KerasTokenizer` fitting / encoding / padding, and word-cloud
 //! layout.
 //!
 //! `cargo bench --bench text_utils` (reads `../shared/data/nsmc/reviews_unlabeled.txt`).
@@ -11,7 +11,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use malmoi::tokenize::encoding::{PadOptions, Tokenizer, pad_sequences};
+use malmoi::tokenize::encoding::{KerasTokenizer, PadOptions, pad_sequences};
 use malmoi::tokenize::text::{HangulCleaner, clean_hangul, compose, decompose};
 use malmoi::tokenize::{FreqDist, WordCloud};
 
@@ -77,14 +77,14 @@ fn freq_dist(c: &mut Criterion) {
 fn keras(c: &mut Criterion) {
     let docs = tokens(&common::nsmc_lines(LINES));
     let count: usize = docs.iter().map(Vec::len).sum();
-    let mut fitted = Tokenizer::new().with_oov_token("<OOV>");
+    let mut fitted = KerasTokenizer::new().with_oov_token("<OOV>");
     fitted.fit_on_texts(&docs);
     let sequences = fitted.texts_to_sequences(&docs);
     let mut group = c.benchmark_group("keras_tokenizer_nsmc_20k_lines");
     group.throughput(Throughput::Elements(count as u64));
     group.bench_function("fit_on_texts", |b| {
         b.iter(|| {
-            let mut tokenizer = Tokenizer::new().with_oov_token("<OOV>");
+            let mut tokenizer = KerasTokenizer::new().with_oov_token("<OOV>");
             tokenizer.fit_on_texts(black_box(&docs));
             tokenizer.len()
         })

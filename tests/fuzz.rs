@@ -38,8 +38,8 @@ use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2SeqTrainConfig};
 use malmoi_tensor::checkpoint;
-use malmoi_tokenize::tokenizer::Tokenizer as HfTokenizer;
-use malmoi_tokenize::{Analyzer, BpeTrainer, Tokenizer};
+use malmoi_tokenize::tokenizer::Tokenizer;
+use malmoi_tokenize::{Analyzer, BpeTrainer, KerasTokenizer};
 use malmoi_transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertInput};
 use malmoi_transformer::generation::Generator;
 use rand::rngs::StdRng;
@@ -309,7 +309,7 @@ fn fuzz_korean_analyzer() {
     });
 }
 
-fn small_bpe() -> HfTokenizer {
+fn small_bpe() -> Tokenizer {
     let texts = ["아버지가 방에 들어가신다", "hello world hello", "자연어 처리 자연어", "tokens tokens"];
     BpeTrainer::new().vocab_size(300).min_frequency(1).train(texts.iter().copied()).unwrap()
 }
@@ -335,7 +335,7 @@ fn fuzz_bpe_encode_decode_roundtrip() {
 fn fuzz_tokenizer_json_loading() {
     let json = small_bpe().to_json_string().unwrap().into_bytes();
     fuzz("bpe_tokenizer_json", Kind::Model, vec![json], Vec::new(), |bytes| {
-        if let Ok(bpe) = HfTokenizer::from_bytes(bytes) {
+        if let Ok(bpe) = Tokenizer::from_bytes(bytes) {
             let _ = bpe.encode_ids("아버지가 hello", true);
             let _ = bpe.encode_untrusted("아버지가 hello", true);
             let _ = bpe.decode(&[0, 1, 2, 250, 299, 10_000], false);
@@ -350,10 +350,10 @@ fn fuzz_tokenizer_json_loading() {
 
 #[test]
 fn fuzz_keras_tokenizer_json() {
-    let mut tokenizer = Tokenizer::new().with_oov_token("<OOV>");
+    let mut tokenizer = KerasTokenizer::new().with_oov_token("<OOV>");
     tokenizer.fit_on_texts([vec!["배", "가", "부르다"], vec!["배", "의", "가격"]]);
     fuzz("keras_tokenizer_json", Kind::Model, vec![tokenizer.to_json().into_bytes()], Vec::new(), |bytes| {
-        if let Ok(t) = Tokenizer::from_json(&String::from_utf8_lossy(bytes)) {
+        if let Ok(t) = KerasTokenizer::from_json(&String::from_utf8_lossy(bytes)) {
             let sequence = t.text_to_sequence(["배", "없는말"]);
             let _ = t.sequence_to_text(&sequence);
             let _ = t.sequence_to_text(&[0, 1, 9_999]);

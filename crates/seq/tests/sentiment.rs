@@ -202,7 +202,7 @@ fn pretrained_word_vectors_seed_the_embedding() {
     pipeline.save(dir.path()).unwrap();
     let weights = malmoi_tensor::checkpoint::load(dir.path().join("model.safetensors")).unwrap();
     let table = weights.get("embedding.weight").unwrap();
-    let tokenizer = malmoi_tokenize::encoding::Tokenizer::load(dir.path().join("tokenizer.json")).unwrap();
+    let tokenizer = malmoi_tokenize::encoding::KerasTokenizer::load(dir.path().join("tokenizer.json")).unwrap();
     let row = tokenizer.index_of("영화").unwrap() as usize;
     assert_eq!(
         table.index_axis(ndarray::Axis(0), row).iter().copied().collect::<Vec<f32>>(),

@@ -7,14 +7,14 @@
 //! byte-level BPE and WordPiece trainers.
 //!
 //! ```
-//! use malmoi_tokenize::{Analyzer, FreqDist, Tokenizer};
+//! use malmoi_tokenize::{Analyzer, FreqDist, KerasTokenizer};
 //!
 //! let analyzer = Analyzer::new()?; // finds or builds the dictionary on first use
 //! assert_eq!(analyzer.morphs("아버지가방에들어가신다")?, ["아버지", "가", "방", "에", "들어가", "신다"]);
 //! let docs = analyzer.batch_morphs(&["영화 정말 재밌다", "영화 최악"], true)?;
 //! let counts: FreqDist = docs.iter().flatten().map(String::as_str).collect();
 //! assert_eq!(counts.most_common(1)[0].0, "영화");
-//! let mut tokenizer = Tokenizer::new();
+//! let mut tokenizer = KerasTokenizer::new();
 //! tokenizer.fit_on_texts(&docs);
 //! assert_eq!(tokenizer.texts_to_sequences(&docs)[1].len(), 2);
 //! # Ok::<(), malmoi_tokenize::Error>(())
@@ -34,7 +34,7 @@ pub mod wordcloud;
 pub mod wordpiece;
 
 pub use bpe::{BpeError, BpeTrainer};
-pub use encoding::{EncodingError, PadOptions, Tokenizer, pad_sequences};
+pub use encoding::{EncodingError, KerasTokenizer, PadOptions, pad_sequences};
 pub use freq::FreqDist;
 pub use korean::{Analyzer, KoreanError, UserEntry};
 pub use text::{HangulCleaner, Stopwords, TextError, word_tokenize};

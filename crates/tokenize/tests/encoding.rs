@@ -1,10 +1,12 @@
 //! Keras-compatibility tests for `encoding`. Expected values come from Keras
-//! 3.15's legacy `Tokenizer` and `pad_sequences`, printed by
+//! 3.15's legacy `KerasTokenizer` and `pad_sequences`, printed by
 //! `benches/reference/keras_tokenizer_reference.py`.
 
 mod support;
 
-use malmoi_tokenize::encoding::{EncodingError, PadOptions, Side, Tokenizer, pad_sequences, text_to_word_sequence};
+use malmoi_tokenize::encoding::{
+    EncodingError, KerasTokenizer, PadOptions, Side, pad_sequences, text_to_word_sequence,
+};
 use support::scratch_file;
 
 fn docs() -> Vec<Vec<&'static str>> {
@@ -22,20 +24,20 @@ fn tests() -> Vec<Vec<&'static str>> {
 
 const KERAS_ORDER: [&str; 10] = ["영화", "연기", "정말", "배우", "최고", "별로", "best", "재밌다", "지루하다", "좋다"];
 
-fn fitted(tokenizer: Tokenizer) -> Tokenizer {
+fn fitted(tokenizer: KerasTokenizer) -> KerasTokenizer {
     let mut tokenizer = tokenizer;
     tokenizer.fit_on_texts(docs());
     tokenizer
 }
 
-fn back_to_text(tokenizer: &Tokenizer, mut seqs: Vec<Vec<u32>>) -> Vec<String> {
+fn back_to_text(tokenizer: &KerasTokenizer, mut seqs: Vec<Vec<u32>>) -> Vec<String> {
     seqs.push(vec![0, 3, 99]);
     tokenizer.sequences_to_texts(&seqs)
 }
 
 #[test]
 fn vocabulary_is_ranked_like_keras() {
-    let tokenizer = fitted(Tokenizer::new());
+    let tokenizer = fitted(KerasTokenizer::new());
     let words: Vec<&str> = tokenizer.word_index().map(|(w, _)| w).collect();
     assert_eq!(words, KERAS_ORDER);
     assert_eq!(tokenizer.index_of("영화"), Some(1));
@@ -49,7 +51,7 @@ fn vocabulary_is_ranked_like_keras() {
 
 #[test]
 fn plain_sequences_match_keras() {
-    let tokenizer = fitted(Tokenizer::new());
+    let tokenizer = fitted(KerasTokenizer::new());
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![1, 5, 6, 7, 9], vec![]]);
     assert_eq!(back_to_text(&tokenizer, seqs), ["영화 최고 별로 best 지루하다", "", "정말"]);
@@ -58,7 +60,7 @@ fn plain_sequences_match_keras() {
 
 #[test]
 fn oov_sequences_match_keras() {
-    let tokenizer = fitted(Tokenizer::new().with_oov_token("<OOV>"));
+    let tokenizer = fitted(KerasTokenizer::new().with_oov_token("<OOV>"));
     assert_eq!(tokenizer.index_of("<OOV>"), Some(1));
     assert_eq!(tokenizer.index_of("영화"), Some(2));
     let seqs = tokenizer.texts_to_sequences(tests());
@@ -68,13 +70,13 @@ fn oov_sequences_match_keras() {
 
 #[test]
 fn num_words_matches_keras() {
-    let tokenizer = fitted(Tokenizer::new().with_num_words(5));
+    let tokenizer = fitted(KerasTokenizer::new().with_num_words(5));
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![1], vec![]]);
     assert_eq!(back_to_text(&tokenizer, seqs), ["영화", "", "정말"]);
     assert_eq!(tokenizer.vocab_size(), 5);
 
-    let tokenizer = fitted(Tokenizer::new().with_num_words(5).with_oov_token("<OOV>"));
+    let tokenizer = fitted(KerasTokenizer::new().with_num_words(5).with_oov_token("<OOV>"));
     let seqs = tokenizer.texts_to_sequences(tests());
     assert_eq!(seqs, vec![vec![2, 1, 1, 1, 1, 1], vec![]]);
     assert_eq!(back_to_text(&tokenizer, seqs), ["영화 <OOV> <OOV> <OOV> <OOV> <OOV>", "", "<OOV> 연기 <OOV>"]);
@@ -82,23 +84,23 @@ fn num_words_matches_keras() {
 
 #[test]
 fn rare_words_follow_the_lecture_recipe() {
-    let tokenizer = fitted(Tokenizer::new());
+    let tokenizer = fitted(KerasTokenizer::new());
     let rare = tokenizer.rare_words(2);
     assert_eq!((rare.total, rare.rare), (10, 3)); // 재밌다, 지루하다, 좋다
     assert_eq!((rare.total_freq, rare.rare_freq), (19, 3));
     assert_eq!(rare.vocab_size_without_rare(), 8);
     // A second tokenizer with that num_words encodes only the frequent words.
-    let trimmed = fitted(Tokenizer::new().with_num_words(rare.vocab_size_without_rare()));
+    let trimmed = fitted(KerasTokenizer::new().with_num_words(rare.vocab_size_without_rare()));
     assert_eq!(trimmed.texts_to_sequences(tests())[0], vec![1, 5, 6, 7]);
 }
 
-/// Written by Keras' `Tokenizer(oov_token="<OOV>").to_json()` on `docs()`.
+/// Written by Keras' `KerasTokenizer(oov_token="<OOV>").to_json()` on `docs()`.
 const KERAS_JSON: &str = r##"{"class_name": "Tokenizer", "config": {"num_words": null, "filters": "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n", "lower": true, "split": " ", "char_level": false, "oov_token": "<OOV>", "document_count": 4, "word_counts": "{\"\\uc601\\ud654\": 3, \"\\uc815\\ub9d0\": 2, \"\\uc7ac\\ubc0c\\ub2e4\": 1, \"\\ubc30\\uc6b0\": 2, \"\\uc5f0\\uae30\": 3, \"\\ucd5c\\uace0\": 2, \"\\ubcc4\\ub85c\": 2, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 1, \"best\": 2, \"\\uc88b\\ub2e4\": 1}", "word_docs": "{\"\\uc7ac\\ubc0c\\ub2e4\": 1, \"\\uc815\\ub9d0\": 2, \"\\ubc30\\uc6b0\": 2, \"\\uc601\\ud654\": 3, \"\\ucd5c\\uace0\": 2, \"\\uc5f0\\uae30\": 3, \"\\ubcc4\\ub85c\": 1, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 1, \"best\": 2, \"\\uc88b\\ub2e4\": 1}", "index_docs": "{\"9\": 1, \"4\": 2, \"5\": 2, \"2\": 3, \"6\": 2, \"3\": 3, \"7\": 1, \"10\": 1, \"8\": 2, \"11\": 1}", "index_word": "{\"1\": \"<OOV>\", \"2\": \"\\uc601\\ud654\", \"3\": \"\\uc5f0\\uae30\", \"4\": \"\\uc815\\ub9d0\", \"5\": \"\\ubc30\\uc6b0\", \"6\": \"\\ucd5c\\uace0\", \"7\": \"\\ubcc4\\ub85c\", \"8\": \"best\", \"9\": \"\\uc7ac\\ubc0c\\ub2e4\", \"10\": \"\\uc9c0\\ub8e8\\ud558\\ub2e4\", \"11\": \"\\uc88b\\ub2e4\"}", "word_index": "{\"<OOV>\": 1, \"\\uc601\\ud654\": 2, \"\\uc5f0\\uae30\": 3, \"\\uc815\\ub9d0\": 4, \"\\ubc30\\uc6b0\": 5, \"\\ucd5c\\uace0\": 6, \"\\ubcc4\\ub85c\": 7, \"best\": 8, \"\\uc7ac\\ubc0c\\ub2e4\": 9, \"\\uc9c0\\ub8e8\\ud558\\ub2e4\": 10, \"\\uc88b\\ub2e4\": 11}"}}"##;
 
 #[test]
 fn loads_a_tokenizer_written_by_keras() {
-    let loaded = Tokenizer::from_json(KERAS_JSON).unwrap();
-    let ours = fitted(Tokenizer::new().with_oov_token("<OOV>"));
+    let loaded = KerasTokenizer::from_json(KERAS_JSON).unwrap();
+    let ours = fitted(KerasTokenizer::new().with_oov_token("<OOV>"));
     assert_eq!(loaded.word_index().collect::<Vec<_>>(), ours.word_index().collect::<Vec<_>>());
     assert_eq!(loaded.texts_to_sequences(tests()), ours.texts_to_sequences(tests()));
     assert_eq!(loaded.word_counts(), ours.word_counts());
@@ -110,9 +112,9 @@ fn loads_a_tokenizer_written_by_keras() {
 fn save_and_load_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokenizer.json");
-    let tokenizer = fitted(Tokenizer::new().with_oov_token("<OOV>").with_num_words(6));
+    let tokenizer = fitted(KerasTokenizer::new().with_oov_token("<OOV>").with_num_words(6));
     tokenizer.save(&path).unwrap();
-    let loaded = Tokenizer::load(&path).unwrap();
+    let loaded = KerasTokenizer::load(&path).unwrap();
     assert_eq!(loaded, tokenizer);
     // Continued fitting after a reload ranks ties exactly as before.
     let (mut a, mut b) = (tokenizer, loaded);
@@ -124,31 +126,31 @@ fn save_and_load_round_trip() {
 #[test]
 fn malformed_files_name_the_file_and_the_problem() {
     let (dir, path) = scratch_file("broken.json", "{ not json");
-    let err = Tokenizer::load(&path).unwrap_err();
+    let err = KerasTokenizer::load(&path).unwrap_err();
     assert!(matches!(err, EncodingError::Malformed { .. }));
     assert!(err.to_string().contains("broken.json"), "{err}");
 
     let gap = KERAS_JSON.replace(r#"\"\\uc88b\\ub2e4\": 11"#, r#"\"\\uc88b\\ub2e4\": 12"#);
-    let err = Tokenizer::from_json(&gap).unwrap_err().to_string();
+    let err = KerasTokenizer::from_json(&gap).unwrap_err().to_string();
     assert!(err.contains("without gaps"), "{err}");
 
     let other = KERAS_JSON.replace(r#""class_name": "Tokenizer""#, r#""class_name": "Vocab""#);
-    assert!(Tokenizer::from_json(&other).unwrap_err().to_string().contains("class_name"));
+    assert!(KerasTokenizer::from_json(&other).unwrap_err().to_string().contains("class_name"));
 
-    let missing = Tokenizer::load(dir.path().join("absent.json")).unwrap_err();
+    let missing = KerasTokenizer::load(dir.path().join("absent.json")).unwrap_err();
     assert!(matches!(missing, EncodingError::Io { .. }));
     assert!(missing.to_string().contains("absent.json"));
 }
 
 #[test]
 fn empty_input_gives_empty_results() {
-    let mut tokenizer = Tokenizer::new();
+    let mut tokenizer = KerasTokenizer::new();
     tokenizer.fit_on_texts(Vec::<Vec<String>>::new());
     assert!(tokenizer.is_empty());
     assert_eq!(tokenizer.texts_to_sequences([["x"]]), vec![Vec::<u32>::new()]);
     tokenizer.fit_on_texts([Vec::<&str>::new()]);
     assert_eq!(tokenizer.document_count(), 1);
-    assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer);
+    assert_eq!(KerasTokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer);
     assert!(text_to_word_sequence("  ,.! ").is_empty());
 }
 
@@ -182,12 +184,12 @@ mod properties {
             num_words in 0usize..6,
             oov in any::<bool>(),
         ) {
-            let mut tokenizer = Tokenizer::new().with_num_words(num_words);
+            let mut tokenizer = KerasTokenizer::new().with_num_words(num_words);
             if oov {
                 tokenizer = tokenizer.with_oov_token("<OOV>");
             }
             tokenizer.fit_on_texts(&docs);
-            prop_assert_eq!(Tokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer.clone());
+            prop_assert_eq!(KerasTokenizer::from_json(&tokenizer.to_json()).unwrap(), tokenizer.clone());
 
             let seqs = tokenizer.texts_to_sequences(&docs);
             let limit = tokenizer.vocab_size() as u32;
@@ -208,7 +210,7 @@ mod properties {
 /// Keras' `str.lower` does; the property test above found it.
 #[test]
 fn title_case_letters_are_lower_cased() {
-    let mut tokenizer = Tokenizer::new();
+    let mut tokenizer = KerasTokenizer::new();
     tokenizer.fit_on_texts([vec!["ῌ".to_string()]]);
     assert_eq!(tokenizer.sequence_to_text(&tokenizer.texts_to_sequences([vec!["ῌ".to_string()]])[0]), "ῃ");
     assert_eq!(tokenizer.texts_to_sequences([vec!["ῃ".to_string()]]), [vec![1]]);
@@ -235,13 +237,13 @@ fn lecture_pipeline_matches_mecab_and_keras() {
     let train: Vec<Vec<String>> = documents("ratings_train.txt", 2000).iter().map(preprocess).collect();
     let test: Vec<Vec<String>> = documents("ratings_test.txt", 5).iter().map(preprocess).collect();
 
-    let mut tokenizer = Tokenizer::new();
+    let mut tokenizer = KerasTokenizer::new();
     tokenizer.fit_on_texts(&train);
     let rare = tokenizer.rare_words(3);
     assert_eq!((rare.total, rare.rare, rare.total_freq, rare.rare_freq), (5302, 3941, 27315, 4717));
     assert_eq!(rare.vocab_size_without_rare(), 1362);
 
-    let mut tokenizer = Tokenizer::new().with_num_words(rare.vocab_size_without_rare());
+    let mut tokenizer = KerasTokenizer::new().with_num_words(rare.vocab_size_without_rare());
     tokenizer.fit_on_texts(&train);
     let top: Vec<&str> = tokenizer.word_index().take(10).map(|(w, _)| w).collect();
     assert_eq!(top, ["영화", "다", "하", "고", "을", "보", "게", "지", "없", "있"]);

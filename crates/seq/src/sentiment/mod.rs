@@ -17,7 +17,7 @@ use std::path::Path;
 use malmoi_embed::KeyedVectors;
 use malmoi_tensor::checkpoint::{self, Precision};
 use malmoi_tensor::nn::Module;
-use malmoi_tokenize::encoding::Tokenizer;
+use malmoi_tokenize::encoding::KerasTokenizer;
 use malmoi_tokenize::korean::Analyzer;
 use malmoi_train::{Session, TrainLog};
 use serde::{Deserialize, Serialize};
@@ -161,7 +161,7 @@ const PREDICT_CHUNK_BYTES: usize = 1 << 20;
 pub struct SentimentPipeline {
     config: PipelineConfig,
     preprocessor: Preprocessor,
-    tokenizer: Tokenizer,
+    tokenizer: KerasTokenizer,
     model: SentimentModel,
 }
 
@@ -293,7 +293,7 @@ impl SentimentPipeline {
                 config.format_version
             )));
         }
-        let tokenizer = Tokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
+        let tokenizer = KerasTokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
         let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| model_dir_error(e.to_string()))?;
         crate::io::check_weights_fit(&weights, config.model.min_parameters()).map_err(model_dir_error)?;
         let model = SentimentModel::new(config.model.clone(), 0)?;
@@ -387,12 +387,12 @@ impl<'a> SentimentTrainer<'a> {
 ///
 /// The tokenizer is fitted on the kept words alone, so it stores nothing about rare words (a
 /// smaller `tokenizer.json`) and gives every kept word the index it has among all words.
-fn build_vocabulary(tokens: &[Vec<String>], min_count: usize) -> Tokenizer {
-    let mut counter = Tokenizer::new();
+fn build_vocabulary(tokens: &[Vec<String>], min_count: usize) -> KerasTokenizer {
+    let mut counter = KerasTokenizer::new();
     counter.fit_on_texts(tokens);
     let keep = counter.rare_words(min_count).vocab_size_without_rare();
     let kept = |word: &&String| counter.index_of(&word.to_lowercase()).is_some_and(|index| (index as usize) < keep);
-    let mut tokenizer = Tokenizer::new();
+    let mut tokenizer = KerasTokenizer::new();
     tokenizer.fit_on_texts(tokens.iter().map(|doc| doc.iter().filter(kept)));
     tokenizer
 }
@@ -408,7 +408,7 @@ mod tests {
             .map(|d| d.iter().map(|w| w.to_string()).collect())
             .collect();
         let vocabulary = build_vocabulary(&docs, 2);
-        let mut full = Tokenizer::new();
+        let mut full = KerasTokenizer::new();
         full.fit_on_texts(&docs);
         assert_eq!(vocabulary.len(), 3, "희귀 is seen once");
         for word in ["영화", "최고", "별로"] {

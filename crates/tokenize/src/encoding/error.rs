@@ -1,8 +1,8 @@
-//! Errors of saving and loading an encoding [`Tokenizer`](super::Tokenizer).
+//! Errors of saving and loading an encoding [`KerasTokenizer`](super::KerasTokenizer).
 
 use std::path::{Path, PathBuf};
 
-/// What can go wrong saving or loading a [`Tokenizer`](super::Tokenizer).
+/// What can go wrong saving or loading a [`KerasTokenizer`](super::KerasTokenizer).
 #[derive(Debug, thiserror::Error)]
 pub enum EncodingError {
     /// The file could not be read or written.

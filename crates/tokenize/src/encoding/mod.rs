@@ -1,5 +1,5 @@
 //! Integer encoding in the style of Keras' text preprocessing:
-//! [`Tokenizer`] maps tokens to frequency-ranked indices and back, and
+//! [`KerasTokenizer`] maps tokens to frequency-ranked indices and back, and
 //! [`pad_sequences`] makes the resulting sequences one length.
 
 mod error;
@@ -8,4 +8,4 @@ mod tokenizer;
 
 pub use error::EncodingError;
 pub use padding::{PadOptions, Padded, Side, pad_sequences};
-pub use tokenizer::{Tokenizer, text_to_word_sequence};
+pub use tokenizer::{KerasTokenizer, text_to_word_sequence};

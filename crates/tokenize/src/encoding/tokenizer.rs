@@ -38,10 +38,10 @@ pub fn text_to_word_sequence(text: &str) -> Vec<String> {
 /// `num_words = n` keeps only indices below `n` when converting.
 ///
 /// ```
-/// use malmoi_tokenize::encoding::Tokenizer;
+/// use malmoi_tokenize::encoding::KerasTokenizer;
 ///
 /// let docs = vec![vec!["영화", "정말", "재밌다"], vec!["영화", "별로"], vec!["정말", "영화"]];
-/// let mut tokenizer = Tokenizer::new().with_oov_token("<OOV>").with_num_words(4);
+/// let mut tokenizer = KerasTokenizer::new().with_oov_token("<OOV>").with_num_words(4);
 /// tokenizer.fit_on_texts(&docs);
 /// assert_eq!(tokenizer.index_of("<OOV>"), Some(1));
 /// assert_eq!(tokenizer.index_of("영화"), Some(2));   // 3 times
@@ -54,7 +54,7 @@ pub fn text_to_word_sequence(text: &str) -> Vec<String> {
 /// assert_eq!(tokenizer.sequences_to_texts(&seqs), vec!["영화 <OOV> <OOV>"]);
 /// ```
 #[derive(Debug, Clone)]
-pub struct Tokenizer {
+pub struct KerasTokenizer {
     num_words: Option<usize>,
     oov_token: Option<String>,
     lower: bool,
@@ -68,7 +68,7 @@ pub struct Tokenizer {
 /// Equal when settings, counts and every word's index agree; unlike
 /// `FreqDist`'s, this equality is order-sensitive, since first-occurrence
 /// order decides the index of future ties.
-impl PartialEq for Tokenizer {
+impl PartialEq for KerasTokenizer {
     fn eq(&self, other: &Self) -> bool {
         self.num_words == other.num_words
             && self.oov_token == other.oov_token
@@ -80,7 +80,7 @@ impl PartialEq for Tokenizer {
     }
 }
 
-impl Default for Tokenizer {
+impl Default for KerasTokenizer {
     fn default() -> Self {
         Self {
             num_words: None,
@@ -94,7 +94,7 @@ impl Default for Tokenizer {
     }
 }
 
-impl Tokenizer {
+impl KerasTokenizer {
     /// An unfitted tokenizer with Keras' defaults: no `num_words` limit, no
     /// OOV token, tokens lower-cased.
     pub fn new() -> Self {
@@ -303,7 +303,7 @@ impl Tokenizer {
     }
 }
 
-/// Keras' `Tokenizer.to_json()` document.
+/// Keras' `KerasTokenizer.to_json()` document.
 #[derive(Serialize, Deserialize)]
 struct KerasJson {
     class_name: String,
@@ -348,8 +348,8 @@ fn empty_map() -> String {
     "{}".to_owned()
 }
 
-impl Tokenizer {
-    /// Serialises to Keras' `Tokenizer.to_json()` format, which
+impl KerasTokenizer {
+    /// Serialises to Keras' `KerasTokenizer.to_json()` format, which
     /// `keras.preprocessing.text.tokenizer_from_json` reads.
     pub fn to_json(&self) -> String {
         let index_docs: IndexMap<String, usize> =
@@ -377,7 +377,7 @@ impl Tokenizer {
         json(&document)
     }
 
-    /// Reads Keras' `Tokenizer.to_json()` format (from Keras or
+    /// Reads Keras' `KerasTokenizer.to_json()` format (from Keras or
     /// [`to_json`](Self::to_json)).
     pub fn from_json(text: &str) -> Result<Self, EncodingError> {
         Self::parse(text).map_err(|reason| EncodingError::Malformed { path: None, reason })
@@ -466,24 +466,24 @@ mod tests {
 
     #[test]
     fn index_zero_and_unknown_indices_map_to_oov_or_vanish() {
-        let mut plain = Tokenizer::new();
+        let mut plain = KerasTokenizer::new();
         plain.fit_on_texts([["a", "b"]]);
         assert_eq!(plain.sequence_to_text(&[0, 1, 2, 99]), "a b");
-        let mut with_oov = Tokenizer::new().with_oov_token("?");
+        let mut with_oov = KerasTokenizer::new().with_oov_token("?");
         with_oov.fit_on_texts([["a", "b"]]);
         assert_eq!(with_oov.sequence_to_text(&[0, 2, 99]), "? a ?");
     }
 
     #[test]
     fn oov_token_seen_in_texts_keeps_index_one() {
-        let mut tokenizer = Tokenizer::new().with_oov_token("x");
+        let mut tokenizer = KerasTokenizer::new().with_oov_token("x");
         tokenizer.fit_on_texts([["y", "x", "x"]]);
         assert_eq!(tokenizer.word_index().collect::<Vec<_>>(), vec![("x", 1), ("y", 2)]);
     }
 
     #[test]
     fn equality_sees_index_order() {
-        let (mut ab, mut ba) = (Tokenizer::new(), Tokenizer::new());
+        let (mut ab, mut ba) = (KerasTokenizer::new(), KerasTokenizer::new());
         ab.fit_on_texts([["a", "b"]]);
         ba.fit_on_texts([["b", "a"]]);
         assert_eq!(ab.word_counts(), ba.word_counts());
@@ -492,11 +492,11 @@ mod tests {
 
     #[test]
     fn lower_applies_to_fit_and_lookup() {
-        let mut tokenizer = Tokenizer::new();
+        let mut tokenizer = KerasTokenizer::new();
         tokenizer.fit_on_texts([["Apple", "apple"]]);
         assert_eq!(tokenizer.word_counts().count("apple"), 2);
         assert_eq!(tokenizer.text_to_sequence(["APPLE"]), vec![1]);
-        let mut exact = Tokenizer::new().with_lower(false);
+        let mut exact = KerasTokenizer::new().with_lower(false);
         exact.fit_on_texts([["Apple", "apple"]]);
         assert_eq!(exact.len(), 2);
     }
