@@ -177,3 +177,14 @@ fn initialisers_have_their_documented_spread() {
     assert!((Nonlinearity::Tanh.gain() - 5.0 / 3.0).abs() < 1e-6);
     assert!((Nonlinearity::LeakyRelu(0.0).gain() - 2f32.sqrt()).abs() < 1e-6);
 }
+
+#[test]
+fn reseeded_dropout_draws_the_masks_of_a_layer_built_with_that_seed() {
+    let x = Tensor::constant(ArrayD::ones(&[64][..]));
+    let used = Dropout::new(0.5, 1).unwrap();
+    used.forward(&x).unwrap(); // advance its generator
+    used.reseed(9);
+    let fresh = Dropout::new(0.5, 9).unwrap();
+    assert_eq!(*used.forward(&x).unwrap().data(), *fresh.forward(&x).unwrap().data());
+    assert_eq!(*used.forward(&x).unwrap().data(), *fresh.forward(&x).unwrap().data(), "and after");
+}

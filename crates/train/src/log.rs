@@ -100,9 +100,9 @@ impl TrainLog {
     /// The means of the step losses and step metrics after step `after`, under their own names
     /// (`loss`, `accuracy`, …).
     pub fn train_means(&self, after: usize) -> Metrics {
-        let recent: Vec<&StepRecord> = self.steps.iter().filter(|s| s.step > after).collect();
+        let recent = &self.steps[self.steps.partition_point(|s| s.step <= after)..];
         let mut sums = Metrics::new();
-        for record in &recent {
+        for record in recent {
             *sums.entry("loss".into()).or_default() += record.loss;
             for (name, value) in &record.metrics {
                 *sums.entry(name.clone()).or_default() += value;

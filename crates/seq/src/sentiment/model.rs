@@ -134,17 +134,12 @@ impl SentimentModel {
         &self.config
     }
 
-    /// Restarts the dropout masks from `seed`; the trainer calls it before every step with that
-    /// step's seed, so a resumed run draws the masks the uninterrupted one drew. (The dropout
-    /// between stacked encoder layers keeps its own generator: with it, a resumed run differs.)
-    ///
-    /// # Errors
-    /// None in practice: the probability was checked when the model was built.
-    pub(crate) fn reseed(&mut self, seed: u64) -> Result<()> {
-        let training = self.dropout.is_training();
-        self.dropout = Dropout::new(self.config.dropout, seed)?;
-        self.dropout.set_training(training);
-        Ok(())
+    /// Restarts the dropout masks from `seed` (the encoder's between-layer dropout from a seed
+    /// derived from it); the trainer calls it before every step with that step's seed, so a
+    /// resumed run draws the masks the uninterrupted one drew.
+    pub(crate) fn reseed(&self, seed: u64) {
+        self.dropout.reseed(seed);
+        self.encoder.reseed(seed ^ 0x5eed);
     }
 
     /// One logit per sequence, `(batch,)`; sigmoid of it is the positive probability.

@@ -127,7 +127,7 @@ impl TrainStep for SentimentTraining<'_> {
     }
 
     fn train_step(&mut self, step: usize, seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
-        self.model.reseed(seed)?;
+        self.model.reseed(seed);
         let indices = self.batches.batch(step)?;
         let (batch, targets) = gather(self.data, indices, self.config.maxlen);
         let logits = self.model.logits(&batch)?;

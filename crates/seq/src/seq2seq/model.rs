@@ -223,16 +223,13 @@ impl Seq2SeqModel {
         &self.config
     }
 
-    /// Restarts the dropout masks from `seed`; the trainer calls it before every step with that
-    /// step's seed, so a resumed run draws the masks the uninterrupted one drew.
-    ///
-    /// # Errors
-    /// None in practice: the probability was checked when the model was built.
-    pub(crate) fn reseed(&mut self, seed: u64) -> Result<()> {
-        let training = self.dropout.is_training();
-        self.dropout = Dropout::new(self.config.dropout, seed)?;
-        self.dropout.set_training(training);
-        Ok(())
+    /// Restarts the dropout masks from `seed` (the recurrent stacks' between-layer dropout from
+    /// seeds derived from it); the trainer calls it before every step with that step's seed, so a
+    /// resumed run draws the masks the uninterrupted one drew.
+    pub(crate) fn reseed(&self, seed: u64) {
+        self.dropout.reseed(seed);
+        self.encoder.reseed(seed ^ 0x5eed);
+        self.decoder.reseed(seed ^ 0xdec0);
     }
 
     /// Runs the encoder over a padded source batch.

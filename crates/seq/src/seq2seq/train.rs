@@ -117,7 +117,7 @@ impl TrainStep for Seq2SeqTraining<'_> {
     }
 
     fn train_step(&mut self, step: usize, seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
-        self.model.reseed(seed)?;
+        self.model.reseed(seed);
         let (source, target_in, target_out) = self.data.batch(self.batches.batch(step)?);
         let (loss, logits) = self.model.loss(&source, &target_in, &target_out)?;
         let accuracy = count_correct(&logits.data(), &target_out.ids) as f64 / count_steps(&target_out).max(1) as f64;

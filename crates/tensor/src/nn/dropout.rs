@@ -57,6 +57,13 @@ impl Dropout {
         self.training
     }
 
+    /// Restarts the masks' generator from `seed`, as if the layer had been built with it; a
+    /// trainer does it before each step with that step's seed, so a resumed run draws the masks
+    /// the uninterrupted one drew.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
+    }
+
     /// Zeroes elements of `x` with probability `p` and scales the rest by
     /// `1/(1 − p)` in training mode; returns `x` unchanged in evaluation mode.
     ///

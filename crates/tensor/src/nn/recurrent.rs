@@ -292,6 +292,11 @@ impl Recurrent {
         &self.config
     }
 
+    /// Restarts the generator of the dropout between layers from `seed` ([`Dropout::reseed`]).
+    pub fn reseed(&self, seed: u64) {
+        self.dropout.reseed(seed);
+    }
+
     /// Runs the stack over `x` `(batch, time, input_size)`.
     ///
     /// `lengths[b]` is the number of valid steps of sequence `b` (all `time` when `None`);
