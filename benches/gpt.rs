@@ -39,8 +39,8 @@ fn nanogpt_char() -> GptConfig {
     }
 }
 
-fn ids(batch: usize, len: usize, salt: usize) -> Array2<usize> {
-    Array2::from_shape_fn((batch, len), |(b, t)| (b * 31 + t * 7 + salt) % 65)
+fn ids(batch: usize, len: usize, salt: usize) -> Array2<u32> {
+    Array2::from_shape_fn((batch, len), |(b, t)| ((b * 31 + t * 7 + salt) % 65) as u32)
 }
 
 fn train_step(c: &mut Criterion) {
@@ -68,7 +68,7 @@ fn generate(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(NEW_TOKENS as u64));
     let mut model = Gpt::new(nanogpt_char(), 0).unwrap();
     model.set_training(false);
-    let prompt: Vec<usize> = (0..16).map(|t| (t * 7) % 65).collect();
+    let prompt: Vec<u32> = (0..16).map(|t| (t * 7) % 65).collect();
     group.bench_function("cached", |b| {
         b.iter(|| {
             let config = GenerationConfig::greedy(NEW_TOKENS);

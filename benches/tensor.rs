@@ -119,16 +119,16 @@ fn mlp_train_step(c: &mut Criterion) {
 }
 
 fn embedding_update(c: &mut Criterion) {
+    use malmoi_tensor::VarBuilder;
     use malmoi_tensor::nn::{Embedding, Module};
     use malmoi_tensor::optim::{Optimizer, RmsProp};
-    use rand::SeedableRng;
     let (rows, dim, batch, steps) = (200_000, 100, 64, 30);
-    let ids: ArrayD<usize> = ArrayD::from_shape_fn(IxDyn(&[batch, steps]), |i| (i[0] * 7919 + i[1] * 104_729) % rows);
+    let ids: ArrayD<u32> =
+        ArrayD::from_shape_fn(IxDyn(&[batch, steps]), |i| ((i[0] * 7919 + i[1] * 104_729) % rows) as u32);
     let mut group = c.benchmark_group("embedding_update");
     group.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     for sparse in [false, true] {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let table = Embedding::new(rows, dim, None, &mut rng).expect("table").with_sparse_grad(sparse);
+        let table = Embedding::new(rows, dim, None, VarBuilder::fresh(1)).expect("table").with_sparse_grad(sparse);
         let mut optimizer = RmsProp::new(table.named_parameters()).expect("optimizer");
         let name = if sparse { "sparse" } else { "dense" };
         group.bench_function(format!("{rows}x{dim}/{name}"), |bench| {

@@ -22,7 +22,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use malmoi::tensor::nn::{Embedding, Linear, Module, named_children};
 use malmoi::tensor::optim::{AdamW, Optimizer, Schedule};
-use malmoi::tensor::{Tensor, clip_grad_norm, no_grad};
+use malmoi::tensor::{Tensor, VarBuilder, clip_grad_norm, no_grad};
 use ndarray::{Array2, ArrayD, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -54,14 +54,15 @@ struct Args {
 }
 
 /// Characters seen at least `MIN_COUNT` times; id 0 marks the start and end
-/// of a text, id 1 stands for every rarer character.
+/// of a text, id 1 stands for every rarer character. Ids are `u32`, as
+/// `Embedding::forward` reads them.
 struct Vocab {
     chars: Vec<char>,
-    ids: HashMap<char, usize>,
+    ids: HashMap<char, u32>,
 }
 
-const BOUNDARY: usize = 0;
-const UNKNOWN: usize = 1;
+const BOUNDARY: u32 = 0;
+const UNKNOWN: u32 = 1;
 const MIN_COUNT: usize = 3;
 
 impl Vocab {
@@ -71,12 +72,16 @@ impl Vocab {
         let mut frequent: Vec<(char, usize)> = counts.into_iter().filter(|&(_, n)| n >= MIN_COUNT).collect();
         frequent.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let chars: Vec<char> = ['·', '□'].into_iter().chain(frequent.into_iter().map(|(c, _)| c)).collect();
-        let ids = chars.iter().enumerate().skip(2).map(|(i, &c)| (c, i)).collect();
+        let ids = (0..).zip(&chars).skip(2).map(|(id, &c)| (c, id)).collect();
         Vocab { chars, ids }
     }
 
-    fn id(&self, c: char) -> usize {
+    fn id(&self, c: char) -> u32 {
         self.ids.get(&c).copied().unwrap_or(UNKNOWN)
+    }
+
+    fn char(&self, id: u32) -> char {
+        self.chars[id as usize]
     }
 
     fn len(&self) -> usize {
@@ -86,7 +91,7 @@ impl Vocab {
 
 /// Every (previous `context` characters → next character) pair of the texts,
 /// with the boundary before the first character and as the last target.
-fn training_pairs(texts: &[String], vocab: &Vocab, context: usize) -> (Array2<usize>, Vec<usize>) {
+fn training_pairs(texts: &[String], vocab: &Vocab, context: usize) -> (Array2<u32>, Vec<u32>) {
     let (mut windows, mut targets) = (Vec::new(), Vec::new());
     for text in texts {
         let mut window = vec![BOUNDARY; context];
@@ -109,17 +114,17 @@ struct CharMlp {
 }
 
 impl CharMlp {
-    fn new(vocab: usize, context: usize, rng: &mut StdRng) -> malmoi::tensor::Result<CharMlp> {
+    fn new(vocab: usize, context: usize, vb: &VarBuilder) -> malmoi::tensor::Result<CharMlp> {
         let (dim, hidden) = (24, 256);
         Ok(CharMlp {
-            embedding: Embedding::new(vocab, dim, None, rng)?,
-            hidden: Linear::new(context * dim, hidden, true, rng)?,
-            output: Linear::new(hidden, vocab, true, rng)?,
+            embedding: Embedding::new(vocab, dim, None, vb.pp("embedding"))?,
+            hidden: Linear::new(context * dim, hidden, true, vb.pp("hidden"))?,
+            output: Linear::new(hidden, vocab, true, vb.pp("output"))?,
         })
     }
 
     /// Logits `(B, vocab)` for context windows `(B, context)`.
-    fn logits(&self, windows: &ArrayD<usize>) -> malmoi::tensor::Result<Tensor> {
+    fn logits(&self, windows: &ArrayD<u32>) -> malmoi::tensor::Result<Tensor> {
         let vectors = self.embedding.forward(windows)?;
         let batch = windows.shape()[0];
         let concatenated = vectors.reshape(&[batch, vectors.len() / batch])?;
@@ -127,13 +132,14 @@ impl CharMlp {
     }
 
     /// Mean cross-entropy of predicting `targets` from `windows`.
-    fn loss(&self, windows: &ArrayD<usize>, targets: &[usize]) -> malmoi::tensor::Result<Tensor> {
-        let targets = ArrayD::from_shape_vec(vec![targets.len()], targets.to_vec()).expect("1-D");
-        self.logits(windows)?.cross_entropy(&targets, None)
+    fn loss(&self, windows: &ArrayD<u32>, targets: &[u32]) -> malmoi::tensor::Result<Tensor> {
+        // cross_entropy reads class indices.
+        let classes = targets.iter().map(|&id| id as usize).collect::<ndarray::Array1<usize>>().into_dyn();
+        self.logits(windows)?.cross_entropy(&classes, None)
     }
 
     /// Mean loss over all pairs, in batches, recording no graph.
-    fn evaluate(&self, windows: &Array2<usize>, targets: &[usize]) -> malmoi::tensor::Result<f32> {
+    fn evaluate(&self, windows: &Array2<u32>, targets: &[u32]) -> malmoi::tensor::Result<f32> {
         no_grad(|| {
             let mut total = 0.0;
             for (w, t) in windows.axis_chunks_iter(Axis(0), 2048).zip(targets.chunks(2048)) {
@@ -155,11 +161,11 @@ impl CharMlp {
                 r -= p;
                 r <= 0.0
             });
-            let next = next.unwrap_or(BOUNDARY);
+            let next = next.map_or(BOUNDARY, |index| index as u32);
             if next == BOUNDARY {
                 break;
             }
-            text.push(vocab.chars[next]);
+            text.push(vocab.char(next));
             window.rotate_left(1);
             window[context - 1] = next;
         }
@@ -196,7 +202,7 @@ fn main() -> Result<(), BoxError> {
         val_targets.len()
     );
 
-    let model = CharMlp::new(vocab.len(), context, &mut rng)?;
+    let model = CharMlp::new(vocab.len(), context, &VarBuilder::fresh(rng.random()))?;
     println!(
         "model: {} parameters; uniform guessing would score ln {} = {:.3}",
         model.num_parameters(),
@@ -217,7 +223,7 @@ fn main() -> Result<(), BoxError> {
     for step in 0..args.steps {
         let rows: Vec<usize> = (0..batch).map(|_| rng.random_range(0..train_targets.len())).collect();
         let windows = train_windows.select(Axis(0), &rows).into_dyn();
-        let targets: Vec<usize> = rows.iter().map(|&r| train_targets[r]).collect();
+        let targets: Vec<u32> = rows.iter().map(|&r| train_targets[r]).collect();
 
         optimizer.set_learning_rate(schedule.learning_rate(base_lr, step));
         optimizer.zero_grad();

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use malmoi::seq::nsmc::read_labeled_tsv;
+use malmoi::datasets::nsmc::read_labeled_tsv;
 use malmoi::tensor::nn::Module;
 use malmoi::tokenize::BpeTrainer;
 use malmoi::tokenize::tokenizer::Tokenizer;
@@ -116,7 +116,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn special_ids(tokenizer: &Tokenizer) -> Result<SpecialIds, Box<dyn Error>> {
-    let id = |t: &str| tokenizer.token_to_id(t).map(|id| id as usize).ok_or_else(|| format!("the tokenizer lacks {t}"));
+    let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| format!("the tokenizer lacks {t}"));
     Ok(SpecialIds { pad: id(SPECIALS[0])?, cls: id(SPECIALS[1])?, sep: id(SPECIALS[2])?, mask: id(SPECIALS[3])? })
 }
 

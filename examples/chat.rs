@@ -349,8 +349,8 @@ fn answers(
     seed: u64,
 ) -> Result<Vec<Option<String>>, Box<dyn Error>> {
     let encoder = Encoder::new(model, template)?;
-    let prompts: Vec<Option<Vec<usize>>> = pairs.iter().map(|p| encoder.prompt(&p.prompt).ok()).collect();
-    let indexed: Vec<(usize, &[usize])> =
+    let prompts: Vec<Option<Vec<u32>>> = pairs.iter().map(|p| encoder.prompt(&p.prompt).ok()).collect();
+    let indexed: Vec<(usize, &[u32])> =
         prompts.iter().enumerate().filter_map(|(i, p)| Some((i, p.as_deref()?))).collect();
     let mut texts = vec![None; pairs.len()];
     for rollout in generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, seed)? {
@@ -415,7 +415,7 @@ fn ppo_prompts(
     records: &[PromptRecord],
     train: usize,
     held_out: usize,
-) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
     let (mut fitting, mut skipped) = (Vec::new(), 0);
     for record in records {
         if fitting.len() == train + held_out {
@@ -439,11 +439,11 @@ fn side_by_side(
     sft: &Generator,
     tuned: &Generator,
     reward_model: &RewardModel,
-    prompts: &[Vec<usize>],
+    prompts: &[Vec<u32>],
     generation: &GenerationConfig,
     seed: u64,
 ) -> Result<(), Box<dyn Error>> {
-    let indexed: Vec<(usize, &[usize])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
+    let indexed: Vec<(usize, &[u32])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
     let before: Vec<Rollout> = generate_rollouts(&sft.model, &sft.tokenizer, &indexed, generation, seed)?;
     let after: Vec<Rollout> = generate_rollouts(&tuned.model, &tuned.tokenizer, &indexed, generation, seed)?;
     let (before_scores, after_scores) = (reward_model.rewards(&before)?, reward_model.rewards(&after)?);

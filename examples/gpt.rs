@@ -207,7 +207,7 @@ fn write_attention(generator: &Generator, text: &str, path: &std::path::Path) ->
     let ids = generator.prompt_ids(text)?;
     let ids = &ids[ids.len().saturating_sub(generator.model.config().block_size)..];
     let tokens: Vec<String> =
-        ids.iter().map(|&id| generator.tokenizer.decode(&[id as u32], false)).collect::<Result<_, _>>()?;
+        ids.iter().map(|&id| generator.tokenizer.decode(&[id], false)).collect::<Result<_, _>>()?;
     let (_, layers) = generator.model.attention_weights(ids)?;
     for (layer, weights) in layers.iter().enumerate() {
         let file =

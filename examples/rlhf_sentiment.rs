@@ -23,11 +23,11 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use malmoi::datasets::nsmc::read_labeled_tsv;
 use malmoi::rlhf::dpo::{Dpo, with_reference};
 use malmoi::rlhf::fit::{FitConfig, fit};
 use malmoi::rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, Rollout, generate_rollouts};
 use malmoi::rlhf::reward::Preference;
-use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::sentiment::SentimentPipeline;
 use malmoi::tokenize::Analyzer;
 use malmoi::train::{Metrics, Session};
@@ -175,7 +175,7 @@ fn ppo_config(args: &Args) -> PpoConfig {
 }
 
 /// `<|endoftext|>` + the first 2–4 tokens of up to `n` non-empty reviews (a seeded choice).
-fn review_openings(policy: &Generator, path: &Path, n: usize, seed: u64) -> Result<Vec<Vec<usize>>, Box<dyn Error>> {
+fn review_openings(policy: &Generator, path: &Path, n: usize, seed: u64) -> Result<Vec<Vec<u32>>, Box<dyn Error>> {
     let start = policy.end_of_text().ok_or("the policy's tokenizer has no <|endoftext|>")?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut openings = Vec::with_capacity(n);
@@ -203,8 +203,8 @@ fn print_samples(title: &str, metrics: &Metrics, samples: &[(String, String)]) {
 /// measured exactly as PPO's.
 fn run_dpo(
     args: &Args,
-    prompts: &[Vec<usize>],
-    held_out: &[Vec<usize>],
+    prompts: &[Vec<u32>],
+    held_out: &[Vec<u32>],
     reward: &FnReward<impl Fn(&[Rollout]) -> malmoi::rlhf::Result<Vec<f32>> + Sync>,
     config: &PpoConfig,
 ) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
@@ -249,13 +249,13 @@ fn run_dpo(
 /// dropped).
 fn ranked_pairs(
     model: &Generator,
-    prompts: &[Vec<usize>],
+    prompts: &[Vec<u32>],
     reward: &FnReward<impl Fn(&[Rollout]) -> malmoi::rlhf::Result<Vec<f32>> + Sync>,
     generation: &GenerationConfig,
     seed: u64,
 ) -> Result<Vec<Preference>, Box<dyn Error>> {
     use malmoi::rlhf::ppo::RewardFunction;
-    let indexed: Vec<(usize, &[usize])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
+    let indexed: Vec<(usize, &[u32])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
     let first = generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, seed)?;
     let second = generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, !seed)?;
     let (a, b) = (reward.rewards(&first)?, reward.rewards(&second)?);

@@ -44,15 +44,15 @@ use std::time::Instant;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, ValueEnum};
+use malmoi::datasets::nsmc::read_labeled_tsv;
 use malmoi::embed::{Corpus, KeyedVectors, Word2Vec, Word2VecConfig};
-use malmoi::seq::metrics::ConfusionMatrix;
-use malmoi::seq::nsmc::read_labeled_tsv;
 use malmoi::seq::sentiment::{
     ModelConfig, Pooling, Prediction, PreprocessConfig, Preprocessor, SentimentPipeline, TextLines, TrainConfig,
 };
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tensor::nn::CellKind;
 use malmoi::tokenize::korean::Analyzer;
+use malmoi::train::metrics::ConfusionMatrix;
 use malmoi::train::{Checkpoints, Session};
 
 const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentiment");

@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use malmoi_embed::KeyedVectors;
 use malmoi_embed::word2vec::{Architecture, Corpus, Word2Vec, Word2VecConfig};
+use malmoi_fs::datasets::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_lm::TokenLanguageModel;
 use malmoi_rlhf::batch::Sequence;
 use malmoi_rlhf::data::{PromptRecord, RankingRecord, ReadOptions, SftRecord, parse_conversations, parse_records};
 use malmoi_rlhf::reward::RewardModel;
 use malmoi_rlhf::template::{ChatMessage, PromptTemplate, Role, TEMPLATE_FILE};
 use malmoi_seq::lstm_lm::{LstmLm, LstmLmConfig, TrainOptions as LstmTrainOptions};
-use malmoi_seq::nsmc::{LabeledText, parse_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_seq::seq2seq::{DecodeOptions, Limits, Seq2Seq, TrainConfig as Seq2SeqTrainConfig};
 use malmoi_tensor::checkpoint;
@@ -591,7 +591,7 @@ fn sentiment_config_claiming_10e12_weights_is_refused_before_allocating() {
         let bytes = largest_allocation(|| result = Some(SentimentPipeline::load(&dir, analyzer.clone())));
         match result.unwrap() {
             Err(malmoi_seq::Error::ModelDir { reason, .. }) => {
-                assert!(reason.contains("at least"), "{field}: {reason}")
+                assert!(reason.contains("does not fit"), "{field}: {reason}")
             }
             Err(other) => panic!("{field} = {value}: expected ModelDir, got {other}"),
             Ok(_) => panic!("{field} = {value}: loaded"),
@@ -760,11 +760,10 @@ fn fuzz_reward_model_dir() {
     fuzz_model_dir("reward_model_dir", &REWARD_FILES, vec![small_reward_model_dir()], |dir| {
         if let Ok(model) = RewardModel::from_pretrained(dir) {
             let _ = model.score(&rows);
-            if let Ok(prompt) = model.tokenizer.encode_ids("abc", true) {
-                let prompt = prompt.into_iter().map(|id| id as usize).collect();
-                if let Ok(sequence) = Sequence::new(prompt, vec![model.pad]) {
-                    let _ = model.score(&[sequence]);
-                }
+            if let Ok(prompt) = model.tokenizer.encode_ids("abc", true)
+                && let Ok(sequence) = Sequence::new(prompt, vec![model.pad])
+            {
+                let _ = model.score(&[sequence]);
             }
         }
     });

@@ -1,5 +1,5 @@
-//! The support every crate shares: crash-safe file writes, and the one progress bar
-//! ([`progress`]).
+//! The support every crate shares: crash-safe file writes, the one progress bar
+//! ([`progress`]) and the readers of the datasets the lectures train on ([`datasets`]: NSMC).
 //!
 //! Crash-safe file writes: a temporary file beside the target, written under an exclusive
 //! lock, synced, then renamed over the target, so readers (and a process resuming after a
@@ -18,6 +18,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod datasets;
 pub mod progress;
 
 use std::ffi::OsString;

@@ -37,7 +37,7 @@ const STREAM_BUFFER: usize = 32;
 /// A validated request: what to generate and how to answer.
 struct Plan {
     model: Arc<ServedChatModel>,
-    prompt: Vec<usize>,
+    prompt: Vec<u32>,
     prompt_tokens: usize,
     prompt_truncated: bool,
     config: GenerationConfig,
@@ -176,7 +176,7 @@ impl Plan {
         }
     }
 
-    fn token_text(&self, id: usize) -> (String, Vec<u8>) {
+    fn token_text(&self, id: u32) -> (String, Vec<u8>) {
         let bytes = self.model.token_bytes(id);
         (String::from_utf8_lossy(&bytes).into_owned(), bytes)
     }

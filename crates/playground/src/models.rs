@@ -64,7 +64,7 @@ impl ServedChatModel {
     ///
     /// # Errors
     /// A message when the conversation cannot be rendered or encoded.
-    pub fn prompt_ids(&self, messages: &[ChatMessage]) -> Result<Vec<usize>, String> {
+    pub fn prompt_ids(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
         if self.template.is_none() && self.generator.tokenizer_config.chat_template.is_some() {
             let turns: Vec<malmoi_tokenize::chat_template::ChatMessage> = messages
                 .iter()
@@ -94,8 +94,8 @@ impl ServedChatModel {
     }
 
     /// The raw bytes of token `id` (a special token's text for added tokens; empty for an unknown id).
-    pub fn token_bytes(&self, id: usize) -> Vec<u8> {
-        u32::try_from(id).ok().and_then(|id| self.generator.tokenizer.token_bytes(id)).unwrap_or_default()
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        self.generator.tokenizer.token_bytes(id).unwrap_or_default()
     }
 }
 

@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sequence {
     /// The prompt (rendered through the template), at least one token.
-    pub prompt: Vec<usize>,
+    pub prompt: Vec<u32>,
     /// The response, at least one token (an end-of-text token counts).
-    pub response: Vec<usize>,
+    pub response: Vec<u32>,
 }
 
 impl Sequence {
@@ -27,7 +27,7 @@ impl Sequence {
     ///
     /// # Errors
     /// [`Error::Input`] for an empty prompt or response.
-    pub fn new(prompt: Vec<usize>, response: Vec<usize>) -> Result<Self> {
+    pub fn new(prompt: Vec<u32>, response: Vec<u32>) -> Result<Self> {
         if prompt.is_empty() || response.is_empty() {
             return Err(Error::Input(format!(
                 "a sequence needs a prompt and a response, got {} and {} tokens",
@@ -53,11 +53,11 @@ impl Sequence {
 #[derive(Clone, Debug)]
 pub struct ResponseBatch {
     /// Whole rows `(B, L)`, padded with `pad`; what a reward model reads.
-    pub ids: Array2<usize>,
+    pub ids: Array2<u32>,
     /// Inputs `(B, L − 1)`: every token but the last.
-    pub inputs: Array2<usize>,
+    pub inputs: Array2<u32>,
     /// Next-token targets `(B, L − 1)`, [`IGNORE_INDEX`] outside the response.
-    pub targets: Array2<usize>,
+    pub targets: Array2<u32>,
     /// 1 where `targets` is a response token, else 0, `(B, L − 1)`.
     pub mask: Array2<f32>,
     /// Column of each row's last real token in `ids`.
@@ -69,7 +69,7 @@ impl ResponseBatch {
     ///
     /// # Errors
     /// [`Error::Input`] for no sequences or one longer than `block_size`.
-    pub fn new<'a>(sequences: impl IntoIterator<Item = &'a Sequence>, pad: usize, block_size: usize) -> Result<Self> {
+    pub fn new<'a>(sequences: impl IntoIterator<Item = &'a Sequence>, pad: u32, block_size: usize) -> Result<Self> {
         let sequences: Vec<&Sequence> = sequences.into_iter().collect();
         let Some(longest) = sequences.iter().map(|s| s.len()).max() else {
             return Err(Error::Input("an empty batch".into()));
@@ -126,7 +126,8 @@ pub struct PolicyOutput {
 }
 
 /// Runs `model` over a batch's inputs: per-token log-probabilities of the targets, with
-/// gradients when the model's parameters need them.
+/// gradients when the model's parameters need them. The target ids become the `gather`
+/// indices here.
 ///
 /// # Errors
 /// The model's errors.
@@ -136,7 +137,7 @@ pub fn policy_forward(model: &Gpt, batch: &ResponseBatch) -> Result<PolicyOutput
     let (rows, columns) = batch.targets.dim();
     let chosen = ArrayD::from_shape_fn(IxDyn(&[rows, columns, 1]), |i| {
         let target = batch.targets[[i[0], i[1]]];
-        if target == IGNORE_INDEX { 0 } else { target }
+        if target == IGNORE_INDEX { 0 } else { target as usize }
     });
     let logprobs = logits.log_softmax(-1)?.gather(-1, &chosen)?.reshape(&[rows, columns])?.mul(&batch.mask_tensor())?;
     Ok(PolicyOutput { logprobs, hidden, logits })

@@ -32,8 +32,8 @@ pub struct DpoExample {
 /// Computes the reference model's log-probabilities of every pair once (in inference).
 ///
 /// # Errors
-/// Model errors; [`Error::NonFinite`] for a NaN log-probability.
-pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: usize) -> Result<Vec<DpoExample>> {
+/// Model errors; [`malmoi_tensor::Error::NonFinite`] for a NaN log-probability.
+pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: u32) -> Result<Vec<DpoExample>> {
     let block = reference.config().block_size;
     let mut examples = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(16) {
@@ -41,7 +41,7 @@ pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: usize) -> Re
         let batch = ResponseBatch::new(rows, pad, block)?;
         let logprobs = no_grad(|| sequence_logprobs(reference, &batch))?.to_array();
         if logprobs.iter().any(|l| !l.is_finite()) {
-            return Err(Error::NonFinite("reference log-probability".into()));
+            return Err(malmoi_tensor::Error::non_finite("reference log-probability").into());
         }
         for (i, pair) in chunk.iter().enumerate() {
             let (reference_chosen, reference_rejected) = (logprobs[i], logprobs[chunk.len() + i]);
@@ -56,7 +56,7 @@ pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: usize) -> Re
 pub struct Dpo<'a> {
     policy: &'a mut Gpt,
     beta: f32,
-    pad: usize,
+    pad: u32,
 }
 
 /// What a batch of pairs gives: the loss and both implicit rewards.
@@ -71,7 +71,7 @@ impl<'a> Dpo<'a> {
     ///
     /// # Errors
     /// [`Error::Input`] for a `beta` that is not positive and finite.
-    pub fn new(policy: &'a mut Gpt, beta: f32, pad: usize) -> Result<Self> {
+    pub fn new(policy: &'a mut Gpt, beta: f32, pad: u32) -> Result<Self> {
         if !(beta > 0.0 && beta.is_finite()) {
             return Err(Error::Input(format!("DPO's beta must be positive, got {beta}")));
         }

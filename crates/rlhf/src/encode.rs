@@ -17,7 +17,7 @@ pub struct Encoder<'a> {
     tokenizer: &'a Tokenizer,
     template: &'a PromptTemplate,
     block_size: usize,
-    end_of_text: usize,
+    end_of_text: u32,
 }
 
 /// A completion encoded after its prompt.
@@ -42,7 +42,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// The id of `<|endoftext|>`, which ends every completion and pads batches.
-    pub fn end_of_text(&self) -> usize {
+    pub fn end_of_text(&self) -> u32 {
         self.end_of_text
     }
 
@@ -51,7 +51,7 @@ impl<'a> Encoder<'a> {
     /// # Errors
     /// [`Error::Input`] for an empty (or all-whitespace) prompt, or one that leaves no room in
     /// the context for a single response token.
-    pub fn prompt(&self, prompt: &str) -> Result<Vec<usize>> {
+    pub fn prompt(&self, prompt: &str) -> Result<Vec<u32>> {
         if prompt.trim().is_empty() {
             return Err(Error::Input("empty prompt".into()));
         }
@@ -88,20 +88,18 @@ impl<'a> Encoder<'a> {
     ///
     /// # Errors
     /// Ids outside the vocabulary.
-    pub fn decode(&self, ids: &[usize]) -> Result<String> {
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
         decode_ids(self.tokenizer, ids)
     }
 
-    fn ids(&self, text: &str) -> Result<Vec<usize>> {
-        let ids = self.tokenizer.encode_ids(text, true).map_err(|e| Error::Transformer(e.into()))?;
-        Ok(ids.into_iter().map(|id| id as usize).collect())
+    fn ids(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode_ids(text, true).map_err(|e| Error::Transformer(e.into()))
     }
 }
 
 /// The text of `ids` under `tokenizer`, special tokens dropped.
-pub(crate) fn decode_ids(tokenizer: &Tokenizer, ids: &[usize]) -> Result<String> {
-    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
-    tokenizer.decode(&ids, true).map_err(|e| Error::Transformer(e.into()))
+pub(crate) fn decode_ids(tokenizer: &Tokenizer, ids: &[u32]) -> Result<String> {
+    tokenizer.decode(ids, true).map_err(|e| Error::Transformer(e.into()))
 }
 
 /// The first `n` characters of `text`, for error messages.

@@ -32,10 +32,6 @@ pub enum Error {
     /// ([`malmoi_train::Error::NonFinite`]: training stopped, the last checkpoint is kept).
     #[error(transparent)]
     Train(#[from] malmoi_train::Error),
-    /// A reward-model score or a reference log-probability came out NaN or infinite outside a
-    /// training step.
-    #[error("non-finite {0}")]
-    NonFinite(String),
     /// A reward model and a policy do not share one vocabulary, so its scores of the policy's
     /// tokens would be meaningless.
     #[error("vocabulary mismatch: {0}")]

@@ -10,14 +10,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
 use serde_json::Value;
 
 use malmoi_tensor::checkpoint::{self, write_atomically};
+use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Linear, Module};
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_tokenize::tokenizer::Tokenizer;
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{Generator, TOKENIZER_FILE};
@@ -47,7 +45,7 @@ pub struct RewardModel {
     /// The tokenizer the trunk was trained with (a policy must share it).
     pub tokenizer: Tokenizer,
     /// The id batches are padded with.
-    pub pad: usize,
+    pub pad: u32,
 }
 
 /// The trunk's parameters and `score.weight`, `GPT2ForSequenceClassification`'s names.
@@ -72,11 +70,7 @@ impl RewardModel {
     pub fn from_generator(generator: Generator, seed: u64) -> Result<Self> {
         let pad =
             generator.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
-        let width = generator.model.config().n_embd;
-        let normal = Normal::new(0.0, 0.02).expect("valid deviation");
-        let mut rng = StdRng::seed_from_u64(seed);
-        let weight = ArrayD::from_shape_fn(IxDyn(&[1, width]), |_| normal.sample(&mut rng));
-        let head = Linear::from_weights(weight, None)?;
+        let head = score_head(generator.model.config().n_embd, &VarBuilder::fresh(seed))?;
         let Generator { model, tokenizer, .. } = generator;
         Ok(Self { trunk: model, head, tokenizer, pad })
     }
@@ -102,7 +96,7 @@ impl RewardModel {
     /// other sequences).
     ///
     /// # Errors
-    /// Model errors; [`Error::NonFinite`] for a NaN score.
+    /// Model errors; [`malmoi_tensor::Error::NonFinite`] for a NaN score.
     pub fn score(&self, sequences: &[Sequence]) -> Result<Vec<f32>> {
         let block = self.trunk.config().block_size;
         let mut scores = Vec::with_capacity(sequences.len());
@@ -111,7 +105,7 @@ impl RewardModel {
             scores.extend(no_grad(|| self.scores(&batch))?.to_array());
         }
         if scores.iter().any(|s| !s.is_finite()) {
-            return Err(Error::NonFinite("reward-model score".into()));
+            return Err(malmoi_tensor::Error::non_finite("reward-model score").into());
         }
         Ok(scores)
     }
@@ -173,23 +167,29 @@ impl RewardModel {
     /// Missing, unexpected or misshapen tensors; unreadable files.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let mut trunk = Gpt::new(hf::read_config(dir)?, 0)?;
-        trunk.set_training(false);
-        let head = Linear::from_weights(ArrayD::zeros(IxDyn(&[1, trunk.config().n_embd])), None)?;
-        let mut params = trunk.named_parameters();
-        params.push(("score.weight".to_string(), head.weight.clone()));
-        hf::load_parameters(&dir.join(WEIGHTS_FILE), &params, &[("transformer.", "")], hf::is_conv1d, |name| {
-            hf::is_buffer(name) || name == "lm_head.weight"
+        let (mut trunk, head) = hf::build_from_dir(dir, |config, vb| {
+            let trunk = Gpt::from_var_builder(config, vb, 0)?;
+            let head = score_head(trunk.config().n_embd, vb)?;
+            Ok((trunk, head))
         })?;
+        trunk.set_training(false);
         let tokenizer = Tokenizer::from_file(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
         let config: Value =
             serde_json::from_str(&read(&dir.join(CONFIG_FILE))?).map_err(|e| Error::Input(e.to_string()))?;
         let pad = match config.get("pad_token_id").and_then(Value::as_u64) {
-            Some(pad) => pad as usize,
-            None => tokenizer.token_to_id(malmoi_transformer::generation::END_OF_TEXT).unwrap_or(0) as usize,
+            Some(pad) => u32::try_from(pad).map_err(|_| {
+                Error::Input(format!("{}: pad_token_id {pad} is not a u32 token id", dir.join(CONFIG_FILE).display()))
+            })?,
+            None => tokenizer.token_to_id(malmoi_transformer::generation::END_OF_TEXT).unwrap_or(0),
         };
         Ok(Self { trunk, head, tokenizer, pad })
     }
+}
+
+/// `score.weight (1, width)` under `vb`, no bias; a fresh one drawn from N(0, 0.02²).
+fn score_head(width: usize, vb: &VarBuilder) -> malmoi_transformer::Result<Linear> {
+    let normal = Init::Normal { mean: 0.0, std: 0.02 };
+    Ok(Linear::with_init(width, 1, normal, None, vb.pp("score"))?)
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -48,12 +48,12 @@ pub fn encode_pairs<'t>(
 #[derive(Debug)]
 pub struct Sft<'a> {
     model: &'a mut Gpt,
-    pad: usize,
+    pad: u32,
 }
 
 impl<'a> Sft<'a> {
     /// Fine-tunes `model`; batches are padded with `pad` (which never enters the loss).
-    pub fn new(model: &'a mut Gpt, pad: usize) -> Self {
+    pub fn new(model: &'a mut Gpt, pad: u32) -> Self {
         Self { model, pad }
     }
 

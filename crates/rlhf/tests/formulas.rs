@@ -215,15 +215,17 @@ fn sft_loss_covers_only_the_response_tokens() {
     let (rows, columns, classes) = (f.logits.len(), f.logits[0].len(), f.logits[0][0].len());
     let flat: Vec<f32> = f.logits.iter().flatten().flatten().copied().collect();
     let logits = Tensor::constant(ArrayD::from_shape_vec(vec![rows, columns, classes], flat).unwrap());
+    // the tensor op's class indices, as the GPT turns its `u32` targets into them
+    let ignore = IGNORE_INDEX as usize;
     let targets = |ignored: usize| {
         let ids: Vec<usize> =
             f.targets.iter().flatten().map(|&t| if t == f.ignore_index { ignored } else { t as usize }).collect();
         ArrayD::from_shape_vec(vec![rows, columns], ids).unwrap()
     };
-    let loss = logits.cross_entropy(&targets(IGNORE_INDEX), Some(IGNORE_INDEX)).unwrap();
+    let loss = logits.cross_entropy(&targets(ignore), Some(ignore)).unwrap();
     close("SFT loss over response tokens", loss.item().unwrap() as f64, f.loss);
     // the mask matters: counting the ignored positions (as class 2) gives the other figure
-    let unmasked = logits.cross_entropy(&targets(2), Some(IGNORE_INDEX)).unwrap();
+    let unmasked = logits.cross_entropy(&targets(2), Some(ignore)).unwrap();
     close("SFT loss over every token", unmasked.item().unwrap() as f64, f.loss_without_mask);
     assert!((f.loss - f.loss_without_mask).abs() > 100.0 * TOLERANCE);
 }

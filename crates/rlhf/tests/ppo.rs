@@ -31,7 +31,7 @@ fn share_of_low_ids(rollouts: &[Rollout]) -> malmoi_rlhf::Result<Vec<f32>> {
     Ok(rollouts.iter().map(|r| low(r) / r.sequence.response.len() as f32).collect())
 }
 
-fn prompts(generator: &Generator) -> Vec<Vec<usize>> {
+fn prompts(generator: &Generator) -> Vec<Vec<u32>> {
     ["ab", "b", "c", "ca", "bb", "cc"].iter().map(|p| generator.prompt_ids(p).unwrap()).collect()
 }
 

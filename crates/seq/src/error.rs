@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use malmoi_fs::datasets::DatasetError;
+
 /// Everything that can go wrong in malmoi-seq.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,16 +15,10 @@ pub enum Error {
         /// The underlying failure.
         source: std::io::Error,
     },
-    /// A row of a labelled TSV file could not be read.
-    #[error("{path}:{line}: {reason}")]
-    MalformedRow {
-        /// The file.
-        path: PathBuf,
-        /// The 1-based line number.
-        line: usize,
-        /// What is wrong with the row.
-        reason: String,
-    },
+    /// A dataset file or a file of texts could not be read: [`DatasetError::Io`], or
+    /// [`DatasetError::MalformedRow`] naming the file, the 1-based line and what is wrong.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
     /// A tensor operation failed (mismatched shapes, a bad checkpoint, …).
     #[error(transparent)]
     Tensor(#[from] malmoi_tensor::Error),

@@ -45,18 +45,19 @@ use std::path::Path;
 
 use malmoi_lm::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
 use malmoi_lm::{NextWord, SentenceScore, TokenLanguageModel};
-use malmoi_tensor::nn::{CellKind, Embedding, Linear, Lstm, Module, RecurrentConfig, init, prefixed};
+use malmoi_tensor::nn::init::Init;
+use malmoi_tensor::nn::{Embedding, Linear, Lstm, Module, RecurrentConfig, prefixed};
 use malmoi_tensor::optim::Adam;
-use malmoi_tensor::{Tensor, checkpoint, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, checkpoint, no_grad};
+use malmoi_train::batching::{BatchPlan, EpochBatches};
 use malmoi_train::{Metrics, Session, StepOutput, TrainLog, TrainStep, Trainer, Update};
 use ndarray::{Array2, ArrayD, Axis};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::batching::{BatchPlan, EpochBatches, pad_ids};
+use crate::batching::pad_ids;
 use crate::error::{Error, Result};
-use crate::io::{check_weights_fit, write_atomic};
+use crate::io::{build_from_weights, write_atomic};
+use crate::sizes::check_sizes;
 
 /// The shape of an [`LstmLm`]; saved as `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,21 +74,19 @@ pub struct LstmLmConfig {
 }
 
 impl LstmLmConfig {
-    /// A lower bound on the weights of a model of this shape (the embedding table, every
-    /// layer's input and recurrent matrices, the output layer and its bias), saturating
-    /// instead of overflowing; [`LstmLm::load`] compares it with the weights stored before
-    /// building the model.
-    fn min_parameters(&self) -> u64 {
-        let [vocab, width, hidden, layers] =
-            [self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers].map(|n| n as u64);
-        let gates = CellKind::Lstm.gates() as u64;
-        let first = gates.saturating_mul(hidden).saturating_mul(width.saturating_add(hidden));
-        let rest = layers
-            .saturating_sub(1)
-            .saturating_mul(gates.saturating_mul(hidden).saturating_mul(hidden.saturating_mul(2)));
-        [vocab.saturating_mul(width), first, rest, hidden.saturating_mul(vocab).saturating_add(vocab)]
-            .into_iter()
-            .fold(0, u64::saturating_add)
+    /// [`Error::InvalidArgument`] for a size above the bound every model shares.
+    fn check(&self) -> Result<()> {
+        check_sizes(&[
+            ("vocab_size", self.vocab_size),
+            ("embedding_dim", self.embedding_dim),
+            ("hidden_size", self.hidden_size),
+            ("num_layers", self.num_layers),
+        ])
+    }
+
+    /// The LSTM stack this shape describes.
+    fn encoder(&self) -> RecurrentConfig {
+        RecurrentConfig { num_layers: self.num_layers, ..Lstm::config(self.embedding_dim, self.hidden_size) }
     }
 }
 
@@ -192,8 +191,27 @@ impl LstmLm {
         vocab
     }
 
-    /// A freshly initialised model (same seed, same weights) in inference mode.
+    /// A freshly initialised model (same seed, same weights) in inference mode:
+    /// [`from_var_builder`](Self::from_var_builder) on [`VarBuilder::fresh`]`(seed)`.
+    ///
+    /// # Errors
+    /// As [`from_var_builder`](Self::from_var_builder).
     pub fn new(config: LstmLmConfig, vocab: Vocab, seed: u64) -> Result<Self> {
+        Self::from_var_builder(config, vocab, VarBuilder::fresh(seed))
+    }
+
+    /// The model's tensors under `vb`, in inference mode, named as
+    /// [`Module::named_parameters`] reports them and a saved model stores them:
+    /// `embedding.weight`, the LSTM's (`encoder.weight_ih_l0`, …, PyTorch's names),
+    /// `output.weight` and `output.bias`. From a fresh source they are drawn in that order: the
+    /// token vectors uniform in ±0.1, the LSTM and the output layer by PyTorch's defaults.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a vocabulary of another size than `config.vocab_size`
+    /// or a size above 2^32 − 1; [`Error::Tensor`] for a tensor `vb` lacks or holds in another
+    /// shape (named), or an empty layer.
+    pub fn from_var_builder(config: LstmLmConfig, vocab: Vocab, vb: VarBuilder) -> Result<Self> {
+        config.check()?;
         if vocab.len() != config.vocab_size {
             return Err(Error::InvalidArgument(format!(
                 "vocabulary of {} tokens for a model of {}",
@@ -201,14 +219,10 @@ impl LstmLm {
                 config.vocab_size
             )));
         }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let table = init::uniform(&[config.vocab_size, config.embedding_dim], -0.1, 0.1, &mut rng)?;
-        let embedding = Embedding::from_weights(table, None)?;
-        let encoder = Lstm::from_config(
-            RecurrentConfig { num_layers: config.num_layers, ..Lstm::config(config.embedding_dim, config.hidden_size) },
-            &mut rng,
-        )?;
-        let output = Linear::new(config.hidden_size, config.vocab_size, true, &mut rng)?;
+        let (size, width) = (config.vocab_size, config.embedding_dim);
+        let embedding = Embedding::with_init(size, width, None, Init::symmetric_uniform(0.1), vb.pp("embedding"))?;
+        let encoder = Lstm::from_config(config.encoder(), vb.pp("encoder"))?;
+        let output = Linear::new(config.hidden_size, size, true, vb.pp("output"))?;
         Ok(Self { config, vocab, embedding, encoder, output, unknown: Unknown::default(), training: false })
     }
 
@@ -231,9 +245,9 @@ impl LstmLm {
     /// train nothing. The model is in inference mode afterwards.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for no sentences, `max_len` 0 or a zero batch size;
-    /// [`Error::Train`] for a non-finite loss, a zero `eval_interval` or a checkpoint of another
-    /// run.
+    /// [`Error::InvalidArgument`] for no sentences or `max_len` 0; [`Error::Train`] for a zero
+    /// batch size ([`malmoi_train::Error::Config`]), a non-finite loss, a zero `eval_interval` or
+    /// a checkpoint of another run.
     pub fn fit(&mut self, sentences: &[Vec<String>], options: &TrainOptions, session: Session) -> Result<TrainLog> {
         if sentences.is_empty() || options.max_len == 0 {
             return Err(Error::InvalidArgument("training needs sentences and max_len ≥ 1".into()));
@@ -263,12 +277,13 @@ impl LstmLm {
         // <s> is never a target, so it marks the padded steps the loss ignores.
         let (targets, _) = pad_ids(&targets, BOS);
         let logits = self.logits(&inputs, &lengths)?;
-        let targets = ndarray::Array1::from_iter(targets).into_dyn();
-        Ok(logits.cross_entropy(&targets, Some(BOS as usize))?)
+        // cross_entropy reads class indices.
+        let classes = ndarray::Array1::from_iter(targets.iter().map(|&id| id as usize)).into_dyn();
+        Ok(logits.cross_entropy(&classes, Some(BOS as usize))?)
     }
 
     /// Next-token logits of every step, `(batch × time, vocab)`.
-    fn logits(&self, inputs: &ArrayD<usize>, lengths: &[usize]) -> Result<Tensor> {
+    fn logits(&self, inputs: &ArrayD<u32>, lengths: &[usize]) -> Result<Tensor> {
         let (batch, time) = (inputs.shape()[0], inputs.shape()[1]);
         let vectors = self.embedding.forward(inputs)?;
         let hidden = self.encoder.forward(&vectors, Some(lengths), None)?.output;
@@ -281,7 +296,7 @@ impl LstmLm {
         if self.training {
             return Err(Error::InvalidArgument("scoring needs inference mode; call set_training(false)".into()));
         }
-        let inputs = Array2::from_shape_fn((1, ids.len()), |(_, t)| ids[t] as usize).into_dyn();
+        let inputs = ndarray::aview1(ids).insert_axis(Axis(0)).into_dyn().to_owned();
         let log_probs = no_grad(|| self.logits(&inputs, &[ids.len()])?.log_softmax(-1).map_err(Error::from))?;
         let mut log_probs: Array2<f32> = log_probs.to_array().into_dimensionality().expect("2-D");
         // <s> is never a target: its share goes to the rest, so each row sums to one without it.
@@ -305,7 +320,15 @@ impl LstmLm {
         Ok(())
     }
 
-    /// Loads a model saved by [`LstmLm::save`], in inference mode.
+    /// Loads a model saved by [`LstmLm::save`], in inference mode, built from
+    /// `model.safetensors` by name ([`LstmLm::from_var_builder`]), nothing initialised at random
+    /// first.
+    ///
+    /// # Errors
+    /// [`Error::ModelDir`] naming the directory and the problem: a missing or unreadable file,
+    /// a vocabulary without the specials first or with a repeat, `<unk>` counts that do not add
+    /// up, a tensor the configuration asks for that is missing or of another shape, or a stored
+    /// tensor the configuration has no place for (both named).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let bad = |reason: String| Error::ModelDir { path: dir.to_owned(), reason };
@@ -327,12 +350,8 @@ impl LstmLm {
         let unknown: Unknown =
             serde_json::from_str(&read("unknown.json")?).map_err(|e| bad(format!("unknown.json: {e}")))?;
         unknown.check().map_err(bad)?;
-        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| bad(e.to_string()))?;
-        check_weights_fit(&weights, config.min_parameters()).map_err(bad)?;
-        let mut model = Self::new(config, vocab, 0)?;
-        model.unknown = unknown;
-        weights.load_into(&model.named_parameters()).map_err(|e| bad(e.to_string()))?;
-        Ok(model)
+        let model = build_from_weights(dir, |vb| Self::from_var_builder(config, vocab, vb)).map_err(bad)?;
+        Ok(Self { unknown, ..model })
     }
 }
 
@@ -420,13 +439,13 @@ impl TokenLanguageModel for LstmLm {
         let ids: Vec<u32> = std::iter::once(BOS).chain(prefix.iter().map(|t| self.vocab.id_or_unk(t))).collect();
         let log_probs = self.log_probs(&ids).map_err(malmoi_lm::Error::model)?;
         let last = log_probs.index_axis(Axis(0), ids.len() - 1);
-        let mut ranked: Vec<(usize, f32)> =
-            last.iter().copied().enumerate().filter(|&(id, _)| id != UNK as usize && id != BOS as usize).collect();
+        let mut ranked: Vec<(u32, f32)> =
+            (0..).zip(last.iter().copied()).filter(|&(id, _)| id != UNK && id != BOS).collect();
         ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(k);
         Ok(ranked
             .into_iter()
-            .map(|(id, lp)| NextWord { word: self.vocab.word(id as u32).to_owned(), prob: f64::from(lp).exp() })
+            .map(|(id, lp)| NextWord { word: self.vocab.word(id).to_owned(), prob: f64::from(lp).exp() })
             .collect())
     }
 }
@@ -530,29 +549,60 @@ mod tests {
         assert!(matches!(error, Error::Train(malmoi_train::Error::Config(ref m)) if m.contains("another")), "{error}");
     }
 
-    /// A `config.json` claiming 10^12 weights is refused from the weights stored, before the
-    /// model is built (it used to allocate them; found by `tests/fuzz.rs`, `lstm_lm_dir`).
+    /// A `config.json` that does not describe `model.safetensors` is refused naming the
+    /// problem: sizes claiming 10^12 weights before anything that size is allocated (they used
+    /// to be allocated; found by `tests/fuzz.rs`, `lstm_lm_dir`), a width the stored tensors do
+    /// not have or more layers than stored naming the first tensor that differs or is missing,
+    /// fewer layers than stored naming the tensors left over.
     #[test]
-    fn configs_claiming_10e12_weights_are_refused_before_allocating() {
+    fn configs_that_do_not_fit_the_weights_are_refused_naming_the_problem() {
         let dir = tempfile::tempdir().unwrap();
-        trained().save(dir.path()).unwrap();
+        let vocab = LstmLm::vocabulary(&corpus(), 10);
+        let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 4, hidden_size: 4, num_layers: 2 };
+        LstmLm::new(config, vocab, 0).unwrap().save(dir.path()).unwrap();
         let path = dir.path().join("config.json");
         let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for (key, value) in [
-            ("vocab_size", 1_000_000_000_000u64),
-            ("embedding_dim", 1_000_000_000_000),
-            ("hidden_size", 1 << 40),
-            ("num_layers", 1 << 40),
-            ("hidden_size", u64::MAX),
+        for (key, value, expected) in [
+            ("vocab_size", 1_000_000_000_000u64, "vocab_size 1000000000000 is above the largest size"),
+            ("embedding_dim", 1_000_000_000_000, "above the largest size"),
+            ("hidden_size", 1 << 40, "above the largest size"),
+            ("num_layers", 1 << 40, "above the largest size"),
+            ("hidden_size", u64::MAX, "above the largest size"),
+            ("embedding_dim", 5, r#"tensor "embedding.weight" has shape"#),
+            ("hidden_size", 5, r#"tensor "encoder.weight_ih_l0" has shape"#),
+            ("num_layers", 3, r#"missing tensor "encoder.weight_ih_l2""#),
+            ("num_layers", 1, r#"no place for stored "encoder.bias_hh_l1", "encoder.bias_ih_l1""#),
         ] {
             let mut config = original.clone();
             config[key] = value.into();
             std::fs::write(&path, config.to_string()).unwrap();
             match LstmLm::load(dir.path()) {
-                Err(Error::ModelDir { reason, .. }) => assert!(reason.contains("at least"), "{key}: {reason}"),
+                Err(Error::ModelDir { reason, .. }) => {
+                    assert!(reason.starts_with("config.json does not fit model.safetensors"), "{key}: {reason}");
+                    assert!(reason.contains(expected), "{key} = {value}: {reason}");
+                }
                 other => panic!("{key} = {value}: expected ModelDir, got {other:?}"),
             }
         }
+        std::fs::write(&path, original.to_string()).unwrap();
+        assert!(LstmLm::load(dir.path()).is_ok());
+    }
+
+    /// A loaded model is built from its saved file by name and holds exactly the saved weights
+    /// (of two layers here); the seed does matter to a fresh one.
+    #[test]
+    fn a_loaded_model_holds_the_saved_weights() {
+        let corpus = corpus();
+        let vocab = LstmLm::vocabulary(&corpus, 10);
+        let config = LstmLmConfig { vocab_size: vocab.len(), embedding_dim: 4, hidden_size: 6, num_layers: 2 };
+        let saved = LstmLm::new(config.clone(), vocab.clone(), 11).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        saved.save(dir.path()).unwrap();
+        let weights = |model: &LstmLm| {
+            model.named_parameters().into_iter().map(|(name, t)| (name, t.to_array())).collect::<Vec<_>>()
+        };
+        assert_eq!(weights(&LstmLm::load(dir.path()).unwrap()), weights(&saved));
+        assert_ne!(weights(&LstmLm::new(config, vocab, 12).unwrap()), weights(&saved));
     }
 
     /// Two identical runs save identical files (`unknown.json` was written from a hash map,

@@ -1,8 +1,8 @@
 //! The sentiment pipeline on a small synthetic corpus: learning, saving, loading, a killed run
 //! resuming to the uninterrupted result, early stopping and bad input.
 
+use malmoi_fs::datasets::nsmc::LabeledText;
 use malmoi_seq::Error;
-use malmoi_seq::nsmc::LabeledText;
 use malmoi_seq::sentiment::{
     Caveat, MIN_KNOWN_TOKENS, ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig,
 };
@@ -127,10 +127,24 @@ fn broken_model_directories_are_typed_errors() {
         .unwrap();
     let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
     assert!(matches!(err, Error::ModelDir { .. }) && err.to_string().contains("format version 99"), "{err}");
-    std::fs::write(dir.path().join("config.json"), config).unwrap();
-    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
-    assert!(matches!(err, Error::ModelDir { .. }), "{err}");
+    let refused = |config: &str, expected: &str| {
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        let err = SentimentPipeline::load(dir.path(), Analyzer::new().unwrap()).unwrap_err();
+        assert!(matches!(err, Error::ModelDir { .. }) && err.to_string().contains(expected), "{expected}: {err}");
+    };
+    // A width the stored tensors do not have names the first tensor that differs.
+    refused(&config.replace("\"hidden_size\": 8", "\"hidden_size\": 9"), "\"encoder.weight_ih_l0\" has shape");
+    // A stored tensor the configuration has no place for is named.
+    let weights = dir.path().join("model.safetensors");
+    let stored = malmoi_tensor::checkpoint::load(&weights).unwrap();
+    let mut tensors: Vec<(String, ndarray::ArrayD<f32>)> =
+        stored.names().into_iter().map(|name| (name.to_string(), stored.get(name).unwrap().clone())).collect();
+    tensors.push(("extra.weight".into(), ndarray::ArrayD::zeros(ndarray::IxDyn(&[2]))));
+    malmoi_tensor::checkpoint::save(&weights, tensors.iter().map(|(n, a)| (n.as_str(), a)), &Default::default())
+        .unwrap();
+    refused(&config, "no place for stored \"extra.weight\"");
+    std::fs::remove_file(&weights).unwrap();
+    refused(&config, "model.safetensors");
 }
 
 /// 80 reviews, 16 held out: 8 steps per epoch. Killed mid-epoch and at an epoch's end, each

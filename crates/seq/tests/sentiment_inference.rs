@@ -2,10 +2,10 @@
 //! the same probability alone, in any batch and in any order, and `predict_batch` agrees with
 //! `evaluate`.
 
-use malmoi_seq::metrics::ConfusionMatrix;
-use malmoi_seq::nsmc::{LabeledText, read_labeled_tsv};
+use malmoi_fs::datasets::nsmc::{LabeledText, read_labeled_tsv};
 use malmoi_seq::sentiment::{ModelConfig, PreprocessConfig, Preprocessor, SentimentPipeline, TrainConfig};
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_train::metrics::ConfusionMatrix;
 
 const POSITIVE: [&str; 5] =
     ["정말 재밌는 영화", "최고의 영화 감동", "배우 연기 최고", "재밌고 감동적인 영화", "강력 추천 명작"];

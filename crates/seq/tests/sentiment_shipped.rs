@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use malmoi_seq::metrics::ConfusionMatrix;
-use malmoi_seq::nsmc::read_labeled_tsv;
+use malmoi_fs::datasets::nsmc::read_labeled_tsv;
 use malmoi_seq::sentiment::SentimentPipeline;
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_train::metrics::ConfusionMatrix;
 
 /// The slice: the first this many reviews of `ratings_test.txt`.
 const SLICE: usize = 5_000;

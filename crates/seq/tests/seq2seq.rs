@@ -112,11 +112,14 @@ fn a_saved_model_loads_in_inference_mode_and_translates_identically() {
     assert!(matches!(Seq2Seq::load(dir.path()), Err(Seq2SeqError::Seq(malmoi_seq::Error::ModelDir { .. }))));
 }
 
-/// A `config.json` claiming 10^12 weights is refused from the weights stored, before the model
-/// is built (it used to allocate them; found by `tests/fuzz.rs`, `seq2seq_model_dir`), and so
-/// are length limits above [`Limits::MAX`], which would let one translation decode for hours.
+/// A `config.json` that does not describe `model.safetensors` is refused naming the problem:
+/// sizes claiming 10^12 weights before anything that size is allocated (it used to allocate
+/// them; found by `tests/fuzz.rs`, `seq2seq_model_dir`), a width the stored tensors do not have
+/// naming the first tensor that differs, attention without the stored key naming the tensor
+/// left over; and so are length limits above [`Limits::MAX`], which would let one translation
+/// decode for hours.
 #[test]
-fn configs_claiming_10e12_weights_are_refused_before_allocating() {
+fn configs_that_do_not_fit_the_weights_are_refused_naming_the_problem() {
     let pairs = reversal_pairs(8, 3);
     let tiny = |limits| Seq2Seq::trainer(2, 2).limits(limits).config(train_config(1)).train(&pairs);
     let (model, _) = tiny(LIMITS).unwrap();
@@ -124,9 +127,9 @@ fn configs_claiming_10e12_weights_are_refused_before_allocating() {
     model.save(dir.path()).unwrap();
     let path = dir.path().join("config.json");
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let refused = |section: &str, key: &str, value: u64, expected: &str| {
+    let refused = |section: &str, key: &str, value: serde_json::Value, expected: &str| {
         let mut config = original.clone();
-        config[section][key] = value.into();
+        config[section][key] = value.clone();
         std::fs::write(&path, config.to_string()).unwrap();
         match Seq2Seq::load(dir.path()) {
             Err(Seq2SeqError::Seq(malmoi_seq::Error::ModelDir { reason, .. })) => {
@@ -142,10 +145,13 @@ fn configs_claiming_10e12_weights_are_refused_before_allocating() {
         ("hidden_size", 1 << 40),
         ("hidden_size", u64::MAX), // twice this overflowed computing the decoder's width
     ] {
-        refused("model", key, value, "at least");
+        refused("model", key, value.into(), "above the largest size");
     }
+    refused("model", "embedding_dim", 3.into(), "\"source_embedding.weight\" has shape");
+    refused("model", "hidden_size", 3.into(), "\"encoder.weight_ih_l0\" has shape");
+    refused("model", "attention", "Dot".into(), "no place for stored \"attention_key.weight\"");
     for key in ["max_source_len", "max_target_len"] {
-        refused("limits", key, 1_000_000_000_000, "exceed");
+        refused("limits", key, 1_000_000_000_000u64.into(), "exceed");
     }
     let too_long = Limits { max_target_len: Limits::MAX + 1, ..LIMITS };
     assert!(matches!(tiny(too_long), Err(Seq2SeqError::Seq(malmoi_seq::Error::InvalidArgument(_)))));

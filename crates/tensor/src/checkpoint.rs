@@ -13,16 +13,16 @@
 //! ```
 //! use malmoi_tensor::checkpoint;
 //! use malmoi_tensor::nn::{Linear, Module};
-//! use rand::{SeedableRng, rngs::StdRng};
+//! use malmoi_tensor::VarBuilder;
 //! use std::collections::BTreeMap;
 //!
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("model.safetensors");
-//! let model = Linear::new(3, 2, true, &mut StdRng::seed_from_u64(0))?;
+//! let model = Linear::new(3, 2, true, VarBuilder::fresh(0))?;
 //! let metadata = BTreeMap::from([("epoch".to_string(), "4".to_string())]);
 //! checkpoint::save_module(&path, &model, &metadata)?;
 //!
-//! let restored = Linear::new(3, 2, true, &mut StdRng::seed_from_u64(1))?;
+//! let restored = Linear::new(3, 2, true, VarBuilder::fresh(1))?;
 //! let loaded = checkpoint::load_module(&path, &restored)?;
 //! assert_eq!(loaded.metadata()["epoch"], "4");
 //! assert_eq!(*restored.weight.data(), *model.weight.data());

@@ -101,3 +101,11 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// [`Error::NonFinite`] for the quantity `what`: the one error every crate gives for a NaN
+    /// or infinite value outside a training step (inside one, the training engine adds the step).
+    pub fn non_finite(what: impl Into<String>) -> Self {
+        Error::NonFinite { what: what.into() }
+    }
+}

@@ -1,7 +1,32 @@
-//! [`VarBuilder`]: a model's weights looked up by name in memory-mapped safetensors files, so
-//! that layers are built from the tensors a checkpoint holds instead of being initialised at
-//! random and overwritten (candle-nn's `VarBuilder`).
+//! [`VarBuilder`]: the named tensor source every layer and model is built from (candle-nn's
+//! `VarBuilder`). One construction path serves both ways a model comes to be:
 //!
+//! - [`VarBuilder::fresh`] initialises: each name is drawn by the [`Init`] its layer asks for,
+//!   from one generator seeded once, in construction order, so a seed gives one model;
+//! - [`VarBuilder::from_dir`] / [`from_files`](VarBuilder::from_files) load: each name is read
+//!   from memory-mapped safetensors files and the initialiser is ignored, so nothing is drawn at
+//!   random only to be overwritten, and a missing or misshapen tensor is an error naming it.
+//!
+//! Names are hierarchical by construction: a model hands each child a [`pp`](VarBuilder::pp)
+//! view (`"encoder"`, `"layers.0"`), so the name a layer is built under is the name it is saved
+//! and loaded under.
+//!
+//! ```
+//! use malmoi_tensor::nn::{Linear, Module};
+//! use malmoi_tensor::{VarBuilder, checkpoint};
+//!
+//! let fresh = Linear::new(3, 2, true, VarBuilder::fresh(0))?;
+//! let again = Linear::new(3, 2, true, VarBuilder::fresh(0))?;
+//! assert_eq!(*fresh.weight.data(), *again.weight.data());
+//!
+//! let dir = tempfile::tempdir()?;
+//! checkpoint::save_module(dir.path().join("model.safetensors"), &fresh, &Default::default())?;
+//! let loaded = Linear::new(3, 2, true, VarBuilder::from_dir(dir.path())?)?;
+//! assert_eq!(*loaded.weight.data(), *fresh.weight.data());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Loading in detail:
 //! A directory in Hugging Face's layout holds `model.safetensors`, or shards listed by
 //! `model.safetensors.index.json`. Files are memory-mapped; each tensor is converted to `f32`
 //! (from `F32`, `F16` or `BF16`) straight from the mapping, a few megabytes at a time, and the
@@ -31,10 +56,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use memmap2::{Mmap, UncheckedAdvice};
 use ndarray::{ArrayD, IxDyn};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
+use crate::nn::init::Init;
 use crate::tensor::Tensor;
 
 /// The weights file of a single-file model directory.
@@ -65,13 +93,28 @@ struct Store {
     used: Mutex<BTreeSet<String>>,
 }
 
-/// Named weights from safetensors files, viewed under a dotted prefix.
+/// A fresh source: one generator, drawn in construction order, and the names made so far.
+#[derive(Debug)]
+struct Fresh {
+    rng: StdRng,
+    made: BTreeSet<String>,
+}
+
+/// Where a [`VarBuilder`]'s tensors come from.
+#[derive(Debug)]
+enum Source {
+    Files(Store),
+    Fresh(Box<Mutex<Fresh>>),
+}
+
+/// Named tensors — loaded from safetensors files or freshly initialised — viewed under a
+/// dotted prefix.
 ///
-/// Cloning is cheap: clones and [`pp`](Self::pp) views share the mapped files and the record
-/// of which tensors were read.
+/// Cloning is cheap: clones and [`pp`](Self::pp) views share the files (or the generator)
+/// and the record of which names were taken.
 #[derive(Debug, Clone)]
 pub struct VarBuilder {
-    store: Arc<Store>,
+    source: Arc<Source>,
     prefix: String,
 }
 
@@ -121,12 +164,87 @@ impl VarBuilder {
             maps.push(map);
         }
         let store = Store { paths: paths.to_vec(), maps, entries, used: Mutex::new(BTreeSet::new()) };
-        Ok(VarBuilder { store: Arc::new(store), prefix: String::new() })
+        Ok(VarBuilder { source: Arc::new(Source::Files(store)), prefix: String::new() })
+    }
+
+    /// A source that initialises instead of loading: every tensor is drawn by the [`Init`] its
+    /// layer names, from one generator seeded with `seed`, in the order the model is built.
+    /// The same seed and the same construction give the same weights.
+    pub fn fresh(seed: u64) -> Self {
+        let fresh = Fresh { rng: StdRng::seed_from_u64(seed), made: BTreeSet::new() };
+        VarBuilder { source: Arc::new(Source::Fresh(Box::new(Mutex::new(fresh)))), prefix: String::new() }
+    }
+
+    /// True for a [`fresh`](Self::fresh) source.
+    pub fn is_fresh(&self) -> bool {
+        matches!(*self.source, Source::Fresh(_))
     }
 
     /// A view whose names start with `prefix.` (nested on this view's own prefix).
     pub fn pp(&self, prefix: impl AsRef<str>) -> VarBuilder {
-        VarBuilder { store: Arc::clone(&self.store), prefix: self.full_name(prefix.as_ref()) }
+        VarBuilder { source: Arc::clone(&self.source), prefix: self.full_name(prefix.as_ref()) }
+    }
+
+    /// The tensor `name` of `shape`: read from the files, or, from a fresh source, drawn by
+    /// `init`.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get) when loading; from a fresh source, [`Error::Invalid`] for a name
+    /// made twice or an initialiser that refuses the shape.
+    pub fn get_or_init(&self, shape: &[usize], name: &str, init: Init) -> Result<ArrayD<f32>> {
+        self.get_or_else(shape, name, |rng| init.draw(shape, rng))
+    }
+
+    /// As [`get_or_init`](Self::get_or_init), with a rule of the layer's own drawing the
+    /// fresh tensor (it must return `shape`).
+    ///
+    /// # Errors
+    /// As [`get_or_init`](Self::get_or_init); what `draw` returns.
+    pub fn get_or_else(
+        &self,
+        shape: &[usize],
+        name: &str,
+        draw: impl FnOnce(&mut StdRng) -> Result<ArrayD<f32>>,
+    ) -> Result<ArrayD<f32>> {
+        let fresh = match &*self.source {
+            Source::Files(_) => return self.get(shape, name),
+            Source::Fresh(fresh) => fresh,
+        };
+        let full = self.full_name(name);
+        let mut fresh = fresh.lock().unwrap_or_else(PoisonError::into_inner);
+        if !fresh.made.insert(full.clone()) {
+            return Err(Error::Invalid { op: "VarBuilder", reason: format!("tensor {full:?} is made twice") });
+        }
+        let value = draw(&mut fresh.rng)?;
+        if value.shape() != shape {
+            return Err(Error::CheckpointShape { name: full, expected: shape.to_vec(), got: value.shape().to_vec() });
+        }
+        Ok(value)
+    }
+
+    /// [`get_or_init`](Self::get_or_init) as a trainable parameter.
+    ///
+    /// # Errors
+    /// As [`get_or_init`](Self::get_or_init).
+    pub fn parameter_or_init(&self, shape: &[usize], name: &str, init: Init) -> Result<Tensor> {
+        Ok(Tensor::parameter(self.get_or_init(shape, name, init)?))
+    }
+
+    /// A seed for a layer's own generator (dropout masks): drawn from a fresh source's
+    /// generator in construction order, `0` when loading (a loaded model predicts without
+    /// dropout, and training reseeds it every step).
+    pub fn seed(&self) -> u64 {
+        match &*self.source {
+            Source::Files(_) => 0,
+            Source::Fresh(fresh) => fresh.lock().unwrap_or_else(PoisonError::into_inner).rng.random(),
+        }
+    }
+
+    fn store(&self) -> Option<&Store> {
+        match &*self.source {
+            Source::Files(store) => Some(store),
+            Source::Fresh(_) => None,
+        }
     }
 
     /// This view's prefix (`""` at the root).
@@ -134,29 +252,33 @@ impl VarBuilder {
         &self.prefix
     }
 
-    /// True if the files hold `name` under this view's prefix.
+    /// True if the files hold `name` under this view's prefix (never for a fresh source).
     pub fn contains(&self, name: &str) -> bool {
-        self.store.entries.contains_key(&self.full_name(name))
+        self.entry(name).is_some()
     }
 
     /// The stored shape of `name`, if the files hold it.
     pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
-        self.store.entries.get(&self.full_name(name)).map(|e| e.shape.clone())
+        self.entry(name).map(|e| e.shape.clone())
     }
 
-    /// The tensor `name` as `f32`, which must have `shape`.
+    /// The stored tensor `name` as `f32`, which must have `shape`.
     ///
     /// # Errors
-    /// [`Error::MissingTensor`] with the full name; [`Error::CheckpointShape`];
-    /// [`Error::WrongDtype`] for a tensor not stored as `F32`, `F16` or `BF16`.
+    /// [`Error::MissingTensor`] with the full name (always, from a fresh source: it holds no
+    /// tensor, only initialisers; use [`get_or_init`](Self::get_or_init));
+    /// [`Error::CheckpointShape`]; [`Error::WrongDtype`] for a tensor not stored as `F32`,
+    /// `F16` or `BF16`.
     pub fn get(&self, shape: &[usize], name: &str) -> Result<ArrayD<f32>> {
         let full = self.full_name(name);
-        let entry = self.store.entries.get(&full).ok_or_else(|| Error::MissingTensor { name: full.clone() })?;
+        let missing = || Error::MissingTensor { name: full.clone() };
+        let store = self.store().ok_or_else(missing)?;
+        let entry = store.entries.get(&full).ok_or_else(missing)?;
         if entry.shape != shape {
             return Err(Error::CheckpointShape { name: full, expected: shape.to_vec(), got: entry.shape.clone() });
         }
-        let values = self.store.convert(entry, &full)?;
-        self.store.used.lock().unwrap_or_else(PoisonError::into_inner).insert(full);
+        let values = store.convert(entry, &full)?;
+        store.used.lock().unwrap_or_else(PoisonError::into_inner).insert(full);
         Ok(ArrayD::from_shape_vec(IxDyn(shape), values).expect("the stored byte length matches the shape"))
     }
 
@@ -175,6 +297,18 @@ impl VarBuilder {
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows × cols values"))
     }
 
+    /// [`get_transposed`](Self::get_transposed), or from a fresh source `(out, in)` drawn by
+    /// `init` (a fresh tensor has no stored layout to undo).
+    ///
+    /// # Errors
+    /// As [`get_transposed`](Self::get_transposed) and [`get_or_init`](Self::get_or_init).
+    pub fn get_transposed_or_init(&self, shape: [usize; 2], name: &str, init: Init) -> Result<ArrayD<f32>> {
+        match &*self.source {
+            Source::Files(_) => self.get_transposed(shape, name),
+            Source::Fresh(_) => self.get_or_init(&shape, name, init),
+        }
+    }
+
     /// [`get`](Self::get) as a trainable parameter.
     ///
     /// # Errors
@@ -184,25 +318,32 @@ impl VarBuilder {
     }
 
     /// Names in the files that no [`get`](Self::get) has read yet: after a model is built,
-    /// the tensors it has no place for.
+    /// the tensors it has no place for (none for a fresh source).
     pub fn unused(&self) -> Vec<String> {
-        let used = self.store.used.lock().unwrap_or_else(PoisonError::into_inner);
-        self.store.entries.keys().filter(|n| !used.contains(*n)).cloned().collect()
+        let Some(store) = self.store() else { return Vec::new() };
+        let used = store.used.lock().unwrap_or_else(PoisonError::into_inner);
+        store.entries.keys().filter(|n| !used.contains(*n)).cloned().collect()
     }
 
     /// The file that holds `name` (under this view's prefix), for error messages.
     pub fn path_of(&self, name: &str) -> Option<&Path> {
-        self.store.entries.get(&self.full_name(name)).map(|e| self.store.paths[e.file].as_path())
+        let store = self.store()?;
+        self.entry(name).map(|e| store.paths[e.file].as_path())
     }
 
-    /// The files, in the order given or listed by the index.
+    /// The files, in the order given or listed by the index (none for a fresh source).
     pub fn paths(&self) -> &[PathBuf] {
-        &self.store.paths
+        self.store().map_or(&[], |store| &store.paths)
     }
 
-    /// Total bytes the tensors take as `f32`.
+    /// Total bytes the stored tensors take as `f32`.
     pub fn f32_bytes(&self) -> u64 {
-        self.store.entries.values().map(|e| e.shape.iter().product::<usize>() as u64 * 4).sum()
+        let Some(store) = self.store() else { return 0 };
+        store.entries.values().map(|e| e.shape.iter().product::<usize>() as u64 * 4).sum()
+    }
+
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.store()?.entries.get(&self.full_name(name))
     }
 
     fn full_name(&self, name: &str) -> String {
@@ -345,7 +486,32 @@ fn shards(index: &Path) -> Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
-    use super::transpose_into;
+    use super::{VarBuilder, transpose_into};
+    use crate::Error;
+    use crate::nn::init::{self, Init};
+    use rand::{SeedableRng, rngs::StdRng};
+
+    #[test]
+    fn a_fresh_source_draws_in_construction_order_from_one_seed() {
+        let vb = VarBuilder::fresh(7);
+        let a = vb.pp("a").get_or_init(&[2, 3], "weight", Init::Normal { mean: 0.0, std: 1.0 }).unwrap();
+        let b = vb.pp("b").get_or_init(&[4], "bias", Init::symmetric_uniform(0.5)).unwrap();
+        let mut rng = StdRng::seed_from_u64(7);
+        assert_eq!(a, init::normal(&[2, 3], 0.0, 1.0, &mut rng).unwrap());
+        assert_eq!(b, init::uniform(&[4], -0.5, 0.5, &mut rng).unwrap());
+        assert!(vb.unused().is_empty() && vb.paths().is_empty() && !vb.contains("a.weight"));
+    }
+
+    #[test]
+    fn a_fresh_source_refuses_a_name_twice_and_a_plain_get() {
+        let vb = VarBuilder::fresh(0);
+        vb.get_or_init(&[2], "x", Init::Zeros).unwrap();
+        let twice = vb.get_or_init(&[2], "x", Init::Zeros).unwrap_err();
+        assert!(matches!(twice, Error::Invalid { .. }), "{twice}");
+        assert!(matches!(vb.get(&[2], "y"), Err(Error::MissingTensor { name }) if name == "y"));
+        let wrong = vb.get_or_else(&[3], "z", |_| Ok(init::zeros(&[2]))).unwrap_err();
+        assert!(matches!(wrong, Error::CheckpointShape { .. }), "{wrong}");
+    }
 
     #[test]
     fn tiled_transpose_equals_the_definition() {

@@ -6,10 +6,8 @@ use std::path::Path;
 
 use malmoi_tensor::checkpoint::{load, load_module, save, save_module};
 use malmoi_tensor::nn::{Linear, Module};
-use malmoi_tensor::{Error, Tensor};
+use malmoi_tensor::{Error, Tensor, VarBuilder};
 use ndarray::{ArrayD, IxDyn, array};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -83,16 +81,16 @@ fn reads_a_file_written_by_python_safetensors() {
 fn module_round_trip_and_typed_load_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("linear.safetensors");
-    let model = Linear::new(4, 3, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let model = Linear::new(4, 3, true, VarBuilder::fresh(0)).unwrap();
     save_module(&path, &model, &metadata(&[("epoch", "2")])).unwrap();
 
-    let same = Linear::new(4, 3, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let same = Linear::new(4, 3, true, VarBuilder::fresh(1)).unwrap();
     assert_ne!(*same.weight.data(), *model.weight.data());
     assert_eq!(load_module(&path, &same).unwrap().metadata()["epoch"], "2");
     assert_eq!(*same.weight.data(), *model.weight.data());
     assert_eq!(*same.bias.as_ref().unwrap().data(), *model.bias.as_ref().unwrap().data());
 
-    let wider = Linear::new(5, 3, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let wider = Linear::new(5, 3, true, VarBuilder::fresh(1)).unwrap();
     let before = wider.weight.to_array();
     match load_module(&path, &wider) {
         Err(Error::CheckpointShape { name, expected, got }) => {

@@ -2,7 +2,7 @@
 
 use malmoi_tensor::nn::init::{self, Fan, Nonlinearity};
 use malmoi_tensor::nn::{Dropout, Embedding, LayerNorm, Linear, Module, RmsNorm, prefixed};
-use malmoi_tensor::{GradCheckOptions, Result, Tensor, check_gradients};
+use malmoi_tensor::{GradCheckOptions, Result, Tensor, VarBuilder, check_gradients};
 use ndarray::{ArrayD, IxDyn, array};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -57,28 +57,28 @@ fn linear_without_bias_and_with_constant_input_passes_gradcheck() {
     let x = Tensor::constant(init::uniform(&[3, 4], -1.0, 1.0, &mut rng(8)).unwrap());
     let weight = init::uniform(&[2, 4], -1.0, 1.0, &mut rng(9)).unwrap();
     gradcheck(|t| Linear { weight: t[0].clone(), bias: None }.forward(&x), &[weight]);
-    let layer = Linear::new(4, 2, false, &mut rng(0)).unwrap();
+    let layer = Linear::new(4, 2, false, VarBuilder::fresh(0)).unwrap();
     assert!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[3, 5])))).is_err(), "wrong feature count");
     assert_eq!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[0, 4])))).unwrap().shape(), vec![0, 2]);
 }
 
 #[test]
 fn linear_default_init_is_pytorchs_bound() {
-    let layer = Linear::new(64, 32, true, &mut rng(0)).unwrap();
+    let layer = Linear::new(64, 32, true, VarBuilder::fresh(0)).unwrap();
     let bound = 1.0 / 8.0;
     assert!(layer.weight.data().iter().all(|v| v.abs() <= bound));
     let max = layer.weight.data().iter().fold(0.0_f32, |m, v| m.max(v.abs()));
     assert!(max > 0.9 * bound, "uses the whole range");
     assert!(layer.bias.as_ref().unwrap().data().iter().all(|v| v.abs() <= bound));
-    assert!(Linear::new(0, 3, true, &mut rng(0)).is_err());
+    assert!(Linear::new(0, 3, true, VarBuilder::fresh(0)).is_err());
     assert!(Linear::from_weights(ArrayD::zeros(IxDyn(&[3, 2])), Some(ArrayD::zeros(IxDyn(&[2])))).is_err());
 }
 
 #[test]
 fn embedding_padding_row_is_zero_and_gets_no_gradient() {
-    let table = Embedding::new(6, 3, Some(1), &mut rng(4)).unwrap();
+    let table = Embedding::new(6, 3, Some(1), VarBuilder::fresh(4)).unwrap();
     assert!(table.weight.data().index_axis(ndarray::Axis(0), 1).iter().all(|&v| v == 0.0));
-    let ids = array![[2_usize, 1, 2], [1, 5, 0]].into_dyn();
+    let ids = array![[2_u32, 1, 2], [1, 5, 0]].into_dyn();
     let out = table.forward(&ids).unwrap();
     assert_eq!(out.shape(), vec![2, 3, 3]);
     assert_eq!(out.data().slice(ndarray::s![0, 0, ..]).into_dyn(), table.weight.data().index_axis(ndarray::Axis(0), 2));
@@ -87,13 +87,13 @@ fn embedding_padding_row_is_zero_and_gets_no_gradient() {
     assert!(grad.index_axis(ndarray::Axis(0), 1).iter().all(|&v| v == 0.0), "padding row gets no gradient");
     assert!(grad.index_axis(ndarray::Axis(0), 2).iter().any(|&v| v != 0.0));
     assert!(grad.index_axis(ndarray::Axis(0), 3).iter().all(|&v| v == 0.0), "unused row");
-    assert!(table.forward(&array![[6_usize]].into_dyn()).is_err());
-    assert!(Embedding::new(6, 3, Some(6), &mut rng(4)).is_err());
+    assert!(table.forward(&array![[6_u32]].into_dyn()).is_err());
+    assert!(Embedding::new(6, 3, Some(6), VarBuilder::fresh(4)).is_err());
 }
 
 #[test]
 fn layer_norm_normalises_and_passes_gradcheck() {
-    let norm = LayerNorm::new(4, 1e-5).unwrap();
+    let norm = LayerNorm::new(4, 1e-5, VarBuilder::fresh(0)).unwrap();
     let (x, y) = normalise(|x| norm.forward(x), 5);
     for row in y.rows() {
         assert!(row.mean().unwrap().abs() < 1e-5);
@@ -107,7 +107,7 @@ fn layer_norm_normalises_and_passes_gradcheck() {
 
 #[test]
 fn rms_norm_gives_unit_root_mean_square_and_passes_gradcheck() {
-    let norm = RmsNorm::new(4, 1e-6).unwrap();
+    let norm = RmsNorm::new(4, 1e-6, VarBuilder::fresh(0)).unwrap();
     let (x, y) = normalise(|x| norm.forward(x), 8);
     for row in y.rows() {
         assert!((row.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-4);
@@ -115,7 +115,7 @@ fn rms_norm_gives_unit_root_mean_square_and_passes_gradcheck() {
     let inputs = vec![x, init::normal(&[4], 1.0, 0.5, &mut rng(9)).unwrap()];
     gradcheck(|t| RmsNorm { weight: t[1].clone(), eps: 1e-6 }.forward(&t[0]), &inputs);
     assert!(norm.forward(&Tensor::constant(ArrayD::ones(IxDyn(&[2, 3])))).is_err());
-    assert!(RmsNorm::new(0, 1e-6).is_err());
+    assert!(RmsNorm::new(0, 1e-6, VarBuilder::fresh(0)).is_err());
     assert_eq!(norm.named_parameters().len(), 1);
 }
 
@@ -137,7 +137,7 @@ fn dropout_is_seeded_and_off_in_eval_mode() {
 
 #[test]
 fn prefixed_names_nest() {
-    let layer = Linear::new(2, 2, false, &mut rng(0)).unwrap();
+    let layer = Linear::new(2, 2, false, VarBuilder::fresh(0)).unwrap();
     let names: Vec<_> =
         prefixed("encoder", prefixed("proj", layer.named_parameters())).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["encoder.proj.weight"]);

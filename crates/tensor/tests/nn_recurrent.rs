@@ -6,7 +6,7 @@ use malmoi_tensor::gradcheck::{GradCheckOptions, check_gradients};
 use malmoi_tensor::nn::{
     CellKind, Gru, Lstm, Module, Recurrent, RecurrentConfig, RecurrentInit, RecurrentState, Rnn, RnnCell, prefixed,
 };
-use malmoi_tensor::{Error, Tensor, no_grad};
+use malmoi_tensor::{Error, Tensor, VarBuilder, no_grad};
 use ndarray::{ArrayD, Axis, s};
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -18,7 +18,7 @@ const KINDS: [CellKind; 3] = [CellKind::Rnn, CellKind::Lstm, CellKind::Gru];
 fn bidirectional(kind: CellKind, input: usize, hidden: usize, layers: usize) -> Recurrent {
     let config =
         RecurrentConfig { num_layers: layers, bidirectional: true, ..RecurrentConfig::new(kind, input, hidden) };
-    Recurrent::new(config, &mut StdRng::seed_from_u64(7)).unwrap()
+    Recurrent::new(config, VarBuilder::fresh(7)).unwrap()
 }
 
 fn assert_close(ours: &ArrayD<f32>, theirs: &ArrayD<f32>, what: &str) {
@@ -57,7 +57,7 @@ fn bidirectional_stacks_match_pytorch_packed_sequences() {
 }
 
 fn fixture_cell(fixture: &Checkpoint) -> RnnCell {
-    let cell = RnnCell::new(5, 4, &mut StdRng::seed_from_u64(0)).unwrap();
+    let cell = RnnCell::new(5, 4, VarBuilder::fresh(0)).unwrap();
     fixture.load_into(&prefixed("rnn_cell", cell.named_parameters())).unwrap();
     cell
 }
@@ -124,7 +124,7 @@ fn rnn_cell_passes_gradient_check() {
 /// The `Rnn` layer is the `RnnCell` applied step after step with the same weights.
 #[test]
 fn rnn_layer_is_the_cell_unrolled() {
-    let layer = Rnn::new(3, 4, &mut StdRng::seed_from_u64(2)).unwrap();
+    let layer = Rnn::new(3, 4, VarBuilder::fresh(2)).unwrap();
     let weights: Vec<ArrayD<f32>> = layer.named_parameters().iter().map(|(_, p)| p.to_array()).collect();
     let [weight_ih, weight_hh, bias_ih, bias_hh] = <[ArrayD<f32>; 4]>::try_from(weights).unwrap();
     let cell = RnnCell::from_weights(weight_ih, weight_hh, bias_ih, bias_hh).unwrap();
@@ -188,7 +188,7 @@ fn stacks_pass_gradient_checks() {
 
 #[test]
 fn initial_states_are_used_and_checked() {
-    let layer = Lstm::new(3, 4, &mut StdRng::seed_from_u64(0)).unwrap();
+    let layer = Lstm::new(3, 4, VarBuilder::fresh(0)).unwrap();
     let x = Tensor::constant(random_input(&[2, 3, 3], 5));
     let zeros = RecurrentState { h: Tensor::zeros(&[2, 4]), c: Some(Tensor::zeros(&[2, 4])) };
     let ones = RecurrentState { h: Tensor::constant(ArrayD::ones(&[2, 4][..])), c: Some(Tensor::zeros(&[2, 4])) };
@@ -199,7 +199,7 @@ fn initial_states_are_used_and_checked() {
     assert!(default.iter().zip(&from_ones).any(|(a, b)| (a - b).abs() > 1e-3));
     let gru_state = RecurrentState { h: Tensor::zeros(&[2, 4]), c: None };
     assert!(matches!(layer.forward(&x, None, Some(&[gru_state])), Err(Error::Invalid { .. })), "LSTM needs a cell");
-    let rnn = Rnn::new(3, 4, &mut StdRng::seed_from_u64(0)).unwrap();
+    let rnn = Rnn::new(3, 4, VarBuilder::fresh(0)).unwrap();
     let broadcastable = RecurrentState { h: Tensor::zeros(&[1, 4]), c: None };
     assert!(
         matches!(rnn.forward(&x, None, Some(&[broadcastable])), Err(Error::Shape { .. })),
@@ -217,17 +217,15 @@ fn bad_shapes_and_configurations_are_errors() {
     assert!(layer.forward(&x, Some(&[5]), None).is_err());
     assert!(layer.forward(&x, None, Some(&[])).is_err());
     assert!(layer.predict(&x, None).unwrap().last_hidden(3).is_err(), "more directions than states");
-    let mut rng = StdRng::seed_from_u64(0);
-    assert!(Gru::new(0, 4, &mut rng).is_err());
-    assert!(Lstm::from_config(RecurrentConfig { num_layers: 0, ..Lstm::config(3, 4) }, &mut rng).is_err());
-    assert!(Lstm::from_config(RecurrentConfig { dropout: 1.5, ..Lstm::config(3, 4) }, &mut rng).is_err());
-    assert!(Lstm::from_config(Gru::config(3, 4), &mut rng).is_err(), "a GRU configuration is not an LSTM");
+    assert!(Gru::new(0, 4, VarBuilder::fresh(0)).is_err());
+    assert!(Lstm::from_config(RecurrentConfig { num_layers: 0, ..Lstm::config(3, 4) }, VarBuilder::fresh(0)).is_err());
+    assert!(Lstm::from_config(RecurrentConfig { dropout: 1.5, ..Lstm::config(3, 4) }, VarBuilder::fresh(0)).is_err());
+    assert!(Lstm::from_config(Gru::config(3, 4), VarBuilder::fresh(0)).is_err(), "a GRU configuration is not an LSTM");
 }
 
 #[test]
 fn bad_cells_and_steps_are_errors() {
-    let mut rng = StdRng::seed_from_u64(0);
-    assert!(RnnCell::new(3, 0, &mut rng).is_err());
+    assert!(RnnCell::new(3, 0, VarBuilder::fresh(0)).is_err());
     let [w_ih, w_hh, b] = [&[4, 3][..], &[4, 4], &[4]].map(ArrayD::<f32>::zeros);
     assert!(
         RnnCell::from_weights(w_ih.clone(), w_hh.clone(), ArrayD::zeros(&[3][..]), ArrayD::zeros(&[4][..])).is_err()
@@ -246,7 +244,7 @@ fn bad_cells_and_steps_are_errors() {
 #[test]
 fn predict_never_drops_out() {
     let config = RecurrentConfig { num_layers: 2, dropout: 0.5, ..Lstm::config(3, 4) };
-    let mut stack = Lstm::from_config(config, &mut StdRng::seed_from_u64(1)).unwrap();
+    let mut stack = Lstm::from_config(config, VarBuilder::fresh(1)).unwrap();
     let x = Tensor::constant(random_input(&[2, 5, 3], 2));
     let first = stack.predict(&x, None).unwrap().output.to_array();
     assert_eq!(first, stack.predict(&x, None).unwrap().output.to_array());
@@ -261,18 +259,18 @@ fn predict_never_drops_out() {
 #[test]
 fn named_layers_are_the_shared_stack() {
     let typed: [(Box<dyn Module>, CellKind); 3] = [
-        (Box::new(Rnn::new(3, 4, &mut StdRng::seed_from_u64(5)).unwrap()), CellKind::Rnn),
-        (Box::new(Lstm::new(3, 4, &mut StdRng::seed_from_u64(5)).unwrap()), CellKind::Lstm),
-        (Box::new(Gru::new(3, 4, &mut StdRng::seed_from_u64(5)).unwrap()), CellKind::Gru),
+        (Box::new(Rnn::new(3, 4, VarBuilder::fresh(5)).unwrap()), CellKind::Rnn),
+        (Box::new(Lstm::new(3, 4, VarBuilder::fresh(5)).unwrap()), CellKind::Lstm),
+        (Box::new(Gru::new(3, 4, VarBuilder::fresh(5)).unwrap()), CellKind::Gru),
     ];
     for (layer, kind) in typed {
-        let stack = Recurrent::new(RecurrentConfig::new(kind, 3, 4), &mut StdRng::seed_from_u64(5)).unwrap();
+        let stack = Recurrent::new(RecurrentConfig::new(kind, 3, 4), VarBuilder::fresh(5)).unwrap();
         let names =
             |m: &dyn Module| m.named_parameters().into_iter().map(|(n, p)| (n, p.to_array())).collect::<Vec<_>>();
         assert_eq!(names(layer.as_ref()), names(&stack), "{kind:?}");
         assert_eq!(stack.named_parameters()[0].1.shape(), vec![kind.gates() * 4, 3], "{kind:?}: PyTorch layout");
     }
-    let lstm = Lstm::new(3, 4, &mut StdRng::seed_from_u64(5)).unwrap();
+    let lstm = Lstm::new(3, 4, VarBuilder::fresh(5)).unwrap();
     assert_eq!(lstm.as_recurrent().config().kind, CellKind::Lstm);
     assert_eq!(Recurrent::from(lstm).config().output_size(), 4);
 }
@@ -282,7 +280,7 @@ fn named_layers_are_the_shared_stack() {
 #[test]
 fn keras_initialisation_sets_the_forget_bias_and_orthogonal_blocks() {
     let config = RecurrentConfig { initialization: RecurrentInit::Keras, ..Lstm::config(3, 4) };
-    let lstm = Lstm::from_config(config, &mut StdRng::seed_from_u64(3)).unwrap();
+    let lstm = Lstm::from_config(config, VarBuilder::fresh(3)).unwrap();
     let params: Vec<ArrayD<f32>> = lstm.named_parameters().iter().map(|(_, p)| p.to_array()).collect();
     let expected_bias: Vec<f32> = (0..16).map(|i| if (4..8).contains(&i) { 1.0 } else { 0.0 }).collect();
     assert_eq!(params[2].as_slice().unwrap(), expected_bias.as_slice(), "bias_ih: forget gate at 1");

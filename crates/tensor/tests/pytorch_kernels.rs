@@ -134,7 +134,7 @@ impl Module for SentimentModel {
 }
 
 impl SentimentModel {
-    fn logits(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
+    fn logits(&self, ids: &ArrayD<u32>) -> Result<Tensor> {
         let lengths: Vec<usize> = ids.outer_iter().map(|row| row.iter().filter(|&&id| id != 0).count()).collect();
         let embedded = self.embedding.forward(ids)?;
         let (_, (h_n, _)) = lstm(&embedded, self.lstm.params(), Some(&lengths), None)?;
@@ -152,7 +152,7 @@ fn embedding_lstm_linear_bce_matches_pytorch_loss_and_gradients() {
         head: Linear::from_weights(f.get("head.weight").unwrap().clone(), Some(f.get("head.bias").unwrap().clone()))
             .unwrap(),
     };
-    let ids = f.get("ids").unwrap().mapv(|id| id as usize);
+    let ids = f.get("ids").unwrap().mapv(|id| id as u32);
     let logits = model.logits(&ids).unwrap();
     assert_matches(&logits.to_array(), f.get("logits").unwrap(), "logits");
     let loss = logits.binary_cross_entropy_with_logits(&Tensor::constant(f.get("targets").unwrap().clone())).unwrap();

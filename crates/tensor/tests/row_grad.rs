@@ -4,7 +4,7 @@
 
 use malmoi_tensor::nn::{Embedding, Module};
 use malmoi_tensor::optim::{Adam, Optimizer, Sgd};
-use malmoi_tensor::{GradCheckOptions, RowGrad, Tensor, check_gradients, clip_grad_norm};
+use malmoi_tensor::{GradCheckOptions, RowGrad, Tensor, VarBuilder, check_gradients, clip_grad_norm};
 use ndarray::{ArrayD, Axis, IxDyn, array};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -63,12 +63,8 @@ fn a_computed_table_gets_a_dense_gradient() {
 
 /// Two identical tables, one with sparse gradients, trained side by side by
 /// `make`; returns both final weights.
-fn train_pair(
-    make: impl Fn(Vec<(String, Tensor)>) -> Box<dyn Optimizer>,
-    batches: &[ArrayD<usize>],
-) -> [ArrayD<f32>; 2] {
-    let mut rng = StdRng::seed_from_u64(3);
-    let dense = Embedding::new(50, 6, Some(0), &mut rng).unwrap();
+fn train_pair(make: impl Fn(Vec<(String, Tensor)>) -> Box<dyn Optimizer>, batches: &[ArrayD<u32>]) -> [ArrayD<f32>; 2] {
+    let dense = Embedding::new(50, 6, Some(0), VarBuilder::fresh(3)).unwrap();
     let sparse = Embedding::from_weights(dense.weight.to_array(), Some(0)).unwrap().with_sparse_grad(true);
     let w = Tensor::constant(uniform(&[6], 4));
     [dense, sparse].map(|table| {
@@ -82,7 +78,7 @@ fn train_pair(
     })
 }
 
-fn random_batches(count: usize, vocab: usize) -> Vec<ArrayD<usize>> {
+fn random_batches(count: usize, vocab: u32) -> Vec<ArrayD<u32>> {
     let mut rng = StdRng::seed_from_u64(9);
     (0..count).map(|_| ArrayD::from_shape_simple_fn(IxDyn(&[4, 5]), || rng.random_range(0..vocab))).collect()
 }
@@ -99,8 +95,8 @@ fn sparse_and_dense_sgd_give_the_same_weights() {
 #[test]
 fn lazy_adam_equals_dense_adam_when_every_row_is_touched_every_step() {
     // all 50 rows appear in every batch
-    let batches: Vec<ArrayD<usize>> =
-        (0..10).map(|s| ArrayD::from_shape_fn(IxDyn(&[5, 10]), |i| (i[0] * 10 + i[1] + s) % 50)).collect();
+    let batches: Vec<ArrayD<u32>> =
+        (0..10).map(|s| ArrayD::from_shape_fn(IxDyn(&[5, 10]), |i| ((i[0] * 10 + i[1] + s) % 50) as u32)).collect();
     let [dense, sparse] = train_pair(|p| Box::new(Adam::new(p, 0.05).unwrap()), &batches);
     let gap = (&dense - &sparse).mapv(f32::abs).fold(0.0_f32, |a, &b| a.max(b));
     assert!(gap < 1e-6, "largest difference {gap}");
@@ -111,14 +107,14 @@ fn lazy_adam_leaves_untouched_rows_and_their_moments_alone() {
     let table = Embedding::from_weights(uniform(&[10, 3], 7), None).unwrap().with_sparse_grad(true);
     let mut adam = Adam::new(table.named_parameters(), 0.1).unwrap();
     let w = Tensor::constant(uniform(&[3], 8));
-    let step = |adam: &mut Adam, ids: ArrayD<usize>| {
+    let step = |adam: &mut Adam, ids: ArrayD<u32>| {
         adam.zero_grad();
         loss(&table.forward(&ids).unwrap(), &w).backward().unwrap();
         adam.step().unwrap();
     };
-    step(&mut adam, array![1_usize].into_dyn());
+    step(&mut adam, array![1_u32].into_dyn());
     let after_first = table.weight.to_array();
-    step(&mut adam, array![2_usize].into_dyn());
+    step(&mut adam, array![2_u32].into_dyn());
     let after_second = table.weight.to_array();
     // row 1 has momentum, but it was not looked up in step 2: unchanged (dense Adam would move it)
     assert_eq!(after_first.index_axis(Axis(0), 1), after_second.index_axis(Axis(0), 1));

@@ -24,7 +24,8 @@ pub enum Error {
         /// What the parser said.
         reason: String,
     },
-    /// A configuration that cannot train, or a checkpoint written with another configuration.
+    /// A configuration that cannot train (a zero batch size, a validation fraction outside
+    /// `[0, 1)`, no examples, …), or a checkpoint written with another configuration.
     #[error("invalid training config: {0}")]
     Config(String),
     /// A loss or metric that is NaN or infinite; the last checkpoint is left as it was.

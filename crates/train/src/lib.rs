@@ -17,15 +17,19 @@
 //! | [`checkpoint`] | `step-N/` folders and `LATEST` |
 //! | [`log`] | [`TrainLog`]: records, JSON lines, curves |
 //! | [`chart`] | SVG line charts |
+//! | [`batching`] | Keras' `validation_split`, seeded length buckets, step → batch of an epoch |
+//! | [`metrics`] | [`metrics::ConfusionMatrix`]: accuracy, precision, recall, F1 |
 //!
 //! See [`Trainer`] for a complete example.
 
+pub mod batching;
 pub mod chart;
 pub mod checkpoint;
 pub mod config;
 pub mod early_stopping;
 pub mod error;
 pub mod log;
+pub mod metrics;
 pub mod step;
 pub mod trainer;
 

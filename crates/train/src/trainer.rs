@@ -37,8 +37,8 @@ const LOG: &str = "log.jsonl";
 /// use malmoi_tensor::optim::Sgd;
 /// use malmoi_tensor::{Tensor, nn::{Linear, Module}};
 /// use malmoi_train::{Metrics, StepOutput, TrainConfig, TrainStep, Trainer, Update};
+/// use malmoi_tensor::VarBuilder;
 /// use ndarray::array;
-/// use rand::{SeedableRng, rngs::StdRng};
 ///
 /// /// Fits y = 2x − 1.
 /// struct Line(Linear);
@@ -62,7 +62,7 @@ const LOG: &str = "log.jsonl";
 ///     }
 /// }
 ///
-/// let mut model = Line(Linear::new(1, 1, true, &mut StdRng::seed_from_u64(0))?);
+/// let mut model = Line(Linear::new(1, 1, true, VarBuilder::fresh(0))?);
 /// let mut sgd = Sgd::new(model.0.named_parameters(), 0.1)?;
 /// let config = TrainConfig { max_steps: 200, learning_rate: 0.1, eval_interval: 50, ..Default::default() };
 /// let log = Trainer::new(config).fit(&mut model, &mut sgd)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use malmoi_tensor::nn::{Linear, Module, prefixed};
 use malmoi_tensor::optim::{AdamW, Optimizer, ParamGroup};
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_train::{
     Checkpoints, EarlyStopping, Error, LrSchedule, Metrics, Session, StepOutput, TrainConfig, TrainStep, Trainer,
     Update,
@@ -42,11 +42,11 @@ struct Regression {
 
 impl Regression {
     fn new() -> Self {
-        let mut rng = StdRng::seed_from_u64(3);
+        let vb = VarBuilder::fresh(3);
         Regression {
             net: Net {
-                hidden: Linear::new(4, 16, true, &mut rng).unwrap(),
-                out: Linear::new(16, 1, true, &mut rng).unwrap(),
+                hidden: Linear::new(4, 16, true, vb.pp("hidden")).unwrap(),
+                out: Linear::new(16, 1, true, vb.pp("out")).unwrap(),
             },
             steps_seen: 0,
             poison_at: None,

@@ -6,14 +6,13 @@
 //! malmoi-tensor's fused scaled-dot-product kernel, and merged back to `(B, T, C)`.
 
 use ndarray::{Array4, ArrayView2, ArrayView4, Ix4, s};
-use rand::Rng;
 
 use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
 use malmoi_tensor::nn::{Linear, Module, prefixed};
-use malmoi_tensor::{Tensor, grad_needed};
+use malmoi_tensor::{Tensor, VarBuilder, grad_needed};
 
 use crate::error::{Error, Result};
-use crate::init::linear;
+use crate::init::{STD, conv1d, linear};
 
 /// `(B, T, C) → (B, nh, T, hs)`.
 pub fn split_heads(x: &Tensor, n_head: usize) -> Result<Tensor> {
@@ -203,21 +202,29 @@ pub struct CausalSelfAttention {
 }
 
 impl CausalSelfAttention {
-    /// A layer of width `n_embd` with `n_head` heads, initialised as GPT-2 (normal, std 0.02;
-    /// the output projection scaled by `1/√(2·n_layer)`).
+    /// A layer of width `n_embd` with `n_head` heads: `c_attn` and `c_proj` under `vb`, stored
+    /// as GPT-2's `Conv1D`s (`(in, out)`); fresh ones initialised as GPT-2 (normal, std 0.02;
+    /// the output projection scaled by `1/√(2·n_layer)`; zero biases).
+    ///
+    /// ```
+    /// use malmoi_tensor::VarBuilder;
+    /// use malmoi_transformer::attention::CausalSelfAttention;
+    /// let attn = CausalSelfAttention::new(8, 2, true, 1, VarBuilder::fresh(0))?;
+    /// assert_eq!(attn.c_attn.out_features(), 24);
+    /// # Ok::<(), malmoi_transformer::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
-    pub fn new(n_embd: usize, n_head: usize, bias: bool, n_layer: usize, rng: &mut impl Rng) -> Result<Self> {
+    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`; a tensor `vb` lacks or
+    /// holds in another shape.
+    pub fn new(n_embd: usize, n_head: usize, bias: bool, n_layer: usize, vb: VarBuilder) -> Result<Self> {
         if n_head == 0 || !n_embd.is_multiple_of(n_head) {
             return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
         }
-        let proj_std = 0.02 / (2.0 * n_layer as f32).sqrt();
-        Ok(CausalSelfAttention {
-            c_attn: linear(n_embd, 3 * n_embd, bias, 0.02, rng)?,
-            c_proj: linear(n_embd, n_embd, bias, proj_std, rng)?,
-            n_head,
-        })
+        let proj_std = STD / (2.0 * n_layer as f32).sqrt();
+        let c_attn = conv1d(n_embd, 3 * n_embd, bias, STD, vb.pp("c_attn"))?;
+        let c_proj = conv1d(n_embd, n_embd, bias, proj_std, vb.pp("c_proj"))?;
+        Self::from_parts(c_attn, c_proj, n_head)
     }
 
     /// From trained projections `c_attn (C → 3C)` and `c_proj (C → C)`.
@@ -291,21 +298,25 @@ pub struct MultiHeadAttention {
 
 impl MultiHeadAttention {
     /// A layer of width `n_embd`, `n_head` heads, attending over sequences of width
-    /// `context_dim` (`n_embd` for self-attention), initialised normal with std 0.02.
+    /// `context_dim` (`n_embd` for self-attention): `query`, `key`, `value` and `output` under
+    /// `vb`, fresh ones normal with std 0.02 and zero biases.
     ///
     /// # Errors
-    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`.
-    pub fn new(n_embd: usize, context_dim: usize, n_head: usize, rng: &mut impl Rng) -> Result<Self> {
+    /// [`Error::Config`] if `n_embd` is not a multiple of `n_head`; a tensor `vb` lacks or
+    /// holds in another shape.
+    pub fn new(n_embd: usize, context_dim: usize, n_head: usize, vb: VarBuilder) -> Result<Self> {
         if n_head == 0 || !n_embd.is_multiple_of(n_head) {
             return Err(Error::Config(format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
         }
-        Ok(MultiHeadAttention {
-            query: linear(n_embd, n_embd, true, 0.02, rng)?,
-            key: linear(context_dim, n_embd, true, 0.02, rng)?,
-            value: linear(context_dim, n_embd, true, 0.02, rng)?,
-            output: linear(n_embd, n_embd, true, 0.02, rng)?,
+        let names = ["query", "key", "value", "output"];
+        let [query, key, value, output] = names.map(|name| vb.pp(name));
+        Self::from_parts(
+            linear(n_embd, n_embd, true, STD, query)?,
+            linear(context_dim, n_embd, true, STD, key)?,
+            linear(context_dim, n_embd, true, STD, value)?,
+            linear(n_embd, n_embd, true, STD, output)?,
             n_head,
-        })
+        )
     }
 
     /// From four trained projections.

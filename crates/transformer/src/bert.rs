@@ -2,10 +2,12 @@
 //! embeddings), its two pre-training heads — masked LM and next-sentence prediction — and
 //! mean-pooled sentence embeddings (sentence-transformers).
 //!
-//! Parameters carry Hugging Face's `BertModel` names (`embeddings.word_embeddings.weight`,
-//! `encoder.layer.0.attention.self.query.weight`, …) and the heads `BertForPreTraining`'s
-//! (`cls.predictions.*`, `cls.seq_relationship.*`), so checkpoints load by name; files saved
-//! from `BertForPreTraining` prefix the encoder with `bert.`.
+//! Every model is built from a [`VarBuilder`] under Hugging Face's `BertModel` names
+//! (`embeddings.word_embeddings.weight`, `encoder.layer.0.attention.self.query.weight`, …) and
+//! the heads `BertForPreTraining`'s (`cls.predictions.*`, `cls.seq_relationship.*`): a fresh one
+//! initialises it (`new`), one over a checkpoint loads it (`from_pretrained`) through the same
+//! code, so nothing is drawn at random only to be overwritten. Files saved from
+//! `BertForPreTraining` prefix the encoder with `bert.`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,14 +19,16 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 
 use crate::attention::MultiHeadAttention;
 use crate::block::Activation;
 use crate::error::{Error, Result};
-use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, check_weights_can_hold, load_parameters};
-use crate::init::{embedding, linear};
+use crate::gpt::token_cross_entropy;
+use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, build_checked};
+use crate::init::{STD, embedding, linear};
 
 /// Reads a BERT directory's `config.json`.
 ///
@@ -38,27 +42,17 @@ pub fn read_bert_config(dir: &Path) -> Result<BertConfig> {
     Ok(config)
 }
 
-/// [`read_bert_config`], refusing a configuration whose weights `model.safetensors` could not
-/// hold (the word, position and token-type embeddings and, per layer, 4 · h² attention and
-/// 2 · h · intermediate MLP weights), so a config claiming 10^12 parameters is refused before
-/// the model is built. Every other tensor the loaders build (biases, the masked-LM bias) is
-/// no larger than one of these, as `validate` refuses a zero width.
-fn read_config_for_weights(dir: &Path) -> Result<BertConfig> {
+/// Builds a model on a BERT directory's weights: reads `config.json`, runs `build` over the
+/// stored tensors (a config claiming 10^12 parameters fails at its first misshapen tensor,
+/// before anything that size is allocated) and refuses a tensor it did not read unless
+/// `ignorable` accepts it.
+fn load<T>(
+    dir: &Path,
+    build: impl FnOnce(BertConfig, &VarBuilder) -> Result<T>,
+    ignorable: impl Fn(&str) -> bool,
+) -> Result<T> {
     let config = read_bert_config(dir)?;
-    let [vocab, positions, types, hidden, layers, inner] = [
-        config.vocab_size,
-        config.max_position_embeddings,
-        config.type_vocab_size,
-        config.hidden_size,
-        config.num_hidden_layers,
-        config.intermediate_size,
-    ]
-    .map(|n| n as u64);
-    let embeddings = vocab.saturating_add(positions).saturating_add(types).saturating_mul(hidden);
-    let per_layer =
-        hidden.saturating_mul(hidden).saturating_mul(4).saturating_add(hidden.saturating_mul(inner).saturating_mul(2));
-    check_weights_can_hold(&dir.join(WEIGHTS_FILE), embeddings.saturating_add(layers.saturating_mul(per_layer)))?;
-    Ok(config)
+    build_checked(dir, |vb| build(config, vb), ignorable)
 }
 
 /// Writes `config` and `params` as a Hugging Face model directory.
@@ -102,7 +96,7 @@ pub struct BertConfig {
     pub layer_norm_eps: f32,
     /// The padding id.
     #[serde(default)]
-    pub pad_token_id: usize,
+    pub pad_token_id: u32,
     /// Always `"bert"`.
     #[serde(default = "bert")]
     pub model_type: String,
@@ -207,6 +201,20 @@ pub struct BertEmbeddings {
     pub layer_norm: LayerNorm,
 }
 
+impl BertEmbeddings {
+    /// The embeddings of `config` under `vb` (`word_embeddings`, `position_embeddings`,
+    /// `token_type_embeddings`, `LayerNorm`); fresh tables `N(0, 0.02²)`.
+    fn new(config: &BertConfig, vb: &VarBuilder) -> Result<Self> {
+        let h = config.hidden_size;
+        Ok(BertEmbeddings {
+            word_embeddings: embedding(config.vocab_size, h, vb.pp("word_embeddings"))?,
+            position_embeddings: embedding(config.max_position_embeddings, h, vb.pp("position_embeddings"))?,
+            token_type_embeddings: embedding(config.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
+            layer_norm: LayerNorm::new(h, config.layer_norm_eps, vb.pp("LayerNorm"))?,
+        })
+    }
+}
+
 impl Module for BertEmbeddings {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut params = prefixed("word_embeddings", self.word_embeddings.named_parameters());
@@ -232,6 +240,29 @@ pub struct BertLayer {
     pub output_norm: LayerNorm,
 }
 
+impl BertLayer {
+    /// A layer of `config` under `vb` (`attention.self.{query,key,value}`,
+    /// `attention.output.{dense,LayerNorm}`, `intermediate.dense`, `output.{dense,LayerNorm}`),
+    /// fresh weights `N(0, 0.02²)` drawn in that order, biases zero.
+    fn new(config: &BertConfig, vb: &VarBuilder) -> Result<Self> {
+        let (h, eps, inner) = (config.hidden_size, config.layer_norm_eps, config.intermediate_size);
+        let projection = |name: &str| linear(h, h, true, STD, vb.pp(name));
+        Ok(BertLayer {
+            attention: MultiHeadAttention::from_parts(
+                projection("attention.self.query")?,
+                projection("attention.self.key")?,
+                projection("attention.self.value")?,
+                projection("attention.output.dense")?,
+                config.num_attention_heads,
+            )?,
+            attention_norm: LayerNorm::new(h, eps, vb.pp("attention.output.LayerNorm"))?,
+            intermediate: linear(h, inner, true, STD, vb.pp("intermediate.dense"))?,
+            output: linear(inner, h, true, STD, vb.pp("output.dense"))?,
+            output_norm: LayerNorm::new(h, eps, vb.pp("output.LayerNorm"))?,
+        })
+    }
+}
+
 impl Module for BertLayer {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut params = prefixed("attention.self.query", self.attention.query.named_parameters());
@@ -247,12 +278,15 @@ impl Module for BertLayer {
 }
 
 /// A batch for BERT: ids, segment ids and the attention mask, `(B, T)` each.
+///
+/// Segment ids are `u32` like the word-piece ids: both index an embedding table, and tokenizers
+/// give both as `u32` (`transformers`' `token_type_ids`, `tokenizers`' `type_ids`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BertInput {
     /// Word-piece ids.
-    pub input_ids: Array2<usize>,
+    pub input_ids: Array2<u32>,
     /// Segment of each token (0 = sentence A, 1 = sentence B).
-    pub token_type_ids: Array2<usize>,
+    pub token_type_ids: Array2<u32>,
     /// `true` for real tokens, `false` for padding.
     pub attention_mask: Array2<bool>,
 }
@@ -263,7 +297,7 @@ impl BertInput {
     /// # Errors
     /// [`Error::Input`] for an empty batch, an empty sequence, or ids and type ids of
     /// different lengths.
-    pub fn pad(sequences: &[(Vec<usize>, Vec<usize>)], pad_id: usize) -> Result<Self> {
+    pub fn pad(sequences: &[(Vec<u32>, Vec<u32>)], pad_id: u32) -> Result<Self> {
         let longest = sequences.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
         if longest == 0 || sequences.iter().any(|(ids, types)| ids.is_empty() || ids.len() != types.len()) {
             return Err(Error::Input("every sequence needs ids, and as many type ids".into()));
@@ -310,53 +344,48 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// A freshly initialised encoder (normal, std 0.02), with a pooler; training mode.
+    /// A freshly initialised encoder (normal, std 0.02), with a pooler; training mode. `seed`
+    /// drives the initialisation ([`VarBuilder::fresh`]) and the dropout masks.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid config.
     pub fn new(config: BertConfig, seed: u64) -> Result<Self> {
+        Self::build(config, &VarBuilder::fresh(seed), true, seed)
+    }
+
+    /// The encoder under `vb` (`embeddings`, `encoder.layer.{i}` and, with `pooler`,
+    /// `pooler.dense`), in training mode; `seed` starts the dropout masks' generator.
+    fn build(config: BertConfig, vb: &VarBuilder, pooler: bool, seed: u64) -> Result<Self> {
         let activation = config.validate()?;
-        let mut rng = StdRng::seed_from_u64(seed);
-        let (h, eps) = (config.hidden_size, config.layer_norm_eps);
-        let embeddings = BertEmbeddings {
-            word_embeddings: embedding(config.vocab_size, h, &mut rng)?,
-            position_embeddings: embedding(config.max_position_embeddings, h, &mut rng)?,
-            token_type_embeddings: embedding(config.type_vocab_size, h, &mut rng)?,
-            layer_norm: LayerNorm::new(h, eps)?,
-        };
+        let h = config.hidden_size;
+        let embeddings = BertEmbeddings::new(&config, &vb.pp("embeddings"))?;
         let layers = (0..config.num_hidden_layers)
-            .map(|_| {
-                Ok(BertLayer {
-                    attention: MultiHeadAttention::new(h, h, config.num_attention_heads, &mut rng)?,
-                    attention_norm: LayerNorm::new(h, eps)?,
-                    intermediate: linear(h, config.intermediate_size, true, 0.02, &mut rng)?,
-                    output: linear(config.intermediate_size, h, true, 0.02, &mut rng)?,
-                    output_norm: LayerNorm::new(h, eps)?,
-                })
-            })
+            .map(|i| BertLayer::new(&config, &vb.pp(format!("encoder.layer.{i}"))))
             .collect::<Result<Vec<_>>>()?;
-        let pooler = Some(linear(h, h, true, 0.02, &mut rng)?);
+        let pooler = pooler.then(|| linear(h, h, true, STD, vb.pp("pooler.dense"))).transpose()?;
         let rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed));
         Ok(Bert { config, activation, embeddings, layers, pooler, training: true, rng })
     }
 
     /// Loads a `BertModel` directory (or the encoder of a `BertForPreTraining` one, whose
-    /// heads are skipped), in inference mode. A checkpoint without `pooler.*` loads without a
-    /// pooler.
+    /// heads are skipped), in inference mode, building each layer from the stored tensors. A
+    /// checkpoint without `pooler.*` loads without a pooler.
     ///
     /// # Errors
     /// Config, missing- and unexpected-tensor, shape and file errors.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let mut model = Bert::new(read_config_for_weights(dir)?, 0)?;
-        model.set_training(false);
-        let path = dir.join(WEIGHTS_FILE);
-        let stored = malmoi_tensor::checkpoint::load(&path)?;
-        if !stored.names().iter().any(|n| n.ends_with("pooler.dense.weight")) {
-            model.pooler = None;
-        }
         let heads = |n: &str| n.starts_with("cls.") || n.ends_with("position_ids");
-        load_parameters(&path, &model.named_parameters(), &[("", "bert.")], |_| false, heads)?;
+        let mut model = load(
+            dir.as_ref(),
+            |config, vb| {
+                let prefixed = !vb.contains("embeddings.word_embeddings.weight")
+                    && vb.contains("bert.embeddings.word_embeddings.weight");
+                let trunk = if prefixed { vb.pp("bert") } else { vb.clone() };
+                Bert::build(config, &trunk, trunk.contains("pooler.dense.weight"), 0)
+            },
+            heads,
+        )?;
+        model.set_training(false);
         Ok(model)
     }
 
@@ -407,7 +436,7 @@ impl Bert {
             )));
         }
         let e = &self.embeddings;
-        let positions = ArrayD::from_shape_fn(IxDyn(&[t]), |i| i[0]);
+        let positions = ArrayD::from_shape_fn(IxDyn(&[t]), |i| i[0] as u32);
         let summed = e
             .word_embeddings
             .forward(&input.input_ids.clone().into_dyn())?
@@ -509,35 +538,40 @@ pub struct PreTrainingOutput {
 }
 
 impl BertForPreTraining {
-    /// Heads initialised as BERT's, over `bert` (which must have a pooler).
+    /// Heads initialised as BERT's by `seed`, over `bert` (which must have a pooler).
     ///
     /// # Errors
     /// [`Error::Config`] for an encoder without a pooler.
     pub fn new(bert: Bert, seed: u64) -> Result<Self> {
+        Self::with_heads(bert, &VarBuilder::fresh(seed))
+    }
+
+    /// The heads under `vb` (`cls.predictions.transform.{dense,LayerNorm}`,
+    /// `cls.predictions.bias`, `cls.seq_relationship`) over `bert`.
+    fn with_heads(bert: Bert, vb: &VarBuilder) -> Result<Self> {
         if bert.pooler.is_none() {
             return Err(Error::Config("next-sentence prediction needs the pooler".into()));
         }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let h = bert.config.hidden_size;
+        let (h, eps) = (bert.config.hidden_size, bert.config.layer_norm_eps);
         Ok(BertForPreTraining {
-            transform: linear(h, h, true, 0.02, &mut rng)?,
-            transform_norm: LayerNorm::new(h, bert.config.layer_norm_eps)?,
-            decoder_bias: Tensor::parameter(ArrayD::zeros(IxDyn(&[bert.config.vocab_size]))),
-            seq_relationship: linear(h, 2, true, 0.02, &mut rng)?,
+            transform: linear(h, h, true, STD, vb.pp("cls.predictions.transform.dense"))?,
+            transform_norm: LayerNorm::new(h, eps, vb.pp("cls.predictions.transform.LayerNorm"))?,
+            decoder_bias: vb.parameter_or_init(&[bert.config.vocab_size], "cls.predictions.bias", Init::Zeros)?,
+            seq_relationship: linear(h, 2, true, STD, vb.pp("cls.seq_relationship"))?,
             bert,
         })
     }
 
-    /// Loads a `BertForPreTraining` directory, in inference mode.
+    /// Loads a `BertForPreTraining` directory (`bert.*` with its pooler, `cls.*`), in
+    /// inference mode.
     ///
     /// # Errors
     /// As [`Bert::from_pretrained`].
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let mut model = BertForPreTraining::new(Bert::new(read_config_for_weights(dir)?, 0)?, 0)?;
-        model.set_training(false);
         let ignorable = |n: &str| n == "cls.predictions.decoder.weight" || n.ends_with("position_ids");
-        load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;
+        let build = |config, vb: &VarBuilder| Self::with_heads(Bert::build(config, &vb.pp("bert"), true, 0)?, vb);
+        let mut model = load(dir.as_ref(), build, ignorable)?;
+        model.set_training(false);
         Ok(model)
     }
 
@@ -567,11 +601,11 @@ impl BertForPreTraining {
     /// and the next-sentence loss, as `BertForPreTraining` sums them.
     ///
     /// # Errors
-    /// Shape errors; [`Error::NonFinite`] for a NaN loss.
+    /// Shape errors; [`malmoi_tensor::Error::NonFinite`] for a NaN loss.
     pub fn losses(
         &self,
         input: &BertInput,
-        mlm_labels: &Array2<usize>,
+        mlm_labels: &Array2<u32>,
         next_sentence: &[usize],
     ) -> Result<(Tensor, Tensor)> {
         self.forward(input)?.losses(mlm_labels, next_sentence)
@@ -583,13 +617,13 @@ impl PreTrainingOutput {
     /// [`BertForPreTraining::losses`]).
     ///
     /// # Errors
-    /// Shape errors; [`Error::NonFinite`] for a NaN loss.
-    pub fn losses(&self, mlm_labels: &Array2<usize>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
-        let mlm = self.prediction_logits.cross_entropy(&mlm_labels.clone().into_dyn(), Some(crate::IGNORE_INDEX))?;
+    /// Shape errors; [`malmoi_tensor::Error::NonFinite`] for a NaN loss.
+    pub fn losses(&self, mlm_labels: &Array2<u32>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
+        let mlm = token_cross_entropy(&self.prediction_logits, &mlm_labels.clone().into_dyn())?;
         let labels = ndarray::Array1::from(next_sentence.to_vec()).into_dyn();
         let nsp = self.seq_relationship_logits.cross_entropy(&labels, None)?;
         if !(mlm.item()?.is_finite() && nsp.item()?.is_finite()) {
-            return Err(Error::NonFinite("pre-training loss".into()));
+            return Err(malmoi_tensor::Error::non_finite("pre-training loss").into());
         }
         Ok((mlm, nsp))
     }
@@ -621,15 +655,20 @@ pub struct BertForSequenceClassification {
 }
 
 impl BertForSequenceClassification {
-    /// A fresh head of `num_labels` classes over `bert`.
+    /// A fresh head of `num_labels` classes over `bert`, initialised by `seed`.
     ///
     /// # Errors
     /// [`Error::Config`] for an encoder without a pooler or zero labels.
     pub fn new(bert: Bert, num_labels: usize, seed: u64) -> Result<Self> {
+        Self::with_head(bert, num_labels, &VarBuilder::fresh(seed))
+    }
+
+    /// The head `classifier` under `vb` over `bert`.
+    fn with_head(bert: Bert, num_labels: usize, vb: &VarBuilder) -> Result<Self> {
         if bert.pooler.is_none() || num_labels == 0 {
             return Err(Error::Config("classification needs the pooler and at least one label".into()));
         }
-        let classifier = linear(bert.config.hidden_size, num_labels, true, 0.02, &mut StdRng::seed_from_u64(seed))?;
+        let classifier = linear(bert.config.hidden_size, num_labels, true, STD, vb.pp("classifier"))?;
         Ok(BertForSequenceClassification { bert, classifier })
     }
 
@@ -655,17 +694,16 @@ impl BertForSequenceClassification {
         Ok(logits?.to_array().into_dimensionality::<ndarray::Ix2>().expect("(B, labels)"))
     }
 
-    /// Loads a `BertForSequenceClassification` directory, in inference mode.
+    /// Loads a `BertForSequenceClassification` directory (`bert.*` with its pooler,
+    /// `classifier.*` of `num_labels` rows), in inference mode.
     ///
     /// # Errors
-    /// As [`Bert::from_pretrained`].
+    /// As [`Bert::from_pretrained`]; [`Error::Config`] for zero labels.
     pub fn from_pretrained(dir: impl AsRef<Path>, num_labels: usize) -> Result<Self> {
-        let dir = dir.as_ref();
-        let mut model =
-            BertForSequenceClassification::new(Bert::new(read_config_for_weights(dir)?, 0)?, num_labels, 0)?;
+        let build =
+            |config, vb: &VarBuilder| Self::with_head(Bert::build(config, &vb.pp("bert"), true, 0)?, num_labels, vb);
+        let mut model = load(dir.as_ref(), build, |n| n.ends_with("position_ids"))?;
         model.set_training(false);
-        let ignorable = |n: &str| n.ends_with("position_ids");
-        load_parameters(&dir.join(WEIGHTS_FILE), &model.named_parameters(), &[], |_| false, ignorable)?;
         Ok(model)
     }
 

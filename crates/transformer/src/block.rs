@@ -2,15 +2,14 @@
 //! a LayerNorm placed before (pre-LN, GPT-2) or after (post-LN, the original Transformer).
 
 use ndarray::Array4;
-use rand::Rng;
 
-use malmoi_tensor::Tensor;
 use malmoi_tensor::nn::{LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::{Tensor, VarBuilder};
 
 use crate::attention::{CausalSelfAttention, LayerCache};
 use crate::config::{GptConfig, NormPlacement};
 use crate::error::Result;
-use crate::init::linear;
+use crate::init::{STD, conv1d};
 
 /// Which GELU an MLP uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,21 +86,32 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block of `config`'s shape initialised as GPT-2 (the output projections scaled by
-    /// `1/√(2·n_layer)`).
+    /// A block of `config`'s shape under `vb` (`ln_1`, `attn.c_attn`, `attn.c_proj`, `ln_2`,
+    /// `mlp.c_fc`, `mlp.c_proj`, GPT-2's names and `Conv1D` layout); fresh weights initialised
+    /// as GPT-2 (the output projections scaled by `1/√(2·n_layer)`), drawn in that order.
+    ///
+    /// ```
+    /// use malmoi_tensor::VarBuilder;
+    /// use malmoi_transformer::{GptConfig, block::Block};
+    /// let config = GptConfig { n_embd: 8, n_head: 2, n_layer: 1, ..GptConfig::default() };
+    /// let block = Block::new(&config, VarBuilder::fresh(0).pp("h.0"))?;
+    /// assert_eq!(block.mlp.c_fc.out_features(), 32);
+    /// # Ok::<(), malmoi_transformer::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::Config`](crate::Error::Config) for a width that does not split into heads.
-    pub fn new(config: &GptConfig, rng: &mut impl Rng) -> Result<Self> {
-        let (c, bias, eps) = (config.n_embd, config.bias, config.layer_norm_epsilon);
-        let proj_std = 0.02 / (2.0 * config.n_layer as f32).sqrt();
+    /// [`Error::Config`](crate::Error::Config) for a width that does not split into heads; a
+    /// tensor `vb` lacks or holds in another shape.
+    pub fn new(config: &GptConfig, vb: VarBuilder) -> Result<Self> {
+        let (c, bias, eps, inner) = (config.n_embd, config.bias, config.layer_norm_epsilon, config.inner_size());
+        let proj_std = STD / (2.0 * config.n_layer as f32).sqrt();
         Ok(Block {
-            ln_1: LayerNorm::new(c, eps)?,
-            attn: CausalSelfAttention::new(c, config.n_head, bias, config.n_layer, rng)?,
-            ln_2: LayerNorm::new(c, eps)?,
+            ln_1: LayerNorm::new(c, eps, vb.pp("ln_1"))?,
+            attn: CausalSelfAttention::new(c, config.n_head, bias, config.n_layer, vb.pp("attn"))?,
+            ln_2: LayerNorm::new(c, eps, vb.pp("ln_2"))?,
             mlp: Mlp {
-                c_fc: linear(c, config.inner_size(), bias, 0.02, rng)?,
-                c_proj: linear(config.inner_size(), c, bias, proj_std, rng)?,
+                c_fc: conv1d(c, inner, bias, STD, vb.pp("mlp.c_fc"))?,
+                c_proj: conv1d(inner, c, bias, proj_std, vb.pp("mlp.c_proj"))?,
                 activation: Activation::GeluTanh,
             },
             norm: config.norm,

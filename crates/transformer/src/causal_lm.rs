@@ -29,7 +29,7 @@ pub trait CausalLm: Debug + Send + Sync {
     /// # Errors
     /// [`Error::Input`](crate::Error::Input) when the cache would exceed the context, the batch
     /// differs from the cache's, or an id is outside the vocabulary.
-    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>>;
+    fn forward_cached(&self, ids: &Array2<u32>, cache: &mut KvCache) -> Result<Array3<f32>>;
 }
 
 impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
@@ -45,7 +45,7 @@ impl<M: CausalLm + ?Sized> CausalLm for Box<M> {
         (**self).new_cache(batch)
     }
 
-    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+    fn forward_cached(&self, ids: &Array2<u32>, cache: &mut KvCache) -> Result<Array3<f32>> {
         (**self).forward_cached(ids, cache)
     }
 }

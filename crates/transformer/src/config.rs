@@ -120,16 +120,4 @@ impl GptConfig {
         };
         problem.map_or(Ok(()), |p| Err(Error::Config(p)))
     }
-
-    /// Parameters of a model of this shape (tied output layer counted once).
-    pub fn num_parameters(&self) -> usize {
-        let (c, b, inner) = (self.n_embd, usize::from(self.bias), self.inner_size());
-        let layer_norm = 2 * c;
-        let block =
-            2 * layer_norm + (c * 3 * c + b * 3 * c) + (c * c + b * c) + (c * inner + b * inner) + (inner * c + b * c);
-        let positions = if self.positions == Positions::Learned { self.block_size * c } else { 0 };
-        let final_norm = if self.norm == NormPlacement::Pre { layer_norm } else { 0 };
-        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * c };
-        self.vocab_size * c + positions + self.n_layer * block + final_norm + head
-    }
 }

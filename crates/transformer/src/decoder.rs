@@ -10,8 +10,9 @@
 //! mlp:  down(silu(gate(x)) ⊙ up(x))  (SwiGLU)   or   fc_out(gelu(fc_in(x)))
 //! ```
 //!
-//! The layers are built from a checkpoint's named tensors through a [`VarBuilder`]: nothing is
-//! initialised at random before loading, and the parameter count follows from the config.
+//! The layers are built from named tensors through a [`VarBuilder`]: one over a checkpoint loads
+//! them, so nothing is initialised at random before loading; a fresh one ([`Decoder::new`])
+//! initialises them through the same code, so the parameters follow from the config alone.
 
 use ndarray::{Array2, Array3, Array4, ArrayD, Axis, Ix3, Ix4};
 
@@ -22,7 +23,8 @@ use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use crate::attention::{KvCache, LayerCache, attend, merge_heads};
 use crate::causal_lm::CausalLm;
 use crate::error::{Error, Result};
-use crate::gpt::IGNORE_INDEX;
+use crate::gpt::token_cross_entropy;
+use crate::init::{STD, embedding, linear};
 use crate::rope::{Rope, Rotation};
 
 /// Which normalisation the layers use.
@@ -119,30 +121,6 @@ impl DecoderConfig {
             return Err(Error::Config(format!("norm epsilon {}", self.norm_eps)));
         }
         Ok(())
-    }
-
-    /// The number of weights the config describes (what the checkpoint must hold), saturating.
-    pub fn num_parameters(&self) -> u64 {
-        let n = |x: usize| x as u64;
-        let (c, heads, kv, hd, inner) =
-            (n(self.hidden_size), n(self.num_heads), n(self.num_kv_heads), n(self.head_dim), n(self.intermediate_size));
-        let q = heads.saturating_mul(hd);
-        let k = kv.saturating_mul(hd);
-        let attention = c.saturating_mul(q + 2 * k).saturating_add(q.saturating_mul(c));
-        let attention_bias = if self.qkv_bias { q + 2 * k } else { 0 } + if self.o_bias { c } else { 0 };
-        let mlp_matrices = if self.mlp == MlpKind::SwiGlu { 3 } else { 2 };
-        let mlp = c.saturating_mul(inner).saturating_mul(mlp_matrices);
-        let mlp_bias = if self.mlp_bias { inner * (mlp_matrices - 1) + c } else { 0 };
-        let norms = if self.norm == NormKind::Layer { 4 * c } else { 2 * c };
-        let layer = attention.saturating_add(attention_bias).saturating_add(mlp).saturating_add(mlp_bias) + norms;
-        let embeddings = n(self.vocab_size).saturating_mul(c);
-        let head = if self.tie_word_embeddings { 0 } else { embeddings };
-        let final_norm = if self.norm == NormKind::Layer { 2 * c } else { c };
-        layer
-            .saturating_mul(n(self.num_layers))
-            .saturating_add(embeddings)
-            .saturating_add(head)
-            .saturating_add(final_norm)
     }
 }
 
@@ -354,9 +332,39 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A freshly initialised model of `config` under the tensor names `names` (e.g.
+    /// [`llama::NAMES`](crate::llama::NAMES)): [`from_var_builder`](Self::from_var_builder) over
+    /// [`VarBuilder::fresh`]`(seed)`, weights `N(0, 0.02²)` (`transformers`' default
+    /// `initializer_range`), norms a unit scale, biases zero.
+    ///
+    /// ```
+    /// use malmoi_tensor::nn::Module;
+    /// use malmoi_transformer::decoder::{Decoder, DecoderConfig, MlpKind, NormKind, QkvLayout};
+    /// use malmoi_transformer::llama;
+    /// use malmoi_transformer::rope::{Rope, RopeScaling};
+    ///
+    /// let config = DecoderConfig {
+    ///     vocab_size: 32, hidden_size: 8, intermediate_size: 16, num_layers: 1, num_heads: 2,
+    ///     num_kv_heads: 1, head_dim: 4, max_positions: 16, norm: NormKind::Rms, norm_eps: 1e-6,
+    ///     mlp: MlpKind::SwiGlu, qkv: QkvLayout::Separate, qkv_bias: false, o_bias: false,
+    ///     mlp_bias: false, parallel_residual: false, tie_word_embeddings: true,
+    ///     rope: Rope::new(4, 4, 10_000.0, RopeScaling::Default, 16)?,
+    /// };
+    /// let model = Decoder::new(config, llama::NAMES, 0)?;
+    /// assert_eq!(model.named_parameters()[0].0, "model.embed_tokens.weight");
+    /// # Ok::<(), malmoi_transformer::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config.
+    pub fn new(config: DecoderConfig, names: TensorNames, seed: u64) -> Result<Self> {
+        Self::from_var_builder(config, names, &VarBuilder::fresh(seed), |_| false)
+    }
+
     /// Builds the model from the named tensors in `vb`, named as `names` says, and checks
     /// that nothing in the checkpoint is left over (except what `ignorable` accepts, such as
-    /// stored rotary buffers).
+    /// stored rotary buffers). A fresh `vb` initialises the tensors instead (see
+    /// [`new`](Self::new)).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid config; [`Error::Tensor`] for a missing tensor or one
@@ -369,16 +377,15 @@ impl Decoder {
     ) -> Result<Self> {
         config.validate()?;
         let c = config.hidden_size;
-        let embed =
-            Embedding::from_weights(vb.get(&[config.vocab_size, c], &format!("{}.weight", names.embed))?, None)?;
+        let embed = embedding(config.vocab_size, c, vb.pp(names.embed))?;
         let layers = (0..config.num_layers)
             .map(|i| layer(&config, &names, &vb.pp(format!("{}.{i}", names.layers))))
             .collect::<Result<Vec<_>>>()?;
-        let norm = norm(&config, &vb.pp(names.final_norm))?;
+        let norm = norm(&config, vb.pp(names.final_norm))?;
         let lm_head = if config.tie_word_embeddings && !vb.contains(&format!("{}.weight", names.lm_head)) {
             Linear { weight: embed.weight.clone(), bias: None }
         } else {
-            linear(&vb.pp(names.lm_head), c, config.vocab_size, false)?
+            linear(c, config.vocab_size, false, STD, vb.pp(names.lm_head))?
         };
         if let Some(extra) = vb.unused().into_iter().find(|n| !ignorable(n)) {
             let path = vb.paths().first().cloned().unwrap_or_default();
@@ -393,12 +400,13 @@ impl Decoder {
     }
 
     /// Logits `(B, T, vocab)` for `ids (B, T)` and, given `targets`, the mean cross-entropy
-    /// over the targets that are not [`IGNORE_INDEX`] (training path: gradients recorded).
+    /// over the targets that are not [`IGNORE_INDEX`](crate::IGNORE_INDEX) (training path:
+    /// gradients recorded).
     ///
     /// # Errors
     /// [`Error::Input`] for an empty batch, `T` past the context or ids out of range;
-    /// [`Error::NonFinite`] for a NaN or infinite loss.
-    pub fn forward(&self, ids: &Array2<usize>, targets: Option<&Array2<usize>>) -> Result<(Tensor, Option<Tensor>)> {
+    /// [`malmoi_tensor::Error::NonFinite`] for a NaN or infinite loss.
+    pub fn forward(&self, ids: &Array2<u32>, targets: Option<&Array2<u32>>) -> Result<(Tensor, Option<Tensor>)> {
         self.check_ids(ids, 0)?;
         let mut x = self.embed.forward(&ids.clone().into_dyn())?;
         let rotation = self.config.rope.rotation(0, ids.ncols());
@@ -410,14 +418,14 @@ impl Decoder {
         if targets.dim() != ids.dim() {
             return Err(Error::Input(format!("targets {:?} do not match ids {:?}", targets.dim(), ids.dim())));
         }
-        let loss = logits.cross_entropy(&targets.clone().into_dyn(), Some(IGNORE_INDEX))?;
+        let loss = token_cross_entropy(&logits, &targets.clone().into_dyn())?;
         if !loss.item()?.is_finite() {
-            return Err(Error::NonFinite("loss".into()));
+            return Err(malmoi_tensor::Error::non_finite("loss").into());
         }
         Ok((logits, Some(loss)))
     }
 
-    fn check_ids(&self, ids: &Array2<usize>, start: usize) -> Result<()> {
+    fn check_ids(&self, ids: &Array2<u32>, start: usize) -> Result<()> {
         let (b, t) = ids.dim();
         if b == 0 || t == 0 {
             return Err(Error::Input(format!("empty batch of ids {:?}", ids.dim())));
@@ -444,7 +452,7 @@ impl CausalLm for Decoder {
         KvCache::new(c.num_layers, batch, c.num_kv_heads, c.max_positions, c.head_dim)
     }
 
-    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+    fn forward_cached(&self, ids: &Array2<u32>, cache: &mut KvCache) -> Result<Array3<f32>> {
         let start = cache.len();
         self.check_ids(ids, start)?;
         if cache.batch() != ids.nrows() {
@@ -485,15 +493,15 @@ fn layer(config: &DecoderConfig, names: &TensorNames, vb: &VarBuilder) -> Result
     let attn_vb = vb.pp(names.attn);
     let qkv = match config.qkv {
         QkvLayout::Separate => vec![
-            linear(&attn_vb.pp(names.qkv[0]), c, q, config.qkv_bias)?,
-            linear(&attn_vb.pp(names.qkv[1]), c, kv, config.qkv_bias)?,
-            linear(&attn_vb.pp(names.qkv[2]), c, kv, config.qkv_bias)?,
+            linear(c, q, config.qkv_bias, STD, attn_vb.pp(names.qkv[0]))?,
+            linear(c, kv, config.qkv_bias, STD, attn_vb.pp(names.qkv[1]))?,
+            linear(c, kv, config.qkv_bias, STD, attn_vb.pp(names.qkv[2]))?,
         ],
-        QkvLayout::FusedPerHead => vec![linear(&attn_vb.pp(names.qkv[0]), c, 3 * q, config.qkv_bias)?],
+        QkvLayout::FusedPerHead => vec![linear(c, 3 * q, config.qkv_bias, STD, attn_vb.pp(names.qkv[0]))?],
     };
     let attn = RotaryAttention {
         qkv,
-        o_proj: linear(&attn_vb.pp(names.o_proj), q, c, config.o_bias)?,
+        o_proj: linear(q, c, config.o_bias, STD, attn_vb.pp(names.o_proj))?,
         layout: config.qkv,
         num_heads: config.num_heads,
         num_kv_heads: config.num_kv_heads,
@@ -503,41 +511,30 @@ fn layer(config: &DecoderConfig, names: &TensorNames, vb: &VarBuilder) -> Result
     let inner = config.intermediate_size;
     let proj = match config.mlp {
         MlpKind::SwiGlu => vec![
-            linear(&mlp_vb.pp(names.mlp_proj[0]), c, inner, config.mlp_bias)?,
-            linear(&mlp_vb.pp(names.mlp_proj[1]), c, inner, config.mlp_bias)?,
-            linear(&mlp_vb.pp(names.mlp_proj[2]), inner, c, config.mlp_bias)?,
+            linear(c, inner, config.mlp_bias, STD, mlp_vb.pp(names.mlp_proj[0]))?,
+            linear(c, inner, config.mlp_bias, STD, mlp_vb.pp(names.mlp_proj[1]))?,
+            linear(inner, c, config.mlp_bias, STD, mlp_vb.pp(names.mlp_proj[2]))?,
         ],
         MlpKind::Gelu | MlpKind::GeluTanh => vec![
-            linear(&mlp_vb.pp(names.mlp_proj[0]), c, inner, config.mlp_bias)?,
-            linear(&mlp_vb.pp(names.mlp_proj[1]), inner, c, config.mlp_bias)?,
+            linear(c, inner, config.mlp_bias, STD, mlp_vb.pp(names.mlp_proj[0]))?,
+            linear(inner, c, config.mlp_bias, STD, mlp_vb.pp(names.mlp_proj[1]))?,
         ],
     };
     Ok(DecoderLayer {
-        attn_norm: norm(config, &vb.pp(names.attn_norm))?,
+        attn_norm: norm(config, vb.pp(names.attn_norm))?,
         attn,
-        mlp_norm: norm(config, &vb.pp(names.mlp_norm))?,
+        mlp_norm: norm(config, vb.pp(names.mlp_norm))?,
         mlp: DecoderMlp { proj, kind: config.mlp },
         parallel_residual: config.parallel_residual,
     })
 }
 
-/// A `Linear(in → out)` from `{vb}.weight` `(out, in)` and, with `bias`, `{vb}.bias`.
-fn linear(vb: &VarBuilder, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
-    let weight = vb.get(&[out_features, in_features], "weight")?;
-    let bias = bias.then(|| vb.get(&[out_features], "bias")).transpose()?;
-    Ok(Linear::from_weights(weight, bias)?)
-}
-
-fn norm(config: &DecoderConfig, vb: &VarBuilder) -> Result<Norm> {
-    let c = config.hidden_size;
-    let weight = vb.get(&[c], "weight")?;
+/// A norm of `config`'s kind under `vb` (`weight`, and `bias` for LayerNorm).
+fn norm(config: &DecoderConfig, vb: VarBuilder) -> Result<Norm> {
+    let (c, eps) = (config.hidden_size, config.norm_eps);
     Ok(match config.norm {
-        NormKind::Rms => Norm::Rms(RmsNorm::from_weight(weight, config.norm_eps)?),
-        NormKind::Layer => Norm::Layer(LayerNorm {
-            weight: Tensor::parameter(weight),
-            bias: Tensor::parameter(vb.get(&[c], "bias")?),
-            eps: config.norm_eps,
-        }),
+        NormKind::Rms => Norm::Rms(RmsNorm::new(c, eps, vb)?),
+        NormKind::Layer => Norm::Layer(LayerNorm::new(c, eps, vb)?),
     })
 }
 

@@ -48,9 +48,6 @@ pub enum Error {
     /// Input ids or a prompt the model cannot take.
     #[error("invalid input: {0}")]
     Input(String),
-    /// A loss, logit or reward came out NaN or infinite.
-    #[error("non-finite value in {0}")]
-    NonFinite(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -12,8 +12,8 @@
 //!     "max_position_embeddings": 8}"#)?;
 //! let mut model = BertForSequenceClassification::new(Bert::new(config, 0)?, 2, 0)?;
 //! // label 1 when the sequence holds token 7
-//! let examples: Vec<Labeled> = (0..40)
-//!     .map(|i| Labeled { ids: vec![1, 3 + i % 5, 7 * (i % 2), 2], types: vec![0; 4], label: i % 2 })
+//! let examples: Vec<Labeled> = (0..40u32)
+//!     .map(|i| Labeled { ids: vec![1, 3 + i % 5, 7 * (i % 2), 2], types: vec![0; 4], label: (i % 2) as usize })
 //!     .collect();
 //! let config = ClassifierConfig { batch_size: 8, pad_id: 0, weight_decay: 0.01 };
 //! let mut step = ClassifierTraining::new(&mut model, &examples, &examples, config)?;
@@ -41,9 +41,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Labeled {
     /// Token ids.
-    pub ids: Vec<usize>,
+    pub ids: Vec<u32>,
     /// Token-type ids, one per token.
-    pub types: Vec<usize>,
+    pub types: Vec<u32>,
     /// The class.
     pub label: usize,
 }
@@ -58,7 +58,7 @@ pub struct ClassifierConfig {
     /// Sequences per step, drawn at random from the training set.
     pub batch_size: usize,
     /// The `[PAD]` id batches are padded with.
-    pub pad_id: usize,
+    pub pad_id: u32,
     /// AdamW's weight decay on matrices (BERT: 0.01).
     pub weight_decay: f32,
 }
@@ -111,8 +111,7 @@ impl<'a> ClassifierTraining<'a> {
 
     /// Logits of `examples` and their labels.
     fn logits(&self, examples: &[&Labeled]) -> Result<(Tensor, ndarray::ArrayD<usize>)> {
-        let sequences: Vec<(Vec<usize>, Vec<usize>)> =
-            examples.iter().map(|e| (e.ids.clone(), e.types.clone())).collect();
+        let sequences: Vec<(Vec<u32>, Vec<u32>)> = examples.iter().map(|e| (e.ids.clone(), e.types.clone())).collect();
         let logits = self.model.forward(&BertInput::pad(&sequences, self.config.pad_id)?)?;
         Ok((logits, Array1::from_iter(examples.iter().map(|e| e.label)).into_dyn()))
     }

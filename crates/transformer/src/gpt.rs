@@ -4,8 +4,9 @@
 //! ids (B, T) → wte + wpe → dropout → n_layer × Block → ln_f → lm_head → logits (B, T, vocab)
 //! ```
 //!
-//! Parameters carry GPT-2's names (`transformer.h.0.attn.c_attn.weight`, …), so a checkpoint
-//! maps onto Hugging Face's `GPT2LMHeadModel` by name (see [`crate::hf`]).
+//! The model is built from a [`VarBuilder`] under GPT-2's names
+//! (`transformer.h.0.attn.c_attn.weight`, …): a fresh one initialises it, one over a checkpoint
+//! loads Hugging Face's `GPT2LMHeadModel` by name (see [`crate::hf`]), through the same code.
 
 use std::sync::Mutex;
 
@@ -14,18 +15,26 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 
 use crate::attention::KvCache;
 use crate::block::{Block, Pass};
 use crate::causal_lm::CausalLm;
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
-use crate::init::embedding;
+use crate::init::{STD, embedding, linear};
 use crate::position::sinusoidal;
 
-/// Targets equal to this id add nothing to the loss (PyTorch's `ignore_index=-100`).
-pub const IGNORE_INDEX: usize = usize::MAX;
+/// Targets equal to this id add nothing to the loss (PyTorch's `ignore_index=-100`); a label in
+/// the id space no tokenizer reaches.
+pub const IGNORE_INDEX: u32 = u32::MAX;
+
+/// Mean cross-entropy of `logits (..., vocab)` against token-id `targets` of the leading shape,
+/// [`IGNORE_INDEX`] skipped: the one place ids become the tensor op's class indices.
+pub(crate) fn token_cross_entropy(logits: &Tensor, targets: &ArrayD<u32>) -> Result<Tensor> {
+    let classes = targets.mapv(|id| id as usize);
+    Ok(logits.cross_entropy(&classes, Some(IGNORE_INDEX as usize))?)
+}
 
 /// A GPT language model.
 ///
@@ -60,41 +69,57 @@ pub struct Gpt {
 }
 
 impl Gpt {
-    /// A freshly initialised model (GPT-2's scheme); `seed` drives the initialisation and the
-    /// dropout masks. It starts in training mode, as PyTorch modules do.
+    /// A freshly initialised model (GPT-2's scheme): [`from_var_builder`](Self::from_var_builder)
+    /// over [`VarBuilder::fresh`]`(seed)`; `seed` drives the initialisation and the dropout
+    /// masks. It starts in training mode, as PyTorch modules do.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid config.
     pub fn new(config: GptConfig, seed: u64) -> Result<Self> {
+        Self::from_var_builder(config, &VarBuilder::fresh(seed), seed)
+    }
+
+    /// The model built from the named tensors of `vb`, under GPT-2's names: `transformer.wte`,
+    /// `transformer.wpe`, `transformer.h.{i}` (see [`Block::new`]), `transformer.ln_f` and,
+    /// untied, `lm_head`. A fresh `vb` draws them in that order (embeddings `N(0, 0.02²)`); a
+    /// loading one reads them (a file saved from a bare `GPT2Model`, without the `transformer.`
+    /// prefix, too), so nothing is drawn only to be overwritten. `seed` starts the dropout
+    /// masks' generator (loaders pass 0; a trainer reseeds it every step). Training mode.
+    ///
+    /// ```
+    /// use malmoi_tensor::VarBuilder;
+    /// use malmoi_tensor::nn::Module;
+    /// use malmoi_transformer::{Gpt, GptConfig};
+    ///
+    /// let config = GptConfig { vocab_size: 30, block_size: 8, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
+    /// let model = Gpt::from_var_builder(config.clone(), &VarBuilder::fresh(3), 3)?;
+    /// assert_eq!(model.named_parameters()[0].0, "transformer.wte.weight");
+    /// assert_eq!(*model.wte.weight.data(), *Gpt::new(config, 3)?.wte.weight.data());
+    /// # Ok::<(), malmoi_transformer::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config; [`Error::Tensor`] for a tensor `vb` lacks or
+    /// holds in another shape.
+    pub fn from_var_builder(config: GptConfig, vb: &VarBuilder, seed: u64) -> Result<Self> {
         config.validate()?;
-        let mut rng = StdRng::seed_from_u64(seed);
+        let bare = !vb.is_fresh() && !vb.contains("transformer.wte.weight") && vb.contains("wte.weight");
+        let trunk = if bare { vb.clone() } else { vb.pp("transformer") };
         let c = config.n_embd;
-        let wte = embedding(config.vocab_size, c, &mut rng)?;
-        let wpe =
-            (config.positions == Positions::Learned).then(|| embedding(config.block_size, c, &mut rng)).transpose()?;
-        let blocks = (0..config.n_layer).map(|_| Block::new(&config, &mut rng)).collect::<Result<Vec<_>>>()?;
+        let wte = embedding(config.vocab_size, c, trunk.pp("wte"))?;
+        let wpe = (config.positions == Positions::Learned)
+            .then(|| embedding(config.block_size, c, trunk.pp("wpe")))
+            .transpose()?;
+        let blocks =
+            (0..config.n_layer).map(|i| Block::new(&config, trunk.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
+        let ln_f = (config.norm == NormPlacement::Pre)
+            .then(|| LayerNorm::new(c, config.layer_norm_epsilon, trunk.pp("ln_f")))
+            .transpose()?;
         let lm_head = if config.tie_word_embeddings {
             Linear { weight: wte.weight.clone(), bias: None }
         } else {
-            crate::init::linear(c, config.vocab_size, false, 0.02, &mut rng)?
+            linear(c, config.vocab_size, false, STD, vb.pp("lm_head"))?
         };
-        let ln_f = (config.norm == NormPlacement::Pre)
-            .then(|| LayerNorm::new(config.n_embd, config.layer_norm_epsilon))
-            .transpose()?;
-        Self::assemble(config, wte, wpe, blocks, ln_f, lm_head, seed)
-    }
-
-    /// Puts trained parts together (used by the checkpoint loaders).
-    pub(crate) fn assemble(
-        config: GptConfig,
-        wte: Embedding,
-        wpe: Option<Embedding>,
-        blocks: Vec<Block>,
-        ln_f: Option<LayerNorm>,
-        lm_head: Linear,
-        seed: u64,
-    ) -> Result<Self> {
-        config.validate()?;
         let sinusoid = (config.positions == Positions::Sinusoidal)
             .then(|| Tensor::constant(sinusoidal(config.block_size, config.n_embd).into_dyn()));
         Ok(Gpt {
@@ -128,18 +153,18 @@ impl Gpt {
     ///
     /// # Errors
     /// [`Error::Input`] for an empty batch or `T > block_size`; ids out of the vocabulary;
-    /// [`Error::NonFinite`] for a NaN or infinite loss.
-    pub fn forward(&self, ids: &Array2<usize>, targets: Option<&Array2<usize>>) -> Result<(Tensor, Option<Tensor>)> {
+    /// [`malmoi_tensor::Error::NonFinite`] for a NaN or infinite loss.
+    pub fn forward(&self, ids: &Array2<u32>, targets: Option<&Array2<u32>>) -> Result<(Tensor, Option<Tensor>)> {
         let hidden = self.hidden_states(ids)?;
         let logits = self.lm_head.forward(&hidden)?;
         let Some(targets) = targets else { return Ok((logits, None)) };
         if targets.dim() != ids.dim() {
             return Err(Error::Input(format!("targets {:?} do not match ids {:?}", targets.dim(), ids.dim())));
         }
-        let loss = logits.cross_entropy(&targets.clone().into_dyn(), Some(IGNORE_INDEX))?;
+        let loss = token_cross_entropy(&logits, &targets.clone().into_dyn())?;
         let value = loss.item()?;
         if !value.is_finite() {
-            return Err(Error::NonFinite("loss".into()));
+            return Err(malmoi_tensor::Error::non_finite("loss").into());
         }
         Ok((logits, Some(loss)))
     }
@@ -148,7 +173,7 @@ impl Gpt {
     ///
     /// # Errors
     /// As [`forward`](Self::forward).
-    pub fn hidden_states(&self, ids: &Array2<usize>) -> Result<Tensor> {
+    pub fn hidden_states(&self, ids: &Array2<u32>) -> Result<Tensor> {
         let dropout = |x: &Tensor| self.dropout(x);
         let mut x = self.embed(ids, 0, &dropout)?;
         for block in &self.blocks {
@@ -169,7 +194,7 @@ impl Gpt {
     ///
     /// # Errors
     /// [`Error::Input`] when the cache would exceed `block_size` or the batch differs.
-    pub fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+    pub fn forward_cached(&self, ids: &Array2<u32>, cache: &mut KvCache) -> Result<Array3<f32>> {
         let (logits, _) = self.infer(ids, cache, false)?;
         Ok(logits)
     }
@@ -179,12 +204,12 @@ impl Gpt {
     ///
     /// # Errors
     /// As [`forward_cached`](Self::forward_cached).
-    pub fn attention_weights(&self, ids: &[usize]) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
+    pub fn attention_weights(&self, ids: &[u32]) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
         let ids = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
         self.infer(&ids, &mut self.new_cache(1), true)
     }
 
-    fn infer(&self, ids: &Array2<usize>, cache: &mut KvCache, keep: bool) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
+    fn infer(&self, ids: &Array2<u32>, cache: &mut KvCache, keep: bool) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
         if !cache.layers.is_empty() && cache.batch() != ids.nrows() {
             return Err(Error::Input(format!("cache batch differs from the {} sequences given", ids.nrows())));
         }
@@ -202,7 +227,7 @@ impl Gpt {
     }
 
     /// Token plus position embeddings of `ids` starting at position `start`, with dropout.
-    fn embed(&self, ids: &Array2<usize>, start: usize, dropout: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    fn embed(&self, ids: &Array2<u32>, start: usize, dropout: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
         let (b, t) = ids.dim();
         if b == 0 || t == 0 {
             return Err(Error::Input(format!("empty batch of ids {:?}", ids.dim())));
@@ -216,7 +241,7 @@ impl Gpt {
         }
         let tokens = self.wte.forward(&ids.clone().into_dyn())?;
         let positions = match (&self.wpe, &self.sinusoid) {
-            (Some(wpe), _) => wpe.forward(&ArrayD::from_shape_fn(IxDyn(&[t]), |i| start + i[0]))?,
+            (Some(wpe), _) => wpe.forward(&ArrayD::from_shape_fn(IxDyn(&[t]), |i| (start + i[0]) as u32))?,
             (None, Some(table)) => table.narrow(0, start, t)?,
             (None, None) => unreachable!("a model has learned or sinusoidal positions"),
         };
@@ -300,7 +325,7 @@ impl CausalLm for Gpt {
         Gpt::new_cache(self, batch)
     }
 
-    fn forward_cached(&self, ids: &Array2<usize>, cache: &mut KvCache) -> Result<Array3<f32>> {
+    fn forward_cached(&self, ids: &Array2<u32>, cache: &mut KvCache) -> Result<Array3<f32>> {
         Gpt::forward_cached(self, ids, cache)
     }
 }

@@ -1,4 +1,4 @@
-//! GPT-NeoX checkpoints (EleutherAI's Pythia, polyglot-ko) read into a [`Decoder`]: LayerNorm,
+//! GPT-NeoX checkpoints (EleutherAI's Pythia, polyglot-ko) read into a [`Decoder`](crate::Decoder): LayerNorm,
 //! rotary positions on the first `rotary_pct` of each head's channels, one fused
 //! `query_key_value` projection laid out head by head, a GELU MLP, and the parallel residual
 //! `x + attn(ln₁(x)) + mlp(ln₂(x))` (or the sequential one).

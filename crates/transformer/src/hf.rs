@@ -22,7 +22,7 @@
 //! # Ok::<(), malmoi_transformer::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::ArrayD;
@@ -31,10 +31,8 @@ use serde_json::Value;
 
 use malmoi_tensor::VarBuilder;
 use malmoi_tensor::checkpoint::{self, Precision, write_atomically};
-use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module};
+use malmoi_tensor::nn::Module;
 
-use crate::attention::CausalSelfAttention;
-use crate::block::{Activation, Block, Mlp};
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
 use crate::gpt::Gpt;
@@ -160,7 +158,8 @@ impl Gpt2Config {
     }
 }
 
-/// True for the GPT-2 weights stored `(in, out)` (its `Conv1D` modules), which loaders transpose.
+/// True for the GPT-2 weights stored `(in, out)` (its `Conv1D` modules), transposed on the way
+/// in and out.
 pub fn is_conv1d(name: &str) -> bool {
     ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"]
         .iter()
@@ -172,90 +171,44 @@ pub fn is_buffer(name: &str) -> bool {
     name.ends_with("attn.bias") || name.ends_with("attn.masked_bias")
 }
 
-/// Loads `params` from the safetensors file at `path`. Each parameter is looked up by its
-/// name, then by the name with a prefix swapped (`(from, to)` pairs, e.g. files saved with or
-/// without a `bert.` prefix); `transpose` names tensors stored `(in, out)`; `ignorable` names
-/// stored tensors that need no parameter.
+/// Refuses a tensor of `vb` that no layer has read and `ignorable` does not accept.
 ///
 /// # Errors
-/// [`Error::MissingTensor`], [`Error::UnexpectedTensor`], shape and file errors.
-pub fn load_parameters(
-    path: &Path,
-    params: &[(String, malmoi_tensor::Tensor)],
-    prefixes: &[(&str, &str)],
-    transpose: impl Fn(&str) -> bool,
+/// [`Error::UnexpectedTensor`] naming it and its file.
+fn refuse_unused(vb: &VarBuilder, ignorable: impl Fn(&str) -> bool) -> Result<()> {
+    match vb.unused().into_iter().find(|name| !ignorable(name)) {
+        Some(name) => Err(Error::UnexpectedTensor { path: vb.path_of(&name).unwrap_or(Path::new("")).into(), name }),
+        None => Ok(()),
+    }
+}
+
+/// Builds a model from the weights of the directory `dir` (`model.safetensors` or its shards):
+/// runs `build` over the tensors and refuses a stored tensor that `build` did not read unless
+/// `ignorable` accepts it. A missing tensor's error names the file.
+///
+/// No count of weights is checked up front: each tensor's shape is compared with the stored one
+/// before it is read, so a `config.json` claiming 10^12 parameters fails at its first misshapen
+/// or missing tensor, named, having allocated nothing larger than what the files hold.
+///
+/// # Errors
+/// Checkpoint errors; what `build` returns; [`Error::UnexpectedTensor`].
+pub(crate) fn build_checked<T>(
+    dir: &Path,
+    build: impl FnOnce(&VarBuilder) -> Result<T>,
     ignorable: impl Fn(&str) -> bool,
-) -> Result<()> {
-    let stored = checkpoint::load(path)?;
-    let names: BTreeSet<&str> = stored.names().into_iter().collect();
-    let mut used = BTreeSet::new();
-    for (name, param) in params {
-        let swapped =
-            prefixes.iter().filter_map(|(from, to)| name.strip_prefix(from).map(|rest| format!("{to}{rest}")));
-        let Some(key) = std::iter::once(name.clone()).chain(swapped).find_map(|n| names.get(n.as_str()).copied())
-        else {
-            return Err(Error::MissingTensor { path: path.to_path_buf(), name: name.clone() });
-        };
-        used.insert(key);
-        let value = stored.get(key)?;
-        let value = if transpose(key) { value.t().as_standard_layout().into_owned() } else { value.clone() };
-        if value.shape() != param.shape() {
-            return Err(malmoi_tensor::Error::CheckpointShape {
-                name: key.to_string(),
-                expected: param.shape(),
-                got: value.shape().to_vec(),
-            }
-            .into());
-        }
-        param.set_data(value)?;
-    }
-    if let Some(extra) = names.iter().find(|n| !used.contains(*n) && !ignorable(n)) {
-        return Err(Error::UnexpectedTensor { path: path.to_path_buf(), name: extra.to_string() });
-    }
-    Ok(())
-}
-
-/// Refuses a configuration needing `weights_needed` weights (a lower bound) when the file at
-/// `weights` could not hold them (at least two bytes per weight, as F16), before the model is
-/// built: a `config.json` claiming 10^12 parameters must not allocate them.
-///
-/// # Errors
-/// [`Error::Config`] if the file is too small.
-pub(crate) fn check_weights_can_hold(weights: &Path, weights_needed: u64) -> Result<()> {
-    // A missing or unreadable file is reported by the weight loader, as before.
-    let Ok(bytes) = std::fs::metadata(weights).map(|m| m.len()) else {
-        return Ok(());
-    };
-    if weights_needed > bytes / 2 {
-        return Err(Error::Config(format!(
-            "config.json describes at least {weights_needed} weights but {} holds {bytes} bytes",
-            weights.display()
-        )));
-    }
-    Ok(())
-}
-
-/// A lower bound on a GPT's weights: the token embedding, the learned position embedding
-/// and, per block, the attention (4 · n²) and MLP (2 · n · inner) matrices; saturating instead
-/// of overflowing.
-fn min_gpt_weights(config: &GptConfig) -> u64 {
-    let [vocab, positions, layers, width, inner] =
-        [config.vocab_size, config.block_size, config.n_layer, config.n_embd, config.inner_size()].map(|n| n as u64);
-    let positions = if config.positions == Positions::Learned { positions } else { 0 };
-    let per_block =
-        width.saturating_mul(width).saturating_mul(4).saturating_add(width.saturating_mul(inner).saturating_mul(2));
-    let blocks = layers.saturating_mul(per_block);
-    vocab.saturating_add(positions).saturating_mul(width).saturating_add(blocks)
+) -> Result<T> {
+    let vb = VarBuilder::from_dir(dir)?;
+    let built = build(&vb).map_err(naming_file(&vb))?;
+    refuse_unused(&vb, ignorable)?;
+    Ok(built)
 }
 
 /// Largest sinusoidal position table (`n_positions × n_embd` values, computed, not stored)
 /// a loaded `config.json` may ask for: 2^28 values, 1 GiB of `f32`.
 const MAX_SINUSOIDAL_VALUES: u64 = 1 << 28;
 
-/// Reads a model directory's `config.json` as a [`GptConfig`], refusing one that describes
-/// more weights than the directory's `model.safetensors` can hold (so a config claiming
-/// 10^12 parameters is refused before anything is allocated) or a sinusoidal position table
-/// of more than 2^28 values.
+/// Reads a model directory's `config.json` as a [`GptConfig`], refusing a sinusoidal position
+/// table of more than 2^28 values (it is computed, not loaded, so no stored tensor bounds it).
 ///
 /// # Errors
 /// [`Error::Io`], [`Error::Json`], [`Error::UnsupportedConfigKey`], [`Error::Config`].
@@ -270,29 +223,46 @@ pub fn read_config(dir: &Path) -> Result<GptConfig> {
             path.display()
         )));
     }
-    check_weights_can_hold(&dir.join(WEIGHTS_FILE), min_gpt_weights(&config))?;
     Ok(config)
+}
+
+/// Builds a model on a GPT-2 directory's weights: reads `config.json` ([`read_config`]), runs
+/// `build` with the config over the stored tensors (a config claiming 10^12 parameters fails at
+/// its first misshapen tensor, before anything that size is allocated) (e.g. [`Gpt::from_var_builder`] and a head of its own), and refuses a tensor
+/// `build` did not read — except the causal-mask buffers of older files and a tied
+/// `lm_head.weight`.
+///
+/// ```
+/// use malmoi_transformer::{Gpt, GptConfig, hf};
+///
+/// let config = GptConfig { vocab_size: 40, block_size: 16, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
+/// let dir = tempfile::tempdir().unwrap();
+/// Gpt::new(config, 0)?.save_pretrained(dir.path())?;
+/// let model = hf::build_from_dir(dir.path(), |config, vb| Gpt::from_var_builder(config, vb, 0))?;
+/// assert_eq!(model.config().n_embd, 8);
+/// # Ok::<(), malmoi_transformer::Error>(())
+/// ```
+///
+/// # Errors
+/// [`read_config`]'s errors; checkpoint errors (a config the checkpoint cannot hold as
+/// [`Error::Tensor`] naming the first misshapen tensor); what `build` returns (a missing tensor as [`Error::MissingTensor`]
+/// naming the file); [`Error::UnexpectedTensor`].
+pub fn build_from_dir<T>(dir: impl AsRef<Path>, build: impl FnOnce(GptConfig, &VarBuilder) -> Result<T>) -> Result<T> {
+    let dir = dir.as_ref();
+    let config = read_config(dir)?;
+    build_checked(dir, |vb| build(config, vb), |name| is_buffer(name) || name == "lm_head.weight")
 }
 
 impl Gpt {
     /// Loads a model directory in Hugging Face's GPT-2 layout (`model.safetensors` or its
     /// shards, memory-mapped; f32, f16 or bf16), in inference mode, building each layer from
-    /// the stored tensors.
+    /// the stored tensors ([`build_from_dir`] with [`Gpt::from_var_builder`]).
     ///
     /// # Errors
-    /// [`read_config`]'s errors; missing tensors and tensors of another shape naming the
+    /// [`build_from_dir`]'s errors: missing tensors and tensors of another shape naming the
     /// tensor; [`Error::UnexpectedTensor`] for a tensor the model has no place for.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Gpt> {
-        let dir = dir.as_ref();
-        let config = read_config(dir)?;
-        let vb = VarBuilder::from_dir(dir)?;
-        // Files saved from a bare `GPT2Model` have no `transformer.` prefix.
-        let trunk = if vb.contains("transformer.wte.weight") { vb.pp("transformer") } else { vb.clone() };
-        let mut model = gpt_from_tensors(config, &trunk, &vb).map_err(naming_file(&vb))?;
-        let tied = model.config().tie_word_embeddings;
-        if let Some(extra) = vb.unused().into_iter().find(|n| !(is_buffer(n) || tied && n == "lm_head.weight")) {
-            return Err(Error::UnexpectedTensor { path: vb.paths()[0].clone(), name: extra });
-        }
+        let mut model = build_from_dir(dir, |config, vb| Gpt::from_var_builder(config, vb, 0))?;
         model.set_training(false);
         Ok(model)
     }
@@ -317,7 +287,7 @@ impl Gpt {
 
     /// Writes the directory; `end_of_text` becomes `bos_token_id` and `eos_token_id` (what
     /// `generate` in `transformers` reads).
-    pub(crate) fn write_pretrained(&self, dir: &Path, precision: Precision, end_of_text: Option<usize>) -> Result<()> {
+    pub(crate) fn write_pretrained(&self, dir: &Path, precision: Precision, end_of_text: Option<u32>) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let stored: Vec<(String, ArrayD<f32>)> = self
             .named_parameters()
@@ -354,57 +324,4 @@ pub(crate) fn naming_file(vb: &VarBuilder) -> impl Fn(Error) -> Error + '_ {
         }
         other => other,
     }
-}
-
-/// A GPT from its trunk's tensors (`wte`, `wpe`, `h.{i}`, `ln_f`) and, untied, `lm_head`.
-fn gpt_from_tensors(config: GptConfig, trunk: &VarBuilder, root: &VarBuilder) -> Result<Gpt> {
-    let c = config.n_embd;
-    let wte = Embedding::from_weights(trunk.get(&[config.vocab_size, c], "wte.weight")?, None)?;
-    let wpe = (config.positions == Positions::Learned)
-        .then(|| Ok::<_, Error>(Embedding::from_weights(trunk.get(&[config.block_size, c], "wpe.weight")?, None)?))
-        .transpose()?;
-    let blocks =
-        (0..config.n_layer).map(|i| block(&config, &trunk.pp(format!("h.{i}")))).collect::<Result<Vec<_>>>()?;
-    let ln_f = (config.norm == NormPlacement::Pre).then(|| layer_norm(&trunk.pp("ln_f"), &config)).transpose()?;
-    let lm_head = if config.tie_word_embeddings {
-        Linear { weight: wte.weight.clone(), bias: None }
-    } else {
-        Linear::from_weights(root.get(&[config.vocab_size, c], "lm_head.weight")?, None)?
-    };
-    Gpt::assemble(config, wte, wpe, blocks, ln_f, lm_head, 0)
-}
-
-fn block(config: &GptConfig, vb: &VarBuilder) -> Result<Block> {
-    let c = config.n_embd;
-    Ok(Block {
-        ln_1: layer_norm(&vb.pp("ln_1"), config)?,
-        attn: CausalSelfAttention::from_parts(
-            conv1d(&vb.pp("attn.c_attn"), c, 3 * c, config.bias)?,
-            conv1d(&vb.pp("attn.c_proj"), c, c, config.bias)?,
-            config.n_head,
-        )?,
-        ln_2: layer_norm(&vb.pp("ln_2"), config)?,
-        mlp: Mlp {
-            c_fc: conv1d(&vb.pp("mlp.c_fc"), c, config.inner_size(), config.bias)?,
-            c_proj: conv1d(&vb.pp("mlp.c_proj"), config.inner_size(), c, config.bias)?,
-            activation: Activation::GeluTanh,
-        },
-        norm: config.norm,
-    })
-}
-
-/// GPT-2's `Conv1D`: the weight stored `(in, out)`, transposed into a `Linear`.
-fn conv1d(vb: &VarBuilder, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
-    let weight = vb.get_transposed([out_features, in_features], "weight")?;
-    let bias = bias.then(|| vb.get(&[out_features], "bias")).transpose()?;
-    Ok(Linear::from_weights(weight, bias)?)
-}
-
-fn layer_norm(vb: &VarBuilder, config: &GptConfig) -> Result<LayerNorm> {
-    let c = config.n_embd;
-    Ok(LayerNorm {
-        weight: vb.parameter(&[c], "weight")?,
-        bias: vb.parameter(&[c], "bias")?,
-        eps: config.layer_norm_epsilon,
-    })
 }

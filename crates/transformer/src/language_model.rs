@@ -20,16 +20,16 @@ use crate::generation::logits::log_softmax;
 impl Generator {
     /// The ids the model reads for `text`: `<|endoftext|>` then the text's tokens, cut to the
     /// context from the left.
-    fn scored_ids(&self, text: &str) -> Result<Vec<usize>, Error> {
+    fn scored_ids(&self, text: &str) -> Result<Vec<u32>, Error> {
         let eos = self.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|>".into()))?;
         let mut ids = vec![eos];
-        ids.extend(self.tokenizer.encode_ids(text, false)?.into_iter().map(|id| id as usize));
+        ids.extend(self.tokenizer.encode_ids(text, false)?);
         Ok(ids)
     }
 
     /// Natural-log probabilities of every next token after each position of `ids` (at most
     /// `block_size` of them).
-    fn log_probs(&self, ids: &[usize]) -> Result<Vec<Vec<f64>>, Error> {
+    fn log_probs(&self, ids: &[u32]) -> Result<Vec<Vec<f64>>, Error> {
         let row = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
         let logits = self.model.forward_cached(&row, &mut self.model.new_cache(1))?;
         Ok(logits
@@ -42,7 +42,7 @@ impl Generator {
 
     /// The natural-log probability of each `ids[t + 1]` given `ids[..=t]`, with a sliding
     /// window once the text outgrows the context.
-    fn target_log_probs(&self, ids: &[usize]) -> Result<Vec<f64>, Error> {
+    fn target_log_probs(&self, ids: &[u32]) -> Result<Vec<f64>, Error> {
         let (inputs, targets) = (&ids[..ids.len() - 1], &ids[1..]);
         let block = self.model.config().block_size;
         let mut scored = Vec::with_capacity(targets.len());
@@ -51,7 +51,7 @@ impl Generator {
             let end = (start + block).min(inputs.len());
             let log_probs = self.log_probs(&inputs[start..end])?;
             for position in scored.len()..end {
-                scored.push(log_probs[position - start][targets[position]]);
+                scored.push(log_probs[position - start][targets[position] as usize]);
             }
             if end == inputs.len() {
                 return Ok(scored);
@@ -61,7 +61,7 @@ impl Generator {
     }
 
     /// The text `id` adds after `context` (the sentence end for `<|endoftext|>`).
-    fn next_piece(&self, context: &[usize], id: usize) -> Result<String, Error> {
+    fn next_piece(&self, context: &[u32], id: u32) -> Result<String, Error> {
         if Some(id) == self.end_of_text() {
             return Ok(SENTENCE_END.to_string());
         }
@@ -97,7 +97,7 @@ impl LanguageModel for Generator {
             let block = self.model.config().block_size;
             let log_probs = self.log_probs(&context[context.len().saturating_sub(block)..])?;
             let last = log_probs.last().expect("at least <|endoftext|>");
-            let mut ranked: Vec<(usize, f64)> = last.iter().copied().enumerate().collect();
+            let mut ranked: Vec<(u32, f64)> = (0..).zip(last.iter().copied()).collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             ranked
                 .into_iter()

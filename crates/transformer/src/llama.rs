@@ -1,5 +1,5 @@
 //! The Llama family's checkpoints — Llama 2 / 3, Qwen2 / 2.5, Mistral — read into a
-//! [`Decoder`]: RMSNorm, rotary positions with every `rope_scaling` type `transformers`
+//! [`Decoder`](crate::Decoder): RMSNorm, rotary positions with every `rope_scaling` type `transformers`
 //! defines, a SwiGLU MLP, grouped-query attention, tied or untied embeddings, and the
 //! attention biases Qwen2 adds.
 //!

@@ -41,13 +41,13 @@ use crate::nsp::{SpecialIds, sample_pair, sentence_pair};
 /// the masked ids and the labels (the original id where chosen, [`crate::IGNORE_INDEX`]
 /// elsewhere).
 pub fn mask_tokens(
-    ids: &[usize],
+    ids: &[u32],
     special: &[bool],
     rate: f32,
-    mask_id: usize,
+    mask_id: u32,
     vocab_size: usize,
     rng: &mut impl Rng,
-) -> (Vec<usize>, Vec<usize>) {
+) -> (Vec<u32>, Vec<u32>) {
     let mut masked = ids.to_vec();
     let mut labels = vec![crate::IGNORE_INDEX; ids.len()];
     for (i, &id) in ids.iter().enumerate() {
@@ -59,7 +59,8 @@ pub fn mask_tokens(
         if roll < 0.8 {
             masked[i] = mask_id;
         } else if roll < 0.9 {
-            masked[i] = rng.random_range(0..vocab_size);
+            // Drawn over `usize`, the vocabulary size's type: that fixes what a seed draws.
+            masked[i] = rng.random_range(0..vocab_size) as u32;
         }
     }
     (masked, labels)
@@ -90,7 +91,7 @@ impl Default for PreTrainingConfig {
 /// One batch: the masked input, the masked-LM labels and the next-sentence labels.
 struct Batch {
     input: BertInput,
-    mlm_labels: Array2<usize>,
+    mlm_labels: Array2<u32>,
     next: Vec<usize>,
 }
 

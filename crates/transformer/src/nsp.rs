@@ -8,13 +8,13 @@ use rand::Rng;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpecialIds {
     /// `[PAD]`.
-    pub pad: usize,
+    pub pad: u32,
     /// `[CLS]`.
-    pub cls: usize,
+    pub cls: u32,
     /// `[SEP]`.
-    pub sep: usize,
+    pub sep: u32,
     /// `[MASK]`.
-    pub mask: usize,
+    pub mask: u32,
 }
 
 /// `[CLS] a [SEP] b [SEP]` (or `[CLS] a [SEP]` without `b`) in at most `max_len` tokens — the
@@ -28,18 +28,18 @@ pub struct SpecialIds {
 /// assert_eq!(ids, [1, 10, 11, 2, 20, 21, 2]);
 /// assert_eq!(types, [0, 0, 0, 0, 1, 1, 1]);
 /// ```
-pub fn sentence_pair(a: &[u32], b: Option<&[u32]>, max_len: usize, special: SpecialIds) -> (Vec<usize>, Vec<usize>) {
+pub fn sentence_pair(a: &[u32], b: Option<&[u32]>, max_len: usize, special: SpecialIds) -> (Vec<u32>, Vec<u32>) {
     let budget = max_len.saturating_sub(if b.is_some() { 3 } else { 2 });
     let (mut la, mut lb) = (a.len(), b.map_or(0, <[u32]>::len));
     while la + lb > budget {
         if la >= lb { la -= 1 } else { lb -= 1 }
     }
     let mut ids = vec![special.cls];
-    ids.extend(a[..la].iter().map(|&t| t as usize));
+    ids.extend_from_slice(&a[..la]);
     ids.push(special.sep);
     let mut types = vec![0; ids.len()];
     if let Some(b) = b {
-        ids.extend(b[..lb].iter().map(|&t| t as usize));
+        ids.extend_from_slice(&b[..lb]);
         ids.push(special.sep);
         types.resize(ids.len(), 1);
     }

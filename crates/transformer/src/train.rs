@@ -142,10 +142,10 @@ pub fn sample_batch(
     batch_size: usize,
     block_size: usize,
     rng: &mut impl Rng,
-) -> (Array2<usize>, Array2<usize>) {
+) -> (Array2<u32>, Array2<u32>) {
     let starts: Vec<usize> = (0..batch_size).map(|_| rng.random_range(0..tokens.len() - block_size)).collect();
-    let x = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t] as usize);
-    let y = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t + 1] as usize);
+    let x = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t]);
+    let y = Array2::from_shape_fn((batch_size, block_size), |(b, t)| tokens[starts[b] + t + 1]);
     (x, y)
 }
 
@@ -164,7 +164,7 @@ pub fn evaluate(model: &mut Gpt, tokens: &[u32], block_size: usize, max_windows:
     let result = no_grad(|| -> Result<f64> {
         let mut total = 0.0;
         for chunk in (0..windows).collect::<Vec<_>>().chunks(32) {
-            let window = |b: usize, t: usize, shift: usize| tokens[chunk[b] * block_size + t + shift] as usize;
+            let window = |b: usize, t: usize, shift: usize| tokens[chunk[b] * block_size + t + shift];
             let x = Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| window(b, t, 0));
             let y = Array2::from_shape_fn((chunk.len(), block_size), |(b, t)| window(b, t, 1));
             let (_, loss) = model.forward(&x, Some(&y))?;

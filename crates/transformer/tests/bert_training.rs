@@ -66,7 +66,8 @@ fn classified(n: usize) -> Vec<Labeled> {
     (0..n)
         .map(|i| {
             let label = i % 2;
-            let body = [4 + (i % 5), if label == 1 { 9 } else { 10 + i % 3 }, 5 + (i % 4)];
+            let t = i as u32;
+            let body = [4 + (t % 5), if label == 1 { 9 } else { 10 + t % 3 }, 5 + (t % 4)];
             let ids = [vec![1], body.to_vec(), vec![2]].concat();
             Labeled { types: vec![0; ids.len()], ids, label }
         })

@@ -16,8 +16,8 @@ fn floats(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().map_or(f32::NEG_INFINITY, |f| f as f32)).collect()
 }
 
-fn ids(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| u32::try_from(x.as_u64().unwrap()).unwrap()).collect()
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn model() -> Gpt {
     model
 }
 
-fn run(model: &Gpt, prompt: &[usize], config: &GenerationConfig) -> Vec<usize> {
+fn run(model: &Gpt, prompt: &[u32], config: &GenerationConfig) -> Vec<u32> {
     model.generate_ids(prompt, config, |_| ControlFlow::Continue(())).unwrap().ids()
 }
 
@@ -107,7 +107,7 @@ fn the_same_seed_gives_the_same_sample_and_another_seed_another() {
 #[test]
 fn penalties_lower_repetition() {
     let model = model();
-    let repeats = |ids: &[usize]| ids.len() - ids.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let repeats = |ids: &[u32]| ids.len() - ids.iter().collect::<std::collections::BTreeSet<_>>().len();
     let base = run(&model, &[1], &GenerationConfig::greedy(15));
     assert!(repeats(&base) > 0, "the fixed model repeats itself greedily: {base:?}");
     for config in [
@@ -119,7 +119,7 @@ fn penalties_lower_repetition() {
         assert!(repeats(&out) < repeats(&base), "{config:?}: {out:?} vs {base:?}");
     }
     let no_bigram = run(&model, &[1], &GenerationConfig { no_repeat_ngram_size: 2, ..GenerationConfig::greedy(15) });
-    let context: Vec<usize> = std::iter::once(1).chain(no_bigram.iter().copied()).collect();
+    let context: Vec<u32> = std::iter::once(1).chain(no_bigram.iter().copied()).collect();
     let bigrams: Vec<_> = context.windows(2).collect();
     assert_eq!(bigrams.len(), bigrams.iter().collect::<std::collections::BTreeSet<_>>().len());
 }
@@ -128,7 +128,7 @@ fn penalties_lower_repetition() {
 fn temperature_and_top_p_narrow_the_distribution() {
     let model = model();
     let distinct = |config: GenerationConfig| {
-        let firsts: std::collections::BTreeSet<usize> = (0..40)
+        let firsts: std::collections::BTreeSet<u32> = (0..40)
             .map(|seed| run(&model, &[3, 4], &GenerationConfig { seed, max_new_tokens: 1, ..config.clone() })[0])
             .collect();
         firsts.len()
@@ -156,13 +156,13 @@ fn eos_max_tokens_and_cancel_end_the_output() {
         })
         .unwrap();
     assert_eq!((out.tokens.len(), out.finish_reason), (4, FinishReason::Cancelled));
-    assert_eq!(run(&model, &[1, 2], &GenerationConfig::greedy(0)), Vec::<usize>::new());
+    assert_eq!(run(&model, &[1, 2], &GenerationConfig::greedy(0)), Vec::<u32>::new());
 }
 
 #[test]
 fn long_prompts_are_truncated_from_the_left_and_generation_slides() {
     let model = model();
-    let long: Vec<usize> = (0..30).map(|i| i % 40).collect();
+    let long: Vec<u32> = (0..30).map(|i| i % 40).collect();
     let out = run(&model, &long, &GenerationConfig::greedy(20));
     assert_eq!(out.len(), 20);
     assert_eq!(run(&model, &long[14..], &GenerationConfig::greedy(20)), out);

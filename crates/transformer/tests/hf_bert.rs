@@ -23,8 +23,8 @@ fn tensors(path: PathBuf) -> BTreeMap<String, ArrayD<f32>> {
     common::expected_tensors(path)
 }
 
-fn ids(a: &ArrayD<f32>) -> Array2<usize> {
-    a.mapv(|v| v as usize).into_dimensionality::<Ix2>().unwrap()
+fn ids(a: &ArrayD<f32>) -> Array2<u32> {
+    a.mapv(|v| v as u32).into_dimensionality::<Ix2>().unwrap()
 }
 
 /// Largest difference over the positions `mask` keeps (padding states are not compared:
@@ -64,7 +64,7 @@ fn bert_tiny_equals_transformers() {
     assert!(nsp.iter().zip(expected["seq_relationship_logits"].iter()).all(|(a, b)| (a - b).abs() < 1e-4));
 
     let labels = expected["mlm_labels"]
-        .mapv(|v| if v < 0.0 { IGNORE_INDEX } else { v as usize })
+        .mapv(|v| if v < 0.0 { IGNORE_INDEX } else { v as u32 })
         .into_dimensionality::<Ix2>()
         .unwrap();
     let next: Vec<usize> = expected["next_sentence_label"].iter().map(|&v| v as usize).collect();
@@ -149,8 +149,12 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
         let mut config = original.clone();
         config[key] = value.into();
         std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-        let refused =
-            |result: Result<(), Error>| matches!(result, Err(Error::Config(reason)) if reason.contains("at least"));
+        let refused = |result: Result<(), Error>| {
+            matches!(
+                result,
+                Err(Error::Tensor(malmoi_tensor::Error::CheckpointShape { .. }) | Error::MissingTensor { .. })
+            )
+        };
         assert!(refused(Bert::from_pretrained(dir.path()).map(|_| ())), "Bert, {key} = {value}");
         assert!(refused(BertForPreTraining::from_pretrained(dir.path()).map(|_| ())), "BertForPreTraining, {key}");
         let classifier = malmoi_transformer::bert::BertForSequenceClassification::from_pretrained(dir.path(), 2);
@@ -175,7 +179,7 @@ fn configs_claiming_more_weights_than_the_file_holds_are_refused() {
 /// 15 % of the tokens are chosen; of those 80 % become [MASK], 10 % a random id, 10 % stay.
 #[test]
 fn masking_follows_the_80_10_10_rule() {
-    let ids: Vec<usize> = (0..100_000).map(|i| 5 + i % 200).collect();
+    let ids: Vec<u32> = (0..100_000).map(|i| 5 + i % 200).collect();
     let special = vec![false; ids.len()];
     let (masked, labels) = mask_tokens(&ids, &special, 0.15, 1, 300, &mut StdRng::seed_from_u64(0));
     let chosen: Vec<usize> = (0..ids.len()).filter(|&i| labels[i] != IGNORE_INDEX).collect();
@@ -204,8 +208,10 @@ fn minilm_sentence_embeddings_equal_sentence_transformers() {
     let spec: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("minilm_embeddings.json")).unwrap()).unwrap();
     let sentences = spec["sentences"].as_array().unwrap();
-    let as_ids = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect::<Vec<_>>();
-    let batch: Vec<(Vec<usize>, Vec<usize>)> =
+    let as_ids = |v: &Value| {
+        v.as_array().unwrap().iter().map(|x| u32::try_from(x.as_u64().unwrap()).unwrap()).collect::<Vec<_>>()
+    };
+    let batch: Vec<(Vec<u32>, Vec<u32>)> =
         sentences.iter().map(|s| (as_ids(&s["ids"]), as_ids(&s["type_ids"]))).collect();
     let input = BertInput::pad(&batch, 0).unwrap();
     let means = model.sentence_embeddings(&input, false).unwrap();

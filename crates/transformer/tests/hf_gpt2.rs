@@ -27,8 +27,8 @@ fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
-fn ids(a: &ArrayD<f32>) -> Array2<usize> {
-    a.mapv(|v| v as usize).into_dimensionality::<Ix2>().unwrap()
+fn ids(a: &ArrayD<f32>) -> Array2<u32> {
+    a.mapv(|v| v as u32).into_dimensionality::<Ix2>().unwrap()
 }
 
 /// Row 0 is a full sequence; row 1 is left-padded in the fixture, so its valid positions must
@@ -69,7 +69,7 @@ fn loss_equals_cross_entropy_of_transformers_logits() {
             let row: Vec<f64> = (0..300).map(|v| logits[[0, t, v]] as f64).collect();
             let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let log_sum = row.iter().map(|l| (l - max).exp()).sum::<f64>().ln() + max;
-            log_sum - row[x[[0, t + 1]]]
+            log_sum - row[x[[0, t + 1]] as usize]
         })
         .sum::<f64>()
         / 7.0;
@@ -83,12 +83,12 @@ fn generations_equal_transformers() {
     let model = Gpt::from_pretrained(fixture("gpt2-tiny")).unwrap();
     let text = std::fs::read_to_string(fixture("gpt2-tiny/generation.json")).unwrap();
     let spec: Value = serde_json::from_str(&text).unwrap();
-    let prompt: Vec<usize> = spec["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let prompt: Vec<u32> = spec["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
     for run in spec["runs"].as_array().unwrap() {
         let params = &run["params"];
         let config = GenerationConfig {
             max_new_tokens: spec["max_new_tokens"].as_u64().unwrap() as usize,
-            eos_token_id: params["eos_token_id"].as_u64().map(|id| id as usize).into_iter().collect(),
+            eos_token_id: params["eos_token_id"].as_u64().map(|id| id as u32).into_iter().collect(),
             repetition_penalty: params["repetition_penalty"].as_f64().unwrap_or(1.0) as f32,
             no_repeat_ngram_size: params["no_repeat_ngram_size"].as_u64().unwrap_or(0) as usize,
             num_beams: params["num_beams"].as_u64().unwrap_or(1) as usize,
@@ -97,8 +97,8 @@ fn generations_equal_transformers() {
             ..GenerationConfig::default()
         };
         let out = model.generate_ids(&prompt, &config, |_| ControlFlow::Continue(())).unwrap();
-        let best: Vec<usize> =
-            run["sequences"][0].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let best: Vec<u32> =
+            run["sequences"][0].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
         let mut ours = prompt.clone();
         ours.extend(out.ids());
         assert_eq!(ours, best[..ours.len()], "{}", run["name"]);

@@ -21,7 +21,7 @@ fn logits_equal_transformers_on_the_shipped_model() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shipped_gpt_logits.json");
     let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for case in spec["cases"].as_array().unwrap() {
-        let ids: Vec<usize> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let ids: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
         assert_eq!(generator.prompt_ids(case["text"].as_str().unwrap()).unwrap(), ids[1..], "tokenization");
         let row = Array2::from_shape_vec((1, ids.len()), ids.clone()).unwrap();
         let logits = generator.model.forward(&row, None).unwrap().0.to_array();

@@ -33,13 +33,11 @@ pub use step::{PpoTraining, STEP_METRICS};
 
 use std::path::Path;
 
-use ndarray::{ArrayD, Ix3, IxDyn};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
+use ndarray::{ArrayD, Ix3};
 
+use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Linear, Module};
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_train::checkpoint::save_parameters;
 use malmoi_train::{Metrics, Session, TrainLog, Trainer};
 use malmoi_transformer::Gpt;
@@ -69,7 +67,7 @@ pub struct Ppo<'a, R: RewardFunction> {
     pub value_head: Linear,
     reward: &'a R,
     config: PpoConfig,
-    pad: usize,
+    pad: u32,
 }
 
 /// The policy's parameters and the value head's (`v_head.summary.*`, TRL's names). Dropout
@@ -117,10 +115,9 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
         policy.model.set_training(false);
         reference.set_training(false);
         let width = policy.model.config().n_embd;
-        let normal = Normal::new(0.0, 0.02).expect("valid deviation");
-        let mut rng = StdRng::seed_from_u64(config.seed);
-        let weight = ArrayD::from_shape_fn(IxDyn(&[1, width]), |_| normal.sample(&mut rng));
-        let value_head = Linear::from_weights(weight, Some(ArrayD::zeros(IxDyn(&[1]))))?;
+        let normal = Init::Normal { mean: 0.0, std: 0.02 };
+        let vb = VarBuilder::fresh(config.seed).pp("v_head.summary");
+        let value_head = Linear::with_init(width, 1, normal, Some(Init::Zeros), vb)?;
         let generation = GenerationConfig {
             eos_token_id: if config.generation.eos_token_id.is_empty() {
                 vec![pad]
@@ -136,12 +133,12 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     /// `held_out` before the first step, every `eval_interval` steps and at the end; `session`
     /// says where checkpoints go (a run that finds one resumes from it, and must have the same
     /// config), whether progress shows and where this session stops. Returns the log of the
-    /// whole run, resumed parts included ([`plot`] draws it).
+    /// whole run, resumed parts included ([`TrainLog::plot`](malmoi_train::TrainLog::plot) draws it).
     ///
     /// # Errors
     /// [`Error::Input`] as [`PpoTraining::new`]; [`Error::Train`] for a NaN or infinite reward,
     /// KL, loss or held-out metric, or a checkpoint from another config; model and I/O errors.
-    pub fn train(&mut self, prompts: &[Vec<usize>], held_out: &[Vec<usize>], session: Session) -> Result<TrainLog> {
+    pub fn train(&mut self, prompts: &[Vec<u32>], held_out: &[Vec<u32>], session: Session) -> Result<TrainLog> {
         let mut training = PpoTraining::new(self, prompts, held_out)?;
         let mut optimizer = training.optimizer()?;
         Trainer::new(training.train_config()).with_session(session).fit(&mut training, &mut optimizer)
@@ -158,7 +155,7 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     ///
     /// # Errors
     /// Generation, scoring and model errors.
-    pub fn evaluate(&self, prompts: &[Vec<usize>]) -> Result<Metrics> {
+    pub fn evaluate(&self, prompts: &[Vec<u32>]) -> Result<Metrics> {
         if prompts.is_empty() {
             return Ok(Metrics::new());
         }
@@ -174,14 +171,14 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
     ///
     /// # Errors
     /// Generation errors.
-    pub fn samples(&self, prompts: &[Vec<usize>], n: usize) -> Result<Vec<(String, String)>> {
+    pub fn samples(&self, prompts: &[Vec<u32>], n: usize) -> Result<Vec<(String, String)>> {
         let rollouts = self.held_out_rollouts(&prompts[..n.min(prompts.len())])?;
         Ok(rollouts.into_iter().map(|r| (r.prompt_text, r.text)).collect())
     }
 
     /// The answers to held-out prompts: answer `i` is seeded by `i` alone.
-    fn held_out_rollouts(&self, prompts: &[Vec<usize>]) -> Result<Vec<Rollout>> {
-        let indexed: Vec<(usize, &[usize])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
+    fn held_out_rollouts(&self, prompts: &[Vec<u32>]) -> Result<Vec<Rollout>> {
+        let indexed: Vec<(usize, &[u32])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
         let (policy, config) = (&self.policy, &self.config);
         generate_rollouts(&policy.model, &policy.tokenizer, &indexed, &config.generation, !config.seed)
     }
@@ -202,13 +199,13 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
         self.value_head.named_parameters().into_iter().map(|(name, p)| (format!("v_head.summary.{name}"), p)).collect()
     }
 
-    fn check_prompts(&self, prompts: &[Vec<usize>]) -> Result<()> {
+    fn check_prompts(&self, prompts: &[Vec<u32>]) -> Result<()> {
         let (block, vocab) = (self.policy.model.config().block_size, self.policy.model.config().vocab_size);
         if prompts.is_empty() {
             return Err(Error::Input("no prompts".into()));
         }
         for (i, prompt) in prompts.iter().enumerate() {
-            if prompt.is_empty() || prompt.len() >= block || prompt.iter().any(|&id| id >= vocab) {
+            if prompt.is_empty() || prompt.len() >= block || prompt.iter().any(|&id| id as usize >= vocab) {
                 return Err(Error::Input(format!(
                     "prompt {i}: {} tokens (needs 1 to {}, ids below {vocab})",
                     prompt.len(),

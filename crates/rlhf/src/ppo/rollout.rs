@@ -76,7 +76,7 @@ impl<F: Fn(&[Rollout]) -> Result<Vec<f32>> + Sync> RewardFunction for FnReward<F
 pub fn generate_rollouts(
     policy: &Gpt,
     tokenizer: &Tokenizer,
-    prompts: &[(usize, &[usize])],
+    prompts: &[(usize, &[u32])],
     config: &GenerationConfig,
     seed: u64,
 ) -> Result<Vec<Rollout>> {

@@ -42,8 +42,8 @@ pub const STEP_METRICS: [&str; 10] = [
 /// seeds (`reward`, `kl`). β, which adapts to the measured KL, is the step's checkpointed state.
 pub struct PpoTraining<'t, 'a, R: RewardFunction> {
     ppo: &'t mut Ppo<'a, R>,
-    prompts: &'t [Vec<usize>],
-    held_out: &'t [Vec<usize>],
+    prompts: &'t [Vec<u32>],
+    held_out: &'t [Vec<u32>],
     beta: f64,
 }
 
@@ -74,7 +74,7 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
     /// # Errors
     /// [`Error::Input`] for no prompts or a prompt that is empty, has ids outside the vocabulary
     /// or leaves no room for an answer.
-    pub fn new(ppo: &'t mut Ppo<'a, R>, prompts: &'t [Vec<usize>], held_out: &'t [Vec<usize>]) -> Result<Self> {
+    pub fn new(ppo: &'t mut Ppo<'a, R>, prompts: &'t [Vec<u32>], held_out: &'t [Vec<u32>]) -> Result<Self> {
         ppo.check_prompts(prompts)?;
         if !held_out.is_empty() {
             ppo.check_prompts(held_out)?;
@@ -83,7 +83,7 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
         Ok(Self { ppo, prompts, held_out, beta })
     }
 
-    /// The engine's config of this run ([`PpoConfig::train_config`]).
+    /// The engine's config of this run ([`PpoConfig::train_config`](super::PpoConfig::train_config)).
     pub fn train_config(&self) -> TrainConfig {
         self.ppo.config.train_config()
     }
@@ -152,7 +152,7 @@ impl<R: RewardFunction> TrainStep for PpoTraining<'_, '_, R> {
     fn train_step(&mut self, step: usize, _seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
         let number = step + 1;
         let chosen = self.prompt_batch(step);
-        let indexed: Vec<(usize, &[usize])> = chosen.iter().map(|&i| (i, self.prompts[i].as_slice())).collect();
+        let indexed: Vec<(usize, &[u32])> = chosen.iter().map(|&i| (i, self.prompts[i].as_slice())).collect();
         let (policy, config) = (&self.ppo.policy, &self.ppo.config);
         let rollouts = generate_rollouts(
             &policy.model,

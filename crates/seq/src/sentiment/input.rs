@@ -1,7 +1,8 @@
-//! Texts to judge, read one a line with bounded memory, and the bound on one text.
+//! Texts to judge, read one a line with bounded memory, held to the bound on one text.
 //!
 //! Analysing a text takes about 30 times its size in memory (morphemes, lattice, token
-//! strings), so one text is capped at [`MAX_TEXT_BYTES`] and a file of texts is read a line at
+//! strings), so one text is capped at [`MAX_TEXT_BYTES`] (the bound the NSMC reader holds its
+//! documents to) and a file of texts is read a line at
 //! a time, never more than the cap of one line: a 50 MB line is refused after reading 64 KiB
 //! of it, naming the file and the line.
 
@@ -9,8 +10,10 @@ use std::io::{BufRead, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use malmoi_fs::datasets::DatasetError;
+use malmoi_fs::datasets::nsmc::MAX_TEXT_BYTES;
+
 use crate::error::{Error, Result};
-pub use crate::nsmc::MAX_TEXT_BYTES;
 
 /// Fails with [`Error::InvalidArgument`] naming the first text longer than [`MAX_TEXT_BYTES`]
 /// (its 0-based index in `texts`) and the bound.
@@ -47,8 +50,9 @@ pub(crate) fn byte_bounded_chunks<S: AsRef<str>>(texts: &[S], max_texts: usize, 
 /// The lines of a reader as texts, each checked against [`MAX_TEXT_BYTES`] while it is read
 /// (a longer line is never held whole). A final `\r` is dropped; empty lines are texts too.
 ///
-/// Errors name the source and the 1-based line: [`Error::MalformedRow`] for a line over the
-/// bound or not UTF-8, [`Error::Io`] for a failed read (a directory given as the file, …).
+/// Errors are [`Error::Dataset`] naming the source: [`DatasetError::MalformedRow`] with the
+/// 1-based line for a line over the bound or not UTF-8, [`DatasetError::Io`] for a failed read
+/// (a directory given as the file, …).
 /// After an error the iterator ends.
 pub struct TextLines<R> {
     reader: R,
@@ -68,7 +72,7 @@ impl<R: BufRead> TextLines<R> {
         let mut bytes = Vec::new();
         let limit = MAX_TEXT_BYTES as u64 + 2; // the text, a `\r` and the `\n`
         let read = self.reader.by_ref().take(limit).read_until(b'\n', &mut bytes);
-        let read = read.map_err(|source| Error::Io { path: self.source.clone(), source })?;
+        let read = read.map_err(|source| DatasetError::Io { path: self.source.clone(), source })?;
         if read == 0 {
             return Ok(None);
         }
@@ -88,7 +92,7 @@ impl<R: BufRead> TextLines<R> {
     }
 
     fn malformed(&self, reason: String) -> Error {
-        Error::MalformedRow { path: self.source.clone(), line: self.line, reason }
+        DatasetError::MalformedRow { path: self.source.clone(), line: self.line, reason }.into()
     }
 }
 
@@ -129,7 +133,9 @@ mod tests {
         input.extend(b"\nnever read\n");
         let read = lines(&input);
         assert_eq!(read.len(), 2, "reading stops at the error");
-        let message = read[1].as_ref().unwrap_err().to_string();
+        let error = read[1].as_ref().unwrap_err();
+        assert!(matches!(error, Error::Dataset(DatasetError::MalformedRow { line: 2, .. })), "{error:?}");
+        let message = error.to_string();
         assert!(message.starts_with("reviews.txt:2: the line is longer than MAX_TEXT_BYTES = 65536"), "{message}");
         let exactly: Vec<u8> = std::iter::repeat_n(b'x', MAX_TEXT_BYTES).chain(*b"\r\n").collect();
         assert_eq!(lines(&exactly)[0].as_ref().unwrap().len(), MAX_TEXT_BYTES);

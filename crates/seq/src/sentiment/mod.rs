@@ -15,22 +15,21 @@ use std::fmt;
 use std::path::Path;
 
 use malmoi_embed::KeyedVectors;
+use malmoi_fs::datasets::nsmc::LabeledText;
 use malmoi_tensor::checkpoint::{self, Precision};
-use malmoi_tensor::nn::Module;
 use malmoi_tokenize::encoding::KerasTokenizer;
 use malmoi_tokenize::korean::Analyzer;
+use malmoi_train::metrics::ConfusionMatrix;
 use malmoi_train::{Session, TrainLog};
 use serde::{Deserialize, Serialize};
 
-pub use input::{MAX_TEXT_BYTES, TextLines, check_text_lengths};
+pub use input::{TextLines, check_text_lengths};
 pub use model::{Batch, ModelConfig, Pooling, SentimentModel};
 pub use preprocess::{LECTURE_STOPWORDS, PreprocessConfig, Preprocessor};
 pub use train::{Labeled, SentimentTraining, TrainConfig, evaluate, fit};
 
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
-use crate::metrics::ConfusionMatrix;
-use crate::nsmc::LabeledText;
+use crate::io::{build_from_weights, write_atomic};
 
 /// The version of the saved-directory layout this code reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -213,8 +212,9 @@ impl SentimentPipeline {
     /// The batch is analysed a megabyte of text at a time, so memory does not grow with it.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] naming the first text longer than [`MAX_TEXT_BYTES`] (before
-    /// any work); the Korean analyzer's errors.
+    /// [`Error::InvalidArgument`] naming the first text longer than
+    /// [`MAX_TEXT_BYTES`](malmoi_fs::datasets::nsmc::MAX_TEXT_BYTES) (before any work); the
+    /// Korean analyzer's errors.
     pub fn predict_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
         check_text_lengths(texts)?;
         let mut verdicts = Vec::with_capacity(texts.len());
@@ -278,8 +278,11 @@ impl SentimentPipeline {
     /// Loads a pipeline saved by [`save`](Self::save), analysing text with `analyzer`; it
     /// predicts in inference mode (no dropout).
     ///
-    /// A missing file, a directory of another format version or weights that do not fit the
-    /// configuration give [`Error::ModelDir`] naming the directory and the problem.
+    /// The classifier is built from `model.safetensors` by name
+    /// ([`SentimentModel::from_var_builder`]), nothing initialised at random first. A missing
+    /// file, a directory of another format version, a tensor the configuration asks for that is
+    /// missing or of another shape, or a stored tensor the configuration has no place for give
+    /// [`Error::ModelDir`] naming the directory and the problem (and the tensor).
     pub fn load(dir: impl AsRef<Path>, analyzer: Analyzer) -> Result<Self> {
         let dir = dir.as_ref();
         let model_dir_error = |reason: String| Error::ModelDir { path: dir.to_path_buf(), reason };
@@ -294,10 +297,8 @@ impl SentimentPipeline {
             )));
         }
         let tokenizer = KerasTokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
-        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| model_dir_error(e.to_string()))?;
-        crate::io::check_weights_fit(&weights, config.model.min_parameters()).map_err(model_dir_error)?;
-        let model = SentimentModel::new(config.model.clone(), 0)?;
-        weights.load_into(&model.named_parameters()).map_err(|e| model_dir_error(e.to_string()))?;
+        let model = build_from_weights(dir, |vb| SentimentModel::from_var_builder(config.model.clone(), vb))
+            .map_err(model_dir_error)?;
         let preprocessor = Preprocessor::new(config.preprocess.clone(), analyzer);
         Ok(Self { config, preprocessor, tokenizer, model })
     }
@@ -365,10 +366,8 @@ impl<'a> SentimentTrainer<'a> {
         let model_config = (self.model)(tokenizer.vocab_size());
         let mut model = SentimentModel::new(model_config.clone(), self.config.seed)?;
         if let Some(vectors) = self.pretrained {
-            let rows = tokenizer
-                .word_index()
-                .filter_map(|(word, index)| Some((index as usize, vectors.get_vector(word).ok()?)));
-            model.set_word_vectors(rows)?;
+            let known = tokenizer.word_index().filter_map(|(word, id)| Some((id, vectors.get_vector(word).ok()?)));
+            model.set_word_vectors(known)?;
         }
         let data = Labeled { sequences: &sequences, labels: &labels };
         let log = fit(&mut model, data, &self.config, self.session)?;

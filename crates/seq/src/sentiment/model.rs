@@ -1,16 +1,16 @@
 //! The review classifier: Embedding → recurrent encoder → (pooling) → Dense(1) → sigmoid.
 
+use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{
-    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentInit, init, prefixed,
+    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentInit, prefixed,
 };
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use ndarray::ArrayD;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use crate::batching::pad_ids;
 use crate::error::{Error, Result};
+use crate::sizes::check_sizes;
 
 /// How the encoder's outputs become one vector per review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -46,19 +46,23 @@ impl ModelConfig {
         Self { vocab_size, embedding_dim: 100, encoder, pooling: Pooling::LastHidden, dropout: 0.0 }
     }
 
-    /// A lower bound on the number of weights this configuration has (the embedding table and
-    /// one `hidden × (input + hidden)` matrix per recurrent layer and direction), saturating
-    /// instead of overflowing. Loaders compare it with the weights file before building the
-    /// model, so a configuration claiming 10^12 weights is refused without allocating them.
-    pub(crate) fn min_parameters(&self) -> u64 {
-        let [vocab, width, hidden, layers] =
-            [self.vocab_size, self.embedding_dim, self.encoder.hidden_size, self.encoder.num_layers].map(|n| n as u64);
-        let directions = self.encoder.directions() as u64;
-        let first = hidden.saturating_mul(width.saturating_add(hidden));
-        let per_layer = hidden.saturating_mul(hidden.saturating_mul(2));
-        vocab.saturating_mul(width).saturating_add(
-            directions.saturating_mul(first.saturating_add(layers.saturating_sub(1).saturating_mul(per_layer))),
-        )
+    /// [`Error::InvalidArgument`] for an encoder whose input is not the embedding width, or a
+    /// size above the bound every model shares.
+    fn check(&self) -> Result<()> {
+        let encoder = &self.encoder;
+        check_sizes(&[
+            ("vocab_size", self.vocab_size),
+            ("embedding_dim", self.embedding_dim),
+            ("hidden_size", encoder.hidden_size),
+            ("num_layers", encoder.num_layers),
+        ])?;
+        if encoder.input_size != self.embedding_dim {
+            return Err(Error::InvalidArgument(format!(
+                "encoder input {} must equal embedding width {}",
+                encoder.input_size, self.embedding_dim
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -66,7 +70,7 @@ impl ModelConfig {
 #[derive(Debug, Clone)]
 pub struct Batch {
     /// Token ids, post-padded with 0.
-    pub ids: ArrayD<usize>,
+    pub ids: ArrayD<u32>,
     /// Valid steps per sequence.
     pub lengths: Vec<usize>,
 }
@@ -103,22 +107,39 @@ pub struct SentimentModel {
 }
 
 impl SentimentModel {
-    /// A freshly initialised model in inference mode; the same seed gives the same weights.
+    /// A freshly initialised model in inference mode; the same seed gives the same weights:
+    /// [`from_var_builder`](Self::from_var_builder) on [`VarBuilder::fresh`]`(seed)`, the dropout
+    /// masks seeded with `seed ^ 0x5eed`.
+    ///
+    /// # Errors
+    /// As [`from_var_builder`](Self::from_var_builder).
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
-        if config.encoder.input_size != config.embedding_dim {
-            return Err(Error::InvalidArgument(format!(
-                "encoder input {} must equal embedding width {}",
-                config.encoder.input_size, config.embedding_dim
-            )));
-        }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let table = init::uniform(&[config.vocab_size, config.embedding_dim], -0.05, 0.05, &mut rng)?;
-        let embedding = Embedding::from_weights(table, Some(0))?;
-        let encoder = Recurrent::new(config.encoder.clone(), &mut rng)?;
+        let model = Self::from_var_builder(config, VarBuilder::fresh(seed))?;
+        model.dropout.reseed(seed ^ 0x5eed);
+        Ok(model)
+    }
+
+    /// The model's tensors under `vb`, in inference mode: `embedding.weight`, the encoder's
+    /// (`encoder.weight_ih_l0`, …, PyTorch's names) and `output.weight`, `output.bias` — the
+    /// names [`Module::named_parameters`] reports and a saved pipeline stores.
+    ///
+    /// From a fresh source they are drawn in that order: the word vectors uniform in ±0.05
+    /// (padding row too), the encoder by its configured initialisation, the output weight
+    /// Glorot-uniform and its bias zero; the dropout masks are seeded by [`VarBuilder::seed`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an encoder input other than the embedding width or a
+    /// size above 2^32 − 1; [`Error::Tensor`] for a tensor `vb` lacks or holds in another shape
+    /// (named), or an invalid layer shape or dropout probability.
+    pub fn from_var_builder(config: ModelConfig, vb: VarBuilder) -> Result<Self> {
+        config.check()?;
+        let (vocab, width) = (config.vocab_size, config.embedding_dim);
+        let embedding = Embedding::with_init(vocab, width, Some(0), Init::symmetric_uniform(0.05), vb.pp("embedding"))?;
+        let encoder = Recurrent::new(config.encoder.clone(), vb.pp("encoder"))?;
         let features = config.encoder.output_size();
-        let weight = init::xavier_uniform(&[1, features], 1.0, &mut rng)?;
-        let output = Linear::from_weights(weight, Some(init::zeros(&[1])))?;
-        let dropout = Dropout::new(config.dropout, seed ^ 0x5eed)?;
+        let glorot = Init::XavierUniform { gain: 1.0 };
+        let output = Linear::with_init(features, 1, glorot, Some(Init::Zeros), vb.pp("output"))?;
+        let dropout = Dropout::new(config.dropout, vb.seed())?;
         let mut model = Self { config, embedding, encoder, dropout, output, training: true };
         model.set_training(false);
         Ok(model)
@@ -147,7 +168,7 @@ impl SentimentModel {
     /// This is the training forward pass: in training mode dropout is applied. A sequence of
     /// length 0 gets the output bias alone (its pooled features are zero).
     pub fn logits(&self, batch: &Batch) -> Result<Tensor> {
-        if let Some(&bad) = batch.ids.iter().find(|&&id| id >= self.config.vocab_size) {
+        if let Some(&bad) = batch.ids.iter().find(|&&id| id as usize >= self.config.vocab_size) {
             return Err(Error::InvalidArgument(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 self.config.vocab_size
@@ -163,14 +184,15 @@ impl SentimentModel {
         Ok(self.output.forward(&self.dropout.forward(&pooled)?)?.reshape(&[batch_size])?)
     }
 
-    /// Overwrites the word vectors of the given rows (e.g. from word2vec); returns how many
-    /// rows were set. Rows outside the vocabulary are skipped; a vector of the wrong width is an
-    /// error.
-    pub fn set_word_vectors<'v>(&self, rows: impl IntoIterator<Item = (usize, &'v [f32])>) -> Result<usize> {
+    /// Overwrites the word vectors of the given token ids (e.g. from word2vec); returns how many
+    /// were set. The padding id 0 and ids outside the vocabulary are skipped; a vector of the
+    /// wrong width is an error.
+    pub fn set_word_vectors<'v>(&self, vectors: impl IntoIterator<Item = (u32, &'v [f32])>) -> Result<usize> {
         let (vocab, width) = (self.config.vocab_size, self.config.embedding_dim);
         self.embedding.weight.update_data(|table| {
             let mut set = 0;
-            for (row, vector) in rows.into_iter().filter(|&(row, _)| row > 0 && row < vocab) {
+            let rows = vectors.into_iter().map(|(id, vector)| (id as usize, vector));
+            for (row, vector) in rows.filter(|&(row, _)| row > 0 && row < vocab) {
                 if vector.len() != width {
                     return Err(Error::InvalidArgument(format!(
                         "word vectors of width {} for an embedding of width {width}",

@@ -61,7 +61,7 @@ impl Preprocessor {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the first text longer
-    /// than [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), before any analysis; the analyzer's errors.
+    /// than [`MAX_TEXT_BYTES`](malmoi_fs::datasets::nsmc::MAX_TEXT_BYTES), before any analysis; the analyzer's errors.
     pub fn batch_tokens<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<String>>> {
         super::check_text_lengths(texts)?;
         let cleaned: Vec<String> = texts

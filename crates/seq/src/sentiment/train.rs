@@ -5,14 +5,14 @@
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::optim::RmsProp;
 use malmoi_tensor::{Tensor, no_grad};
+use malmoi_train::batching::{BatchPlan, EpochBatches, validation_split};
+use malmoi_train::metrics::ConfusionMatrix;
 use malmoi_train::{EarlyStopping, Metrics, Session, StepOutput, TrainLog, TrainStep, Trainer, Update};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Batch, SentimentModel};
-use crate::batching::{BatchPlan, EpochBatches, validation_split};
 use crate::error::{Error, Result};
-use crate::metrics::ConfusionMatrix;
 
 /// How [`fit`] trains; the defaults are the lecture's. How a session runs (checkpoints, the
 /// progress bar, where to stop) is the engine's [`Session`].
@@ -76,8 +76,9 @@ impl<'a> SentimentTraining<'a> {
     /// Training of `model` on the first `1 − validation_split` of `data`, validated on the rest.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a label count that is not the sequence count, no
-    /// training examples, a validation share outside `[0, 1)` or a zero batch size.
+    /// [`Error::InvalidArgument`] for a label count that is not the sequence count or no
+    /// sequences; [`Error::Train`] ([`malmoi_train::Error::Config`]) for no training examples
+    /// left, a validation share outside `[0, 1)` or a zero batch size.
     pub fn new(model: &'a mut SentimentModel, data: Labeled<'a>, config: TrainConfig) -> Result<Self> {
         if data.sequences.len() != data.labels.len() || data.sequences.is_empty() {
             return Err(Error::InvalidArgument(format!(
@@ -103,7 +104,7 @@ impl<'a> SentimentTraining<'a> {
     /// epoch's weights restored at the end.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when the steps overflow.
+    /// [`Error::Train`] ([`malmoi_train::Error::Config`]) when the steps overflow.
     pub fn trainer(&self) -> Result<Trainer> {
         let run = self.batches.train_config(self.config.max_epochs, self.config.learning_rate, 0.0)?;
         let stopping = (!self.valid.is_empty()).then(|| EarlyStopping::minimize("val_loss", self.config.patience));

@@ -90,9 +90,9 @@ pub fn greedy(model: &Seq2SeqModel, encoded: &Encoded, max_len: usize) -> Result
 /// The first largest entry and its value.
 fn argmax(row: ndarray::ArrayView1<f32>) -> (u32, f32) {
     let mut best = (0, f32::NEG_INFINITY);
-    for (id, &value) in row.iter().enumerate() {
+    for (id, &value) in (0..).zip(row) {
         if value > best.1 {
-            best = (id as u32, value);
+            best = (id, value);
         }
     }
     best
@@ -131,7 +131,7 @@ pub fn beam_search(
         let mut candidates: Vec<(usize, u32, f32)> = Vec::with_capacity(live.len() * step.log_probs.ncols());
         for (beam, row) in step.log_probs.rows().into_iter().enumerate() {
             let base = live[beam].log_prob;
-            candidates.extend(row.iter().enumerate().map(|(id, &lp)| (beam, id as u32, base + lp)));
+            candidates.extend((0..).zip(row).map(|(id, &lp)| (beam, id, base + lp)));
         }
         candidates.sort_by(|a, b| b.2.total_cmp(&a.2)); // stable: ties keep (beam, id) order
         let (mut next, mut parents) = (Vec::with_capacity(width), Vec::with_capacity(width));

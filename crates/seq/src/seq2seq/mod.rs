@@ -50,7 +50,7 @@ pub use train::{Pairs, Seq2SeqTraining, TrainConfig, evaluate, fit};
 pub use vocab::{BOS, CharVocab, EOS, PAD, UNK};
 
 use crate::error::Error;
-use crate::io::write_atomic;
+use crate::io::{build_from_weights, write_atomic};
 
 /// The version of the saved-directory layout this code reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -284,11 +284,13 @@ impl Seq2Seq {
 
     /// Loads a model saved by [`save`](Self::save), ready for inference (dropout off).
     ///
-    /// A missing or unreadable file, another format version or weights that do not fit the
-    /// configuration give [`Error::ModelDir`] naming the directory and the problem, as do
-    /// length limits above [`Limits::MAX`]. The weights are read first: a configuration
-    /// describing more weights than `model.safetensors` holds is refused before the model is
-    /// built.
+    /// The model is built from `model.safetensors` by name
+    /// ([`Seq2SeqModel::from_var_builder`]), nothing initialised at random first. A missing or
+    /// unreadable file, another format version, a tensor the configuration asks for that is
+    /// missing or of another shape, or a stored tensor the configuration has no place for give
+    /// [`Error::ModelDir`] naming the directory and the problem (and the tensor), as do length
+    /// limits above [`Limits::MAX`]. Each tensor's shape is checked before it is read, so a
+    /// configuration claiming 10^12 weights is refused without allocating them.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let fail = |reason: String| Seq2SeqError::Seq(Error::ModelDir { path: PathBuf::from(dir), reason });
@@ -298,10 +300,8 @@ impl Seq2Seq {
             return Err(fail(format!("format version {} is not {FORMAT_VERSION}", config.format_version)));
         }
         config.limits.check().map_err(|reason| fail(format!("config.json: {reason}")))?;
-        let weights = checkpoint::load(dir.join("model.safetensors")).map_err(|e| fail(e.to_string()))?;
-        crate::io::check_weights_fit(&weights, config.model.min_parameters()).map_err(fail)?;
-        let mut model = Seq2SeqModel::new(config.model.clone(), 0)?;
-        weights.load_into(&model.named_parameters()).map_err(|e| fail(e.to_string()))?;
+        let mut model =
+            build_from_weights(dir, |vb| Seq2SeqModel::from_var_builder(config.model.clone(), vb)).map_err(fail)?;
         model.set_training(false);
         Ok(Self { config, model })
     }

@@ -4,16 +4,15 @@
 use malmoi_tensor::nn::{
     CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentState, prefixed,
 };
-use malmoi_tensor::{Tensor, no_grad};
+use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use ndarray::{Array2, ArrayD, Axis, Ix3};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::attention::{AttentionScore, attend, attend_all};
 use super::vocab::{BOS, EOS, PAD};
 use crate::batching::pad_ids;
 use crate::error::{Error, Result};
+use crate::sizes::check_sizes;
 
 /// The model's shape; saved in `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,37 +50,22 @@ impl Seq2SeqConfig {
         }
     }
 
-    /// A lower bound on the weights of a model of this shape (both embedding tables, the
-    /// encoder's and decoder's input and recurrent matrices, the attention key, combine and
-    /// output layers, and the output bias), saturating instead of overflowing. [`Seq2Seq::load`]
-    /// compares it with the weights stored before building the model, so a configuration
-    /// claiming 10^12 weights is refused without allocating them.
-    ///
-    /// [`Seq2Seq::load`]: super::Seq2Seq::load
-    pub(crate) fn min_parameters(&self) -> u64 {
-        let [source, target, width, hidden, gates, directions] = [
-            self.source_vocab,
-            self.target_vocab,
-            self.embedding_dim,
-            self.hidden_size,
-            self.cell.gates(),
-            if self.bidirectional { 2 } else { 1 },
-        ]
-        .map(|n| n as u64);
-        let decoder = directions.saturating_mul(hidden);
-        let recurrent =
-            |input: u64, hidden: u64| gates.saturating_mul(hidden).saturating_mul(input.saturating_add(hidden));
-        let key = if self.attention == AttentionScore::General { decoder.saturating_mul(decoder) } else { 0 };
-        [
-            source.saturating_add(target).saturating_mul(width),
-            directions.saturating_mul(recurrent(width, hidden)),
-            recurrent(width, decoder),
-            key,
-            decoder.saturating_mul(decoder).saturating_mul(2),
-            decoder.saturating_mul(target).saturating_add(target),
-        ]
-        .into_iter()
-        .fold(0, u64::saturating_add)
+    /// [`Error::InvalidArgument`] for a vocabulary without characters beyond the specials, or
+    /// a size above the bound every model shares.
+    fn check(&self) -> Result<()> {
+        check_sizes(&[
+            ("source_vocab", self.source_vocab),
+            ("target_vocab", self.target_vocab),
+            ("embedding_dim", self.embedding_dim),
+            ("hidden_size", self.hidden_size),
+        ])?;
+        if self.source_vocab <= EOS as usize || self.target_vocab <= EOS as usize {
+            return Err(Error::InvalidArgument(format!(
+                "vocabularies need characters beyond the 4 specials: {} and {}",
+                self.source_vocab, self.target_vocab
+            )));
+        }
+        Ok(())
     }
 
     /// The decoder's hidden size: the encoder's output width.
@@ -105,7 +89,7 @@ impl Seq2SeqConfig {
 #[derive(Debug, Clone)]
 pub struct Padded {
     /// Ids, `(batch, time)`.
-    pub ids: ArrayD<usize>,
+    pub ids: ArrayD<u32>,
     /// Valid steps per row.
     pub lengths: Vec<usize>,
 }
@@ -194,27 +178,45 @@ pub struct Seq2SeqModel {
 }
 
 impl Seq2SeqModel {
-    /// A freshly initialised model; the same seed gives the same weights.
+    /// A freshly initialised model; the same seed gives the same weights:
+    /// [`from_var_builder`](Self::from_var_builder) on [`VarBuilder::fresh`]`(seed)`, the dropout
+    /// masks seeded with `seed ^ 0x5eed`.
+    ///
+    /// # Errors
+    /// As [`from_var_builder`](Self::from_var_builder).
     pub fn new(config: Seq2SeqConfig, seed: u64) -> Result<Self> {
-        if config.source_vocab <= EOS as usize || config.target_vocab <= EOS as usize {
-            return Err(Error::InvalidArgument(format!(
-                "vocabularies need characters beyond the 4 specials: {} and {}",
-                config.source_vocab, config.target_vocab
-            )));
-        }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let (embedding, decoder_size) = (config.embedding_dim, config.decoder_size());
-        let source_embedding = Embedding::new(config.source_vocab, embedding, Some(PAD as usize), &mut rng)?;
-        let encoder = Recurrent::new(config.encoder(), &mut rng)?;
-        let target_embedding = Embedding::new(config.target_vocab, embedding, Some(PAD as usize), &mut rng)?;
-        let decoder = Recurrent::new(config.decoder(), &mut rng)?;
+        let model = Self::from_var_builder(config, VarBuilder::fresh(seed))?;
+        model.dropout.reseed(seed ^ 0x5eed);
+        Ok(model)
+    }
+
+    /// The model's tensors under `vb`, named as [`Module::named_parameters`] reports them and a
+    /// saved model stores them: `source_embedding`, `encoder`, `target_embedding`, `decoder`,
+    /// `attention_key` (general attention only), `combine` and `output`, each layer's own
+    /// names below (`encoder.weight_ih_l0_reverse`, `output.bias`, …).
+    ///
+    /// From a fresh source they are drawn in that order, each layer by PyTorch's default
+    /// (embeddings `N(0, 1)` with the padding row zeroed); the dropout masks are seeded by
+    /// [`VarBuilder::seed`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a vocabulary of specials only or a size above 2^32 − 1;
+    /// [`Error::Tensor`] for a tensor `vb` lacks or holds in another shape (named), or an
+    /// invalid layer shape or dropout probability.
+    pub fn from_var_builder(config: Seq2SeqConfig, vb: VarBuilder) -> Result<Self> {
+        config.check()?;
+        let (embedding, decoder_size, pad) = (config.embedding_dim, config.decoder_size(), Some(PAD as usize));
+        let source_embedding = Embedding::new(config.source_vocab, embedding, pad, vb.pp("source_embedding"))?;
+        let encoder = Recurrent::new(config.encoder(), vb.pp("encoder"))?;
+        let target_embedding = Embedding::new(config.target_vocab, embedding, pad, vb.pp("target_embedding"))?;
+        let decoder = Recurrent::new(config.decoder(), vb.pp("decoder"))?;
         let key = match config.attention {
-            AttentionScore::General => Some(Linear::new(decoder_size, decoder_size, false, &mut rng)?),
+            AttentionScore::General => Some(Linear::new(decoder_size, decoder_size, false, vb.pp("attention_key"))?),
             AttentionScore::Dot => None,
         };
-        let combine = Linear::new(2 * decoder_size, decoder_size, true, &mut rng)?;
-        let output = Linear::new(decoder_size, config.target_vocab, true, &mut rng)?;
-        let dropout = Dropout::new(config.dropout, seed ^ 0x5eed)?;
+        let combine = Linear::new(2 * decoder_size, decoder_size, true, vb.pp("combine"))?;
+        let output = Linear::new(decoder_size, config.target_vocab, true, vb.pp("output"))?;
+        let dropout = Dropout::new(config.dropout, vb.seed())?;
         Ok(Self { config, source_embedding, encoder, target_embedding, decoder, key, combine, output, dropout })
     }
 
@@ -262,7 +264,9 @@ impl Seq2SeqModel {
     /// [`EOS`] (as [`Padded::new`] frames them).
     pub fn loss(&self, source: &Padded, target_in: &Padded, target_out: &Padded) -> Result<(Tensor, Tensor)> {
         let logits = self.logits(source, target_in)?;
-        let loss = logits.cross_entropy(&target_out.ids, Some(PAD as usize))?;
+        // cross_entropy reads class indices.
+        let classes = target_out.ids.mapv(|id| id as usize);
+        let loss = logits.cross_entropy(&classes, Some(PAD as usize))?;
         Ok((loss, logits))
     }
 
@@ -277,7 +281,7 @@ impl Seq2SeqModel {
     /// from `state`.
     pub fn step(&self, encoded: &Encoded, previous: &[u32], state: &RecurrentState) -> Result<Step> {
         no_grad(|| {
-            let ids = ArrayD::from_shape_fn(ndarray::IxDyn(&[previous.len(), 1]), |i| previous[i[0]] as usize);
+            let ids = ndarray::aview1(previous).insert_axis(Axis(1)).into_dyn().to_owned();
             check_ids(&ids, self.config.target_vocab, "previous")?;
             let vectors = self.target_embedding.forward(&ids)?;
             let decoded = self.decoder.forward(&vectors, None, Some(std::slice::from_ref(state)))?;
@@ -307,8 +311,8 @@ fn concat_directions(states: &[RecurrentState]) -> Result<RecurrentState> {
     Ok(RecurrentState { h, c })
 }
 
-fn check_ids(ids: &ArrayD<usize>, size: usize, what: &str) -> Result<()> {
-    match ids.iter().find(|&&id| id >= size) {
+fn check_ids(ids: &ArrayD<u32>, size: usize, what: &str) -> Result<()> {
+    match ids.iter().find(|&&id| id as usize >= size) {
         Some(bad) => Err(Error::InvalidArgument(format!("{what} id {bad} is outside the vocabulary of {size}"))),
         None => Ok(()),
     }

@@ -5,13 +5,13 @@
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::no_grad;
 use malmoi_tensor::optim::Adam;
+use malmoi_train::batching::{BatchPlan, EpochBatches, validation_split};
 use malmoi_train::{Metrics, Session, StepOutput, TrainLog, TrainStep, Trainer, Update};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Padded, Seq2SeqModel};
 use super::vocab::{BOS, EOS, PAD};
-use crate::batching::{BatchPlan, EpochBatches, validation_split};
 use crate::error::{Error, Result};
 
 /// How [`fit`] trains. How a session runs (checkpoints, the progress bar, where to stop) is
@@ -73,8 +73,9 @@ impl<'a> Seq2SeqTraining<'a> {
     /// Training of `model` on the first `1 − validation_split` of `data`, validated on the rest.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a target count that is not the source count, no training
-    /// pairs, a validation share outside `[0, 1)` or a zero batch size.
+    /// [`Error::InvalidArgument`] for a target count that is not the source count or no pairs;
+    /// [`Error::Train`] ([`malmoi_train::Error::Config`]) for no training pairs left, a
+    /// validation share outside `[0, 1)` or a zero batch size.
     pub fn new(model: &'a mut Seq2SeqModel, data: Pairs<'a>, config: TrainConfig) -> Result<Self> {
         if data.source.len() != data.target.len() || data.source.is_empty() {
             return Err(Error::InvalidArgument(format!(
@@ -94,7 +95,7 @@ impl<'a> Seq2SeqTraining<'a> {
     /// to `clip_norm`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when the steps overflow.
+    /// [`Error::Train`] ([`malmoi_train::Error::Config`]) when the steps overflow.
     pub fn trainer(&self) -> Result<Trainer> {
         let config = &self.config;
         Ok(Trainer::new(self.batches.train_config(config.epochs, config.learning_rate, config.clip_norm)?))
@@ -176,13 +177,12 @@ fn count_steps(target: &Padded) -> usize {
 }
 
 /// Valid target steps whose highest logit is the target id.
-fn count_correct(logits: &ArrayD<f32>, targets: &ArrayD<usize>) -> usize {
+fn count_correct(logits: &ArrayD<f32>, targets: &ArrayD<u32>) -> usize {
     let classes = *logits.shape().last().expect("class axis");
     let rows = logits.as_slice().expect("row-major logits").chunks(classes);
     rows.zip(targets.iter())
         .filter(|&(row, &target)| {
-            target != PAD as usize
-                && row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|m| m.0) == Some(target)
+            target != PAD && (0..).zip(row).max_by(|a, b| a.1.total_cmp(b.1)).map(|m| m.0) == Some(target)
         })
         .count()
 }

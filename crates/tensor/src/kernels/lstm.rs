@@ -48,8 +48,8 @@ pub type LstmGrads = SequenceGrads<Array2<f32>>;
 /// means all `T`. `initial` is `(h0, c0)`, each `(B, H)`; `None` means zeros.
 ///
 /// # Errors
-/// [`Error::Shape`] if the weights, input or initial state disagree in shape;
-/// [`Error::Invalid`] if `lengths` has the wrong count or exceeds `T`.
+/// [`Error::Shape`](crate::Error::Shape) if the weights, input or initial state disagree in shape;
+/// [`Error::Invalid`](crate::Error::Invalid) if `lengths` has the wrong count or exceeds `T`.
 pub fn lstm_forward(
     x: ArrayView3<f32>,
     weights: &RecurrentWeights,
@@ -113,7 +113,7 @@ multiversion! {
 /// `(B, H)`; `None` stands for zeros.
 ///
 /// # Errors
-/// [`Error::Shape`] if a gradient's shape differs from its output's.
+/// [`Error::Shape`](crate::Error::Shape) if a gradient's shape differs from its output's.
 pub fn lstm_backward(
     cache: &LstmCache,
     weights: &RecurrentWeights,

@@ -1,10 +1,10 @@
 //! Token embedding table.
 
 use ndarray::{ArrayD, Axis};
-use rand::Rng;
 
 use super::Module;
-use super::init;
+use super::init::{self, Init};
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -16,11 +16,10 @@ use crate::tensor::Tensor;
 /// training (PyTorch's semantics for a zero padding row).
 ///
 /// ```
-/// use malmoi_tensor::nn::Embedding;
+/// use malmoi_tensor::{VarBuilder, nn::Embedding};
 /// use ndarray::array;
-/// use rand::{SeedableRng, rngs::StdRng};
 ///
-/// let table = Embedding::new(10, 4, Some(0), &mut StdRng::seed_from_u64(1))?;
+/// let table = Embedding::new(10, 4, Some(0), VarBuilder::fresh(1))?;
 /// let vectors = table.forward(&array![[3, 7, 0, 0]].into_dyn())?;
 /// assert_eq!(vectors.shape(), vec![1, 4, 4]);
 /// assert!(vectors.data().slice(ndarray::s![0, 2, ..]).iter().all(|&v| v == 0.0));
@@ -38,21 +37,46 @@ pub struct Embedding {
 }
 
 impl Embedding {
-    /// A table initialised from `N(0, 1)` (PyTorch's default), with the
+    /// The table `weight` under `vb`, freshly drawn from `N(0, 1)` (PyTorch's default) with the
     /// padding row zeroed.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an empty table;
-    /// [`Error::IndexOutOfRange`] if `padding_idx ≥ num_embeddings`.
-    pub fn new(num_embeddings: usize, dim: usize, padding_idx: Option<usize>, rng: &mut impl Rng) -> Result<Self> {
+    /// As [`with_init`](Self::with_init).
+    pub fn new(num_embeddings: usize, dim: usize, padding_idx: Option<usize>, vb: VarBuilder) -> Result<Self> {
+        let pad = padding_idx.filter(|&pad| pad < num_embeddings);
+        let weight = Self::checked(num_embeddings, dim).and_then(|shape| {
+            vb.get_or_else(&shape, "weight", |rng| {
+                let mut weight = init::normal(&shape, 0.0, 1.0, rng)?;
+                if let Some(pad) = pad {
+                    weight.index_axis_mut(Axis(0), pad).fill(0.0);
+                }
+                Ok(weight)
+            })
+        })?;
+        Self::from_weights(weight, padding_idx)
+    }
+
+    /// The table `weight` under `vb`, freshly drawn by `init` (every row, the padding row too).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty table; [`Error::IndexOutOfRange`] if
+    /// `padding_idx ≥ num_embeddings`; a tensor `vb` lacks or holds in another shape.
+    pub fn with_init(
+        num_embeddings: usize,
+        dim: usize,
+        padding_idx: Option<usize>,
+        init: Init,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let shape = Self::checked(num_embeddings, dim)?;
+        Self::from_weights(vb.get_or_init(&shape, "weight", init)?, padding_idx)
+    }
+
+    fn checked(num_embeddings: usize, dim: usize) -> Result<[usize; 2]> {
         if num_embeddings == 0 || dim == 0 {
             return Err(Error::Invalid { op: "Embedding", reason: format!("empty table {num_embeddings} × {dim}") });
         }
-        let mut weight = init::normal(&[num_embeddings, dim], 0.0, 1.0, rng)?;
-        if let Some(pad) = padding_idx.filter(|&pad| pad < num_embeddings) {
-            weight.index_axis_mut(Axis(0), pad).fill(0.0);
-        }
-        Self::from_weights(weight, padding_idx)
+        Ok([num_embeddings, dim])
     }
 
     /// A table with the given `(num_embeddings, dim)` weights (pretrained
@@ -84,9 +108,9 @@ impl Embedding {
     /// use malmoi_tensor::nn::{Embedding, Module};
     /// use malmoi_tensor::optim::{Optimizer, Sgd};
     /// use ndarray::array;
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use malmoi_tensor::VarBuilder;
     ///
-    /// let table = Embedding::new(50_000, 8, None, &mut StdRng::seed_from_u64(1))?.with_sparse_grad(true);
+    /// let table = Embedding::new(50_000, 8, None, VarBuilder::fresh(1))?.with_sparse_grad(true);
     /// let before = table.weight.to_array();
     /// let mut sgd = Sgd::new(table.named_parameters(), 0.1)?;
     /// table.forward(&array![[3, 9]].into_dyn())?.sum().backward()?;
@@ -111,15 +135,17 @@ impl Embedding {
         self.weight.shape()[1]
     }
 
-    /// Looks up `ids` of any shape, giving `ids.shape() + [dim]`.
+    /// Looks up token `ids` (`u32`, the id type of every tokenizer and model here) of any
+    /// shape, giving `ids.shape() + [dim]`.
     ///
     /// # Errors
     /// [`Error::IndexOutOfRange`] for an id ≥ `num_embeddings`.
-    pub fn forward(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
+    pub fn forward(&self, ids: &ArrayD<u32>) -> Result<Tensor> {
+        let rows = ids.mapv(|id| id as usize);
         let vectors =
-            if self.sparse_grad { self.weight.gather_rows_sparse(ids)? } else { self.weight.gather_rows(ids)? };
+            if self.sparse_grad { self.weight.gather_rows_sparse(&rows)? } else { self.weight.gather_rows(&rows)? };
         let Some(pad) = self.padding_idx else { return Ok(vectors) };
-        let keep = ids.mapv(|id| if id == pad { 0.0 } else { 1.0 }).insert_axis(Axis(ids.ndim()));
+        let keep = rows.mapv(|row| if row == pad { 0.0 } else { 1.0 }).insert_axis(Axis(ids.ndim()));
         vectors.mul(&Tensor::constant(keep))
     }
 }

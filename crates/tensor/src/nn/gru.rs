@@ -14,9 +14,9 @@ fixed_kind_layer!(
     /// use malmoi_tensor::nn::Gru;
     /// use malmoi_tensor::Tensor;
     /// use ndarray::ArrayD;
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use malmoi_tensor::VarBuilder;
     ///
-    /// let gru = Gru::new(4, 6, &mut StdRng::seed_from_u64(0))?;
+    /// let gru = Gru::new(4, 6, VarBuilder::fresh(0))?;
     /// let out = gru.predict(&Tensor::constant(ArrayD::ones(&[3, 7, 4][..])), None)?;
     /// assert_eq!(out.output.shape(), vec![3, 7, 6]);
     /// assert!(out.states[0].c.is_none());

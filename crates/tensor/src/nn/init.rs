@@ -201,6 +201,70 @@ fn orthonormal_columns(mut a: Array2<f64>) -> Array2<f64> {
     a
 }
 
+/// How a fresh tensor is drawn: what a [`VarBuilder`](crate::VarBuilder) that initialises
+/// (instead of loading) makes of a name, and what one that loads ignores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// All zeros (biases, LayerNorm shifts).
+    Zeros,
+    /// All ones (LayerNorm scales).
+    Ones,
+    /// [`uniform`] in `[low, high)`.
+    Uniform {
+        /// Lower bound.
+        low: f32,
+        /// Upper bound.
+        high: f32,
+    },
+    /// [`normal`] `N(mean, std²)`.
+    Normal {
+        /// Mean.
+        mean: f32,
+        /// Standard deviation.
+        std: f32,
+    },
+    /// [`xavier_uniform`] with a gain.
+    XavierUniform {
+        /// Scale (see [`Nonlinearity::gain`]).
+        gain: f32,
+    },
+    /// [`kaiming_uniform`] for a fan and activation.
+    KaimingUniform {
+        /// Which fan to preserve.
+        fan: Fan,
+        /// The activation fed.
+        nonlinearity: Nonlinearity,
+    },
+}
+
+impl Init {
+    /// PyTorch's default `nn.Linear` weight: Kaiming-uniform with a leaky-ReLU slope of `√5`,
+    /// i.e. `U(±1/√fan_in)`.
+    pub fn pytorch_linear() -> Init {
+        Init::KaimingUniform { fan: Fan::In, nonlinearity: Nonlinearity::LeakyRelu(5f32.sqrt()) }
+    }
+
+    /// `U(±bound)`.
+    pub fn symmetric_uniform(bound: f32) -> Init {
+        Init::Uniform { low: -bound, high: bound }
+    }
+
+    /// Draws a tensor of `shape` (zeros and ones draw nothing from `rng`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for bounds, a deviation or a shape the chosen rule refuses.
+    pub fn draw(self, shape: &[usize], rng: &mut impl Rng) -> Result<ArrayD<f32>> {
+        match self {
+            Init::Zeros => Ok(zeros(shape)),
+            Init::Ones => Ok(ArrayD::ones(IxDyn(shape))),
+            Init::Uniform { low, high } => uniform(shape, low, high, rng),
+            Init::Normal { mean, std } => normal(shape, mean, std, rng),
+            Init::XavierUniform { gain } => xavier_uniform(shape, gain, rng),
+            Init::KaimingUniform { fan, nonlinearity } => kaiming_uniform(shape, fan, nonlinearity, rng),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

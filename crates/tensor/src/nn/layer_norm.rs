@@ -1,8 +1,8 @@
 //! Layer normalisation.
 
-use ndarray::{ArrayD, IxDyn};
-
 use super::Module;
+use super::init::Init;
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -12,10 +12,10 @@ use crate::tensor::Tensor;
 ///
 /// ```
 /// use malmoi_tensor::nn::LayerNorm;
-/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::{Tensor, VarBuilder};
 /// use ndarray::array;
 ///
-/// let norm = LayerNorm::new(3, 1e-5)?;
+/// let norm = LayerNorm::new(3, 1e-5, VarBuilder::fresh(0))?;
 /// let y = norm.forward(&Tensor::constant(array![[1.0_f32, 2.0, 3.0]].into_dyn()))?;
 /// assert!(y.data().sum().abs() < 1e-5);
 /// # Ok::<(), malmoi_tensor::Error>(())
@@ -31,17 +31,19 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// A layer over `dim` features with unit scale and zero shift.
+    /// A layer over `dim` features: `weight` and `bias` under `vb`, fresh ones a unit scale and
+    /// a zero shift.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for `dim == 0` or a non-positive `eps`.
-    pub fn new(dim: usize, eps: f32) -> Result<Self> {
+    /// [`Error::Invalid`] for `dim == 0` or a non-positive `eps`; a tensor `vb` lacks or holds
+    /// in another shape.
+    pub fn new(dim: usize, eps: f32, vb: VarBuilder) -> Result<Self> {
         if dim == 0 || eps.is_nan() || eps <= 0.0 {
             return Err(Error::Invalid { op: "LayerNorm", reason: format!("dim {dim}, eps {eps}") });
         }
         Ok(LayerNorm {
-            weight: Tensor::parameter(ArrayD::ones(IxDyn(&[dim]))),
-            bias: Tensor::parameter(ArrayD::zeros(IxDyn(&[dim]))),
+            weight: vb.parameter_or_init(&[dim], "weight", Init::Ones)?,
+            bias: vb.parameter_or_init(&[dim], "bias", Init::Zeros)?,
             eps,
         })
     }

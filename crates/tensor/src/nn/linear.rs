@@ -1,13 +1,12 @@
 //! Fully connected layer.
 
-use ndarray::{Array2, ArrayD, ArrayView2, Axis, CowArray, Ix1, Ix2, IxDyn};
-use rand::Rng;
-
 use super::Module;
-use super::init::{self, Fan, Nonlinearity};
+use super::init::Init;
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::ops::matmul::gemm;
 use crate::tensor::{Tensor, backward_fn};
+use ndarray::{Array2, ArrayD, ArrayView2, Axis, CowArray, Ix1, Ix2, IxDyn};
 
 /// `y = x Wᵀ + b` over the last axis (`torch.nn.Linear`, Keras' `Dense`
 /// without activation).
@@ -17,11 +16,10 @@ use crate::tensor::{Tensor, backward_fn};
 ///
 /// ```
 /// use malmoi_tensor::nn::Linear;
-/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::{Tensor, VarBuilder};
 /// use ndarray::ArrayD;
-/// use rand::{SeedableRng, rngs::StdRng};
 ///
-/// let layer = Linear::new(4, 3, true, &mut StdRng::seed_from_u64(0))?;
+/// let layer = Linear::new(4, 3, true, VarBuilder::fresh(0))?;
 /// let x = Tensor::constant(ArrayD::ones(&[2, 5, 4][..]));
 /// assert_eq!(layer.forward(&x)?.shape(), vec![2, 5, 3]);
 /// # Ok::<(), malmoi_tensor::Error>(())
@@ -35,21 +33,36 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// A layer with PyTorch's default initialisation: weight and bias
-    /// uniform in `±1/√in_features`.
+    /// The layer `weight` `(out, in)` and, if `bias`, `bias` `(out,)` under `vb`, freshly drawn
+    /// with PyTorch's default initialisation (weight and bias uniform in `±1/√in_features`).
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `in_features` or `out_features` is zero.
-    pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut impl Rng) -> Result<Self> {
+    /// [`Error::Invalid`] if `in_features` or `out_features` is zero; a tensor `vb` lacks or
+    /// holds in another shape.
+    pub fn new(in_features: usize, out_features: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+        let bound = 1.0 / (in_features.max(1) as f32).sqrt();
+        let bias = bias.then(|| Init::symmetric_uniform(bound));
+        Self::with_init(in_features, out_features, Init::pytorch_linear(), bias, vb)
+    }
+
+    /// As [`new`](Self::new), fresh tensors drawn by `weight` and `bias` (no bias when `None`).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_init(
+        in_features: usize,
+        out_features: usize,
+        weight: Init,
+        bias: Option<Init>,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         if in_features == 0 || out_features == 0 {
             return Err(Error::Invalid {
                 op: "Linear", reason: format!("empty layer {in_features} → {out_features}")
             });
         }
-        let weight =
-            init::kaiming_uniform(&[out_features, in_features], Fan::In, Nonlinearity::LeakyRelu(5f32.sqrt()), rng)?;
-        let bound = 1.0 / (in_features as f32).sqrt();
-        let bias = bias.then(|| init::uniform(&[out_features], -bound, bound, rng)).transpose()?;
+        let weight = vb.get_or_init(&[out_features, in_features], "weight", weight)?;
+        let bias = bias.map(|init| vb.get_or_init(&[out_features], "bias", init)).transpose()?;
         Self::from_weights(weight, bias)
     }
 

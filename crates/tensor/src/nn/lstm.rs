@@ -14,13 +14,12 @@ fixed_kind_layer!(
     ///
     /// ```
     /// use malmoi_tensor::nn::{Lstm, Module, RecurrentConfig};
-    /// use malmoi_tensor::Tensor;
+    /// use malmoi_tensor::{Tensor, VarBuilder};
     /// use ndarray::ArrayD;
-    /// use rand::{SeedableRng, rngs::StdRng};
     ///
-    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let vb = VarBuilder::fresh(0);
     /// // Keras' LSTM(16) over 8-wide word vectors
-    /// let lstm = Lstm::new(8, 16, &mut rng)?;
+    /// let lstm = Lstm::new(8, 16, vb.pp("lstm"))?;
     /// let x = Tensor::constant(ArrayD::ones(&[2, 5, 8][..])); // 2 sequences of 5 steps
     /// let out = lstm.forward(&x, Some(&[5, 3]), None)?; // the second has 3 valid steps
     /// assert_eq!(out.output.shape(), vec![2, 5, 16]);
@@ -30,7 +29,7 @@ fixed_kind_layer!(
     ///
     /// // two bidirectional layers
     /// let config = RecurrentConfig { num_layers: 2, bidirectional: true, ..Lstm::config(8, 16) };
-    /// let stack = Lstm::from_config(config, &mut rng)?;
+    /// let stack = Lstm::from_config(config, vb.pp("stack"))?;
     /// assert_eq!(stack.predict(&x, None)?.last_hidden(2)?.shape(), vec![2, 32]);
     /// assert_eq!(stack.named_parameters()[4].0, "weight_ih_l0_reverse");
     /// # Ok::<(), malmoi_tensor::Error>(())

@@ -6,16 +6,17 @@
 //! length) with PyTorch's parameter names, so `torch.nn` weights load unchanged.
 //!
 //! A layer is a struct holding its parameters as [`Tensor`]s and a
-//! `forward` method; the [`Module`] trait lists those parameters under stable
-//! dotted names (`"encoder.lstm.weight_ih"`), which is what optimisers
-//! update and [checkpoints](crate::checkpoint) save. A container names its
-//! children's parameters with [`prefixed`] (or all at once with [`named_children`]):
+//! `forward` method. It is built from a [`VarBuilder`](crate::VarBuilder) view — fresh
+//! weights or a checkpoint's, through one constructor — and the [`Module`] trait lists its
+//! parameters under the same dotted names (`"encoder.weight_ih_l0"`), which is what
+//! optimisers update and [checkpoints](crate::checkpoint) save. A container hands each child
+//! `vb.pp(name)` and names its children's parameters with [`prefixed`] (or all at once with
+//! [`named_children`]):
 //!
 //! ```
 //! use malmoi_tensor::nn::{Embedding, Linear, Module, prefixed};
-//! use malmoi_tensor::{Result, Tensor};
+//! use malmoi_tensor::{Result, Tensor, VarBuilder};
 //! use ndarray::ArrayD;
-//! use rand::{SeedableRng, rngs::StdRng};
 //!
 //! /// Mean of the token embeddings, then a linear layer.
 //! struct BagOfEmbeddings {
@@ -32,15 +33,16 @@
 //! }
 //!
 //! impl BagOfEmbeddings {
-//!     fn forward(&self, ids: &ArrayD<usize>) -> Result<Tensor> {
+//!     fn forward(&self, ids: &ArrayD<u32>) -> Result<Tensor> {
 //!         self.output.forward(&self.embedding.forward(ids)?.mean_axes(&[1], false)?)
 //!     }
 //! }
 //!
-//! let mut rng = StdRng::seed_from_u64(0);
+//! // fresh weights from seed 0; `VarBuilder::from_dir` would load the same names instead
+//! let vb = VarBuilder::fresh(0);
 //! let model = BagOfEmbeddings {
-//!     embedding: Embedding::new(100, 8, Some(0), &mut rng)?,
-//!     output: Linear::new(8, 2, true, &mut rng)?,
+//!     embedding: Embedding::new(100, 8, Some(0), vb.pp("embedding"))?,
+//!     output: Linear::new(8, 2, true, vb.pp("output"))?,
 //! };
 //! let names: Vec<String> = model.named_parameters().into_iter().map(|(name, _)| name).collect();
 //! assert_eq!(names, ["embedding.weight", "output.weight", "output.bias"]);
@@ -114,10 +116,10 @@ pub fn prefixed(prefix: &str, params: Vec<(String, Tensor)>) -> Vec<(String, Ten
 ///
 /// ```
 /// use malmoi_tensor::nn::{Linear, Module, named_children};
-/// use rand::{SeedableRng, rngs::StdRng};
+/// use malmoi_tensor::VarBuilder;
 ///
-/// let mut rng = StdRng::seed_from_u64(0);
-/// let (hidden, output) = (Linear::new(4, 8, true, &mut rng)?, Linear::new(8, 2, false, &mut rng)?);
+/// let vb = VarBuilder::fresh(0);
+/// let (hidden, output) = (Linear::new(4, 8, true, vb.pp("hidden"))?, Linear::new(8, 2, false, vb.pp("output"))?);
 /// let names: Vec<String> =
 ///     named_children(&[("hidden", &hidden), ("output", &output)]).into_iter().map(|(name, _)| name).collect();
 /// assert_eq!(names, ["hidden.weight", "hidden.bias", "output.weight"]);

@@ -17,8 +17,10 @@ use ndarray::{ArrayD, IxDyn};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::rnn_cell::{named_weights, unroll};
-use super::{Dropout, Module, init};
+use super::init::{self, Init};
+use super::rnn_cell::{named_weights, pytorch_weights, unroll};
+use super::{Dropout, Module};
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::kernels::{RecurrentParams, gru, lstm};
 use crate::tensor::{Tensor, no_grad};
@@ -149,23 +151,28 @@ struct Direction {
 }
 
 impl Direction {
-    fn new(config: &RecurrentConfig, input: usize, rng: &mut impl Rng) -> Result<Self> {
+    /// The direction's tensors under `vb`, named PyTorch's way with `suffix` (`_l0`,
+    /// `_l0_reverse`), fresh ones drawn by the configured initialisation.
+    fn new(config: &RecurrentConfig, input: usize, vb: &VarBuilder, suffix: &str) -> Result<Self> {
         let (kind, hidden) = (config.kind, config.hidden_size);
         let rows = kind.gates() * hidden;
-        let (weight_ih, weight_hh, bias_ih, bias_hh) = match config.initialization {
-            RecurrentInit::PyTorch => {
-                let bound = 1.0 / (hidden as f32).sqrt();
-                let mut draw = |shape: &[usize]| init::uniform(shape, -bound, bound, rng);
-                (draw(&[rows, input])?, draw(&[rows, hidden])?, draw(&[rows])?, draw(&[rows])?)
-            }
+        let [weight_ih, weight_hh, bias_ih, bias_hh] = match config.initialization {
+            RecurrentInit::PyTorch => pytorch_weights(vb, rows, input, hidden, suffix)?,
             RecurrentInit::Keras => {
-                let weight_ih = init::xavier_uniform(&[rows, input], 1.0, rng)?;
-                let weight_hh = keras_recurrent_kernel(kind.gates(), hidden, rng)?;
-                let mut bias_ih = init::zeros(&[rows]);
-                if kind == CellKind::Lstm {
-                    bias_ih.slice_mut(ndarray::s![hidden..2 * hidden]).fill(1.0);
-                }
-                (weight_ih, weight_hh, bias_ih, init::zeros(&[rows]))
+                let name = |name: &str| format!("{name}{suffix}");
+                let weight_ih =
+                    vb.get_or_init(&[rows, input], &name("weight_ih"), Init::XavierUniform { gain: 1.0 })?;
+                let weight_hh = vb.get_or_else(&[rows, hidden], &name("weight_hh"), |rng| {
+                    keras_recurrent_kernel(kind.gates(), hidden, rng)
+                })?;
+                let bias_ih = vb.get_or_else(&[rows], &name("bias_ih"), |_| {
+                    let mut bias = init::zeros(&[rows]);
+                    if kind == CellKind::Lstm {
+                        bias.slice_mut(ndarray::s![hidden..2 * hidden]).fill(1.0);
+                    }
+                    Ok(bias)
+                })?;
+                [weight_ih, weight_hh, bias_ih, vb.get_or_init(&[rows], &name("bias_hh"), Init::Zeros)?]
             }
         };
         Ok(Self {
@@ -219,6 +226,11 @@ struct SequenceInput<'a> {
     initial: Option<&'a RecurrentState>,
 }
 
+/// PyTorch's name suffix of direction `d` of `layer`: `_l0`, `_l0_reverse`.
+fn direction_suffix(layer: usize, d: usize) -> String {
+    if d == 0 { format!("_l{layer}") } else { format!("_l{layer}_reverse") }
+}
+
 /// Keras' recurrent kernel: an orthogonal `(hidden, hidden)` block per gate, stacked.
 fn keras_recurrent_kernel(gates: usize, hidden: usize, rng: &mut impl Rng) -> Result<ArrayD<f32>> {
     let blocks: Vec<ArrayD<f32>> =
@@ -248,12 +260,11 @@ fn reverse_valid_steps(x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
 ///
 /// ```
 /// use malmoi_tensor::nn::{CellKind, Recurrent, RecurrentConfig};
-/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::{Tensor, VarBuilder};
 /// use ndarray::ArrayD;
-/// use rand::{SeedableRng, rngs::StdRng};
 ///
 /// let config = RecurrentConfig { num_layers: 2, ..RecurrentConfig::new(CellKind::Gru, 8, 16) };
-/// let gru = Recurrent::new(config, &mut StdRng::seed_from_u64(0))?;
+/// let gru = Recurrent::new(config, VarBuilder::fresh(0))?;
 /// let x = Tensor::constant(ArrayD::ones(&[2, 5, 8][..]));
 /// let out = gru.forward(&x, Some(&[5, 3]), None)?;
 /// assert_eq!(out.output.shape(), vec![2, 5, 16]);
@@ -268,22 +279,31 @@ pub struct Recurrent {
 }
 
 impl Recurrent {
-    /// A freshly initialised stack. The dropout between layers is seeded from `rng`.
+    /// The stack's tensors under `vb` with PyTorch's names (`weight_ih_l0`, …,
+    /// `bias_hh_l1_reverse`), fresh ones drawn by [`RecurrentConfig::initialization`]. The
+    /// dropout between layers is seeded by [`VarBuilder::seed`].
     ///
     /// # Errors
     /// [`Error::Invalid`] for a zero input size, hidden size or layer count, or a dropout
-    /// probability outside `[0, 1)`.
-    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Result<Self> {
+    /// probability outside `[0, 1)`; a tensor `vb` lacks or holds in another shape.
+    pub fn new(config: RecurrentConfig, vb: VarBuilder) -> Result<Self> {
         if config.input_size == 0 || config.hidden_size == 0 || config.num_layers == 0 {
             return Err(Error::Invalid { op: "Recurrent", reason: format!("empty recurrent layer: {config:?}") });
+        }
+        // every shape below (gates × hidden × max(input, hidden), directions × hidden) fits
+        let widest = config.input_size.max(config.hidden_size);
+        if widest.checked_mul(4).and_then(|w| w.checked_mul(config.hidden_size)).is_none() {
+            return Err(Error::Invalid { op: "Recurrent", reason: format!("sizes overflow: {config:?}") });
         }
         let layers = (0..config.num_layers)
             .map(|layer| {
                 let input = if layer == 0 { config.input_size } else { config.output_size() };
-                (0..config.directions()).map(|_| Direction::new(&config, input, rng)).collect()
+                (0..config.directions())
+                    .map(|d| Direction::new(&config, input, &vb, &direction_suffix(layer, d)))
+                    .collect()
             })
             .collect::<Result<_>>()?;
-        let dropout = Dropout::new(config.dropout, rng.random())?;
+        let dropout = Dropout::new(config.dropout, vb.seed())?;
         Ok(Self { config, layers, dropout })
     }
 
@@ -418,8 +438,8 @@ impl Module for Recurrent {
             .enumerate()
             .flat_map(|(layer, directions)| {
                 directions.iter().enumerate().flat_map(move |(d, direction)| {
-                    let suffix = if d == 0 { format!("l{layer}") } else { format!("l{layer}_reverse") };
-                    named_weights(direction.params(), |name| format!("{name}_{suffix}"))
+                    let suffix = direction_suffix(layer, d);
+                    named_weights(direction.params(), |name| format!("{name}{suffix}"))
                 })
             })
             .collect()
@@ -446,8 +466,8 @@ macro_rules! fixed_kind_layer {
                 "(input_size, hidden_size, batch_first=True)`.\n\n",
                 "# Errors\n[`Error::Invalid`](crate::Error::Invalid) if either size is zero."
             )]
-            pub fn new(input_size: usize, hidden_size: usize, rng: &mut impl rand::Rng) -> $crate::Result<Self> {
-                Self::from_config(Self::config(input_size, hidden_size), rng)
+            pub fn new(input_size: usize, hidden_size: usize, vb: $crate::VarBuilder) -> $crate::Result<Self> {
+                Self::from_config(Self::config(input_size, hidden_size), vb)
             }
 
             /// The configuration of one unidirectional layer of this kind, to adjust (layers,
@@ -456,19 +476,19 @@ macro_rules! fixed_kind_layer {
                 $crate::nn::RecurrentConfig::new($kind, input_size, hidden_size)
             }
 
-            /// A freshly initialised stack shaped by `config`.
+            /// The stack shaped by `config`, its tensors under `vb`.
             ///
             /// # Errors
             /// [`Error::Invalid`](crate::Error::Invalid) if `config.kind` is another
             /// recurrence, or as [`Recurrent::new`](crate::nn::Recurrent::new).
-            pub fn from_config(config: $crate::nn::RecurrentConfig, rng: &mut impl rand::Rng) -> $crate::Result<Self> {
+            pub fn from_config(config: $crate::nn::RecurrentConfig, vb: $crate::VarBuilder) -> $crate::Result<Self> {
                 if config.kind != $kind {
                     return Err($crate::Error::Invalid {
                         op: $torch,
                         reason: format!("a configuration of kind {:?}", config.kind),
                     });
                 }
-                Ok(Self($crate::nn::Recurrent::new(config, rng)?))
+                Ok(Self($crate::nn::Recurrent::new(config, vb)?))
             }
 
             /// Runs the layer over `x` `(batch, time, input_size)`; see

@@ -1,8 +1,10 @@
 //! Root-mean-square layer normalisation (Zhang & Sennrich, 2019), Llama's norm.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 
 use super::Module;
+use super::init::Init;
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -12,10 +14,10 @@ use crate::tensor::Tensor;
 ///
 /// ```
 /// use malmoi_tensor::nn::RmsNorm;
-/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::{Tensor, VarBuilder};
 /// use ndarray::array;
 ///
-/// let norm = RmsNorm::new(2, 1e-6)?;
+/// let norm = RmsNorm::new(2, 1e-6, VarBuilder::fresh(0))?;
 /// let y = norm.forward(&Tensor::constant(array![[3.0_f32, 4.0]].into_dyn()))?;
 /// let expected = [3.0 / 12.5f32.sqrt(), 4.0 / 12.5f32.sqrt()];
 /// assert!(y.data().iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-5));
@@ -30,12 +32,16 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    /// A layer over `dim` features with unit scale.
+    /// A layer over `dim` features: `weight` under `vb`, a fresh one a unit scale.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for `dim == 0` or a non-positive `eps`.
-    pub fn new(dim: usize, eps: f32) -> Result<Self> {
-        Self::from_weight(ArrayD::ones(IxDyn(&[dim])), eps)
+    /// [`Error::Invalid`] for `dim == 0` or a non-positive `eps`; a tensor `vb` lacks or holds
+    /// in another shape.
+    pub fn new(dim: usize, eps: f32, vb: VarBuilder) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::Invalid { op: "RmsNorm", reason: "dim 0".into() });
+        }
+        Self::from_weight(vb.get_or_init(&[dim], "weight", Init::Ones)?, eps)
     }
 
     /// A layer with a trained scale `(dim,)`.

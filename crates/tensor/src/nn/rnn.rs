@@ -12,9 +12,9 @@ fixed_kind_layer!(
     /// use malmoi_tensor::nn::Rnn;
     /// use malmoi_tensor::Tensor;
     /// use ndarray::ArrayD;
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use malmoi_tensor::VarBuilder;
     ///
-    /// let rnn = Rnn::new(4, 3, &mut StdRng::seed_from_u64(0))?;
+    /// let rnn = Rnn::new(4, 3, VarBuilder::fresh(0))?;
     /// let out = rnn.predict(&Tensor::constant(ArrayD::ones(&[2, 5, 4][..])), Some(&[5, 2]))?;
     /// assert_eq!(out.output.shape(), vec![2, 5, 3]);
     /// assert!(out.output.data().iter().all(|h| h.abs() < 1.0)); // tanh

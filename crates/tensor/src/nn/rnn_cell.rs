@@ -6,10 +6,10 @@
 //! its graph is the textbook one.
 
 use ndarray::{Array2, ArrayD};
-use rand::Rng;
 
 use super::Module;
-use super::init;
+use super::init::Init;
+use crate::VarBuilder;
 use crate::error::{Error, Result};
 use crate::kernels::RecurrentParams;
 use crate::tensor::Tensor;
@@ -21,11 +21,10 @@ use crate::tensor::Tensor;
 ///
 /// ```
 /// use malmoi_tensor::nn::{Module, RnnCell};
-/// use malmoi_tensor::Tensor;
+/// use malmoi_tensor::{Tensor, VarBuilder};
 /// use ndarray::ArrayD;
-/// use rand::{SeedableRng, rngs::StdRng};
 ///
-/// let cell = RnnCell::new(4, 3, &mut StdRng::seed_from_u64(0))?;
+/// let cell = RnnCell::new(4, 3, VarBuilder::fresh(0))?;
 /// let mut h = None;
 /// for _ in 0..5 {
 ///     let x = Tensor::constant(ArrayD::ones(&[2, 4][..])); // a batch of 2 steps
@@ -48,19 +47,17 @@ pub struct RnnCell {
 }
 
 impl RnnCell {
-    /// A cell with PyTorch's initialisation: every weight and bias uniform in `±1/√hidden`.
+    /// The cell's four tensors under `vb`, fresh ones with PyTorch's initialisation: every
+    /// weight and bias uniform in `±1/√hidden`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if either size is zero.
-    pub fn new(input_size: usize, hidden_size: usize, rng: &mut impl Rng) -> Result<Self> {
+    /// [`Error::Invalid`] if either size is zero; a tensor `vb` lacks or holds in another shape.
+    pub fn new(input_size: usize, hidden_size: usize, vb: VarBuilder) -> Result<Self> {
         if input_size == 0 || hidden_size == 0 {
             return Err(Error::Invalid { op: "RNNCell", reason: format!("empty cell {input_size} → {hidden_size}") });
         }
-        let bound = 1.0 / (hidden_size as f32).sqrt();
-        let mut draw = |shape: &[usize]| init::uniform(shape, -bound, bound, rng);
-        let weight_ih = draw(&[hidden_size, input_size])?;
-        let weight_hh = draw(&[hidden_size, hidden_size])?;
-        Self::from_weights(weight_ih, weight_hh, draw(&[hidden_size])?, draw(&[hidden_size])?)
+        let [weight_ih, weight_hh, bias_ih, bias_hh] = pytorch_weights(&vb, hidden_size, input_size, hidden_size, "")?;
+        Self::from_weights(weight_ih, weight_hh, bias_ih, bias_hh)
     }
 
     /// A cell with the given weights, shaped as the fields document.
@@ -200,6 +197,26 @@ fn step_mask(lengths: &[usize], step: usize) -> Tensor {
 
 /// The four parameters under PyTorch's names (`weight_ih`, `weight_hh`, `bias_ih`,
 /// `bias_hh`), each name passed through `rename`.
+/// The four tensors of one recurrent direction with `rows` gate rows, named PyTorch's way
+/// with `suffix` (`weight_ih{suffix}`, …), fresh ones uniform in `±1/√hidden` (PyTorch's rule),
+/// drawn in the order `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+pub(super) fn pytorch_weights(
+    vb: &VarBuilder,
+    rows: usize,
+    input: usize,
+    hidden: usize,
+    suffix: &str,
+) -> Result<[ArrayD<f32>; 4]> {
+    let init = Init::symmetric_uniform(1.0 / (hidden as f32).sqrt());
+    let get = |name: &str, shape: &[usize]| vb.get_or_init(shape, &format!("{name}{suffix}"), init);
+    Ok([
+        get("weight_ih", &[rows, input])?,
+        get("weight_hh", &[rows, hidden])?,
+        get("bias_ih", &[rows])?,
+        get("bias_hh", &[rows])?,
+    ])
+}
+
 pub(super) fn named_weights(params: RecurrentParams, rename: impl Fn(&str) -> String) -> Vec<(String, Tensor)> {
     let RecurrentParams { weight_ih, weight_hh, bias_ih, bias_hh } = params;
     [("weight_ih", weight_ih), ("weight_hh", weight_hh), ("bias_ih", bias_ih), ("bias_hh", bias_hh)]

@@ -27,9 +27,9 @@
 //! use malmoi_tensor::optim::{Adam, Optimizer, Schedule};
 //! use malmoi_tensor::Tensor;
 //! use ndarray::array;
-//! use rand::{SeedableRng, rngs::StdRng};
+//! use malmoi_tensor::VarBuilder;
 //!
-//! let model = Linear::new(2, 1, true, &mut StdRng::seed_from_u64(0))?;
+//! let model = Linear::new(2, 1, true, VarBuilder::fresh(0))?;
 //! let mut optimizer = Adam::new(model.named_parameters(), 0.05)?;
 //! let schedule = Schedule::warmup_cosine(10, 200, 0.1)?;
 //! let x = Tensor::constant(array![[1.0_f32, 2.0], [3.0, -1.0]].into_dyn());
@@ -160,9 +160,9 @@ impl OptimizerState {
 /// ```
 /// use malmoi_tensor::nn::{Linear, Module};
 /// use malmoi_tensor::optim::{AdamW, ParamGroup};
-/// use rand::{SeedableRng, rngs::StdRng};
+/// use malmoi_tensor::VarBuilder;
 ///
-/// let layer = Linear::new(4, 2, true, &mut StdRng::seed_from_u64(0))?;
+/// let layer = Linear::new(4, 2, true, VarBuilder::fresh(0))?;
 /// // nanoGPT's split: decay on matrices, none on vectors; one optimiser, one state file
 /// let groups = ParamGroup::decay_matrices(layer.named_parameters(), 0.1);
 /// assert_eq!(groups[0].weight_decay, Some(0.1));

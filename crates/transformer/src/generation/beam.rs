@@ -57,7 +57,7 @@ impl Finished {
 /// Beam search from `prompt` (already truncated to the context).
 pub(super) fn search(
     model: &(impl CausalLm + ?Sized),
-    prompt: &[usize],
+    prompt: &[u32],
     config: &GenerationConfig,
     mut on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
 ) -> Result<Generation> {
@@ -74,17 +74,17 @@ pub(super) fn search(
         for (b, beam) in beams.iter().enumerate() {
             let row = step_logits.row(b).to_vec();
             if row.iter().any(|l| l.is_nan()) {
-                return Err(Error::NonFinite("logits".into()));
+                return Err(malmoi_tensor::Error::non_finite("logits").into());
             }
             let mut scores: Vec<f32> = logits::log_softmax(&row).into_iter().map(|lp| lp as f32).collect();
-            let generated: Vec<usize> = beam.tokens.iter().map(|t| t.id).collect();
-            let context: Vec<usize> = prompt.iter().copied().chain(generated.iter().copied()).collect();
+            let generated: Vec<u32> = beam.tokens.iter().map(|t| t.id).collect();
+            let context: Vec<u32> = prompt.iter().copied().chain(generated.iter().copied()).collect();
             logits::process(&mut scores, &context, &generated, config);
-            let mut best: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].is_finite()).collect();
-            best.sort_by(|&x, &y| scores[y].total_cmp(&scores[x]).then(x.cmp(&y)));
+            let mut best: Vec<(u32, f64)> =
+                (0..).zip(&scores).filter(|(_, s)| s.is_finite()).map(|(id, &s)| (id, s as f64)).collect();
+            best.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             best.truncate(2 * num_beams);
-            candidates
-                .extend(best.into_iter().map(|id| (beam.sum_logprobs + scores[id] as f64, b, id, scores[id] as f64)));
+            candidates.extend(best.into_iter().map(|(id, logprob)| (beam.sum_logprobs + logprob, b, id, logprob)));
         }
         candidates.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
         candidates.truncate(2 * num_beams);
@@ -116,7 +116,7 @@ pub(super) fn search(
         if beams[0].tokens.len() == config.max_new_tokens {
             break;
         }
-        let last: Vec<usize> = beams.iter().map(|h| h.tokens.last().expect("one token").id).collect();
+        let last: Vec<u32> = beams.iter().map(|h| h.tokens.last().expect("one token").id).collect();
         step_logits = if cache.len() < block {
             cache = cache.select(&rows)?;
             last_logits(
@@ -146,15 +146,15 @@ pub(super) fn search(
 /// With a full context, recomputes every beam over its last `block_size` tokens.
 fn recompute(
     model: &(impl CausalLm + ?Sized),
-    prompt: &[usize],
+    prompt: &[u32],
     beams: &[Hypothesis],
     cache: &mut KvCache,
 ) -> Result<Array2<f32>> {
     let block = model.context_size();
-    let windows: Vec<usize> = beams
+    let windows: Vec<u32> = beams
         .iter()
         .flat_map(|h| {
-            let context: Vec<usize> = prompt.iter().copied().chain(h.tokens.iter().map(|t| t.id)).collect();
+            let context: Vec<u32> = prompt.iter().copied().chain(h.tokens.iter().map(|t| t.id)).collect();
             context[context.len() - block..].to_vec()
         })
         .collect();

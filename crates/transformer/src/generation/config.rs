@@ -55,9 +55,9 @@ pub struct GenerationConfig {
     pub early_stopping: bool,
     /// The tokens that end a text (`transformers`' `eos_token_id`: one id, a list, or none).
     #[serde(deserialize_with = "one_or_many")]
-    pub eos_token_id: Vec<usize>,
+    pub eos_token_id: Vec<u32>,
     /// Ids never to generate (`transformers`' `suppress_tokens`).
-    pub suppress_tokens: Vec<usize>,
+    pub suppress_tokens: Vec<u32>,
     /// Text that ends the output when generated (not included in it).
     pub stop: Vec<String>,
     /// Seed of the sampling generator.
@@ -154,7 +154,7 @@ impl GenerationConfig {
     }
 
     /// True when `id` ends a text.
-    pub fn is_eos(&self, id: usize) -> bool {
+    pub fn is_eos(&self, id: u32) -> bool {
         self.eos_token_id.contains(&id)
     }
 
@@ -205,12 +205,12 @@ impl GenerationConfig {
 }
 
 /// `null`, one id or a list of ids, as `transformers` writes `eos_token_id`.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<usize>, D::Error> {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<u32>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Ids {
-        One(usize),
-        Many(Vec<usize>),
+        One(u32),
+        Many(Vec<u32>),
     }
     Ok(match Option::<Ids>::deserialize(deserializer)? {
         None => Vec::new(),

@@ -1,18 +1,19 @@
 //! Logits processors: each rewrites one step's logits in place, with `transformers`'
 //! semantics (`RepetitionPenaltyLogitsProcessor`, `NoRepeatNGramLogitsProcessor`,
 //! `TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`) and OpenAI's frequency
-//! and presence penalties. A removed token gets `−∞`.
+//! and presence penalties. A removed token gets `−∞`. The logits of a step are indexed by token
+//! id; ids the logits do not reach are ignored.
 
 use super::config::GenerationConfig;
 
 /// Divides positive logits of tokens in `context` by `penalty` and multiplies negative ones.
-pub fn repetition_penalty(logits: &mut [f32], context: &[usize], penalty: f32) {
+pub fn repetition_penalty(logits: &mut [f32], context: &[u32], penalty: f32) {
     if penalty == 1.0 {
         return;
     }
     let vocab = logits.len();
     let mut seen = vec![false; vocab];
-    for &id in context.iter().filter(|&&id| id < vocab) {
+    for id in context.iter().map(|&id| id as usize).filter(|&id| id < vocab) {
         if !std::mem::replace(&mut seen[id], true) {
             let l = &mut logits[id];
             *l = if *l < 0.0 { *l * penalty } else { *l / penalty };
@@ -21,26 +22,26 @@ pub fn repetition_penalty(logits: &mut [f32], context: &[usize], penalty: f32) {
 }
 
 /// `logit[j] −= count[j] · frequency + (count[j] > 0) · presence` over the `generated` tokens.
-pub fn frequency_presence_penalty(logits: &mut [f32], generated: &[usize], frequency: f32, presence: f32) {
+pub fn frequency_presence_penalty(logits: &mut [f32], generated: &[u32], frequency: f32, presence: f32) {
     if frequency == 0.0 && presence == 0.0 {
         return;
     }
     let mut counts = vec![0u32; logits.len()];
-    generated.iter().filter(|&&id| id < logits.len()).for_each(|&id| counts[id] += 1);
+    generated.iter().map(|&id| id as usize).filter(|&id| id < logits.len()).for_each(|id| counts[id] += 1);
     for (l, &c) in logits.iter_mut().zip(&counts).filter(|(_, c)| **c > 0) {
         *l -= c as f32 * frequency + presence;
     }
 }
 
 /// Bans every token that would complete an `n`-gram already present in `context`.
-pub fn no_repeat_ngram(logits: &mut [f32], context: &[usize], n: usize) {
+pub fn no_repeat_ngram(logits: &mut [f32], context: &[u32], n: usize) {
     if n == 0 || context.len() + 1 < n {
         return;
     }
     let prefix = &context[context.len() + 1 - n..];
-    for window in context.windows(n) {
-        if &window[..n - 1] == prefix && window[n - 1] < logits.len() {
-            logits[window[n - 1]] = f32::NEG_INFINITY;
+    for window in context.windows(n).filter(|window| &window[..n - 1] == prefix) {
+        if let Some(logit) = logits.get_mut(window[n - 1] as usize) {
+            *logit = f32::NEG_INFINITY;
         }
     }
 }
@@ -84,7 +85,7 @@ pub fn top_p(logits: &mut [f32], p: f32) {
 
 /// Runs every processor `config` enables, in `transformers`' order. `context` is prompt plus
 /// output so far, `generated` the output alone.
-pub fn process(logits: &mut [f32], context: &[usize], generated: &[usize], config: &GenerationConfig) {
+pub fn process(logits: &mut [f32], context: &[u32], generated: &[u32], config: &GenerationConfig) {
     suppress(logits, &config.suppress_tokens);
     repetition_penalty(logits, context, config.repetition_penalty);
     frequency_presence_penalty(logits, generated, config.frequency_penalty, config.presence_penalty);
@@ -98,9 +99,9 @@ pub fn process(logits: &mut [f32], context: &[usize], generated: &[usize], confi
 }
 
 /// `transformers`' `SuppressTokensLogitsProcessor`: the ids in `suppressed` are never chosen.
-pub fn suppress(logits: &mut [f32], suppressed: &[usize]) {
+pub fn suppress(logits: &mut [f32], suppressed: &[u32]) {
     for &id in suppressed {
-        if let Some(logit) = logits.get_mut(id) {
+        if let Some(logit) = logits.get_mut(id as usize) {
             *logit = f32::NEG_INFINITY;
         }
     }
@@ -122,9 +123,9 @@ pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
     logits.iter().map(|&l| l as f64 - log_sum).collect()
 }
 
-/// The index of the largest logit (the first of equals).
-pub fn argmax(logits: &[f32]) -> usize {
-    logits.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &l)| if l > best.1 { (i, l) } else { best }).0
+/// The id of the largest logit (the first of equals).
+pub fn argmax(logits: &[f32]) -> u32 {
+    (0..).zip(logits).fold((0, f32::NEG_INFINITY), |best, (id, &l)| if l > best.1 { (id, l) } else { best }).0
 }
 
 #[cfg(test)]

@@ -33,13 +33,13 @@ use crate::gpt::Gpt;
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedToken {
     /// Its id.
-    pub id: usize,
+    pub id: u32,
     /// Its natural-log probability under the distribution it was chosen from (after the
     /// logits processors).
     pub logprob: f64,
     /// The most probable alternatives at that step, best first, as `(id, logprob)`
     /// (`top_logprobs` of them).
-    pub top_logprobs: Vec<(usize, f64)>,
+    pub top_logprobs: Vec<(u32, f64)>,
 }
 
 /// Why generation ended.
@@ -77,7 +77,7 @@ pub struct Generation {
 
 impl Generation {
     /// The generated ids.
-    pub fn ids(&self) -> Vec<usize> {
+    pub fn ids(&self) -> Vec<u32> {
         self.tokens.iter().map(|t| t.id).collect()
     }
 }
@@ -99,10 +99,10 @@ impl Generation {
 ///
 /// # Errors
 /// [`Error::Input`] for an empty prompt or ids outside the vocabulary; [`Error::Config`]
-/// for knobs out of range; [`Error::NonFinite`] for NaN logits.
+/// for knobs out of range; [`malmoi_tensor::Error::NonFinite`] for NaN logits.
 pub fn generate_ids(
     model: &(impl CausalLm + ?Sized),
-    prompt: &[usize],
+    prompt: &[u32],
     config: &GenerationConfig,
     mut on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
 ) -> Result<Generation> {
@@ -110,7 +110,7 @@ pub fn generate_ids(
     if prompt.is_empty() {
         return Err(Error::Input("empty prompt: give at least one token (e.g. <|endoftext|>)".into()));
     }
-    if let Some(&bad) = prompt.iter().find(|&&id| id >= model.vocab_size()) {
+    if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= model.vocab_size()) {
         return Err(Error::Input(format!("token id {bad} outside the vocabulary of {}", model.vocab_size())));
     }
     let prompt = &prompt[prompt.len().saturating_sub(model.context_size())..];
@@ -154,7 +154,7 @@ impl Gpt {
     /// As [`generate_ids`].
     pub fn generate_ids(
         &self,
-        prompt: &[usize],
+        prompt: &[u32],
         config: &GenerationConfig,
         on_token: impl FnMut(&GeneratedToken) -> ControlFlow<()>,
     ) -> Result<Generation> {
@@ -163,7 +163,7 @@ impl Gpt {
 }
 
 /// Fills an empty `cache` with `ids` and returns the logits after the last one.
-fn prefill(model: &(impl CausalLm + ?Sized), ids: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
+fn prefill(model: &(impl CausalLm + ?Sized), ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
     let ids = Array2::from_shape_vec((1, ids.len()), ids.to_vec()).expect("one row");
     let logits = model.forward_cached(&ids, cache)?;
     Ok(last_logits(&logits).row(0).to_vec())
@@ -171,7 +171,7 @@ fn prefill(model: &(impl CausalLm + ?Sized), ids: &[usize], cache: &mut KvCache)
 
 /// Logits after the last token of `context`, whose earlier tokens are in `cache`; a full
 /// context is recomputed over its last `context_size` tokens.
-fn step(model: &(impl CausalLm + ?Sized), context: &[usize], cache: &mut KvCache) -> Result<Vec<f32>> {
+fn step(model: &(impl CausalLm + ?Sized), context: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
     let block = model.context_size();
     if cache.len() < block {
         return prefill(model, &context[context.len() - 1..], cache);
@@ -183,19 +183,20 @@ fn step(model: &(impl CausalLm + ?Sized), context: &[usize], cache: &mut KvCache
 /// Picks the next token from processed logits: the argmax, or a draw.
 fn choose(logits: &[f32], config: &GenerationConfig, rng: &mut StdRng) -> Result<GeneratedToken> {
     if logits.iter().any(|l| l.is_nan()) {
-        return Err(Error::NonFinite("logits".into()));
+        return Err(malmoi_tensor::Error::non_finite("logits").into());
     }
     let log_probs = logits::log_softmax(logits);
     let id = if config.is_greedy() { logits::argmax(logits) } else { draw(&log_probs, rng) };
-    Ok(GeneratedToken { id, logprob: log_probs[id], top_logprobs: top_alternatives(&log_probs, config.top_logprobs) })
+    let logprob = log_probs[id as usize];
+    Ok(GeneratedToken { id, logprob, top_logprobs: top_alternatives(&log_probs, config.top_logprobs) })
 }
 
-/// A draw from the distribution `exp(log_probs)` by inverting its cumulative sum.
-fn draw(log_probs: &[f64], rng: &mut StdRng) -> usize {
+/// A draw from the distribution `exp(log_probs)` over the ids by inverting its cumulative sum.
+fn draw(log_probs: &[f64], rng: &mut StdRng) -> u32 {
     let u: f64 = rng.random();
     let mut cumulative = 0.0;
     let mut last_possible = 0;
-    for (id, &lp) in log_probs.iter().enumerate().filter(|(_, lp)| lp.is_finite()) {
+    for (id, &lp) in (0..).zip(log_probs).filter(|(_, lp)| lp.is_finite()) {
         cumulative += lp.exp();
         last_possible = id;
         if u < cumulative {
@@ -206,12 +207,11 @@ fn draw(log_probs: &[f64], rng: &mut StdRng) -> usize {
 }
 
 /// The `k` most probable ids with their log-probabilities, best first.
-fn top_alternatives(log_probs: &[f64], k: usize) -> Vec<(usize, f64)> {
+fn top_alternatives(log_probs: &[f64], k: usize) -> Vec<(u32, f64)> {
     if k == 0 {
         return Vec::new();
     }
-    let mut ranked: Vec<(usize, f64)> =
-        log_probs.iter().copied().enumerate().filter(|(_, lp)| lp.is_finite()).collect();
+    let mut ranked: Vec<(u32, f64)> = (0..).zip(log_probs.iter().copied()).filter(|(_, lp)| lp.is_finite()).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(k);
     ranked

@@ -79,16 +79,16 @@ impl<M: CausalLm> Generator<M> {
 
     /// The ids that end a text: the generation defaults' `eos_token_id`, else the tokenizer
     /// config's `eos_token`, else `<|endoftext|>`.
-    pub fn eos_ids(&self) -> Vec<usize> {
+    pub fn eos_ids(&self) -> Vec<u32> {
         if let Some(ids) = self.defaults.as_ref().map(|d| &d.eos_token_id).filter(|ids| !ids.is_empty()) {
             return ids.clone();
         }
         let named = self.tokenizer_config.special_tokens.get("eos_token").map_or(END_OF_TEXT, String::as_str);
-        self.tokenizer.token_to_id(named).map(|id| id as usize).into_iter().collect()
+        self.tokenizer.token_to_id(named).into_iter().collect()
     }
 
     /// The id of `<|endoftext|>` (or the tokenizer config's EOS token), if the tokenizer has it.
-    pub fn end_of_text(&self) -> Option<usize> {
+    pub fn end_of_text(&self) -> Option<u32> {
         self.eos_ids().first().copied()
     }
 
@@ -97,7 +97,7 @@ impl<M: CausalLm> Generator<M> {
     ///
     /// # Errors
     /// [`Error::Input`] for an empty prompt when the tokenizer has neither.
-    pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<usize>> {
+    pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>> {
         self.with_start(self.tokenizer.encode_ids(prompt, true)?)
     }
 
@@ -106,18 +106,17 @@ impl<M: CausalLm> Generator<M> {
     ///
     /// # Errors
     /// As [`prompt_ids`](Self::prompt_ids).
-    pub fn untrusted_prompt_ids(&self, prompt: &str) -> Result<Vec<usize>> {
+    pub fn untrusted_prompt_ids(&self, prompt: &str) -> Result<Vec<u32>> {
         self.with_start(self.tokenizer.encode_ids_untrusted(prompt, true)?)
     }
 
     /// `ids`, or for an empty prompt the token that starts a text.
-    fn with_start(&self, ids: Vec<u32>) -> Result<Vec<usize>> {
+    fn with_start(&self, ids: Vec<u32>) -> Result<Vec<u32>> {
         if !ids.is_empty() {
-            return Ok(ids.into_iter().map(|id| id as usize).collect());
+            return Ok(ids);
         }
         let bos = self.tokenizer_config.special_tokens.get("bos_token").and_then(|t| self.tokenizer.token_to_id(t));
-        bos.map(|id| id as usize)
-            .or(self.end_of_text())
+        bos.or(self.end_of_text())
             .map(|id| vec![id])
             .ok_or_else(|| Error::Input("empty prompt and no BOS or <|endoftext|> token".into()))
     }
@@ -130,11 +129,10 @@ impl<M: CausalLm> Generator<M> {
     /// # Errors
     /// [`Error::ChatTemplate`] when the checkpoint has no template or the template refuses
     /// the conversation.
-    pub fn chat_ids(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<Vec<usize>> {
+    pub fn chat_ids(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<Vec<u32>> {
         let template = self.tokenizer_config.template(None)?;
         let text = template.render(messages, add_generation_prompt, &self.tokenizer_config.special_tokens)?;
-        let ids = encode_rendered(&self.tokenizer, &text, messages)?;
-        Ok(ids.into_iter().map(|id| id as usize).collect())
+        encode_rendered(&self.tokenizer, &text, messages)
     }
 
     /// The text each of `ids` adds, so that the pieces concatenate to the decoded text. A
@@ -143,11 +141,11 @@ impl<M: CausalLm> Generator<M> {
     ///
     /// # Errors
     /// Ids outside the vocabulary.
-    pub fn token_pieces(&self, ids: &[usize]) -> Result<Vec<String>> {
+    pub fn token_pieces(&self, ids: &[u32]) -> Result<Vec<String>> {
         let mut stream = self.tokenizer.decode_stream(false);
         let mut pieces = Vec::with_capacity(ids.len());
         for &id in ids {
-            pieces.push(stream.step(id as u32)?.unwrap_or_default());
+            pieces.push(stream.step(id)?.unwrap_or_default());
         }
         if let Some(last) = pieces.last_mut() {
             last.push_str(&stream.finish()?);
@@ -189,7 +187,7 @@ impl<M: CausalLm> Generator<M> {
     /// [`generate_ids`]' errors.
     pub fn continue_ids(
         &self,
-        prompt: &[usize],
+        prompt: &[u32],
         config: &GenerationConfig,
         mut on_text: impl FnMut(&str, &GeneratedToken) -> ControlFlow<()>,
     ) -> Result<TextGeneration> {
@@ -199,7 +197,8 @@ impl<M: CausalLm> Generator<M> {
         }
         // Checkpoints pad the embedding past the tokenizer (Qwen2: 151,936 rows, 151,665 tokens):
         // an id without a token could not be shown, so it is never generated.
-        config.suppress_tokens.extend((0..self.model.vocab_size()).filter(|&id| !self.tokenizer.is_known(id as u32)));
+        let vocab = u32::try_from(self.model.vocab_size()).unwrap_or(u32::MAX);
+        config.suppress_tokens.extend((0..vocab).filter(|&id| !self.tokenizer.is_known(id)));
         let mut stream = self.tokenizer.decode_stream(true);
         let mut text = String::new();
         let mut emitted = 0; // bytes of `text` already given to `on_text`
@@ -209,7 +208,7 @@ impl<M: CausalLm> Generator<M> {
             if config.is_eos(token.id) {
                 return ControlFlow::Continue(());
             }
-            match stream.step(token.id as u32) {
+            match stream.step(token.id) {
                 Ok(piece) => text.push_str(piece.as_deref().unwrap_or_default()),
                 Err(e) => {
                     failure = Some(e);

@@ -19,7 +19,7 @@ impl ConfusionMatrix {
     /// Tallies predicted labels against true labels, pairing them in order.
     ///
     /// ```
-    /// use malmoi_seq::metrics::ConfusionMatrix;
+    /// use malmoi_train::metrics::ConfusionMatrix;
     /// let m = ConfusionMatrix::from_labels(&[1, 0, 1, 1], &[1, 0, 0, 1]);
     /// assert_eq!(m.accuracy(), 0.75);
     /// assert_eq!(m.precision(), 2.0 / 3.0);
