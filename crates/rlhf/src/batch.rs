@@ -9,6 +9,7 @@
 use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};
 
 use malmoi_tensor::Tensor;
+use malmoi_tokenize::encoding::{PadOptions, Side, pad_sequences};
 use malmoi_transformer::{Gpt, IGNORE_INDEX};
 
 use crate::error::{Error, Result};
@@ -78,13 +79,13 @@ impl ResponseBatch {
             return Err(Error::Input(format!("a sequence of {longest} tokens exceeds the context of {block_size}")));
         }
         let rows = sequences.len();
-        let mut ids = Array2::from_elem((rows, longest), pad);
+        let whole: Vec<Vec<u32>> = sequences.iter().map(|s| [s.prompt.as_slice(), &s.response].concat()).collect();
+        let options = PadOptions { maxlen: Some(longest), padding: Side::Post, truncating: Side::Post };
+        let padded = pad_sequences(&whole, options, pad);
+        let ids = Array2::from_shape_vec(padded.shape(), padded.into_vec()).expect("rows × longest");
         let mut targets = Array2::from_elem((rows, longest - 1), IGNORE_INDEX);
         let mut mask = Array2::zeros((rows, longest - 1));
         for (b, sequence) in sequences.iter().enumerate() {
-            for (t, &id) in sequence.prompt.iter().chain(&sequence.response).enumerate() {
-                ids[[b, t]] = id;
-            }
             for t in sequence.prompt.len()..sequence.len() {
                 targets[[b, t - 1]] = ids[[b, t]];
                 mask[[b, t - 1]] = 1.0;

@@ -22,6 +22,7 @@ use serde_json::Value;
 use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
+use malmoi_tokenize::encoding::{PadOptions, Side, pad_sequences};
 
 use crate::attention::MultiHeadAttention;
 use crate::block::Activation;
@@ -302,20 +303,17 @@ impl BertInput {
         if longest == 0 || sequences.iter().any(|(ids, types)| ids.is_empty() || ids.len() != types.len()) {
             return Err(Error::Input("every sequence needs ids, and as many type ids".into()));
         }
-        let b = sequences.len();
-        let mut input = BertInput {
-            input_ids: Array2::from_elem((b, longest), pad_id),
-            token_type_ids: Array2::zeros((b, longest)),
-            attention_mask: Array2::from_elem((b, longest), false),
+        let options = PadOptions { maxlen: Some(longest), padding: Side::Post, truncating: Side::Post };
+        let column = |pick: fn(&(Vec<u32>, Vec<u32>)) -> &[u32], value: u32| {
+            let rows: Vec<&[u32]> = sequences.iter().map(pick).collect();
+            let padded = pad_sequences(&rows, options, value);
+            Array2::from_shape_vec(padded.shape(), padded.into_vec()).expect("rows × longest")
         };
-        for (row, (ids, types)) in sequences.iter().enumerate() {
-            for (t, (&id, &ty)) in ids.iter().zip(types).enumerate() {
-                input.input_ids[[row, t]] = id;
-                input.token_type_ids[[row, t]] = ty;
-                input.attention_mask[[row, t]] = true;
-            }
-        }
-        Ok(input)
+        Ok(BertInput {
+            input_ids: column(|(ids, _)| ids, pad_id),
+            token_type_ids: column(|(_, types)| types, 0),
+            attention_mask: Array2::from_shape_fn((sequences.len(), longest), |(row, t)| t < sequences[row].0.len()),
+        })
     }
 }
 
