@@ -1,9 +1,13 @@
 //! RLHF's classic first demo, in Korean: PPO makes the NSMC GPT write positive movie reviews,
 //! with the shipped NSMC sentiment model's P(positive) as the reward and a KL leash to the
-//! untuned GPT; then DPO on pairs of the untuned GPT's reviews ranked by the same classifier.
+//! untuned GPT; then DPO on pairs of the untuned GPT's reviews ranked by the same classifier;
+//! with `--grpo`, GRPO too: `--num-generations` reviews per opening, each scored against the
+//! others of its group, with the same budget of rollouts per step as PPO.
 //!
 //! ```text
 //! cargo run --release --example rlhf_sentiment                  # small run, a few minutes
+//! cargo run --release --example rlhf_sentiment -- --grpo        # PPO, DPO and GRPO
+//! cargo run --release --example rlhf_sentiment -- --grpo --no-ppo --no-dpo   # GRPO alone
 //! cargo run --release --example rlhf_sentiment -- --steps 200 --batch-size 64   # longer
 //! ```
 //!
@@ -11,9 +15,14 @@
 //! prompts come from the test reviews); the policy continues each for `--max-new-tokens`, and the
 //! classifier scores the whole review (prompt + continuation). Everything lands in `--out`:
 //! `ppo.svg` (reward, KL, β, entropy, clip fraction, value loss per step), `ppo_log.jsonl` (the
-//! engine's log: every step's metrics and every evaluation), `dpo.svg`, `summary.json`, and the
-//! tuned policies in Hugging Face's layout (`ppo-model/`, `dpo-model/`). Checkpoints in
+//! engine's log: every step's metrics and every evaluation), `dpo.svg`, `grpo.svg` and
+//! `grpo_log.jsonl`, `summary.json` (each run adds its entries to what is there), and the tuned
+//! policies in Hugging Face's layout (`ppo-model/`, `dpo-model/`, `grpo-model/`). Checkpoints in
 //! `OUT/*-checkpoints`: run the same command again to resume.
+//!
+//! The reward is the classifier's P(positive); `--length-weight` adds a rule reward for reviews
+//! of `--length-target` characters (`WeightedSum` of the two), and the held-out reward is then
+//! that sum.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -26,15 +35,16 @@ use rand::{Rng, SeedableRng};
 use malmoi::datasets::nsmc::read_labeled_tsv;
 use malmoi::rlhf::dpo::{Dpo, with_reference};
 use malmoi::rlhf::fit::{FitConfig, fit};
-use malmoi::rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, Rollout, generate_rollouts};
+use malmoi::rlhf::grpo::{Grpo, GrpoConfig, LengthReward, LossType, ScaleRewards, WeightedSum};
+use malmoi::rlhf::ppo::{FnReward, KlControl, Ppo, PpoConfig, RewardFunction, Rollout, generate_rollouts};
 use malmoi::rlhf::reward::Preference;
 use malmoi::seq::sentiment::SentimentPipeline;
 use malmoi::tokenize::Analyzer;
-use malmoi::train::{Metrics, Session};
+use malmoi::train::{EvalRecord, Metrics, Session, TrainLog};
 use malmoi::transformer::generation::{GenerationConfig, Generator};
 
 #[derive(Parser, Debug)]
-#[command(about = "PPO and DPO make the NSMC GPT write positive reviews.")]
+#[command(about = "PPO, DPO and GRPO make the NSMC GPT write positive reviews.")]
 struct Args {
     /// The policy to tune (a GPT directory).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt"))]
@@ -57,10 +67,10 @@ struct Args {
     /// Held-out prompts (each answered once per evaluation, with fixed seeds).
     #[arg(long, default_value_t = 128)]
     held_out: usize,
-    /// PPO steps.
+    /// PPO steps (and GRPO's).
     #[arg(long, default_value_t = 60)]
     steps: usize,
-    /// Rollouts per PPO step.
+    /// Rollouts per PPO step (and per GRPO step: `batch_size / num_generations` openings).
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Rollouts per optimisation step.
@@ -103,6 +113,43 @@ struct Args {
     /// Skip DPO.
     #[arg(long)]
     no_dpo: bool,
+    /// Skip PPO.
+    #[arg(long)]
+    no_ppo: bool,
+    /// Run GRPO too.
+    #[arg(long)]
+    grpo: bool,
+    /// GRPO: reviews per opening (G).
+    #[arg(long, default_value_t = 8)]
+    num_generations: usize,
+    /// GRPO: passes over each batch of rollouts (μ).
+    #[arg(long, default_value_t = 1)]
+    num_iterations: usize,
+    /// GRPO: rollouts per optimisation step.
+    #[arg(long, default_value_t = 8)]
+    grpo_mini_batch_size: usize,
+    /// GRPO's learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    grpo_learning_rate: f32,
+    /// GRPO's β, the weight of the per-token k3 KL to the untuned GPT (0: no reference pass;
+    /// the paper's 0.04 let the KL run to 18 nats per review in 60 steps here).
+    #[arg(long, default_value_t = 0.1)]
+    grpo_beta: f64,
+    /// GRPO's clip range ε.
+    #[arg(long, default_value_t = 0.2)]
+    epsilon: f32,
+    /// GRPO's averaging of per-token losses: dapo (TRL's default), grpo or dr_grpo.
+    #[arg(long, default_value = "dapo")]
+    loss_type: String,
+    /// GRPO's advantage scaling: group (TRL's default), batch or none.
+    #[arg(long, default_value = "group")]
+    scale_rewards: String,
+    /// Weight of a rule reward for reviews of `--length-target` characters (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    length_weight: f32,
+    /// The review length (characters of the continuation) the length reward aims at.
+    #[arg(long, default_value_t = 20)]
+    length_target: usize,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
@@ -112,41 +159,182 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
     let classifier = SentimentPipeline::load(&args.sentiment, Analyzer::new()?)?;
-    let mut policy = Generator::from_dir(&args.policy)?;
+    let policy = Generator::from_dir(&args.policy)?;
     let prompts = review_openings(&policy, &args.train_reviews, args.prompts, args.seed)?;
     let held_out = review_openings(&policy, &args.test_reviews, args.held_out, args.seed + 1)?;
     println!("{} training prompts, {} held-out prompts", prompts.len(), held_out.len());
-    let reward = FnReward(|rollouts: &[Rollout]| {
+    let sentiment = FnReward(|rollouts: &[Rollout]| {
         let texts: Vec<String> = rollouts.iter().map(|r| format!("{}{}", r.prompt_text, r.text)).collect();
         let verdicts = classifier.predict_batch(&texts).map_err(|e| malmoi::rlhf::Error::Input(e.to_string()))?;
         Ok(verdicts.iter().map(|v| v.sentiment.positive).collect())
     });
+    let mut reward = WeightedSum::new().with(1.0, &sentiment);
+    if args.length_weight != 0.0 {
+        reward = reward.with(args.length_weight, LengthReward::chars(args.length_target));
+    }
     let config = ppo_config(&args);
-    let (ppo_log, untuned_samples, ppo_samples) = {
-        let mut ppo = Ppo::new(&mut policy, &reward, config.clone())?;
-        let untuned_samples = ppo.samples(&held_out, 4)?;
-        let log = ppo.train(&prompts, &held_out, Session::checkpointed(args.out.join("ppo-checkpoints")))?;
-        ppo.save_pretrained(args.out.join("ppo-model"))?;
-        (log, untuned_samples, ppo.samples(&held_out, 4)?)
+    let path = args.out.join("summary.json");
+    let mut summary: BTreeMap<String, f64> = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)?,
+        Err(_) => BTreeMap::new(),
     };
-    ppo_log.plot(&args.out.join("ppo.svg"), 1)?;
-    ppo_log.write_jsonl(&args.out.join("ppo_log.jsonl"))?;
-    let (before, after) = (ppo_log.evals.first(), ppo_log.last_eval());
-    let (before, after) = (before.ok_or("no held-out prompts")?, after.ok_or("no held-out prompts")?);
-    print_samples("untuned GPT", &before.held_out(), &untuned_samples);
-    print_samples(&format!("PPO after {} steps", after.step), &after.held_out(), &ppo_samples);
-    let mut summary = BTreeMap::from([
-        ("untuned_reward".to_string(), before.metrics["val_reward"]),
-        ("ppo_reward".to_string(), after.metrics["val_reward"]),
-        ("ppo_kl".to_string(), after.metrics["val_kl"]),
-    ]);
+    let runs = Runs { args: &args, prompts: &prompts, held_out: &held_out, reward: &reward };
+    if !args.no_ppo {
+        summary.extend(runs.ppo(&config)?);
+    }
     if !args.no_dpo {
-        summary.extend(run_dpo(&args, &prompts, &held_out, &reward, &config)?);
+        summary.extend(runs.dpo(&config)?);
+    }
+    if args.grpo {
+        summary.extend(runs.grpo()?);
     }
     println!("\n{}", serde_json::to_string_pretty(&summary)?);
-    std::fs::write(args.out.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
-    println!("curves: {}", args.out.join("ppo.svg").display());
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;
+    println!("curves: {}", args.out.display());
     Ok(())
+}
+
+/// What every trainer of the example starts from: the options, the training and held-out
+/// review openings, and the reward.
+struct Runs<'a> {
+    args: &'a Args,
+    prompts: &'a [Vec<u32>],
+    held_out: &'a [Vec<u32>],
+    reward: &'a dyn RewardFunction,
+}
+
+impl Runs<'_> {
+    /// PPO from the untuned GPT; returns the untuned and the tuned policy's held-out reward, and
+    /// the tuned one's KL.
+    fn ppo(&self, config: &PpoConfig) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
+        let Runs { args, prompts, held_out, reward } = *self;
+        let mut policy = Generator::from_dir(&args.policy)?;
+        let (log, untuned_samples, samples) = {
+            let mut ppo = Ppo::new(&mut policy, &reward, config.clone())?;
+            let untuned_samples = ppo.samples(held_out, 4)?;
+            let log = ppo.train(prompts, held_out, Session::checkpointed(args.out.join("ppo-checkpoints")))?;
+            ppo.save_pretrained(args.out.join("ppo-model"))?;
+            (log, untuned_samples, ppo.samples(held_out, 4)?)
+        };
+        log.plot(&args.out.join("ppo.svg"), 1)?;
+        log.write_jsonl(&args.out.join("ppo_log.jsonl"))?;
+        let (before, after) = before_and_after(&log)?;
+        print_samples("untuned GPT", &before.held_out(), &untuned_samples);
+        print_samples(&format!("PPO after {} steps", after.step), &after.held_out(), &samples);
+        Ok(BTreeMap::from([
+            ("untuned_reward".to_string(), before.metrics["val_reward"]),
+            ("ppo_reward".to_string(), after.metrics["val_reward"]),
+            ("ppo_kl".to_string(), after.metrics["val_kl"]),
+        ]))
+    }
+
+    /// GRPO from the untuned GPT with the same rollouts per step as PPO, evaluated as PPO is;
+    /// returns the untuned and the tuned policy's held-out reward, and the tuned one's KL.
+    fn grpo(&self) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
+        let Runs { args, prompts, held_out, reward } = *self;
+        let config = grpo_config(args)?;
+        println!(
+            "\nGRPO: {} steps × {} openings × {} reviews, β {}, ε {}, loss {:?}, advantages scaled by {:?}",
+            config.steps,
+            config.prompts_per_step(),
+            config.num_generations,
+            config.beta,
+            config.epsilon,
+            config.loss_type,
+            config.scale_rewards
+        );
+        let mut policy = Generator::from_dir(&args.policy)?;
+        let (log, samples) = {
+            let mut grpo = Grpo::new(&mut policy, reward, config)?;
+            let log = grpo.train(prompts, held_out, Session::checkpointed(args.out.join("grpo-checkpoints")))?;
+            grpo.save_pretrained(args.out.join("grpo-model"))?;
+            (log, grpo.samples(held_out, 4)?)
+        };
+        log.plot(&args.out.join("grpo.svg"), 1)?;
+        log.write_jsonl(&args.out.join("grpo_log.jsonl"))?;
+        let (before, after) = before_and_after(&log)?;
+        print_samples(&format!("GRPO after {} steps", after.step), &after.held_out(), &samples);
+        let series =
+            |name: &str| log.series(name).iter().map(|(_, v)| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
+        println!("GRPO held-out reward per evaluation: {}", series("val_reward"));
+        println!("GRPO held-out KL per evaluation: {}", series("val_kl"));
+        Ok(BTreeMap::from([
+            ("untuned_reward".to_string(), before.metrics["val_reward"]),
+            ("grpo_reward".to_string(), after.metrics["val_reward"]),
+            ("grpo_kl".to_string(), after.metrics["val_kl"]),
+            ("grpo_seconds".to_string(), after.seconds),
+        ]))
+    }
+
+    /// DPO on pairs of the untuned GPT's continuations ranked by the classifier; returns held-out
+    /// preference accuracy before and after, and the tuned policy's held-out reward and KL,
+    /// measured exactly as PPO's.
+    fn dpo(&self, config: &PpoConfig) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
+        let Runs { args, prompts, held_out, reward } = *self;
+        let reference = Generator::from_dir(&args.policy)?;
+        let pad = reference.end_of_text().ok_or("no <|endoftext|>")?;
+        let generation = GenerationConfig { eos_token_id: vec![pad], ..config.generation.clone() };
+        let train_prompts = &prompts[..args.dpo_pairs.min(prompts.len())];
+        let train = ranked_pairs(&reference, train_prompts, reward, &generation, args.seed)?;
+        let test = ranked_pairs(&reference, held_out, reward, &generation, args.seed + 1)?;
+        println!("\nDPO: {} training pairs, {} held-out pairs", train.len(), test.len());
+        let (train, test) =
+            (with_reference(&reference.model, train, pad)?, with_reference(&reference.model, test, pad)?);
+        let mut policy = Generator::from_dir(&args.policy)?;
+        let fit_config = FitConfig {
+            epochs: args.dpo_epochs,
+            batch_size: 16,
+            learning_rate: args.dpo_learning_rate,
+            warmup_steps: 10,
+            eval_interval: 25,
+            seed: args.seed,
+            ..FitConfig::default()
+        };
+        let log = {
+            let mut dpo = Dpo::new(&mut policy.model, args.dpo_beta, pad)?;
+            fit(&mut dpo, &train, &test, &fit_config, Session::checkpointed(args.out.join("dpo-checkpoints")))?
+        };
+        log.plot(&args.out.join("dpo.svg"), 20)?;
+        policy.save(args.out.join("dpo-model"))?;
+        let (accuracy_before, accuracy_after) = log.first_and_last("val_accuracy").ok_or("no held-out pairs")?;
+        let steps = log.steps.len();
+        let measured = Ppo::with_reference(&mut policy, reference.model, &reward, config.clone())?;
+        let metrics = measured.evaluate(held_out)?;
+        print_samples(&format!("DPO after {steps} steps"), &metrics, &measured.samples(held_out, 4)?);
+        Ok(BTreeMap::from([
+            ("dpo_accuracy_before".to_string(), accuracy_before),
+            ("dpo_accuracy_after".to_string(), accuracy_after),
+            ("dpo_reward".to_string(), metrics["reward"]),
+            ("dpo_kl".to_string(), metrics["kl"]),
+        ]))
+    }
+}
+
+fn before_and_after(log: &TrainLog) -> Result<(&EvalRecord, &EvalRecord), Box<dyn Error>> {
+    Ok((log.evals.first().ok_or("no held-out prompts")?, log.last_eval().ok_or("no held-out prompts")?))
+}
+
+fn grpo_config(args: &Args) -> Result<GrpoConfig, Box<dyn Error>> {
+    let loss_type: LossType = serde_json::from_value(serde_json::Value::String(args.loss_type.clone()))
+        .map_err(|_| format!("--loss-type: dapo, grpo or dr_grpo, not {:?}", args.loss_type))?;
+    let scale_rewards: ScaleRewards = serde_json::from_value(serde_json::Value::String(args.scale_rewards.clone()))
+        .map_err(|_| format!("--scale-rewards: group, batch or none, not {:?}", args.scale_rewards))?;
+    Ok(GrpoConfig {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        num_generations: args.num_generations,
+        mini_batch_size: args.grpo_mini_batch_size,
+        num_iterations: args.num_iterations,
+        learning_rate: args.grpo_learning_rate,
+        beta: args.grpo_beta,
+        epsilon: args.epsilon,
+        scale_rewards,
+        loss_type,
+        generation: ppo_config(args).generation,
+        eval_interval: 10,
+        seed: args.seed,
+        ..GrpoConfig::default()
+    })
 }
 
 fn ppo_config(args: &Args) -> PpoConfig {
@@ -198,63 +386,15 @@ fn print_samples(title: &str, metrics: &Metrics, samples: &[(String, String)]) {
     }
 }
 
-/// DPO on pairs of the untuned GPT's continuations ranked by the classifier; returns held-out
-/// preference accuracy before and after, and the tuned policy's held-out reward and KL,
-/// measured exactly as PPO's.
-fn run_dpo(
-    args: &Args,
-    prompts: &[Vec<u32>],
-    held_out: &[Vec<u32>],
-    reward: &FnReward<impl Fn(&[Rollout]) -> malmoi::rlhf::Result<Vec<f32>> + Sync>,
-    config: &PpoConfig,
-) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
-    let reference = Generator::from_dir(&args.policy)?;
-    let pad = reference.end_of_text().ok_or("no <|endoftext|>")?;
-    let generation = GenerationConfig { eos_token_id: vec![pad], ..config.generation.clone() };
-    let train_prompts = &prompts[..args.dpo_pairs.min(prompts.len())];
-    let train = ranked_pairs(&reference, train_prompts, reward, &generation, args.seed)?;
-    let test = ranked_pairs(&reference, held_out, reward, &generation, args.seed + 1)?;
-    println!("\nDPO: {} training pairs, {} held-out pairs", train.len(), test.len());
-    let (train, test) = (with_reference(&reference.model, train, pad)?, with_reference(&reference.model, test, pad)?);
-    let mut policy = Generator::from_dir(&args.policy)?;
-    let fit_config = FitConfig {
-        epochs: args.dpo_epochs,
-        batch_size: 16,
-        learning_rate: args.dpo_learning_rate,
-        warmup_steps: 10,
-        eval_interval: 25,
-        seed: args.seed,
-        ..FitConfig::default()
-    };
-    let log = {
-        let mut dpo = Dpo::new(&mut policy.model, args.dpo_beta, pad)?;
-        fit(&mut dpo, &train, &test, &fit_config, Session::checkpointed(args.out.join("dpo-checkpoints")))?
-    };
-    log.plot(&args.out.join("dpo.svg"), 20)?;
-    policy.save(args.out.join("dpo-model"))?;
-    let (accuracy_before, accuracy_after) = log.first_and_last("val_accuracy").ok_or("no held-out pairs")?;
-    let steps = log.steps.len();
-    let measured = Ppo::with_reference(&mut policy, reference.model, reward, config.clone())?;
-    let metrics = measured.evaluate(held_out)?;
-    print_samples(&format!("DPO after {steps} steps"), &metrics, &measured.samples(held_out, 4)?);
-    Ok(BTreeMap::from([
-        ("dpo_accuracy_before".to_string(), accuracy_before),
-        ("dpo_accuracy_after".to_string(), accuracy_after),
-        ("dpo_reward".to_string(), metrics["reward"]),
-        ("dpo_kl".to_string(), metrics["kl"]),
-    ]))
-}
-
 /// Two samples per prompt from `model`, the one the classifier scores higher chosen (ties
 /// dropped).
 fn ranked_pairs(
     model: &Generator,
     prompts: &[Vec<u32>],
-    reward: &FnReward<impl Fn(&[Rollout]) -> malmoi::rlhf::Result<Vec<f32>> + Sync>,
+    reward: &dyn RewardFunction,
     generation: &GenerationConfig,
     seed: u64,
 ) -> Result<Vec<Preference>, Box<dyn Error>> {
-    use malmoi::rlhf::ppo::RewardFunction;
     let indexed: Vec<(usize, &[u32])> = prompts.iter().map(Vec::as_slice).enumerate().collect();
     let first = generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, seed)?;
     let second = generate_rollouts(&model.model, &model.tokenizer, &indexed, generation, !seed)?;

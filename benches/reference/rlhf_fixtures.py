@@ -14,6 +14,15 @@ Computes, for the fixed small inputs below, each objective straight from its for
   masked_mean    mean over a mask
   sft_loss       masked cross-entropy         mean over response tokens of -log softmax(logits)[target];
                                               targets -100 (PyTorch's ignore index) do not count
+  grpo_advantages  group-normalised advantages  A_i = (r_i - mean_group) / (std + 1e-4), std unbiased (torch.std,
+                                              as TRL's GRPOTrainer), per group ("group"), over the batch ("batch")
+                                              or none ("none"); checked against torch when it is installed
+  grpo_k3        Schulman's k3 KL estimator     exp(ref - logp) - (ref - logp) - 1
+  grpo_loss      GRPO's objective (TRL's)      per token -min(ratio A, clip(ratio, 1-eps, 1+eps) A) + beta k3,
+                                              ratio = exp(new - old), averaged as loss_type says: "dapo" over the
+                                              masked tokens, "grpo" per sequence then over sequences, "dr_grpo"
+                                              over B * max_completion_length; clip fraction (TRL's clip_ratio:
+                                              ratio < 1-eps with A < 0 or ratio > 1+eps with A > 0) and mean k3
   pairs          preference pairs of a ranking  ranking[i] = rank of completion i (0 = best); the pairs
                                               in rank order (best>middle, best>worst, middle>worst),
                                               checked to be the same set the KoChatGPT tutorial builds
@@ -98,6 +107,55 @@ def sft_loss(logits, targets):
     return float(-(picked * counted).sum() / counted.sum())
 
 
+def grpo_advantages(rewards, group_size, scale):
+    r = np.asarray(rewards, np.float64)
+    grouped = r.reshape(-1, group_size)
+    centred = (grouped - grouped.mean(axis=1, keepdims=True)).reshape(-1)
+    std = {
+        "group": np.repeat(grouped.std(axis=1, ddof=1), group_size),
+        "batch": np.full(len(r), r.std(ddof=1)),
+    }.get(scale)
+    advantages = centred if std is None else centred / (std + 1e-4)
+    try:  # TRL's own arithmetic, when torch is at hand
+        import torch
+
+        t = torch.tensor(r).view(-1, group_size)
+        mean = t.mean(dim=1).repeat_interleave(group_size)
+        spread = {"group": t.std(dim=1).repeat_interleave(group_size), "batch": t.reshape(-1).std().expand(len(r))}
+        expected = torch.tensor(r) - mean
+        if scale != "none":
+            expected = expected / (spread[scale] + 1e-4)
+        assert np.allclose(expected.numpy(), advantages, atol=1e-12), (scale, expected, advantages)
+    except ImportError:
+        pass
+    return advantages.tolist()
+
+
+def k3(logprobs, reference):
+    d = np.asarray(reference, np.float64) - np.asarray(logprobs, np.float64)
+    return np.exp(d) - d - 1
+
+
+def grpo_loss(new_logprobs, old_logprobs, reference, advantages, mask, epsilon, beta, loss_type, max_completion_length):
+    new, old, ref, m = (np.asarray(x, np.float64) for x in (new_logprobs, old_logprobs, reference, mask))
+    a = np.asarray(advantages, np.float64)[:, None]
+    ratio = np.exp(new - old)
+    per_token = -np.minimum(ratio * a, np.clip(ratio, 1 - epsilon, 1 + epsilon) * a)
+    kl = k3(new, ref)
+    if beta != 0.0:
+        per_token = per_token + beta * kl
+    if loss_type == "grpo":
+        loss = np.mean((per_token * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0))
+    elif loss_type == "dapo":
+        loss = (per_token * m).sum() / max(m.sum(), 1.0)
+    elif loss_type == "dr_grpo":
+        loss = (per_token * m).sum() / (m.shape[0] * max_completion_length)
+    else:
+        raise ValueError(loss_type)
+    clipped = ((ratio < 1 - epsilon) & (a < 0)) | ((ratio > 1 + epsilon) & (a > 0))
+    return float(loss), float((clipped * m).sum() / m.sum()), float((kl * m).sum() / m.sum())
+
+
 def pairs(completions, ranking):
     order = sorted(range(len(ranking)), key=lambda i: ranking[i])
     ranked = [(completions[a], completions[b]) for i, a in enumerate(order) for b in order[i + 1 :]]
@@ -175,6 +233,34 @@ def main():
         "loss_without_mask": sft_loss(logits, np.where(np.asarray(targets) == IGNORE, 2, targets)),
     }
 
+    # three groups of four answers; the last group's answers tie (advantages 0)
+    rewards = [0.9, 0.1, 0.4, 0.6, -1.0, 2.0, 0.5, 0.25, 0.3, 0.3, 0.3, 0.3]
+    fixture["grpo_advantages"] = [
+        {"rewards": rewards, "group_size": 4, "scale_rewards": scale, "advantages": grpo_advantages(rewards, 4, scale)}
+        for scale in ("group", "batch", "none")
+    ]
+    logprobs = [-0.5, -2.0, -3.25, -1.0]
+    reference = [-0.75, -1.5, -3.25, -0.1]
+    fixture["grpo_k3"] = {"logprobs": logprobs, "reference": reference, "k3": k3(logprobs, reference).tolist()}
+    # ratios inside and outside [1 - eps, 1 + eps] for positive and negative advantages; rows of
+    # different lengths (so the three averages differ) and masked-out positions with large terms
+    grpo_inputs = {
+        "new_logprobs": [[-0.9, -2.5, -0.4, -1.0, -0.3], [-0.75, -1.9, -2.0, -0.2, -4.0], [-1.2, -0.1, -0.6, -2.2, -0.9]],
+        "old_logprobs": [[-1.0, -2.0, -0.5, -1.0, -0.3], [-0.7, -1.5, -3.0, -0.9, -0.1], [-1.0, -0.1, -0.9, -2.0, -0.1]],
+        "reference": [[-1.1, -2.2, -0.45, -0.8, -0.2], [-0.9, -1.2, -2.5, -0.4, -0.1], [-1.3, -0.3, -0.6, -1.9, -0.1]],
+        "advantages": [0.8, -1.2, 1.5],
+        "mask": [[1.0, 1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0]],
+        "epsilon": 0.2,
+        "max_completion_length": 6,
+    }
+    fixture["grpo_loss"] = []
+    for beta in (0.0, 0.04, 0.5):
+        for loss_type in ("dapo", "grpo", "dr_grpo"):
+            loss, fraction, kl = grpo_loss(**grpo_inputs, beta=beta, loss_type=loss_type)
+            fixture["grpo_loss"].append(
+                {**grpo_inputs, "beta": beta, "loss_type": loss_type, "loss": loss, "clip_fraction": fraction, "kl": kl}
+            )
+
     completions = ["A", "B", "C"]
     fixture["pairs"] = [
         {"prompt": "질문", "completions": completions, "ranking": list(ranking), "pairs": pairs(completions, ranking)}
@@ -190,6 +276,8 @@ def main():
         entry = fixture[name]
         print(name, {k: v for k, v in entry.items() if k in ("loss", "clip_fraction", "mean", "loss_without_mask")})
     print("dpo", [d["loss"] for d in fixture["dpo"]])
+    print("grpo", [(g["beta"], g["loss_type"], round(g["loss"], 6)) for g in fixture["grpo_loss"]])
+    print("grpo clip fraction", fixture["grpo_loss"][0]["clip_fraction"], "k3", fixture["grpo_loss"][0]["kl"])
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 //!
 //! ChatGPT's recipe, as the lecture's KoChatGPT tutorial runs it, on malmoi's GPT: supervised
 //! fine-tuning on prompt/answer pairs ([`sft`]), a reward model trained from rankings
-//! ([`reward`]), PPO against a reward with a KL leash to the SFT model ([`ppo`]), and DPO
-//! ([`dpo`]), which learns from the same preferences without a reward model. Every trainer runs
-//! on the shared engine (`malmoi-train`): SFT, the reward model and DPO as one supervised
-//! [`TrainStep`](malmoi_train::TrainStep) ([`fit`]), PPO as another whose step is one batch of
-//! rollouts and its PPO epochs ([`ppo::Ppo::train`]). All of them evaluate on held-out data, show
+//! ([`reward`]), PPO against a reward with a KL leash to the SFT model ([`ppo`]), DPO
+//! ([`dpo`]), which learns from the same preferences without a reward model, and GRPO
+//! ([`grpo`]), PPO's objective with the other answers to the same prompt as the baseline and
+//! composable reward functions; [`policy`] holds what the two share, among it the frozen
+//! reference ([`policy::frozen_reference`]). Every trainer runs on the shared engine
+//! (`malmoi-train`): SFT, the reward model and DPO as one supervised
+//! [`TrainStep`](malmoi_train::TrainStep) ([`fit`]),
+//! PPO and GRPO as others whose step is one batch of rollouts and its epochs
+//! ([`ppo::Ppo::train`], [`grpo::Grpo::train`]). All of them evaluate on held-out data, show
 //! progress, log one [`TrainLog`](malmoi_train::TrainLog) and resume exactly from checkpoints.
 //! [`losses`] holds the formulas.
 
@@ -16,7 +20,9 @@ pub mod dpo;
 pub mod encode;
 pub mod error;
 pub mod fit;
+pub mod grpo;
 pub mod losses;
+pub mod policy;
 pub mod ppo;
 pub mod reward;
 pub mod sft;

@@ -45,7 +45,7 @@ fn linear_gradients_pass_gradcheck() {
     ];
     gradcheck(
         |t| {
-            let layer = Linear { weight: t[1].clone(), bias: Some(t[2].clone()) };
+            let layer = Linear::from_tensors(t[1].clone(), Some(t[2].clone()))?;
             layer.forward(&t[0])
         },
         &inputs,
@@ -56,7 +56,7 @@ fn linear_gradients_pass_gradcheck() {
 fn linear_without_bias_and_with_constant_input_passes_gradcheck() {
     let x = Tensor::constant(init::uniform(&[3, 4], -1.0, 1.0, &mut rng(8)).unwrap());
     let weight = init::uniform(&[2, 4], -1.0, 1.0, &mut rng(9)).unwrap();
-    gradcheck(|t| Linear { weight: t[0].clone(), bias: None }.forward(&x), &[weight]);
+    gradcheck(|t| Linear::from_tensors(t[0].clone(), None)?.forward(&x), &[weight]);
     let layer = Linear::new(4, 2, false, VarBuilder::fresh(0)).unwrap();
     assert!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[3, 5])))).is_err(), "wrong feature count");
     assert_eq!(layer.forward(&Tensor::constant(ArrayD::zeros(IxDyn(&[0, 4])))).unwrap().shape(), vec![0, 2]);

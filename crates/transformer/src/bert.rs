@@ -58,6 +58,7 @@ fn load<T>(
 
 /// Writes `config` and `params` as a Hugging Face model directory.
 fn save_dir(dir: &Path, config: &BertConfig, architecture: &str, params: &[(String, Tensor)]) -> Result<()> {
+    crate::lora::refuse_adapters(params)?;
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let arrays: Vec<(String, ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
     let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
@@ -292,6 +293,9 @@ pub struct BertInput {
     pub attention_mask: Array2<bool>,
 }
 
+/// One sequence's word-piece ids and segment ids.
+type IdsAndTypes = (Vec<u32>, Vec<u32>);
+
 impl BertInput {
     /// Right-pads `sequences` of `(ids, type ids)` with `pad_id` into one batch.
     ///
@@ -304,7 +308,7 @@ impl BertInput {
             return Err(Error::Input("every sequence needs ids, and as many type ids".into()));
         }
         let options = PadOptions { maxlen: Some(longest), padding: Side::Post, truncating: Side::Post };
-        let column = |pick: fn(&(Vec<u32>, Vec<u32>)) -> &[u32], value: u32| {
+        let column = |pick: fn(&IdsAndTypes) -> &[u32], value: u32| {
             let rows: Vec<&[u32]> = sequences.iter().map(pick).collect();
             let padded = pad_sequences(&rows, options, value);
             Array2::from_shape_vec(padded.shape(), padded.into_vec()).expect("rows × longest")
@@ -390,7 +394,7 @@ impl Bert {
     /// Writes a `BertModel` directory that `transformers` loads.
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         save_dir(dir.as_ref(), &self.config, "BertModel", &self.named_parameters())
     }
@@ -481,6 +485,7 @@ impl Bert {
     /// so a resumed run draws the masks the uninterrupted one drew).
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
+        crate::lora::LoraModel::reseed_adapters(self, seed);
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
@@ -505,8 +510,12 @@ impl Module for Bert {
         params
     }
 
+    /// The mode of the encoder's dropout and of its LoRA adapters' dropout.
     fn set_training(&mut self, training: bool) {
         self.training = training;
+        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+            linear.set_training(training);
+        }
     }
 }
 
@@ -576,7 +585,7 @@ impl BertForPreTraining {
     /// Writes a `BertForPreTraining` directory (the decoder tied to the word embeddings).
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         save_dir(dir.as_ref(), &self.bert.config, "BertForPreTraining", &self.named_parameters())
     }
@@ -589,7 +598,7 @@ impl BertForPreTraining {
         let out = self.bert.forward(input)?;
         let h = self.bert.activation.apply(&self.transform.forward(&out.last_hidden_state)?);
         let h = self.transform_norm.forward(&h)?;
-        let decoder = Linear { weight: self.bert.embeddings.word_embeddings.weight.clone(), bias: None };
+        let decoder = Linear::from_tensors(self.bert.embeddings.word_embeddings.weight.clone(), None)?;
         let prediction_logits = decoder.forward(&h)?.add(&self.decoder_bias)?;
         let pooled = out.pooler_output.expect("checked at construction");
         Ok(PreTrainingOutput { prediction_logits, seq_relationship_logits: self.seq_relationship.forward(&pooled)? })
@@ -708,7 +717,7 @@ impl BertForSequenceClassification {
     /// Writes a `BertForSequenceClassification` directory.
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let mut config = self.bert.config.clone();
         let labels: serde_json::Map<String, Value> =

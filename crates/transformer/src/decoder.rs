@@ -383,7 +383,7 @@ impl Decoder {
             .collect::<Result<Vec<_>>>()?;
         let norm = norm(&config, vb.pp(names.final_norm))?;
         let lm_head = if config.tie_word_embeddings && !vb.contains(&format!("{}.weight", names.lm_head)) {
-            Linear { weight: embed.weight.clone(), bias: None }
+            Linear::from_tensors(embed.weight.clone(), None)?
         } else {
             linear(c, config.vocab_size, false, STD, vb.pp(names.lm_head))?
         };
@@ -397,6 +397,11 @@ impl Decoder {
     /// The model's shape.
     pub fn config(&self) -> &DecoderConfig {
         &self.config
+    }
+
+    /// The checkpoint family's tensor names the model is built under.
+    pub fn names(&self) -> &TensorNames {
+        &self.names
     }
 
     /// Logits `(B, T, vocab)` for `ids (B, T)` and, given `targets`, the mean cross-entropy
@@ -482,6 +487,13 @@ impl Module for Decoder {
             params.extend(prefixed(names.lm_head, self.lm_head.named_parameters()));
         }
         params
+    }
+
+    /// The mode of the LoRA adapters' dropout (the decoder has none of its own).
+    fn set_training(&mut self, training: bool) {
+        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+            linear.set_training(training);
+        }
     }
 }
 

@@ -17,6 +17,11 @@ pub enum Error {
     /// The training engine: a checkpoint, a log, a non-finite loss or metric.
     #[error(transparent)]
     Train(#[from] malmoi_train::Error),
+    /// A LoRA adapter or configuration refused (a target matching nothing, a rank too large, an
+    /// adapter for another base, an unsupported `adapter_config.json` key…): what every
+    /// [`LoraModel`](crate::lora::LoraModel) method reports beside file and checkpoint errors.
+    #[error(transparent)]
+    Lora(#[from] malmoi_tensor::nn::lora::LoraError),
     /// A configuration value is out of range or inconsistent.
     #[error("invalid config: {0}")]
     Config(String),

@@ -116,7 +116,7 @@ impl Gpt {
             .then(|| LayerNorm::new(c, config.layer_norm_epsilon, trunk.pp("ln_f")))
             .transpose()?;
         let lm_head = if config.tie_word_embeddings {
-            Linear { weight: wte.weight.clone(), bias: None }
+            Linear::from_tensors(wte.weight.clone(), None)?
         } else {
             linear(c, config.vocab_size, false, STD, vb.pp("lm_head"))?
         };
@@ -260,6 +260,7 @@ impl Gpt {
     /// with a seed of that step, so a resumed run draws the masks the uninterrupted one drew.
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
+        crate::lora::LoraModel::reseed_adapters(self, seed);
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
@@ -348,7 +349,11 @@ impl Module for Gpt {
         params
     }
 
+    /// The mode of the model's dropout and of its LoRA adapters' dropout.
     fn set_training(&mut self, training: bool) {
         self.training = training;
+        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+            linear.set_training(training);
+        }
     }
 }

@@ -271,7 +271,8 @@ impl Gpt {
     /// replaced atomically. `transformers.GPT2LMHeadModel.from_pretrained(dir)` loads the result.
     ///
     /// # Errors
-    /// [`Error::Io`] and checkpoint write errors.
+    /// [`Error::Io`] and checkpoint write errors; [`Error::Config`] for a model carrying LoRA
+    /// adapters (merge them first: [`LoraModel::merge_and_unload`](crate::lora::LoraModel::merge_and_unload)).
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         self.save_pretrained_with(dir, Precision::F32)
     }
@@ -288,9 +289,10 @@ impl Gpt {
     /// Writes the directory; `end_of_text` becomes `bos_token_id` and `eos_token_id` (what
     /// `generate` in `transformers` reads).
     pub(crate) fn write_pretrained(&self, dir: &Path, precision: Precision, end_of_text: Option<u32>) -> Result<()> {
+        let params = self.named_parameters();
+        crate::lora::refuse_adapters(&params)?;
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-        let stored: Vec<(String, ArrayD<f32>)> = self
-            .named_parameters()
+        let stored: Vec<(String, ArrayD<f32>)> = params
             .into_iter()
             .map(|(name, param)| {
                 let value = param.to_array();

@@ -8,7 +8,8 @@
 //!
 //! Training runs on the shared engine (`malmoi-train`): [`train`] is GPT pre-training, [`mlm`]
 //! and [`nsp`] are BERT's masked-LM and next-sentence pre-training, [`fine_tune`] is BERT's
-//! classification fine-tuning.
+//! classification fine-tuning. [`lora`] adds LoRA adapters to GPT, the decoders and BERT, saved
+//! and loaded in PEFT's layout.
 
 pub mod attention;
 pub mod attention_map;
@@ -27,6 +28,7 @@ pub mod gpt_neox;
 pub mod hf;
 pub mod language_model;
 pub mod llama;
+pub mod lora;
 pub mod mlm;
 pub mod nsp;
 pub mod position;

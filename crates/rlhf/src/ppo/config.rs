@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use malmoi_train::{LrSchedule, TrainConfig};
+use malmoi_train::TrainConfig;
 use malmoi_transformer::generation::GenerationConfig;
 
 use super::KlControl;
 use crate::error::{Error, Result};
+use crate::policy;
 
 /// The knobs of a PPO run (TRL's names where it has them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,15 +73,7 @@ impl PpoConfig {
     /// The engine's config of this run: `steps` steps at a constant learning rate, evaluated
     /// at the start too.
     pub fn train_config(&self) -> TrainConfig {
-        TrainConfig {
-            max_steps: self.steps,
-            learning_rate: self.learning_rate,
-            schedule: LrSchedule::Constant,
-            grad_clip: self.grad_clip,
-            eval_interval: self.eval_interval,
-            eval_at_start: true,
-            seed: self.seed,
-        }
+        policy::train_config(self.steps, self.learning_rate, self.grad_clip, self.eval_interval, self.seed)
     }
 
     /// Checks every knob.
@@ -89,20 +82,8 @@ impl PpoConfig {
     /// [`Error::Input`] naming the bad values.
     pub fn validate(&self) -> Result<()> {
         self.kl.validate()?;
-        self.generation.validate()?;
-        let counts = [
-            self.steps,
-            self.batch_size,
-            self.mini_batch_size,
-            self.ppo_epochs,
-            self.generation.max_new_tokens,
-            self.eval_interval,
-        ];
-        if counts.contains(&0) || self.mini_batch_size > self.batch_size {
-            return Err(Error::Input(format!(
-                "steps, batch size, minibatch size (≤ batch size), PPO epochs, max_new_tokens and the evaluation interval must be positive: {counts:?}"
-            )));
-        }
+        let sizes = [self.steps, self.batch_size, self.mini_batch_size, self.ppo_epochs, self.eval_interval];
+        policy::check_sizes(&self.generation, sizes, "PPO epochs")?;
         let ranges = [self.clip_range, self.clip_range_value, self.value_coef, self.learning_rate];
         if ranges.iter().any(|v| !(v.is_finite() && *v > 0.0))
             || !(0.0..=1.0).contains(&self.gamma)

@@ -2,7 +2,6 @@
 //! minibatch updates through [`Update::apply`]; β adapts after the step and is checkpointed as
 //! the step's own state.
 
-use ndarray::Array2;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -11,11 +10,12 @@ use malmoi_tensor::nn::Module;
 use malmoi_tensor::optim::Adam;
 use malmoi_train::{Metrics, StepOutput, TrainConfig, TrainStep, Update};
 
-use super::rollout::{RewardFunction, Rollout, generate_rollouts, mix};
-use super::{Ppo, Scored, mean, sequence_kl};
-use crate::batch::{ResponseBatch, Sequence, policy_forward};
+use super::Ppo;
+use super::rollout::{RewardFunction, Rollout, mix};
+use crate::batch::{Sequence, policy_forward};
 use crate::error::{Error, Result};
 use crate::losses::{gae, ppo_policy_loss, ppo_value_loss, whiten};
+use crate::policy::{TokenScores, adam, finite, mean, prompt_order, scatter};
 
 /// What each step logs besides its loss (the mean minibatch loss): `reward` (mean score of the
 /// rollouts, before the KL penalty) and `reward_std`; `kl` (mean `Σ_t log π − log π_ref` per
@@ -75,10 +75,7 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
     /// [`Error::Input`] for no prompts or a prompt that is empty, has ids outside the vocabulary
     /// or leaves no room for an answer.
     pub fn new(ppo: &'t mut Ppo<'a, R>, prompts: &'t [Vec<u32>], held_out: &'t [Vec<u32>]) -> Result<Self> {
-        ppo.check_prompts(prompts)?;
-        if !held_out.is_empty() {
-            ppo.check_prompts(held_out)?;
-        }
+        ppo.tuned.check_prompts(prompts, held_out)?;
         let beta = ppo.config.kl.initial_beta();
         Ok(Self { ppo, prompts, held_out, beta })
     }
@@ -93,7 +90,7 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
     /// # Errors
     /// [`Error::Tensor`] for a bad learning rate.
     pub fn optimizer(&self) -> Result<Adam> {
-        Ok(Adam::new(self.ppo.named_parameters(), self.ppo.config.learning_rate)?.with_betas(0.9, 0.95, 1e-8)?)
+        adam(&*self.ppo, self.ppo.config.learning_rate)
     }
 
     /// β of the next batch.
@@ -104,20 +101,8 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
     /// The prompts of step `step` (0-based): consecutive slices of seeded shuffles of all
     /// prompts, a fresh shuffle for each pass.
     fn prompt_batch(&self, step: usize) -> Vec<usize> {
-        let (n, batch_size, seed) = (self.prompts.len(), self.ppo.config.batch_size, self.ppo.config.seed);
-        let first = step * batch_size;
-        let mut pass = usize::MAX;
-        let mut order: Vec<usize> = Vec::new();
-        (first..first + batch_size)
-            .map(|k| {
-                if k / n != pass {
-                    pass = k / n;
-                    order = (0..n).collect();
-                    order.shuffle(&mut StdRng::seed_from_u64(mix(seed ^ 0x5eed, pass as u64)));
-                }
-                order[k % n]
-            })
-            .collect()
+        let (batch_size, seed) = (self.ppo.config.batch_size, self.ppo.config.seed);
+        prompt_order(self.prompts.len(), step, batch_size, |pass| mix(seed ^ 0x5eed, pass))
     }
 
     /// `ppo_epochs` passes over seeded shuffles of the experiences in minibatches.
@@ -151,20 +136,12 @@ impl<R: RewardFunction> TrainStep for PpoTraining<'_, '_, R> {
     /// prints what it printed then.
     fn train_step(&mut self, step: usize, _seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
         let number = step + 1;
-        let chosen = self.prompt_batch(step);
-        let indexed: Vec<(usize, &[u32])> = chosen.iter().map(|&i| (i, self.prompts[i].as_slice())).collect();
-        let (policy, config) = (&self.ppo.policy, &self.ppo.config);
-        let rollouts = generate_rollouts(
-            &policy.model,
-            &policy.tokenizer,
-            &indexed,
-            &config.generation,
-            mix(config.seed, number as u64),
-        )?;
-        let scores = self.ppo.scores(&rollouts)?;
+        let (generation, seed) = (&self.ppo.config.generation, mix(self.ppo.config.seed, number as u64));
+        let rollouts = self.ppo.tuned.rollouts(self.prompts, self.prompt_batch(step), generation, seed)?;
+        let scores = self.ppo.tuned.scores(&rollouts)?;
         finite("reward", scores.iter().map(|&s| f64::from(s)).sum(), number)?;
         let scored = self.ppo.score_tokens(&rollouts)?;
-        let kl = mean(scored.logprobs.iter().zip(&scored.reference).map(|(p, r)| sequence_kl(p, r)));
+        let kl = scored.mean_kl().unwrap_or_default();
         finite("KL", kl, number)?;
         let entropy = scored.entropy;
         let experiences = self.ppo.experiences(rollouts, &scores, scored, self.beta);
@@ -207,8 +184,9 @@ impl<R: RewardFunction> TrainStep for PpoTraining<'_, '_, R> {
 impl<R: RewardFunction> Ppo<'_, R> {
     /// Per-token rewards `−β · KL_t` (plus the score on the last token), then GAE; advantages
     /// whitened over every response token of the batch.
-    fn experiences(&self, rollouts: Vec<Rollout>, scores: &[f32], scored: Scored, beta: f64) -> Vec<Experience> {
-        let Scored { logprobs, reference, values, .. } = scored;
+    fn experiences(&self, rollouts: Vec<Rollout>, scores: &[f32], scored: TokenScores, beta: f64) -> Vec<Experience> {
+        let TokenScores { logprobs, reference, head: values, .. } = scored;
+        let (reference, values) = (reference.unwrap_or_default(), values.unwrap_or_default());
         let mut experiences: Vec<Experience> = Vec::with_capacity(rollouts.len());
         let mut all_advantages = Vec::new();
         for (((rollout, logprobs), values), (reference, &score)) in
@@ -237,21 +215,14 @@ impl<R: RewardFunction> Ppo<'_, R> {
     /// The clipped policy loss plus `value_coef` times the clipped value loss of one minibatch,
     /// applied through `update` (which refuses a non-finite loss).
     fn minibatch_step(&mut self, minibatch: &[&Experience], update: &mut Update<'_>) -> Result<MinibatchStats> {
-        let block = self.policy.model.config().block_size;
-        let batch = ResponseBatch::new(minibatch.iter().map(|e| &e.sequence), self.pad, block)?;
-        let scatter = |pick: fn(&Experience) -> &[f32]| -> Array2<f32> {
-            let mut dense = Array2::zeros(batch.targets.dim());
-            for (b, experience) in minibatch.iter().enumerate() {
-                for (t, &v) in batch.response_columns(b).zip(pick(experience)) {
-                    dense[[b, t]] = v;
-                }
-            }
-            dense
-        };
-        let old_logprobs = scatter(|e| &e.logprobs);
-        let (old_values, advantages, returns) =
-            (scatter(|e| &e.values), scatter(|e| &e.advantages), scatter(|e| &e.returns));
-        let policy = policy_forward(&self.policy.model, &batch)?;
+        let batch = self.tuned.batch(minibatch.iter().map(|e| &e.sequence))?;
+        let old_logprobs = scatter(&batch, minibatch, |e| &e.logprobs);
+        let (old_values, advantages, returns) = (
+            scatter(&batch, minibatch, |e| &e.values),
+            scatter(&batch, minibatch, |e| &e.advantages),
+            scatter(&batch, minibatch, |e| &e.returns),
+        );
+        let policy = policy_forward(&self.tuned.policy.model, &batch)?;
         let values = self.values(&policy, &batch)?;
         let policy_loss =
             ppo_policy_loss(&policy.logprobs, &old_logprobs, &advantages, &batch.mask, self.config.clip_range)?;
@@ -301,9 +272,4 @@ impl MinibatchStats {
 fn std_dev(values: &[f32]) -> f64 {
     let m = mean(values.iter().map(|&v| v as f64));
     mean(values.iter().map(|&v| (v as f64 - m).powi(2))).sqrt()
-}
-
-/// The engine's error for a NaN or infinite `what` at step `step` (1-based).
-fn finite(what: &str, value: f64, step: usize) -> Result<()> {
-    if value.is_finite() { Ok(()) } else { Err(malmoi_train::Error::NonFinite { what: what.into(), step }.into()) }
 }

@@ -1,6 +1,7 @@
 //! Layers and the parameter-collection pattern.
 //!
-//! Beside [`Linear`] and [`Embedding`] sit the recurrent layers, one module per concept:
+//! [`lora`] adds PEFT-compatible low-rank adapters to [`Linear`] layers. Beside [`Linear`] and
+//! [`Embedding`] sit the recurrent layers, one module per concept:
 //! [`RnnCell`] and [`Rnn`] (the plain tanh cell and its unrolled layer), [`Lstm`] and [`Gru`],
 //! all of them the one [`Recurrent`] stack (stacked, bidirectional, masked by sequence
 //! length) with PyTorch's parameter names, so `torch.nn` weights load unchanged.
@@ -58,6 +59,7 @@ mod gru;
 pub mod init;
 mod layer_norm;
 mod linear;
+pub mod lora;
 mod lstm;
 mod recurrent;
 mod rms_norm;
