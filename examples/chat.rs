@@ -6,10 +6,18 @@
 //! cargo run --release --example chat                          # small run, minutes
 //! cargo run --release --example chat -- --sft-epochs 4 --ppo-steps 100   # longer
 //! cargo run --release --example chat -- --dpo                 # DPO instead of PPO
+//! cargo run --release --example chat -- --lora --out /tmp/chat-lora   # LoRA adapters at every stage
 //! ```
 //!
-//! The base model is the NSMC GPT (`models/gpt`) with its context extended to `--block-size`
-//! (new positions start as copies of the trained ones). Conversations are split by index:
+//! The base model is `--base` (any GPT-2-layout folder `Gpt::from_pretrained` loads; by default
+//! the NSMC GPT, `models/gpt`) with its context extended to `--block-size` (new positions start
+//! as copies of the trained ones). With `--lora` every stage trains LoRA adapters (`--lora-r`,
+//! `--lora-alpha`, `--lora-targets`; learning rates `--lora-lr-factor` times the full run's)
+//! instead of all weights — the reward model's score head and PPO's value head train fully, and
+//! the reference of PPO and DPO is the policy with its adapters off — and each stage's adapters
+//! are saved in PEFT's layout as `OUT/{sft,rm,ppo,dpo}-adapter` (their base: the extended
+//! `--base` for SFT, `OUT/sft-model` for the others; the reward model's score head and PPO's
+//! value head beside them), the merged models as `OUT/*-model`. Conversations are split by index:
 //! every tenth from the first is held out for evaluation (SFT loss, reward-model pair accuracy),
 //! every tenth from the second gives the reward model's training prompts, the rest are SFT
 //! data. KoChatGPT's own ranking file is not at hand, so rankings are built the way the tutorial
@@ -32,17 +40,23 @@ use malmoi::rlhf::data::{
 use malmoi::rlhf::dpo::{Dpo, with_reference};
 use malmoi::rlhf::encode::Encoder;
 use malmoi::rlhf::fit::{FitConfig, fit};
-use malmoi::rlhf::ppo::{Ppo, PpoConfig, RewardFunction, Rollout, generate_rollouts};
+use malmoi::rlhf::lora::{LoraConfig, LoraModel, TargetModules, save_adapter, save_merged};
+use malmoi::rlhf::policy::Reference;
+use malmoi::rlhf::ppo::{Ppo, PpoConfig};
 use malmoi::rlhf::reward::{Preference, RewardModel, RewardTraining};
+use malmoi::rlhf::rollout::{RewardFunction, Rollout, generate_rollouts};
 use malmoi::rlhf::sft::Sft;
 use malmoi::rlhf::template::{PromptTemplate, Role, conversation_text};
+use malmoi::tensor::nn::Module;
 use malmoi::train::{Metrics, Session, TrainLog};
+use malmoi::transformer::Gpt;
 use malmoi::transformer::generation::{GenerationConfig, Generator};
 
 #[derive(Parser, Debug)]
 #[command(about = "SFT → reward model → PPO (or DPO) on KoChatGPT's data, in small.")]
 struct Args {
-    /// The base GPT.
+    /// The base GPT: a GPT-2-layout model folder (`config.json`, `model.safetensors`,
+    /// `tokenizer.json` with `<|endoftext|>`).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/gpt"))]
     base: PathBuf,
     /// KoChatGPT's multi-turn conversations.
@@ -85,6 +99,60 @@ struct Args {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
+    /// Train LoRA adapters at every stage instead of all weights (saved in PEFT's layout as
+    /// `OUT/*-adapter`).
+    #[arg(long)]
+    lora: bool,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    lora_r: usize,
+    /// LoRA alpha (the adapters' scale is alpha / r).
+    #[arg(long, default_value_t = 16.0)]
+    lora_alpha: f32,
+    /// Modules to adapt: comma-separated names or suffixes (`c_attn,c_proj,c_fc`) or
+    /// `all-linear`; by default PEFT's for GPT-2, `c_attn`.
+    #[arg(long)]
+    lora_targets: Option<String>,
+    /// A LoRA run's learning rates, as multiples of the full run's (adapters need larger ones).
+    #[arg(long, default_value_t = 10.0)]
+    lora_lr_factor: f32,
+}
+
+impl Args {
+    /// The adapters of a stage tuned from `base` (`None` without `--lora`).
+    fn lora(&self, base: &Path) -> Option<LoraConfig> {
+        let target_modules = self.lora_targets.as_deref().map(|targets| match targets {
+            "all-linear" => TargetModules::Pattern(targets.into()),
+            names => TargetModules::names(names.split(',').map(str::trim)),
+        });
+        self.lora.then(|| LoraConfig {
+            r: self.lora_r,
+            lora_alpha: self.lora_alpha,
+            target_modules,
+            base_model_name_or_path: Some(base.display().to_string()),
+            ..LoraConfig::default()
+        })
+    }
+
+    /// A stage's learning rate: `full`, times `--lora-lr-factor` in a LoRA run.
+    fn learning_rate(&self, full: f32) -> f32 {
+        if self.lora { full * self.lora_lr_factor } else { full }
+    }
+
+    /// A supervised stage (SFT, reward model, DPO) tuned from `base`: `epochs` passes of batches
+    /// of 16 at `full`'s [`learning_rate`](Self::learning_rate), evaluated every `eval_interval`
+    /// steps, seeded with `--seed`, with the stage's adapters in a LoRA run.
+    fn fit_config(&self, epochs: usize, full: f32, eval_interval: usize, base: &Path) -> FitConfig {
+        FitConfig {
+            epochs,
+            batch_size: 16,
+            learning_rate: self.learning_rate(full),
+            eval_interval,
+            seed: self.seed,
+            lora: self.lora(base),
+            ..FitConfig::default()
+        }
+    }
 }
 
 /// Conversations split by index: held out, reward-model prompts, SFT data.
@@ -127,17 +195,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         (encode("SFT", &encoder, &split.sft)?, encode("held-out", &encoder, &split.test)?)
     };
     let pad = sft.end_of_text().ok_or("no <|endoftext|>")?;
-    let sft_config = FitConfig {
-        epochs: args.sft_epochs,
-        batch_size: 16,
-        learning_rate: 5e-4,
-        eval_interval: 50,
-        seed: args.seed,
-        ..FitConfig::default()
-    };
+    let sft_config = args.fit_config(args.sft_epochs, 5e-4, 50, &args.base);
     let log = fit(&mut Sft::new(&mut sft.model, pad), &train, &test, &sft_config, session(&args.out, "sft"))?;
     record(&mut summary, &log, "sft", "loss", &args.out)?;
-    save(&sft, &template, &args.out.join("sft-model"))?;
+    if args.lora {
+        report_adapters("SFT", &sft.model, &mut summary);
+        save_adapter(&sft, args.out.join("sft-adapter"))?;
+    }
+    let sft_dir = args.out.join("sft-model");
+    save(&mut sft, &template, &sft_dir)?;
 
     // 2. Rankings (data > SFT > untuned) and the reward model
     let untuned = extended(&args.base, args.block_size)?;
@@ -156,15 +222,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let encoder = Encoder::new(&sft, &template)?;
     let (pairs_train, pairs_test) = (preferences(&encoder, &rm_train)?, preferences(&encoder, &rm_test)?);
     println!("reward model: {} training pairs, {} held-out pairs", pairs_train.len(), pairs_test.len());
-    let mut reward_model = RewardModel::from_generator(Generator::from_dir(args.out.join("sft-model"))?, args.seed)?;
-    let rm_config = FitConfig {
-        epochs: args.rm_epochs,
-        batch_size: 16,
-        learning_rate: 1e-4,
-        eval_interval: 50,
-        seed: args.seed,
-        ..FitConfig::default()
-    };
+    let mut reward_model = RewardModel::from_generator(Generator::from_dir(&sft_dir)?, args.seed)?;
+    let rm_config = args.fit_config(args.rm_epochs, 1e-4, 50, &sft_dir);
     let log = fit(
         &mut RewardTraining::new(&mut reward_model),
         &pairs_train,
@@ -173,7 +232,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         session(&args.out, "rm"),
     )?;
     record(&mut summary, &log, "rm", "accuracy", &args.out)?;
-    reward_model.save_pretrained(args.out.join("rm-model"))?;
+    if args.lora {
+        reward_model.save_adapter(args.out.join("rm-adapter"))?;
+    }
+    reward_model.save_merged(args.out.join("rm-model"))?;
 
     // 3. PPO on KoChatGPT's prompts (or DPO on the reward model's pairs)
     let prompts = read_records::<PromptRecord>(&args.ppo_prompts, &options)?;
@@ -183,38 +245,45 @@ fn main() -> Result<(), Box<dyn Error>> {
         steps: args.ppo_steps,
         batch_size: 32,
         mini_batch_size: 8,
-        learning_rate: 2e-5,
+        learning_rate: args.learning_rate(2e-5),
         generation: generation.clone(),
         eval_interval: 5,
         seed: args.seed,
+        lora: args.lora(&sft_dir),
         ..PpoConfig::default()
     };
-    let mut tuned = Generator::from_dir(args.out.join("sft-model"))?;
+    let mut tuned = Generator::from_dir(&sft_dir)?;
     let name = if args.dpo { "dpo" } else { "ppo" };
+    let adapter_dir = args.out.join(format!("{name}-adapter"));
     let (before, after): (Metrics, Metrics) = if args.dpo {
-        let reference = Generator::from_dir(args.out.join("sft-model"))?;
-        let (train, test) =
-            (with_reference(&reference.model, pairs_train, pad)?, with_reference(&reference.model, pairs_test, pad)?);
-        let dpo_config = FitConfig {
-            epochs: 1,
-            batch_size: 16,
-            learning_rate: 5e-5,
-            eval_interval: 25,
-            seed: args.seed,
-            ..FitConfig::default()
+        // the reference: a second SFT model, or in a LoRA run the policy with its adapters off
+        let reference = if args.lora { None } else { Some(Generator::from_dir(&sft_dir)?.model) };
+        let (train, test) = {
+            let model = reference.as_ref().unwrap_or(&tuned.model);
+            (with_reference(model, pairs_train, pad)?, with_reference(model, pairs_test, pad)?)
         };
+        let dpo_config = args.fit_config(1, 5e-5, 25, &sft_dir);
         let log =
             fit(&mut Dpo::new(&mut tuned.model, 0.1, pad)?, &train, &test, &dpo_config, session(&args.out, "dpo"))?;
         record(&mut summary, &log, "dpo", "accuracy", &args.out)?;
-        let mut sft = Generator::from_dir(args.out.join("sft-model"))?;
-        let before = Ppo::new(&mut sft, &reward_model, config.clone())?.evaluate(&held_out)?;
-        let after = Ppo::with_reference(&mut tuned, reference.model, &reward_model, config)?.evaluate(&held_out)?;
+        // evaluation only: the policy as it is, against its reference
+        let evaluation = PpoConfig { lora: None, ..config };
+        let before =
+            Ppo::new(&mut Generator::from_dir(&sft_dir)?, &reward_model, evaluation.clone())?.evaluate(&held_out)?;
+        let reference = reference.map_or(Reference::AdaptersOff, Reference::from);
+        let after = Ppo::with_reference(&mut tuned, reference, &reward_model, evaluation)?.evaluate(&held_out)?;
+        if args.lora {
+            save_adapter(&tuned, &adapter_dir)?;
+        }
         (before, after)
     } else {
         let mut ppo = Ppo::new(&mut tuned, &reward_model, config)?;
         let log = ppo.train(&train_prompts, &held_out, session(&args.out, "ppo"))?;
         log.plot(&args.out.join("ppo.svg"), 1)?;
         log.write_jsonl(&args.out.join("ppo_log.jsonl"))?;
+        if args.lora {
+            ppo.save_adapter(&adapter_dir)?;
+        }
         let first = log.evals.first().ok_or("no held-out prompts")?;
         let last = log.last_eval().ok_or("no held-out prompts")?;
         (first.held_out(), last.held_out())
@@ -226,10 +295,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     summary.insert(format!("{name}_reward_before"), before["reward"]);
     summary.insert(format!("{name}_reward_after"), after["reward"]);
     summary.insert(format!("{name}_kl"), after["kl"]);
-    save(&tuned, &template, &args.out.join(format!("{name}-model")))?;
+    save(&mut tuned, &template, &args.out.join(format!("{name}-model")))?;
 
     // 4. Side by side
-    let sft = Generator::from_dir(args.out.join("sft-model"))?;
+    let sft = Generator::from_dir(&sft_dir)?;
     side_by_side(&sft, &tuned, &reward_model, &held_out[..held_out.len().min(5)], &generation, args.seed)?;
     println!("\n{}", serde_json::to_string_pretty(&summary)?);
     std::fs::write(args.out.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
@@ -333,8 +402,10 @@ fn record(
     Ok(())
 }
 
-fn save(model: &Generator, template: &PromptTemplate, dir: &Path) -> Result<(), Box<dyn Error>> {
-    model.save(dir)?;
+/// Saves a tuned model with its prompt template in Hugging Face's layout, its LoRA adapters (if
+/// any) merged into its weights first.
+fn save(model: &mut Generator, template: &PromptTemplate, dir: &Path) -> Result<(), Box<dyn Error>> {
+    save_merged(model, dir)?;
     template.save(dir)?;
     Ok(())
 }
@@ -453,6 +524,18 @@ fn side_by_side(
         println!("  tuned [{:+.2}] {}", after_scores[i], a.text.trim());
     }
     Ok(())
+}
+
+/// Says how many of `model`'s parameters a LoRA stage trained (its adapters), and records it.
+fn report_adapters(stage: &str, model: &Gpt, summary: &mut BTreeMap<String, f64>) {
+    let adapters: usize = model.trainable_parameters().iter().map(|(_, t)| t.len()).sum();
+    let all = model.num_parameters();
+    println!(
+        "{stage}: LoRA adapters on {} modules, {adapters} parameters ({:.2}% of the model's {all})",
+        model.adapted_modules().len(),
+        100.0 * adapters as f64 / all as f64
+    );
+    summary.insert("lora_adapter_parameters".into(), adapters as f64);
 }
 
 fn report_skipped(what: &str, skipped: usize) {

@@ -2,7 +2,9 @@
 //! loss): the policy learns from preference pairs directly, no reward model and no sampling.
 //!
 //! The reference model (the SFT model) enters only through the summed log-probabilities of
-//! each pair's responses, computed once before training ([`with_reference`]). A pair's
+//! each pair's responses, computed once before training ([`with_reference`]); in a LoRA run
+//! (`FitConfig::lora`) the reference is the policy itself with its adapters off, so
+//! `with_reference(&policy, ..)` needs no second copy. A pair's
 //! implicit rewards are `β · (log π − log π_ref)` of each response; held-out preference accuracy
 //! is the fraction of pairs whose chosen response gets the larger one.
 
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::{Tensor, no_grad};
 use malmoi_transformer::Gpt;
+use malmoi_transformer::lora::LoraModel;
 
 use crate::batch::{ResponseBatch, sequence_logprobs};
 use crate::error::{Error, Result};
@@ -29,7 +32,10 @@ pub struct DpoExample {
     pub reference_rejected: f32,
 }
 
-/// Computes the reference model's log-probabilities of every pair once (in inference).
+/// Computes the reference model's log-probabilities of every pair once (in inference). A model
+/// carrying LoRA adapters gives its base's, with the adapters switched off
+/// ([`with_adapters_disabled`](LoraModel::with_adapters_disabled)): in a LoRA run the policy is
+/// its own reference, before or after its adapters are added, and no copy is made.
 ///
 /// # Errors
 /// Model errors; [`malmoi_tensor::Error::NonFinite`] for a NaN log-probability.
@@ -39,7 +45,7 @@ pub fn with_reference(reference: &Gpt, pairs: Vec<Preference>, pad: u32) -> Resu
     for chunk in pairs.chunks(16) {
         let rows = chunk.iter().map(|p| &p.chosen).chain(chunk.iter().map(|p| &p.rejected));
         let batch = ResponseBatch::new(rows, pad, block)?;
-        let logprobs = no_grad(|| sequence_logprobs(reference, &batch))?.to_array();
+        let logprobs = reference.with_adapters_disabled(|base| no_grad(|| sequence_logprobs(base, &batch)))?.to_array();
         if logprobs.iter().any(|l| !l.is_finite()) {
             return Err(malmoi_tensor::Error::non_finite("reference log-probability").into());
         }
@@ -105,6 +111,10 @@ impl Objective for Dpo<'_> {
 
     fn model(&mut self) -> &mut dyn Module {
         &mut *self.policy
+    }
+
+    fn transformer(&mut self) -> Option<&mut Gpt> {
+        Some(&mut *self.policy)
     }
 
     fn reseed(&self, seed: u64) {

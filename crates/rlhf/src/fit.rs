@@ -7,7 +7,9 @@
 //! What differs between the three is an [`Objective`]: its parameters, the loss of a batch and
 //! the held-out metrics. [`Supervised`] makes an objective the engine's [`TrainStep`]; [`fit`]
 //! runs it with a [`FitConfig`], the recipe's knobs (Hugging Face's `TrainingArguments`), which
-//! it translates into the engine's [`TrainConfig`].
+//! it translates into the engine's [`TrainConfig`]. With `FitConfig::lora` the run tunes LoRA
+//! adapters on the objective's [`transformer`](Objective::transformer) instead of every weight
+//! (see [`lora`]).
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -18,8 +20,10 @@ use malmoi_tensor::Tensor;
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::optim::{Adam, AdamW, ParamGroup};
 use malmoi_train::{LrSchedule, Metrics, Session, StepOutput, TrainConfig, TrainLog, TrainStep, Trainer, Update};
+use malmoi_transformer::Gpt;
 
 use crate::error::{Error, Result};
+use crate::lora::{self, LoraConfig, Tuning};
 
 /// The knobs of a supervised run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +45,13 @@ pub struct FitConfig {
     pub grad_clip: f32,
     /// Held-out evaluation (and a checkpoint) every this many steps, and at the end.
     pub eval_interval: usize,
-    /// Seed of the batch order and of dropout.
+    /// Seed of the batch order and of dropout (and of fresh LoRA adapters).
     pub seed: u64,
+    /// LoRA adapters to put on the objective's transformer and train instead of its weights
+    /// (heads still train fully); `None`: every weight trains, unless the transformer carries
+    /// adapters already. Part of the settings a resumed run must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for FitConfig {
@@ -57,6 +66,7 @@ impl Default for FitConfig {
             grad_clip: 1.0,
             eval_interval: 50,
             seed: 1234,
+            lora: None,
         }
     }
 }
@@ -85,9 +95,15 @@ impl FitConfig {
 pub trait Objective {
     /// One training example.
     type Example;
-    /// The trained model: checkpoints store its named parameters, the trainer switches its
-    /// mode.
+    /// The trained model: checkpoints store its named parameters (in a LoRA run, those that
+    /// train), the trainer switches its mode.
     fn model(&mut self) -> &mut dyn Module;
+    /// The transformer that carries LoRA adapters in a LoRA run (SFT's and DPO's policy, the
+    /// reward model's trunk), whose parameters [`model`](Self::model) lists under their own
+    /// names; `None` (the default) for an objective that cannot take adapters.
+    fn transformer(&mut self) -> Option<&mut Gpt> {
+        None
+    }
     /// Restarts the dropout masks' generator from `seed` (called before every step with that
     /// step's seed, so a resumed run draws the masks the uninterrupted one drew).
     fn reseed(&self, seed: u64);
@@ -107,19 +123,28 @@ pub trait Objective {
 
 /// An [`Objective`] on its data as the engine's [`TrainStep`]: step `n` trains on batch
 /// `n mod batches` of epoch `n / batches`, in an order drawn from the seed and the epoch alone.
+/// As a [`Module`] it lists the parameters that train: all of the objective's model's, or in a
+/// LoRA run its adapters and heads.
 pub struct Supervised<'a, O: Objective> {
     objective: &'a mut O,
     train: &'a [O::Example],
     held_out: &'a [O::Example],
     batches: Vec<Vec<usize>>,
     config: FitConfig,
+    tuning: Tuning,
+    trained: Vec<(String, Tensor)>,
 }
 
 impl<'a, O: Objective> Supervised<'a, O> {
-    /// Training of `objective` on `train`, evaluated on `held_out` (no metrics if empty).
+    /// Training of `objective` on `train`, evaluated on `held_out` (no metrics if empty). With
+    /// `config.lora`, fresh adapters drawn from `config.seed` go on the objective's transformer
+    /// first.
     ///
     /// # Errors
-    /// [`Error::Input`] for no training examples, a zero batch size or zero epochs.
+    /// [`Error::Input`] for no training examples, a zero batch size or zero epochs, or LoRA
+    /// asked of an objective without a transformer; [`Error::Transformer`] for adapters the
+    /// transformer refuses (a target that selects nothing, a rank too large, adapters already
+    /// there).
     pub fn new(
         objective: &'a mut O,
         train: &'a [O::Example],
@@ -134,8 +159,19 @@ impl<'a, O: Objective> Supervised<'a, O> {
                 config.epochs
             )));
         }
+        let tuning = match objective.transformer() {
+            Some(transformer) => {
+                lora::add_adapters(transformer, config.lora.as_ref(), config.seed)?;
+                Tuning::of(transformer)?
+            }
+            None if config.lora.is_some() => {
+                return Err(Error::Input("LoRA asked of an objective without a transformer".into()));
+            }
+            None => Tuning::full(),
+        };
+        let trained = tuning.trained(objective.model().named_parameters());
         let batches = buckets(&*objective, train, config.batch_size);
-        Ok(Self { objective, train, held_out, batches, config: config.clone() })
+        Ok(Self { objective, train, held_out, batches, config: config.clone(), tuning, trained })
     }
 
     /// The engine's config of this run ([`FitConfig::train_config`]).
@@ -144,12 +180,12 @@ impl<'a, O: Objective> Supervised<'a, O> {
     }
 
     /// AdamW with betas (0.9, 0.95) and `weight_decay` on matrices only: one optimiser over two
-    /// parameter groups.
+    /// parameter groups of the parameters that train.
     ///
     /// # Errors
     /// [`Error::Tensor`] for a negative learning rate or decay.
     pub fn optimizer(&mut self) -> Result<Adam> {
-        let groups = ParamGroup::decay_matrices(self.objective.model().named_parameters(), self.config.weight_decay);
+        let groups = ParamGroup::decay_matrices(self.trained.clone(), self.config.weight_decay);
         Ok(AdamW::groups(groups, self.config.learning_rate)?.with_betas(0.9, 0.95, 1e-8)?)
     }
 
@@ -161,18 +197,29 @@ impl<'a, O: Objective> Supervised<'a, O> {
     }
 }
 
+/// The parameters that train; the mode is the objective's model's.
+impl<O: Objective> Module for Supervised<'_, O> {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.trained.clone()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.objective.model().set_training(training);
+    }
+}
+
 impl<O: Objective> TrainStep for Supervised<'_, O> {
     type Error = Error;
 
     fn model(&mut self) -> &mut dyn Module {
-        self.objective.model()
+        self
     }
 
     fn train_step(&mut self, step: usize, seed: u64, update: &mut Update<'_>) -> Result<StepOutput> {
         let batch = self.batch(step);
         self.objective.reseed(seed);
         let loss = self.objective.loss(&batch)?;
-        Ok(StepOutput::loss(update.apply(&loss)?))
+        Ok(StepOutput::loss(self.tuning.apply(update, &loss)?))
     }
 
     fn evaluate(&mut self) -> Result<Metrics> {
@@ -183,11 +230,12 @@ impl<O: Objective> TrainStep for Supervised<'_, O> {
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({ "fit": self.config })
+        self.tuning.settings(serde_json::json!({ "fit": self.config }))
     }
 }
 
-/// Trains `objective` on `train` with `config`, evaluating on `held_out` before the first
+/// Trains `objective` on `train` with `config` (with LoRA adapters on its transformer if
+/// `config.lora` says so), evaluating on `held_out` before the first
 /// step, every `eval_interval` steps and at the end; `session` says where checkpoints go (a run
 /// that finds one resumes from it, and must have the same config), whether progress shows and
 /// where this session stops. Returns the log of the whole run, resumed parts included: the
@@ -195,9 +243,10 @@ impl<O: Objective> TrainStep for Supervised<'_, O> {
 /// evaluation) beside them.
 ///
 /// # Errors
-/// [`Error::Input`] as [`Supervised::new`]; [`Error::Train`] for a NaN or infinite loss or
-/// metric ([`malmoi_train::Error::NonFinite`]; the last checkpoint is kept), a config the engine
-/// refuses or a checkpoint from another config; model and I/O errors.
+/// [`Error::Input`] and [`Error::Transformer`] as [`Supervised::new`]; [`Error::Train`] for a
+/// NaN or infinite loss or metric ([`malmoi_train::Error::NonFinite`]; the last checkpoint is
+/// kept), a config the engine refuses or a checkpoint from another config (or, in a LoRA run,
+/// another base); model and I/O errors.
 pub fn fit<O: Objective>(
     objective: &mut O,
     train: &[O::Example],

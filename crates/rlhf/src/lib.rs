@@ -5,8 +5,12 @@
 //! ([`reward`]), PPO against a reward with a KL leash to the SFT model ([`ppo`]), DPO
 //! ([`dpo`]), which learns from the same preferences without a reward model, and GRPO
 //! ([`grpo`]), PPO's objective with the other answers to the same prompt as the baseline and
-//! composable reward functions; [`policy`] holds what the two share, among it the frozen
-//! reference ([`policy::frozen_reference`]). Every trainer runs on the shared engine
+//! composable reward functions; [`rollout`] holds the answers the two sample and the
+//! [`RewardFunction`](rollout::RewardFunction) that scores them, [`policy`] the rest of what
+//! they share, among it the frozen reference ([`policy::frozen_reference`]). Each of the five
+//! tunes every weight or, with
+//! `lora: Some(..)` in its knobs, LoRA adapters against the base with its adapters off
+//! ([`lora`]). Every trainer runs on the shared engine
 //! (`malmoi-train`): SFT, the reward model and DPO as one supervised
 //! [`TrainStep`](malmoi_train::TrainStep) ([`fit`]),
 //! PPO and GRPO as others whose step is one batch of rollouts and its epochs
@@ -21,10 +25,12 @@ pub mod encode;
 pub mod error;
 pub mod fit;
 pub mod grpo;
+pub mod lora;
 pub mod losses;
 pub mod policy;
 pub mod ppo;
 pub mod reward;
+pub mod rollout;
 pub mod sft;
 pub mod template;
 

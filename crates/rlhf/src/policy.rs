@@ -1,11 +1,13 @@
 //! The policy that an on-policy trainer ([`ppo`](crate::ppo), [`grpo`](crate::grpo)) tunes, and
 //! what both trainers do with it the same way.
 //!
-//! [`frozen_reference`] makes the model the KL is measured against. The rest is the trainers'
-//! common ground, private to the crate: the policy with its reference and reward function
-//! (`TunedPolicy`: prompt checks, rollouts, the reward's scores, one inference pass over the
-//! answers, held-out evaluation and samples), the prompts of a step, a minibatch's per-token
-//! arrays, the NaN guard, the engine's config and the optimiser.
+//! [`Reference`] is the model the KL is measured against and [`frozen_reference`] makes the
+//! default one: a frozen copy of the policy, or in a LoRA run the policy itself with its adapters
+//! off. The rest is the trainers' common ground, private to the crate: the policy with its
+//! reference and reward function (`TunedPolicy`: prompt checks, LoRA adapters, rollouts, the
+//! reward's scores, one inference pass over the answers, held-out evaluation and samples), the
+//! prompts of a step, a minibatch's per-token arrays, the NaN guard, the engine's config and the
+//! optimiser.
 
 use ndarray::{Array2, ArrayD, Ix3};
 use rand::SeedableRng;
@@ -15,25 +17,47 @@ use rand::seq::SliceRandom;
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::optim::Adam;
 use malmoi_tensor::{Tensor, no_grad};
-use malmoi_train::{LrSchedule, Metrics, TrainConfig};
+use malmoi_train::{LrSchedule, Metrics, TrainConfig, Update};
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{GenerationConfig, Generator};
 
 use crate::batch::{PolicyOutput, ResponseBatch, Sequence, entropy, policy_forward};
 use crate::error::{Error, Result};
-use crate::ppo::{RewardFunction, Rollout, generate_rollouts};
+use crate::lora::{self, LoraConfig, LoraModel, Tuning};
+use crate::rollout::{RewardFunction, Rollout, generate_rollouts};
 
-/// The frozen model a trainer measures the KL against, made from the policy as it is now: a copy
-/// of every weight (sharing none, same context length) with dropout off. PPO's and GRPO's
-/// default reference; the one place to change when the reference becomes the policy with its
-/// adapters off.
+/// The frozen model an on-policy trainer measures the KL against.
+#[derive(Debug)]
+pub enum Reference {
+    /// A model of the policy's shape, held beside it: a copy of the policy as it started (full
+    /// fine-tuning), or another model given.
+    Model(Box<Gpt>),
+    /// The policy itself with its LoRA adapters switched off
+    /// ([`with_adapters_disabled`](LoraModel::with_adapters_disabled)): the base model, bit for
+    /// bit, without a second copy in memory.
+    AdaptersOff,
+}
+
+impl From<Gpt> for Reference {
+    fn from(model: Gpt) -> Self {
+        Reference::Model(Box::new(model))
+    }
+}
+
+/// The reference a trainer measures the KL against by default, made from the policy as it is
+/// now: for a policy carrying LoRA adapters, [`Reference::AdaptersOff`] (no copy); otherwise a
+/// [`Reference::Model`] copying every weight (sharing none, same context length) with dropout
+/// off. PPO's and GRPO's default reference (they add a LoRA run's adapters first).
 ///
 /// # Errors
 /// Model errors.
-pub fn frozen_reference(policy: &Gpt) -> Result<Gpt> {
+pub fn frozen_reference(policy: &Gpt) -> Result<Reference> {
+    if !policy.adapted_modules().is_empty() {
+        return Ok(Reference::AdaptersOff);
+    }
     let mut reference = policy.with_block_size(policy.config().block_size)?;
     reference.set_training(false);
-    Ok(reference)
+    Ok(Reference::from(reference))
 }
 
 /// A readout of the policy's forward pass per position, `(B, L − 1)` (PPO's value head).
@@ -65,32 +89,92 @@ struct ChunkPass {
 }
 
 /// The policy being tuned (with its tokenizer), its frozen reference, the reward function that
-/// judges its answers, and the pad id of its batches (`<|endoftext|>`). Dropout stays off in
-/// both models, so the log-probabilities of the rollouts and of the optimisation come from the
-/// same function.
+/// judges its answers, the pad id of its batches (`<|endoftext|>`) and how it is tuned (every
+/// weight, or LoRA adapters). Dropout stays off in both models, so the log-probabilities of the
+/// rollouts and of the optimisation come from the same function.
 pub(crate) struct TunedPolicy<'a, R: RewardFunction + ?Sized> {
     pub(crate) policy: &'a mut Generator,
-    reference: Gpt,
+    reference: Reference,
     reward: &'a R,
     pad: u32,
+    tuning: Tuning,
 }
 
 impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
-    /// `policy` against `reference`, judged by `reward`; turns dropout off in both.
+    /// `policy` against `reference` (by default [`frozen_reference`]), judged by `reward`, with
+    /// fresh LoRA adapters made under `lora` (drawn from `seed`) if given; turns dropout off in
+    /// both models.
     ///
     /// # Errors
     /// [`Error::VocabularyMismatch`] when the reward function reads another vocabulary;
-    /// [`Error::Input`] for a reference of another shape or a tokenizer without `<|endoftext|>`.
-    pub(crate) fn new(policy: &'a mut Generator, mut reference: Gpt, reward: &'a R) -> Result<Self> {
+    /// [`Error::Input`] for a reference of another shape, [`Reference::AdaptersOff`] for a
+    /// policy without adapters, or a tokenizer without `<|endoftext|>`; [`Error::Transformer`]
+    /// for adapters the policy refuses. On error the policy is unchanged.
+    pub(crate) fn new(
+        policy: &'a mut Generator,
+        reference: Option<Reference>,
+        reward: &'a R,
+        lora: Option<&LoraConfig>,
+        seed: u64,
+    ) -> Result<Self> {
         reward.check_tokenizer(&policy.tokenizer)?;
-        if reference.config() != policy.model.config() {
-            return Err(Error::Input("the reference model's shape differs from the policy's".into()));
-        }
         let pad =
             policy.end_of_text().ok_or_else(|| Error::Input("the tokenizer has no <|endoftext|> token".into()))?;
+        match &reference {
+            Some(Reference::Model(model)) if model.config() != policy.model.config() => {
+                return Err(Error::Input("the reference model's shape differs from the policy's".into()));
+            }
+            Some(Reference::AdaptersOff) if lora.is_none() && policy.model.adapted_modules().is_empty() => {
+                return Err(Error::Input(
+                    "the reference is the policy with its adapters off, but it carries none and none are asked for"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        lora::add_adapters(&mut policy.model, lora, seed)?;
+        let mut reference = match reference {
+            Some(reference) => reference,
+            None => frozen_reference(&policy.model)?,
+        };
         policy.model.set_training(false);
-        reference.set_training(false);
-        Ok(Self { policy, reference, reward, pad })
+        if let Reference::Model(model) = &mut reference {
+            model.set_training(false);
+        }
+        let tuning = Tuning::of(&policy.model)?;
+        Ok(Self { policy, reference, reward, pad, tuning })
+    }
+
+    /// The model the KL is measured against.
+    pub(crate) fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The policy's parameters that train: every one, or in a LoRA run its adapters.
+    pub(crate) fn trained_parameters(&self) -> Vec<(String, Tensor)> {
+        self.tuning.trained(self.policy.model.named_parameters())
+    }
+
+    /// The run's settings for the engine: `knobs`, and in a LoRA run the adapters and the base
+    /// they were trained on.
+    pub(crate) fn settings(&self, knobs: serde_json::Value) -> serde_json::Value {
+        self.tuning.settings(knobs)
+    }
+
+    /// Applies a minibatch's `loss` through `update` (see [`Tuning::apply`]).
+    ///
+    /// # Errors
+    /// [`Update::apply`]'s.
+    pub(crate) fn apply(&self, update: &mut Update<'_>, loss: &Tensor) -> Result<f64> {
+        self.tuning.apply(update, loss)
+    }
+
+    /// The reference's forward pass over one batch (without gradients by the caller).
+    fn reference_forward(&self, batch: &ResponseBatch) -> Result<PolicyOutput> {
+        match &self.reference {
+            Reference::Model(model) => policy_forward(model, batch),
+            Reference::AdaptersOff => self.policy.model.with_adapters_disabled(|base| policy_forward(base, batch)),
+        }
     }
 
     /// `generation` with `<|endoftext|>` as the stop token if it names none.
@@ -216,7 +300,7 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
             let policy = policy_forward(&self.policy.model, batch)?;
             let head = head.map(|h| h(&policy, batch)).transpose()?.map(|t| t.to_array());
             let reference =
-                if with_reference { Some(policy_forward(&self.reference, batch)?.logprobs.to_array()) } else { None };
+                if with_reference { Some(self.reference_forward(batch)?.logprobs.to_array()) } else { None };
             Ok((policy, head, reference))
         })?;
         let logits = policy.logits.to_array().into_dimensionality::<Ix3>().map_err(|e| Error::Input(e.to_string()))?;
@@ -371,11 +455,62 @@ pub(crate) fn adam(model: &dyn Module, learning_rate: f32) -> Result<Adam> {
 }
 
 /// The public methods of an on-policy trainer that PPO and GRPO share, written once: expanded
-/// in the trainer's `impl`, a struct with fields `tuned` (a [`TunedPolicy`]) and
-/// `config: $config` (a config with `generation`, `seed` and `mini_batch_size`), its engine step
-/// `$training`.
+/// in the trainer's `impl<$a, R>`, a struct with fields `tuned` (a [`TunedPolicy`]) and
+/// `config: $config` (a config with `generation`, `seed`, `mini_batch_size` and `lora`), its
+/// engine step `$training`, its own construction `fn start(TunedPolicy, config)` (what it adds
+/// to the tuned policy); `$made` ends the constructor's first doc paragraph (what else it makes).
 macro_rules! on_policy_methods {
-    ($config:ident, $training:ident) => {
+    ($a:lifetime, $config:ident, $training:ident, $made:literal) => {
+        /// A trainer that tunes `policy` against `reward`, with fresh LoRA adapters on it if
+        /// `config.lora` says so; the reference is
+        /// [`frozen_reference`](crate::policy::frozen_reference) of `policy` as it is then (with
+        /// adapters: the policy with them off, no copy).
+        #[doc = $made]
+        ///
+        /// # Errors
+        /// [`Error::Input`](crate::Error::Input) for bad knobs or a tokenizer without
+        /// `<|endoftext|>`; [`Error::VocabularyMismatch`](crate::Error::VocabularyMismatch) when
+        /// the reward function reads another vocabulary;
+        /// [`Error::Transformer`](crate::Error::Transformer) for adapters the policy refuses (a
+        /// target that selects nothing, adapters already there).
+        pub fn new(
+            policy: &$a mut malmoi_transformer::generation::Generator,
+            reward: &$a R,
+            config: $config,
+        ) -> $crate::Result<Self> {
+            Self::build(policy, None, reward, config)
+        }
+
+        /// As [`new`](Self::new) with a given reference: a [`Gpt`](malmoi_transformer::Gpt) (to
+        /// measure a policy tuned elsewhere, by DPO say, against the model it started from) or
+        /// [`Reference::AdaptersOff`](crate::policy::Reference::AdaptersOff) (a policy carrying
+        /// LoRA adapters against its base).
+        ///
+        /// # Errors
+        /// As [`new`](Self::new); [`Error::Input`](crate::Error::Input) for a reference of
+        /// another shape, or `AdaptersOff` for a policy without adapters.
+        pub fn with_reference(
+            policy: &$a mut malmoi_transformer::generation::Generator,
+            reference: impl Into<$crate::policy::Reference>,
+            reward: &$a R,
+            config: $config,
+        ) -> $crate::Result<Self> {
+            Self::build(policy, Some(reference.into()), reward, config)
+        }
+
+        /// [`new`](Self::new) and [`with_reference`](Self::with_reference): the knobs checked,
+        /// the tuned policy made (adapters, reference), then the trainer's own parts.
+        fn build(
+            policy: &$a mut malmoi_transformer::generation::Generator,
+            reference: Option<$crate::policy::Reference>,
+            reward: &$a R,
+            config: $config,
+        ) -> $crate::Result<Self> {
+            config.validate()?;
+            let tuned = $crate::policy::TunedPolicy::new(policy, reference, reward, config.lora.as_ref(), config.seed)?;
+            Self::start(tuned, config)
+        }
+
         /// Runs the configured steps on `prompts` (token ids of rendered prompts), evaluating on
         /// `held_out` before the first step, every `eval_interval` steps and at the end; `session`
         /// says where checkpoints go (a run that finds one resumes from it, and must have the same
@@ -401,6 +536,12 @@ macro_rules! on_policy_methods {
         /// The run's knobs (with the end-of-text id as the rollouts' stop token if none was given).
         pub fn config(&self) -> &$config {
             &self.config
+        }
+
+        /// The model the KL is measured against: in a LoRA run the policy with its adapters off
+        /// ([`Reference::AdaptersOff`](crate::policy::Reference::AdaptersOff), no second model).
+        pub fn reference(&self) -> &$crate::policy::Reference {
+            self.tuned.reference()
         }
 
         /// The policy answers each of `prompts` once with fixed seeds (the same for PPO and GRPO,

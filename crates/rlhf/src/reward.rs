@@ -17,6 +17,7 @@ use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Linear, Module};
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_tokenize::tokenizer::Tokenizer;
+use malmoi_train::checkpoint::save_parameters;
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{Generator, TOKENIZER_FILE};
 use malmoi_transformer::hf::{self, CONFIG_FILE, WEIGHTS_FILE};
@@ -24,7 +25,12 @@ use malmoi_transformer::hf::{self, CONFIG_FILE, WEIGHTS_FILE};
 use crate::batch::{ResponseBatch, Sequence};
 use crate::error::{Error, Result};
 use crate::fit::Objective;
+use crate::lora::LoraModel;
 use crate::losses::pairwise_loss;
+
+/// The file of a reward model's adapter folder that holds its score head
+/// ([`RewardModel::save_adapter`]).
+pub const SCORE_HEAD_FILE: &str = "score.safetensors";
 
 /// A preferred and a dispreferred response to the same prompt, as tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +140,9 @@ impl RewardModel {
     /// `GPT2ForSequenceClassification` (one label), each file atomically.
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Transformer`] for a trunk that carries LoRA adapters
+    /// (`transformers` would ignore them): [`save_adapter`](Self::save_adapter) or
+    /// [`save_merged`](Self::save_merged) it.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         self.trunk.save_pretrained(dir)?;
@@ -158,6 +166,36 @@ impl RewardModel {
         write_atomically(&config_path, text.as_bytes())?;
         self.tokenizer.save(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
         Ok(())
+    }
+
+    /// Writes a reward model tuned with LoRA adapters on its trunk: the adapters as PEFT's
+    /// folder ([`save_adapter`](crate::lora::save_adapter)'s files: `adapter_config.json`,
+    /// `adapter_model.safetensors`, `tokenizer.json`) and the score head beside them
+    /// ([`SCORE_HEAD_FILE`], `score.weight`). PEFT keeps a trained head inside the adapter file
+    /// through `modules_to_save`, which this crate's LoRA does not read or write; the head's
+    /// file has the tensor name `transformers` gives it.
+    ///
+    /// # Errors
+    /// [`LoraError::NoAdapters`](malmoi_tensor::nn::lora::LoraError::NoAdapters) for a plain
+    /// trunk; write errors.
+    pub fn save_adapter(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        self.trunk.save_adapter(dir)?;
+        self.tokenizer.save(dir.join(TOKENIZER_FILE)).map_err(|e| Error::Transformer(e.into()))?;
+        let head = [("score.weight".to_string(), self.head.weight.clone())];
+        Ok(save_parameters(&dir.join(SCORE_HEAD_FILE), &head)?)
+    }
+
+    /// Folds the trunk's LoRA adapters into its weights (the model in memory becomes a plain
+    /// one) and writes it as [`save_pretrained`](Self::save_pretrained) does; a plain model is
+    /// written as it is. Returns the merged modules.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn save_merged(&mut self, dir: impl AsRef<Path>) -> Result<Vec<String>> {
+        let merged = self.trunk.merge_and_unload();
+        self.save_pretrained(dir)?;
+        Ok(merged)
     }
 
     /// Loads a directory written by [`save_pretrained`](Self::save_pretrained) (or by
@@ -224,6 +262,10 @@ impl Objective for RewardTraining<'_> {
 
     fn model(&mut self) -> &mut dyn Module {
         &mut *self.model
+    }
+
+    fn transformer(&mut self) -> Option<&mut Gpt> {
+        Some(&mut self.model.trunk)
     }
 
     fn reseed(&self, seed: u64) {

@@ -73,6 +73,10 @@ impl Objective for Sft<'_> {
         &mut *self.model
     }
 
+    fn transformer(&mut self) -> Option<&mut Gpt> {
+        Some(&mut *self.model)
+    }
+
     fn reseed(&self, seed: u64) {
         self.model.reseed(seed);
     }

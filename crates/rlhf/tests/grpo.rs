@@ -8,6 +8,7 @@ mod common;
 use ndarray::Array2;
 use serde::Deserialize;
 
+use common::on_policy::grpo_config as config;
 use common::on_policy::{
     LOW_IDS, RuleReward, Train, assert_resumes_exactly, assert_the_reward_rises, fresh, metric, on_policy_tests,
     plotted, policy, prompts, share_of_low_ids, train_fresh, weights,
@@ -17,10 +18,9 @@ use malmoi_rlhf::grpo::{
     Grpo, GrpoConfig, GrpoObjective, LengthReward, LossType, STEP_METRICS, ScaleRewards, WeightedSum, group_advantages,
     k3,
 };
-use malmoi_rlhf::ppo::{FnReward, RewardFunction, Rollout};
+use malmoi_rlhf::rollout::{FnReward, RewardFunction, Rollout};
 use malmoi_tensor::Tensor;
 use malmoi_train::{Checkpoints, Session};
-use malmoi_transformer::generation::GenerationConfig;
 
 on_policy_tests!(Grpo);
 
@@ -203,23 +203,5 @@ fn a_single_update_starts_from_the_rollout_policy() {
     for step in &log.steps {
         assert_eq!(metric(step, "clip_fraction"), 0.0, "step {}", step.step);
         assert!(metric(step, "kl_k3") >= 0.0);
-    }
-}
-
-/// The run every test varies: 8 answers a step, 4 to each of 2 prompts, in minibatches of 4, two
-/// iterations, β 0.02, answers of up to 6 tokens, evaluated every 5 steps.
-fn config(steps: usize) -> GrpoConfig {
-    GrpoConfig {
-        steps,
-        batch_size: 8,
-        num_generations: 4,
-        mini_batch_size: 4,
-        num_iterations: 2,
-        learning_rate: 3e-3,
-        beta: 0.02,
-        generation: GenerationConfig { max_new_tokens: 6, do_sample: true, ..GenerationConfig::default() },
-        eval_interval: 5,
-        seed: 7,
-        ..GrpoConfig::default()
     }
 }

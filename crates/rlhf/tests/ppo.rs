@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::on_policy::ppo_config as config;
 use common::on_policy::{
     LOW_IDS, RuleReward, Train, assert_resumes_exactly, assert_the_reward_rises, fresh, metric, on_policy_tests,
     plotted, policy, tokenizer, train_fresh, weights,
@@ -14,7 +15,7 @@ use malmoi_rlhf::ppo::{KlControl, Ppo, PpoConfig, STEP_METRICS};
 use malmoi_rlhf::reward::RewardModel;
 use malmoi_train::Session;
 use malmoi_transformer::Gpt;
-use malmoi_transformer::generation::{GenerationConfig, Generator};
+use malmoi_transformer::generation::Generator;
 
 on_policy_tests!(Ppo);
 
@@ -100,22 +101,5 @@ fn a_single_update_starts_from_the_rollout_policy() {
     let log = train_fresh(8, 0, ppo(&LOW_IDS, PpoConfig { mini_batch_size: 8, ppo_epochs: 1, ..config(3) }));
     for step in &log.steps {
         assert_eq!((metric(step, "clip_fraction"), metric(step, "approx_kl")), (0.0, 0.0), "step {}", step.step);
-    }
-}
-
-/// The run every test varies: 8 rollouts a step in minibatches of 4, two epochs, a fixed β of
-/// 0.02, answers of up to 6 tokens, evaluated every 5 steps.
-fn config(steps: usize) -> PpoConfig {
-    PpoConfig {
-        steps,
-        batch_size: 8,
-        mini_batch_size: 4,
-        ppo_epochs: 2,
-        learning_rate: 3e-3,
-        kl: KlControl::Fixed { beta: 0.02 },
-        generation: GenerationConfig { max_new_tokens: 6, do_sample: true, ..GenerationConfig::default() },
-        eval_interval: 5,
-        seed: 7,
-        ..PpoConfig::default()
     }
 }

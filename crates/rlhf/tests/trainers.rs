@@ -9,7 +9,7 @@ use std::path::Path;
 
 use std::cell::Cell;
 
-use common::tiny_config;
+use common::{sft_data, tiny_config, toy_pairs};
 use malmoi_rlhf::batch::{ResponseBatch, Sequence};
 use malmoi_rlhf::dpo::{Dpo, DpoExample, with_reference};
 use malmoi_rlhf::fit::{FitConfig, Objective, fit};
@@ -41,20 +41,6 @@ fn tiny_reward_model(seed: u64, dropout: f32) -> RewardModel {
         BpeTrainer::new().vocab_size(260).special_tokens(["<|endoftext|>"]).train(["abc abd", "bca"]).unwrap();
     let config = tiny_config(tokenizer.vocab_size(), dropout);
     RewardModel::from_generator(Generator::new(Gpt::new(config, seed).unwrap(), tokenizer).unwrap(), seed).unwrap()
-}
-
-fn sft_data() -> Vec<Sequence> {
-    (1..=16).map(|p| Sequence::new(vec![p], vec![p + 20, 0]).unwrap()).collect()
-}
-
-/// Prompts `[p, p + 1]` for p in 1..=12, each with a "good" and a "bad" answer.
-fn toy_pairs() -> Vec<Preference> {
-    (1..=12)
-        .map(|p| Preference {
-            chosen: Sequence::new(vec![p, p + 1], vec![30, 31, 0]).unwrap(),
-            rejected: Sequence::new(vec![p, p + 1], vec![20, 21, 0]).unwrap(),
-        })
-        .collect()
 }
 
 fn fit_config(epochs: usize) -> FitConfig {

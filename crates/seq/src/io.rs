@@ -1,10 +1,13 @@
 //! Model-directory I/O: atomic file writes ([`malmoi_fs`]: a temporary file in the same
-//! directory, then a rename) and building a model from the weights a directory stores.
+//! directory, then a rename), the JSON files beside the weights, and building a model from the
+//! weights a directory stores.
 
 use std::path::Path;
 
 use malmoi_tensor::VarBuilder;
 use malmoi_tensor::var_builder::WEIGHTS_FILE;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
@@ -14,6 +17,33 @@ const LISTED_UNUSED: usize = 5;
 /// Writes `bytes` to `path` so that readers see either the old file or the complete new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     malmoi_fs::write_atomically(path, bytes).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+/// Creates the model directory `dir` (and its parents) if it is missing.
+pub(crate) fn create_model_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })
+}
+
+/// Writes `value` as pretty-printed JSON into `dir/name`, atomically.
+pub(crate) fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value).expect("plain data serialises");
+    write_atomic(&dir.join(name), json.as_bytes())
+}
+
+/// `dir/name` read as JSON. `Err` is the reason, for [`Error::ModelDir`]: `name: ` and why the
+/// file could not be read or parsed.
+pub(crate) fn read_json<T: DeserializeOwned>(dir: &Path, name: &str) -> std::result::Result<T, String> {
+    let text = std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))
+}
+
+/// `Err` (the reason, for [`Error::ModelDir`]) when a directory's layout version `found` is not
+/// the `supported` one.
+pub(crate) fn check_format_version(found: u32, supported: u32) -> std::result::Result<(), String> {
+    if found != supported {
+        return Err(format!("format version {found} is not the supported version {supported}"));
+    }
+    Ok(())
 }
 
 /// Builds a model with `build` from the tensors of `dir/model.safetensors` (nothing is drawn at

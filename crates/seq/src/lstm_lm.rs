@@ -46,7 +46,7 @@ use std::path::Path;
 use malmoi_lm::vocab::{BOS, EOS, SPECIALS, UNK, Vocab};
 use malmoi_lm::{NextWord, SentenceScore, TokenLanguageModel};
 use malmoi_tensor::nn::init::Init;
-use malmoi_tensor::nn::{Embedding, Linear, Lstm, Module, RecurrentConfig, prefixed};
+use malmoi_tensor::nn::{Embedding, Linear, Lstm, Module, RecurrentConfig, named_children};
 use malmoi_tensor::optim::Adam;
 use malmoi_tensor::{Tensor, VarBuilder, checkpoint, no_grad};
 use malmoi_train::batching::{BatchPlan, EpochBatches};
@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batching::pad_ids;
 use crate::error::{Error, Result};
-use crate::io::{build_from_weights, write_atomic};
+use crate::io::{build_from_weights, create_model_dir, read_json, write_json};
 use crate::sizes::check_sizes;
 
 /// The shape of an [`LstmLm`]; saved as `config.json`.
@@ -312,10 +312,10 @@ impl LstmLm {
     /// missing), each atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
-        write_atomic(&dir.join("config.json"), to_json(&self.config).as_bytes())?;
-        write_atomic(&dir.join("vocab.json"), to_json(&self.vocab.words()).as_bytes())?;
-        write_atomic(&dir.join("unknown.json"), to_json(&self.unknown).as_bytes())?;
+        create_model_dir(dir)?;
+        write_json(dir, "config.json", &self.config)?;
+        write_json(dir, "vocab.json", &self.vocab.words())?;
+        write_json(dir, "unknown.json", &self.unknown)?;
         checkpoint::save_module(dir.join("model.safetensors"), self, &Default::default())?;
         Ok(())
     }
@@ -332,11 +332,8 @@ impl LstmLm {
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let bad = |reason: String| Error::ModelDir { path: dir.to_owned(), reason };
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| bad(format!("{name}: {e}")));
-        let config: LstmLmConfig =
-            serde_json::from_str(&read("config.json")?).map_err(|e| bad(format!("config.json: {e}")))?;
-        let words: Vec<String> =
-            serde_json::from_str(&read("vocab.json")?).map_err(|e| bad(format!("vocab.json: {e}")))?;
+        let config: LstmLmConfig = read_json(dir, "config.json").map_err(bad)?;
+        let words: Vec<String> = read_json(dir, "vocab.json").map_err(bad)?;
         if words.get(..SPECIALS.len()) != Some(&SPECIALS.map(String::from)[..]) {
             return Err(bad("vocab.json must start with <unk>, <s>, </s>".into()));
         }
@@ -347,16 +344,11 @@ impl LstmLm {
         if vocab.len() != words.len() {
             return Err(bad("vocab.json repeats a token".into()));
         }
-        let unknown: Unknown =
-            serde_json::from_str(&read("unknown.json")?).map_err(|e| bad(format!("unknown.json: {e}")))?;
+        let unknown: Unknown = read_json(dir, "unknown.json").map_err(bad)?;
         unknown.check().map_err(bad)?;
         let model = build_from_weights(dir, |vb| Self::from_var_builder(config, vocab, vb)).map_err(bad)?;
         Ok(Self { unknown, ..model })
     }
-}
-
-fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string_pretty(value).expect("plain data serialises")
 }
 
 /// Next-token training of an [`LstmLm`]: the [`TrainStep`] of [`LstmLm::fit`]. Step `s` trains
@@ -452,10 +444,7 @@ impl TokenLanguageModel for LstmLm {
 
 impl Module for LstmLm {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("embedding", self.embedding.named_parameters());
-        params.extend(prefixed("encoder", self.encoder.named_parameters()));
-        params.extend(prefixed("output", self.output.named_parameters()));
-        params
+        named_children(&[("embedding", &self.embedding), ("encoder", &self.encoder), ("output", &self.output)])
     }
 
     fn set_training(&mut self, training: bool) {

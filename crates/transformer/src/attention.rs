@@ -8,7 +8,7 @@
 use ndarray::{Array4, ArrayView2, ArrayView4, Ix4, s};
 
 use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
-use malmoi_tensor::nn::{Linear, Module, prefixed};
+use malmoi_tensor::nn::{Linear, Module, named_children};
 use malmoi_tensor::{Tensor, VarBuilder, grad_needed};
 
 use crate::error::{Error, Result};
@@ -274,9 +274,7 @@ impl CausalSelfAttention {
 
 impl Module for CausalSelfAttention {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("c_attn", self.c_attn.named_parameters());
-        params.extend(prefixed("c_proj", self.c_proj.named_parameters()));
-        params
+        named_children(&[("c_attn", &self.c_attn), ("c_proj", &self.c_proj)])
     }
 }
 
@@ -356,10 +354,6 @@ impl MultiHeadAttention {
 
 impl Module for MultiHeadAttention {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("query", self.query.named_parameters());
-        params.extend(prefixed("key", self.key.named_parameters()));
-        params.extend(prefixed("value", self.value.named_parameters()));
-        params.extend(prefixed("output", self.output.named_parameters()));
-        params
+        named_children(&[("query", &self.query), ("key", &self.key), ("value", &self.value), ("output", &self.output)])
     }
 }

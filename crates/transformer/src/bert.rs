@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use malmoi_tensor::nn::init::Init;
-use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, named_children, prefixed};
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_tokenize::encoding::{PadOptions, Side, pad_sequences};
 
@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::gpt::token_cross_entropy;
 use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, build_checked};
 use crate::init::{STD, embedding, linear};
+use crate::lora::{LoraModel, TargetModules, linears_from, named, refuse_adapters};
 
 /// Reads a BERT directory's `config.json`.
 ///
@@ -58,7 +59,7 @@ fn load<T>(
 
 /// Writes `config` and `params` as a Hugging Face model directory.
 fn save_dir(dir: &Path, config: &BertConfig, architecture: &str, params: &[(String, Tensor)]) -> Result<()> {
-    crate::lora::refuse_adapters(params)?;
+    refuse_adapters(params)?;
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let arrays: Vec<(String, ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
     let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
@@ -219,11 +220,12 @@ impl BertEmbeddings {
 
 impl Module for BertEmbeddings {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("word_embeddings", self.word_embeddings.named_parameters());
-        params.extend(prefixed("position_embeddings", self.position_embeddings.named_parameters()));
-        params.extend(prefixed("token_type_embeddings", self.token_type_embeddings.named_parameters()));
-        params.extend(prefixed("LayerNorm", self.layer_norm.named_parameters()));
-        params
+        named_children(&[
+            ("word_embeddings", &self.word_embeddings),
+            ("position_embeddings", &self.position_embeddings),
+            ("token_type_embeddings", &self.token_type_embeddings),
+            ("LayerNorm", &self.layer_norm),
+        ])
     }
 }
 
@@ -267,15 +269,16 @@ impl BertLayer {
 
 impl Module for BertLayer {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("attention.self.query", self.attention.query.named_parameters());
-        params.extend(prefixed("attention.self.key", self.attention.key.named_parameters()));
-        params.extend(prefixed("attention.self.value", self.attention.value.named_parameters()));
-        params.extend(prefixed("attention.output.dense", self.attention.output.named_parameters()));
-        params.extend(prefixed("attention.output.LayerNorm", self.attention_norm.named_parameters()));
-        params.extend(prefixed("intermediate.dense", self.intermediate.named_parameters()));
-        params.extend(prefixed("output.dense", self.output.named_parameters()));
-        params.extend(prefixed("output.LayerNorm", self.output_norm.named_parameters()));
-        params
+        named_children(&[
+            ("attention.self.query", &self.attention.query),
+            ("attention.self.key", &self.attention.key),
+            ("attention.self.value", &self.attention.value),
+            ("attention.output.dense", &self.attention.output),
+            ("attention.output.LayerNorm", &self.attention_norm),
+            ("intermediate.dense", &self.intermediate),
+            ("output.dense", &self.output),
+            ("output.LayerNorm", &self.output_norm),
+        ])
     }
 }
 
@@ -485,7 +488,7 @@ impl Bert {
     /// so a resumed run draws the masks the uninterrupted one drew).
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
-        crate::lora::LoraModel::reseed_adapters(self, seed);
+        LoraModel::reseed_adapters(self, seed);
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
@@ -513,9 +516,50 @@ impl Module for Bert {
     /// The mode of the encoder's dropout and of its LoRA adapters' dropout.
     fn set_training(&mut self, training: bool) {
         self.training = training;
-        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+        for (_, linear) in LoraModel::linears_mut(self) {
             linear.set_training(training);
         }
+    }
+}
+
+/// BERT's linear layers in an encoder layer (`encoder.layer.{i}`), in parameter order.
+const BERT_LAYER: [&str; 6] = [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+];
+
+/// `$model`'s BERT linear layers, shared (`$iter` = `iter`) or mutable (`iter_mut`, `mut`).
+macro_rules! bert_linears {
+    ($model:expr, $iter:ident $(, $m:tt)?) => {{
+        let mut layers = Vec::new();
+        for (i, l) in $model.layers.$iter().enumerate() {
+            let layer = [
+                &$($m)? l.attention.query, &$($m)? l.attention.key, &$($m)? l.attention.value,
+                &$($m)? l.attention.output, &$($m)? l.intermediate, &$($m)? l.output,
+            ];
+            layers.extend(named(&format!("encoder.layer.{i}"), BERT_LAYER, layer));
+        }
+        layers.extend(named("pooler", ["dense"], $model.pooler.$iter()));
+        layers
+    }};
+}
+
+/// BERT's encoder (and pooler): PEFT adapts `query` and `value` by default.
+impl LoraModel for Bert {
+    const TASK_TYPE: &'static str = "FEATURE_EXTRACTION";
+
+    linears_from!(bert_linears);
+
+    fn default_target_modules(&self) -> TargetModules {
+        TargetModules::names(["query", "value"])
+    }
+
+    fn training_mode(&self) -> bool {
+        self.is_training()
     }
 }
 
@@ -729,9 +773,7 @@ impl BertForSequenceClassification {
 
 impl Module for BertForSequenceClassification {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("bert", self.bert.named_parameters());
-        params.extend(prefixed("classifier", self.classifier.named_parameters()));
-        params
+        named_children(&[("bert", &self.bert), ("classifier", &self.classifier)])
     }
 
     fn set_training(&mut self, training: bool) {

@@ -3,7 +3,7 @@
 
 use ndarray::Array4;
 
-use malmoi_tensor::nn::{LayerNorm, Linear, Module, prefixed};
+use malmoi_tensor::nn::{LayerNorm, Linear, Module, named_children};
 use malmoi_tensor::{Tensor, VarBuilder};
 
 use crate::attention::{CausalSelfAttention, LayerCache};
@@ -64,9 +64,7 @@ impl Mlp {
 
 impl Module for Mlp {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("c_fc", self.c_fc.named_parameters());
-        params.extend(prefixed("c_proj", self.c_proj.named_parameters()));
-        params
+        named_children(&[("c_fc", &self.c_fc), ("c_proj", &self.c_proj)])
     }
 }
 
@@ -139,10 +137,6 @@ impl Block {
 
 impl Module for Block {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("ln_1", self.ln_1.named_parameters());
-        params.extend(prefixed("attn", self.attn.named_parameters()));
-        params.extend(prefixed("ln_2", self.ln_2.named_parameters()));
-        params.extend(prefixed("mlp", self.mlp.named_parameters()));
-        params
+        named_children(&[("ln_1", &self.ln_1), ("attn", &self.attn), ("ln_2", &self.ln_2), ("mlp", &self.mlp)])
     }
 }

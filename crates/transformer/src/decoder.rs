@@ -25,6 +25,7 @@ use crate::causal_lm::CausalLm;
 use crate::error::{Error, Result};
 use crate::gpt::token_cross_entropy;
 use crate::init::{STD, embedding, linear};
+use crate::lora::{LoraModel, TargetModules, linears_from, named};
 use crate::rope::{Rope, Rotation};
 
 /// Which normalisation the layers use.
@@ -491,9 +492,54 @@ impl Module for Decoder {
 
     /// The mode of the LoRA adapters' dropout (the decoder has none of its own).
     fn set_training(&mut self, training: bool) {
-        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+        for (_, linear) in LoraModel::linears_mut(self) {
             linear.set_training(training);
         }
+    }
+}
+
+/// `$model`'s decoder linear layers, shared (`$iter` = `iter`) or mutable (`iter_mut`, `mut`).
+macro_rules! decoder_linears {
+    ($model:expr, $iter:ident $(, $m:tt)?) => {{
+        let (names, tied) = (*$model.names(), $model.config().tie_word_embeddings);
+        let mut layers = Vec::new();
+        for (i, layer) in $model.layers.$iter().enumerate() {
+            let attn = format!("{}.{i}.{}", names.layers, names.attn);
+            let mlp = format!("{}.{i}.{}", names.layers, names.mlp);
+            layers.extend(named(&attn, names.qkv, layer.attn.qkv.$iter()));
+            layers.push((format!("{attn}.{}", names.o_proj), &$($m)? layer.attn.o_proj));
+            layers.extend(named(&mlp, names.mlp_proj, layer.mlp.proj.$iter()));
+        }
+        if !tied {
+            layers.push((names.lm_head.to_string(), &$($m)? $model.lm_head));
+        }
+        layers
+    }};
+}
+
+/// The Llama-family decoders (Llama, Qwen2, Mistral, GPT-NeoX), under their checkpoint's names.
+impl LoraModel for Decoder {
+    const TASK_TYPE: &'static str = "CAUSAL_LM";
+
+    linears_from!(decoder_linears);
+
+    /// PEFT's defaults: `q_proj`, `v_proj` (Llama, Qwen2, Mistral); `query_key_value` (GPT-NeoX).
+    fn default_target_modules(&self) -> TargetModules {
+        let qkv = self.names().qkv;
+        match self.config().qkv {
+            QkvLayout::Separate => TargetModules::names([qkv[0], qkv[2]]),
+            QkvLayout::FusedPerHead => TargetModules::names([qkv[0]]),
+        }
+    }
+
+    fn output_layer(&self) -> Option<&str> {
+        Some(self.names().lm_head)
+    }
+
+    /// A decoder has no dropout of its own: adapters start in evaluation mode;
+    /// `set_training(true)` turns their dropout on.
+    fn training_mode(&self) -> bool {
+        false
     }
 }
 

@@ -23,6 +23,7 @@ use crate::causal_lm::CausalLm;
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
 use crate::init::{STD, embedding, linear};
+use crate::lora::{LoraModel, TargetModules, linears_from, named};
 use crate::position::sinusoidal;
 
 /// Targets equal to this id add nothing to the loss (PyTorch's `ignore_index=-100`); a label in
@@ -260,7 +261,7 @@ impl Gpt {
     /// with a seed of that step, so a resumed run draws the masks the uninterrupted one drew.
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StdRng::seed_from_u64(seed);
-        crate::lora::LoraModel::reseed_adapters(self, seed);
+        LoraModel::reseed_adapters(self, seed);
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
@@ -352,8 +353,47 @@ impl Module for Gpt {
     /// The mode of the model's dropout and of its LoRA adapters' dropout.
     fn set_training(&mut self, training: bool) {
         self.training = training;
-        for (_, linear) in crate::lora::LoraModel::linears_mut(self) {
+        for (_, linear) in LoraModel::linears_mut(self) {
             linear.set_training(training);
         }
+    }
+}
+
+/// GPT-2's linear layers in a block (`transformer.h.{i}`), in parameter order.
+const GPT_BLOCK: [&str; 4] = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
+
+/// `$model`'s GPT-2 linear layers, shared (`$iter` = `iter`) or mutable (`iter_mut`, `mut`).
+macro_rules! gpt_linears {
+    ($model:expr, $iter:ident $(, $m:tt)?) => {{
+        let tied = $model.config().tie_word_embeddings;
+        let mut layers = Vec::new();
+        for (i, b) in $model.blocks.$iter().enumerate() {
+            let block = [&$($m)? b.attn.c_attn, &$($m)? b.attn.c_proj, &$($m)? b.mlp.c_fc, &$($m)? b.mlp.c_proj];
+            layers.extend(named(&format!("transformer.h.{i}"), GPT_BLOCK, block));
+        }
+        if !tied {
+            layers.push(("lm_head".to_string(), &$($m)? $model.lm_head));
+        }
+        layers
+    }};
+}
+
+/// GPT-2: PEFT adapts `c_attn` by default; the checkpoint's `Conv1D` weights are `(in, out)`.
+impl LoraModel for Gpt {
+    const TASK_TYPE: &'static str = "CAUSAL_LM";
+    const FAN_IN_FAN_OUT: bool = true;
+
+    linears_from!(gpt_linears);
+
+    fn default_target_modules(&self) -> TargetModules {
+        TargetModules::names(["c_attn"])
+    }
+
+    fn output_layer(&self) -> Option<&str> {
+        Some("lm_head")
+    }
+
+    fn training_mode(&self) -> bool {
+        self.is_training()
     }
 }

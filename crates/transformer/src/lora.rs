@@ -1,7 +1,7 @@
 //! LoRA fine-tuning of the transformer models, saved and loaded in PEFT's layout.
 //!
-//! [`LoraModel`] is implemented by [`Gpt`], [`Decoder`] (Llama, Qwen2, Mistral, GPT-NeoX) and
-//! [`Bert`]. It lists a model's [`Linear`] layers under their Hugging Face module names —
+//! [`LoraModel`] is implemented by [`Gpt`](crate::Gpt), [`Decoder`](crate::Decoder) (Llama,
+//! Qwen2, Mistral, GPT-NeoX) and [`Bert`](crate::Bert), each in its own module. It lists a model's [`Linear`] layers under their Hugging Face module names —
 //! `transformer.h.0.attn.c_attn`, `model.layers.0.self_attn.q_proj`,
 //! `encoder.layer.0.attention.self.query` — which are the names PEFT's `target_modules` select,
 //! and everything else rests on that list:
@@ -63,10 +63,7 @@ use malmoi_tensor::{Tensor, VarBuilder, checkpoint};
 
 pub use malmoi_tensor::nn::lora::{LoraAdapter, LoraConfig, LoraError, LoraInit, TargetModules};
 
-use crate::bert::Bert;
-use crate::decoder::{Decoder, QkvLayout};
 use crate::error::{Error, Result};
-use crate::gpt::Gpt;
 
 /// A model whose [`Linear`] layers can be listed under their Hugging Face module names, and so
 /// carry LoRA adapters in PEFT's layout.
@@ -421,22 +418,10 @@ pub(crate) fn refuse_adapters(params: &[(String, Tensor)]) -> Result<()> {
     }
 }
 
-/// GPT-2's linear layers in a block (`transformer.h.{i}`), in parameter order.
-const GPT_BLOCK: [&str; 4] = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
-
-/// BERT's linear layers in an encoder layer (`encoder.layer.{i}`), in parameter order.
-const BERT_LAYER: [&str; 6] = [
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-];
-
 /// `layers` (shared or mutable) named `<prefix>.<name>` after `names`, in order; the shorter
-/// of the two decides (a fused projection is one layer under the first of three names).
-fn named<'n, L>(
+/// of the two decides (a fused projection is one layer under the first of three names). The
+/// models' listing macros build their module names with it.
+pub(crate) fn named<'n, L>(
     prefix: &str,
     names: impl IntoIterator<Item = &'n str>,
     layers: impl IntoIterator<Item = L>,
@@ -444,59 +429,10 @@ fn named<'n, L>(
     names.into_iter().zip(layers).map(|(name, layer)| (format!("{prefix}.{name}"), layer)).collect()
 }
 
-/// `$model`'s GPT-2 linear layers, shared (`$iter` = `iter`) or mutable (`iter_mut`, `mut`).
-macro_rules! gpt_linears {
-    ($model:expr, $iter:ident $(, $m:tt)?) => {{
-        let tied = $model.config().tie_word_embeddings;
-        let mut layers = Vec::new();
-        for (i, b) in $model.blocks.$iter().enumerate() {
-            let block = [&$($m)? b.attn.c_attn, &$($m)? b.attn.c_proj, &$($m)? b.mlp.c_fc, &$($m)? b.mlp.c_proj];
-            layers.extend(named(&format!("transformer.h.{i}"), GPT_BLOCK, block));
-        }
-        if !tied {
-            layers.push(("lm_head".to_string(), &$($m)? $model.lm_head));
-        }
-        layers
-    }};
-}
-
-/// `$model`'s decoder linear layers, shared or mutable (see [`gpt_linears`]).
-macro_rules! decoder_linears {
-    ($model:expr, $iter:ident $(, $m:tt)?) => {{
-        let (names, tied) = (*$model.names(), $model.config().tie_word_embeddings);
-        let mut layers = Vec::new();
-        for (i, layer) in $model.layers.$iter().enumerate() {
-            let attn = format!("{}.{i}.{}", names.layers, names.attn);
-            let mlp = format!("{}.{i}.{}", names.layers, names.mlp);
-            layers.extend(named(&attn, names.qkv, layer.attn.qkv.$iter()));
-            layers.push((format!("{attn}.{}", names.o_proj), &$($m)? layer.attn.o_proj));
-            layers.extend(named(&mlp, names.mlp_proj, layer.mlp.proj.$iter()));
-        }
-        if !tied {
-            layers.push((names.lm_head.to_string(), &$($m)? $model.lm_head));
-        }
-        layers
-    }};
-}
-
-/// `$model`'s BERT linear layers, shared or mutable (see [`gpt_linears`]).
-macro_rules! bert_linears {
-    ($model:expr, $iter:ident $(, $m:tt)?) => {{
-        let mut layers = Vec::new();
-        for (i, l) in $model.layers.$iter().enumerate() {
-            let layer = [
-                &$($m)? l.attention.query, &$($m)? l.attention.key, &$($m)? l.attention.value,
-                &$($m)? l.attention.output, &$($m)? l.intermediate, &$($m)? l.output,
-            ];
-            layers.extend(named(&format!("encoder.layer.{i}"), BERT_LAYER, layer));
-        }
-        layers.extend(named("pooler", ["dense"], $model.pooler.$iter()));
-        layers
-    }};
-}
-
 /// [`LoraModel::linears`] and [`LoraModel::linears_mut`], both expanded from the one listing
-/// macro `$listing` (above), so the shared and the mutable listing cannot disagree.
+/// macro `$listing` of a model's file (`$listing!(self, iter)` lists the layers shared,
+/// `$listing!(self, iter_mut, mut)` mutably), so the shared and the mutable listing cannot
+/// disagree.
 macro_rules! linears_from {
     ($listing:ident) => {
         fn linears(&self) -> Vec<(String, &Linear)> {
@@ -509,63 +445,4 @@ macro_rules! linears_from {
     };
 }
 
-/// GPT-2: PEFT adapts `c_attn` by default; the checkpoint's `Conv1D` weights are `(in, out)`.
-impl LoraModel for Gpt {
-    const TASK_TYPE: &'static str = "CAUSAL_LM";
-    const FAN_IN_FAN_OUT: bool = true;
-
-    linears_from!(gpt_linears);
-
-    fn default_target_modules(&self) -> TargetModules {
-        TargetModules::names(["c_attn"])
-    }
-
-    fn output_layer(&self) -> Option<&str> {
-        Some("lm_head")
-    }
-
-    fn training_mode(&self) -> bool {
-        self.is_training()
-    }
-}
-
-/// The Llama-family decoders (Llama, Qwen2, Mistral, GPT-NeoX), under their checkpoint's names.
-impl LoraModel for Decoder {
-    const TASK_TYPE: &'static str = "CAUSAL_LM";
-
-    linears_from!(decoder_linears);
-
-    /// PEFT's defaults: `q_proj`, `v_proj` (Llama, Qwen2, Mistral); `query_key_value` (GPT-NeoX).
-    fn default_target_modules(&self) -> TargetModules {
-        let qkv = self.names().qkv;
-        match self.config().qkv {
-            QkvLayout::Separate => TargetModules::names([qkv[0], qkv[2]]),
-            QkvLayout::FusedPerHead => TargetModules::names([qkv[0]]),
-        }
-    }
-
-    fn output_layer(&self) -> Option<&str> {
-        Some(self.names().lm_head)
-    }
-
-    /// A decoder has no dropout of its own: adapters start in evaluation mode;
-    /// `set_training(true)` turns their dropout on.
-    fn training_mode(&self) -> bool {
-        false
-    }
-}
-
-/// BERT's encoder (and pooler): PEFT adapts `query` and `value` by default.
-impl LoraModel for Bert {
-    const TASK_TYPE: &'static str = "FEATURE_EXTRACTION";
-
-    linears_from!(bert_linears);
-
-    fn default_target_modules(&self) -> TargetModules {
-        TargetModules::names(["query", "value"])
-    }
-
-    fn training_mode(&self) -> bool {
-        self.is_training()
-    }
-}
+pub(crate) use linears_from;

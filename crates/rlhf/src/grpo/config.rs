@@ -7,6 +7,7 @@ use malmoi_train::TrainConfig;
 use malmoi_transformer::generation::GenerationConfig;
 
 use crate::error::{Error, Result};
+use crate::lora::{self, LoraConfig};
 use crate::policy;
 
 /// How the group-centred rewards are scaled into advantages (TRL's `scale_rewards`).
@@ -73,8 +74,14 @@ pub struct GrpoConfig {
     /// Held-out evaluation (and a checkpoint) every this many steps, and at the end.
     pub eval_interval: usize,
     /// Seed of the prompt order, the rollouts and the minibatches (each drawn from the seed and
-    /// the step alone, so a resumed run continues exactly).
+    /// the step alone, so a resumed run continues exactly), and of fresh LoRA adapters.
     pub seed: u64,
+    /// LoRA adapters to put on the policy and train instead of its weights (the reference is
+    /// then the policy with its adapters off; see [`lora`]); `None`: every weight
+    /// trains, unless the policy carries adapters already. Part of the settings a resumed run
+    /// must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for GrpoConfig {
@@ -97,6 +104,7 @@ impl Default for GrpoConfig {
             generation: GenerationConfig { max_new_tokens: 20, do_sample: true, ..GenerationConfig::default() },
             eval_interval: 10,
             seed: 1234,
+            lora: None,
         }
     }
 }
@@ -116,10 +124,12 @@ impl GrpoConfig {
     /// Checks every knob.
     ///
     /// # Errors
-    /// [`Error::Input`] naming the bad values.
+    /// [`Error::Input`] naming the bad values; [`Error::Transformer`](crate::Error::Transformer)
+    /// for a LoRA configuration out of range.
     pub fn validate(&self) -> Result<()> {
         let sizes = [self.steps, self.batch_size, self.mini_batch_size, self.num_iterations, self.eval_interval];
         policy::check_sizes(&self.generation, sizes, "iterations")?;
+        lora::validate(self.lora.as_ref())?;
         if self.num_generations < 2 || !self.batch_size.is_multiple_of(self.num_generations) {
             return Err(Error::Input(format!(
                 "num_generations must be at least 2 and divide the batch size: {} and {}",

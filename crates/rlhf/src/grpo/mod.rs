@@ -4,7 +4,7 @@
 //!
 //! Each engine step ([`GrpoTraining`]):
 //! 1. `batch_size / G` prompts are answered `G = num_generations` times each
-//!    ([`generate_rollouts`](crate::ppo::generate_rollouts), every answer with its own seed)
+//!    ([`generate_rollouts`](crate::rollout::generate_rollouts), every answer with its own seed)
 //!    and the reward function scores the answers (any [`RewardFunction`]; [`WeightedSum`]
 //!    composes several, such as a reward model, a classifier and the rule rewards
 //!    [`LengthReward`] and [`FormatReward`]);
@@ -20,7 +20,9 @@
 //!    [`Update::apply`](malmoi_train::Update::apply).
 //!
 //! The step logs its mean loss and [`STEP_METRICS`]; evaluation the held-out `reward` and `kl`
-//! exactly as PPO's does ([`Grpo::evaluate`]), so the two compare. Dropout stays off. β is fixed
+//! exactly as PPO's does ([`Grpo::evaluate`]), so the two compare. With `GrpoConfig::lora` the
+//! policy trains LoRA adapters against itself with the adapters off (see [`lora`](crate::lora)).
+//! Dropout stays off. β is fixed
 //! and there is no other state: checkpoints keep the policy, the optimiser and the log, and a
 //! resumed run continues exactly. A NaN or infinite reward, KL or loss stops the run with
 //! [`malmoi_train::Error::NonFinite`] (as [`Error::Train`](crate::Error::Train)).
@@ -39,59 +41,35 @@ use std::path::Path;
 
 use malmoi_tensor::Tensor;
 use malmoi_tensor::nn::Module;
-use malmoi_transformer::Gpt;
-use malmoi_transformer::generation::Generator;
 
 use crate::error::Result;
-use crate::policy::{TokenScores, TunedPolicy, frozen_reference, on_policy_methods};
-use crate::ppo::{RewardFunction, Rollout};
+use crate::policy::{TokenScores, TunedPolicy, on_policy_methods};
+use crate::rollout::{RewardFunction, Rollout};
 
-/// A GRPO trainer: the policy (with its tokenizer), a frozen reference, and a reward function.
+/// A GRPO trainer: the policy (with its tokenizer), a frozen reference (a copy of the starting
+/// policy, or in a LoRA run the policy with its adapters off), and a reward function.
 pub struct Grpo<'a, R: RewardFunction + ?Sized> {
     tuned: TunedPolicy<'a, R>,
     config: GrpoConfig,
 }
 
-/// The policy's parameters: GRPO has no value head. Dropout stays off throughout, so the
-/// log-probabilities of the rollouts and of the optimisation come from the same function.
+/// The policy's parameters that train (in a LoRA run its adapters): GRPO has no value head.
+/// Dropout stays off throughout, so the log-probabilities of the rollouts and of the
+/// optimisation come from the same function.
 impl<R: RewardFunction + ?Sized> Module for Grpo<'_, R> {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.tuned.policy.model.named_parameters()
+        self.tuned.trained_parameters()
     }
 }
 
 impl<'a, R: RewardFunction + ?Sized> Grpo<'a, R> {
-    /// A trainer that tunes `policy` against `reward`; the reference is
-    /// [`frozen_reference`] of `policy` as it is now.
-    ///
-    /// # Errors
-    /// [`Error::Input`](crate::Error::Input) for bad knobs or a tokenizer without
-    /// `<|endoftext|>`; [`Error::VocabularyMismatch`](crate::Error::VocabularyMismatch) when the
-    /// reward function reads another vocabulary.
-    pub fn new(policy: &'a mut Generator, reward: &'a R, config: GrpoConfig) -> Result<Self> {
-        let reference = frozen_reference(&policy.model)?;
-        Self::with_reference(policy, reference, reward, config)
-    }
+    on_policy_methods!('a, GrpoConfig, GrpoTraining, "");
 
-    /// As [`new`](Self::new) with a given reference (a policy tuned elsewhere measured against
-    /// the model it started from, say).
-    ///
-    /// # Errors
-    /// As [`new`](Self::new); [`Error::Input`](crate::Error::Input) for a reference of another
-    /// shape.
-    pub fn with_reference(
-        policy: &'a mut Generator,
-        reference: Gpt,
-        reward: &'a R,
-        config: GrpoConfig,
-    ) -> Result<Self> {
-        config.validate()?;
-        let tuned = TunedPolicy::new(policy, reference, reward)?;
+    /// The trainer over `tuned` with `config` (checked).
+    fn start(tuned: TunedPolicy<'a, R>, config: GrpoConfig) -> Result<Self> {
         let generation = tuned.stopping_at_end_of_text(&config.generation);
         Ok(Self { tuned, config: GrpoConfig { generation, ..config } })
     }
-
-    on_policy_methods!(GrpoConfig, GrpoTraining);
 
     /// The objective these knobs make.
     pub fn objective(&self) -> GrpoObjective {
@@ -107,9 +85,21 @@ impl<'a, R: RewardFunction + ?Sized> Grpo<'a, R> {
     /// `tokenizer.json`), each file atomically.
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Transformer`](crate::Error::Transformer) for a policy carrying
+    /// LoRA adapters: [`save_adapter`](Self::save_adapter), or merge it.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         Ok(self.tuned.policy.save(dir)?)
+    }
+
+    /// Writes the policy's LoRA adapters as PEFT's folder with the tokenizer
+    /// ([`lora::save_adapter`](crate::lora::save_adapter)). (For a merged policy: drop the
+    /// trainer, then [`lora::save_merged`](crate::lora::save_merged) the generator.)
+    ///
+    /// # Errors
+    /// [`LoraError::NoAdapters`](malmoi_tensor::nn::lora::LoraError::NoAdapters) for a plain
+    /// policy; write errors.
+    pub fn save_adapter(&self, dir: impl AsRef<Path>) -> Result<()> {
+        crate::lora::save_adapter(self.tuned.policy, dir)
     }
 
     /// One inference pass over the rollouts: per answer token the policy's log-probabilities

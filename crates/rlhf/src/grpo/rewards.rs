@@ -1,12 +1,12 @@
 //! Composable reward functions: a weighted sum of several (TRL's `reward_funcs` with
 //! `reward_weights`) and rule rewards on the answer's text (length, format). Each is a
 //! [`RewardFunction`], so PPO takes them as GRPO does; a reward model or a classifier (through
-//! [`FnReward`](crate::ppo::FnReward)) joins a sum like any other.
+//! [`FnReward`](crate::rollout::FnReward)) joins a sum like any other.
 
 use malmoi_tokenize::tokenizer::Tokenizer;
 
 use crate::error::{Error, Result};
-use crate::ppo::{RewardFunction, Rollout};
+use crate::rollout::{RewardFunction, Rollout};
 
 /// A borrowed reward function is one too, so a sum can use a reward model it does not own.
 impl<R: RewardFunction + ?Sized> RewardFunction for &R {
@@ -24,9 +24,9 @@ impl<R: RewardFunction + ?Sized> RewardFunction for &R {
 ///
 /// ```
 /// use malmoi_rlhf::grpo::{FormatReward, LengthReward, TextRule, WeightedSum};
-/// use malmoi_rlhf::ppo::FnReward;
+/// use malmoi_rlhf::rollout::FnReward;
 ///
-/// let exclamations = FnReward(|rs: &[malmoi_rlhf::ppo::Rollout]| {
+/// let exclamations = FnReward(|rs: &[malmoi_rlhf::rollout::Rollout]| {
 ///     Ok(rs.iter().map(|r| r.text.matches('!').count() as f32).collect())
 /// });
 /// let reward = WeightedSum::new()
@@ -185,7 +185,7 @@ impl RewardFunction for FormatReward {
 mod tests {
     use super::*;
     use crate::batch::Sequence;
-    use crate::ppo::FnReward;
+    use crate::rollout::FnReward;
 
     fn rollout(text: &str, tokens: usize) -> Rollout {
         Rollout {

@@ -14,7 +14,7 @@ use super::loss::{group_advantages, group_std, k3};
 use crate::batch::{Sequence, policy_forward};
 use crate::error::{Error, Result};
 use crate::policy::{TokenScores, adam, finite, mean, prompt_order, scatter};
-use crate::ppo::{RewardFunction, Rollout};
+use crate::rollout::{RewardFunction, Rollout};
 
 /// Salts of the run's seed: the prompt order of each pass, and the minibatches of a step.
 const PROMPT_ORDER: u64 = 0x6772_706f_5f6f_7264;
@@ -67,7 +67,7 @@ impl<'t, 'a, R: RewardFunction + ?Sized> GrpoTraining<'t, 'a, R> {
         self.grpo.config.train_config()
     }
 
-    /// Adam with betas (0.9, 0.95) over the policy, as PPO's.
+    /// Adam with betas (0.9, 0.95) over the policy (its adapters in a LoRA run), as PPO's.
     ///
     /// # Errors
     /// [`Error::Tensor`] for a bad learning rate.
@@ -149,7 +149,7 @@ impl<R: RewardFunction + ?Sized> TrainStep for GrpoTraining<'_, '_, R> {
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({ "grpo": self.grpo.config })
+        self.grpo.tuned.settings(serde_json::json!({ "grpo": self.grpo.config }))
     }
 }
 
@@ -164,7 +164,7 @@ impl<R: RewardFunction + ?Sized> Grpo<'_, R> {
         let policy = policy_forward(&self.tuned.policy.model, &batch)?;
         let objective = self.objective();
         let loss = objective.loss(&policy.logprobs, &old_logprobs, reference.as_ref(), &advantages, &batch.mask)?;
-        Ok((update.apply(&loss.loss)?, loss.clip_fraction))
+        Ok((self.tuned.apply(update, &loss.loss)?, loss.clip_fraction))
     }
 }
 

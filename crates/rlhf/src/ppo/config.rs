@@ -7,6 +7,7 @@ use malmoi_transformer::generation::GenerationConfig;
 
 use super::KlControl;
 use crate::error::{Error, Result};
+use crate::lora::{self, LoraConfig};
 use crate::policy;
 
 /// The knobs of a PPO run (TRL's names where it has them).
@@ -43,8 +44,14 @@ pub struct PpoConfig {
     /// Held-out evaluation (and a checkpoint) every this many steps, and at the end.
     pub eval_interval: usize,
     /// Seed of the prompt order, the rollouts and the minibatches (each drawn from the seed and
-    /// the step alone, so a resumed run continues exactly).
+    /// the step alone, so a resumed run continues exactly), and of fresh LoRA adapters.
     pub seed: u64,
+    /// LoRA adapters to put on the policy and train instead of its weights (the reference is
+    /// then the policy with its adapters off; see [`lora`]); `None`: every weight
+    /// trains, unless the policy carries adapters already. Part of the settings a resumed run
+    /// must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for PpoConfig {
@@ -65,6 +72,7 @@ impl Default for PpoConfig {
             generation: GenerationConfig { max_new_tokens: 20, do_sample: true, ..GenerationConfig::default() },
             eval_interval: 10,
             seed: 1234,
+            lora: None,
         }
     }
 }
@@ -79,9 +87,11 @@ impl PpoConfig {
     /// Checks every knob.
     ///
     /// # Errors
-    /// [`Error::Input`] naming the bad values.
+    /// [`Error::Input`] naming the bad values; [`Error::Transformer`](crate::Error::Transformer)
+    /// for a LoRA configuration out of range.
     pub fn validate(&self) -> Result<()> {
         self.kl.validate()?;
+        lora::validate(self.lora.as_ref())?;
         let sizes = [self.steps, self.batch_size, self.mini_batch_size, self.ppo_epochs, self.eval_interval];
         policy::check_sizes(&self.generation, sizes, "PPO epochs")?;
         let ranges = [self.clip_range, self.clip_range_value, self.value_coef, self.learning_rate];

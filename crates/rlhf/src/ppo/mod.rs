@@ -2,7 +2,7 @@
 //! ColossalAI's `PPOTrainer`), on the shared engine (`malmoi-train`).
 //!
 //! Each engine step ([`PpoTraining`]):
-//! 1. the policy answers a batch of prompts ([`generate_rollouts`]) and the reward function
+//! 1. the policy answers a batch of prompts ([`generate_rollouts`](crate::rollout::generate_rollouts)) and the reward function
 //!    scores the answers;
 //! 2. one inference pass gives the policy's and the frozen reference's log-probabilities of every
 //!    response token and the value head's estimates;
@@ -16,7 +16,9 @@
 //! The step logs its mean loss and [`STEP_METRICS`]; evaluation the held-out `reward` and `kl`
 //! ([`Ppo::evaluate`]; [`Ppo::samples`] shows the answers). Dropout stays off throughout, so the
 //! log-probabilities of the rollouts and of the optimisation come from the same function.
-//! Checkpoints keep the policy, the value head, the optimiser, β and the log; a resumed run
+//! With `PpoConfig::lora` the policy trains LoRA adapters, the value head fully, against the
+//! policy with its adapters off (see [`lora`](crate::lora)).
+//! Checkpoints keep the policy (its adapters in a LoRA run), the value head, the optimiser, β and the log; a resumed run
 //! continues exactly (every random choice is seeded by the step). A NaN or infinite reward, KL
 //! or loss stops the run with [`malmoi_train::Error::NonFinite`] (as
 //! [`Error::Train`](crate::Error::Train)) and leaves the last checkpoint as it was. What PPO
@@ -24,12 +26,10 @@
 
 mod config;
 mod kl;
-mod rollout;
 mod step;
 
 pub use config::PpoConfig;
 pub use kl::KlControl;
-pub use rollout::{FnReward, RewardFunction, Rollout, generate_rollouts};
 pub use step::{PpoTraining, STEP_METRICS};
 
 use std::path::Path;
@@ -39,19 +39,19 @@ use malmoi_tensor::VarBuilder;
 use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Linear, Module};
 use malmoi_train::checkpoint::save_parameters;
-use malmoi_transformer::Gpt;
-use malmoi_transformer::generation::Generator;
 
 use crate::batch::{PolicyOutput, ResponseBatch};
 use crate::error::Result;
-use crate::policy::{TokenScores, TunedPolicy, frozen_reference, on_policy_methods};
+use crate::policy::{TokenScores, TunedPolicy, on_policy_methods};
+use crate::rollout::{RewardFunction, Rollout};
 
 /// The file of a saved policy directory that holds the value head (TRL's names
 /// `v_head.summary.weight` and `v_head.summary.bias`).
 pub const VALUE_HEAD_FILE: &str = "value_head.safetensors";
 
 /// A PPO trainer: the policy (with its tokenizer), a value head on its hidden states, a frozen
-/// copy of the starting policy as the reference, and a reward function.
+/// reference (a copy of the starting policy, or in a LoRA run the policy with its adapters off),
+/// and a reward function.
 pub struct Ppo<'a, R: RewardFunction> {
     tuned: TunedPolicy<'a, R>,
     /// `(1, C)` weight and `(1)` bias reading the policy's last hidden states.
@@ -59,40 +59,22 @@ pub struct Ppo<'a, R: RewardFunction> {
     config: PpoConfig,
 }
 
-/// The policy's parameters and the value head's (`v_head.summary.*`, TRL's names). Dropout
-/// stays off throughout, so the log-probabilities of the rollouts and of the optimisation come
-/// from the same function: there is no mode to switch.
+/// The parameters that train — the policy's (in a LoRA run its adapters) and the value head's
+/// (`v_head.summary.*`, TRL's names). Dropout stays off throughout, so the log-probabilities of
+/// the rollouts and of the optimisation come from the same function: there is no mode to switch.
 impl<R: RewardFunction> Module for Ppo<'_, R> {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = self.tuned.policy.model.named_parameters();
+        let mut params = self.tuned.trained_parameters();
         params.extend(self.value_head_parameters());
         params
     }
 }
 
 impl<'a, R: RewardFunction> Ppo<'a, R> {
-    /// A trainer that tunes `policy` against `reward`; the reference is
-    /// [`frozen_reference`] of `policy` as it is now, and the
-    /// value head starts from N(0, 0.02²) by `config.seed` (bias 0).
-    ///
-    /// # Errors
-    /// [`Error::Input`](crate::Error::Input) for bad knobs or a tokenizer without
-    /// `<|endoftext|>`; [`Error::VocabularyMismatch`](crate::Error::VocabularyMismatch) when the
-    /// reward function reads another vocabulary.
-    pub fn new(policy: &'a mut Generator, reward: &'a R, config: PpoConfig) -> Result<Self> {
-        let reference = frozen_reference(&policy.model)?;
-        Self::with_reference(policy, reference, reward, config)
-    }
+    on_policy_methods!('a, PpoConfig, PpoTraining, "The value head starts from N(0, 0.02²) by `config.seed` (bias 0).");
 
-    /// As [`new`](Self::new) with a given reference, e.g. to measure a policy tuned elsewhere
-    /// (by DPO, say) against the model it started from.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new); [`Error::Input`](crate::Error::Input) for a reference of another
-    /// shape.
-    pub fn with_reference(policy: &'a mut Generator, reference: Gpt, reward: &'a R, config: PpoConfig) -> Result<Self> {
-        config.validate()?;
-        let tuned = TunedPolicy::new(policy, reference, reward)?;
+    /// The trainer over `tuned` with `config` (checked): the value head added.
+    fn start(tuned: TunedPolicy<'a, R>, config: PpoConfig) -> Result<Self> {
         let width = tuned.policy.model.config().n_embd;
         let normal = Init::Normal { mean: 0.0, std: 0.02 };
         let vb = VarBuilder::fresh(config.seed).pp("v_head.summary");
@@ -101,17 +83,34 @@ impl<'a, R: RewardFunction> Ppo<'a, R> {
         Ok(Self { tuned, value_head, config: PpoConfig { generation, ..config } })
     }
 
-    on_policy_methods!(PpoConfig, PpoTraining);
-
     /// Saves the policy in Hugging Face's layout (`config.json`, `model.safetensors`,
     /// `tokenizer.json`) with the value head beside it ([`VALUE_HEAD_FILE`]), each file
     /// atomically.
     ///
     /// # Errors
-    /// Write errors.
+    /// Write errors; [`Error::Transformer`](crate::Error::Transformer) for a policy carrying
+    /// LoRA adapters: [`save_adapter`](Self::save_adapter), or merge it.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         self.tuned.policy.save(dir)?;
+        self.save_value_head(dir)
+    }
+
+    /// Writes the policy's LoRA adapters as PEFT's folder with the tokenizer
+    /// ([`lora::save_adapter`](crate::lora::save_adapter)) and the value head beside them
+    /// ([`VALUE_HEAD_FILE`]). (For a merged policy: drop the trainer, then
+    /// [`lora::save_merged`](crate::lora::save_merged) the generator.)
+    ///
+    /// # Errors
+    /// [`LoraError::NoAdapters`](malmoi_tensor::nn::lora::LoraError::NoAdapters) for a plain
+    /// policy; write errors.
+    pub fn save_adapter(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        crate::lora::save_adapter(self.tuned.policy, dir)?;
+        self.save_value_head(dir)
+    }
+
+    fn save_value_head(&self, dir: &Path) -> Result<()> {
         Ok(save_parameters(&dir.join(VALUE_HEAD_FILE), &self.value_head_parameters())?)
     }
 

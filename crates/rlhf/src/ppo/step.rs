@@ -11,11 +11,11 @@ use malmoi_tensor::optim::Adam;
 use malmoi_train::{Metrics, StepOutput, TrainConfig, TrainStep, Update};
 
 use super::Ppo;
-use super::rollout::{RewardFunction, Rollout, mix};
 use crate::batch::{Sequence, policy_forward};
 use crate::error::{Error, Result};
 use crate::losses::{gae, ppo_policy_loss, ppo_value_loss, whiten};
 use crate::policy::{TokenScores, adam, finite, mean, prompt_order, scatter};
+use crate::rollout::{RewardFunction, Rollout, mix};
 
 /// What each step logs besides its loss (the mean minibatch loss): `reward` (mean score of the
 /// rollouts, before the KL penalty) and `reward_std`; `kl` (mean `Σ_t log π − log π_ref` per
@@ -85,7 +85,8 @@ impl<'t, 'a, R: RewardFunction> PpoTraining<'t, 'a, R> {
         self.ppo.config.train_config()
     }
 
-    /// Adam with betas (0.9, 0.95) over the policy and the value head.
+    /// Adam with betas (0.9, 0.95) over the policy (its adapters in a LoRA run) and the value
+    /// head.
     ///
     /// # Errors
     /// [`Error::Tensor`] for a bad learning rate.
@@ -166,7 +167,7 @@ impl<R: RewardFunction> TrainStep for PpoTraining<'_, '_, R> {
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({ "ppo": self.ppo.config })
+        self.ppo.tuned.settings(serde_json::json!({ "ppo": self.ppo.config }))
     }
 
     fn state(&self) -> serde_json::Value {
@@ -229,7 +230,7 @@ impl<R: RewardFunction> Ppo<'_, R> {
         let value_loss = ppo_value_loss(&values, &old_values, &returns, &batch.mask, self.config.clip_range_value)?;
         let loss = policy_loss.loss.add(&value_loss.loss.mul_scalar(self.config.value_coef))?;
         let (pg, vf) = (policy_loss.loss.item()? as f64, value_loss.loss.item()? as f64);
-        let loss = update.apply(&loss)?;
+        let loss = self.tuned.apply(update, &loss)?;
         let new = policy.logprobs.to_array();
         let tokens = batch.mask.sum().max(1.0) as f64;
         let approx_kl = new

@@ -1,10 +1,29 @@
 //! What the trainer tests share.
 
+use malmoi_rlhf::batch::Sequence;
+use malmoi_rlhf::reward::Preference;
 use malmoi_transformer::GptConfig;
 
 /// A one-layer GPT small enough for a test: 16 positions, 2 heads, width 16.
 pub fn tiny_config(vocab_size: usize, dropout: f32) -> GptConfig {
     GptConfig { vocab_size, block_size: 16, n_layer: 1, n_head: 2, n_embd: 16, dropout, ..GptConfig::default() }
+}
+
+/// SFT's toy data: prompt `[p]`, answer `[p + 20, 0]` for p in 1..=16.
+#[allow(dead_code, reason = "every test binary includes `common`; only the supervised trainers' tests use it")]
+pub fn sft_data() -> Vec<Sequence> {
+    (1..=16).map(|p| Sequence::new(vec![p], vec![p + 20, 0]).unwrap()).collect()
+}
+
+/// Prompts `[p, p + 1]` for p in 1..=12, each with a "good" and a "bad" answer.
+#[allow(dead_code, reason = "every test binary includes `common`; only the supervised trainers' tests use it")]
+pub fn toy_pairs() -> Vec<Preference> {
+    (1..=12)
+        .map(|p| Preference {
+            chosen: Sequence::new(vec![p, p + 1], vec![30, 31, 0]).unwrap(),
+            rejected: Sequence::new(vec![p, p + 1], vec![20, 21, 0]).unwrap(),
+        })
+        .collect()
 }
 
 /// A tiny policy, its prompts, a rule reward and the checks every on-policy trainer (PPO,
@@ -15,8 +34,9 @@ pub mod on_policy {
 
     use ndarray::ArrayD;
 
-    use malmoi_rlhf::grpo::Grpo;
-    use malmoi_rlhf::ppo::{FnReward, Ppo, RewardFunction, Rollout};
+    use malmoi_rlhf::grpo::{Grpo, GrpoConfig};
+    use malmoi_rlhf::ppo::{KlControl, Ppo, PpoConfig};
+    use malmoi_rlhf::rollout::{FnReward, RewardFunction, Rollout};
     use malmoi_rlhf::{Error, Result};
     use malmoi_tensor::nn::Module;
     use malmoi_tokenize::BpeTrainer;
@@ -24,9 +44,49 @@ pub mod on_policy {
     use malmoi_train::Error::NonFinite;
     use malmoi_train::{Checkpoints, Metrics, Session, StepRecord, TrainLog};
     use malmoi_transformer::Gpt;
-    use malmoi_transformer::generation::Generator;
+    use malmoi_transformer::generation::{GenerationConfig, Generator};
 
     use super::tiny_config;
+
+    /// How the tests' rollouts are sampled: answers of up to 6 tokens.
+    fn short_answers() -> GenerationConfig {
+        GenerationConfig { max_new_tokens: 6, do_sample: true, ..GenerationConfig::default() }
+    }
+
+    /// The PPO run every test varies: 8 rollouts a step in minibatches of 4, two epochs, a fixed
+    /// β of 0.02, answers of up to 6 tokens, evaluated every 5 steps.
+    pub fn ppo_config(steps: usize) -> PpoConfig {
+        PpoConfig {
+            steps,
+            batch_size: 8,
+            mini_batch_size: 4,
+            ppo_epochs: 2,
+            learning_rate: 3e-3,
+            kl: KlControl::Fixed { beta: 0.02 },
+            generation: short_answers(),
+            eval_interval: 5,
+            seed: 7,
+            ..PpoConfig::default()
+        }
+    }
+
+    /// The GRPO run every test varies: 8 answers a step, 4 to each of 2 prompts, in minibatches
+    /// of 4, two iterations, β 0.02, answers of up to 6 tokens, evaluated every 5 steps.
+    pub fn grpo_config(steps: usize) -> GrpoConfig {
+        GrpoConfig {
+            steps,
+            batch_size: 8,
+            num_generations: 4,
+            mini_batch_size: 4,
+            num_iterations: 2,
+            learning_rate: 3e-3,
+            beta: 0.02,
+            generation: short_answers(),
+            eval_interval: 5,
+            seed: 7,
+            ..GrpoConfig::default()
+        }
+    }
 
     /// What the checks call on a trainer: PPO's and GRPO's methods of these names.
     pub trait Trainer {
@@ -220,7 +280,8 @@ pub mod on_policy {
     }
 
     /// The tests every on-policy trainer must pass, written once: `$trainer` is the trainer type
-    /// (`Ppo`, `Grpo`), and the invoking file has `config(steps)`, the knobs of its runs.
+    /// (`Ppo`, `Grpo`), and the invoking file has `config(steps)`, the knobs of its runs
+    /// ([`ppo_config`], [`grpo_config`]).
     #[allow(unused_macros, reason = "trainers.rs includes `common` but runs no on-policy trainer")]
     macro_rules! on_policy_tests {
         ($trainer:ident) => {

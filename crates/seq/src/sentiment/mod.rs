@@ -29,7 +29,7 @@ pub use preprocess::{LECTURE_STOPWORDS, PreprocessConfig, Preprocessor};
 pub use train::{Labeled, SentimentTraining, TrainConfig, evaluate, fit};
 
 use crate::error::{Error, Result};
-use crate::io::{build_from_weights, write_atomic};
+use crate::io::{build_from_weights, check_format_version, create_model_dir, read_json, write_json};
 
 /// The version of the saved-directory layout this code reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -267,9 +267,8 @@ impl SentimentPipeline {
     /// for distribution at a cost of about 1e-3 in the probabilities.
     pub fn save_with(&self, dir: impl AsRef<Path>, precision: Precision) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
-        let config = serde_json::to_string_pretty(&self.config).expect("config serialises");
-        write_atomic(&dir.join("config.json"), config.as_bytes())?;
+        create_model_dir(dir)?;
+        write_json(dir, "config.json", &self.config)?;
         self.tokenizer.save(dir.join("tokenizer.json"))?;
         checkpoint::save_module_with(dir.join("model.safetensors"), &self.model, &Default::default(), precision)?;
         Ok(())
@@ -286,16 +285,8 @@ impl SentimentPipeline {
     pub fn load(dir: impl AsRef<Path>, analyzer: Analyzer) -> Result<Self> {
         let dir = dir.as_ref();
         let model_dir_error = |reason: String| Error::ModelDir { path: dir.to_path_buf(), reason };
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|e| model_dir_error(format!("config.json: {e}")))?;
-        let config: PipelineConfig =
-            serde_json::from_str(&text).map_err(|e| model_dir_error(format!("config.json: {e}")))?;
-        if config.format_version != FORMAT_VERSION {
-            return Err(model_dir_error(format!(
-                "format version {} is not the supported version {FORMAT_VERSION}",
-                config.format_version
-            )));
-        }
+        let config: PipelineConfig = read_json(dir, "config.json").map_err(model_dir_error)?;
+        check_format_version(config.format_version, FORMAT_VERSION).map_err(model_dir_error)?;
         let tokenizer = KerasTokenizer::load(dir.join("tokenizer.json")).map_err(|e| model_dir_error(e.to_string()))?;
         let model = build_from_weights(dir, |vb| SentimentModel::from_var_builder(config.model.clone(), vb))
             .map_err(model_dir_error)?;

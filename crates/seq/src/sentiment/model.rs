@@ -2,7 +2,7 @@
 
 use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{
-    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentInit, prefixed,
+    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentInit, named_children,
 };
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use ndarray::ArrayD;
@@ -240,10 +240,7 @@ fn max_over_valid_steps(outputs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
 
 impl Module for SentimentModel {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("embedding", self.embedding.named_parameters());
-        params.extend(prefixed("encoder", self.encoder.named_parameters()));
-        params.extend(prefixed("output", self.output.named_parameters()));
-        params
+        named_children(&[("embedding", &self.embedding), ("encoder", &self.encoder), ("output", &self.output)])
     }
 
     fn set_training(&mut self, training: bool) {

@@ -50,7 +50,7 @@ pub use train::{Pairs, Seq2SeqTraining, TrainConfig, evaluate, fit};
 pub use vocab::{BOS, CharVocab, EOS, PAD, UNK};
 
 use crate::error::Error;
-use crate::io::{build_from_weights, write_atomic};
+use crate::io::{build_from_weights, check_format_version, create_model_dir, read_json, write_json};
 
 /// The version of the saved-directory layout this code reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -275,9 +275,8 @@ impl Seq2Seq {
     /// atomically.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
-        let config = serde_json::to_string_pretty(&self.config).expect("config serialises");
-        write_atomic(&dir.join("config.json"), config.as_bytes())?;
+        create_model_dir(dir)?;
+        write_json(dir, "config.json", &self.config)?;
         checkpoint::save_module(dir.join("model.safetensors"), &self.model, &Default::default())?;
         Ok(())
     }
@@ -294,11 +293,8 @@ impl Seq2Seq {
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let fail = |reason: String| Seq2SeqError::Seq(Error::ModelDir { path: PathBuf::from(dir), reason });
-        let text = std::fs::read_to_string(dir.join("config.json")).map_err(|e| fail(format!("config.json: {e}")))?;
-        let config: SavedConfig = serde_json::from_str(&text).map_err(|e| fail(format!("config.json: {e}")))?;
-        if config.format_version != FORMAT_VERSION {
-            return Err(fail(format!("format version {} is not {FORMAT_VERSION}", config.format_version)));
-        }
+        let config: SavedConfig = read_json(dir, "config.json").map_err(fail)?;
+        check_format_version(config.format_version, FORMAT_VERSION).map_err(fail)?;
         config.limits.check().map_err(|reason| fail(format!("config.json: {reason}")))?;
         let mut model =
             build_from_weights(dir, |vb| Seq2SeqModel::from_var_builder(config.model.clone(), vb)).map_err(fail)?;

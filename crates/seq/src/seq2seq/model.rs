@@ -2,7 +2,7 @@
 //! one decoding step.
 
 use malmoi_tensor::nn::{
-    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentState, prefixed,
+    CellKind, Dropout, Embedding, Linear, Module, Recurrent, RecurrentConfig, RecurrentState, named_children,
 };
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use ndarray::{Array2, ArrayD, Axis, Ix3};
@@ -320,16 +320,15 @@ fn check_ids(ids: &ArrayD<u32>, size: usize, what: &str) -> Result<()> {
 
 impl Module for Seq2SeqModel {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("source_embedding", self.source_embedding.named_parameters());
-        params.extend(prefixed("encoder", self.encoder.named_parameters()));
-        params.extend(prefixed("target_embedding", self.target_embedding.named_parameters()));
-        params.extend(prefixed("decoder", self.decoder.named_parameters()));
-        if let Some(key) = &self.key {
-            params.extend(prefixed("attention_key", key.named_parameters()));
-        }
-        params.extend(prefixed("combine", self.combine.named_parameters()));
-        params.extend(prefixed("output", self.output.named_parameters()));
-        params
+        let mut children: Vec<(&str, &dyn Module)> = vec![
+            ("source_embedding", &self.source_embedding),
+            ("encoder", &self.encoder),
+            ("target_embedding", &self.target_embedding),
+            ("decoder", &self.decoder),
+        ];
+        children.extend(self.key.as_ref().map(|key| ("attention_key", key as &dyn Module)));
+        children.extend([("combine", &self.combine as &dyn Module), ("output", &self.output)]);
+        named_children(&children)
     }
 
     fn set_training(&mut self, training: bool) {

@@ -1,4 +1,5 @@
 //! Rollouts: the policy answers a batch of prompts, and a reward function scores the answers.
+//! Shared by the on-policy trainers, [`ppo`](crate::ppo) and [`grpo`](crate::grpo).
 
 use std::ops::ControlFlow;
 
@@ -26,7 +27,7 @@ pub struct Rollout {
     pub text: String,
 }
 
-/// What PPO maximises: a score per rollout (higher is better).
+/// What PPO and GRPO maximise: a score per rollout (higher is better).
 ///
 /// A [`RewardModel`] is one; any `Fn(&[Rollout]) -> Result<Vec<f32>>` wrapped in [`FnReward`]
 /// is another (a sentiment classifier reading [`Rollout::text`], say).
