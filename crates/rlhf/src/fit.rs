@@ -219,7 +219,7 @@ impl<O: Objective> TrainStep for Supervised<'_, O> {
         let batch = self.batch(step);
         self.objective.reseed(seed);
         let loss = self.objective.loss(&batch)?;
-        Ok(StepOutput::loss(self.tuning.apply(update, &loss)?))
+        Ok(StepOutput::loss(update.apply(&loss)?))
     }
 
     fn evaluate(&mut self) -> Result<Metrics> {

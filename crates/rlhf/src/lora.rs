@@ -7,9 +7,8 @@
 //!
 //! - the optimiser gets the adapters ([`trainable_parameters`](LoraModel::trainable_parameters))
 //!   and the heads, which train fully (the reward model's score head, PPO's value head); the
-//!   base's linear layers are frozen (no gradient computed), and its embeddings and norms,
-//!   outside the optimiser, are never updated — their stray gradients are cleared after every
-//!   update and count in no gradient clip;
+//!   whole base — linear layers, embeddings, norms — is frozen, so backward computes no gradient
+//!   for it;
 //! - the reference of DPO, PPO and GRPO is the policy itself with its adapters switched off
 //!   ([`with_adapters_disabled`](LoraModel::with_adapters_disabled)): the base, bit for bit,
 //!   without a second copy ([`Reference::AdaptersOff`](crate::policy::Reference::AdaptersOff),
@@ -33,7 +32,6 @@ use serde_json::Value;
 
 use malmoi_tensor::Tensor;
 use malmoi_tensor::nn::Module;
-use malmoi_train::Update;
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{Generator, TOKENIZER_FILE};
 
@@ -119,18 +117,6 @@ impl Tuning {
             }
             (_, knobs) => knobs,
         }
-    }
-
-    /// [`Update::apply`]s `loss`, then clears the gradients backward left on the frozen base
-    /// (embeddings, norms and a tied output layer still receive them; nothing applies them, and
-    /// they would pile up from step to step).
-    ///
-    /// # Errors
-    /// [`Update::apply`]'s.
-    pub(crate) fn apply(&self, update: &mut Update<'_>, loss: &Tensor) -> Result<f64> {
-        let value = update.apply(loss);
-        self.frozen.iter().for_each(|(_, tensor)| tensor.zero_grad());
-        Ok(value?)
     }
 }
 

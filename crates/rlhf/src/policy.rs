@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use malmoi_tensor::nn::Module;
 use malmoi_tensor::optim::Adam;
 use malmoi_tensor::{Tensor, no_grad};
-use malmoi_train::{LrSchedule, Metrics, TrainConfig, Update};
+use malmoi_train::{LrSchedule, Metrics, TrainConfig};
 use malmoi_transformer::Gpt;
 use malmoi_transformer::generation::{GenerationConfig, Generator};
 
@@ -159,14 +159,6 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
     /// they were trained on.
     pub(crate) fn settings(&self, knobs: serde_json::Value) -> serde_json::Value {
         self.tuning.settings(knobs)
-    }
-
-    /// Applies a minibatch's `loss` through `update` (see [`Tuning::apply`]).
-    ///
-    /// # Errors
-    /// [`Update::apply`]'s.
-    pub(crate) fn apply(&self, update: &mut Update<'_>, loss: &Tensor) -> Result<f64> {
-        self.tuning.apply(update, loss)
     }
 
     /// The reference's forward pass over one batch (without gradients by the caller).

@@ -10,6 +10,7 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use ndarray::{ArrayD, IxDyn};
@@ -72,7 +73,8 @@ struct Node {
     grad: Mutex<Option<ArrayD<f32>>>,
     /// The row-sparse part of a leaf's gradient (from sparse lookups).
     row_grad: Mutex<Option<RowGrad>>,
-    requires_grad: bool,
+    /// Fixed for results of operations; a leaf's may be switched ([`Tensor::set_requires_grad`]).
+    requires_grad: AtomicBool,
     origin: Option<Origin>,
 }
 
@@ -155,7 +157,7 @@ impl Tensor {
             data: RwLock::new(data),
             grad: Mutex::new(None),
             row_grad: Mutex::new(None),
-            requires_grad,
+            requires_grad: AtomicBool::new(requires_grad),
             origin: None,
         }))
     }
@@ -212,7 +214,7 @@ impl Tensor {
             data: RwLock::new(data),
             grad: Mutex::new(None),
             row_grad: Mutex::new(None),
-            requires_grad,
+            requires_grad: AtomicBool::new(requires_grad),
             origin,
         }))
     }
@@ -345,7 +347,24 @@ impl Tensor {
 
     /// True for parameters and for results of recorded operations on them.
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Freezes (`false`) or thaws (`true`) a leaf — PyTorch's `requires_grad_`: operations
+    /// recorded afterwards treat a frozen parameter as a constant, so backward computes no
+    /// gradient for it (a LoRA base, say). Results of operations keep theirs.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for the result of a recorded operation.
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if self.0.origin.is_some() {
+            return Err(Error::Invalid {
+                op: "set_requires_grad",
+                reason: "only a leaf can be frozen or thawed".into(),
+            });
+        }
+        self.0.requires_grad.store(requires_grad, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Name of the operation that produced this tensor, if it was recorded.

@@ -188,3 +188,18 @@ fn reseeded_dropout_draws_the_masks_of_a_layer_built_with_that_seed() {
     assert_eq!(*used.forward(&x).unwrap().data(), *fresh.forward(&x).unwrap().data());
     assert_eq!(*used.forward(&x).unwrap().data(), *fresh.forward(&x).unwrap().data(), "and after");
 }
+
+#[test]
+fn a_frozen_leaf_gets_no_gradient_and_only_leaves_freeze() {
+    let table = Embedding::new(5, 3, None, VarBuilder::fresh(2)).unwrap();
+    let layer = Linear::new(3, 2, true, VarBuilder::fresh(3)).unwrap();
+    table.weight.set_requires_grad(false).unwrap();
+    let out = layer.forward(&table.forward(&array![[1_u32, 4]].into_dyn()).unwrap()).unwrap();
+    out.sum().backward().unwrap();
+    assert!(table.weight.grad().is_none(), "the frozen table");
+    assert!(layer.weight.grad().is_some(), "the layer above it still trains");
+    assert!(out.set_requires_grad(false).is_err(), "a result of an operation is not a leaf");
+    table.weight.set_requires_grad(true).unwrap();
+    layer.forward(&table.forward(&array![[1_u32]].into_dyn()).unwrap()).unwrap().sum().backward().unwrap();
+    assert!(table.weight.grad().is_some(), "thawed, it takes a gradient again");
+}

@@ -230,7 +230,7 @@ pub trait LoraModel: Module + Sized {
     }
 
     /// Folds every adapter into its layer's weight (`W += scale · B·A`), removes the adapters
-    /// and thaws every linear layer: a plain model computing what the adapted one computed.
+    /// and thaws every parameter: a plain model computing what the adapted one computed.
     /// Returns the merged module names.
     fn merge_and_unload(&mut self) -> Vec<String> {
         let mut merged = Vec::new();
@@ -238,19 +238,19 @@ pub trait LoraModel: Module + Sized {
             if linear.merge_lora() {
                 merged.push(module);
             }
-            linear.set_frozen(false);
         }
+        set_base_frozen(self, false);
         merged
     }
 
-    /// Removes every adapter without merging and thaws every linear layer: the base model
+    /// Removes every adapter without merging and thaws every parameter: the base model
     /// again. Returns the adapters by module name.
     fn unload(&mut self) -> Vec<(String, LoraAdapter)> {
         let mut removed = Vec::new();
         for (module, linear) in self.linears_mut() {
             removed.extend(linear.detach_lora().map(|adapter| (module, adapter)));
-            linear.set_frozen(false);
         }
+        set_base_frozen(self, false);
         removed
     }
 
@@ -332,17 +332,25 @@ fn build_adapters<M: LoraModel>(
         .collect()
 }
 
-/// Freezes every linear layer of `model` and attaches `adapters` (built for its layers, in
-/// model order) in the model's mode.
+/// Freezes every parameter of `model` (linear layers, embeddings, norms: PEFT's base, no
+/// gradient computed for any of them) and attaches `adapters` (built for its layers, in model
+/// order) in the model's mode.
 fn attach<M: LoraModel>(model: &mut M, adapters: Vec<LoraAdapter>) {
+    set_base_frozen(model, true);
     let training = model.training_mode();
     let mut adapters = adapters.into_iter().peekable();
     for (module, linear) in model.linears_mut() {
-        linear.set_frozen(true);
         if let Some(mut adapter) = adapters.next_if(|a| a.module() == module) {
             adapter.set_training(training);
             linear.attach_lora(adapter).expect("built for this unadapted layer");
         }
+    }
+}
+
+/// Freezes (or thaws) every parameter of `model`; adapters attached afterwards train.
+fn set_base_frozen(model: &impl Module, frozen: bool) {
+    for (_, tensor) in model.named_parameters() {
+        tensor.set_requires_grad(!frozen).expect("parameters are leaves");
     }
 }
 

@@ -152,6 +152,10 @@ fn lora_training_moves_only_the_adapters() {
         for (module, linear) in model.linears() {
             assert!(linear.weight.grad().is_none(), "{module}: the frozen base computes no dW");
         }
+        let trained: Vec<String> = model.trainable_parameters().into_iter().map(|(name, _)| name).collect();
+        for (name, tensor) in model.named_parameters().into_iter().filter(|(name, _)| !trained.contains(name)) {
+            assert!(tensor.grad().is_none(), "{name}: embeddings and norms of the base are frozen too");
+        }
         optimizer.step().unwrap();
     }
     assert!(losses[19] < losses[0] - 0.1, "loss drops: {losses:?}");

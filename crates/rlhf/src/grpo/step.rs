@@ -164,7 +164,7 @@ impl<R: RewardFunction + ?Sized> Grpo<'_, R> {
         let policy = policy_forward(&self.tuned.policy.model, &batch)?;
         let objective = self.objective();
         let loss = objective.loss(&policy.logprobs, &old_logprobs, reference.as_ref(), &advantages, &batch.mask)?;
-        Ok((self.tuned.apply(update, &loss.loss)?, loss.clip_fraction))
+        Ok((update.apply(&loss.loss)?, loss.clip_fraction))
     }
 }
 

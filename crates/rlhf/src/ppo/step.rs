@@ -230,7 +230,7 @@ impl<R: RewardFunction> Ppo<'_, R> {
         let value_loss = ppo_value_loss(&values, &old_values, &returns, &batch.mask, self.config.clip_range_value)?;
         let loss = policy_loss.loss.add(&value_loss.loss.mul_scalar(self.config.value_coef))?;
         let (pg, vf) = (policy_loss.loss.item()? as f64, value_loss.loss.item()? as f64);
-        let loss = self.tuned.apply(update, &loss)?;
+        let loss = update.apply(&loss)?;
         let new = policy.logprobs.to_array();
         let tokens = batch.mask.sum().max(1.0) as f64;
         let approx_kl = new

@@ -35,7 +35,6 @@ pub struct Linear {
     pub weight: Tensor,
     /// `(out_features,)`, if the layer has a bias.
     pub bias: Option<Tensor>,
-    frozen: bool,
     /// Boxed: an adapter holds two `Linear`s of its own.
     lora: Option<Box<LoraAdapter>>,
 }
@@ -110,7 +109,7 @@ impl Linear {
         {
             return Err(Error::Shape { op: "Linear", expected: vec![shape[0]], got: b.shape() });
         }
-        Ok(Linear { weight, bias, frozen: false, lora: None })
+        Ok(Linear { weight, bias, lora: None })
     }
 
     /// Number of input features.
@@ -125,14 +124,17 @@ impl Linear {
 
     /// True when the weight and bias take no gradient (see [`set_frozen`](Self::set_frozen)).
     pub fn is_frozen(&self) -> bool {
-        self.frozen
+        !self.weight.requires_grad()
     }
 
-    /// Freezes or thaws the weight and bias: a frozen layer records them as constants, so
-    /// backward computes no gradient for them (PyTorch's `requires_grad_(False)` on both) while
-    /// its input, and an adapter, still get theirs. [`attach_lora`](Self::attach_lora) freezes.
+    /// Freezes or thaws the weight and bias ([`Tensor::set_requires_grad`] on both, PyTorch's
+    /// `requires_grad_(False)`): backward computes no gradient for a frozen layer's weight and
+    /// bias while its input, and an adapter, still get theirs. [`attach_lora`](Self::attach_lora)
+    /// freezes.
     pub fn set_frozen(&mut self, frozen: bool) {
-        self.frozen = frozen;
+        for tensor in std::iter::once(&self.weight).chain(&self.bias) {
+            tensor.set_requires_grad(!frozen).expect("a layer's weight and bias are leaves");
+        }
     }
 
     /// The LoRA adapter, if the layer carries one.
@@ -158,7 +160,7 @@ impl Linear {
             let (expected, got) = (vec![self.out_features(), r], adapter.lora_b().shape());
             return Err(LoraError::Shape { name: format!("{module}.lora_B.weight"), expected, got });
         }
-        self.frozen = true;
+        self.set_frozen(true);
         self.lora = Some(Box::new(adapter));
         Ok(())
     }
@@ -167,7 +169,7 @@ impl Linear {
     /// as it was before [`attach_lora`](Self::attach_lora).
     pub fn detach_lora(&mut self) -> Option<LoraAdapter> {
         let adapter = self.lora.take()?;
-        self.frozen = false;
+        self.set_frozen(false);
         Some(*adapter)
     }
 
@@ -199,7 +201,7 @@ impl Linear {
     /// # Errors
     /// [`Error::Shape`] if the last axis of `x` is not `in_features`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = affine(x, &self.weight, self.bias.as_ref(), self.frozen)?;
+        let y = affine(x, &self.weight, self.bias.as_ref())?;
         match &self.lora {
             Some(adapter) if adapter.is_enabled() => y.add(&adapter.forward(x)?),
             _ => Ok(y),
@@ -207,9 +209,9 @@ impl Linear {
     }
 }
 
-/// `x Wᵀ + b` over the last axis of `x` as one recorded operation. A `frozen` weight and bias
-/// are not recorded as parents: backward gives `x` its gradient and computes none for them.
-fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, frozen: bool) -> Result<Tensor> {
+/// `x Wᵀ + b` over the last axis of `x` as one recorded operation; backward computes the
+/// gradient of each parent that requires one (none for a frozen weight and bias).
+fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let value = {
         let (x, weight) = (x.data(), weight.data());
         let (out_features, in_features) = (weight.shape()[0], weight.shape()[1]);
@@ -225,13 +227,6 @@ fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, frozen: bool) -> R
         *shape.last_mut().expect("checked above") = out_features;
         y.into_shape_with_order(IxDyn(&shape)).expect("same element count")
     };
-    if frozen {
-        let weight = weight.clone();
-        let backward = move |grad: &ArrayD<f32>, parents: &[Tensor]| {
-            vec![parents[0].requires_grad().then(|| input_grad(grad, &parents[0], &weight.data()))]
-        };
-        return Ok(Tensor::from_op(value, vec![x.clone()], backward_fn("linear", backward)));
-    }
     let mut parents = vec![x.clone(), weight.clone()];
     parents.extend(bias.cloned());
     Ok(Tensor::from_op(value, parents, backward_fn("linear", linear_backward)))
