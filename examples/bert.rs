@@ -26,6 +26,7 @@ use malmoi::tensor::nn::Module;
 use malmoi::tokenize::BpeTrainer;
 use malmoi::tokenize::tokenizer::Tokenizer;
 use malmoi::train::{EvalRecord, LrSchedule, Session, TrainConfig, TrainLog, Trainer};
+use malmoi::transformer::SequenceClassifier;
 use malmoi::transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification};
 use malmoi::transformer::fine_tune::{ClassifierConfig, ClassifierTraining, Labeled};
 use malmoi::transformer::mlm::{PreTraining, PreTrainingConfig};
@@ -188,7 +189,7 @@ fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
     let tokenizer = Tokenizer::from_file(pretrained.join("tokenizer.json"))?;
     let special = special_ids(&tokenizer)?;
     let bert = BertForPreTraining::from_pretrained(&pretrained)?.bert;
-    let mut model = BertForSequenceClassification::new(bert, 2, cli.seed)?;
+    let mut model = SequenceClassifier::Bert(BertForSequenceClassification::new(bert, 2, cli.seed)?);
     let encode = |path: PathBuf| -> Result<Vec<Labeled>, Box<dyn Error>> {
         let rows = read_labeled_tsv(path)?;
         let documents: Vec<&str> = rows.iter().map(|r| r.document.as_str()).collect();
@@ -200,7 +201,7 @@ fn finetune(cli: &Cli, steps: usize, lr: f32) -> Result<(), Box<dyn Error>> {
         Ok(labeled.collect())
     };
     let (train, test) = (encode(cli.data.join("ratings_train.txt"))?, encode(cli.data.join("ratings_test.txt"))?);
-    let settings = ClassifierConfig { batch_size: cli.batch, pad_id: special.pad, weight_decay: 0.01 };
+    let settings = ClassifierConfig { batch_size: cli.batch, seed: cli.seed, ..ClassifierConfig::default() };
     let mut step = ClassifierTraining::new(&mut model, &train, &test, settings)?;
     let mut optimizer = step.optimizer(lr)?;
     let run = TrainConfig {

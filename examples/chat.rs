@@ -10,10 +10,11 @@
 //! ```
 //!
 //! The base model is `--base` (any GPT-2-layout folder `Gpt::from_pretrained` loads; by default
-//! the NSMC GPT, `models/gpt`) with its context extended to `--block-size` (new positions start
-//! as copies of the trained ones). With `--lora` every stage trains LoRA adapters (`--lora-r`,
-//! `--lora-alpha`, `--lora-targets`; learning rates `--lora-lr-factor` times the full run's)
-//! instead of all weights — the reward model's score head and PPO's value head train fully, and
+//! the NSMC GPT, `models/gpt`, context 64) with its context extended to `--block-size` (256 by
+//! default; position `j` starts from the trained embedding of position `j` mod the base's
+//! context). With `--lora` every stage trains LoRA adapters (`--lora-r`, `--lora-alpha`,
+//! `--lora-targets`; learning rates `--lora-lr-factor` times the full run's) instead of all
+//! weights — the reward model's score head and PPO's value head train fully, and
 //! the reference of PPO and DPO is the policy with its adapters off — and each stage's adapters
 //! are saved in PEFT's layout as `OUT/{sft,rm,ppo,dpo}-adapter` (their base: the extended
 //! `--base` for SFT, `OUT/sft-model` for the others; the reward model's score head and PPO's
@@ -68,8 +69,8 @@ struct Args {
     /// Output folder.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/chat"))]
     out: PathBuf,
-    /// Context length of the tuned models.
-    #[arg(long, default_value_t = 128)]
+    /// Context length of the tuned models (the base's is extended to it).
+    #[arg(long, default_value_t = 256)]
     block_size: usize,
     /// SFT epochs.
     #[arg(long, default_value_t = 2)]
@@ -326,21 +327,24 @@ struct Split3 {
 }
 
 /// One pair per assistant turn, with as many earlier turns as context as fit the model's
-/// context (the earliest dropped first, whole user/assistant exchanges at a time); says how many
-/// lost context and how many did not fit even alone.
+/// context together with the whole answer (the earliest dropped first, whole user/assistant
+/// exchanges at a time); where no prompt leaves room for the whole answer, the longest prompt
+/// that fits alone, and the answer is cut when encoded. Says how many lost context and how many
+/// did not fit even alone.
 fn fitting_pairs(what: &str, encoder: &Encoder, conversations: &[&Conversation]) -> Vec<SftRecord> {
     let (mut pairs, mut shortened, mut left_out) = (Vec::new(), 0, 0);
     for conversation in conversations {
         let turns = &conversation.turns;
         for i in (1..turns.len()).filter(|&i| turns[i].role == Role::Assistant && turns[i - 1].role == Role::User) {
-            let fitting = (0..i)
-                .step_by(2)
-                .map(|j| conversation_text(&turns[j..i]))
-                .position(|prompt| encoder.prompt(&prompt).is_ok());
+            let answer = &turns[i].content;
+            let prompts: Vec<String> = (0..i).step_by(2).map(|j| conversation_text(&turns[j..i])).collect();
+            let whole = |prompt: &String| encoder.pair(prompt, answer).is_ok_and(|pair| !pair.truncated);
+            let fitting =
+                prompts.iter().position(whole).or_else(|| prompts.iter().position(|p| encoder.prompt(p).is_ok()));
             match fitting {
                 Some(k) => {
                     shortened += usize::from(k > 0);
-                    pairs.push(SftRecord::new(conversation_text(&turns[2 * k..i]), turns[i].content.clone()));
+                    pairs.push(SftRecord::new(prompts[k].clone(), answer.clone()));
                 }
                 None => left_out += 1,
             }

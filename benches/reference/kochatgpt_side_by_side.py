@@ -53,13 +53,14 @@ prints both. A raw line holds:
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from side_by_side_common import cell, hms, load1, quantiles, rss_now_mb, rss_peak_mb  # noqa: E402
 DATA = os.path.join(HERE, "../../../shared/data/kochatgpt")
 TEMPLATE = "### Instruction(명령어):\n{prompt}\n\n### Response(응답):"
 SHAPE = {"vocab_size": 51200, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}
@@ -75,12 +76,6 @@ UNIT = {"sft": "pair", "rm": "comparison", "dpo": "comparison", "grpo": "prompt"
 
 
 # ----------------------------------------------------------------------------------- lengths --
-
-def quantiles(values):
-    ordered = sorted(values)
-    at = lambda q: ordered[int(q * (len(ordered) - 1))]
-    return {"mean": round(statistics.mean(ordered), 1), "p50": at(0.5), "p90": at(0.9), "p95": at(0.95),
-            "p99": at(0.99), "max": ordered[-1], "count": len(ordered)}
 
 
 def load_texts():
@@ -124,22 +119,6 @@ def data_lengths(tokenizer_path, seq_len):
 
 
 # ------------------------------------------------------------------------------------ memory --
-
-def rss_now_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 # ------------------------------------------------------------------------------------ models --
@@ -384,13 +363,6 @@ def run_config(step, mode, args):
     return summarise(json.loads(done.stdout.strip().splitlines()[-1]), args)
 
 
-def hms(seconds):
-    if seconds is None:
-        return "-"
-    minutes = seconds / 60
-    return f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min"
-
-
 def print_table(results):
     head = (f"{'step':<9}{'mode':<6}{'rows x T':>10}{'steps':>7}{'step s':>9}{'ref s':>7}{'tokens/s':>10}"
             f"{'peak RSS':>10}{'model RSS':>11}{'trainable':>12}{'12k epoch':>11}  load1")
@@ -532,10 +504,6 @@ def summarise_raw(args):
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, ensure_ascii=False, indent=1)
     return 1 if any("error" in r for r in results) else 0
-
-
-def cell(value, spec, suffix=""):
-    return "-" if value is None else format(value, spec) + suffix
 
 
 def compare(torch_json, malmoi_json):

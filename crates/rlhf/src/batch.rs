@@ -122,19 +122,22 @@ pub struct PolicyOutput {
     pub logprobs: Tensor,
     /// The final hidden states `(B, L − 1, C)`, which a value head reads.
     pub hidden: Tensor,
-    /// The logits `(B, L − 1, vocab)`.
+    /// The logits divided by the temperature `(B, L − 1, vocab)`.
     pub logits: Tensor,
 }
 
-/// Runs `model` over a batch's inputs: per-token log-probabilities of the targets, with
-/// gradients when the model's parameters need them. The target ids become the `gather`
-/// indices here.
+/// Runs `model` over a batch's inputs: per-token log-probabilities of the targets under
+/// `softmax(logits / temperature)`, with gradients when the model's parameters need them. The
+/// temperature is the one the answers were sampled at, so the log-probabilities are those of the
+/// distribution that drew them (TRL's PPO and GRPO trainers divide the logits alike); 1 for
+/// greedy or untempered answers and for DPO. The target ids become the `gather` indices here.
 ///
 /// # Errors
 /// The model's errors.
-pub fn policy_forward(model: &Gpt, batch: &ResponseBatch) -> Result<PolicyOutput> {
+pub fn policy_forward(model: &Gpt, batch: &ResponseBatch, temperature: f32) -> Result<PolicyOutput> {
     let hidden = model.hidden_states(&batch.inputs)?;
     let logits = model.lm_head.forward(&hidden)?;
+    let logits = if temperature == 1.0 { logits } else { logits.mul_scalar(1.0 / temperature) };
     let (rows, columns) = batch.targets.dim();
     let chosen = ArrayD::from_shape_fn(IxDyn(&[rows, columns, 1]), |i| {
         let target = batch.targets[[i[0], i[1]]];
@@ -149,7 +152,7 @@ pub fn policy_forward(model: &Gpt, batch: &ResponseBatch) -> Result<PolicyOutput
 /// # Errors
 /// The model's errors.
 pub fn sequence_logprobs(model: &Gpt, batch: &ResponseBatch) -> Result<Tensor> {
-    Ok(policy_forward(model, batch)?.logprobs.sum_axes(&[1], false)?)
+    Ok(policy_forward(model, batch, 1.0)?.logprobs.sum_axes(&[1], false)?)
 }
 
 /// The entropy (nats) of each position's next-token distribution, `(B, L − 1)`.
@@ -197,14 +200,20 @@ mod tests {
         assert!(ResponseBatch::new(&sequences(), 0, 4).is_err());
     }
 
-    /// The summed log-probability of a response is the log of the product of the model's
-    /// next-token probabilities, and does not depend on the other rows.
-    #[test]
-    fn sequence_logprobs_are_the_model_probabilities() {
+    /// A one-layer GPT over 11 ids, in inference mode.
+    fn tiny_model() -> Gpt {
         let config =
             GptConfig { vocab_size: 11, block_size: 8, n_layer: 1, n_head: 2, n_embd: 8, ..GptConfig::default() };
         let mut model = Gpt::new(config, 3).unwrap();
         malmoi_tensor::nn::Module::set_training(&mut model, false);
+        model
+    }
+
+    /// The summed log-probability of a response is the log of the product of the model's
+    /// next-token probabilities, and does not depend on the other rows.
+    #[test]
+    fn sequence_logprobs_are_the_model_probabilities() {
+        let model = tiny_model();
         let batch = ResponseBatch::new(&sequences(), 0, 8).unwrap();
         let together = sequence_logprobs(&model, &batch).unwrap().to_array();
         let (logits, _) = model.forward(&ndarray::array![[1, 2, 3, 4]], None).unwrap();
@@ -218,6 +227,29 @@ mod tests {
         let alone =
             sequence_logprobs(&model, &ResponseBatch::new(&sequences()[1..], 0, 8).unwrap()).unwrap().to_array();
         approx::assert_abs_diff_eq!(together[1], alone[0], epsilon = 1e-5);
+    }
+
+    /// At temperature τ the log-probabilities are those of `softmax(logits / τ)`, the
+    /// distribution answers sampled at τ were drawn from.
+    #[test]
+    fn policy_forward_takes_the_sampling_temperature() {
+        let model = tiny_model();
+        model.wte.weight.update_data(|w| *w *= 50.0); // logits far from uniform
+        let batch = ResponseBatch::new(&sequences()[..1], 0, 8).unwrap();
+        let (logits, _) = model.forward(&ndarray::array![[1, 2, 3, 4]], None).unwrap();
+        let logits = logits.to_array();
+        let log_p = |t: usize, id: usize, tau: f32| {
+            let row = logits.slice(ndarray::s![0, t, ..]).mapv(|x| x / tau);
+            let z: f32 = row.iter().map(|x| x.exp()).sum();
+            row[id] - z.ln()
+        };
+        for tau in [0.7, 1.0, 1.5] {
+            let logprobs = policy_forward(&model, &batch, tau).unwrap().logprobs.to_array();
+            approx::assert_abs_diff_eq!(logprobs[[0, 2]], log_p(2, 4, tau), epsilon = 1e-4);
+            approx::assert_abs_diff_eq!(logprobs[[0, 3]], log_p(3, 5, tau), epsilon = 1e-4);
+        }
+        let (cold, hot) = (policy_forward(&model, &batch, 0.7).unwrap(), policy_forward(&model, &batch, 1.5).unwrap());
+        assert_ne!(cold.logprobs.to_array(), hot.logprobs.to_array());
     }
 
     #[test]

@@ -97,13 +97,16 @@ pub(crate) struct TunedPolicy<'a, R: RewardFunction + ?Sized> {
     reference: Reference,
     reward: &'a R,
     pad: u32,
+    /// The rollouts' sampling temperature, which every log-probability is taken at.
+    temperature: f32,
     tuning: Tuning,
 }
 
 impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
     /// `policy` against `reference` (by default [`frozen_reference`]), judged by `reward`, with
-    /// fresh LoRA adapters made under `lora` (drawn from `seed`) if given; turns dropout off in
-    /// both models.
+    /// fresh LoRA adapters made under `lora` (drawn from `seed`) if given, its rollouts sampled
+    /// as `generation` says (whose temperature the log-probabilities are taken at); turns dropout
+    /// off in both models.
     ///
     /// # Errors
     /// [`Error::VocabularyMismatch`] when the reward function reads another vocabulary;
@@ -115,6 +118,7 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
         reference: Option<Reference>,
         reward: &'a R,
         lora: Option<&LoraConfig>,
+        generation: &GenerationConfig,
         seed: u64,
     ) -> Result<Self> {
         reward.check_tokenizer(&policy.tokenizer)?;
@@ -142,7 +146,8 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
             model.set_training(false);
         }
         let tuning = Tuning::of(&policy.model)?;
-        Ok(Self { policy, reference, reward, pad, tuning })
+        let temperature = if generation.do_sample { generation.temperature } else { 1.0 };
+        Ok(Self { policy, reference, reward, pad, temperature, tuning })
     }
 
     /// The model the KL is measured against.
@@ -161,11 +166,19 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
         self.tuning.settings(knobs)
     }
 
-    /// The reference's forward pass over one batch (without gradients by the caller).
+    /// The policy's forward pass over one batch at the rollouts' temperature.
+    pub(crate) fn forward(&self, batch: &ResponseBatch) -> Result<PolicyOutput> {
+        policy_forward(&self.policy.model, batch, self.temperature)
+    }
+
+    /// The reference's forward pass over one batch at the rollouts' temperature (without
+    /// gradients by the caller).
     fn reference_forward(&self, batch: &ResponseBatch) -> Result<PolicyOutput> {
         match &self.reference {
-            Reference::Model(model) => policy_forward(model, batch),
-            Reference::AdaptersOff => self.policy.model.with_adapters_disabled(|base| policy_forward(base, batch)),
+            Reference::Model(model) => policy_forward(model, batch, self.temperature),
+            Reference::AdaptersOff => {
+                self.policy.model.with_adapters_disabled(|base| policy_forward(base, batch, self.temperature))
+            }
         }
     }
 
@@ -289,7 +302,7 @@ impl<'a, R: RewardFunction + ?Sized> TunedPolicy<'a, R> {
     /// without gradients.
     fn forward_chunk(&self, batch: &ResponseBatch, with_reference: bool, head: Option<Head<'_>>) -> Result<ChunkPass> {
         let (policy, head, reference) = no_grad(|| -> Result<_> {
-            let policy = policy_forward(&self.policy.model, batch)?;
+            let policy = self.forward(batch)?;
             let head = head.map(|h| h(&policy, batch)).transpose()?.map(|t| t.to_array());
             let reference =
                 if with_reference { Some(self.reference_forward(batch)?.logprobs.to_array()) } else { None };
@@ -499,7 +512,14 @@ macro_rules! on_policy_methods {
             config: $config,
         ) -> $crate::Result<Self> {
             config.validate()?;
-            let tuned = $crate::policy::TunedPolicy::new(policy, reference, reward, config.lora.as_ref(), config.seed)?;
+            let tuned = $crate::policy::TunedPolicy::new(
+                policy,
+                reference,
+                reward,
+                config.lora.as_ref(),
+                &config.generation,
+                config.seed,
+            )?;
             Self::start(tuned, config)
         }
 

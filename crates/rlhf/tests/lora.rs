@@ -102,7 +102,7 @@ fn sft_with_lora_lowers_the_held_out_loss_as_full_sft_does_and_leaves_the_base_a
     let base = snapshot(&tiny_gpt(2, 0.0));
     let [(full_before, full_after), (before, after)] = full_and_lora("loss", |lora| {
         let mut model = tiny_gpt(2, 0.0);
-        let config = fit_config(30, lora.clone());
+        let config = fit_config(60, lora.clone());
         let log = fit(&mut Sft::new(&mut model, 0), &data[..12], &data[12..], &config, Session::default()).unwrap();
         if lora.is_some() {
             assert_base_unchanged(&model, &base);

@@ -37,7 +37,7 @@ fn trained() -> &'static (Seq2Seq, Vec<(String, String)>) {
     MODEL.get_or_init(|| {
         let mut pairs = reversal_pairs(1200, 1);
         let held_out = pairs.split_off(1000);
-        let (model, _) = Seq2Seq::trainer(16, 32).limits(LIMITS).config(train_config(25)).train(&pairs).unwrap();
+        let (model, _) = Seq2Seq::trainer(16, 32).limits(LIMITS).config(train_config(40)).train(&pairs).unwrap();
         (model, held_out)
     })
 }

@@ -2,12 +2,16 @@
 //! encoder's / decoder's multi-head attention over itself or another sequence.
 //!
 //! Shapes follow nanoGPT: `B` batch, `T` time, `C` channels (`n_embd`), `nh` heads,
-//! `hs = C / nh` head size. Heads are split as `(B, T, C) → (B, nh, T, hs)`, attended with
-//! malmoi-tensor's fused scaled-dot-product kernel, and merged back to `(B, T, C)`.
+//! `hs = C / nh` head size. GPT's training and full-sequence pass read the heads in place from
+//! the fused `(B, T, 3C)` projection (malmoi-tensor's `qkv_attention`); the other paths split
+//! them as `(B, T, C) → (B, nh, T, hs)`, attend with the scaled-dot-product kernel and merge
+//! them back to `(B, T, C)`.
 
-use ndarray::{Array4, ArrayView2, ArrayView4, Ix4, s};
+use ndarray::{Array4, ArrayD, ArrayView2, ArrayView4, Ix3, Ix4, s};
 
-use malmoi_tensor::kernels::{AttentionMask, attention_forward, scaled_dot_product_attention};
+use malmoi_tensor::kernels::{
+    AttentionMask, attention_forward, qkv_attention, scaled_dot_product_attention, split_qkv,
+};
 use malmoi_tensor::nn::{Linear, Module, named_children};
 use malmoi_tensor::{Tensor, VarBuilder, grad_needed};
 
@@ -243,32 +247,60 @@ impl CausalSelfAttention {
     /// queries (the last `T` positions) attend to everything cached; `weights` receives the
     /// attention weights `(B, nh, T, T_total)` when given (inference only).
     ///
+    /// Without either, attention reads the heads straight from `c_attn`'s `(B, T, 3C)` output
+    /// and writes them merged for `c_proj` ([`qkv_attention`]): no head is copied out.
+    ///
     /// # Errors
-    /// Shape errors; a full cache.
+    /// Shape errors; a full cache; [`Error::Input`] for `weights` while gradients are recorded
+    /// (without a cache).
     pub fn forward(
         &self,
         x: &Tensor,
         cache: Option<&mut LayerCache>,
         weights: Option<&mut Vec<Array4<f32>>>,
     ) -> Result<Tensor> {
-        let c = self.c_proj.in_features();
         let qkv = self.c_attn.forward(x)?;
-        let heads = |i: usize| -> Result<Tensor> { split_heads(&qkv.narrow(-1, i * c, c)?, self.n_head) };
-        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
         let mask = AttentionMask { key_padding: None, causal: true };
-        let (y, probs) = match cache {
-            None => attend(&q, &k, &v, &mask, weights.is_some())?,
-            Some(cache) => {
-                cache.append(view4(&k.data()), view4(&v.data()))?;
-                let (keys, values) = cache.filled();
-                let (out, kernel_cache) = attention_forward(view4(&q.data()), keys, values, &mask, None)?;
-                (Tensor::constant(out.into_dyn()), Some(kernel_cache.probs))
+        let y = match (cache, weights) {
+            (None, None) => qkv_attention(&qkv, self.n_head, &mask, None)?,
+            (cache, weights) => {
+                if cache.is_none() && grad_needed(&[&qkv]) {
+                    return Err(Error::Input("attention weights are returned only under no_grad".into()));
+                }
+                let (y, probs) = self.attend_inference(&qkv.data(), cache, &mask)?;
+                if let Some(weights) = weights {
+                    weights.push(probs);
+                }
+                y
             }
         };
-        if let (Some(weights), Some(probs)) = (weights, probs) {
-            weights.push(probs);
-        }
-        Ok(self.c_proj.forward(&merge_heads(&y)?)?)
+        Ok(self.c_proj.forward(&y)?)
+    }
+
+    /// Attention over `qkv (B, T, 3C)` without gradients: the new keys and values join `cache`
+    /// first when there is one. Returns the merged output `(B, T, C)` and the weights.
+    fn attend_inference(
+        &self,
+        qkv: &ArrayD<f32>,
+        cache: Option<&mut LayerCache>,
+        mask: &AttentionMask,
+    ) -> Result<(Tensor, Array4<f32>)> {
+        let qkv =
+            qkv.view().into_dimensionality::<Ix3>().map_err(|_| Error::Input("c_attn output is not 3-D".into()))?;
+        let qkv = qkv.as_standard_layout();
+        let [q, k, v] = split_qkv(qkv.view(), self.n_head)?;
+        let (out, kernel_cache) = match cache {
+            None => attention_forward(q, k, v, mask, None)?,
+            Some(cache) => {
+                cache.append(k, v)?;
+                let (keys, values) = cache.filled();
+                attention_forward(q, keys, values, mask, None)?
+            }
+        };
+        let (b, nh, t, hs) = out.dim();
+        let merged = out.permuted_axes([0, 2, 1, 3]).as_standard_layout().into_owned();
+        let merged = merged.into_shape_with_order((b, t, nh * hs)).expect("standard layout");
+        Ok((Tensor::constant(merged.into_dyn()), kernel_cache.probs))
     }
 }
 

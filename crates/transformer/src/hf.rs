@@ -8,6 +8,10 @@
 //! (sinusoidal positions, post-LN blocks, no biases) are written with `model_type`
 //! `"malmoi-gpt"`, so `transformers` refuses them instead of loading them wrongly.
 //!
+//! What every model directory shares lives here too: reading `config.json`, the tokenizer
+//! beside the weights ([`read_tokenizer`], checked against the model's vocabulary) and copying
+//! the tokenizer files next to a saved model ([`copy_tokenizer_files`]).
+//!
 //! ```
 //! use malmoi_transformer::{Gpt, GptConfig};
 //! use malmoi_tensor::nn::Module;
@@ -32,6 +36,7 @@ use serde_json::Value;
 use malmoi_tensor::VarBuilder;
 use malmoi_tensor::checkpoint::{self, Precision, write_atomically};
 use malmoi_tensor::nn::Module;
+use malmoi_tokenize::tokenizer::Tokenizer;
 
 use crate::config::{GptConfig, NormPlacement, Positions};
 use crate::error::{Error, Result};
@@ -41,6 +46,65 @@ use crate::gpt::Gpt;
 pub const CONFIG_FILE: &str = "config.json";
 /// The weights file of a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The files of a model directory that make its tokenizer, whichever `transformers` wrote.
+pub const TOKENIZER_FILES: &[&str] = &[
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+];
+
+/// The parsed `config.json` of a model directory.
+///
+/// # Errors
+/// [`Error::Io`] and [`Error::Json`] naming the file.
+pub(crate) fn read_config_json(dir: &Path) -> Result<Value> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    serde_json::from_str(&text).map_err(Error::json(&path))
+}
+
+/// Reads the `tokenizer.json` of a model directory (WordPiece, BPE, SentencePiece Unigram…) for
+/// a model that embeds `vocab_size` tokens. A tokenizer with fewer tokens is accepted (some
+/// checkpoints pad their embedding tables); one with ids the model has no embedding for is not.
+///
+/// # Errors
+/// [`Error::Tokenizer`] for a missing or unreadable file; [`Error::Config`] naming the file
+/// when the tokenizer's largest id is `vocab_size` or more.
+pub fn read_tokenizer(dir: impl AsRef<Path>, vocab_size: usize) -> Result<Tokenizer> {
+    let path = dir.as_ref().join(crate::generation::TOKENIZER_FILE);
+    let tokenizer = Tokenizer::from_file(&path)?;
+    match tokenizer.max_token_id() {
+        Some(max) if max as usize >= vocab_size => Err(Error::Config(format!(
+            "{}: the tokenizer has ids up to {max} but the model embeds only {vocab_size} tokens (vocab_size)",
+            path.display()
+        ))),
+        _ => Ok(tokenizer),
+    }
+}
+
+/// Copies the tokenizer files ([`TOKENIZER_FILES`]) that `from` holds into the directory `to`
+/// (created if needed), so that a model saved there loads with its tokenizer; returns the names
+/// copied.
+///
+/// # Errors
+/// [`Error::Io`] naming the file or directory.
+pub fn copy_tokenizer_files(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<Vec<String>> {
+    let (from, to) = (from.as_ref(), to.as_ref());
+    std::fs::create_dir_all(to).map_err(Error::io(to))?;
+    let mut copied = Vec::new();
+    for name in TOKENIZER_FILES.iter().filter(|name| from.join(name).is_file()) {
+        std::fs::copy(from.join(name), to.join(name)).map_err(Error::io(to.join(name)))?;
+        copied.push(name.to_string());
+    }
+    Ok(copied)
+}
 
 /// The `config.json` of a GPT-2-architecture model.
 #[derive(Debug, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! learns, and a killed run resumes to the uninterrupted run's weights and log.
 
 use malmoi_train::{Checkpoints, LrSchedule, Session, TrainConfig, TrainLog, TrainStep, Trainer};
+use malmoi_transformer::SequenceClassifier;
 use malmoi_transformer::bert::{Bert, BertConfig, BertForPreTraining, BertForSequenceClassification};
 use malmoi_transformer::fine_tune::{ClassifierConfig, ClassifierTraining, Labeled};
 use malmoi_transformer::mlm::{PreTraining, PreTrainingConfig};
@@ -75,8 +76,9 @@ fn classified(n: usize) -> Vec<Labeled> {
 }
 
 fn fine_tune(data: &[Labeled], trainer: &Trainer, init: u64) -> (TrainLog, Vec<ndarray::ArrayD<f32>>) {
-    let mut model = BertForSequenceClassification::new(Bert::new(bert_config(16), init).unwrap(), 2, init).unwrap();
-    let config = ClassifierConfig { batch_size: 8, pad_id: 0, weight_decay: 0.01 };
+    let bert = Bert::new(bert_config(16), init).unwrap();
+    let mut model = SequenceClassifier::Bert(BertForSequenceClassification::new(bert, 2, init).unwrap());
+    let config = ClassifierConfig { batch_size: 8, seed: 5, ..ClassifierConfig::default() };
     let mut step = ClassifierTraining::new(&mut model, data, &data[..20], config).unwrap();
     let mut optimizer = step.optimizer(3e-3).unwrap();
     let log = trainer.fit(&mut step, &mut optimizer).unwrap();
@@ -107,8 +109,9 @@ fn bad_training_input_is_refused() {
     assert!(PreTraining::new(&mut model, &one, &two, SPECIAL, config.clone()).is_err());
     let too_long = PreTrainingConfig { max_len: 64, ..config };
     assert!(PreTraining::new(&mut model, &two, &two, SPECIAL, too_long).is_err());
-    let mut classifier = BertForSequenceClassification::new(Bert::new(bert_config(16), 0).unwrap(), 2, 0).unwrap();
+    let bert = Bert::new(bert_config(16), 0).unwrap();
+    let mut classifier = SequenceClassifier::Bert(BertForSequenceClassification::new(bert, 2, 0).unwrap());
     let three_classes = vec![Labeled { ids: vec![1, 2], types: vec![0, 0], label: 2 }];
-    let config = ClassifierConfig { batch_size: 4, pad_id: 0, weight_decay: 0.0 };
+    let config = ClassifierConfig { batch_size: 4, weight_decay: 0.0, ..ClassifierConfig::default() };
     assert!(ClassifierTraining::new(&mut classifier, &three_classes, &[], config).is_err());
 }

@@ -11,7 +11,7 @@ use malmoi_train::{Metrics, StepOutput, TrainConfig, TrainStep, Update};
 
 use super::Grpo;
 use super::loss::{group_advantages, group_std, k3};
-use crate::batch::{Sequence, policy_forward};
+use crate::batch::Sequence;
 use crate::error::{Error, Result};
 use crate::policy::{TokenScores, adam, finite, mean, prompt_order, scatter};
 use crate::rollout::{RewardFunction, Rollout};
@@ -161,7 +161,7 @@ impl<R: RewardFunction + ?Sized> Grpo<'_, R> {
         let old_logprobs = scatter(&batch, minibatch, |e| &e.logprobs);
         let reference = (self.config.beta > 0.0).then(|| scatter(&batch, minibatch, |e| &e.reference));
         let advantages: Vec<f32> = minibatch.iter().map(|e| e.advantage).collect();
-        let policy = policy_forward(&self.tuned.policy.model, &batch)?;
+        let policy = self.tuned.forward(&batch)?;
         let objective = self.objective();
         let loss = objective.loss(&policy.logprobs, &old_logprobs, reference.as_ref(), &advantages, &batch.mask)?;
         Ok((update.apply(&loss.loss)?, loss.clip_fraction))

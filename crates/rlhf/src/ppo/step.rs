@@ -11,7 +11,7 @@ use malmoi_tensor::optim::Adam;
 use malmoi_train::{Metrics, StepOutput, TrainConfig, TrainStep, Update};
 
 use super::Ppo;
-use crate::batch::{Sequence, policy_forward};
+use crate::batch::Sequence;
 use crate::error::{Error, Result};
 use crate::losses::{gae, ppo_policy_loss, ppo_value_loss, whiten};
 use crate::policy::{TokenScores, adam, finite, mean, prompt_order, scatter};
@@ -223,7 +223,7 @@ impl<R: RewardFunction> Ppo<'_, R> {
             scatter(&batch, minibatch, |e| &e.advantages),
             scatter(&batch, minibatch, |e| &e.returns),
         );
-        let policy = policy_forward(&self.tuned.policy.model, &batch)?;
+        let policy = self.tuned.forward(&batch)?;
         let values = self.values(&policy, &batch)?;
         let policy_loss =
             ppo_policy_loss(&policy.logprobs, &old_logprobs, &advantages, &batch.mask, self.config.clip_range)?;

@@ -9,7 +9,7 @@
 
 /// `e^x` for `x` clamped to `[−87.3, 88]` (so never 0, subnormal or infinite).
 #[inline(always)]
-pub(super) fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that n·LN2_HI is exact
     const LN2_HI: f32 = 0.693_359_4;

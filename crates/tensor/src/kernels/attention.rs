@@ -11,13 +11,28 @@
 //!
 //! and backwards `dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`,
 //! `dQ = scale · dS K`, `dK = scale · dSᵀ Q`. Batch elements × heads run in
-//! parallel.
+//! parallel; each pair runs in tiles of query rows that skip the keys a
+//! causal mask hides ([`head`]). Two layouts share that code: heads as their
+//! own axis, `(B, heads, T, D)` ([`attention_forward`],
+//! [`scaled_dot_product_attention`]), and heads read in place from a fused
+//! `(B, T, 3C)` projection and written merged as `(B, T, C)`
+//! ([`qkv_attention`]).
 
-use ndarray::{Array2, Array4, ArrayD, ArrayView2, ArrayView4, Ix4, s};
+mod head;
+mod packed;
+
+use std::iter;
+
+use ndarray::{
+    Array4, ArrayD, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut3, ArrayViewMut4, CowArray, Ix2, Ix4, s,
+};
 use rayon::prelude::*;
 
-use super::{Result, expect_shape, fixed, gemm, invalid, view, view_mut};
+use self::head::{Head, HeadGrads, Keys, Scratch};
+use super::{Result, expect_shape, fixed, invalid};
 use crate::tensor::{Tensor, backward_fn};
+
+pub use self::packed::{QkvAttentionCache, qkv_attention, qkv_attention_backward, qkv_attention_forward, split_qkv};
 
 /// Which keys each query may attend to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,14 +47,6 @@ pub struct AttentionMask<'a> {
     pub causal: bool,
 }
 
-impl AttentionMask<'_> {
-    /// True when query `i` of batch element `b` may not see key `j`.
-    #[inline]
-    fn hides(&self, b: usize, i: usize, j: usize, offset: usize) -> bool {
-        (self.causal && j > i + offset) || self.key_padding.is_some_and(|pad| pad[[b, j]])
-    }
-}
-
 /// What [`attention_backward`] needs from the forward pass.
 #[derive(Debug, Clone)]
 pub struct AttentionCache {
@@ -47,6 +54,9 @@ pub struct AttentionCache {
     pub probs: Array4<f32>,
     /// The score scale that was used.
     pub scale: f32,
+    /// Whether the causal mask was applied (the backward pass then skips the
+    /// keys no query saw).
+    pub causal: bool,
 }
 
 /// Gradients of the queries, keys and values.
@@ -62,6 +72,7 @@ pub struct AttentionGrads {
 
 /// Attention of `query (B, heads, Tq, D)` over `key (B, heads, Tk, D)` and
 /// `value (B, heads, Tk, Dv)`; returns `(B, heads, Tq, Dv)` and the cache.
+/// The views may have any strides.
 ///
 /// `scale` defaults to `1/√D`. A query whose keys are all masked gets a zero
 /// output and zero gradients (PyTorch returns NaN there).
@@ -77,57 +88,13 @@ pub fn attention_forward(
     mask: &AttentionMask,
     scale: Option<f32>,
 ) -> Result<(Array4<f32>, AttentionCache)> {
-    let (batch, heads, tq, d) = query.dim();
+    let heads = Heads::new("attention", [query, key, value], mask, scale)?;
+    let (batch, n_head, tq, _) = query.dim();
     let (tk, dv) = (key.dim().2, value.dim().3);
-    expect_shape("attention", &[batch, heads, tk, d], key.shape())?;
-    expect_shape("attention", &[batch, heads, tk, dv], value.shape())?;
-    if let Some(pad) = mask.key_padding {
-        expect_shape("attention", &[batch, tk], pad.shape())?;
-    }
-    if tk == 0 || d == 0 || dv == 0 {
-        return Err(invalid("attention", format!("empty keys or features: Tk={tk}, D={d}, Dv={dv}")));
-    }
-    if mask.causal && tq > tk {
-        return Err(invalid("attention", format!("causal mask with {tq} queries but only {tk} keys")));
-    }
-    let scale = scale.unwrap_or(1.0 / (d as f32).sqrt());
-    let offset = tk.saturating_sub(tq); // read only by the causal mask, which needs tq ≤ tk
-
-    let mut output = Array4::zeros((batch, heads, tq, dv));
-    let mut probs = Array4::zeros((batch, heads, tq, tk));
-    per_head(&mut output, &mut probs, |index, out, p| {
-        let (b, head) = (index / heads, index % heads);
-        let q = query.slice(s![b, head, .., ..]);
-        let k = key.slice(s![b, head, .., ..]);
-        let v = value.slice(s![b, head, .., ..]);
-        let mut scores = view_mut(p, tk);
-        gemm(q, k.t(), &mut scores, false, false);
-        for (i, mut row) in scores.rows_mut().into_iter().enumerate() {
-            let row = row.as_slice_mut().expect("row-major scores");
-            for (j, s) in row.iter_mut().enumerate() {
-                *s = if mask.hides(b, i, j, offset) { f32::NEG_INFINITY } else { *s * scale };
-            }
-            softmax_in_place(row);
-        }
-        gemm(view(p, tk), v, &mut view_mut(out, dv), false, false);
-    });
-    Ok((output, AttentionCache { probs, scale }))
-}
-
-/// Row softmax over the unmasked (finite) entries; an all-masked row becomes zeros.
-fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if max == f32::NEG_INFINITY {
-        row.fill(0.0);
-        return;
-    }
-    let mut sum = 0.0;
-    for s in row.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
-    }
-    let inv = 1.0 / sum;
-    row.iter_mut().for_each(|s| *s *= inv);
+    let mut output = Array4::zeros((batch, n_head, tq, dv));
+    let mut probs = Array4::zeros((batch, n_head, tq, tk));
+    heads.forward(output.view_mut(), Some(row_major(&mut probs)));
+    Ok((output, AttentionCache { probs, scale: heads.scale, causal: mask.causal }))
 }
 
 /// Back-propagates `d_output (B, heads, Tq, Dv)` through [`attention_forward`]
@@ -143,49 +110,117 @@ pub fn attention_backward(
     value: ArrayView4<f32>,
     d_output: ArrayView4<f32>,
 ) -> Result<AttentionGrads> {
-    let (batch, heads, tq, tk) = cache.probs.dim();
+    let (batch, n_head, tq, tk) = cache.probs.dim();
     let (d, dv) = (query.dim().3, value.dim().3);
-    expect_shape("attention backward", &[batch, heads, tq, d], query.shape())?;
-    expect_shape("attention backward", &[batch, heads, tk, d], key.shape())?;
-    expect_shape("attention backward", &[batch, heads, tk, dv], value.shape())?;
-    expect_shape("attention backward", &[batch, heads, tq, dv], d_output.shape())?;
-
-    let mut d_query = Array4::zeros((batch, heads, tq, d));
-    let mut d_key = Array4::zeros((batch, heads, tk, d));
-    let mut d_value = Array4::zeros((batch, heads, tk, dv));
-    let probs = cache.probs.as_slice().expect("row-major probabilities");
-    row_major(&mut d_query)
-        .par_chunks_mut((tq * d).max(1))
-        .zip(row_major(&mut d_key).par_chunks_mut(tk * d))
-        .zip(row_major(&mut d_value).par_chunks_mut(tk * dv))
-        .enumerate()
-        .for_each(|(index, ((dq, dk), dval))| {
-            let (b, head) = (index / heads, index % heads);
-            let p = view(&probs[index * tq * tk..(index + 1) * tq * tk], tk);
-            let d_out = d_output.slice(s![b, head, .., ..]);
-            gemm(p.t(), d_out, &mut view_mut(dval, dv), false, false);
-            let mut d_scores = Array2::zeros((tq, tk));
-            gemm(d_out, value.slice(s![b, head, .., ..]).t(), &mut d_scores.view_mut(), false, false);
-            for (mut ds, p) in d_scores.rows_mut().into_iter().zip(p.rows()) {
-                let dot: f32 = ds.iter().zip(p.iter()).map(|(g, p)| g * p).sum();
-                ds.zip_mut_with(&p, |g, &p| *g = cache.scale * p * (*g - dot));
-            }
-            gemm(d_scores.view(), key.slice(s![b, head, .., ..]), &mut view_mut(dq, d), false, false);
-            gemm(d_scores.t(), query.slice(s![b, head, .., ..]), &mut view_mut(dk, d), false, false);
-        });
-    Ok(AttentionGrads { query: d_query, key: d_key, value: d_value })
+    expect_shape("attention backward", &[batch, n_head, tq, d], query.shape())?;
+    expect_shape("attention backward", &[batch, n_head, tk, d], key.shape())?;
+    expect_shape("attention backward", &[batch, n_head, tk, dv], value.shape())?;
+    expect_shape("attention backward", &[batch, n_head, tq, dv], d_output.shape())?;
+    let mask = AttentionMask { key_padding: None, causal: cache.causal };
+    let heads = Heads::new("attention backward", [query, key, value], &mask, Some(cache.scale))?;
+    let mut grads = AttentionGrads {
+        query: Array4::zeros(query.raw_dim()),
+        key: Array4::zeros(key.raw_dim()),
+        value: Array4::zeros(value.raw_dim()),
+    };
+    let probs = cache.probs.as_slice().expect("the forward pass allocates row-major weights");
+    let d_inputs = [grads.query.view_mut(), grads.key.view_mut(), grads.value.view_mut()];
+    heads.backward(d_output, Some(probs), d_inputs);
+    Ok(grads)
 }
 
-/// Runs `f(index, output block, probability block)` for every (batch, head)
-/// pair in parallel, `index = b · heads + head`.
-fn per_head(output: &mut Array4<f32>, probs: &mut Array4<f32>, f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
-    let (_, _, tq, dv) = output.dim();
-    let tk = probs.dim().3;
-    row_major(output)
-        .par_chunks_mut((tq * dv).max(1))
-        .zip(row_major(probs).par_chunks_mut((tq * tk).max(1)))
-        .enumerate()
-        .for_each(|(index, (out, p))| f(index, out, p));
+/// The inputs of every (batch, head) pair, `(B, heads, T, ·)` views of any strides, with the
+/// mask and scale: what the per-head passes read.
+struct Heads<'a, 'm> {
+    q: ArrayView4<'a, f32>,
+    k: ArrayView4<'a, f32>,
+    v: ArrayView4<'a, f32>,
+    /// `(B, Tk)` in standard layout, so each batch element's flags are one slice.
+    padding: Option<CowArray<'m, bool, Ix2>>,
+    causal_offset: Option<usize>,
+    scale: f32,
+}
+
+impl<'a, 'm> Heads<'a, 'm> {
+    /// Checks the shapes of `[query, key, value]` and the mask, and fixes the scale
+    /// (default `1/√D`).
+    fn new(
+        op: &'static str,
+        [q, k, v]: [ArrayView4<'a, f32>; 3],
+        mask: &AttentionMask<'m>,
+        scale: Option<f32>,
+    ) -> Result<Self> {
+        let (batch, n_head, tq, d) = q.dim();
+        let (tk, dv) = (k.dim().2, v.dim().3);
+        expect_shape(op, &[batch, n_head, tk, d], k.shape())?;
+        expect_shape(op, &[batch, n_head, tk, dv], v.shape())?;
+        if let Some(pad) = mask.key_padding {
+            expect_shape(op, &[batch, tk], pad.shape())?;
+        }
+        if tk == 0 || d == 0 || dv == 0 {
+            return Err(invalid(op, format!("empty keys or features: Tk={tk}, D={d}, Dv={dv}")));
+        }
+        if mask.causal && tq > tk {
+            return Err(invalid(op, format!("causal mask with {tq} queries but only {tk} keys")));
+        }
+        Ok(Heads {
+            q,
+            k,
+            v,
+            padding: mask.key_padding.map(standard_layout),
+            causal_offset: mask.causal.then(|| tk - tq),
+            scale: scale.unwrap_or(1.0 / (d as f32).sqrt()),
+        })
+    }
+
+    /// The pair `index = b · heads + head`.
+    fn head(&self, index: usize) -> Head<'_> {
+        let n_head = self.q.dim().1;
+        let (b, h) = (index / n_head, index % n_head);
+        let padding = self.padding.as_ref().map(|pad| pad.row(b).to_slice().expect("standard layout"));
+        Head {
+            q: self.q.slice(s![b, h, .., ..]),
+            k: self.k.slice(s![b, h, .., ..]),
+            v: self.v.slice(s![b, h, .., ..]),
+            keys: Keys { count: self.k.dim().2, causal_offset: self.causal_offset, padding },
+            scale: self.scale,
+        }
+    }
+
+    /// Writes every pair's output into `out (B, heads, Tq, Dv)` and, when given, its weights
+    /// into `probs`, row-major `(B, heads, Tq, Tk)`; pairs in parallel.
+    fn forward(&self, out: ArrayViewMut4<f32>, probs: Option<&mut [f32]>) {
+        let per_head = (self.q.dim().2 * self.k.dim().2).max(1);
+        let probs = probs.into_iter().flat_map(|p| p.chunks_mut(per_head)).map(Some).chain(iter::repeat_with(|| None));
+        let work: Vec<_> = heads_mut(out).zip(probs).collect();
+        work.into_par_iter().enumerate().for_each_init(Scratch::default, |scratch, (index, (out, probs))| {
+            self.head(index).forward(out, probs, scratch)
+        });
+    }
+
+    /// Back-propagates `d_out (B, heads, Tq, Dv)` into `[d_query, d_key, d_value]` (the last two
+    /// zero on entry), from the forward's `probs` if it kept them; pairs in parallel.
+    fn backward(&self, d_out: ArrayView4<f32>, probs: Option<&[f32]>, [dq, dk, dv]: [ArrayViewMut4<f32>; 3]) {
+        let per_head = (self.q.dim().2 * self.k.dim().2).max(1);
+        let probs = probs.into_iter().flat_map(|p| p.chunks(per_head)).map(Some).chain(iter::repeat(None));
+        let grads = heads_mut(dq).zip(heads_mut(dk)).zip(heads_mut(dv));
+        let work: Vec<_> = grads.map(|((query, key), value)| HeadGrads { query, key, value }).zip(probs).collect();
+        let n_head = self.q.dim().1;
+        work.into_par_iter().enumerate().for_each_init(Scratch::default, |scratch, (index, (mut grads, probs))| {
+            let d_out = d_out.slice(s![index / n_head, index % n_head, .., ..]);
+            self.head(index).backward(d_out, probs, &mut grads, scratch);
+        });
+    }
+}
+
+/// The `(T, ·)` matrices of a `(B, heads, T, ·)` view, pair by pair.
+fn heads_mut(a: ArrayViewMut4<'_, f32>) -> impl Iterator<Item = ArrayViewMut2<'_, f32>> {
+    a.into_outer_iter_mut().flat_map(ArrayViewMut3::into_outer_iter_mut)
+}
+
+/// `a` itself when its rows are contiguous, else a standard-layout copy.
+fn standard_layout<T: Clone>(a: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
+    if a.is_standard_layout() { a.into() } else { a.to_owned().into() }
 }
 
 /// The elements of an array this module allocated, in row-major order.

@@ -52,7 +52,7 @@ macro_rules! multiversion {
     };
 }
 
-mod activation;
+pub(crate) mod activation;
 mod attention;
 mod gru;
 mod lstm;
@@ -60,7 +60,8 @@ mod packing;
 mod recurrent;
 
 pub use attention::{
-    AttentionCache, AttentionGrads, AttentionMask, attention_backward, attention_forward, scaled_dot_product_attention,
+    AttentionCache, AttentionGrads, AttentionMask, QkvAttentionCache, attention_backward, attention_forward,
+    qkv_attention, qkv_attention_backward, qkv_attention_forward, scaled_dot_product_attention, split_qkv,
 };
 pub use gru::{GruCache, GruGrads, GruOutput, gru, gru_backward, gru_forward};
 pub use lstm::{LstmCache, LstmGrads, LstmOutput, lstm, lstm_backward, lstm_forward};

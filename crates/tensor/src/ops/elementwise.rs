@@ -9,6 +9,7 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::{PARALLEL_MIN_ELEMENTS, broadcast_shapes, reduce_to_shape};
 use crate::error::Result;
+use crate::kernels::activation::exp as fast_exp;
 use crate::tensor::{Tensor, backward_fn};
 
 /// A broadcasting binary operation.
@@ -174,15 +175,29 @@ impl Tensor {
     /// Applies an elementwise function; the backward multiplies by its
     /// derivative, computed from the input or (when cheaper) the saved output.
     pub(crate) fn map_unary(&self, op: UnaryOp) -> Tensor {
-        let input = self.data();
-        let mut output = ArrayD::zeros(input.raw_dim());
-        let parallel = input.len() >= PARALLEL_MIN_ELEMENTS;
-        zip_for_each!(parallel, Zip::from(&mut output).and(&*input), |y, &x| *y = op.apply(x));
-        drop(input);
+        let output = op.map(&self.data());
         let saved_output = (op.derivative_from_output() && crate::tensor::grad_needed(&[self])).then(|| output.clone());
         let backward =
             backward_fn(op.name(), move |grad, parents| vec![Some(op.grad(grad, saved_output.as_ref(), parents))]);
         Tensor::from_op(output, vec![self.clone()], backward)
+    }
+}
+
+/// `f` of every element of `x` into a fresh array (never zero-filled first), on the current
+/// rayon pool for large arrays. Generic over `f`, so each caller's loop is compiled for its own
+/// function and vectorises where `f` does.
+fn map_elements(x: &ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
+    let zip = Zip::from(x);
+    if x.len() >= PARALLEL_MIN_ELEMENTS { zip.par_map_collect(|&v| f(v)) } else { zip.map_collect(|&v| f(v)) }
+}
+
+/// `g · f(v)` elementwise into a fresh array, as [`map_elements`].
+fn scale_elements(g: &ArrayD<f32>, v: &ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync + Send) -> ArrayD<f32> {
+    let zip = Zip::from(g).and(v);
+    if g.len() >= PARALLEL_MIN_ELEMENTS {
+        zip.par_map_collect(|&g, &v| g * f(v))
+    } else {
+        zip.map_collect(|&g, &v| g * f(v))
     }
 }
 
@@ -210,13 +225,28 @@ pub(crate) enum UnaryOp {
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
 /// `tanh(x) = 1 − 2 / (1 + e^{2x})`, for GELU's tanh approximation. glibc's `tanhf` goes through
-/// `expm1f` and took 30 % of a GPT training step (`perf record`, docs/performance.md); `expf`
-/// is several times cheaper. The absolute error stays below 1.2e-7 (f32's spacing at 1), which
-/// is all GELU sees: it uses `1 + tanh`, never tanh's relative precision near 0. Saturates to
-/// ±1 (`e^{2x}` overflowing to infinity gives exactly 1).
-#[inline]
+/// `expm1f` and took 30 % of a GPT training step (`perf record`, docs/performance.md), and
+/// glibc's `expf` is a call no loop vectorises (GELU still took 14 %); the kernels' branch-free
+/// `exp` compiles to SIMD code. The absolute error stays below 2.4e-7 (twice f32's spacing at
+/// 1), which is all GELU sees: it uses `1 + tanh`, never tanh's relative precision near 0.
+/// Saturates to ±1 (the exp is clamped to `[e^−87.3, e^88]`).
+#[inline(always)]
 fn tanh_via_exp(x: f32) -> f32 {
-    1.0 - 2.0 / (1.0 + (2.0 * x).exp())
+    1.0 - 2.0 / (1.0 + fast_exp(2.0 * x))
+}
+
+/// GPT-2's GELU, `0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+#[inline(always)]
+fn gelu_tanh(x: f32) -> f32 {
+    0.5 * x * (1.0 + tanh_via_exp(SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x * x * x)))
+}
+
+/// The derivative of [`gelu_tanh`].
+#[inline(always)]
+fn gelu_tanh_derivative(x: f32) -> f32 {
+    let t = tanh_via_exp(SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x * x * x));
+    let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEFF * x * x);
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
 }
 const GELU_TANH_COEFF: f32 = 0.044_715;
 
@@ -239,6 +269,15 @@ impl UnaryOp {
         }
     }
 
+    /// `f` of every element of `x`; GELU's tanh form (GPT-2's MLP) runs in its own
+    /// vectorised loop, the others through [`apply`](Self::apply).
+    fn map(self, x: &ArrayD<f32>) -> ArrayD<f32> {
+        match self {
+            UnaryOp::GeluTanh => map_elements(x, gelu_tanh),
+            op => map_elements(x, move |v| op.apply(v)),
+        }
+    }
+
     pub(crate) fn apply(self, x: f32) -> f32 {
         match self {
             UnaryOp::AddScalar(c) => x + c,
@@ -252,7 +291,7 @@ impl UnaryOp {
             UnaryOp::Sigmoid => sigmoid(x),
             UnaryOp::Relu => x.max(0.0),
             UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
-            UnaryOp::GeluTanh => 0.5 * x * (1.0 + tanh_via_exp(SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x * x * x))),
+            UnaryOp::GeluTanh => gelu_tanh(x),
             UnaryOp::Silu => x / (1.0 + (-x).exp()),
         }
     }
@@ -265,16 +304,11 @@ impl UnaryOp {
     /// The backward: `grad` times the derivative, from the saved output when the forward pass
     /// kept it ([`derivative_from_output`](Self::derivative_from_output)), else from the input.
     fn grad(self, grad: &ArrayD<f32>, saved_output: Option<&ArrayD<f32>>, parents: &[Tensor]) -> ArrayD<f32> {
-        let mut out = grad.clone();
-        let parallel = out.len() >= PARALLEL_MIN_ELEMENTS;
-        match saved_output {
-            Some(output) => zip_for_each!(parallel, Zip::from(&mut out).and(output), |g, &y| *g *= self.derivative(y)),
-            None => {
-                let input = parents[0].data();
-                zip_for_each!(parallel, Zip::from(&mut out).and(&*input), |g, &x| *g *= self.derivative(x))
-            }
+        match (saved_output, self) {
+            (Some(output), op) => scale_elements(grad, output, move |y| op.derivative(y)),
+            (None, UnaryOp::GeluTanh) => scale_elements(grad, &parents[0].data(), gelu_tanh_derivative),
+            (None, op) => scale_elements(grad, &parents[0].data(), move |x| op.derivative(x)),
         }
-        out
     }
 
     /// `f'`, given the output `y` for ops that [`derivative_from_output`]
@@ -309,12 +343,7 @@ impl UnaryOp {
                     (-0.5 * v * v).exp() * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
                 cdf + v * pdf
             }
-            UnaryOp::GeluTanh => {
-                let inner = SQRT_2_OVER_PI * (v + GELU_TANH_COEFF * v * v * v);
-                let t = tanh_via_exp(inner);
-                let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEFF * v * v);
-                0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * d_inner
-            }
+            UnaryOp::GeluTanh => gelu_tanh_derivative(v),
             UnaryOp::Silu => {
                 let sigmoid = 1.0 / (1.0 + (-v).exp());
                 sigmoid * (1.0 + v * (1.0 - sigmoid))

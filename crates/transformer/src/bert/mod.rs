@@ -2,12 +2,33 @@
 //! embeddings), its two pre-training heads — masked LM and next-sentence prediction — and
 //! mean-pooled sentence embeddings (sentence-transformers).
 //!
+//! The encoder also carries what BERT's descendants change in it ([`BodyShape`]): ELECTRA's
+//! embeddings narrower than the hidden states (widened by `embeddings_project`) and RoBERTa's
+//! positions counted after the padding id ([`PositionIds`]). [`EncoderModel`] and
+//! [`EncoderForSequenceClassification`] are those architectures under their own names and
+//! `config.json`, each described by a [`FamilyConfig`] (`crate::electra`, `crate::roberta`).
+//!
 //! Every model is built from a [`VarBuilder`] under Hugging Face's `BertModel` names
 //! (`embeddings.word_embeddings.weight`, `encoder.layer.0.attention.self.query.weight`, …) and
 //! the heads `BertForPreTraining`'s (`cls.predictions.*`, `cls.seq_relationship.*`): a fresh one
 //! initialises it (`new`), one over a checkpoint loads it (`from_pretrained`) through the same
 //! code, so nothing is drawn at random only to be overwritten. Files saved from
 //! `BertForPreTraining` prefix the encoder with `bert.`.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | this one | the encoder ([`Bert`]), its config, input and shape, and the model folders' I/O the others share |
+//! | `pretraining` | [`BertForPreTraining`]: masked LM and next-sentence prediction |
+//! | `classifier` | [`BertForSequenceClassification`]: a head on the pooled `[CLS]` |
+//! | `family` | BERT's descendants: [`FamilyConfig`], [`EncoderModel`], [`EncoderForSequenceClassification`] |
+
+mod classifier;
+mod family;
+mod pretraining;
+
+pub use classifier::BertForSequenceClassification;
+pub use family::{ClassificationHead, EncoderForSequenceClassification, EncoderModel, FamilyConfig, HeadActivation};
+pub use pretraining::{BertForPreTraining, PreTrainingOutput};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,18 +38,17 @@ use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use malmoi_tensor::nn::init::Init;
 use malmoi_tensor::nn::{Embedding, LayerNorm, Linear, Module, named_children, prefixed};
 use malmoi_tensor::{Tensor, VarBuilder, no_grad};
 use malmoi_tokenize::encoding::{PadOptions, Side, pad_sequences};
+use malmoi_tokenize::tokenizer::Encoding;
 
 use crate::attention::MultiHeadAttention;
 use crate::block::Activation;
 use crate::error::{Error, Result};
-use crate::gpt::token_cross_entropy;
-use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, build_checked};
+use crate::hf::{CONFIG_FILE, WEIGHTS_FILE, build_checked, read_config_json};
 use crate::init::{STD, embedding, linear};
 use crate::lora::{LoraModel, TargetModules, linears_from, named, refuse_adapters};
 
@@ -38,8 +58,7 @@ use crate::lora::{LoraModel, TargetModules, linears_from, named, refuse_adapters
 /// I/O and JSON errors; [`BertConfig::validate`]'s.
 pub fn read_bert_config(dir: &Path) -> Result<BertConfig> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    let config: BertConfig = serde_json::from_str(&text).map_err(Error::json(&path))?;
+    let config: BertConfig = serde_json::from_value(read_config_json(dir)?).map_err(Error::json(&path))?;
     config.validate()?;
     Ok(config)
 }
@@ -57,17 +76,92 @@ fn load<T>(
     build_checked(dir, |vb| build(config, vb), ignorable)
 }
 
-/// Writes `config` and `params` as a Hugging Face model directory.
-fn save_dir(dir: &Path, config: &BertConfig, architecture: &str, params: &[(String, Tensor)]) -> Result<()> {
+/// Loads the encoder of a BERT-family directory in inference mode: stored at the top level (a
+/// `…Model` folder) or under `prefix` (a task model's: `bert`, `electra`, `roberta`), in the
+/// shape `shape` gives (told whether a pooler is stored). Tensors `heads` names (task heads)
+/// and position-id buffers are skipped; any other unread tensor is refused.
+fn load_encoder(
+    dir: &Path,
+    prefix: &str,
+    config: BertConfig,
+    shape: impl FnOnce(bool) -> BodyShape,
+    heads: impl Fn(&str) -> bool,
+) -> Result<Bert> {
+    let word = "embeddings.word_embeddings.weight";
+    let build = |vb: &VarBuilder| {
+        let trunk = if !vb.contains(word) && vb.pp(prefix).contains(word) { vb.pp(prefix) } else { vb.clone() };
+        Bert::build_shaped(config, shape(trunk.contains("pooler.dense.weight")), &trunk, 0)
+    };
+    let mut model = build_checked(dir, build, |n| heads(n) || n.ends_with("position_ids"))?;
+    model.set_training(false);
+    Ok(model)
+}
+
+/// Writes `params` (f32, `model.safetensors`) and `config` (`config.json`) as a Hugging Face
+/// model directory, with `architectures` set to `architecture`, `torch_dtype` to the stored
+/// float32 and, for a classifier of `labels` classes, `id2label` / `label2id` of that many
+/// (a loaded config's own names are kept when their number matches).
+fn save_dir(
+    dir: &Path,
+    config: &impl Serialize,
+    architecture: &str,
+    labels: Option<usize>,
+    params: &[(String, Tensor)],
+) -> Result<()> {
     refuse_adapters(params)?;
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let arrays: Vec<(String, ArrayD<f32>)> = params.iter().map(|(n, p)| (n.clone(), p.to_array())).collect();
     let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
     malmoi_tensor::checkpoint::save(dir.join(WEIGHTS_FILE), arrays.iter().map(|(n, a)| (n.as_str(), a)), &metadata)?;
-    let mut config = config.clone();
-    config.rest.insert("architectures".into(), Value::from(vec![architecture]));
+    // through text, so that an f32 key is written as its shortest f32 form (`1e-5`), not widened
+    let text = serde_json::to_string(config).expect("plain data");
+    let Ok(Value::Object(mut config)) = serde_json::from_str(&text) else {
+        unreachable!("a config is a struct, written as an object")
+    };
+    config.insert("architectures".into(), Value::from(vec![architecture]));
+    config.remove("dtype");
+    config.insert("torch_dtype".into(), Value::from("float32"));
+    if let Some(labels) = labels {
+        set_labels(&mut config, labels);
+    }
     let json = serde_json::to_string_pretty(&config).expect("plain data");
     Ok(malmoi_tensor::checkpoint::write_atomically(&dir.join(CONFIG_FILE), json.as_bytes())?)
+}
+
+/// Names `labels` classes in `config` (`id2label`, `label2id`; `LABEL_i` unless the config's
+/// own `id2label` has that many) and drops the older `num_labels` keys, which could disagree.
+fn set_labels(config: &mut Map<String, Value>, labels: usize) {
+    let kept = config.get("id2label").and_then(Value::as_object).filter(|names| names.len() == labels);
+    let names: Vec<String> = (0..labels)
+        .map(|i| kept.and_then(|k| k.get(&i.to_string())?.as_str().map(String::from)))
+        .enumerate()
+        .map(|(i, name)| name.unwrap_or_else(|| format!("LABEL_{i}")))
+        .collect();
+    let id2label = names.iter().enumerate().map(|(i, name)| (i.to_string(), Value::from(name.as_str())));
+    let label2id = names.iter().enumerate().map(|(i, name)| (name.clone(), Value::from(i)));
+    config.insert("id2label".into(), Value::Object(id2label.collect()));
+    config.insert("label2id".into(), Value::Object(label2id.collect()));
+    config.remove("num_labels");
+    config.remove("_num_labels");
+}
+
+/// Refuses a stored classifier weight `name` (under `vb`) whose rows are not `asked` labels, or
+/// zero labels.
+///
+/// # Errors
+/// [`Error::Config`] naming the tensor, its file, the stored and the asked number of labels.
+fn check_labels(vb: &VarBuilder, name: &str, asked: usize) -> Result<()> {
+    if asked == 0 {
+        return Err(Error::Config("a classifier needs at least one label".into()));
+    }
+    match vb.shape_of(name).and_then(|shape| shape.first().copied()) {
+        Some(stored) if stored != asked => Err(Error::Config(format!(
+            "{}: the head `{}` has {stored} labels, {asked} asked",
+            vb.path_of(name).unwrap_or(Path::new("")).display(),
+            vb.pp(name).prefix()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `BertConfig`'s keys (the `config.json` of a BERT model directory).
@@ -191,6 +285,87 @@ impl BertConfig {
     }
 }
 
+/// How an encoder of the BERT family numbers the positions of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PositionIds {
+    /// `0, 1, 2, …` in every row (BERT, ELECTRA).
+    #[default]
+    Absolute,
+    /// RoBERTa's (fairseq's `make_positions`, `transformers`' `create_position_ids_from_input_ids`):
+    /// a token other than `padding_idx` is at `padding_idx + 1 +` its rank among its row's
+    /// non-padding tokens, a padding token at `padding_idx`. A table of `max_position_embeddings`
+    /// rows then takes `max_position_embeddings - padding_idx - 1` tokens.
+    AfterPadding {
+        /// The padding id, which is also the first, never attended position.
+        padding_idx: u32,
+    },
+}
+
+impl PositionIds {
+    /// The positions of `input_ids` `(B, T)`: `(T)`, shared by every row, or `(B, T)`.
+    fn of(self, input_ids: &Array2<u32>) -> ArrayD<u32> {
+        match self {
+            PositionIds::Absolute => ArrayD::from_shape_fn(IxDyn(&[input_ids.ncols()]), |i| i[0] as u32),
+            PositionIds::AfterPadding { padding_idx } => {
+                let mut positions = input_ids.mapv(|_| padding_idx);
+                for (ids, mut row) in input_ids.rows().into_iter().zip(positions.rows_mut()) {
+                    let mut rank = 0;
+                    for (_, position) in ids.iter().zip(row.iter_mut()).filter(|(id, _)| **id != padding_idx) {
+                        rank += 1;
+                        *position = padding_idx + rank;
+                    }
+                }
+                positions.into_dyn()
+            }
+        }
+    }
+
+    /// The longest input a table of `rows` positions takes.
+    fn longest(self, rows: usize) -> usize {
+        match self {
+            PositionIds::Absolute => rows,
+            PositionIds::AfterPadding { padding_idx } => rows.saturating_sub(padding_idx as usize + 1),
+        }
+    }
+}
+
+/// What an architecture of the BERT family changes in BERT's encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyShape {
+    /// Width of the embedding tables and their LayerNorm; when it differs from `hidden_size`,
+    /// `embeddings_project` widens the embeddings to the hidden states (ELECTRA).
+    pub embedding_size: usize,
+    /// How positions are numbered (RoBERTa's start after the padding id).
+    pub positions: PositionIds,
+    /// Whether the encoder has `pooler.dense`.
+    pub pooler: bool,
+}
+
+impl BodyShape {
+    /// BERT's: embeddings as wide as the hidden states, positions from 0.
+    pub fn bert(config: &BertConfig, pooler: bool) -> Self {
+        BodyShape { embedding_size: config.hidden_size, positions: PositionIds::Absolute, pooler }
+    }
+
+    /// Checks the shape against `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero embedding width or a position table without a position
+    /// past the padding id.
+    fn validate(&self, config: &BertConfig) -> Result<()> {
+        if self.embedding_size == 0 {
+            return Err(Error::Config("embedding_size must be positive".into()));
+        }
+        if self.positions.longest(config.max_position_embeddings) == 0 {
+            return Err(Error::Config(format!(
+                "max_position_embeddings {} leaves no position after the padding id ({:?})",
+                config.max_position_embeddings, self.positions
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Word + position + token-type embeddings, then LayerNorm (and dropout).
 #[derive(Debug, Clone)]
 pub struct BertEmbeddings {
@@ -205,15 +380,14 @@ pub struct BertEmbeddings {
 }
 
 impl BertEmbeddings {
-    /// The embeddings of `config` under `vb` (`word_embeddings`, `position_embeddings`,
-    /// `token_type_embeddings`, `LayerNorm`); fresh tables `N(0, 0.02²)`.
-    fn new(config: &BertConfig, vb: &VarBuilder) -> Result<Self> {
-        let h = config.hidden_size;
+    /// The embeddings of `config`, `width` wide, under `vb` (`word_embeddings`,
+    /// `position_embeddings`, `token_type_embeddings`, `LayerNorm`); fresh tables `N(0, 0.02²)`.
+    fn new(config: &BertConfig, width: usize, vb: &VarBuilder) -> Result<Self> {
         Ok(BertEmbeddings {
-            word_embeddings: embedding(config.vocab_size, h, vb.pp("word_embeddings"))?,
-            position_embeddings: embedding(config.max_position_embeddings, h, vb.pp("position_embeddings"))?,
-            token_type_embeddings: embedding(config.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
-            layer_norm: LayerNorm::new(h, config.layer_norm_eps, vb.pp("LayerNorm"))?,
+            word_embeddings: embedding(config.vocab_size, width, vb.pp("word_embeddings"))?,
+            position_embeddings: embedding(config.max_position_embeddings, width, vb.pp("position_embeddings"))?,
+            token_type_embeddings: embedding(config.type_vocab_size, width, vb.pp("token_type_embeddings"))?,
+            layer_norm: LayerNorm::new(width, config.layer_norm_eps, vb.pp("LayerNorm"))?,
         })
     }
 }
@@ -322,6 +496,15 @@ impl BertInput {
             attention_mask: Array2::from_shape_fn((sequences.len(), longest), |(row, t)| t < sequences[row].0.len()),
         })
     }
+
+    /// A batch of a tokenizer's encodings (their ids and type ids), right-padded with `pad_id`.
+    ///
+    /// # Errors
+    /// As [`pad`](Self::pad).
+    pub fn from_encodings(encodings: &[Encoding], pad_id: u32) -> Result<Self> {
+        let sequences: Vec<IdsAndTypes> = encodings.iter().map(|e| (e.ids.clone(), e.type_ids.clone())).collect();
+        Self::pad(&sequences, pad_id)
+    }
 }
 
 /// What the encoder returns.
@@ -338,8 +521,12 @@ pub struct BertOutput {
 pub struct Bert {
     config: BertConfig,
     activation: Activation,
+    positions: PositionIds,
     /// The embedding layer.
     pub embeddings: BertEmbeddings,
+    /// `embeddings_project`, embedding width → hidden width, when the embeddings are narrower
+    /// than the hidden states (ELECTRA's).
+    pub embeddings_project: Option<Linear>,
     /// The encoder layers.
     pub layers: Vec<BertLayer>,
     /// `pooler.dense`, if present.
@@ -358,18 +545,30 @@ impl Bert {
         Self::build(config, &VarBuilder::fresh(seed), true, seed)
     }
 
-    /// The encoder under `vb` (`embeddings`, `encoder.layer.{i}` and, with `pooler`,
+    /// BERT's encoder under `vb` (`embeddings`, `encoder.layer.{i}` and, with `pooler`,
     /// `pooler.dense`), in training mode; `seed` starts the dropout masks' generator.
     fn build(config: BertConfig, vb: &VarBuilder, pooler: bool, seed: u64) -> Result<Self> {
+        let shape = BodyShape::bert(&config, pooler);
+        Self::build_shaped(config, shape, vb, seed)
+    }
+
+    /// The encoder of `config` in `shape` under `vb` (`embeddings`, `embeddings_project` when
+    /// the embeddings are narrower, `encoder.layer.{i}`, `pooler.dense` if the shape has a
+    /// pooler), in training mode; `seed` starts the dropout masks' generator.
+    fn build_shaped(config: BertConfig, shape: BodyShape, vb: &VarBuilder, seed: u64) -> Result<Self> {
         let activation = config.validate()?;
-        let h = config.hidden_size;
-        let embeddings = BertEmbeddings::new(&config, &vb.pp("embeddings"))?;
+        shape.validate(&config)?;
+        let (h, width) = (config.hidden_size, shape.embedding_size);
+        let embeddings = BertEmbeddings::new(&config, width, &vb.pp("embeddings"))?;
+        let embeddings_project =
+            (width != h).then(|| linear(width, h, true, STD, vb.pp("embeddings_project"))).transpose()?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| BertLayer::new(&config, &vb.pp(format!("encoder.layer.{i}"))))
             .collect::<Result<Vec<_>>>()?;
-        let pooler = pooler.then(|| linear(h, h, true, STD, vb.pp("pooler.dense"))).transpose()?;
+        let pooler = shape.pooler.then(|| linear(h, h, true, STD, vb.pp("pooler.dense"))).transpose()?;
         let rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed));
-        Ok(Bert { config, activation, embeddings, layers, pooler, training: true, rng })
+        let positions = shape.positions;
+        Ok(Bert { config, activation, positions, embeddings, embeddings_project, layers, pooler, training: true, rng })
     }
 
     /// Loads a `BertModel` directory (or the encoder of a `BertForPreTraining` one, whose
@@ -379,19 +578,10 @@ impl Bert {
     /// # Errors
     /// Config, missing- and unexpected-tensor, shape and file errors.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
-        let heads = |n: &str| n.starts_with("cls.") || n.ends_with("position_ids");
-        let mut model = load(
-            dir.as_ref(),
-            |config, vb| {
-                let prefixed = !vb.contains("embeddings.word_embeddings.weight")
-                    && vb.contains("bert.embeddings.word_embeddings.weight");
-                let trunk = if prefixed { vb.pp("bert") } else { vb.clone() };
-                Bert::build(config, &trunk, trunk.contains("pooler.dense.weight"), 0)
-            },
-            heads,
-        )?;
-        model.set_training(false);
-        Ok(model)
+        let dir = dir.as_ref();
+        let config = read_bert_config(dir)?;
+        let shape = BodyShape::bert(&config, false);
+        load_encoder(dir, "bert", config, move |pooler| BodyShape { pooler, ..shape }, |n| n.starts_with("cls."))
     }
 
     /// Writes a `BertModel` directory that `transformers` loads.
@@ -399,12 +589,23 @@ impl Bert {
     /// # Errors
     /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
-        save_dir(dir.as_ref(), &self.config, "BertModel", &self.named_parameters())
+        save_dir(dir.as_ref(), &self.config, "BertModel", None, &self.named_parameters())
     }
 
     /// The model's config.
     pub fn config(&self) -> &BertConfig {
         &self.config
+    }
+
+    /// How the encoder numbers positions.
+    pub fn positions(&self) -> PositionIds {
+        self.positions
+    }
+
+    /// The most tokens a sequence may have: the position table's rows (RoBERTa's, less the
+    /// padding id's and those before it).
+    pub fn longest_input(&self) -> usize {
+        self.positions.longest(self.config.max_position_embeddings)
     }
 
     /// True in training mode.
@@ -434,20 +635,11 @@ impl Bert {
                 input.attention_mask.dim()
             )));
         }
-        if t > self.config.max_position_embeddings {
-            return Err(Error::Input(format!(
-                "{t} tokens exceed the {} positions",
-                self.config.max_position_embeddings
-            )));
+        let longest = self.longest_input();
+        if t > longest {
+            return Err(Error::Input(format!("{t} tokens exceed the {longest} positions")));
         }
-        let e = &self.embeddings;
-        let positions = ArrayD::from_shape_fn(IxDyn(&[t]), |i| i[0] as u32);
-        let summed = e
-            .word_embeddings
-            .forward(&input.input_ids.clone().into_dyn())?
-            .add(&e.position_embeddings.forward(&positions)?)?
-            .add(&e.token_type_embeddings.forward(&input.token_type_ids.clone().into_dyn())?)?;
-        let mut x = self.dropout(&e.layer_norm.forward(&summed)?)?;
+        let mut x = self.embed(input)?;
         let padding = input.attention_mask.mapv(|keep| !keep);
         for layer in &self.layers {
             let (attended, _) = layer.attention.forward(&x, None, Some(padding.view()), false, false)?;
@@ -460,6 +652,22 @@ impl Bert {
             None => None,
         };
         Ok(BertOutput { last_hidden_state: x, pooler_output })
+    }
+
+    /// The embeddings of a checked batch, `(B, T, H)`: word + position + token type, LayerNorm,
+    /// dropout, and `embeddings_project` when there is one.
+    fn embed(&self, input: &BertInput) -> Result<Tensor> {
+        let e = &self.embeddings;
+        let summed = e
+            .word_embeddings
+            .forward(&input.input_ids.clone().into_dyn())?
+            .add(&e.position_embeddings.forward(&self.positions.of(&input.input_ids))?)?
+            .add(&e.token_type_embeddings.forward(&input.token_type_ids.clone().into_dyn())?)?;
+        let x = self.dropout(&e.layer_norm.forward(&summed)?)?;
+        match &self.embeddings_project {
+            Some(project) => Ok(project.forward(&x)?),
+            None => Ok(x),
+        }
     }
 
     /// Sentence embeddings: the mean of each sequence's hidden states over its real tokens
@@ -492,7 +700,11 @@ impl Bert {
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
-        let p = self.config.hidden_dropout_prob;
+        self.dropout_with(x, self.config.hidden_dropout_prob)
+    }
+
+    /// Dropout of rate `p` in training mode (a head's own rate), from the encoder's generator.
+    fn dropout_with(&self, x: &Tensor, p: f32) -> Result<Tensor> {
         if !self.training || p == 0.0 {
             return Ok(x.clone());
         }
@@ -504,6 +716,9 @@ impl Bert {
 impl Module for Bert {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut params = prefixed("embeddings", self.embeddings.named_parameters());
+        if let Some(project) = &self.embeddings_project {
+            params.extend(prefixed("embeddings_project", project.named_parameters()));
+        }
         for (i, layer) in self.layers.iter().enumerate() {
             params.extend(prefixed(&format!("encoder.layer.{i}"), layer.named_parameters()));
         }
@@ -535,7 +750,8 @@ const BERT_LAYER: [&str; 6] = [
 /// `$model`'s BERT linear layers, shared (`$iter` = `iter`) or mutable (`iter_mut`, `mut`).
 macro_rules! bert_linears {
     ($model:expr, $iter:ident $(, $m:tt)?) => {{
-        let mut layers = Vec::new();
+        let mut layers: Vec<_> =
+            $model.embeddings_project.$iter().map(|project| ("embeddings_project".to_string(), project)).collect();
         for (i, l) in $model.layers.$iter().enumerate() {
             let layer = [
                 &$($m)? l.attention.query, &$($m)? l.attention.key, &$($m)? l.attention.value,
@@ -548,7 +764,8 @@ macro_rules! bert_linears {
     }};
 }
 
-/// BERT's encoder (and pooler): PEFT adapts `query` and `value` by default.
+/// BERT's encoder (and pooler, and ELECTRA's `embeddings_project`): PEFT adapts `query` and
+/// `value` by default.
 impl LoraModel for Bert {
     const TASK_TYPE: &'static str = "FEATURE_EXTRACTION";
 
@@ -563,220 +780,15 @@ impl LoraModel for Bert {
     }
 }
 
-/// The pre-training heads (`cls.*` of `BertForPreTraining`): masked-LM (a transform, then the
-/// word-embedding matrix plus a bias) and next-sentence prediction over the pooled `[CLS]`.
-#[derive(Debug)]
-pub struct BertForPreTraining {
-    /// The encoder.
-    pub bert: Bert,
-    /// `cls.predictions.transform.dense`.
-    pub transform: Linear,
-    /// `cls.predictions.transform.LayerNorm`.
-    pub transform_norm: LayerNorm,
-    /// `cls.predictions.bias`; the decoder weight is the word embeddings.
-    pub decoder_bias: Tensor,
-    /// `cls.seq_relationship`, `H → 2` (0 = B follows A).
-    pub seq_relationship: Linear,
-}
-
-/// Logits of both pre-training tasks.
-#[derive(Debug, Clone)]
-pub struct PreTrainingOutput {
-    /// `(B, T, vocab)`.
-    pub prediction_logits: Tensor,
-    /// `(B, 2)`.
-    pub seq_relationship_logits: Tensor,
-}
-
-impl BertForPreTraining {
-    /// Heads initialised as BERT's by `seed`, over `bert` (which must have a pooler).
-    ///
-    /// # Errors
-    /// [`Error::Config`] for an encoder without a pooler.
-    pub fn new(bert: Bert, seed: u64) -> Result<Self> {
-        Self::with_heads(bert, &VarBuilder::fresh(seed))
-    }
-
-    /// The heads under `vb` (`cls.predictions.transform.{dense,LayerNorm}`,
-    /// `cls.predictions.bias`, `cls.seq_relationship`) over `bert`.
-    fn with_heads(bert: Bert, vb: &VarBuilder) -> Result<Self> {
-        if bert.pooler.is_none() {
-            return Err(Error::Config("next-sentence prediction needs the pooler".into()));
-        }
-        let (h, eps) = (bert.config.hidden_size, bert.config.layer_norm_eps);
-        Ok(BertForPreTraining {
-            transform: linear(h, h, true, STD, vb.pp("cls.predictions.transform.dense"))?,
-            transform_norm: LayerNorm::new(h, eps, vb.pp("cls.predictions.transform.LayerNorm"))?,
-            decoder_bias: vb.parameter_or_init(&[bert.config.vocab_size], "cls.predictions.bias", Init::Zeros)?,
-            seq_relationship: linear(h, 2, true, STD, vb.pp("cls.seq_relationship"))?,
-            bert,
-        })
-    }
-
-    /// Loads a `BertForPreTraining` directory (`bert.*` with its pooler, `cls.*`), in
-    /// inference mode.
-    ///
-    /// # Errors
-    /// As [`Bert::from_pretrained`].
-    pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
-        let ignorable = |n: &str| n == "cls.predictions.decoder.weight" || n.ends_with("position_ids");
-        let build = |config, vb: &VarBuilder| Self::with_heads(Bert::build(config, &vb.pp("bert"), true, 0)?, vb);
-        let mut model = load(dir.as_ref(), build, ignorable)?;
-        model.set_training(false);
-        Ok(model)
-    }
-
-    /// Writes a `BertForPreTraining` directory (the decoder tied to the word embeddings).
-    ///
-    /// # Errors
-    /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
-    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
-        save_dir(dir.as_ref(), &self.bert.config, "BertForPreTraining", &self.named_parameters())
-    }
-
-    /// Both tasks' logits.
-    ///
-    /// # Errors
-    /// As [`Bert::forward`].
-    pub fn forward(&self, input: &BertInput) -> Result<PreTrainingOutput> {
-        let out = self.bert.forward(input)?;
-        let h = self.bert.activation.apply(&self.transform.forward(&out.last_hidden_state)?);
-        let h = self.transform_norm.forward(&h)?;
-        let decoder = Linear::from_tensors(self.bert.embeddings.word_embeddings.weight.clone(), None)?;
-        let prediction_logits = decoder.forward(&h)?.add(&self.decoder_bias)?;
-        let pooled = out.pooler_output.expect("checked at construction");
-        Ok(PreTrainingOutput { prediction_logits, seq_relationship_logits: self.seq_relationship.forward(&pooled)? })
-    }
-
-    /// The masked-LM loss (mean over labelled positions; [`crate::IGNORE_INDEX`] elsewhere)
-    /// and the next-sentence loss, as `BertForPreTraining` sums them.
-    ///
-    /// # Errors
-    /// Shape errors; [`malmoi_tensor::Error::NonFinite`] for a NaN loss.
-    pub fn losses(
-        &self,
-        input: &BertInput,
-        mlm_labels: &Array2<u32>,
-        next_sentence: &[usize],
-    ) -> Result<(Tensor, Tensor)> {
-        self.forward(input)?.losses(mlm_labels, next_sentence)
-    }
-}
-
-impl PreTrainingOutput {
-    /// The masked-LM and next-sentence losses of these logits (see
-    /// [`BertForPreTraining::losses`]).
-    ///
-    /// # Errors
-    /// Shape errors; [`malmoi_tensor::Error::NonFinite`] for a NaN loss.
-    pub fn losses(&self, mlm_labels: &Array2<u32>, next_sentence: &[usize]) -> Result<(Tensor, Tensor)> {
-        let mlm = token_cross_entropy(&self.prediction_logits, &mlm_labels.clone().into_dyn())?;
-        let labels = ndarray::Array1::from(next_sentence.to_vec()).into_dyn();
-        let nsp = self.seq_relationship_logits.cross_entropy(&labels, None)?;
-        if !(mlm.item()?.is_finite() && nsp.item()?.is_finite()) {
-            return Err(malmoi_tensor::Error::non_finite("pre-training loss").into());
-        }
-        Ok((mlm, nsp))
-    }
-}
-
-impl Module for BertForPreTraining {
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut params = prefixed("bert", self.bert.named_parameters());
-        params.extend(prefixed("cls.predictions.transform.dense", self.transform.named_parameters()));
-        params.extend(prefixed("cls.predictions.transform.LayerNorm", self.transform_norm.named_parameters()));
-        params.push(("cls.predictions.bias".into(), self.decoder_bias.clone()));
-        params.extend(prefixed("cls.seq_relationship", self.seq_relationship.named_parameters()));
-        params
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.bert.set_training(training);
-    }
-}
-
-/// BERT with a classification head on the pooled `[CLS]` state (`BertForSequenceClassification`:
-/// `bert.*` and `classifier.*`), e.g. NSMC's positive / negative.
-#[derive(Debug)]
-pub struct BertForSequenceClassification {
-    /// The encoder (with its pooler).
-    pub bert: Bert,
-    /// `H → num_labels`.
-    pub classifier: Linear,
-}
-
-impl BertForSequenceClassification {
-    /// A fresh head of `num_labels` classes over `bert`, initialised by `seed`.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for an encoder without a pooler or zero labels.
-    pub fn new(bert: Bert, num_labels: usize, seed: u64) -> Result<Self> {
-        Self::with_head(bert, num_labels, &VarBuilder::fresh(seed))
-    }
-
-    /// The head `classifier` under `vb` over `bert`.
-    fn with_head(bert: Bert, num_labels: usize, vb: &VarBuilder) -> Result<Self> {
-        if bert.pooler.is_none() || num_labels == 0 {
-            return Err(Error::Config("classification needs the pooler and at least one label".into()));
-        }
-        let classifier = linear(bert.config.hidden_size, num_labels, true, STD, vb.pp("classifier"))?;
-        Ok(BertForSequenceClassification { bert, classifier })
-    }
-
-    /// Logits `(B, num_labels)`; dropout on the pooled state in training mode.
-    ///
-    /// # Errors
-    /// As [`Bert::forward`].
-    pub fn forward(&self, input: &BertInput) -> Result<Tensor> {
-        let pooled = self.bert.forward(input)?.pooler_output.expect("checked at construction");
-        Ok(self.classifier.forward(&self.bert.dropout(&pooled)?)?)
-    }
-
-    /// Class probabilities `(B, num_labels)` in inference (no dropout, no graph), whatever the
-    /// mode: each row depends only on its own sequence.
-    ///
-    /// # Errors
-    /// As [`Bert::forward`].
-    pub fn predict_proba(&mut self, input: &BertInput) -> Result<Array2<f32>> {
-        let was_training = self.bert.is_training();
-        self.set_training(false);
-        let logits = no_grad(|| self.forward(input).and_then(|l| Ok(l.softmax(-1)?)));
-        self.set_training(was_training);
-        Ok(logits?.to_array().into_dimensionality::<ndarray::Ix2>().expect("(B, labels)"))
-    }
-
-    /// Loads a `BertForSequenceClassification` directory (`bert.*` with its pooler,
-    /// `classifier.*` of `num_labels` rows), in inference mode.
-    ///
-    /// # Errors
-    /// As [`Bert::from_pretrained`]; [`Error::Config`] for zero labels.
-    pub fn from_pretrained(dir: impl AsRef<Path>, num_labels: usize) -> Result<Self> {
-        let build =
-            |config, vb: &VarBuilder| Self::with_head(Bert::build(config, &vb.pp("bert"), true, 0)?, num_labels, vb);
-        let mut model = load(dir.as_ref(), build, |n| n.ends_with("position_ids"))?;
-        model.set_training(false);
-        Ok(model)
-    }
-
-    /// Writes a `BertForSequenceClassification` directory.
-    ///
-    /// # Errors
-    /// Write errors; [`Error::Config`] for a model carrying LoRA adapters (merge them first).
-    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let mut config = self.bert.config.clone();
-        let labels: serde_json::Map<String, Value> =
-            (0..self.classifier.out_features()).map(|i| (i.to_string(), Value::from(format!("LABEL_{i}")))).collect();
-        config.rest.insert("id2label".into(), Value::Object(labels));
-        save_dir(dir.as_ref(), &config, "BertForSequenceClassification", &self.named_parameters())
-    }
-}
-
-impl Module for BertForSequenceClassification {
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        named_children(&[("bert", &self.bert), ("classifier", &self.classifier)])
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.bert.set_training(training);
-    }
+/// Class probabilities `(B, labels)` of `forward`'s logits, computed in inference mode without a
+/// graph; `model` returns to `training` afterwards.
+fn inference_proba<M: Module>(
+    model: &mut M,
+    training: bool,
+    forward: impl FnOnce(&M) -> Result<Tensor>,
+) -> Result<Array2<f32>> {
+    model.set_training(false);
+    let probabilities = no_grad(|| forward(model).and_then(|logits| Ok(logits.softmax(-1)?)));
+    model.set_training(training);
+    Ok(probabilities?.to_array().into_dimensionality::<ndarray::Ix2>().expect("(B, labels)"))
 }
