@@ -46,13 +46,14 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side_common import cell, hms, load1, quantiles, rss_now_mb, rss_peak_mb  # noqa: E402
+from side_by_side_common import (  # noqa: E402
+    cell, finish_run, hms, load1, quantiles, rss_now_mb, rss_peak_mb, run_child, run_configs, summarise_other_side,
+    uptime)
 NSMC_TRAIN = os.path.join(HERE, "../../../shared/data/nsmc/ratings_train.txt")
 # beomi/KcELECTRA-base's config.json, commit a6f029f ("Add 848.4k KcELECTRA-base"); the same text is
 # KCELECTRA_BASE in examples/encoder_bench.rs.
@@ -219,13 +220,8 @@ def summarise(raw, settings):
 
 
 def run_config(mode, settings):
-    config = json.dumps({"mode": mode, "args": settings})
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", config],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        return {"mode": mode, "error": f"exit {done.returncode}: {tail}"}
-    return summarise(json.loads(done.stdout.strip().splitlines()[-1]), settings)
+    raw = run_child(os.path.abspath(__file__), {"mode": mode, "args": settings})
+    return raw if "error" in raw else summarise(raw, settings)
 
 
 def print_table(results):
@@ -282,10 +278,6 @@ def parse_args():
     return p.parse_args()
 
 
-def uptime():
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
 def main():
     args = parse_args()
     if args.child:
@@ -302,23 +294,13 @@ def main():
           f"{100 * data['share_within_seq_len']:.2f} % within {args.seq_len}")
     print(f"batch {args.batch} x {args.seq_len} tokens; {args.warmup} warm-up + {args.steps} timed steps; "
           f"{args.threads} threads")
-    results = []
-    for mode in [m for m in MODES if not args.only or m in args.only]:
-        results.append(run_config(mode, settings))
-        r = results[-1]
-        print(f"  {mode}: " + (r["error"] if "error" in r else f"{r['wall_s']} s"), file=sys.stderr)
+    modes = [(m,) for m in MODES if not args.only or m in args.only]
+    results = run_configs(modes, lambda mode: run_config(mode, settings))
     print()
     print_table(results)
     print_notes(settings, data)
-    uptime_after, total = uptime(), time.perf_counter() - started
-    print(f"uptime: {uptime_after}; whole run {total:.0f} s")
-    if args.json:
-        report = {**environment(), "uptime_before": uptime_before, "uptime_after": uptime_after,
-                  "wall_s": round(total, 1), "data": data, "settings": settings, "results": results}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, ensure_ascii=False, indent=1)
-        print(f"wrote {args.json}")
-    return 1 if any("error" in r for r in results) else 0
+    return finish_run(args, started, uptime_before,
+                      {**environment(), "data": data, "settings": settings, "results": results})
 
 
 # ----------------------------------------------------------------------------------- compare --
@@ -335,22 +317,7 @@ def read_raw(line):
 
 def summarise_raw(args):
     """Another side's raw lines, summarised with the PyTorch run's settings (same medians, same projections)."""
-    with open(args.like, encoding="utf-8") as f:
-        like = json.load(f)
-    settings = like["settings"]
-    with open(args.summarise, encoding="utf-8") as f:
-        raws = [read_raw(line) for line in f if line.strip()]
-    results = [raw if "error" in raw else summarise(raw, settings) for raw in raws]
-    uptimes = [open(path).read().strip() for path in args.uptimes] if args.uptimes else ["?", "?"]
-    print(f"{args.side}: uptime {uptimes[0]}")
-    print_table(results)
-    print(f"uptime: {uptimes[1]}")
-    if args.json:
-        report = {"side": args.side, "uptime_before": uptimes[0], "uptime_after": uptimes[1], "data": like["data"],
-                  "settings": settings, "results": results}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, ensure_ascii=False, indent=1)
-    return 1 if any("error" in r for r in results) else 0
+    return summarise_other_side(args, read_raw, summarise, print_table)
 
 
 def compare(torch_json, malmoi_json):

@@ -54,13 +54,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side_common import cell, hms, load1, quantiles, rss_now_mb, rss_peak_mb  # noqa: E402
+from side_by_side_common import (  # noqa: E402
+    cell, finish_run, hms, load1, quantiles, rss_now_mb, rss_peak_mb, run_child, run_configs, summarise_other_side,
+    uptime)
 DATA = os.path.join(HERE, "../../../shared/data/kochatgpt")
 TEMPLATE = "### Instruction(명령어):\n{prompt}\n\n### Response(응답):"
 SHAPE = {"vocab_size": 51200, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}
@@ -354,13 +355,8 @@ def summarise(raw, args):
 
 
 def run_config(step, mode, args):
-    config = json.dumps({"step": step, "mode": mode, "args": args})
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", config],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        return {"step": step, "mode": mode, "error": f"exit {done.returncode}: {tail}"}
-    return summarise(json.loads(done.stdout.strip().splitlines()[-1]), args)
+    raw = run_child(os.path.abspath(__file__), {"step": step, "mode": mode, "args": args})
+    return raw if "error" in raw else summarise(raw, args)
 
 
 def print_table(results):
@@ -443,8 +439,7 @@ def main():
         return compare(*args.compare)
     if args.summarise:
         return summarise_raw(args)
-    started = time.perf_counter()
-    uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    started, uptime_before = time.perf_counter(), uptime()
     print(f"uptime: {uptime_before}")
     lengths = data_lengths(args.tokenizer, args.seq_len)
     settings = settings_from(args, lengths)
@@ -455,24 +450,12 @@ def main():
           f"{args.warmup} warm-up + {args.steps} timed steps ({args.gen_runs} timed decodes); "
           f"{args.threads} threads; dropout {args.dropout}")
     wanted = [(s, m) for s in STEPS for m in MODES if not args.only or f"{s}:{m}" in args.only]
-    results = []
-    for step, mode in wanted:
-        results.append(run_config(step, mode, settings))
-        r = results[-1]
-        print(f"  {step}/{mode}: " + (r["error"] if "error" in r else f"{r['wall_s']} s"), file=sys.stderr)
+    results = run_configs(wanted, lambda step, mode: run_config(step, mode, settings))
     print()
     print_table(results)
     print_notes(results, settings)
-    uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    total = time.perf_counter() - started
-    print(f"uptime: {uptime_after}; whole run {total:.0f} s")
-    if args.json:
-        report = {**environment(), "uptime_before": uptime_before, "uptime_after": uptime_after,
-                  "wall_s": round(total, 1), "data": lengths, "settings": settings, "results": results}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, ensure_ascii=False, indent=1)
-        print(f"wrote {args.json}")
-    return 1 if any("error" in r for r in results) else 0
+    return finish_run(args, started, uptime_before,
+                      {**environment(), "data": lengths, "settings": settings, "results": results})
 
 
 # ----------------------------------------------------------------------------------- compare --
@@ -488,22 +471,7 @@ def read_raw(line):
 
 def summarise_raw(args):
     """Another side's raw lines, summarised with the PyTorch run's settings (same medians, same projections)."""
-    like = json.load(open(args.like, encoding="utf-8"))
-    settings = like["settings"]
-    with open(args.summarise, encoding="utf-8") as f:
-        raws = [read_raw(line) for line in f if line.strip()]
-    results = [raw if "error" in raw else summarise(raw, settings) for raw in raws]
-    uptimes = [open(path).read().strip() for path in args.uptimes] if args.uptimes else ["?", "?"]
-    print(f"{args.side}: uptime {uptimes[0]}")
-    print_table(results)
-    print_notes(results, settings)
-    print(f"uptime: {uptimes[1]}")
-    if args.json:
-        report = {"side": args.side, "uptime_before": uptimes[0], "uptime_after": uptimes[1], "data": like["data"],
-                  "settings": settings, "results": results}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, ensure_ascii=False, indent=1)
-    return 1 if any("error" in r for r in results) else 0
+    return summarise_other_side(args, read_raw, summarise, print_table, print_notes)
 
 
 def compare(torch_json, malmoi_json):
