@@ -5,15 +5,23 @@
 //! sentences); the same figure over all 150,000 documents comes from
 //! `cargo run --release --example morphs -- --throughput ../shared/data/nsmc/ratings_train.txt`,
 //! and python-mecab-ko's from `benches/reference/mecab_throughput.py`.
+//!
+//! `pos_loop` compares MeCab-ko's search with the context engine (issue 24),
+//! whose model is trained here on the next 30,000 training reviews; the
+//! side-by-side figure against Kiwi on the ambiguity set comes from
+//! `benches/reference/ambiguity/score.py --malmoi-bin target/release/examples/morphs`.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use malmoi::tokenize::korean::{Analyzer, Engine};
+use malmoi::tokenize::korean::{Analyzer, ContextModel, ContextParams, Engine};
 
 /// Documents analysed per iteration.
 const DOCUMENTS: usize = 2_000;
+
+/// Documents after those the context model learns from.
+const TRAINING: usize = 30_000;
 
 /// Sentences used when the NSMC data is not beside the repository.
 const FALLBACK: [&str; 8] = [
@@ -27,18 +35,22 @@ const FALLBACK: [&str; 8] = [
     "인생 영화 다 이건 어떤 영화보다도 감동 재미 게다가 리얼이지",
 ];
 
-fn documents() -> Vec<String> {
+/// `count` documents of NSMC's training reviews after the first `skip`, or the fallback sentences.
+fn documents(skip: usize, count: usize) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nsmc/ratings_train.txt");
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            text.lines().skip(1).take(DOCUMENTS).map(|line| line.split('\t').nth(1).unwrap_or("").to_string()).collect()
-        }
-        Err(_) => FALLBACK.iter().cycle().take(DOCUMENTS).map(|s| s.to_string()).collect(),
+        Ok(text) => text
+            .lines()
+            .skip(1 + skip)
+            .take(count)
+            .map(|line| line.split('\t').nth(1).unwrap_or("").to_string())
+            .collect(),
+        Err(_) => FALLBACK.iter().cycle().take(count).map(|s| s.to_string()).collect(),
     }
 }
 
 fn analyze(c: &mut Criterion) {
-    let docs = documents();
+    let docs = documents(0, DOCUMENTS);
     let mecab = Analyzer::new().expect("mecab-ko-dic");
     let dir = mecab.dictionary_dir().expect("a dictionary directory").to_path_buf();
     let lindera = Analyzer::builder().dictionary_path(dir).engine(Engine::Lindera).build().expect("mecab-ko-dic");
@@ -67,5 +79,27 @@ fn analyze(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, analyze);
+fn context(c: &mut Criterion) {
+    let docs = documents(0, DOCUMENTS);
+    let mecab = Analyzer::new().expect("mecab-ko-dic");
+    let plain = Analyzer::builder().engine(Engine::Context).build().expect("mecab-ko-dic");
+    let corpus = documents(DOCUMENTS, TRAINING);
+    let (model, _) = ContextModel::train(&plain, &corpus, ContextParams::default(), false).expect("training");
+    let context = Analyzer::builder().engine(Engine::Context).context_model(model).build().expect("mecab-ko-dic");
+    let mut group = c.benchmark_group("korean_nsmc_2k_docs");
+    group.throughput(Throughput::Elements(docs.len() as u64));
+    group.sample_size(20);
+    for (name, analyzer) in [("mecab", &mecab), ("context_without_model", &plain), ("context", &context)] {
+        group.bench_function(format!("pos_loop/{name}"), |b| {
+            b.iter(|| {
+                for doc in &docs {
+                    black_box(analyzer.pos(black_box(doc)).expect("analysis"));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, analyze, context);
 criterion_main!(benches);

@@ -15,16 +15,32 @@
 //! fields, not UTF-8, a document over 64 KiB) is left out of the output and
 //! reported on stderr with its line number and why; nothing is dropped silently.
 //! `--throughput FILE` times the analysis of every document of the file on
-//! one thread and on rayon pools of 1 and 2 threads. `--lindera` switches to
-//! lindera's own segmenter instead of the MeCab-compatible search. Texts that
-//! start with `-` go after `--`.
+//! one thread and on rayon pools of 1 and 2 threads. `--engine` picks the
+//! search: `mecab` (MeCab-ko's analyses, the default), `lindera` (lindera's
+//! own segmenter) or `context` (candidate analyses chosen by context, lemmas in
+//! dictionary form: 걸었다 → 걷/VV 었/EP 다/EF). `--repeat N` with `--dump-pos`
+//! times N passes of the analysis on one thread and prints the best on stderr.
+//! Texts that start with `-` go after `--`.
+//!
+//! The context engine reads its model from `--context-model` (default: the
+//! per-user cache); when the file is missing it is trained once from
+//! `--corpus` (default: NSMC's unlabelled and training reviews in
+//! `../shared/data/nsmc/`) and saved there. `--train-context OUT` trains and
+//! saves a model explicitly:
+//!
+//! ```text
+//! cargo run --release --example morphs -- --train-context /tmp/context.tsv --corpus ../shared/data/nsmc/reviews_unlabeled.txt
+//! cargo run --release --example morphs -- --engine context "4km 구간을 걸었다."
+//! ```
 
 use std::error::Error;
 use std::io::Write;
 use std::time::Instant;
 
-use clap::Parser;
-use malmoi::tokenize::korean::{Analyzer, Engine};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use malmoi::tokenize::korean::{Analyzer, ContextModel, ContextParams, Engine, default_cache_root};
 
 /// Korean morphological analysis: morphs, pos, nouns and stems, or whole-file dumps and timings.
 #[derive(Parser)]
@@ -40,9 +56,41 @@ struct Args {
     /// Time the analysis of every document on one thread and on pools of 1 and 2 threads.
     #[arg(long, value_name = "NSMC_TSV", conflicts_with = "texts")]
     throughput: Option<String>,
-    /// Use lindera's own segmenter instead of the MeCab-compatible search.
-    #[arg(long)]
-    lindera: bool,
+    /// The lattice search and how it chooses.
+    #[arg(long, value_enum, default_value_t = EngineArg::Mecab)]
+    engine: EngineArg,
+    /// With --dump-pos: time this many passes of the analysis on one thread (best is printed on stderr).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// The context engine's model (trained from --corpus and saved here when missing).
+    #[arg(long, value_name = "PATH")]
+    context_model: Option<PathBuf>,
+    /// The context engine without a model: MeCab-ko's best analysis in dictionary form.
+    #[arg(long, conflicts_with = "context_model")]
+    no_context_model: bool,
+    /// Train a context model from --corpus, save it to OUT and print what training measured.
+    #[arg(long, value_name = "OUT", conflicts_with_all = ["texts", "dump", "dump_pos", "throughput"])]
+    train_context: Option<PathBuf>,
+    /// Texts the context model learns from (repeat for several files): NSMC TSVs (with their header) or one
+    /// text per line.
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append, default_values_t = default_corpus())]
+    corpus: Vec<String>,
+}
+
+/// The searches `--engine` offers.
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    /// MeCab-ko's analyses.
+    Mecab,
+    /// lindera's own segmenter.
+    Lindera,
+    /// Candidates chosen by context, in dictionary form.
+    Context,
+}
+
+/// NSMC's unlabelled and training reviews (never its test set, which scores sentiment).
+fn default_corpus() -> Vec<String> {
+    ["../shared/data/nsmc/reviews_unlabeled.txt", "../shared/data/nsmc/ratings_train.txt"].map(String::from).to_vec()
 }
 
 fn main() {
@@ -58,13 +106,24 @@ const HEADER: &str = "id\tdocument\tlabel";
 const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let engine = if args.lindera { Engine::Lindera } else { Engine::Mecab };
-    let analyzer = Analyzer::builder().engine(engine).build()?;
+    if let Some(out) = &args.train_context {
+        return train_context(&args.corpus, out).map(|_| ());
+    }
+    let builder = match args.engine {
+        EngineArg::Mecab => Analyzer::builder(),
+        EngineArg::Lindera => Analyzer::builder().engine(Engine::Lindera),
+        EngineArg::Context if args.no_context_model => Analyzer::builder().engine(Engine::Context),
+        EngineArg::Context => {
+            let model = context_model(args.context_model.as_deref(), &args.corpus)?;
+            Analyzer::builder().engine(Engine::Context).context_model(model)
+        }
+    };
+    let analyzer = builder.build()?;
     if let Some(path) = &args.dump {
-        return dump(&analyzer, &read_documents(path)?, false);
+        return dump(&analyzer, &read_documents(path)?);
     }
     if let Some(path) = &args.dump_pos {
-        return dump(&analyzer, &read_documents(path)?, true);
+        return dump_pos(&analyzer, &read_documents(path)?, args.repeat);
     }
     if let Some(path) = &args.throughput {
         return throughput(&analyzer, &read_documents(path)?);
@@ -76,6 +135,44 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         show(&analyzer, text)?;
     }
     Ok(())
+}
+
+/// The context model at `path` (default: the per-user cache), trained from
+/// `corpus` and saved there first when the file does not exist.
+fn context_model(path: Option<&Path>, corpus: &[String]) -> Result<ContextModel, Box<dyn Error>> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => default_cache_root().ok_or("no cache directory: give --context-model")?.join("context-model-v1.tsv"),
+    };
+    if path.exists() {
+        return Ok(ContextModel::load(&path)?);
+    }
+    eprintln!("{}: no context model yet; training one from {}", path.display(), corpus.join(", "));
+    train_context(corpus, &path)
+}
+
+/// Trains a context model on the corpus files with MeCab-ko's search and saves it.
+fn train_context(corpus: &[String], out: &Path) -> Result<ContextModel, Box<dyn Error>> {
+    let mut texts = Vec::new();
+    for path in corpus {
+        texts.extend(read_texts(path)?);
+    }
+    let analyzer = Analyzer::builder().engine(Engine::Context).build()?;
+    let started = Instant::now();
+    let (model, report) = ContextModel::train(&analyzer, &texts, ContextParams::default(), true)?;
+    model.save(out)?;
+    eprintln!("context model: {report}; {:.0} s; saved {}", started.elapsed().as_secs_f64(), out.display());
+    Ok(model)
+}
+
+/// The texts of a corpus file: the document column of an NSMC TSV (detected
+/// by its header), else every non-empty line.
+fn read_texts(path: &str) -> Result<Vec<String>, Box<dyn Error>> {
+    let content = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    if content.starts_with(HEADER) {
+        return Ok(read_documents(path)?.into_iter().map(|(_, document)| document).collect());
+    }
+    Ok(content.lines().filter(|line| !line.trim().is_empty()).map(str::to_string).collect())
 }
 
 fn show(analyzer: &Analyzer, text: &str) -> Result<(), Box<dyn Error>> {
@@ -136,29 +233,51 @@ fn parse_row(line: &[u8]) -> Result<(String, String), String> {
     }
 }
 
-/// Analyses every document and prints one line per document.
-fn dump(analyzer: &Analyzer, rows: &[(String, String)], with_tags: bool) -> Result<(), Box<dyn Error>> {
+/// Analyses every document in parallel and prints `id<TAB>morph1 morph2 …` per document.
+fn dump(analyzer: &Analyzer, rows: &[(String, String)]) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
-    let lines: Vec<String> = if with_tags {
-        rows.iter()
-            .map(|(id, doc)| {
-                let pos = analyzer.pos(doc)?;
-                let tagged: Vec<String> = pos.iter().map(|(s, t)| format!("{s}/{t}")).collect();
-                Ok(format!("{id}\t{}", tagged.join(" ")))
-            })
-            .collect::<Result<_, Box<dyn Error>>>()?
-    } else {
-        let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
-        let morphs = analyzer.batch_morphs(&docs, false)?;
-        rows.iter().zip(morphs).map(|((id, _), m)| format!("{id}\t{}", m.join(" "))).collect()
-    };
+    let docs: Vec<&str> = rows.iter().map(|(_, doc)| doc.as_str()).collect();
+    let morphs = analyzer.batch_morphs(&docs, false)?;
+    let lines: Vec<String> = rows.iter().zip(morphs).map(|((id, _), m)| format!("{id}\t{}", m.join(" "))).collect();
     let seconds = started.elapsed().as_secs_f64();
+    print_lines(&lines)?;
+    eprintln!("{} documents in {seconds:.2} s ({:.0} docs/s)", rows.len(), rows.len() as f64 / seconds);
+    Ok(())
+}
+
+/// Analyses every document `repeat` times on this thread, prints
+/// `id<TAB>surface/TAG …` per document and the best pass's time on stderr.
+fn dump_pos(analyzer: &Analyzer, rows: &[(String, String)], repeat: u32) -> Result<(), Box<dyn Error>> {
+    let mut best = f64::INFINITY;
+    let mut analyses = Vec::new();
+    for _ in 0..repeat {
+        let started = Instant::now();
+        analyses = rows.iter().map(|(_, doc)| analyzer.pos(doc)).collect::<Result<Vec<_>, _>>()?;
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .zip(&analyses)
+        .map(|((id, _), pos)| {
+            let tagged: Vec<String> = pos.iter().map(|(s, t)| format!("{s}/{t}")).collect();
+            format!("{id}\t{}", tagged.join(" "))
+        })
+        .collect();
+    print_lines(&lines)?;
+    eprintln!(
+        "malmoi analysis: {} texts, best of {repeat} passes {best:.4} s on one thread = {:.0} texts/s",
+        rows.len(),
+        rows.len() as f64 / best
+    );
+    Ok(())
+}
+
+fn print_lines(lines: &[String]) -> Result<(), Box<dyn Error>> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in &lines {
+    for line in lines {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    eprintln!("{} documents in {seconds:.2} s ({:.0} docs/s)", rows.len(), rows.len() as f64 / seconds);
     Ok(())
 }
 

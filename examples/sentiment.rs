@@ -15,6 +15,7 @@
 //!                                            [--patience N] [--eval-every STEPS] [--validation N]
 //!                                            [--limit N] [--seed N] [--checkpoints DIR]
 //!                                            [--lora [--lora-r R] [--lora-alpha A] [--lora-targets a,b]]
+//! cargo run --release --example sentiment -- … [--analyzer mecab|context] [--context-model PATH]
 //! ```
 //!
 //! The first forms load the model the repository ships (`models/sentiment/`, or `--model DIR`)
@@ -68,6 +69,12 @@
 //! `id2label` `{0: negative, 1: positive}`, `model.safetensors`, the tokenizer files — that
 //! `--model DIR`, `--eval` and `transformers`' `AutoModelForSequenceClassification` load, with
 //! `curve.svg` and `log.jsonl`; then the saved folder is evaluated on `ratings_test.txt`.
+//!
+//! `--analyzer` picks the morpheme analyser of the shipped kind of pipeline, wherever it splits
+//! text (judging, `--eval`, `--train`, `--word2vec`): `mecab` (the default) is MeCab-ko's best
+//! analysis, as the shipped model was trained with; `context` chooses among MeCab-ko's candidate
+//! analyses by context, in dictionary form (걸었다 → 걷 었 다), with the model `--context-model
+//! PATH` (required with `context`, refused without it). An encoder's tokenizer ignores both.
 
 use std::error::Error;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
@@ -84,7 +91,7 @@ use malmoi::seq::sentiment::{
 };
 use malmoi::tensor::checkpoint::Precision;
 use malmoi::tensor::nn::{CellKind, Module};
-use malmoi::tokenize::korean::Analyzer;
+use malmoi::tokenize::korean::{Analyzer, ContextModel, Engine};
 use malmoi::train::metrics::ConfusionMatrix;
 use malmoi::train::{Checkpoints, EarlyStopping, Session, Trainer};
 use malmoi::transformer::SequenceClassifier;
@@ -132,7 +139,20 @@ struct Cli {
     #[arg(long, conflicts_with_all = ["texts", "input", "eval"])]
     train: bool,
     #[command(flatten)]
+    analysis: AnalyzerArgs,
+    #[command(flatten)]
     training: TrainArgs,
+}
+
+/// Which morpheme analyser the shipped kind of pipeline uses.
+#[derive(Args)]
+struct AnalyzerArgs {
+    /// The morpheme analyser: MeCab-ko's best analysis, or its candidates chosen by context.
+    #[arg(long, value_enum, default_value_t = AnalyzerKind::Mecab)]
+    analyzer: AnalyzerKind,
+    /// The context model of `--analyzer context` (a file `ContextModel::save` wrote).
+    #[arg(long, value_name = "PATH", required_if_eq("analyzer", "context"))]
+    context_model: Option<PathBuf>,
 }
 
 /// Options of `--train`.
@@ -227,6 +247,14 @@ enum Kind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum AnalyzerKind {
+    /// MeCab-ko's best analysis (what the shipped model was trained with).
+    Mecab,
+    /// MeCab-ko's candidate analyses chosen by context, in dictionary form.
+    Context,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PoolingArg {
     /// The final hidden state.
     Last,
@@ -247,8 +275,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     if cli.train {
         return match &cli.training.encoder {
-            Some(encoder) => train_encoder(encoder, &cli.training),
-            None => train(&cli.training),
+            Some(encoder) => train_encoder(encoder, &cli.training, &cli.analysis),
+            None => train(&cli.training, &cli.analysis),
         };
     }
     let stdin = std::io::stdin();
@@ -268,7 +296,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }
         None => None,
     };
-    let mut judge = Judge::load(&cli.model)?;
+    let mut judge = Judge::load(&cli.model, &cli.analysis)?;
     if let Some(path) = &cli.eval {
         return evaluate(&mut judge, path);
     }
@@ -308,11 +336,12 @@ enum Judge {
 }
 
 impl Judge {
-    /// The model of `dir`: an encoder when its `config.json` names a `model_type`.
-    fn load(dir: &Path) -> Result<Self, Box<dyn Error>> {
+    /// The model of `dir`: an encoder when its `config.json` names a `model_type`, else the
+    /// shipped kind of pipeline with the analyser `analysis` chooses.
+    fn load(dir: &Path, analysis: &AnalyzerArgs) -> Result<Self, Box<dyn Error>> {
         match hugging_face_config(dir) {
             Some(config) => Ok(Judge::Encoder(Box::new(EncoderJudge::load(dir, &config)?))),
-            None => Ok(Judge::Pipeline(Box::new(SentimentPipeline::load(dir, Analyzer::new()?)?))),
+            None => Ok(Judge::Pipeline(Box::new(SentimentPipeline::load(dir, analyzer(analysis)?)?))),
         }
     }
 
@@ -479,7 +508,20 @@ fn evaluate(judge: &mut Judge, path: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
+/// The morpheme analyser the options choose.
+fn analyzer(args: &AnalyzerArgs) -> Result<Analyzer, Box<dyn Error>> {
+    match (args.analyzer, &args.context_model) {
+        (AnalyzerKind::Mecab, None) => Ok(Analyzer::new()?),
+        (AnalyzerKind::Mecab, Some(_)) => Err("--context-model needs --analyzer context".into()),
+        (AnalyzerKind::Context, path) => {
+            let path = path.as_deref().ok_or("--analyzer context needs --context-model PATH")?;
+            let model = ContextModel::load(path).map_err(|e| format!("--context-model: {e}"))?;
+            Ok(Analyzer::builder().engine(Engine::Context).context_model(model).build()?)
+        }
+    }
+}
+
+fn train(args: &TrainArgs, analysis: &AnalyzerArgs) -> Result<(), Box<dyn Error>> {
     let data = nsmc_dir(args.data.as_deref())?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
     // The pipeline is saved after the whole run: a directory that cannot be made fails now.
@@ -499,7 +541,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let train = read_labeled_tsv(data.join("ratings_train.txt"))?;
     let test = read_labeled_tsv(data.join("ratings_test.txt"))?;
-    let preprocessor = Preprocessor::new(preprocess.clone(), Analyzer::new()?);
+    let preprocessor = Preprocessor::new(preprocess, analyzer(analysis)?);
     let (kind, dropout) = (args.kind, args.dropout);
     let model = |vocab_size| {
         let mut model = ModelConfig::lecture(vocab_size);
@@ -512,7 +554,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         }
         model
     };
-    let vectors = args.word2vec.as_deref().map(|corpus| word_vectors(corpus, &preprocess)).transpose()?;
+    let vectors = args.word2vec.as_deref().map(|corpus| word_vectors(corpus, &preprocessor)).transpose()?;
     let mut trainer = SentimentPipeline::trainer(preprocessor).model(model).config(config).session(session);
     if let Some(vectors) = &vectors {
         trainer = trainer.pretrained_embeddings(vectors);
@@ -544,7 +586,7 @@ fn train(args: &TrainArgs) -> Result<(), Box<dyn Error>> {
 
 /// Fine-tunes the encoder folder `dir` on NSMC (see the module's documentation), saves it to
 /// `--out` and evaluates the saved folder on the test file.
-fn train_encoder(dir: &Path, args: &TrainArgs) -> Result<(), Box<dyn Error>> {
+fn train_encoder(dir: &Path, args: &TrainArgs, analysis: &AnalyzerArgs) -> Result<(), Box<dyn Error>> {
     let out = args.out.as_deref().ok_or("--encoder needs --out DIR (the shipped model is not overwritten)")?;
     let knobs = &args.fine_tuning;
     let data = nsmc_dir(args.data.as_deref())?;
@@ -605,7 +647,7 @@ fn train_encoder(dir: &Path, args: &TrainArgs) -> Result<(), Box<dyn Error>> {
         out.display(),
         started.elapsed().as_secs_f64()
     );
-    evaluate(&mut Judge::load(out)?, &data.join("ratings_test.txt"))
+    evaluate(&mut Judge::load(out, analysis)?, &data.join("ratings_test.txt"))
 }
 
 /// The training reviews (the first `--limit`) split into training and held-out ones, the
@@ -649,12 +691,12 @@ fn lora_config(knobs: &EncoderArgs) -> LoraConfig {
 }
 
 /// word2vec (CBOW, 100 dimensions, 5 epochs) trained on `corpus`, one review per line,
-/// preprocessed exactly as the classifier's input is.
-fn word_vectors(corpus: &Path, preprocess: &PreprocessConfig) -> Result<KeyedVectors, Box<dyn Error>> {
+/// preprocessed exactly as the classifier's input is (by `preprocessor`).
+fn word_vectors(corpus: &Path, preprocessor: &Preprocessor) -> Result<KeyedVectors, Box<dyn Error>> {
     let started = Instant::now();
     let text = std::fs::read_to_string(corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
     let lines: Vec<&str> = text.lines().collect();
-    let sentences = Preprocessor::new(preprocess.clone(), Analyzer::new()?).batch_tokens(&lines)?;
+    let sentences = preprocessor.batch_tokens(&lines)?;
     let config = Word2VecConfig { vector_size: 100, min_count: 3, ..Word2VecConfig::default() };
     let (model, report) = Word2Vec::fit(config, &Corpus::Sentences(&sentences))?;
     eprintln!(

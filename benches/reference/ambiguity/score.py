@@ -3,7 +3,8 @@
 Usage:
     pip install kiwipiepy python-mecab-ko
     python benches/reference/ambiguity/score.py                 # Kiwi + MeCab-ko
-    python benches/reference/ambiguity/score.py --malmoi ours.tsv   # + malmoi
+    python benches/reference/ambiguity/score.py --malmoi-bin target/release/examples/morphs   # + malmoi, timed
+    python benches/reference/ambiguity/score.py --malmoi ours.tsv   # + malmoi from a dump (not timed)
     python benches/reference/ambiguity/score.py --check         # validate the set only
     python benches/reference/ambiguity/score.py --audit         # no row credited for another word
     python benches/reference/ambiguity/score.py --show 10 --pairs   # misses and per-pair table
@@ -23,11 +24,18 @@ MeCab-ko morphemes are `mecab.MeCab().pos(sentence)` -- (surface, pos) per node,
 e.g. ('구웠', 'VV+EP') -- plus, for every node whose feature has an `expression`
 (Inflect, Compound and Preanalysis entries, e.g. `굽/VV/*+었/EP/*`), each
 (form, tag) of that expression, so MeCab-ko's own lemmas count like Kiwi's.
-malmoi (`--malmoi FILE`): a TSV `id<TAB>morphemes`, morphemes `form/TAG`
-joined by single spaces; an id missing from the file counts as wrong.
+malmoi (`--malmoi FILE`, column `malmoi (file)`): a TSV `id<TAB>morphemes`,
+morphemes `form/TAG` joined by single spaces; an id missing from the file
+counts as wrong.
+malmoi (`--malmoi-bin PATH`, column `malmoi (<engine>)`): the set's sentences
+go to a temporary TSV `id<TAB>sentence` (no header) and this script runs
+`PATH --engine ENGINE --dump-pos TMP --repeat R` with RAYON_NUM_THREADS=1.
+The binary prints the same dump on stdout and times itself, reporting on
+stderr `malmoi analysis: N texts, best of R passes S s on one thread = X texts/s`.
 
 Throughput is sentences per second on the whole set, one thread, analysis only
-(the best of `--repeat` timed passes after one warm-up pass).
+(the best of `--repeat` timed passes after one warm-up pass). Kiwi, MeCab-ko
+and malmoi's binary are timed back to back in one run, before any scoring.
 
 Prints Markdown tables and writes `results.json` beside this script (or `--json PATH`).
 """
@@ -38,7 +46,9 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 from importlib import metadata
@@ -139,7 +149,18 @@ def check_set(rows):
 # ---------------------------------------------------------------- analysers
 
 
-class KiwiSystem:
+class PythonSystem:
+    """An analyser called in this process, sentence by sentence."""
+
+    def measure(self, rows, repeat):
+        """Sentences per second over the set (see `throughput`)."""
+        return throughput(self, [r["sentence"] for r in rows], repeat)
+
+    def analyses(self, rows):
+        return {r["id"]: self.analyse(r["sentence"]) for r in rows}
+
+
+class KiwiSystem(PythonSystem):
     name = "Kiwi"
 
     def __init__(self):
@@ -159,7 +180,7 @@ class KiwiSystem:
         return analysis
 
 
-class MecabSystem:
+class MecabSystem(PythonSystem):
     name = "MeCab-ko"
 
     def __init__(self):
@@ -186,21 +207,105 @@ class MecabSystem:
         return out
 
 
-class FileSystem:
-    """Morphemes read from a dump: `id<TAB>form/TAG form/TAG ...`."""
+def parse_dump(lines):
+    """`id<TAB>form/TAG form/TAG ...` lines -> {id: [(form, tag), ...]}."""
+    by_id = {}
+    for line in lines:
+        doc_id, _, morphs = line.rstrip("\n").partition("\t")
+        by_id[doc_id] = [tuple(m.rsplit("/", 1)) for m in morphs.split(" ") if "/" in m]
+    return by_id
 
-    def __init__(self, name, path):
-        self.name = name
-        self.path = path
-        self.by_id = {}
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                doc_id, _, morphs = line.rstrip("\n").partition("\t")
-                self.by_id[doc_id] = [tuple(m.rsplit("/", 1)) for m in morphs.split(" ") if "/" in m]
-        self.version = {"file": str(path)}
+
+class DumpSystem:
+    """malmoi's morphemes from a dump (`parse_dump`); `source` names where it came from."""
+
+    by_id = None
+    source = ""
+
+    def analyses(self, rows):
+        """The dump's morphemes per row; ids it lacks get none (counted wrong) and are reported."""
+        if self.by_id is None:
+            raise RuntimeError(f"{self.name}: scored before its dump was read")
+        missing = [r["id"] for r in rows if r["id"] not in self.by_id]
+        extra = sorted(set(self.by_id) - {r["id"] for r in rows})
+        if missing:
+            print(f"{self.name}: {len(missing)} ids missing from {self.source} (counted wrong): "
+                  + " ".join(missing[:10]), file=sys.stderr)
+        if extra:
+            print(f"{self.name}: {len(extra)} ids in {self.source} not in the set (ignored): "
+                  + " ".join(extra[:10]), file=sys.stderr)
+        return {r["id"]: self.by_id.get(r["id"], []) for r in rows}
 
     def morphemes(self, analysis):
         return analysis
+
+
+class FileSystem(DumpSystem):
+    """A dump read from a file; nothing to time."""
+
+    name = "malmoi (file)"
+
+    def __init__(self, path):
+        self.path = self.source = str(path)
+        with open(path, encoding="utf-8") as f:
+            self.by_id = parse_dump(f)
+        self.version = {"file": self.path}
+
+    def measure(self, rows, repeat):
+        return None
+
+
+# What the malmoi binary prints on stderr after timing itself.
+MALMOI_TIMING = re.compile(
+    r"malmoi analysis: (?P<n>\d+) texts, best of (?P<r>\d+) passes (?P<secs>\d+(?:\.\d+)?) s "
+    r"on one thread = (?P<rate>\d+(?:\.\d+)?) texts/s"
+)
+
+
+class BinarySystem(DumpSystem):
+    """malmoi's example binary: one run gives the dump and its own one-thread timing."""
+
+    def __init__(self, binary, engine):
+        if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+            sys.exit(f"--malmoi-bin {binary}: not an executable file (cargo build --release --example morphs)")
+        self.binary = binary
+        self.engine = engine
+        self.name = f"malmoi ({engine})"
+        self.source = f"the output of {binary}"
+        built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(binary).st_mtime))
+        self.version = {"binary": binary, "built": built, "engine": engine}
+
+    def measure(self, rows, repeat):
+        """Runs the binary on the set; keeps its dump and returns the texts/s it reports."""
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".tsv", delete=False) as f:
+            f.writelines(f"{r['id']}\t{r['sentence']}\n" for r in rows)
+        command = [self.binary, "--engine", self.engine, "--dump-pos", f.name, "--repeat", str(repeat)]
+        try:
+            done = subprocess.run(command, capture_output=True, env=os.environ | {"RAYON_NUM_THREADS": "1"})
+        except OSError as e:
+            sys.exit(f"{self.name}: cannot run {' '.join(command)}: {e}")
+        finally:
+            os.unlink(f.name)
+        stderr = done.stderr.decode("utf-8", errors="replace")
+        timing = [m for m in map(MALMOI_TIMING.fullmatch, stderr.splitlines()) if m]
+        if done.returncode != 0 or not timing:
+            why = f"exit status {done.returncode}" if done.returncode != 0 else "no 'malmoi analysis: ...' line"
+            sys.exit(f"{self.name}: {' '.join(command)} failed ({why}); stderr tail:\n" + tail(stderr))
+        timing = timing[-1]
+        n, passes = int(timing["n"]), int(timing["r"])
+        if (n, passes) != (len(rows), repeat):
+            sys.exit(f"{self.name}: timed {n} texts x {passes} passes, asked for {len(rows)} x {repeat}; "
+                     "stderr tail:\n" + tail(stderr))
+        try:
+            self.by_id = parse_dump(done.stdout.decode("utf-8").splitlines())
+        except UnicodeDecodeError as e:
+            sys.exit(f"{self.name}: stdout is not UTF-8 ({e})")
+        self.version |= {"repeat": passes, "seconds": float(timing["secs"]), "timing": timing[0]}
+        return float(timing["rate"])
+
+
+def tail(text, lines=20):
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:]) or "(empty)"
 
 
 def is_correct(row, morphemes):
@@ -223,14 +328,10 @@ def throughput(system, sentences, repeat):
 
 def score(system, rows):
     """Per-row correctness and the morphemes behind it."""
+    analyses = system.analyses(rows)
     results = {}
     for r in rows:
-        if isinstance(system, FileSystem):
-            morphs = system.by_id.get(r["id"])
-            analysis = morphs if morphs is not None else []
-        else:
-            analysis = system.analyse(r["sentence"])
-        morphs = system.morphemes(analysis)
+        morphs = system.morphemes(analyses[r["id"]])
         results[r["id"]] = (is_correct(r, morphs), morphs)
     return results
 
@@ -310,6 +411,25 @@ def pair_table(rows, scored):
     return lines, table
 
 
+def speed_ratios(speed, references=("Kiwi", "MeCab-ko")):
+    """{"malmoi (...) / Kiwi": times faster, ...} for every timed malmoi and timed reference."""
+    return {
+        f"{name} / {ref}": value / speed[ref]
+        for name, value in speed.items()
+        if name.startswith("malmoi")
+        for ref in references
+        if ref in speed
+    }
+
+
+def speed_lines(speed, ratios, load):
+    lines = ["| system | sentences/s (1 thread) |", "|---|---:|"]
+    lines += [f"| {name} | {value:,.0f} |" for name, value in speed.items()]
+    lines += [""] + [f"{pair}: {ratio:.2f}x" for pair, ratio in ratios.items()]
+    lines.append(f"load average after timing: {', '.join(f'{x:.2f}' for x in load)} ({os.cpu_count()} cpus)")
+    return lines
+
+
 def show_misses(rows, scored, count):
     for name, results in scored.items():
         misses = [r for r in rows if not results[r["id"]][0]]
@@ -326,8 +446,16 @@ def main():
     ap.add_argument(
         "--audit", action="store_true", help="list rows Kiwi/MeCab-ko would be credited for another word, and exit"
     )
-    ap.add_argument("--malmoi", help="malmoi's morphemes: TSV id<TAB>form/TAG form/TAG ...")
-    ap.add_argument("--no-reference", action="store_true", help="score only --malmoi (skip Kiwi, MeCab-ko)")
+    ap.add_argument("--malmoi", help="malmoi's morphemes: TSV id<TAB>form/TAG form/TAG ... (column 'malmoi (file)')")
+    ap.add_argument(
+        "--malmoi-bin", metavar="PATH", help="malmoi's example binary (target/release/examples/morphs): scored and timed"
+    )
+    ap.add_argument(
+        "--malmoi-engine", choices=["context", "mecab"], help="--engine for --malmoi-bin (default context)"
+    )
+    ap.add_argument(
+        "--no-reference", action="store_true", help="score only malmoi (--malmoi/--malmoi-bin; skip Kiwi, MeCab-ko)"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed passes for throughput (best is kept)")
     ap.add_argument("--pairs", action="store_true", help="also print the per-pair table")
     ap.add_argument("--show", type=int, default=0, help="print the first N misses of each system")
@@ -351,29 +479,31 @@ def main():
         print(f"{len(found)} rows credited from outside the target span")
         sys.exit(1 if found else 0)
 
+    if args.repeat < 1:
+        sys.exit("--repeat must be at least 1")
     systems = [] if args.no_reference else [KiwiSystem(), MecabSystem()]
     if args.malmoi:
-        systems.append(FileSystem("malmoi", args.malmoi))
+        systems.append(FileSystem(args.malmoi))
+    if args.malmoi_engine and not args.malmoi_bin:
+        sys.exit("--malmoi-engine needs --malmoi-bin")
+    if args.malmoi_bin:
+        systems.append(BinarySystem(args.malmoi_bin, args.malmoi_engine or "context"))
     if not systems:
         sys.exit("nothing to score")
-    sentences = [r["sentence"] for r in rows]
-    scored, speed = {}, {}
+    # Timing first, back to back (Kiwi, MeCab-ko, then malmoi's binary), so all run under the same load.
+    speed = {}
     for system in systems:
-        scored[system.name] = score(system, rows)
-        if isinstance(system, FileSystem):
-            missing = [r["id"] for r in rows if r["id"] not in system.by_id]
-            if missing:
-                print(f"{system.name}: {len(missing)} ids missing from {system.path} (counted wrong): "
-                      + " ".join(missing[:10]), file=sys.stderr)
-        else:
-            speed[system.name] = throughput(system, sentences, args.repeat)
+        rate = system.measure(rows, args.repeat)
+        if rate is not None:
+            speed[system.name] = rate
+    load = os.getloadavg()
+    scored = {system.name: score(system, rows) for system in systems}
+    ratios = speed_ratios(speed)
 
     lines, kinds = kind_table(rows, scored)
     print("\n".join(lines))
     if speed:
-        print("\n| system | sentences/s (1 thread) |\n|---|---:|")
-        for name, value in speed.items():
-            print(f"| {name} | {value:,.0f} |")
+        print("\n" + "\n".join(speed_lines(speed, ratios, load)))
     plines, pairs = pair_table(rows, scored)
     if args.pairs:
         print("\n" + "\n".join(plines))
@@ -389,7 +519,8 @@ def main():
         "by_kind": kinds,
         "by_pair": pairs,
         "sentences_per_second_one_thread": {k: round(v, 1) for k, v in speed.items()},
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "speed_ratios": {k: round(v, 2) for k, v in ratios.items()},
+        "load_average_1_5_15": [round(x, 2) for x in load],
         "cpus": os.cpu_count(),
         "misses": {name: [i for i, (ok, _) in res.items() if not ok] for name, res in scored.items()},
     }

@@ -9,10 +9,13 @@ use lindera::mode::Mode;
 use lindera::segmenter::Segmenter;
 use rayon::prelude::*;
 
+use super::candidates::{Candidates, Sources};
+use super::conjugation::Stems;
+use super::context::ContextModel;
 use super::dictionary::{DictionaryLocator, load_dictionary};
 use super::error::KoreanError;
-use super::lattice::{Lexicon, Piece, Workspace};
-use super::morpheme::{EXPRESSION_FIELD, Morpheme};
+use super::lattice::{Alternatives, Lexicon, Piece, Workspace};
+use super::morpheme::{EXPRESSION_FIELD, Morpheme, TYPE_FIELD};
 use super::stem::{IrregularStems, stem_morphs};
 use super::user_dict::{UserEntry, build_user_dictionary};
 
@@ -40,6 +43,8 @@ pub struct Analyzer {
 
 struct Shared {
     search: Search,
+    /// Set for [`Engine::Context`].
+    context: Option<Context>,
     dictionary_dir: Option<PathBuf>,
     /// Search buffers kept between calls so a call does not allocate them.
     scratch_pool: Mutex<Vec<Scratch>>,
@@ -57,6 +62,20 @@ pub enum Engine {
     Mecab,
     /// lindera's own `Segmenter` (whitespace as `SP` lattice nodes).
     Lindera,
+    /// MeCab-ko's search, then context decides among each word's candidate
+    /// analyses ([`ContextModel`]); morphemes come in dictionary form
+    /// (걸었다 → 걷/VV 었/EP 다/EF). Without a model this is MeCab-ko's
+    /// best analysis in dictionary form.
+    Context,
+}
+
+/// What [`Engine::Context`] adds to MeCab-ko's search.
+struct Context {
+    stems: Stems,
+    model: Option<ContextModel>,
+    /// One bit per system word id: words starting with it are searched
+    /// for other readings (see [`ContextModel::searched_entries`]).
+    searched: Vec<u64>,
 }
 
 enum Search {
@@ -100,6 +119,8 @@ struct Scratch {
     lattice: Lattice,
     workspace: Workspace,
     pieces: Vec<Piece>,
+    alternatives: Alternatives,
+    chosen: Vec<usize>,
 }
 
 impl Analyzer {
@@ -121,6 +142,9 @@ impl Analyzer {
 
     /// Morphemes of `text` (KoNLPy's `morphs`).
     pub fn morphs(&self, text: &str) -> Result<Vec<String>, KoreanError> {
+        if self.shared.context.is_some() {
+            return self.with_morphemes(text, |morphemes| morphemes.iter().map(|m| m.surface.to_string()).collect());
+        }
         self.with_pieces(text, |_, text, pieces| surfaces(text, pieces))
     }
 
@@ -128,48 +152,47 @@ impl Analyzer {
     /// 만드는 → 만들다, 탔다 → 타다; endings attached to a predicate are absorbed.
     pub fn morphs_stem(&self, text: &str) -> Result<Vec<String>, KoreanError> {
         let irregular = self.irregular_stems();
-        self.with_pieces(text, |search, text, pieces| stems(search, irregular, text, pieces))
+        self.with_morphemes(text, |morphemes| stem_morphs(morphemes, irregular))
     }
 
     /// (surface, Sejong tag) pairs (KoNLPy's `pos`). Inflected forms carry a
     /// compound tag such as `VV+EP`.
     pub fn pos(&self, text: &str) -> Result<Vec<(String, String)>, KoreanError> {
-        self.with_pieces(text, |search, text, pieces| {
-            Ok(morphemes(search, text, pieces)?.iter().map(|m| (m.surface.to_string(), m.tag.to_string())).collect())
+        self.with_morphemes(text, |morphemes| {
+            morphemes.iter().map(|m| (m.surface.to_string(), m.tag.to_string())).collect()
         })
     }
 
     /// Nouns: morphemes whose tag starts with `N` (NNG, NNP, NNB, NR, NP…),
     /// as KoNLPy's and python-mecab-ko's `nouns` select them.
     pub fn nouns(&self, text: &str) -> Result<Vec<String>, KoreanError> {
-        self.with_pieces(text, |search, text, pieces| {
-            Ok(morphemes(search, text, pieces)?
-                .iter()
-                .filter(|m| m.tag.starts_with('N'))
-                .map(|m| m.surface.to_string())
-                .collect())
+        self.with_morphemes(text, |morphemes| {
+            morphemes.iter().filter(|m| m.tag.starts_with('N')).map(|m| m.surface.to_string()).collect()
         })
     }
 
     /// `morphs` (or `morphs_stem` when `stem`) of every text, in parallel on
     /// rayon's pool; the result is in input order.
     pub fn batch_morphs<S: AsRef<str> + Sync>(&self, texts: &[S], stem: bool) -> Result<Vec<Vec<String>>, KoreanError> {
-        let search = &self.shared.search;
+        let shared = &*self.shared;
         let irregular = if stem { Some(self.irregular_stems()) } else { None };
         texts
             .par_iter()
-            .map_init(Scratch::default, |scratch, text| {
-                analyze_with(search, text.as_ref(), scratch, |search, text, pieces| match irregular {
-                    Some(irregular) => stems(search, irregular, text, pieces),
-                    None => surfaces(text, pieces),
-                })
+            .map_init(Scratch::default, |scratch, text| match (irregular, &shared.context) {
+                (Some(irregular), _) => with_morphemes(shared, text.as_ref(), scratch, |m| stem_morphs(m, irregular)),
+                (None, Some(_)) => with_morphemes(shared, text.as_ref(), scratch, |m| {
+                    m.iter().map(|m| m.surface.to_string()).collect()
+                }),
+                (None, None) => {
+                    analyze_with(&shared.search, text.as_ref(), scratch, |_, text, pieces| surfaces(text, pieces))
+                }
             })
             .collect()
     }
 
     /// The irregular-stem table, built from the dictionary on first use.
     fn irregular_stems(&self) -> &IrregularStems {
-        self.shared.irregular_stems.get_or_init(|| IrregularStems::build(self.shared.search.dictionaries().0))
+        self.shared.irregular_stems()
     }
 
     /// Runs `f` on the best analysis of `text`, reusing pooled buffers.
@@ -178,9 +201,35 @@ impl Analyzer {
         text: &str,
         f: impl FnOnce(&Search, &str, &[Piece]) -> Result<R, KoreanError>,
     ) -> Result<R, KoreanError> {
+        self.with_scratch(|scratch| analyze_with(&self.shared.search, text, scratch, f))
+    }
+
+    /// Runs `f` on the morphemes of `text` as the engine gives them.
+    fn with_morphemes<R>(&self, text: &str, f: impl FnOnce(&[Morpheme<'_>]) -> R) -> Result<R, KoreanError> {
+        self.with_scratch(|scratch| with_morphemes(&self.shared, text, scratch, f))
+    }
+
+    /// Runs `f` on every word's candidate readings (see [`Candidates`]): of
+    /// every word when `every_word`, else of the words the context model
+    /// finds ambiguous, with other readings within `margin` of the best.
+    pub(crate) fn with_candidates<R>(
+        &self,
+        text: &str,
+        every_word: bool,
+        margin: i64,
+        f: impl FnOnce(&Candidates<'_>) -> R,
+    ) -> Result<R, KoreanError> {
+        self.with_scratch(|scratch| {
+            let candidates = candidates(&self.shared, text, scratch, every_word, margin)?;
+            Ok(f(&candidates))
+        })
+    }
+
+    /// Lends pooled search buffers to `f`.
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
         let pooled = self.lock_pool().pop();
         let mut scratch = pooled.unwrap_or_default();
-        let result = analyze_with(&self.shared.search, text, &mut scratch, f);
+        let result = f(&mut scratch);
         self.lock_pool().push(scratch);
         result
     }
@@ -198,6 +247,76 @@ impl std::fmt::Debug for Analyzer {
             .field("user_dictionary", &self.shared.search.dictionaries().1.is_some())
             .finish()
     }
+}
+
+impl Shared {
+    /// The irregular-stem table, built from the dictionary on first use.
+    fn irregular_stems(&self) -> &IrregularStems {
+        self.irregular_stems.get_or_init(|| IrregularStems::build(self.search.dictionaries().0))
+    }
+}
+
+/// Runs `f` on the morphemes of `text`: the best analysis's, or with
+/// [`Engine::Context`] each word's chosen reading in dictionary form.
+fn with_morphemes<R>(
+    shared: &Shared,
+    text: &str,
+    scratch: &mut Scratch,
+    f: impl FnOnce(&[Morpheme<'_>]) -> R,
+) -> Result<R, KoreanError> {
+    let Some(context) = &shared.context else {
+        return analyze_with(&shared.search, text, scratch, |search, text, pieces| {
+            Ok(f(&morphemes(search, text, pieces)?))
+        });
+    };
+    let margin = context.model.as_ref().map_or(0, |model| model.params().margin);
+    let candidates = candidates(shared, text, scratch, false, margin)?;
+    match &context.model {
+        Some(model) => model.choose(&candidates, &mut scratch.chosen),
+        None => {
+            scratch.chosen.clear();
+            scratch.chosen.extend(candidates.words.iter().map(|word| word.start));
+        }
+    }
+    let mut chosen = Vec::with_capacity(candidates.morphemes.len());
+    for &reading in &scratch.chosen {
+        chosen.extend_from_slice(&candidates.morphemes[candidates.readings[reading].morphemes.clone()]);
+    }
+    Ok(f(&chosen))
+}
+
+/// Each word's candidate readings (MeCab-ko's search with the alternatives
+/// of the wanted words); empty for a text without words.
+fn candidates<'a>(
+    shared: &'a Shared,
+    text: &'a str,
+    scratch: &mut Scratch,
+    every_word: bool,
+    margin: i64,
+) -> Result<Candidates<'a>, KoreanError> {
+    let (Search::Mecab(lexicon), Some(context)) = (&shared.search, &shared.context) else {
+        return Err(KoreanError::Analysis("candidate analyses need the context engine".into()));
+    };
+    scratch.pieces.clear();
+    if text.trim().is_empty() {
+        return Ok(Candidates::default());
+    }
+    let (dictionary, user) = shared.search.dictionaries();
+    let read = |piece: &Piece| morpheme(dictionary, user, text, piece).ok();
+    let wanted = |piece: &Piece| {
+        let id = piece.word_id.id() as usize;
+        every_word
+            || (piece.word_id.is_system()
+                && context.searched.get(id / 64).is_some_and(|bits| bits >> (id % 64) & 1 == 1))
+    };
+    let Scratch { workspace, pieces, alternatives, .. } = scratch;
+    lexicon.analyze_alternatives(text, workspace, pieces, alternatives, margin, wanted);
+    let buffer = std::cell::RefCell::new(String::new());
+    let worth = |form: &str, tag: &str| {
+        every_word || context.model.as_ref().is_some_and(|model| model.has_seen(form, tag, &mut buffer.borrow_mut()))
+    };
+    let sources = Sources { stems: &context.stems, morpheme: read, worth };
+    Ok(Candidates::build(pieces, alternatives, &sources))
 }
 
 /// Segments `text` and hands the pieces of its best analysis to `f`.
@@ -232,17 +351,6 @@ fn morphemes<'a>(search: &'a Search, text: &'a str, pieces: &[Piece]) -> Result<
     pieces.iter().map(|piece| morpheme(dictionary, user, text, piece)).collect()
 }
 
-/// Morphemes with predicates in dictionary form.
-fn stems(
-    search: &Search,
-    irregular: &IrregularStems,
-    text: &str,
-    pieces: &[Piece],
-) -> Result<Vec<String>, KoreanError> {
-    let morphemes = morphemes(search, text, pieces)?;
-    Ok(stem_morphs(&morphemes, irregular))
-}
-
 /// Reads a piece's surface, tag and expression without copying.
 fn morpheme<'a>(
     dictionary: &'a Dictionary,
@@ -265,8 +373,9 @@ fn morpheme<'a>(
         }
     };
     let tag = fields.next().unwrap_or("UNK");
-    let expression = fields.nth(EXPRESSION_FIELD - 1).unwrap_or("*");
-    Ok(Morpheme { surface, tag, expression, start: piece.start, end: piece.end })
+    let kind = fields.nth(TYPE_FIELD - 1).unwrap_or("*");
+    let expression = fields.nth(EXPRESSION_FIELD - TYPE_FIELD - 1).unwrap_or("*");
+    Ok(Morpheme { surface, tag, kind, expression, start: piece.start, end: piece.end })
 }
 
 /// Builds an [`Analyzer`]: dictionary location, source and user entries.
@@ -285,6 +394,7 @@ pub struct AnalyzerBuilder {
     locator: DictionaryLocator,
     user_entries: Vec<UserEntry>,
     engine: Engine,
+    context_model: Option<ContextModel>,
     #[cfg(feature = "embed-ko-dic")]
     embedded: bool,
 }
@@ -321,6 +431,14 @@ impl AnalyzerBuilder {
         self
     }
 
+    /// The model [`Engine::Context`] decides with (see [`ContextModel::train`]
+    /// and [`ContextModel::load`]); without one that engine keeps MeCab-ko's
+    /// choices.
+    pub fn context_model(mut self, model: ContextModel) -> Self {
+        self.context_model = Some(model);
+        self
+    }
+
     /// Adds user dictionary words.
     pub fn user_entries(mut self, entries: impl IntoIterator<Item = UserEntry>) -> Self {
         self.user_entries.extend(entries);
@@ -349,7 +467,7 @@ impl AnalyzerBuilder {
             }
         };
         let search = match self.engine {
-            Engine::Mecab => {
+            Engine::Mecab | Engine::Context => {
                 let dir = dictionary_dir.clone().unwrap_or_default();
                 let lexicon = Lexicon::new(dictionary, user_dictionary).map_err(|e| {
                     KoreanError::MalformedDictionary { path: dir.join("metadata.json"), reason: e.to_string() }
@@ -358,9 +476,15 @@ impl AnalyzerBuilder {
             }
             Engine::Lindera => Search::Lindera(Segmenter::new(Mode::Normal, dictionary, user_dictionary)),
         };
+        let context = (self.engine == Engine::Context).then(|| {
+            let dictionary = search.dictionaries().0;
+            let searched = self.context_model.as_ref().map_or_else(Vec::new, |m| m.searched_entries(dictionary));
+            Context { stems: Stems::build(dictionary), model: self.context_model, searched }
+        });
         Ok(Analyzer {
             shared: Arc::new(Shared {
                 search,
+                context,
                 dictionary_dir,
                 scratch_pool: Mutex::new(Vec::new()),
                 irregular_stems: OnceLock::new(),

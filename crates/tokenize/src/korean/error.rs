@@ -60,6 +60,17 @@ pub enum KoreanError {
         reason: String,
     },
 
+    /// A context model file (see `ContextModel::load`) has a bad line.
+    #[error("context model {path}:{line}: {reason}")]
+    MalformedContextModel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+
     /// lindera failed while analysing text.
     #[error("morphological analysis failed: {0}")]
     Analysis(String),

@@ -95,6 +95,45 @@ pub(crate) struct Workspace {
     endings: Vec<Vec<Ending>>,
     /// User dictionary matches (start char, end char, entry bytes offset), by start.
     user_matches: Vec<(u32, u32, usize)>,
+    /// Node indices of the best path, in text order.
+    best: Vec<u32>,
+    /// Per node of the word being searched (see [`Lexicon::word_paths`]):
+    /// best cost to the word's end and the next node on that path.
+    to_end: Vec<(i64, u32)>,
+}
+
+/// One space-delimited word of the best path and its other analyses.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Word {
+    /// The word's pieces in the best analysis (indices into the best pieces).
+    pub best: std::ops::Range<usize>,
+    /// Its other analyses within the cost margin (indices into [`Alternatives::paths`]).
+    pub paths: std::ops::Range<usize>,
+}
+
+/// Another analysis of a word: its pieces and its cost above the best one.
+#[derive(Clone, Debug)]
+pub(crate) struct Path {
+    /// Indices into [`Alternatives::pieces`].
+    pub pieces: std::ops::Range<usize>,
+    /// Path cost minus the word's best path cost (≥ 0).
+    pub extra: i64,
+}
+
+/// The words of a text and, for the words asked about, their k-best analyses.
+#[derive(Default)]
+pub(crate) struct Alternatives {
+    pub words: Vec<Word>,
+    pub paths: Vec<Path>,
+    pub pieces: Vec<Piece>,
+}
+
+impl Alternatives {
+    fn clear(&mut self) {
+        self.words.clear();
+        self.paths.clear();
+        self.pieces.clear();
+    }
 }
 
 impl Lexicon {
@@ -139,6 +178,39 @@ impl Lexicon {
     /// whitespace, which bounds the lattice's memory; shorter texts (every
     /// review, sentence or paragraph) are one lattice, as in MeCab.
     pub(crate) fn analyze(&self, text: &str, ws: &mut Workspace, out: &mut Vec<Piece>) {
+        self.analyze_each_chunk(text, ws, out, |_, _, _, _| {});
+    }
+
+    /// [`analyze`](Self::analyze), and for each space-delimited word whose
+    /// first best piece `wanted` accepts (offsets in `text`), every analysis of the word whose
+    /// first morpheme differs from the best one's and whose cost is within
+    /// `margin` of the best (the best path through each first morpheme).
+    /// The word's neighbours stay as in the best path.
+    pub(crate) fn analyze_alternatives(
+        &self,
+        text: &str,
+        ws: &mut Workspace,
+        out: &mut Vec<Piece>,
+        alternatives: &mut Alternatives,
+        margin: i64,
+        wanted: impl Fn(&Piece) -> bool,
+    ) {
+        alternatives.clear();
+        self.analyze_each_chunk(text, ws, out, |lexicon, ws, first_piece, offset| {
+            lexicon.word_alternatives(ws, first_piece, offset, margin, &wanted, alternatives);
+        });
+    }
+
+    /// Analyses `text` chunk by chunk, calling `after_chunk(self, ws, index of
+    /// the chunk's first piece in out, byte offset of the chunk)` while the
+    /// chunk's lattice is still in `ws`.
+    fn analyze_each_chunk(
+        &self,
+        text: &str,
+        ws: &mut Workspace,
+        out: &mut Vec<Piece>,
+        mut after_chunk: impl FnMut(&Self, &mut Workspace, usize, usize),
+    ) {
         let mut rest = text;
         while !rest.is_empty() {
             let chunk = chunk_at_whitespace(rest);
@@ -149,8 +221,132 @@ impl Lexicon {
                 piece.start += offset;
                 piece.end += offset;
             }
+            after_chunk(self, ws, first, offset);
             rest = &rest[chunk.len()..];
         }
+    }
+
+    /// Splits the chunk's best path into words and searches the wanted ones.
+    fn word_alternatives(
+        &self,
+        ws: &mut Workspace,
+        first_piece: usize,
+        offset: usize,
+        margin: i64,
+        wanted: &impl Fn(&Piece) -> bool,
+        alternatives: &mut Alternatives,
+    ) {
+        let mut begin = 0;
+        while begin < ws.best.len() {
+            let mut end = begin + 1;
+            while end < ws.best.len()
+                && ws.nodes[ws.best[end] as usize].start == ws.nodes[ws.best[end - 1] as usize].end
+            {
+                end += 1;
+            }
+            let first_path = alternatives.paths.len();
+            let first = ws.nodes[ws.best[begin] as usize];
+            let piece = Piece {
+                start: ws.offsets[first.start as usize] + offset,
+                end: ws.offsets[first.end as usize] + offset,
+                word_id: first.word_id,
+            };
+            if wanted(&piece) {
+                self.word_paths(ws, begin..end, offset, margin, alternatives);
+            }
+            alternatives.words.push(Word {
+                best: first_piece + begin..first_piece + end,
+                paths: first_path..alternatives.paths.len(),
+            });
+            begin = end;
+        }
+    }
+
+    /// The best path through every other first node of the word made of the
+    /// best nodes `word`, within `margin` of the best: a backward Viterbi pass
+    /// over the word's nodes (cost to the word's end, the right neighbour's
+    /// connection included), then one path per first node.
+    fn word_paths(
+        &self,
+        ws: &mut Workspace,
+        word: std::ops::Range<usize>,
+        offset: usize,
+        margin: i64,
+        alternatives: &mut Alternatives,
+    ) {
+        let first_best = ws.best[word.start];
+        let (start, end) = (ws.nodes[first_best as usize].start, ws.nodes[ws.best[word.end - 1] as usize].end);
+        let left = if word.start == 0 { 0 } else { ws.nodes[ws.best[word.start - 1] as usize].right_id };
+        let right = ws.best.get(word.end).map_or(0, |&next| ws.nodes[next as usize].left_id);
+        // Nodes are stored in order of their start; the word's are one run.
+        let from = 1 + ws.nodes[1..].partition_point(|n| n.start < start);
+        let to = from + ws.nodes[from..].partition_point(|n| n.start < end);
+        ws.to_end.clear();
+        ws.to_end.resize(to - from, (i64::MAX, NONE));
+        for index in (from..to).rev() {
+            let node = ws.nodes[index];
+            let to_end = if node.end > end {
+                (i64::MAX, NONE)
+            } else if node.end == end {
+                (i64::from(self.connection(node.right_id, right)), NONE)
+            } else {
+                self.best_successor(ws, node, from, to)
+            };
+            ws.to_end[index - from] = to_end;
+        }
+        let total_from_start = |index: usize| {
+            let node = ws.nodes[index];
+            let (rest, _) = ws.to_end[index - from];
+            (node.start == start && rest != i64::MAX)
+                .then(|| i64::from(self.connection(left, node.left_id)) + i64::from(node.word_cost) + rest)
+        };
+        let Some(best_total) = (from..to).filter_map(total_from_start).min() else { return };
+        for index in from..to {
+            let Some(total) = total_from_start(index) else { continue };
+            if index as u32 == first_best || total > best_total + margin {
+                continue;
+            }
+            let first = alternatives.pieces.len();
+            let mut at = index as u32;
+            while at != NONE {
+                let node = ws.nodes[at as usize];
+                alternatives.pieces.push(Piece {
+                    start: ws.offsets[node.start as usize] + offset,
+                    end: ws.offsets[node.end as usize] + offset,
+                    word_id: node.word_id,
+                });
+                at = ws.to_end[at as usize - from].1;
+            }
+            alternatives.paths.push(Path { pieces: first..alternatives.pieces.len(), extra: total - best_total });
+        }
+    }
+
+    /// The cheapest way on from `node` to the word's end through the nodes
+    /// `from..to` that start where it ends.
+    fn best_successor(&self, ws: &Workspace, node: Node, from: usize, to: usize) -> (i64, u32) {
+        let lo = from + ws.nodes[from..to].partition_point(|n| n.start < node.end);
+        let row_of = |next: &Node| self.connection(node.right_id, next.left_id);
+        let mut best = (i64::MAX, NONE);
+        for next in lo..to {
+            let candidate = ws.nodes[next];
+            if candidate.start != node.end {
+                break;
+            }
+            let (rest, _) = ws.to_end[next - from];
+            if rest == i64::MAX {
+                continue;
+            }
+            let cost = i64::from(row_of(&candidate)) + i64::from(candidate.word_cost) + rest;
+            if cost < best.0 {
+                best = (cost, next as u32);
+            }
+        }
+        best
+    }
+
+    /// The connection cost from a node with `right_id` to one with `left_id`.
+    fn connection(&self, right_id: u16, left_id: u16) -> i16 {
+        self.matrix_row(left_id).get(usize::from(right_id)).copied().unwrap_or(0)
     }
 
     fn analyze_chunk(&self, text: &str, ws: &mut Workspace, out: &mut Vec<Piece>) {
@@ -356,7 +552,7 @@ impl Lexicon {
     }
 
     /// Connects EOS to the last position reached and walks the best path back.
-    fn backtrack(&self, ws: &Workspace, out: &mut Vec<Piece>) {
+    fn backtrack(&self, ws: &mut Workspace, out: &mut Vec<Piece>) {
         let Some(last) = (1..ws.endings.len().min(ws.chars.len() + 1)).rev().find(|&p| !ws.endings[p].is_empty())
         else {
             return;
@@ -373,7 +569,9 @@ impl Lexicon {
             }
         }
         let first_piece = out.len();
+        ws.best.clear();
         while best != NONE && best != 0 {
+            ws.best.push(best);
             let n = &ws.nodes[best as usize];
             out.push(Piece {
                 start: ws.offsets[n.start as usize],
@@ -383,6 +581,7 @@ impl Lexicon {
             best = n.prev;
         }
         out[first_piece..].reverse();
+        ws.best.reverse();
     }
 }
 

@@ -20,6 +20,9 @@
 //! ```
 
 mod analyzer;
+mod candidates;
+mod conjugation;
+mod context;
 mod dictionary;
 mod error;
 mod lattice;
@@ -28,6 +31,7 @@ mod stem;
 mod user_dict;
 
 pub use analyzer::{Analyzer, AnalyzerBuilder, Engine};
+pub use context::{ContextModel, ContextParams, TrainReport};
 pub use dictionary::{
     DictionaryLocator, ENV_DICTIONARY, ENV_SOURCE, KO_DIC_VERSION, SOURCE_WHEEL, build_dictionary, cache_dir_name,
     default_cache_root, validate_dictionary_dir,

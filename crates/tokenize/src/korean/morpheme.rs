@@ -15,10 +15,56 @@ pub(crate) struct Morpheme<'a> {
     pub surface: &'a str,
     /// Its Sejong tag, possibly compound (`VV+EP`).
     pub tag: &'a str,
+    /// The dictionary's type field (`Inflect`, `Compound`, `Preanalysis`, `*`).
+    pub kind: &'a str,
     /// The dictionary's expression field (`*` when the entry is not inflected).
     pub expression: &'a str,
     /// Byte range in the analysed text.
     pub start: usize,
     /// End of the byte range (exclusive).
     pub end: usize,
+}
+
+impl<'a> Morpheme<'a> {
+    /// Appends the morpheme split into its dictionary forms: an inflected or
+    /// pre-analysed entry becomes the parts of its expression (걸었 with
+    /// `걷/VV/*+었/EP/*` → 걷/VV, 었/EP; 만드 with `만들/VV/*` → 만들/VV),
+    /// each spanning the whole surface; any other morpheme is kept as it is.
+    pub(crate) fn decompose_into(self, out: &mut Vec<Morpheme<'a>>) {
+        if !self.splits() {
+            out.push(self);
+            return;
+        }
+        let first = out.len();
+        for part in self.expression.split('+') {
+            let mut fields = part.split('/');
+            let (Some(form), Some(tag)) = (fields.next(), fields.next()) else { continue };
+            if form.is_empty() || tag.is_empty() {
+                continue;
+            }
+            out.push(Morpheme { surface: form, tag, kind: "*", expression: "*", ..self });
+        }
+        if out.len() == first {
+            out.push(self); // a malformed expression: keep the entry whole
+        }
+    }
+
+    /// The first dictionary form and its tag (걸었 `걷/VV/*+었/EP/*` → 걷, VV).
+    pub(crate) fn head(&self) -> (&'a str, &'a str) {
+        if self.splits() {
+            let mut fields = self.expression.split(['/', '+']);
+            if let (Some(form), Some(tag)) = (fields.next(), fields.next())
+                && !form.is_empty()
+                && !tag.is_empty()
+            {
+                return (form, tag);
+            }
+        }
+        (self.surface, self.tag)
+    }
+
+    /// Whether the entry is inflected or pre-analysed with an expression.
+    fn splits(&self) -> bool {
+        matches!(self.kind, "Inflect" | "Preanalysis") && self.expression.contains('/')
+    }
 }

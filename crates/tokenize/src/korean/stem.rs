@@ -46,7 +46,7 @@ impl IrregularStems {
         Self { by_surface }
     }
 
-    fn stem(&self, surface: &str, tag: &str) -> Option<&str> {
+    pub(crate) fn stem(&self, surface: &str, tag: &str) -> Option<&str> {
         self.by_surface.get(surface)?.iter().find(|(t, _)| t == tag).map(|(_, stem)| stem.as_str())
     }
 }
