@@ -73,8 +73,9 @@ struct Args {
     train_context: Option<PathBuf>,
     /// Texts the context model learns from (repeat for several files): NSMC TSVs (with their header) or one
     /// text per line.
-    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append, default_values_t = default_corpus())]
-    corpus: Vec<String>,
+    /// (Default: NSMC's unlabelled and training reviews in ../shared/data/nsmc/.)
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    corpus: Option<Vec<String>>,
 }
 
 /// The searches `--engine` offers.
@@ -88,9 +89,13 @@ enum EngineArg {
     Context,
 }
 
-/// NSMC's unlabelled and training reviews (never its test set, which scores sentiment).
-fn default_corpus() -> Vec<String> {
-    ["../shared/data/nsmc/reviews_unlabeled.txt", "../shared/data/nsmc/ratings_train.txt"].map(String::from).to_vec()
+/// `--corpus`, else NSMC's unlabelled and training reviews (never its test set, which scores sentiment).
+fn corpus(args: &Args) -> Vec<String> {
+    args.corpus.clone().unwrap_or_else(|| {
+        ["../shared/data/nsmc/reviews_unlabeled.txt", "../shared/data/nsmc/ratings_train.txt"]
+            .map(String::from)
+            .to_vec()
+    })
 }
 
 fn main() {
@@ -107,14 +112,14 @@ const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
     if let Some(out) = &args.train_context {
-        return train_context(&args.corpus, out).map(|_| ());
+        return train_context(&corpus(&args), out).map(|_| ());
     }
     let builder = match args.engine {
         EngineArg::Mecab => Analyzer::builder(),
         EngineArg::Lindera => Analyzer::builder().engine(Engine::Lindera),
         EngineArg::Context if args.no_context_model => Analyzer::builder().engine(Engine::Context),
         EngineArg::Context => {
-            let model = context_model(args.context_model.as_deref(), &args.corpus)?;
+            let model = context_model(args.context_model.as_deref(), &args)?;
             Analyzer::builder().engine(Engine::Context).context_model(model)
         }
     };
@@ -138,17 +143,21 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 }
 
 /// The context model at `path` (default: the per-user cache), trained from
-/// `corpus` and saved there first when the file does not exist.
-fn context_model(path: Option<&Path>, corpus: &[String]) -> Result<ContextModel, Box<dyn Error>> {
+/// `--corpus` and saved there first when the file does not exist.
+fn context_model(path: Option<&Path>, args: &Args) -> Result<ContextModel, Box<dyn Error>> {
     let path = match path {
         Some(path) => path.to_path_buf(),
         None => default_cache_root().ok_or("no cache directory: give --context-model")?.join("context-model-v1.tsv"),
     };
     if path.exists() {
+        if args.corpus.is_some() {
+            eprintln!("{}: using this model; --corpus is read only to train one (see --train-context)", path.display());
+        }
         return Ok(ContextModel::load(&path)?);
     }
+    let corpus = corpus(args);
     eprintln!("{}: no context model yet; training one from {}", path.display(), corpus.join(", "));
-    train_context(corpus, &path)
+    train_context(&corpus, &path)
 }
 
 /// Trains a context model on the corpus files with MeCab-ko's search and saves it.
@@ -172,7 +181,12 @@ fn read_texts(path: &str) -> Result<Vec<String>, Box<dyn Error>> {
     if content.starts_with(HEADER) {
         return Ok(read_documents(path)?.into_iter().map(|(_, document)| document).collect());
     }
-    Ok(content.lines().filter(|line| !line.trim().is_empty()).map(str::to_string).collect())
+    let texts: Vec<String> = content.lines().filter(|line| !line.trim().is_empty()).map(str::to_string).collect();
+    let blank = content.lines().count() - texts.len();
+    if blank > 0 {
+        eprintln!("{path}: {blank} blank line(s) skipped, {} texts read", texts.len());
+    }
+    Ok(texts)
 }
 
 fn show(analyzer: &Analyzer, text: &str) -> Result<(), Box<dyn Error>> {
