@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use malmoi_tokenize::korean::{Analyzer, ContextModel, ContextParams, Engine, KoreanError};
+use proptest::prelude::*;
 
 mod support;
 
@@ -163,4 +164,45 @@ fn training_twice_writes_the_same_model() {
     model.save(&first).unwrap();
     again.save(&second).unwrap();
     assert_eq!(std::fs::read(first).unwrap(), std::fs::read(second).unwrap());
+}
+
+#[test]
+fn a_user_dictionary_word_is_never_redecided() {
+    let (model, _) = trained();
+    let user = Analyzer::builder()
+        .engine(Engine::Context)
+        .context_model(model.clone())
+        .user_entries([malmoi_tokenize::korean::UserEntry::new("걸", "VV")])
+        .build()
+        .unwrap();
+    // The model reads this context as 걷다 (see above); the user's 걸 stands.
+    let pos = user.pos("공원 산책로를 한참 걸었다").unwrap();
+    assert!(has(&pos, "걸", "VV") && !has(&pos, "걷", "VV"), "{pos:?}");
+}
+
+/// A text's analysis does not depend on the texts analysed with it.
+#[test]
+fn batches_give_each_text_its_own_analysis() {
+    let (_, analyzer) = trained();
+    let texts = ["공원 산책로를 한참 걸었다", "벽에 그림을 다시 걸었다", "", "   ", "종이 울렸다 ㅋㅋ 10점!!"];
+    let batch = analyzer.batch_morphs(&texts, false).unwrap();
+    let one_by_one: Vec<Vec<String>> = texts.iter().map(|t| analyzer.morphs(t).unwrap()).collect();
+    assert_eq!(batch, one_by_one);
+    let reversed: Vec<&str> = texts.iter().rev().copied().collect();
+    let mut again = analyzer.batch_morphs(&reversed, false).unwrap();
+    again.reverse();
+    assert_eq!(again, one_by_one);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn any_string_analyses_without_panic(text in "[가-힣ㄱ-ㅎa-z0-9 .!?~]{0,40}") {
+        let (_, analyzer) = trained();
+        let pos = analyzer.pos(&text).unwrap();
+        prop_assert!(pos.iter().all(|(form, tag)| !form.is_empty() && !tag.is_empty()));
+        analyzer.morphs_stem(&text).unwrap();
+        prop_assert_eq!(analyzer.morphs(&text).unwrap().len(), pos.len());
+    }
 }

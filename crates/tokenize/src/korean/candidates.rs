@@ -6,9 +6,12 @@
 //! ([`Lexicon::analyze_alternatives`]) and by the stems the conjugation rules
 //! recover ([`Stems::variants`]). A reading's *label* is its first morpheme
 //! (form, tag): 걸었다 has the labels 걸/VV and 걷/VV, 종이 has 종이/NNG and
-//! 종/NNG. A word with one label is unambiguous.
+//! 종/NNG. A word with one label is unambiguous; so is a word the user
+//! dictionary analyses (its reading is the user's decision).
 
 use std::ops::Range;
+
+use lindera_dictionary::viterbi::LexType;
 
 use super::conjugation::{STEM_TAGS, Stems, stem_change_allowed};
 use super::lattice::{Alternatives, Piece};
@@ -79,7 +82,14 @@ impl<'a> Candidates<'a> {
         let mut out = Candidates::default();
         for word in &alternatives.words {
             let first = out.readings.len();
-            out.push_reading(&best[word.best.clone()], 0, sources);
+            let pieces = &best[word.best.clone()];
+            out.push_reading(pieces, 0, sources);
+            if pieces.iter().any(|piece| piece.word_id.lex_type() == LexType::User) {
+                // A user dictionary word is the user's decision: no other reading competes.
+                out.readings.truncate(first + 1);
+                out.words.push(first..out.readings.len());
+                continue;
+            }
             for path in &alternatives.paths[word.paths.clone()] {
                 let pieces = &alternatives.pieces[path.pieces.clone()];
                 let head = pieces.first().and_then(&sources.morpheme).map(|m| m.head());
