@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use lindera_dictionary::viterbi::LexType;
 
-use super::conjugation::{STEM_TAGS, Stems, stem_change_allowed};
+use super::conjugation::{STEM_TAGS, Stems, predicate_by_ending, stem_change_allowed};
 use super::lattice::{Alternatives, Piece};
 use super::morpheme::Morpheme;
 
@@ -175,6 +175,24 @@ impl<'a> Candidates<'a> {
             }
         }
         choices
+    }
+}
+
+impl<'a> Candidates<'a> {
+    /// Of two choices that are one stem as verb and as adjective (쓰/VV,
+    /// 쓰/VA), the one the ending's grammar demands
+    /// ([`predicate_by_ending`]): a rule no context overrides.
+    pub(crate) fn by_grammar(&self, choices: &[Choice<'a>]) -> Option<Choice<'a>> {
+        let [a, b] = choices else { return None };
+        let tags = [a.label.1, b.label.1];
+        if a.label.0 != b.label.0 || !(tags == ["VV", "VA"] || tags == ["VA", "VV"]) {
+            return None;
+        }
+        let reading = &self.readings[a.reading];
+        let ending = self.morphemes.get(reading.morphemes.start + 1).filter(|_| reading.morphemes.len() > 1)?;
+        let last = reading.morphemes.len() == 2;
+        let tag = predicate_by_ending(ending.surface, ending.tag, last)?;
+        [*a, *b].into_iter().find(|choice| choice.label.1 == tag)
     }
 }
 

@@ -126,6 +126,37 @@ pub(crate) fn stem_change_allowed(surface: &str, lemma: &str, ending: &str) -> O
     }
 }
 
+/// Verb or adjective, when the ending after the stem only goes with one:
+/// the present adnominal 는, the present declaratives ㄴ다 / 는다, the
+/// propositive, imperatives and purpose endings take verbs (늦는다, 밝는
+/// 새벽); a bare sentence-final 다 and the adjective forms of 데 / 구나 / 군
+/// take adjectives (늦다, 밝은데). `last` says whether the ending ends the word.
+pub(crate) fn predicate_by_ending(ending: &str, tag: &str, last: bool) -> Option<&'static str> {
+    const VERB: [(&str, &str); 15] = [
+        ("는", "ETM"),
+        ("는다", "EF"),
+        ("ㄴ다", "EF"),
+        ("는다", "EC"),
+        ("ㄴ다", "EC"),
+        ("자", "EF"),
+        ("어라", "EF"),
+        ("아라", "EF"),
+        ("려고", "EC"),
+        ("으려고", "EC"),
+        ("러", "EC"),
+        ("으러", "EC"),
+        ("는데", "EC"),
+        ("는구나", "EF"),
+        ("는군", "EF"),
+    ];
+    const ADJECTIVE: [(&str, &str); 5] = [("ㄴ데", "EC"), ("은데", "EC"), ("구나", "EF"), ("군", "EF"), ("다", "EF")];
+    if VERB.contains(&(ending, tag)) {
+        return Some("VV");
+    }
+    let adjective = ADJECTIVE.contains(&(ending, tag)) && (ending != "다" || last);
+    adjective.then_some("VA")
+}
+
 /// The stem's last syllable.
 fn last_syllable(stem: &str) -> Option<Syllable> {
     stem.chars().next_back().and_then(Syllable::from_char)
@@ -191,6 +222,17 @@ mod tests {
         assert!(forms(&dict, "걸", "NNG", "었").is_empty(), "only predicates conjugate");
         assert!(forms(&dict, "알", "VV", "아").is_empty(), "앋 is not in the dictionary");
         assert!(forms(&dict, "걸", "VV", "").is_empty());
+    }
+
+    #[test]
+    fn endings_that_only_verbs_or_only_adjectives_take() {
+        assert_eq!(predicate_by_ending("는", "ETM", false), Some("VV"), "늦는 사람");
+        assert_eq!(predicate_by_ending("는다", "EF", true), Some("VV"), "날이 밝는다");
+        assert_eq!(predicate_by_ending("다", "EF", true), Some("VA"), "맛이 쓰다");
+        assert_eq!(predicate_by_ending("은데", "EC", false), Some("VA"), "밝은데");
+        assert_eq!(predicate_by_ending("다", "EF", false), None, "다 before more endings");
+        assert_eq!(predicate_by_ending("었", "EP", false), None, "the past takes both");
+        assert_eq!(predicate_by_ending("은", "ETM", false), None, "verb past or adjective present");
     }
 
     #[test]

@@ -248,6 +248,10 @@ impl ContextModel {
         if choices.len() < 2 {
             return None;
         }
+        if let Some(chosen) = candidates.by_grammar(&choices) {
+            let margin = if chosen.label == mecab { f64::NEG_INFINITY } else { f64::INFINITY };
+            return Some((choices[0], chosen, margin));
+        }
         let Buffers { token: buffer, features, offers } = buffers;
         let offers = offers.get_or_insert_with(|| {
             Offers::build(candidates, |form, tag| self.ids.get(token(buffer, form, tag)).copied())

@@ -241,7 +241,13 @@ impl ContextModel {
         for word in 0..candidates.words.len() {
             let mut choices = candidates.choices(word);
             choices.retain(|choice| choice.extra <= self.params.train_margin);
-            let [only] = choices.as_slice() else { continue };
+            let only = match choices.as_slice() {
+                [only] => *only,
+                pair => match candidates.by_grammar(pair) {
+                    Some(chosen) => chosen,
+                    None => continue,
+                },
+            };
             if !self.is_ambiguous(only.label.0, only.label.1, &mut buffer) {
                 continue;
             }
