@@ -21,21 +21,20 @@ use super::morpheme::Morpheme;
 /// the following ending does not allow (mecab-ko-dic's 걸 → 걷/VV entry before
 /// 고: 걸고 is only 걸다), else unchanged.
 fn fit_stem_change<'a>(morpheme: Morpheme<'a>, next: &str) -> Morpheme<'a> {
-    let (lemma, _) = morpheme.head();
-    let single = !morpheme.expression.contains('+');
-    if single && lemma != morpheme.surface && stem_change_allowed(morpheme.surface, lemma, next) == Some(false) {
-        return Morpheme { kind: "*", expression: "*", ..morpheme };
+    match morpheme.changed_stem() {
+        Some(lemma) if stem_change_allowed(morpheme.surface, lemma, next) == Some(false) => {
+            Morpheme { kind: "*", expression: "*", ..morpheme }
+        }
+        _ => morpheme,
     }
-    morpheme
 }
 
 /// The surface of an inflected stem entry that names another stem (불 for
 /// 붇) when the surface is a stem of its own with the same tag (불다):
 /// mecab-ko-dic lists both at one cost, and MeCab-ko's order picks one.
 fn plain_twin<'a>(morpheme: &Morpheme<'a>, stems: &Stems) -> Option<&'a str> {
-    let (lemma, tag) = morpheme.head();
-    let changed = morpheme.kind == "Inflect" && !morpheme.expression.contains('+') && lemma != morpheme.surface;
-    (changed && stems.contains(morpheme.surface, tag)).then_some(morpheme.surface)
+    let changed = morpheme.changed_stem().is_some();
+    (changed && stems.contains(morpheme.surface, morpheme.head().1)).then_some(morpheme.surface)
 }
 
 /// One analysis of a word, decomposed, and its lattice cost above the best.
@@ -176,9 +175,7 @@ impl<'a> Candidates<'a> {
         }
         choices
     }
-}
 
-impl<'a> Candidates<'a> {
     /// Of two choices that are one stem as verb and as adjective (쓰/VV,
     /// 쓰/VA), the one the ending's grammar demands
     /// ([`predicate_by_ending`]): a rule no context overrides.

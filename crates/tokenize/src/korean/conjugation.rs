@@ -14,8 +14,6 @@
 //! | ㄹ dropped before ㄴ, ㅂ, ㅅ | no final + ending in ㄴ/ㅂ/ㅅ | 나+는 → 날 |
 //! | ㄹ dropped, ㄴ as the final | last syllable's final ㄴ | 가+는 → 가늘 + ㄴ |
 
-use std::collections::HashSet;
-
 use lindera::dictionary::Dictionary;
 use rustc_hash::FxHashMap;
 
@@ -48,15 +46,15 @@ impl Stems {
     /// Collects every VV and VA entry's surface.
     pub(crate) fn build(dictionary: &Dictionary) -> Self {
         let mut tags: FxHashMap<String, Vec<&'static str>> = FxHashMap::default();
-        let mut seen = HashSet::new();
         for id in 0..dictionary.prefix_dictionary.word_count() {
             let mut fields = dictionary.word_details_iter(id);
-            let Some(tag) = fields.next().and_then(|tag| PREDICATE_TAGS.iter().find(|&&t| t == tag)) else {
+            let Some(&tag) = fields.next().and_then(|tag| PREDICATE_TAGS.iter().find(|&&t| t == tag)) else {
                 continue;
             };
             let Some(surface) = fields.nth(2) else { continue };
-            if seen.insert((surface.to_string(), *tag)) {
-                tags.entry(surface.to_string()).or_default().push(tag);
+            let listed = tags.entry(surface.to_string()).or_default();
+            if !listed.contains(&tag) {
+                listed.push(tag);
             }
         }
         Self { tags }

@@ -63,6 +63,13 @@ impl<'a> Morpheme<'a> {
         (self.surface, self.tag)
     }
 
+    /// The stem an inflected entry names when it is one other stem (mecab-ko-dic's
+    /// 걸 with `걷/VV/*`, 만드 with `만들/VV/*`); `None` for any other morpheme.
+    pub(crate) fn changed_stem(&self) -> Option<&'a str> {
+        let (lemma, _) = self.head();
+        (self.kind == "Inflect" && !self.expression.contains('+') && lemma != self.surface).then_some(lemma)
+    }
+
     /// Whether the entry is inflected or pre-analysed with an expression.
     fn splits(&self) -> bool {
         matches!(self.kind, "Inflect" | "Preanalysis") && self.expression.contains('/')

@@ -263,8 +263,9 @@ impl ContextModel {
     }
 
     /// The best other choice and how far its score exceeds MeCab-ko's
-    /// (`choices[0]`; the others are those that may contest it). A score is the context evidence minus the extra lattice
-    /// cost over [`ContextParams::temperature`]; a label never seen
+    /// (`choices[0]`; the others are those that may contest it). A score is
+    /// the context evidence minus the extra lattice cost over
+    /// [`ContextParams::temperature`]; a label never seen
     /// unambiguously gets the weakest evidence of the others less
     /// [`ContextParams::unseen_penalty`]: context cannot speak for it.
     fn challenger<'a>(&self, choices: &[Choice<'a>], features: &[u64], buffer: &mut String) -> (Choice<'a>, f64) {
