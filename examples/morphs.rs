@@ -147,7 +147,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 fn context_model(path: Option<&Path>, args: &Args) -> Result<ContextModel, Box<dyn Error>> {
     let path = match path {
         Some(path) => path.to_path_buf(),
-        None => default_cache_root().ok_or("no cache directory: give --context-model")?.join("context-model-v1.tsv"),
+        None => default_cache_root().ok_or("no cache directory: give --context-model")?.join("context-model-v2.tsv"),
     };
     if path.exists() {
         if args.corpus.is_some() {

@@ -95,10 +95,10 @@ fn a_saved_model_loads_to_the_same_decisions() {
 fn malformed_model_files_are_refused_by_line() {
     let cases = [
         ("not a model\n", 1, "header"),
-        ("malmoi-context-model\t1\ntemperature\thot\n", 2, "not a number"),
-        ("malmoi-context-model\t1\ntoken\t0\t걷/VV\nsmoothing\t3\n", 3, "unknown record"),
-        ("malmoi-context-model\t1\ntoken\t0\t걷/VV\nlabel\t7\t3\t1\n", 3, "unknown token"),
-        ("malmoi-context-model\t1\ntoken\t0\t걷/VV\nlabel\t0\t3\t2\n", 3, "gate"),
+        ("malmoi-context-model\t2\ntemperature\thot\n", 2, "not a number"),
+        ("malmoi-context-model\t2\ntoken\t0\t걷/VV\nsmoothing\t3\n", 3, "unknown record"),
+        ("malmoi-context-model\t2\ntoken\t0\t걷/VV\nlabel\t7\t3\t1\n", 3, "unknown token"),
+        ("malmoi-context-model\t2\ntoken\t0\t걷/VV\nlabel\t0\t3\t2\n", 3, "gate"),
     ];
     for (contents, line, reason) in cases {
         let (_dir, path) = support::scratch_file("bad.tsv", contents);

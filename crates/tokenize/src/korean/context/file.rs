@@ -7,8 +7,11 @@ use super::super::error::KoreanError;
 use super::ContextModel;
 use super::features::{feature_key, kind_name, kind_named};
 
-/// The file's first line.
-const MAGIC: &str = "malmoi-context-model\t1";
+/// The file's first line. Version 2: the smoothing and margin a file holds
+/// were chosen for [`ContextModel::evidence`]'s counting of dropped pairs, so
+/// a version 1 file is refused rather than decided with settings chosen for
+/// another score.
+const MAGIC: &str = "malmoi-context-model\t2";
 
 impl ContextModel {
     /// Writes the model as UTF-8 text, atomically (a reader never sees half

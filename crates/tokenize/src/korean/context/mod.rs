@@ -18,7 +18,9 @@
 //!
 //! A reading is then scored naive-Bayes style, each present feature adding
 //! `log P(f | label) / P(f)` with `P(f | label) = (c(label, f) + α P(f)) /
-//! (c(label) + α)`, minus the reading's lattice cost above the best divided by
+//! (c(label) + α)` (a pair dropped as rare counting as often as the
+//! background predicts, see [`ContextModel::evidence`]), minus the reading's
+//! lattice cost above the best divided by
 //! [`ContextParams::temperature`]; a label never seen unambiguously gets the
 //! weakest evidence of the others less [`ContextParams::unseen_penalty`].
 //! Another reading replaces MeCab-ko's only when its label may be contested
@@ -146,6 +148,8 @@ struct Present {
     weight: f64,
     /// Its share of all counted examples, P(f).
     background: f64,
+    /// ln P(f), shared by every label scored.
+    ln_background: f64,
 }
 
 /// Buffers of [`ContextModel::decide`] for one text: the words' offers are
@@ -296,20 +300,28 @@ impl ContextModel {
 
     /// Σ log P(f | label) / P(f) over the present features, `bag` ones weighted.
     ///
-    /// With `P(f | label) = (c(label, f) + α P(f)) / (c(label) + α)`, a feature
-    /// never seen with the label adds `ln α - ln(c(label) + α)`, so only the
-    /// co-occurring ones need a logarithm of their own.
+    /// `P(f | label) = (c(label, f) + α P(f)) / (c(label) + α)`. Training keeps
+    /// a pair only from [`ContextParams::min_count`] on, so a feature missing
+    /// from the label's pairs was seen with it fewer times, not never: its
+    /// count is taken to be what the background rate predicts, `c(label) P(f)`,
+    /// at most `min_count - 1`. Counting it as 0 would make every rare feature
+    /// a frequent label happened to miss strong evidence against it (느낌/NNG
+    /// would lose to 느/NNG).
     fn evidence(&self, label: u32, present: &[Present], alpha: f64) -> f64 {
         let Some(&n) = self.label_count.get(&label) else { return 0.0 };
         let pairs = self.pairs.get(&label).map_or(&[][..], Vec::as_slice);
         let mut total = 0.0;
         let mut weights = 0.0;
+        let pruned = f64::from(self.params.min_count.saturating_sub(1));
         for feature in present {
             weights += feature.weight;
             total += feature.weight
                 * match pairs.binary_search_by_key(&feature.key, |&(key, _)| key) {
-                    Ok(at) => (f64::from(pairs[at].1) + alpha * feature.background).ln() - feature.background.ln(),
-                    Err(_) => alpha.ln(),
+                    Ok(at) => (f64::from(pairs[at].1) + alpha * feature.background).ln() - feature.ln_background,
+                    Err(_) => {
+                        let dropped = (f64::from(n) * feature.background).min(pruned);
+                        (dropped + alpha * feature.background).ln() - feature.ln_background
+                    }
                 };
         }
         total - weights * (f64::from(n) + alpha).ln()
@@ -322,7 +334,7 @@ impl ContextModel {
             .filter_map(|&key| {
                 let background = f64::from(*self.feature_count.get(&key)?) / self.total as f64;
                 let weight = if key >> 32 == Kind::Bag as u64 { bag_weight } else { 1.0 };
-                Some(Present { key, weight, background })
+                Some(Present { key, weight, background, ln_background: background.ln() })
             })
             .collect()
     }
@@ -335,5 +347,45 @@ impl ContextModel {
         self.names.push(name.to_string());
         self.ids.insert(name.to_string(), id);
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model with one feature (seen 100 times in 100,000 examples) and a
+    /// label seen 10,000 times whose pair with it was dropped as rare.
+    fn model(min_count: u32) -> (ContextModel, Vec<Present>) {
+        let mut model =
+            ContextModel { params: ContextParams { min_count, ..ContextParams::default() }, ..Default::default() };
+        let (label, token) = (model.intern("많/VA"), model.intern("영화/NNG"));
+        let key = feature_key(Kind::Prev, token);
+        model.label_count.insert(label, 10_000);
+        model.feature_count.insert(key, 100);
+        model.total = 100_000;
+        (model, vec![Present { key, weight: 1.0, background: 0.001, ln_background: 0.001_f64.ln() }])
+    }
+
+    #[test]
+    fn a_dropped_pair_counts_as_often_as_the_background_predicts_up_to_the_cut() {
+        let alpha = 20.0;
+        let (model, present) = model(2);
+        // Expected 10,000 × 0.001 = 10 co-occurrences; dropped means fewer than 2, so 1.
+        let want = ((1.0 + alpha * 0.001) / 0.001_f64).ln() - (10_000.0 + alpha).ln();
+        approx::assert_abs_diff_eq!(model.evidence(0, &present, alpha), want, epsilon = 1e-12);
+        let never = alpha.ln() - (10_000.0 + alpha).ln();
+        assert!(model.evidence(0, &present, alpha) > never + 3.0, "a dropped pair is not a pair never seen");
+    }
+
+    #[test]
+    fn without_a_cut_a_missing_pair_was_never_seen() {
+        let alpha = 20.0;
+        let (model, present) = model(1);
+        approx::assert_abs_diff_eq!(
+            model.evidence(0, &present, alpha),
+            alpha.ln() - (10_000.0 + alpha).ln(),
+            epsilon = 1e-12
+        );
     }
 }
