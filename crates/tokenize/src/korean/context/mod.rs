@@ -146,10 +146,16 @@ fn contestable(mecab: (&str, &str), other: (&str, &str)) -> bool {
 struct Present {
     key: u64,
     weight: f64,
-    /// Its share of all counted examples, P(f).
-    background: f64,
-    /// ln P(f), shared by every label scored.
+    /// α P(f): the smoothing every label's count of it gets.
+    smoothing: f64,
+    /// ln P(f).
     ln_background: f64,
+    /// `ln((min_count - 1 + α P(f)) / P(f))`: the term of a label whose pair
+    /// with it was dropped though expected at least `min_count - 1` times
+    /// (see [`ContextModel::evidence`]).
+    dropped: f64,
+    /// P(f) itself, to tell which labels expect the pair often.
+    background: f64,
 }
 
 /// Buffers of [`ContextModel::decide`] for one text: the words' offers are
@@ -273,7 +279,7 @@ impl ContextModel {
     /// unambiguously gets the weakest evidence of the others less
     /// [`ContextParams::unseen_penalty`]: context cannot speak for it.
     fn challenger<'a>(&self, choices: &[Choice<'a>], features: &[u64], buffer: &mut String) -> (Choice<'a>, f64) {
-        let present = self.present(features, self.params.bag_weight);
+        let present = self.present(features, self.params.bag_weight, self.params.alpha);
         let evidence: Vec<Option<f64>> = choices
             .iter()
             .map(|choice| {
@@ -309,32 +315,35 @@ impl ContextModel {
     /// would lose to 느/NNG).
     fn evidence(&self, label: u32, present: &[Present], alpha: f64) -> f64 {
         let Some(&n) = self.label_count.get(&label) else { return 0.0 };
-        let pairs = self.pairs.get(&label).map_or(&[][..], Vec::as_slice);
+        let (n, pairs) = (f64::from(n), self.pairs.get(&label).map_or(&[][..], Vec::as_slice));
+        let (pruned, ln_total) = (f64::from(self.params.min_count.saturating_sub(1)), (n + alpha).ln());
         let mut total = 0.0;
         let mut weights = 0.0;
-        let pruned = f64::from(self.params.min_count.saturating_sub(1));
         for feature in present {
             weights += feature.weight;
             total += feature.weight
                 * match pairs.binary_search_by_key(&feature.key, |&(key, _)| key) {
-                    Ok(at) => (f64::from(pairs[at].1) + alpha * feature.background).ln() - feature.ln_background,
-                    Err(_) => {
-                        let dropped = (f64::from(n) * feature.background).min(pruned);
-                        (dropped + alpha * feature.background).ln() - feature.ln_background
-                    }
+                    Ok(at) => (f64::from(pairs[at].1) + feature.smoothing).ln() - feature.ln_background,
+                    // Expected at least `pruned` times: counted as `pruned`.
+                    Err(_) if n * feature.background >= pruned => feature.dropped,
+                    // Expected fewer: counted as expected, ln((n P(f) + α P(f)) / P(f)).
+                    Err(_) => ln_total,
                 };
         }
-        total - weights * (f64::from(n) + alpha).ln()
+        total - weights * ln_total
     }
 
     /// The features the model has counts for, with their weights and background rates.
-    fn present(&self, features: &[u64], bag_weight: f64) -> Vec<Present> {
+    fn present(&self, features: &[u64], bag_weight: f64, alpha: f64) -> Vec<Present> {
+        let pruned = f64::from(self.params.min_count.saturating_sub(1));
         features
             .iter()
             .filter_map(|&key| {
                 let background = f64::from(*self.feature_count.get(&key)?) / self.total as f64;
                 let weight = if key >> 32 == Kind::Bag as u64 { bag_weight } else { 1.0 };
-                Some(Present { key, weight, background, ln_background: background.ln() })
+                let (smoothing, ln_background) = (alpha * background, background.ln());
+                let dropped = (pruned + smoothing).ln() - ln_background;
+                Some(Present { key, weight, smoothing, ln_background, dropped, background })
             })
             .collect()
     }
@@ -356,7 +365,7 @@ mod tests {
 
     /// A model with one feature (seen 100 times in 100,000 examples) and a
     /// label seen 10,000 times whose pair with it was dropped as rare.
-    fn model(min_count: u32) -> (ContextModel, Vec<Present>) {
+    fn model(min_count: u32) -> (ContextModel, u64) {
         let mut model =
             ContextModel { params: ContextParams { min_count, ..ContextParams::default() }, ..Default::default() };
         let (label, token) = (model.intern("많/VA"), model.intern("영화/NNG"));
@@ -364,13 +373,14 @@ mod tests {
         model.label_count.insert(label, 10_000);
         model.feature_count.insert(key, 100);
         model.total = 100_000;
-        (model, vec![Present { key, weight: 1.0, background: 0.001, ln_background: 0.001_f64.ln() }])
+        (model, key)
     }
 
     #[test]
     fn a_dropped_pair_counts_as_often_as_the_background_predicts_up_to_the_cut() {
         let alpha = 20.0;
-        let (model, present) = model(2);
+        let (model, key) = model(2);
+        let present = model.present(&[key], 1.0, alpha);
         // Expected 10,000 × 0.001 = 10 co-occurrences; dropped means fewer than 2, so 1.
         let want = ((1.0 + alpha * 0.001) / 0.001_f64).ln() - (10_000.0 + alpha).ln();
         approx::assert_abs_diff_eq!(model.evidence(0, &present, alpha), want, epsilon = 1e-12);
@@ -379,9 +389,21 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_pair_a_label_expects_rarely_counts_as_expected() {
+        let alpha = 20.0;
+        let (mut model, key) = model(5);
+        model.label_count.insert(0, 1_000);
+        // Expected 1,000 × 0.001 = 1 co-occurrence, under the cut of 4: counted as 1.
+        let want = ((1.0 + alpha * 0.001) / 0.001_f64).ln() - (1_000.0 + alpha).ln();
+        let present = model.present(&[key], 1.0, alpha);
+        approx::assert_abs_diff_eq!(model.evidence(0, &present, alpha), want, epsilon = 1e-12);
+    }
+
+    #[test]
     fn without_a_cut_a_missing_pair_was_never_seen() {
         let alpha = 20.0;
-        let (model, present) = model(1);
+        let (model, key) = model(1);
+        let present = model.present(&[key], 1.0, alpha);
         approx::assert_abs_diff_eq!(
             model.evidence(0, &present, alpha),
             alpha.ln() - (10_000.0 + alpha).ln(),
