@@ -40,11 +40,16 @@ def read_texts(path):
         return dict(line.rstrip("\n").split("\t")[:2] for line in f if "\t" in line)
 
 
+def folded(morpheme):
+    """`form/TAG` as (form, tag), folded as score.py folds every system's."""
+    form, _, tag = morpheme.rpartition("/")
+    return norm_form(form), norm_tag(tag)
+
+
 def verdict(before, after, kiwi):
     """Whether Kiwi's morphemes side with the replacement of `before` by `after`."""
-    norm = lambda m: (norm_form(m.rsplit("/", 1)[0]), norm_tag(m.rsplit("/", 1)[-1]))  # noqa: E731
-    brings = all(norm(m) in kiwi for m in after) and any(norm(m) not in kiwi for m in before)
-    keeps = all(norm(m) in kiwi for m in before) and any(norm(m) not in kiwi for m in after)
+    brings = all(folded(m) in kiwi for m in after) and any(folded(m) not in kiwi for m in before)
+    keeps = all(folded(m) in kiwi for m in before) and any(folded(m) not in kiwi for m in after)
     return "right" if brings else "wrong" if keeps else "unclear"
 
 

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from score import SET_PATH, read_set
+
 HERE = Path(__file__).resolve().parent
 KINDS = ["irregular", "verb_adjective", "noun_particle", "long_distance", "overall"]
 DEFAULT_CORPUS = HERE.parents[2].parent / "shared/data/nsmc/reviews_unlabeled.txt"
@@ -39,11 +41,8 @@ def train(binary, corpus, model):
     return int(examples.group(1)), float(held_out.group(1))
 
 
-def score(binary, model, folder):
-    """The set's accuracy per kind with `model`."""
-    sentences = folder / "set_input.tsv"
-    rows = (HERE / "ambiguity_set.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    sentences.write_text("".join(f"{r.split(chr(9))[0]}\t{r.split(chr(9))[2]}\n" for r in rows), encoding="utf-8")
+def score(binary, model, sentences, folder):
+    """The set's accuracy per kind with `model`, analysing `sentences` (`id<TAB>sentence`)."""
     dump = folder / "dump.tsv"
     with open(dump, "w", encoding="utf-8") as out:
         subprocess.run(
@@ -73,12 +72,14 @@ def main():
     print("|---:|---:|---:|" + "---:|" * len(KINDS))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        sentences = folder / "set_input.tsv"
+        sentences.write_text("".join(f"{r['id']}\t{r['sentence']}\n" for r in read_set(SET_PATH)), encoding="utf-8")
         for part in args.parts:
             prefix = folder / "corpus.txt"
             prefix.write_text("".join(lines[: len(lines) // part]), encoding="utf-8")
             model = folder / "model.tsv"
             examples, held_out = train(args.malmoi_bin, prefix, model)
-            accuracy = score(args.malmoi_bin, model, folder)
+            accuracy = score(args.malmoi_bin, model, sentences, folder)
             cells = " | ".join(f"{accuracy[k]:.1f}%" for k in KINDS)
             print(f"| {len(lines) // part:,} | {examples:,} | {held_out:.1f}% | {cells} |", flush=True)
 

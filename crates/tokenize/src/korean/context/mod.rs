@@ -158,6 +158,16 @@ struct Present {
     background: f64,
 }
 
+/// A word's features the model has counts for, with the smoothing they
+/// were prepared for: what [`ContextModel::evidence`] scores each label on.
+struct Scoring {
+    /// α, the smoothing toward the background rate.
+    alpha: f64,
+    /// A dropped pair's largest possible count, `min_count - 1`.
+    pruned: f64,
+    features: Vec<Present>,
+}
+
 /// Buffers of [`ContextModel::decide`] for one text: the words' offers are
 /// built when the first ambiguous word needs them.
 #[derive(Default)]
@@ -279,13 +289,13 @@ impl ContextModel {
     /// unambiguously gets the weakest evidence of the others less
     /// [`ContextParams::unseen_penalty`]: context cannot speak for it.
     fn challenger<'a>(&self, choices: &[Choice<'a>], features: &[u64], buffer: &mut String) -> (Choice<'a>, f64) {
-        let present = self.present(features, self.params.bag_weight, self.params.alpha);
+        let scoring = self.present(features, self.params.bag_weight, self.params.alpha);
         let evidence: Vec<Option<f64>> = choices
             .iter()
             .map(|choice| {
                 let label = self.ids.get(token(buffer, choice.label.0, choice.label.1))?;
                 let seen = self.label_count.get(label).is_some_and(|&n| n > 0);
-                seen.then(|| self.evidence(*label, &present, self.params.alpha))
+                seen.then(|| self.evidence(*label, &scoring))
             })
             .collect();
         let weakest = evidence.iter().flatten().copied().fold(f64::INFINITY, f64::min);
@@ -313,19 +323,19 @@ impl ContextModel {
     /// at most `min_count - 1`. Counting it as 0 would make every rare feature
     /// a frequent label happened to miss strong evidence against it (느낌/NNG
     /// would lose to 느/NNG).
-    fn evidence(&self, label: u32, present: &[Present], alpha: f64) -> f64 {
+    fn evidence(&self, label: u32, scoring: &Scoring) -> f64 {
         let Some(&n) = self.label_count.get(&label) else { return 0.0 };
         let (n, pairs) = (f64::from(n), self.pairs.get(&label).map_or(&[][..], Vec::as_slice));
-        let (pruned, ln_total) = (f64::from(self.params.min_count.saturating_sub(1)), (n + alpha).ln());
+        let ln_total = (n + scoring.alpha).ln();
         let mut total = 0.0;
         let mut weights = 0.0;
-        for feature in present {
+        for feature in &scoring.features {
             weights += feature.weight;
             total += feature.weight
                 * match pairs.binary_search_by_key(&feature.key, |&(key, _)| key) {
                     Ok(at) => (f64::from(pairs[at].1) + feature.smoothing).ln() - feature.ln_background,
                     // Expected at least `pruned` times: counted as `pruned`.
-                    Err(_) if n * feature.background >= pruned => feature.dropped,
+                    Err(_) if n * feature.background >= scoring.pruned => feature.dropped,
                     // Expected fewer: counted as expected, ln((n P(f) + α P(f)) / P(f)).
                     Err(_) => ln_total,
                 };
@@ -333,10 +343,10 @@ impl ContextModel {
         total - weights * ln_total
     }
 
-    /// The features the model has counts for, with their weights and background rates.
-    fn present(&self, features: &[u64], bag_weight: f64, alpha: f64) -> Vec<Present> {
+    /// The features the model has counts for, with their weights and background rates, for `alpha`.
+    fn present(&self, features: &[u64], bag_weight: f64, alpha: f64) -> Scoring {
         let pruned = f64::from(self.params.min_count.saturating_sub(1));
-        features
+        let features = features
             .iter()
             .filter_map(|&key| {
                 let background = f64::from(*self.feature_count.get(&key)?) / self.total as f64;
@@ -345,7 +355,8 @@ impl ContextModel {
                 let dropped = (pruned + smoothing).ln() - ln_background;
                 Some(Present { key, weight, smoothing, ln_background, dropped, background })
             })
-            .collect()
+            .collect();
+        Scoring { alpha, pruned, features }
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -383,9 +394,9 @@ mod tests {
         let present = model.present(&[key], 1.0, alpha);
         // Expected 10,000 × 0.001 = 10 co-occurrences; dropped means fewer than 2, so 1.
         let want = ((1.0 + alpha * 0.001) / 0.001_f64).ln() - (10_000.0 + alpha).ln();
-        approx::assert_abs_diff_eq!(model.evidence(0, &present, alpha), want, epsilon = 1e-12);
+        approx::assert_abs_diff_eq!(model.evidence(0, &present), want, epsilon = 1e-12);
         let never = alpha.ln() - (10_000.0 + alpha).ln();
-        assert!(model.evidence(0, &present, alpha) > never + 3.0, "a dropped pair is not a pair never seen");
+        assert!(model.evidence(0, &present) > never + 3.0, "a dropped pair is not a pair never seen");
     }
 
     #[test]
@@ -396,7 +407,7 @@ mod tests {
         // Expected 1,000 × 0.001 = 1 co-occurrence, under the cut of 4: counted as 1.
         let want = ((1.0 + alpha * 0.001) / 0.001_f64).ln() - (1_000.0 + alpha).ln();
         let present = model.present(&[key], 1.0, alpha);
-        approx::assert_abs_diff_eq!(model.evidence(0, &present, alpha), want, epsilon = 1e-12);
+        approx::assert_abs_diff_eq!(model.evidence(0, &present), want, epsilon = 1e-12);
     }
 
     #[test]
@@ -404,10 +415,6 @@ mod tests {
         let alpha = 20.0;
         let (model, key) = model(1);
         let present = model.present(&[key], 1.0, alpha);
-        approx::assert_abs_diff_eq!(
-            model.evidence(0, &present, alpha),
-            alpha.ln() - (10_000.0 + alpha).ln(),
-            epsilon = 1e-12
-        );
+        approx::assert_abs_diff_eq!(model.evidence(0, &present), alpha.ln() - (10_000.0 + alpha).ln(), epsilon = 1e-12);
     }
 }

@@ -302,7 +302,7 @@ impl ContextModel {
         for alpha in [5.0, 20.0, 50.0, 100.0] {
             for bag_weight in [0.1, 0.25, 0.5, 1.0] {
                 let accuracy = balanced_accuracy(&tasks, |label, features| {
-                    self.evidence(label, &self.present(features, bag_weight, alpha), alpha)
+                    self.evidence(label, &self.present(features, bag_weight, alpha))
                 });
                 report.grid.push((alpha, bag_weight, accuracy));
                 if accuracy > best.0 {
